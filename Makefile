@@ -1,0 +1,54 @@
+# SentinelStream developer commands. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SENTINEL := $(BIN)/sentinel
+PYTEST_ARGS ?=
+
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment with the pinned dependencies
+
+stack-up: venv ## Install (if missing) and start Kafka, PostgreSQL and Redis; create the topics
+	$(SENTINEL) stack up
+	$(SENTINEL) topics apply
+
+up: stack-up ## Set up everything from nothing and run the main job
+	@echo "SentinelStream stack is up. 'make status' shows it, 'make down' stops it."
+
+down: ## Stop everything 'make up' started
+	@if [ -x $(SENTINEL) ]; then $(SENTINEL) stack down; else echo "nothing to stop (no $(VENV))"; fi
+
+status: venv ## Show each service, its address and whether it answers
+	$(SENTINEL) stack status
+
+lint: venv ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint stack-up ## Lint, then every test suite against the real local stack
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## Unit tests only (no services)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: stack-up ## Integration tests against the real stack
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+format: venv ## Apply ruff's formatting and import order
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .

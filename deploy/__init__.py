@@ -1,0 +1,1 @@
+"""Deployment: the local development stack, topic provisioning, production manifests."""

@@ -1,0 +1,54 @@
+"""`sentinel stack up|down|status`: the local Kafka, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deploy.local import stack
+from deploy.local.settings import StackSettings
+from deploy.local.system import StackError
+
+app = typer.Typer(help="Run the local stack: Apache Kafka (KRaft), PostgreSQL and Redis.")
+console = Console()
+
+
+def _show(rows: list[stack.ServiceStatus]) -> None:
+    table = Table(title="SentinelStream local stack")
+    for column in ("service", "address", "pid", "answers", "log"):
+        table.add_column(column)
+    for row in rows:
+        answer = "[green]yes[/]" if row.answers else "[red]no[/]"
+        table.add_row(row.name, row.address, str(row.pid or "-"), answer, str(row.log_file))
+    console.print(table)
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, start every service and wait until each one answers."""
+    settings = StackSettings()
+    try:
+        rows = stack.up(settings, say=lambda line: console.print(f"[dim]{line}[/]"))
+    except StackError as exc:
+        console.print(f"[red]stack up failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _show(rows)
+
+
+@app.command()
+def status() -> None:
+    """Show each service, its address and whether it answers; exit 1 if any does not."""
+    rows = stack.status(StackSettings())
+    _show(rows)
+    if not all(row.answers for row in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down(
+    purge: bool = typer.Option(False, "--purge", help="Also delete the services' data."),
+) -> None:
+    """Stop the processes the stack started (and nothing else)."""
+    stopped = stack.down(StackSettings(), purge=purge)
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")

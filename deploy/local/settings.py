@@ -1,0 +1,75 @@
+"""Settings of the local stack (``SENTINEL_STACK_*``): where its files live and how big it is.
+
+Addresses are not here: each server binds to the address its clients read from
+``schemas.connections``, so one variable moves both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
+
+_REPO = Path(__file__).resolve().parents[2]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _default_dir() -> Path:
+    # A checkout keeps its stack beside itself (ignored by git); an installed copy has no
+    # checkout, so it falls back to the user's state directory.
+    if (_REPO / "pyproject.toml").exists():
+        return _REPO / ".stack"
+    return Path.home() / ".local" / "state" / "sentinelstream"
+
+
+class StackSettings(BaseSettings):
+    """Data directories, memory and timeouts of the local Kafka, PostgreSQL and Redis."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_STACK_", frozen=True, extra="ignore")
+
+    dir: Path = Field(default_factory=_default_dir)
+    kafka_version: str = "4.4.0"
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "1g"
+    kafka_jar_cache: Path = Path.home() / ".cache" / "sentinelstream"
+    kafka_partitions_default: int = 6
+    postgres_data: Path | None = None
+    postgres_shared_buffers: str = "128MB"
+    postgres_max_connections: int = 200
+    redis_maxmemory: str = "256mb"
+    start_timeout_s: float = 120.0
+    stop_timeout_s: float = 60.0
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
+    redis: RedisConnection = Field(default_factory=RedisConnection)
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.kafka_jar_cache / f"kafka-{self.kafka_version}" / "libs"
+
+    def postgres_data_dir(self) -> Path:
+        """PostgreSQL refuses to run as root, so as root its files go where its own user can
+        reach them (a checkout under /root is not), keyed by this stack's directory."""
+        if self.postgres_data is not None:
+            return self.postgres_data
+        if os.geteuid() != 0:
+            return self.dir / "postgres"
+        key = hashlib.sha256(str(self.dir.resolve()).encode()).hexdigest()[:12]
+        return Path("/var/lib/postgresql/sentinelstream") / key
+
+
+def host_port(address: str, default_port: int) -> tuple[str, int]:
+    """Split ``host:port`` or a URL into a host and a port."""
+    parts = urlsplit(address if "//" in address else f"//{address}")
+    return parts.hostname or "127.0.0.1", parts.port or default_port

@@ -1,0 +1,100 @@
+"""Brings the local stack up, reports on it and takes it down: idempotent, pid-tracked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from deploy.local.kafka import KafkaService
+from deploy.local.postgres import PostgresService
+from deploy.local.process import tail, wait_until
+from deploy.local.redis import RedisService
+from deploy.local.settings import StackSettings
+from deploy.local.system import StackError, ensure_packages
+
+PROBES = {"kafka": "a metadata request", "postgres": "SELECT 1", "redis": "PING"}
+
+
+class Service(Protocol):
+    """What the stack needs of each server it runs."""
+
+    name: str
+    log_file: Path
+
+    @property
+    def address(self) -> str: ...
+    def prepare(self) -> None: ...
+    def start(self) -> None: ...
+    def pid(self) -> int | None: ...
+    def answers(self) -> bool: ...
+    def stop(self) -> bool: ...
+    def purge(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    name: str
+    address: str
+    pid: int | None
+    answers: bool
+    log_file: Path
+
+
+def services(settings: StackSettings) -> list[Service]:
+    """In start order; ``down`` stops them in reverse."""
+    return [PostgresService(settings), RedisService(settings), KafkaService(settings)]
+
+
+def up(settings: StackSettings, say: Callable[[str], None] = lambda _: None) -> list[ServiceStatus]:
+    """Install what is missing, start what is not running, wait until every service answers."""
+    installed = ensure_packages()
+    if installed:
+        say(f"installed Debian packages: {' '.join(installed)}")
+    stack = services(settings)
+    for service in stack:
+        service.prepare()
+    for service in stack:
+        if service.answers():
+            say(f"{service.name} already answers on {service.address}")
+        elif service.pid() is None:
+            say(f"starting {service.name} on {service.address}")
+            service.start()
+    for service in stack:
+        _wait(service, settings.start_timeout_s)
+    _after_start(stack)
+    return status(settings)
+
+
+def _wait(service: Service, timeout_s: float) -> None:
+    if wait_until(service.answers, timeout_s):
+        return
+    raise StackError(
+        f"{service.name} did not answer {PROBES[service.name]} on {service.address} within "
+        f"{timeout_s:.0f} s; its log is {service.log_file}. Last lines:\n{tail(service.log_file)}"
+    )
+
+
+def _after_start(stack: list[Service]) -> None:
+    for service in stack:
+        if isinstance(service, PostgresService):
+            service.after_start()
+
+
+def status(settings: StackSettings) -> list[ServiceStatus]:
+    return [
+        ServiceStatus(s.name, s.address, s.pid(), s.answers(), settings.logs / f"{s.name}.log")
+        for s in services(settings)
+    ]
+
+
+def down(settings: StackSettings, purge: bool = False) -> list[str]:
+    """Stop exactly the processes this stack started; with ``purge`` also delete their data."""
+    stopped = []
+    for service in reversed(services(settings)):
+        if service.stop():
+            stopped.append(service.name)
+        if purge:
+            service.purge()
+    return stopped

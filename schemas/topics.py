@@ -1,0 +1,114 @@
+"""Every Kafka topic SentinelStream uses, declared once: name, partitions, replication, config.
+
+`sentinel topics apply` (in ``deploy.topics``) creates what is missing and reports drift;
+services look names up here instead of spelling them. Faust's changelog topics are
+declared by the agents' tables, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+# Production clusters keep three copies and refuse a write that fewer than two hold.
+DEFAULT_REPLICATION_FACTOR = 3
+DEFAULT_MIN_INSYNC_REPLICAS = 2
+
+
+def _config(**values: str) -> Mapping[str, str]:
+    return MappingProxyType({key.replace("_", "."): value for key, value in values.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as the project wants it on a production cluster."""
+
+    name: str
+    partitions: int
+    description: str
+    config: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR
+
+    def fit_to_cluster(self, broker_count: int) -> TopicSpec:
+        """The spec a cluster of ``broker_count`` brokers can hold.
+
+        A single-broker development cluster cannot keep three replicas, and a
+        ``min.insync.replicas`` above the replica count would refuse every acks=all write.
+        """
+        replicas = max(1, min(self.replication_factor, broker_count))
+        config = dict(self.config)
+        if "min.insync.replicas" in config:
+            wanted = int(config["min.insync.replicas"])
+            config["min.insync.replicas"] = str(max(1, min(wanted, replicas - 1)))
+        return replace(self, replication_factor=replicas, config=MappingProxyType(config))
+
+    def prefixed(self, prefix: str) -> TopicSpec:
+        return replace(self, name=f"{prefix}{self.name}") if prefix else self
+
+
+def _durable(retention_days: int, **extra: str) -> Mapping[str, str]:
+    return _config(
+        retention_ms=str(retention_days * DAY_MS),
+        min_insync_replicas=str(DEFAULT_MIN_INSYNC_REPLICAS),
+        **extra,
+    )
+
+
+def _compacted(**extra: str) -> Mapping[str, str]:
+    return _config(
+        cleanup_policy="compact",
+        min_insync_replicas=str(DEFAULT_MIN_INSYNC_REPLICAS),
+        **extra,
+    )
+
+
+# Keyed by account id: one account's events stay in order on one partition, beside its
+# feature state. Twelve partitions let up to twelve agent workers share the load.
+TRANSACTIONS = TopicSpec(
+    "transactions", 12, "card transactions from gateways, keyed by account id", _durable(90)
+)
+DECISIONS = TopicSpec(
+    "decisions", 12, "one decision per transaction, keyed by account id", _durable(30)
+)
+WEBHOOKS = TopicSpec("webhooks", 6, "decision events for subscribers", _durable(7))
+WEBHOOKS_RETRY = TopicSpec(
+    "webhooks.retry", 6, "webhook deliveries waiting for their next attempt", _durable(7)
+)
+WEBHOOKS_DEAD_LETTER = TopicSpec(
+    "webhooks.dead-letter", 3, "webhook deliveries that exhausted their retries", _durable(30)
+)
+RULES = TopicSpec("rules", 1, "current version of each rule, keyed by rule id", _compacted())
+LISTS = TopicSpec("lists", 1, "named allow/deny lists, keyed by list name", _compacted())
+ACCOUNTS = TopicSpec(
+    "accounts", 12, "account profiles (home country, location), keyed by account id", _compacted()
+)
+LABELS = TopicSpec(
+    "labels", 6, "fraud confirmations and chargebacks, keyed by account id", _durable(400)
+)
+DEAD_LETTER = TopicSpec(
+    "dead-letter",
+    3,
+    "records that could not be decoded or validated, with the reason",
+    _durable(30),
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    TRANSACTIONS,
+    DECISIONS,
+    WEBHOOKS,
+    WEBHOOKS_RETRY,
+    WEBHOOKS_DEAD_LETTER,
+    RULES,
+    LISTS,
+    ACCOUNTS,
+    LABELS,
+    DEAD_LETTER,
+)
+
+
+def declared_topics(prefix: str = "") -> tuple[TopicSpec, ...]:
+    """All declared topics, their names carrying ``prefix``."""
+    return tuple(spec.prefixed(prefix) for spec in ALL_TOPICS)

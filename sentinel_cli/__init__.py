@@ -1,0 +1,1 @@
+"""The `sentinel` command: one entry point composing each part's own commands."""

@@ -1,0 +1,68 @@
+"""Fixtures shared by every suite: settings for the real local stack and per-test isolation.
+
+Integration tests never mock Kafka, PostgreSQL or Redis. Each test gets its own topic
+prefix, database schema or key prefix, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+from deploy.topics import TopicAdmin, apply
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
+from schemas.topics import TopicSpec, declared_topics
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short id to name what this test owns."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def kafka_connection() -> KafkaConnection:
+    return KafkaConnection()
+
+
+@pytest.fixture(scope="session")
+def topic_admin(kafka_connection: KafkaConnection) -> TopicAdmin:
+    admin = TopicAdmin(kafka_connection.bootstrap_servers)
+    if admin.broker_count() < 1:
+        pytest.fail(f"no Kafka broker answers on {kafka_connection.bootstrap_servers}: make up")
+    return admin
+
+
+@pytest.fixture
+def project_topics(topic_admin: TopicAdmin, unique: str) -> Iterator[dict[str, TopicSpec]]:
+    """Every declared topic, created for this test under its own prefix and deleted after."""
+    specs = declared_topics(prefix=f"test-{unique}.")
+    apply(topic_admin, specs)
+    yield {spec.name.removeprefix(f"test-{unique}."): spec for spec in specs}
+    topic_admin.delete(spec.name for spec in specs)
+
+
+@pytest.fixture
+def pg(unique: str) -> Iterator[psycopg.Connection]:
+    """A connection as the application role, inside a schema this test owns."""
+    schema = f"test_{unique}"
+    dsn = PostgresConnection().dsn.get_secret_value()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        try:
+            yield conn
+        finally:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(RedisConnection().url.get_secret_value())
+    yield client
+    client.close()
