@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Decisions into the immutable PostgreSQL ledger, its migrations, and webhook delivery."""

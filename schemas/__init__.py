@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Contracts every part shares: Avro schemas, record types, codec, topics, connections."""
