@@ -1,0 +1,216 @@
+"""Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts.
+
+Import them from `schemas.records`; this module only keeps that file small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from schemas._convert import aware
+from schemas.enums import RuleMode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEvent:
+    """An event for webhook subscribers (webhook_event.avsc)."""
+
+    RECORD: ClassVar[str] = "webhook_event"
+
+    event_id: str
+    event_type: str
+    created_at: datetime
+    account_id: str
+    transaction_id: str
+    payload_json: str
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "created_at": aware(self.created_at),
+            "account_id": self.account_id,
+            "transaction_id": self.transaction_id,
+            "payload_json": self.payload_json,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            event_id=value["event_id"],
+            event_type=value["event_type"],
+            created_at=value["created_at"],
+            account_id=value["account_id"],
+            transaction_id=value["transaction_id"],
+            payload_json=value["payload_json"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One version of a rule on the compacted rules topic (rule.avsc).
+
+    Deleting a rule is a Kafka tombstone (null value) under its rule_id key, not a record.
+    """
+
+    RECORD: ClassVar[str] = "rule"
+
+    rule_id: str
+    version: int
+    name: str
+    description: str
+    expression: str
+    action: str
+    priority: int
+    mode: RuleMode
+    author: str
+    updated_at: datetime
+    score_delta: float | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "version": self.version,
+            "name": self.name,
+            "description": self.description,
+            "expression": self.expression,
+            "action": self.action,
+            "score_delta": self.score_delta,
+            "priority": self.priority,
+            "mode": self.mode,
+            "author": self.author,
+            "updated_at": aware(self.updated_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            rule_id=value["rule_id"],
+            version=value["version"],
+            name=value["name"],
+            description=value["description"],
+            expression=value["expression"],
+            action=value["action"],
+            score_delta=value.get("score_delta"),
+            priority=value["priority"],
+            mode=RuleMode(value["mode"]),
+            author=value["author"],
+            updated_at=value["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Label:
+    """A fraud (or genuine) verdict on one transaction (label.avsc)."""
+
+    RECORD: ClassVar[str] = "label"
+
+    transaction_id: str
+    account_id: str
+    merchant_id: str
+    is_fraud: bool
+    labelled_at: datetime
+    transaction_timestamp: datetime
+    scenario: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "transaction_id": self.transaction_id,
+            "account_id": self.account_id,
+            "merchant_id": self.merchant_id,
+            "is_fraud": self.is_fraud,
+            "scenario": self.scenario,
+            "labelled_at": aware(self.labelled_at),
+            "transaction_timestamp": aware(self.transaction_timestamp),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            transaction_id=value["transaction_id"],
+            account_id=value["account_id"],
+            merchant_id=value["merchant_id"],
+            is_fraud=value["is_fraud"],
+            scenario=value.get("scenario"),
+            labelled_at=value["labelled_at"],
+            transaction_timestamp=value["transaction_timestamp"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """An undecodable or invalid record, kept byte for byte with the reason (dead_letter.avsc)."""
+
+    RECORD: ClassVar[str] = "dead_letter"
+
+    source_topic: str
+    partition: int
+    offset: int
+    value: bytes
+    error_code: str
+    error_message: str
+    failed_at: datetime
+    key: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "source_topic": self.source_topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+            "value": self.value,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "failed_at": aware(self.failed_at),
+            "headers": self.headers,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            source_topic=value["source_topic"],
+            partition=value["partition"],
+            offset=value["offset"],
+            key=value.get("key"),
+            value=value["value"],
+            error_code=value["error_code"],
+            error_message=value["error_message"],
+            failed_at=value["failed_at"],
+            headers=value["headers"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountProfile:
+    """An account's home, on the compacted accounts topic (account_profile.avsc)."""
+
+    RECORD: ClassVar[str] = "account_profile"
+
+    account_id: str
+    home_country: str
+    updated_at: datetime
+    home_lat: float | None = None
+    home_lon: float | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "home_country": self.home_country,
+            "home_lat": self.home_lat,
+            "home_lon": self.home_lon,
+            "updated_at": aware(self.updated_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            account_id=value["account_id"],
+            home_country=value["home_country"],
+            home_lat=value.get("home_lat"),
+            home_lon=value.get("home_lon"),
+            updated_at=value["updated_at"],
+        )

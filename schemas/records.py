@@ -1,0 +1,242 @@
+"""Typed records mirroring the latest .avsc of each contract, with to/from fastavro dicts.
+
+Plain frozen, slotted dataclasses rather than pydantic: they sit on the stream's hot path,
+and validation of untrusted input belongs at the HTTP edge. Timestamps are timezone-aware
+and carry millisecond precision on the wire (timestamp-millis); amounts are exact Decimals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol, Self
+
+from schemas._convert import AMOUNT_SCALE, avro_amount, aware, aware_or_none
+from schemas._support_records import AccountProfile, DeadLetter, Label, Rule, WebhookEvent
+from schemas.enums import Channel, Outcome, RuleMode, TxType
+
+__all__ = [
+    "AMOUNT_SCALE",
+    "RECORD_TYPES",
+    "AccountProfile",
+    "AvroRecord",
+    "Channel",
+    "DeadLetter",
+    "Decision",
+    "Label",
+    "Outcome",
+    "ReasonCode",
+    "Rule",
+    "RuleHit",
+    "RuleMode",
+    "Transaction",
+    "TxType",
+    "WebhookEvent",
+    "decision_id_for",
+    "webhook_event_id_for",
+]
+
+# Both fixed forever: changing one would change every id already in the ledger or sent out.
+_DECISION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "decision.sentinelstream.io")
+_WEBHOOK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "webhook.sentinelstream.io")
+
+
+class AvroRecord(Protocol):
+    """What the codec needs from a record type."""
+
+    RECORD: ClassVar[str]
+
+    def to_avro(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self: ...
+
+
+def decision_id_for(transaction_id: str) -> str:
+    """The decision id of a transaction: UUIDv5, so a re-decided transaction keeps its id."""
+    return str(uuid.uuid5(_DECISION_NAMESPACE, transaction_id))
+
+
+def webhook_event_id_for(decision_id: str, event_type: str) -> str:
+    """A webhook event id that is the same on every redelivery of the same decision."""
+    return str(uuid.uuid5(_WEBHOOK_NAMESPACE, f"{decision_id}/{event_type}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transaction:
+    """One card transaction (transaction.avsc)."""
+
+    RECORD: ClassVar[str] = "transaction"
+
+    transaction_id: str
+    account_id: str
+    card_token: str
+    amount: Decimal
+    currency: str
+    merchant_id: str
+    country: str
+    channel: Channel
+    timestamp: datetime
+    type: TxType
+    mcc: str | None = None
+    city: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    device_id: str | None = None
+    ip: str | None = None
+    ingested_at: datetime | None = None
+    idempotency_key: str | None = None
+    merchant_name: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """The dict fastavro writes; StrEnum members are passed as they are (they are str)."""
+        return {
+            "transaction_id": self.transaction_id,
+            "account_id": self.account_id,
+            "card_token": self.card_token,
+            "amount": avro_amount(self.amount),
+            "currency": self.currency,
+            "merchant_id": self.merchant_id,
+            "mcc": self.mcc,
+            "country": self.country,
+            "city": self.city,
+            "lat": self.lat,
+            "lon": self.lon,
+            "channel": self.channel,
+            "device_id": self.device_id,
+            "ip": self.ip,
+            "timestamp": aware(self.timestamp),
+            "type": self.type,
+            "ingested_at": aware_or_none(self.ingested_at),
+            "idempotency_key": self.idempotency_key,
+            "merchant_name": self.merchant_name,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        """From a decoded dict of any version; fields its version lacks take defaults."""
+        return cls(
+            transaction_id=value["transaction_id"],
+            account_id=value["account_id"],
+            card_token=value["card_token"],
+            amount=value["amount"],
+            currency=value["currency"],
+            merchant_id=value["merchant_id"],
+            mcc=value.get("mcc"),
+            country=value["country"],
+            city=value.get("city"),
+            lat=value.get("lat"),
+            lon=value.get("lon"),
+            channel=Channel(value["channel"]),
+            device_id=value.get("device_id"),
+            ip=value.get("ip"),
+            timestamp=value["timestamp"],
+            type=TxType(value["type"]),
+            ingested_at=value.get("ingested_at"),
+            idempotency_key=value.get("idempotency_key"),
+            merchant_name=value.get("merchant_name"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleHit:
+    """A rule that fired for a decision, at the version that was live."""
+
+    rule_id: str
+    version: int
+    action: str
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(rule_id=value["rule_id"], version=value["version"], action=value["action"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReasonCode:
+    """One feature's contribution to the model score."""
+
+    feature: str
+    value: float
+    contribution: float
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            feature=value["feature"], value=value["value"], contribution=value["contribution"]
+        )
+
+
+def _hits(hits: tuple[RuleHit, ...]) -> list[dict[str, Any]]:
+    return [{"rule_id": h.rule_id, "version": h.version, "action": h.action} for h in hits]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The outcome for one transaction, embedding it (decision.avsc)."""
+
+    RECORD: ClassVar[str] = "decision"
+
+    decision_id: str
+    transaction_id: str
+    account_id: str
+    outcome: Outcome
+    risk_score: float
+    ingested_at: datetime
+    decided_at: datetime
+    transaction: Transaction
+    model_version: str | None = None
+    rules_fired: tuple[RuleHit, ...] = ()
+    shadow_rules_fired: tuple[RuleHit, ...] = ()
+    reason_codes: tuple[ReasonCode, ...] = ()
+    features: Mapping[str, float] = field(default_factory=dict)
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "transaction_id": self.transaction_id,
+            "account_id": self.account_id,
+            "outcome": self.outcome,
+            "risk_score": self.risk_score,
+            "model_version": self.model_version,
+            "rules_fired": _hits(self.rules_fired),
+            "shadow_rules_fired": _hits(self.shadow_rules_fired),
+            "reason_codes": [
+                {"feature": r.feature, "value": r.value, "contribution": r.contribution}
+                for r in self.reason_codes
+            ],
+            "features": self.features,
+            "ingested_at": aware(self.ingested_at),
+            "decided_at": aware(self.decided_at),
+            "transaction": self.transaction.to_avro(),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            decision_id=value["decision_id"],
+            transaction_id=value["transaction_id"],
+            account_id=value["account_id"],
+            outcome=Outcome(value["outcome"]),
+            risk_score=value["risk_score"],
+            model_version=value.get("model_version"),
+            rules_fired=tuple(RuleHit.from_avro(h) for h in value["rules_fired"]),
+            shadow_rules_fired=tuple(RuleHit.from_avro(h) for h in value["shadow_rules_fired"]),
+            reason_codes=tuple(ReasonCode.from_avro(r) for r in value["reason_codes"]),
+            features=value["features"],
+            ingested_at=value["ingested_at"],
+            decided_at=value["decided_at"],
+            transaction=Transaction.from_avro(value["transaction"]),
+        )
+
+
+# Record name (as in the .avsc file names and the registry) -> its Python type.
+RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
+    {
+        cls.RECORD: cls
+        for cls in (Transaction, Decision, WebhookEvent, Rule, Label, DeadLetter, AccountProfile)
+    }
+)

@@ -1,0 +1,275 @@
+"""Tests for schemas.records: round trips through the codec, field checks, ids, mirroring."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.codec import decode_as, encode_obj
+from schemas.errors import InvalidRecord
+from schemas.records import (
+    RECORD_TYPES,
+    AccountProfile,
+    AvroRecord,
+    Channel,
+    DeadLetter,
+    Decision,
+    Label,
+    Outcome,
+    ReasonCode,
+    Rule,
+    RuleHit,
+    RuleMode,
+    Transaction,
+    TxType,
+    WebhookEvent,
+    decision_id_for,
+    webhook_event_id_for,
+)
+from schemas.registry import default_registry
+
+# The wire keeps milliseconds; any fixed UTC offset must come back as the same instant.
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive by design
+    max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+    timezones=st.one_of(st.just(UTC), offsets),
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+amounts = st.decimals(
+    min_value=Decimal("-99999999999999.9999"),
+    max_value=Decimal("99999999999999.9999"),
+    places=4,
+    allow_nan=False,
+    allow_infinity=False,
+)
+texts = st.text(max_size=12)
+maybe_texts = st.none() | texts
+doubles = st.floats(allow_nan=False)  # NaN would round-trip but never compare equal
+ints = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+
+transactions = st.builds(
+    Transaction,
+    transaction_id=st.uuids().map(str),
+    account_id=texts,
+    card_token=texts,
+    amount=amounts,
+    currency=st.sampled_from(["EUR", "USD", "INR"]),
+    merchant_id=texts,
+    country=st.sampled_from(["FR", "US", "IN"]),
+    channel=st.sampled_from(Channel),
+    timestamp=moments,
+    type=st.sampled_from(TxType),
+    mcc=st.none() | st.from_regex(r"[0-9]{4}", fullmatch=True),
+    city=maybe_texts,
+    lat=st.none() | doubles,
+    lon=st.none() | doubles,
+    device_id=maybe_texts,
+    ip=maybe_texts,
+    ingested_at=st.none() | moments,
+    idempotency_key=maybe_texts,
+    merchant_name=maybe_texts,
+)
+rule_hits = st.builds(RuleHit, rule_id=texts, version=ints, action=texts)
+decisions = st.builds(
+    Decision,
+    decision_id=texts,
+    transaction_id=texts,
+    account_id=texts,
+    outcome=st.sampled_from(Outcome),
+    risk_score=st.floats(min_value=0, max_value=1),
+    ingested_at=moments,
+    decided_at=moments,
+    transaction=transactions,
+    model_version=maybe_texts,
+    rules_fired=st.lists(rule_hits, max_size=3).map(tuple),
+    shadow_rules_fired=st.lists(rule_hits, max_size=3).map(tuple),
+    reason_codes=st.lists(
+        st.builds(ReasonCode, feature=texts, value=doubles, contribution=doubles), max_size=3
+    ).map(tuple),
+    features=st.dictionaries(texts, doubles, max_size=5),
+)
+SUPPORT_RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
+    WebhookEvent: st.builds(
+        WebhookEvent,
+        event_id=texts,
+        event_type=texts,
+        created_at=moments,
+        account_id=texts,
+        transaction_id=texts,
+        payload_json=texts,
+    ),
+    Rule: st.builds(
+        Rule,
+        rule_id=texts,
+        version=ints,
+        name=texts,
+        description=texts,
+        expression=texts,
+        action=texts,
+        priority=ints,
+        mode=st.sampled_from(RuleMode),
+        author=texts,
+        updated_at=moments,
+        score_delta=st.none() | doubles,
+    ),
+    Label: st.builds(
+        Label,
+        transaction_id=texts,
+        account_id=texts,
+        merchant_id=texts,
+        is_fraud=st.booleans(),
+        labelled_at=moments,
+        transaction_timestamp=moments,
+        scenario=maybe_texts,
+    ),
+    DeadLetter: st.builds(
+        DeadLetter,
+        source_topic=texts,
+        partition=ints,
+        offset=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        value=st.binary(max_size=20),
+        error_code=texts,
+        error_message=texts,
+        failed_at=moments,
+        key=st.none() | st.binary(max_size=8),
+        headers=st.dictionaries(texts, texts, max_size=3),
+    ),
+    AccountProfile: st.builds(
+        AccountProfile,
+        account_id=texts,
+        home_country=texts,
+        updated_at=moments,
+        home_lat=st.none() | doubles,
+        home_lon=st.none() | doubles,
+    ),
+}
+
+
+def round_trip(obj: AvroRecord, version: int | None = None) -> AvroRecord:
+    return decode_as(type(obj), encode_obj(obj, version))
+
+
+@given(transactions)
+def test_transaction_round_trips(tx: Transaction) -> None:
+    assert round_trip(tx) == tx
+
+
+@given(transactions)
+def test_transaction_round_trips_through_v1_without_the_v2_field(tx: Transaction) -> None:
+    assert round_trip(tx, version=1) == dataclasses.replace(tx, merchant_name=None)
+
+
+@settings(max_examples=50)
+@given(decisions)
+def test_decision_round_trips(decision: Decision) -> None:
+    assert round_trip(decision) == decision
+
+
+@pytest.mark.parametrize("cls", list(SUPPORT_RECORDS), ids=lambda cls: cls.__name__)
+@given(data=st.data())
+def test_support_records_round_trip(cls: type[Any], data: st.DataObject) -> None:
+    obj = data.draw(SUPPORT_RECORDS[cls])
+    assert round_trip(obj) == obj
+
+
+@pytest.mark.parametrize(
+    "text", ["0.0001", "-0.0001", "99999999999999.9999", "-99999999999999.9999", "0", "1E+13"]
+)
+def test_amount_survives_exactly(text: str) -> None:
+    tx = make_transaction(amount=Decimal(text))
+    back = round_trip(tx)
+    assert isinstance(back, Transaction)
+    assert back.amount == Decimal(text)
+    assert back.amount.as_tuple().exponent == -4  # always read back at scale 4
+
+
+def test_trailing_zeros_beyond_the_scale_are_accepted() -> None:
+    back = round_trip(make_transaction(amount=Decimal("12.500000")))
+    assert isinstance(back, Transaction)
+    assert str(back.amount) == "12.5000"
+
+
+@pytest.mark.parametrize(
+    "text", ["0.00001", "100000000000000", "1E+14", "NaN", "Infinity", "-Infinity", "sNaN"]
+)
+def test_amounts_that_do_not_fit_are_refused(text: str) -> None:
+    with pytest.raises(InvalidRecord, match="amount"):
+        make_transaction(amount=Decimal(text)).to_avro()
+
+
+@pytest.mark.parametrize("field", ["timestamp", "ingested_at"])
+def test_naive_datetimes_are_refused(field: str) -> None:
+    naive = datetime(2025, 1, 1, 12, 0)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(InvalidRecord, match="naive"):
+        make_transaction(**{field: naive}).to_avro()
+
+
+def test_timestamps_come_back_in_utc() -> None:
+    paris = timezone(timedelta(hours=1))
+    tx = make_transaction(timestamp=datetime(2025, 1, 1, 13, 0, tzinfo=paris))
+    back = round_trip(tx)
+    assert isinstance(back, Transaction)
+    assert back.timestamp == datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+    assert back.timestamp.tzinfo is UTC
+
+
+def test_outcomes_are_ordered_by_strictness() -> None:
+    assert Outcome.APPROVE < Outcome.REVIEW < Outcome.DECLINE
+    assert sorted([Outcome.DECLINE, Outcome.APPROVE, Outcome.REVIEW]) == list(Outcome)
+    assert max(Outcome.REVIEW, Outcome.APPROVE) is Outcome.REVIEW
+
+
+def test_strictest_outcome_wins() -> None:
+    assert Outcome.strictest(Outcome.APPROVE, Outcome.DECLINE, Outcome.REVIEW) is Outcome.DECLINE
+    assert Outcome.strictest(Outcome.REVIEW) is Outcome.REVIEW
+    assert Outcome.strictest() is Outcome.APPROVE
+
+
+def test_outcomes_do_not_order_against_plain_strings() -> None:
+    with pytest.raises(TypeError):
+        assert Outcome.REVIEW < "DECLINE"
+    with pytest.raises(TypeError):
+        assert "APPROVE" < Outcome.REVIEW
+
+
+def test_decision_and_event_ids_are_deterministic() -> None:
+    first = decision_id_for("2f1e4c3a-0000-4000-8000-000000000001")
+    assert first == decision_id_for("2f1e4c3a-0000-4000-8000-000000000001")
+    assert first != decision_id_for("2f1e4c3a-0000-4000-8000-000000000002")
+    # Pinned: these ids are already in ledgers and subscribers' dedup stores.
+    assert first == "eaf7dc84-15e7-5529-b7ec-cf23f169544b"
+    event = webhook_event_id_for(first, "decision.declined")
+    assert event == "e5e32eae-b1af-5804-8f6d-4be1f0ff448f"
+    assert event != webhook_event_id_for(first, "decision.approved")
+
+
+@pytest.mark.parametrize("record", default_registry().records)
+def test_each_record_type_mirrors_its_latest_schema(record: str) -> None:
+    cls = RECORD_TYPES[record]
+    latest = default_registry().latest(record)
+    schema_fields = {f["name"] for f in latest.raw["fields"]}
+    assert {f.name for f in dataclasses.fields(cls)} == schema_fields  # type: ignore[arg-type]
+
+
+def make_transaction(**changes: Any) -> Transaction:
+    base = Transaction(
+        transaction_id="2f1e4c3a-0000-4000-8000-000000000001",
+        account_id="acct-1",
+        card_token="tok_abc",
+        amount=Decimal("10.00"),
+        currency="EUR",
+        merchant_id="m-1",
+        country="FR",
+        channel=Channel.ECOM,
+        timestamp=datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+        type=TxType.DEBIT,
+    )
+    return dataclasses.replace(base, **changes)
