@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -22,9 +22,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Create the virtual environment with the pinned dependencies
 
-stack-up: venv ## Install (if missing) and start Kafka, PostgreSQL and Redis; create the topics
+stack-up: venv ## Install (if missing) and start Kafka, PostgreSQL and Redis; topics; migrations
 	$(SENTINEL) stack up
 	$(SENTINEL) topics apply
+	$(SENTINEL) db migrate
 
 up: stack-up ## Set up everything from nothing and run the main job
 	@echo "SentinelStream stack is up. 'make status' shows it, 'make down' stops it."
@@ -48,6 +49,11 @@ test-unit: venv ## Unit tests only (no services)
 
 test-integration: stack-up ## Integration tests against the real stack
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+bench-ingest: stack-up ## Benchmark HTTP ingest (single and batch) with wrk; writes bench/results/
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+		(apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)
+	$(BIN)/python bench/bench_ingest.py
 
 format: venv ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .

@@ -13,6 +13,10 @@ from types import MappingProxyType
 
 DAY_MS = 24 * 60 * 60 * 1000
 
+# Kafka header on every decision record: the transaction it decides, readable without
+# decoding the value (the API's authorize waiters skip decisions that are not theirs).
+HEADER_TRANSACTION_ID = "transaction-id"
+
 # Production clusters keep three copies and refuse a write that fewer than two hold.
 DEFAULT_REPLICATION_FACTOR = 3
 DEFAULT_MIN_INSYNC_REPLICAS = 2

@@ -6,6 +6,8 @@ import typer
 
 from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
+from ingest_api.cli import api_app, keys_app
+from ledger_sink.cli import db_app
 
 app = typer.Typer(
     help="SentinelStream: real-time card fraud detection on Kafka.",
@@ -14,3 +16,6 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
+app.add_typer(db_app, name="db")
+app.add_typer(api_app, name="api")
+app.add_typer(keys_app, name="keys")

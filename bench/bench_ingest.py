@@ -1,0 +1,208 @@
+"""Benchmark: HTTP ingest requests/s and latency, single and batch, against the real stack.
+
+Run: make bench-ingest  (the stack must be up: make up)
+Starts `sentinel api serve` on a free port with its own topics and a bench API key, then
+drives it with wrk (C, one thread, closed loop: each connection sends its next request when
+the previous one is answered; bench/wrk_ingest.lua makes every body and key unique).
+wrk, Kafka, Redis and the API share the machine's cores. Writes bench/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deploy.topics import TopicAdmin, apply
+from ingest_api.keys import Scope, create_key
+from ledger_sink.migrate import upgrade
+from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.topics import declared_topics
+
+RESULTS = Path(__file__).with_name("results") / "ingest.json"
+WRK_SCRIPT = Path(__file__).with_name("wrk_ingest.lua")
+PEPPER = "bench-pepper"
+console = Console()
+
+
+def body(account: int) -> dict[str, Any]:
+    return {
+        "transaction_id": str(uuid.uuid4()),
+        "account_id": f"acct-{account % 5000}",
+        "card_token": "tok_5d41402abc4b",
+        "amount": "125.50",
+        "currency": "INR",
+        "merchant_id": f"m-{account % 900}",
+        "country": "IN",
+        "channel": "ECOM",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "type": "debit",
+    }
+
+
+def drive(url: str, key: str, batch: int, seconds: float, connections: int) -> dict[str, Any]:
+    """One closed-loop wrk run (one thread, so the server keeps the other core)."""
+    env = {**os.environ, "SENTINEL_BENCH_KEY": key, "SENTINEL_BENCH_BATCH": str(batch)}
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+    ]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result |= {
+        "batch": batch,
+        "connections": connections,
+        "requests_per_s": result["requests"] / result["duration_s"],
+        "transactions_per_s": result["requests"] * batch / result["duration_s"],
+    }
+    return result
+
+
+def prepare(prefix: str) -> tuple[str, str]:
+    """Migrate the database, create this run's topics and a key without practical limits."""
+    dsn = PostgresConnection().dsn.get_secret_value()
+    upgrade(dsn)
+    apply(TopicAdmin(KafkaConnection().bootstrap_servers), declared_topics(prefix))
+
+    async def make_key() -> str:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            _key, secret = await create_key(
+                conn, "bench", {Scope.INGEST}, PEPPER, 10_000_000, 10_000_000
+            )
+            return secret
+
+    return dsn, asyncio.run(make_key())
+
+
+def start_api(prefix: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "SENTINEL_API_PORT": str(port),
+        "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+        "SENTINEL_API_API_KEY_PEPPER": PEPPER,
+    }
+    sentinel = str(Path(sys.executable).with_name("sentinel"))
+    argv = [sentinel, "api", "serve", "--workers", str(workers)]
+    proc = subprocess.Popen(argv, env=env)  # noqa: S603 - our own console script
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the API did not become ready")
+
+
+def main(
+    seconds: float = typer.Option(10.0, help="Duration of each measured scenario."),
+    concurrency: int = typer.Option(32, help="Concurrent connections (wrk -c)."),
+    workers: int = typer.Option(1, help="API worker processes."),
+    batch: int = typer.Option(100, help="Items per batch request."),
+) -> None:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    _dsn, key = prepare(prefix)
+    proc, url = start_api(prefix, workers)
+    server = psutil.Process(proc.pid)
+    try:
+        drive(url, key, 1, 2.0, concurrency)  # warm-up
+        runs = []
+        for size in (1, batch):
+            cpu_before = _cpu(server)
+            result = drive(url, key, size, seconds, concurrency)
+            result["server_cpu_s"] = _cpu(server) - cpu_before
+            result["server_rss_mib"] = _rss(server)
+            runs.append(result)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        TopicAdmin(KafkaConnection().bootstrap_servers).delete(
+            s.name for s in declared_topics(prefix)
+        )
+    report(runs, workers, seconds)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+
+
+def _rss(proc: psutil.Process) -> float:
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs) / 2**20
+
+
+def report(runs: list[dict[str, Any]], workers: int, seconds: float) -> None:
+    table = Table(title=f"HTTP ingest, {workers} API worker(s), {os.cpu_count()} cores")
+    for column in (
+        "scenario",
+        "req/s",
+        "tx/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "server CPU s",
+        "server RSS MiB",
+    ):
+        table.add_column(column, justify="right")
+    for r in runs:
+        name = "single" if r["batch"] == 1 else f"batch of {r['batch']}"
+        table.add_row(
+            name,
+            f"{r['requests_per_s']:.0f}",
+            f"{r['transactions_per_s']:.0f}",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p99_ms']:.1f}",
+            str(r["non_2xx"]),
+            f"{r['server_cpu_s']:.1f}",
+            f"{r['server_rss_mib']:.0f}",
+        )
+    console.print(table)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(),
+                "cores": os.cpu_count(),
+                "machine": platform.machine(),
+                "seconds_per_scenario": seconds,
+                "workers": workers,
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

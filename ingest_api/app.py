@@ -1,0 +1,84 @@
+"""The FastAPI app factory: routes, the error handler, metrics, and the runtime's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ingest_api import handlers
+from ingest_api.metrics import MetricsMiddleware
+from ingest_api.models import TransactionIn
+from ingest_api.routes import authorize, health, reads, transactions
+from ingest_api.runtime import Runtime
+from ingest_api.settings import ApiSettings
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True) -> FastAPI:
+    """Build the app; ``with_runtime=False`` builds it without connecting (OpenAPI export)."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not with_runtime:
+            yield
+            return
+        runtime = await Runtime.open(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="SentinelStream ingest API",
+        version=API_VERSION,
+        summary="Card transactions in, fraud decisions out.",
+        lifespan=lifespan,
+    )
+    handlers.install(app)
+    app.add_middleware(MetricsMiddleware)
+    for module in (transactions, authorize, reads, health):
+        app.include_router(module.router)
+    _document_raw_bodies(app, settings)
+    return app
+
+
+def _document_raw_bodies(app: FastAPI, settings: ApiSettings) -> None:
+    """Put the request-body models into the OpenAPI components.
+
+    The ingest routes read the raw body themselves (it is hashed for idempotency and parsed
+    once, strictly, by pydantic's JSON parser), so FastAPI cannot see their models.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        tx = TransactionIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(tx.pop("$defs", {}))
+        schemas["TransactionIn"] = tx
+        schemas["BatchIn"] = {
+            "title": "BatchIn",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["transactions"],
+            "properties": {
+                "transactions": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": settings.batch_max_items,
+                    "items": {"$ref": "#/components/schemas/TransactionIn"},
+                }
+            },
+        }
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

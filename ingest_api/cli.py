@@ -1,0 +1,130 @@
+"""`sentinel api serve|openapi` and `sentinel keys create|revoke|list`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import psycopg
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from ingest_api.app import create_app
+from ingest_api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
+from ingest_api.settings import ApiSettings
+
+api_app = typer.Typer(help="The HTTP ingest API.")
+keys_app = typer.Typer(help="API keys (stored hashed; a new key is shown once).")
+console = Console()
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+@api_app.command()
+def serve(
+    workers: int = typer.Option(None, help="Worker processes (default from settings)."),
+) -> None:
+    """Run the API with uvicorn (uvloop, httptools) on SENTINEL_API_HOST:PORT."""
+    settings = ApiSettings()
+    uvicorn.run(
+        "ingest_api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def openapi_document() -> str:
+    """The OpenAPI document the app serves, as committed (sorted keys, 2-space indent)."""
+    return json.dumps(create_app(with_runtime=False).openapi(), indent=2, sort_keys=True) + "\n"
+
+
+@api_app.command()
+def openapi(
+    check: bool = typer.Option(False, "--check", help="Exit 1 if the committed file differs."),
+) -> None:
+    """Write the OpenAPI document to ingest_api/openapi.json (or check it is current)."""
+    document = openapi_document()
+    if check:
+        if OPENAPI_PATH.read_text() != document:
+            console.print(f"[red]{OPENAPI_PATH} is stale:[/] run `sentinel api openapi`")
+            raise typer.Exit(1)
+        console.print("openapi.json is current")
+        return
+    OPENAPI_PATH.write_text(document)
+    console.print(f"wrote {OPENAPI_PATH}")
+
+
+async def _connect(settings: ApiSettings) -> psycopg.AsyncConnection:
+    dsn = settings.postgres.dsn.get_secret_value()
+    return await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+
+
+@keys_app.command("create")
+def create(
+    name: str = typer.Option(..., help="Who or what the key is for."),
+    scopes: str = typer.Option("ingest,read", help="Comma-separated: ingest, read, admin."),
+    rate: int = typer.Option(None, help="Sustained requests per second (default: settings)."),
+    burst: int = typer.Option(None, help="Requests allowed in any one second."),
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    wanted = {Scope(s.strip()) for s in scopes.split(",") if s.strip()}
+    settings = ApiSettings()
+
+    async def run() -> tuple[ApiKey, str]:
+        async with await _connect(settings) as conn:
+            return await create_key(
+                conn, name, wanted, settings.api_key_pepper.get_secret_value(), rate, burst
+            )
+
+    key, secret = asyncio.run(run())
+    console.print(f"key id {key.key_id}, scopes {', '.join(sorted(key.scopes))}")
+    console.print("The key, shown only now:")
+    console.print(secret, soft_wrap=True, highlight=False)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: str) -> None:
+    """Revoke a key (takes effect within the API's key cache time)."""
+
+    async def run() -> bool:
+        async with await _connect(ApiSettings()) as conn:
+            return await revoke_key(conn, key_id)
+
+    if not asyncio.run(run()):
+        console.print(f"[red]no active key {key_id}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def list_() -> None:
+    """List keys: id, name, prefix, scopes, limits, created, revoked."""
+
+    async def run() -> list[ApiKey]:
+        async with await _connect(ApiSettings()) as conn:
+            return await list_keys(conn)
+
+    table = Table(title="API keys")
+    table.add_column("key id", no_wrap=True)
+    for column in ("name", "prefix", "scopes", "rate/s", "burst", "created", "revoked"):
+        table.add_column(column)
+    for key in asyncio.run(run()):
+        table.add_row(
+            key.key_id,
+            key.name,
+            key.key_prefix,
+            ",".join(sorted(key.scopes)),
+            str(key.rate_limit_per_second or "-"),
+            str(key.burst or "-"),
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)

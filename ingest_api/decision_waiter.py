@@ -1,0 +1,130 @@
+"""Waits for the decision of a transaction published by this process (synchronous authorize).
+
+Each API process reads every partition of ``decisions`` from the end, without a consumer
+group, so any number of API processes can wait at once. Records carry the transaction id
+in a header: a decision nobody here waits for is skipped without being decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+
+from schemas.codec import decode_decision
+from schemas.connections import KafkaConnection
+from schemas.errors import SchemaError
+from schemas.records import Decision
+from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+
+
+class DecisionWaiter:
+    """Maps transaction ids to futures and resolves them from a background consumer."""
+
+    def __init__(self, kafka: KafkaConnection) -> None:
+        self.topic = f"{kafka.topic_prefix}{DECISIONS.name}"
+        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Decision]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": kafka.bootstrap_servers,
+                # Required by the client, never joined: partitions are assigned directly.
+                "group.id": f"ingest-api-waiter-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+                "fetch.min.bytes": 1,
+            }
+        )
+        self._thread = threading.Thread(target=self._serve, name="decision-waiter", daemon=True)
+        self._thread.start()
+
+    def expect(self, transaction_id: str) -> asyncio.Future[Decision]:
+        """Register interest before publishing, so a fast decision cannot be missed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Decision] = loop.create_future()
+        with self._lock:
+            self._waiting[transaction_id] = (loop, future)
+        return future
+
+    def forget(self, transaction_id: str) -> None:
+        with self._lock:
+            self._waiting.pop(transaction_id, None)
+
+    def ready(self, timeout_s: float) -> bool:
+        """Whether the consumer holds its partitions (decisions from now on will be seen)."""
+        return self._ready.wait(timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        try:
+            self._assign_all()
+            while not self._stop.is_set():
+                for message in self._consumer.consume(num_messages=500, timeout=0.05):
+                    if message.error() is None:
+                        self._deliver(_header(message.headers()), message.value())
+        finally:
+            self._consumer.close()
+
+    def _assign_all(self) -> None:
+        while not self._stop.is_set():
+            try:
+                meta = self._consumer.list_topics(self.topic, timeout=5).topics[self.topic]
+            except KafkaException:
+                continue
+            if meta.error is None and meta.partitions:
+                # Explicit end offsets rather than OFFSET_END, which is only resolved at the
+                # first fetch: a decision appended in between would be skipped.
+                parts = [
+                    TopicPartition(self.topic, p, self._end_offset(p)) for p in meta.partitions
+                ]
+                self._consumer.assign(parts)
+                self._ready.set()
+                return
+
+    def _end_offset(self, partition: int) -> int:
+        try:
+            _low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=5
+            )
+        except KafkaException:
+            return OFFSET_END
+        return int(high)
+
+    def _deliver(self, transaction_id: str | None, value: bytes | None) -> None:
+        with self._lock:
+            if transaction_id is None or transaction_id not in self._waiting:
+                return
+            loop, future = self._waiting.pop(transaction_id)
+        try:
+            decision = decode_decision(value)
+        except SchemaError as exc:
+            loop.call_soon_threadsafe(_fail, future, exc)
+            return
+        loop.call_soon_threadsafe(_resolve, future, decision)
+
+
+def _header(headers: object) -> str | None:
+    """The transaction id header of a decision record, if present."""
+    if not isinstance(headers, list):
+        return None
+    for name, value in headers:
+        if name == HEADER_TRANSACTION_ID and value:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _resolve(future: asyncio.Future[Decision], decision: Decision) -> None:
+    if not future.done():
+        future.set_result(decision)
+
+
+def _fail(future: asyncio.Future[Decision], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

@@ -1,0 +1,73 @@
+"""The one place where errors become HTTP responses, all with the body {code, message, details}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from ingest_api.errors import IngestError
+
+log = logging.getLogger("ingest_api")
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    body = orjson.dumps({"code": code, "message": message, "details": details})
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def field_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors as {path, message, type}, the path a dotted JSON path."""
+    return [
+        {
+            "path": ".".join(str(part) for part in error["loc"] if part != "body") or "$",
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in errors
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(IngestError)
+    async def domain_error(_request: Request, exc: IngestError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(ValidationError)
+    async def model_error(_request: Request, exc: ValidationError) -> Response:
+        return error_response(
+            422,
+            "validation_failed",
+            "the request body is invalid",
+            field_errors(exc.errors(include_url=False, include_input=False)),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(
+            422, "validation_failed", "the request is invalid", field_errors(list(exc.errors()))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(_request: Request, _exc: ClientDisconnect) -> Response:
+        # The client hung up mid-request; nothing was published, nobody reads the answer.
+        return Response(status_code=499)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Logged in full here; the client gets no stack trace.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "internal error", None)

@@ -1,0 +1,74 @@
+"""The ingest use case: validate, claim the idempotency key, publish durably, answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key
+from ingest_api.metrics import IDEMPOTENT_REPLAYS
+from ingest_api.models import TransactionIn, ValidationContext
+from ingest_api.publisher import OutgoingRecord
+from ingest_api.runtime import Runtime
+from ingest_api.settings import ApiSettings
+from schemas.codec import encode_transaction
+
+JSON = "application/json"
+Action = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def context(settings: ApiSettings, now: datetime) -> ValidationContext:
+    return ValidationContext(
+        now=now, max_future_skew_s=settings.max_future_skew_s, max_age_days=settings.max_age_days
+    )
+
+
+def parse_transaction(raw: bytes | dict[str, Any], ctx: ValidationContext) -> TransactionIn:
+    """Strict validation; raw bytes go through pydantic's JSON parser in one pass."""
+    if isinstance(raw, bytes):
+        return TransactionIn.model_validate_json(raw, strict=True, context=ctx)
+    # Items of a batch arrive parsed; round-trip them so they get the same JSON-mode rules.
+    return TransactionIn.model_validate_json(orjson.dumps(raw), strict=True, context=ctx)
+
+
+def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> OutgoingRecord:
+    record = tx.to_record(now, idempotency_key)
+    return OutgoingRecord(key=record.account_id.encode(), value=encode_transaction(record))
+
+
+def decision_url(transaction_id: str) -> str:
+    return f"/v1/decisions/{transaction_id}"
+
+
+async def idempotent(
+    runtime: Runtime,
+    scope: str,
+    route: str,
+    idempotency_key: str | None,
+    body: bytes,
+    action: Action,
+) -> Response:
+    """Run ``action`` once per (key, Idempotency-Key); replay its response afterwards."""
+    key = check_key(idempotency_key)
+    store = runtime.idempotency
+    rkey = store.redis_key(scope, key)
+    fingerprint = body_fingerprint(route.encode() + b"\n" + body)
+    stored = await store.claim(rkey, fingerprint)
+    if stored is not None:
+        IDEMPOTENT_REPLAYS.inc()
+        return Response(stored.body, stored.status, {"Idempotent-Replayed": "true"}, JSON)
+    try:
+        status, payload = await action()
+    except BaseException:
+        await store.release(rkey)
+        raise
+    await store.complete(rkey, fingerprint, StoredResponse(status, payload))
+    return Response(payload, status, media_type=JSON)

@@ -1,0 +1,236 @@
+"""The public JSON contract of the API: strict request models and response bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import iso4217
+import pycountry
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from schemas.enums import Channel, Outcome, TxType
+from schemas.pan import contains_pan
+from schemas.records import Transaction
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+# A decimal string: digits, optionally a point and up to four decimals. Never a JSON number:
+# floats cannot hold money exactly.
+AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
+
+CURRENCY_EXPONENT: dict[str, int] = {
+    c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
+}
+COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+class ValidationContext(BaseModel):
+    """Bounds that depend on the clock and the settings, passed to validation."""
+
+    now: datetime
+    max_future_skew_s: int
+    max_age_days: int
+
+
+class TransactionIn(BaseModel):
+    """A card transaction as a gateway sends it. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    transaction_id: uuid.UUID
+    account_id: Identifier
+    card_token: Annotated[
+        str, StringConstraints(min_length=8, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    ] = Field(description="A token standing for the card; a card number (PAN) is refused.")
+    amount: AmountText = Field(description='Decimal string such as "42.50", greater than zero.')
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    merchant_id: Identifier
+    mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    channel: Channel
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    ip: IPvAnyAddress | None = None
+    timestamp: AwareDatetime
+    type: TxType
+
+    @field_validator("card_token")
+    @classmethod
+    def _not_a_card_number(cls, value: str) -> str:
+        if contains_pan(value):
+            raise ValueError("looks like a card number (PAN); send a token instead")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCY_EXPONENT:
+            raise ValueError(f"{value} is not an ISO 4217 currency code")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in COUNTRIES:
+            raise ValueError(f"{value} is not an ISO 3166-1 alpha-2 country code")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        ctx = info.context
+        if isinstance(ctx, ValidationContext):
+            if value > ctx.now + timedelta(seconds=ctx.max_future_skew_s):
+                raise ValueError("is in the future beyond the allowed clock skew")
+            if value < ctx.now - timedelta(days=ctx.max_age_days):
+                raise ValueError(f"is older than {ctx.max_age_days} days")
+        return value
+
+    @model_validator(mode="after")
+    def _amount_fits_currency(self) -> TransactionIn:
+        amount = Decimal(self.amount)
+        if amount <= 0:
+            raise ValueError("amount must be greater than zero")
+        exponent = CURRENCY_EXPONENT.get(self.currency)
+        decimals = -int(amount.normalize().as_tuple().exponent)
+        if exponent is not None and decimals > exponent:
+            raise ValueError(f"amount has {decimals} decimals; {self.currency} allows {exponent}")
+        return self
+
+    def to_record(self, ingested_at: datetime, idempotency_key: str | None) -> Transaction:
+        return Transaction(
+            transaction_id=str(self.transaction_id),
+            account_id=self.account_id,
+            card_token=self.card_token,
+            amount=Decimal(self.amount),
+            currency=self.currency,
+            merchant_id=self.merchant_id,
+            mcc=self.mcc,
+            country=self.country,
+            city=self.city,
+            lat=self.lat,
+            lon=self.lon,
+            channel=self.channel,
+            device_id=self.device_id,
+            ip=str(self.ip) if self.ip is not None else None,
+            timestamp=self.timestamp.astimezone(UTC),
+            type=self.type,
+            ingested_at=ingested_at,
+            idempotency_key=idempotency_key,
+        )
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    transactions: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Accepted(BaseModel):
+    transaction_id: str
+    status: Literal["accepted"] = "accepted"
+    decision_url: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    transaction_id: str | None
+    status: Literal["accepted", "rejected"]
+    decision_url: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class AuthorizeOut(BaseModel):
+    transaction_id: str
+    decision_id: str | None
+    outcome: Outcome
+    risk_score: float | None
+    reasons: list[str]
+    fallback: bool = Field(description="True when no decision came within the deadline.")
+    elapsed_ms: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class TransactionOut(BaseModel):
+    transaction_id: str
+    account_id: str
+    card_token: str
+    amount: str
+    currency: str
+    merchant_id: str
+    mcc: str | None
+    country: str
+    city: str | None
+    lat: float | None
+    lon: float | None
+    channel: Channel
+    device_id: str | None
+    ip: str | None
+    timestamp: str
+    type: TxType
+    ingested_at: str | None
+
+
+class RuleHitOut(BaseModel):
+    rule_id: str
+    version: int
+    action: str
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    transaction_id: str
+    account_id: str
+    outcome: Outcome
+    risk_score: float
+    model_version: str | None
+    rules_fired: list[RuleHitOut]
+    shadow_rules_fired: list[RuleHitOut]
+    reason_codes: list[dict[str, Any]]
+    features: dict[str, float]
+    ingested_at: str
+    decided_at: str
+
+
+class HistoryItem(TransactionOut):
+    outcome: Outcome | None
+    risk_score: float | None
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+class BalanceOut(BaseModel):
+    account_id: str
+    balance: str
+    currency: str
+    updated_at: str

@@ -1,0 +1,91 @@
+"""POST /v1/authorize: publish a transaction and wait for its decision up to a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from ingest_api.deps import IngestKey, RuntimeDep
+from ingest_api.errors import InvalidRequest
+from ingest_api.ingest import context, idempotent, outgoing, parse_transaction, utcnow
+from ingest_api.metrics import AUTHORIZE_FALLBACKS
+from ingest_api.models import AuthorizeOut, TransactionIn
+from ingest_api.routes.transactions import ERRORS, IdempotencyKey, _body
+from schemas.enums import Outcome
+from schemas.records import Decision
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+@router.post(
+    "/authorize",
+    responses={200: {"model": AuthorizeOut}, **ERRORS},
+    openapi_extra=_body(TransactionIn),
+    summary="Submit a transaction and wait for its decision",
+)
+async def authorize(
+    request: Request,
+    runtime: RuntimeDep,
+    key: IngestKey,
+    idempotency_key: IdempotencyKey = None,
+    deadline_ms: Annotated[
+        int | None, Query(description="Override the default deadline, within the bounds.")
+    ] = None,
+) -> Response:
+    started = time.perf_counter()
+    settings = runtime.settings
+    deadline = settings.authorize_deadline_ms if deadline_ms is None else deadline_ms
+    if not settings.authorize_deadline_min_ms <= deadline <= settings.authorize_deadline_max_ms:
+        raise InvalidRequest(
+            "deadline_ms out of bounds",
+            {"min": settings.authorize_deadline_min_ms, "max": settings.authorize_deadline_max_ms},
+        )
+    body = await request.body()
+    now = utcnow()
+    tx = parse_transaction(body, context(settings, now))
+    tid = str(tx.transaction_id)
+
+    async def publish_and_wait() -> tuple[int, bytes]:
+        waiting = runtime.waiter.expect(tid)
+        try:
+            await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "")])
+            remaining = deadline / 1000 - (time.perf_counter() - started)
+            decision = await asyncio.wait_for(waiting, max(remaining, 0.0))
+        except TimeoutError:
+            decision = None
+        finally:
+            runtime.waiter.forget(tid)
+        return 200, _answer(tid, decision, settings.authorize_fallback, started).encode()
+
+    return await idempotent(
+        runtime, key.key_id, request.url.path, idempotency_key, body, publish_and_wait
+    )
+
+
+def _answer(tid: str, decision: Decision | None, fallback: Outcome, started: float) -> str:
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    if decision is None:
+        AUTHORIZE_FALLBACKS.inc()
+        return AuthorizeOut(
+            transaction_id=tid,
+            decision_id=None,
+            outcome=fallback,
+            risk_score=None,
+            reasons=["no decision within the deadline: fallback outcome"],
+            fallback=True,
+            elapsed_ms=elapsed,
+        ).model_dump_json()
+    reasons = [f"rule {hit.rule_id} v{hit.version}: {hit.action}" for hit in decision.rules_fired]
+    reasons += [f"{r.feature}={r.value:g} ({r.contribution:+.3f})" for r in decision.reason_codes]
+    return AuthorizeOut(
+        transaction_id=tid,
+        decision_id=decision.decision_id,
+        outcome=decision.outcome,
+        risk_score=decision.risk_score,
+        reasons=reasons,
+        fallback=False,
+        elapsed_ms=elapsed,
+    ).model_dump_json()

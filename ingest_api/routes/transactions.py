@@ -1,0 +1,143 @@
+"""POST /v1/transactions (single and batch): validated, idempotent, durably in Kafka on 2xx."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import ValidationError
+
+from ingest_api.deps import IngestKey, RuntimeDep, quota_of
+from ingest_api.errors import InvalidRequest
+from ingest_api.handlers import field_errors
+from ingest_api.ingest import (
+    context,
+    decision_url,
+    idempotent,
+    outgoing,
+    parse_transaction,
+    utcnow,
+)
+from ingest_api.models import Accepted, BatchAccepted, BatchIn, ErrorBody, TransactionIn
+
+router = APIRouter(prefix="/v1/transactions", tags=["ingest"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required: retries with the same key and "
+        "body return the first response and publish nothing.",
+        max_length=255,
+    ),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 409, 422, 429, 503)
+}
+
+
+def _body(model: type[TransactionIn] | type[BatchIn]) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={202: {"model": Accepted}, **ERRORS},
+    openapi_extra=_body(TransactionIn),
+    summary="Submit one transaction",
+)
+async def submit(
+    request: Request, runtime: RuntimeDep, key: IngestKey, idempotency_key: IdempotencyKey = None
+) -> Response:
+    body = await request.body()
+    now = utcnow()
+    tx = parse_transaction(body, context(runtime.settings, now))
+    tid = str(tx.transaction_id)
+
+    async def publish() -> tuple[int, bytes]:
+        await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "")])
+        return 202, Accepted(
+            transaction_id=tid, decision_url=decision_url(tid)
+        ).model_dump_json().encode()
+
+    return await idempotent(runtime, key.key_id, request.url.path, idempotency_key, body, publish)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    responses={202: {"model": BatchAccepted}, **ERRORS},
+    openapi_extra=_body(BatchIn),
+    summary="Submit many transactions, a result for each",
+)
+async def submit_batch(
+    request: Request, runtime: RuntimeDep, key: IngestKey, idempotency_key: IdempotencyKey = None
+) -> Response:
+    body = await request.body()
+    batch = BatchIn.model_validate_json(body, strict=True)
+    limit = runtime.settings.batch_max_items
+    if len(batch.transactions) > limit:
+        raise InvalidRequest(
+            f"a batch holds at most {limit} transactions",
+            {"items": len(batch.transactions), "max": limit},
+        )
+    if len(batch.transactions) > 1:
+        await runtime.limiter.hit(
+            key.key_id, quota_of(key, runtime), cost=len(batch.transactions) - 1
+        )
+    now = utcnow()
+    results, valid = _validate_items(batch.transactions, runtime, now)
+
+    async def publish() -> tuple[int, bytes]:
+        await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "") for tx in valid])
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        out = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+        return 202, orjson.dumps(out)
+
+    return await idempotent(runtime, key.key_id, request.url.path, idempotency_key, body, publish)
+
+
+def _validate_items(
+    items: list[dict[str, Any]], runtime: RuntimeDep, now: datetime
+) -> tuple[list[dict[str, Any]], list[TransactionIn]]:
+    """A result per item; a repeated transaction id within the batch is rejected."""
+    ctx = context(runtime.settings, now)
+    results: list[dict[str, Any]] = []
+    valid: list[TransactionIn] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        try:
+            tx = parse_transaction(item, ctx)
+        except ValidationError as exc:
+            details = field_errors(exc.errors(include_url=False, include_input=False))
+            tid = item.get("transaction_id")
+            error = _error("validation_failed", "invalid transaction", details)
+            results.append(_result(index, tid if isinstance(tid, str) else None, error))
+            continue
+        tid = str(tx.transaction_id)
+        if tid in seen:
+            error = _error("duplicate_in_batch", "transaction_id repeated in this batch")
+            results.append(_result(index, tid, error))
+            continue
+        seen.add(tid)
+        valid.append(tx)
+        results.append(_result(index, tid))
+    return results, valid
+
+
+def _error(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+def _result(index: int, tid: str | None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "index": index,
+        "transaction_id": tid,
+        "status": "rejected" if error else "accepted",
+        "decision_url": None if error or tid is None else decision_url(tid),
+        "error": error,
+    }

@@ -1,0 +1,58 @@
+"""The clients one API process holds for its lifetime, opened and closed by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from ingest_api.auth import KeyCache
+from ingest_api.decision_waiter import DecisionWaiter
+from ingest_api.idempotency import IdempotencyStore
+from ingest_api.publisher import TransactionPublisher
+from ingest_api.ratelimit import RateLimiter
+from ingest_api.settings import ApiSettings
+
+
+@dataclass
+class Runtime:
+    settings: ApiSettings
+    publisher: TransactionPublisher
+    waiter: DecisionWaiter
+    redis: aioredis.Redis
+    idempotency: IdempotencyStore
+    limiter: RateLimiter
+    pool: AsyncConnectionPool
+    keys: KeyCache
+
+    @classmethod
+    async def open(cls, settings: ApiSettings) -> Runtime:
+        redis_url = settings.redis.url.get_secret_value()
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        pool = AsyncConnectionPool(
+            settings.postgres.dsn.get_secret_value(), min_size=1, max_size=10, open=False
+        )
+        await pool.open(wait=False)
+        return cls(
+            settings=settings,
+            publisher=TransactionPublisher(
+                settings.kafka, settings.producer_linger_ms, settings.produce_timeout_ms
+            ),
+            waiter=DecisionWaiter(settings.kafka),
+            redis=client,
+            idempotency=IdempotencyStore(
+                client, settings.idempotency_ttl_s, settings.idempotency_lock_s
+            ),
+            limiter=RateLimiter(redis_url),
+            pool=pool,
+            keys=KeyCache(
+                pool, settings.api_key_pepper.get_secret_value(), settings.api_key_cache_s
+            ),
+        )
+
+    async def close(self) -> None:
+        self.waiter.close()
+        self.publisher.close()
+        await self.redis.aclose()
+        await self.pool.close()

@@ -1,0 +1,95 @@
+"""`sentinel db migrate|current|sql|revision`: the PostgreSQL schema's migrations."""
+
+from __future__ import annotations
+
+import typer
+from psycopg.conninfo import conninfo_to_dict
+from rich.console import Console
+from rich.table import Table
+
+from ledger_sink import migrate
+from ledger_sink.errors import MigrationError
+from schemas.connections import PostgresConnection
+
+db_app = typer.Typer(
+    help="The PostgreSQL schema: ordered migrations in ledger_sink/migrations (alembic).",
+    no_args_is_help=True,
+)
+console = Console()
+errors = Console(stderr=True)
+
+REVISION = typer.Option("head", "--revision", "-r", help="Target revision (default: the newest).")
+
+
+def _dsn() -> str:
+    return PostgresConnection().dsn.get_secret_value()
+
+
+def _where(dsn: str) -> str:
+    """user@host:port/dbname of `dsn`: never its password."""
+    parts = conninfo_to_dict(dsn)
+    host = parts.get("host", "localhost")
+    return f"{parts.get('user', '?')}@{host}:{parts.get('port', 5432)}/{parts.get('dbname', '?')}"
+
+
+def _fail(dsn: str, exc: MigrationError) -> typer.Exit:
+    errors.print(f"[red]failed[/] on {_where(dsn)}: {exc}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+@db_app.command("migrate")
+def migrate_command(revision: str = REVISION) -> None:
+    """Apply every migration the database lacks, up to --revision; safe to run again."""
+    dsn = _dsn()
+    try:
+        result = migrate.upgrade(dsn, revision)
+    except MigrationError as exc:
+        raise _fail(dsn, exc) from exc
+    if result.changed:
+        before = result.before or "(empty)"
+        console.print(f"[green]migrated[/] {_where(dsn)}: {before} → {result.after}")
+    else:
+        console.print(f"[dim]up to date[/] {_where(dsn)} at {result.after}")
+
+
+@db_app.command("current")
+def current_command(
+    check: bool = typer.Option(False, "--check", help="Exit 1 unless the database is at head."),
+) -> None:
+    """Show the database's revision next to the newest one this code knows."""
+    dsn = _dsn()
+    try:
+        at = migrate.current(dsn)
+    except MigrationError as exc:
+        raise _fail(dsn, exc) from exc
+    newest = migrate.head()
+    status = "[green]up to date[/]" if at == newest else "[yellow]behind[/]"
+    table = Table(title="schema")
+    for column in ("database", "current", "head", "status"):
+        table.add_column(column)
+    table.add_row(_where(dsn), at or "(empty)", newest or "-", status)
+    console.print(table)
+    if check and at != newest:
+        raise typer.Exit(1)
+
+
+@db_app.command("sql")
+def sql_command(revision: str = REVISION) -> None:
+    """Print the SQL that takes an empty database to --revision, for review; runs nothing."""
+    try:
+        script = migrate.sql_script(revision)
+    except MigrationError as exc:
+        errors.print(f"[red]failed[/]: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(script, nl=False)
+
+
+@db_app.command("revision")
+def revision_command(message: str = typer.Argument(..., help="What the migration does.")) -> None:
+    """Write a new, empty migration after the newest one, named by the current UTC time."""
+    try:
+        path = migrate.new_revision(message)
+    except MigrationError as exc:
+        errors.print(f"[red]failed[/]: {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]created[/] {path}")

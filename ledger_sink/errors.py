@@ -1,0 +1,24 @@
+"""The ledger sink's errors, under one root, and the SQLSTATEs its schema raises on purpose."""
+
+from __future__ import annotations
+
+
+class LedgerSinkError(Exception):
+    """Root of every error the ledger sink raises."""
+
+
+class MigrationError(LedgerSinkError):
+    """The schema could not be read or brought to the requested revision."""
+
+
+class CanonicalEncodingError(LedgerSinkError, ValueError):
+    """A ledger entry holds a value with no canonical encoding (or that storage would alter)."""
+
+
+# Raised by the triggers of the append-only tables (ledger_entries, rule_versions, rule_audit)
+# on UPDATE, DELETE and TRUNCATE: insufficient_privilege, psycopg.errors.InsufficientPrivilege.
+# It is the code a REVOKE would give too, so callers need not care which layer refused.
+IMMUTABLE_ROW_SQLSTATE = "42501"
+# Raised when an inserted ledger entry does not extend its account's chain (a gap in seq, or a
+# prev_hash that is not the previous entry's hash): integrity_constraint_violation.
+BROKEN_CHAIN_SQLSTATE = "23000"
