@@ -39,6 +39,9 @@ class TransactionPublisher:
                 "acks": "all",
                 "compression.type": "lz4",
                 "linger.ms": linger_ms,
+                # Java's murmur2, as faust (aiokafka) and every JVM client use: one account maps
+                # to the same partition whoever produces it (librdkafka's default is CRC32).
+                "partitioner": "murmur2_random",
                 # librdkafka gives up on a record after this; the request has already
                 # answered 503 by then, so a late success cannot turn into a lost 2xx.
                 "message.timeout.ms": timeout_ms,

@@ -1,0 +1,100 @@
+"""The faust-streaming app: topics, the feature table and the decision agent.
+
+The only module (with ``worker``) that imports faust. The agent takes micro-batches from
+``transactions``, hands them to the pure ``DecisionPipeline`` and publishes what it returns
+without awaiting each record: ``send_soon`` buffers, and faust flushes the producer before
+it commits the source offsets, so a crash can only repeat work, never lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+
+from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
+from stream_agents.metrics import BATCH_SIZE, DEAD_LETTERED, DECIDED
+from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.settings import AgentSettings
+
+log = logging.getLogger("stream_agents")
+FEATURE_TABLE = "account-features"
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+def create_app(settings: AgentSettings, pipeline: DecisionPipeline, replicas: int) -> faust.App:
+    """A faust app whose consumer group, changelog topics and topics carry the prefix."""
+    prefix = settings.kafka.topic_prefix
+    app = faust.App(
+        f"{prefix}{settings.app_id}",
+        broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.table_partitions,
+        topic_replication_factor=replicas,
+        topic_allow_declare=True,
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_s,
+        producer_linger_ms=1,
+        producer_compression_type="lz4",
+        producer_acks=-1,
+        stream_buffer_maxsize=settings.batch_max * 4,
+        consumer_auto_offset_reset="earliest",
+    )
+    transactions = raw_topic(app, f"{prefix}{TRANSACTIONS.name}")
+    outputs = {
+        "decisions": raw_topic(app, f"{prefix}{DECISIONS.name}"),
+        "webhooks": raw_topic(app, f"{prefix}{WEBHOOKS.name}"),
+        "dead-letter": raw_topic(app, f"{prefix}{DEAD_LETTER.name}"),
+    }
+    # Account id (raw bytes) -> the account's feature state (raw bytes). The changelog is
+    # written explicitly, to the partition the account's transactions come from.
+    table = app.Table(
+        FEATURE_TABLE,
+        default=None,
+        partitions=settings.table_partitions,
+        # bytes key and value types make faust use its "raw" codec, in recovery too.
+        key_type=bytes,
+        value_type=bytes,
+    )
+    batch_wait_s = settings.batch_wait_ms / 1000
+
+    @app.agent(transactions, concurrency=1)
+    async def decide(stream: Any) -> AsyncIterator[None]:
+        async for events in stream.take_events(settings.batch_max, within=batch_wait_s):
+            records = [_record(event) for event in events]
+            result = pipeline.process(records, lambda account: table.data.get(account.encode()))
+            for account, (partition, state) in result.states.items():
+                key = account.encode()
+                table.data[key] = state
+                table.send_changelog(
+                    partition, key, state, key_serializer="raw", value_serializer="raw"
+                )
+            for out in result.outgoing:
+                outputs[out.role].send_soon(key=out.key, value=out.value, headers=list(out.headers))
+            BATCH_SIZE.observe(len(records))
+            DECIDED.inc(result.decided)
+            DEAD_LETTERED.inc(result.dead_lettered)
+            yield None
+
+    return app
+
+
+def _record(event: Any) -> SourceRecord:
+    message = event.message
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000),
+        key=message.key,
+        value=message.value,
+    )

@@ -1,0 +1,281 @@
+"""One micro-batch of transactions in, decisions out: the agent's logic without Kafka.
+
+The faust agent hands ``DecisionPipeline.process`` a batch of raw records and a view of its
+feature table; it gets back the records to publish and the account states to write. Every
+step is plain Python (decode, features, one model call for the batch, rules, policy), so
+the same code runs under test, in replay and live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas.codec import (
+    decode_transaction,
+    encode_dead_letter,
+    encode_decision,
+    encode_webhook_event,
+)
+from schemas.enums import Outcome
+from schemas.errors import SchemaError
+from schemas.pan import contains_pan
+from schemas.records import (
+    DeadLetter,
+    Decision,
+    ReasonCode,
+    RuleHit,
+    Transaction,
+    WebhookEvent,
+    decision_id_for,
+    webhook_event_id_for,
+)
+from schemas.topics import HEADER_TRANSACTION_ID
+from stream_agents.features import AccountFeatures, HomeProfile, StateDecodeError
+from stream_agents.scoring import ModelRegistry, Scored
+from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A record of the transactions topic as the consumer delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to publish: ``role`` names the destination topic (decisions, webhooks, ...)."""
+
+    role: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the rules and the policy made of one scored transaction."""
+
+    outcome: Outcome
+    risk_score: float
+    rules_fired: tuple[RuleHit, ...] = ()
+    shadow_rules_fired: tuple[RuleHit, ...] = ()
+
+
+# (transaction, features, model score or None, home country) -> judgement
+Judge = Callable[[Transaction, Mapping[str, float], float | None, str | None], Judgement]
+
+
+@dataclass
+class BatchResult:
+    outgoing: list[Outgoing] = field(default_factory=list)
+    # account id -> (source partition, encoded feature state)
+    states: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    decided: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    record: SourceRecord
+    tx: Transaction
+    features: dict[str, float]
+    home_country: str | None
+
+
+class DecisionPipeline:
+    """Turns batches of transaction records into decisions, webhook events and dead letters."""
+
+    def __init__(
+        self,
+        models: ModelRegistry,
+        judge: Judge,
+        profiles: Callable[[str], HomeProfile | None] = lambda _account: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.models = models
+        self.judge = judge
+        self.profiles = profiles
+        self.clock = clock
+
+    def process(
+        self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
+    ) -> BatchResult:
+        result = BatchResult()
+        accounts: dict[str, AccountFeatures] = {}
+        partitions: dict[str, int] = {}
+        items = [
+            item
+            for record in records
+            if (item := self._observe(record, accounts, load_state, result)) is not None
+        ]
+        for item in items:
+            partitions[item.tx.account_id] = item.record.partition
+        model = self.models.current()
+        scores: Sequence[Scored | None] = (
+            model.score([item.features for item in items]) if model else [None] * len(items)
+        )
+        now = self.clock()
+        version = model.version if model else None
+        for item, scored in zip(items, scores, strict=True):
+            result.outgoing.extend(self._decide(item, scored, version, now))
+        result.decided = len(items)
+        # Each touched account is written once per batch, not once per event.
+        result.states = {
+            account: (partitions[account], state.to_bytes())
+            for account, state in accounts.items()
+            if account in partitions
+        }
+        return result
+
+    def _observe(
+        self,
+        record: SourceRecord,
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> _Item | None:
+        try:
+            tx = decode_transaction(record.value)
+        except SchemaError as exc:
+            result.outgoing.append(dead_letter(record, getattr(exc, "code", "schema"), str(exc)))
+            result.dead_lettered += 1
+            return None
+        problem = invalid(tx)
+        if problem is not None:
+            result.outgoing.append(dead_letter(record, "invalid_transaction", problem))
+            result.dead_lettered += 1
+            return None
+        state = accounts.get(tx.account_id)
+        if state is None:
+            state = accounts[tx.account_id] = _load(load_state(tx.account_id))
+        profile = self.profiles(tx.account_id)
+        observation = state.observe_at(feature_event(tx), record.partition, record.offset, profile)
+        home = profile.home_country if profile and profile.home_country else None
+        if tx.ingested_at is None:
+            # Produced straight to Kafka: the broker's append time is the ingest time.
+            tx = _with_ingest_time(tx, record.timestamp_ms)
+        return _Item(record, tx, observation.features, home)
+
+    def _decide(
+        self, item: _Item, scored: Scored | None, version: str | None, now: datetime
+    ) -> list[Outgoing]:
+        tx = item.tx
+        judgement = self.judge(
+            tx, item.features, scored.score if scored else None, item.home_country
+        )
+        decision = Decision(
+            decision_id=decision_id_for(tx.transaction_id),
+            transaction_id=tx.transaction_id,
+            account_id=tx.account_id,
+            outcome=judgement.outcome,
+            risk_score=judgement.risk_score,
+            model_version=version,
+            rules_fired=judgement.rules_fired,
+            shadow_rules_fired=judgement.shadow_rules_fired,
+            reason_codes=scored.reasons if scored else (),
+            features=_finite(item.features),
+            ingested_at=tx.ingested_at or now,
+            decided_at=now,
+            transaction=tx,
+        )
+        key = tx.account_id.encode()
+        headers = ((HEADER_TRANSACTION_ID, tx.transaction_id.encode()),)
+        return [
+            Outgoing("decisions", key, encode_decision(decision), headers),
+            Outgoing("webhooks", key, encode_webhook_event(webhook_event(decision)), headers),
+        ]
+
+
+def invalid(tx: Transaction) -> str | None:
+    """Why a decodable transaction cannot be decided, or None.
+
+    Gateways producing straight to Kafka skip the API's validation; these are the rules
+    whose breach would poison the features or the ledger.
+    """
+    if tx.amount <= 0:
+        return f"amount must be positive, got {tx.amount}"
+    if contains_pan(tx.card_token):
+        return "card_token looks like a card number (PAN)"
+    if not tx.account_id or not tx.merchant_id:
+        return "account_id and merchant_id are required"
+    return None
+
+
+def _load(data: bytes | None) -> AccountFeatures:
+    if data is None:
+        return AccountFeatures(FEATURE_CONFIG)
+    try:
+        return AccountFeatures.from_bytes(data, FEATURE_CONFIG)
+    except StateDecodeError:
+        # A state written by an incompatible version: start the account afresh rather than
+        # stall its partition; the changelog keeps the old bytes for investigation.
+        return AccountFeatures(FEATURE_CONFIG)
+
+
+def _with_ingest_time(tx: Transaction, timestamp_ms: int) -> Transaction:
+    return replace(tx, ingested_at=datetime.fromtimestamp(timestamp_ms / 1000, UTC))
+
+
+def _finite(features: Mapping[str, float]) -> dict[str, float]:
+    """Avro and JSON carry no NaN: an unknown feature is left out of the recorded values."""
+    return {name: value for name, value in features.items() if value == value}
+
+
+EVENT_TYPES = {
+    Outcome.APPROVE: "decision.approved",
+    Outcome.REVIEW: "decision.review",
+    Outcome.DECLINE: "decision.declined",
+}
+
+
+def webhook_event(decision: Decision) -> WebhookEvent:
+    event_type = EVENT_TYPES[decision.outcome]
+    payload = {
+        "decision_id": decision.decision_id,
+        "transaction_id": decision.transaction_id,
+        "account_id": decision.account_id,
+        "outcome": decision.outcome.value,
+        "risk_score": decision.risk_score,
+        "amount": str(decision.transaction.amount),
+        "currency": decision.transaction.currency,
+        "rules_fired": [hit.rule_id for hit in decision.rules_fired],
+        "reasons": [_reason(r) for r in decision.reason_codes],
+        "decided_at": decision.decided_at.isoformat(),
+    }
+    return WebhookEvent(
+        event_id=webhook_event_id_for(decision.decision_id, event_type),
+        event_type=event_type,
+        created_at=decision.decided_at,
+        account_id=decision.account_id,
+        transaction_id=decision.transaction_id,
+        payload_json=orjson.dumps(payload).decode(),
+    )
+
+
+def _reason(reason: ReasonCode) -> dict[str, float | str]:
+    return {"feature": reason.feature, "value": reason.value, "contribution": reason.contribution}
+
+
+def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
+    letter = DeadLetter(
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+        error_code=code,
+        error_message=message[:2000],
+        failed_at=datetime.now(UTC),
+        headers={},
+    )
+    return Outgoing("dead-letter", record.key or b"", encode_dead_letter(letter))

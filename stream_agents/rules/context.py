@@ -1,0 +1,110 @@
+"""The facts about one transaction that rules read, gathered once per transaction.
+
+``RuleContext.build`` turns a transaction (a ``schemas.Transaction`` or its dict), its
+feature values and the account's home country into plain values, one per environment
+name (see ``environment``). ``bind`` makes the CEL context of one evaluation from them: only
+the names the rule set reads, and ``lists`` projected (see ``lists``). Measured: building
+a CEL context costs about 0.7 µs per variable, and reading it almost nothing (0.16 µs
+per rule); handing CEL a dict instead converts every variable again on every rule call
+(33 µs per rule with the whole environment). Hence one bound context per transaction,
+shared by every rule, holding only what the rules read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import cel
+
+from schemas.records import Transaction
+from stream_agents.features import FEATURE_NAMES
+from stream_agents.rules.environment import TRANSACTION_FIELDS
+from stream_agents.rules.lists import EMPTY_LISTS, ListSet
+
+_AS_IS = tuple(name for name in TRANSACTION_FIELDS if name not in ("amount", "lat", "lon", "hour"))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """Every environment name's value for one transaction (``lists`` kept apart)."""
+
+    values: Mapping[str, object]
+    lists: ListSet = EMPTY_LISTS
+
+    @classmethod
+    def build(
+        cls,
+        transaction: Transaction | Mapping[str, Any],
+        features: Mapping[str, float],
+        *,
+        home_country: str | None = None,
+        lists: ListSet = EMPTY_LISTS,
+    ) -> RuleContext:
+        """The context of one transaction.
+
+        ``home_country``: the profile's, else the learned one; None when unknown. ``hour``
+        is the feature engine's local ``hour_of_day``, else the hour of the transaction's
+        own timestamp. NaN features and absent fields become null.
+        """
+        values: dict[str, object] = {name: _number(features.get(name)) for name in FEATURE_NAMES}
+        values.update(_transaction_values(transaction))
+        hour = values["hour_of_day"]
+        values["hour"] = int(hour) if isinstance(hour, float) else _hour_of(transaction)
+        values["home_country"] = home_country
+        return cls(values, lists)
+
+    def bind(
+        self, names: Iterable[str], list_checks: Sequence[tuple[str, str]] = ()
+    ) -> cel.Context:
+        """A CEL context with ``names`` (environment names but ``lists``), and ``lists``
+        projected for ``list_checks`` when there are any."""
+        values = self.values
+        variables = {name: values[name] for name in names}
+        if list_checks:
+            variables["lists"] = self.lists.project(list_checks, values)
+        return cel.Context(variables)
+
+
+def _transaction_values(transaction: Transaction | Mapping[str, Any]) -> dict[str, object]:
+    get: Callable[[str], Any]
+    if isinstance(transaction, Mapping):
+        get = transaction.get
+    else:
+        get = partial(getattr, transaction)
+    values: dict[str, object] = {name: _text(get(name)) for name in _AS_IS}
+    values["amount"] = _number(get("amount"))
+    values["lat"] = _number(get("lat"))
+    values["lon"] = _number(get("lon"))
+    return values
+
+
+def _text(value: object) -> str | None:
+    # StrEnum members (channel, type) become their plain value.
+    return None if value is None else str(value)
+
+
+def _number(value: object) -> float | None:
+    """A float for CEL (Decimal amounts and numeric text included); None for absent, NaN."""
+    if type(value) is float:  # nearly every call: keep it cheap
+        return None if math.isnan(value) else value
+    if not isinstance(value, int | Decimal | str) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return None if math.isnan(number) else number
+
+
+def _hour_of(transaction: Transaction | Mapping[str, Any]) -> int | None:
+    if isinstance(transaction, Mapping):
+        timestamp = transaction.get("timestamp")
+    else:
+        timestamp = transaction.timestamp
+    return timestamp.hour if isinstance(timestamp, datetime) else None

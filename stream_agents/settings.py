@@ -1,0 +1,36 @@
+"""Settings of the stream agents (``SENTINEL_AGENTS_*``), built once at the entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.connections import KafkaConnection
+
+
+class AgentSettings(BaseSettings):
+    """The faust worker, its micro-batches, the model registry and the decision thresholds."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_AGENTS_", frozen=True, extra="ignore")
+
+    app_id: str = "sentinel-agents"
+    # Micro-batch: up to this many transactions, or whatever arrived within the wait.
+    batch_max: int = Field(default=500, ge=1)
+    batch_wait_ms: float = Field(default=5.0, ge=0)
+    # "memory://" rebuilds tables from their changelog at start; "rocksdb://" keeps them on
+    # disk (needs the rocksdict package).
+    store: str = "memory://"
+    data_dir: Path = Path(".stack/agents")
+    # Partitions of the tables' changelog topics: must equal the transactions topic's.
+    table_partitions: int = 12
+    # Replicas of the changelog topics faust creates; capped at the cluster size on start.
+    changelog_replicas: int = 3
+    model_registry: Path | None = None
+    review_at: float = Field(default=0.5, ge=0, le=1)
+    decline_at: float = Field(default=0.9, ge=0, le=1)
+    metrics_port: int | None = None
+    commit_interval_s: float = 1.0
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)

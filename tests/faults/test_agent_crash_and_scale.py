@@ -1,0 +1,109 @@
+"""Agent workers killed with SIGKILL mid-stream, and added while traffic flows.
+
+After a crash the group re-reads what was not committed: every transaction must still end
+with decisions that all carry the same decision id, and the feature state in the changelog
+must equal a recomputation over the source records, i.e. no event counted twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.agents import (
+    Workers,
+    agent_env,
+    by_transaction,
+    changelog_states,
+    create_topics,
+    delete_topics,
+    produce,
+    replayed_states,
+    transactions,
+    wait_for_decisions,
+)
+from tests.support.api import free_port
+from tests.support.models import train_tiny_model
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    create_topics(prefix)
+    train_tiny_model(tmp_path / "models")
+    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
+    try:
+        yield prefix, workers
+    finally:
+        workers.stop_all()
+        delete_topics(prefix)
+
+
+def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
+    size = len(txs) // chunks + 1
+    for i in range(0, len(txs), size):
+        produce(prefix, txs[i : i + size])
+        time.sleep(pause_s)
+
+
+def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twice(
+    agents: tuple[str, Workers],
+) -> None:
+    prefix, workers = agents
+    first = workers.start()
+    txs = transactions(accounts=40, per_account=40)
+    feeder = threading.Thread(target=produce_slowly, args=(prefix, txs, 20, 0.2))
+    feeder.start()
+    time.sleep(2.0)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    workers.start()
+    feeder.join()
+
+    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
+    grouped = dict(by_transaction(decisions))
+    assert set(grouped) == {t.transaction_id for t in txs}
+    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
+    assert all(len({d.outcome for d in ds}) == 1 for ds in grouped.values())
+    workers.stop_all()
+    assert changelog_states(prefix) == replayed_states(prefix)
+
+
+def decided_by(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    line = next(x for x in text.splitlines() if x.startswith("sentinel_agent_decisions_total "))
+    return float(line.split()[1])
+
+
+def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
+    agents: tuple[str, Workers],
+) -> None:
+    prefix, workers = agents
+    ports = [free_port() for _ in range(3)]
+    txs = transactions(accounts=48, per_account=30)
+    phases = [
+        txs[: len(txs) // 3],
+        txs[len(txs) // 3 : 2 * len(txs) // 3],
+        txs[2 * len(txs) // 3 :],
+    ]
+    for port, phase in zip(ports, phases, strict=True):
+        workers.env = {**workers.env, "SENTINEL_AGENTS_METRICS_PORT": str(port)}
+        workers.start()
+        produce_slowly(prefix, phase, 5, 0.3)
+    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
+    grouped = dict(by_transaction(decisions))
+    assert set(grouped) == {t.transaction_id for t in txs}
+    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
+    shares = [decided_by(port) for port in ports]
+    assert all(share > 0 for share in shares), shares
+    workers.stop_all()
+    assert changelog_states(prefix) == replayed_states(prefix)

@@ -1,0 +1,200 @@
+"""Real stream-agent worker processes for tests, and readers of what they produced."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from deploy.topics import TopicAdmin, apply
+from schemas.codec import decode_decision, encode_transaction
+from schemas.connections import KafkaConnection
+from schemas.enums import Channel, TxType
+from schemas.records import Decision, Transaction
+from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
+from stream_agents.app import FEATURE_TABLE
+from stream_agents.features import AccountFeatures
+from stream_agents.settings import AgentSettings
+from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
+
+SENTINEL = str(Path(sys.executable).with_name("sentinel"))
+BOOTSTRAP = KafkaConnection().bootstrap_servers
+
+
+class Workers:
+    """Worker processes sharing one consumer group, on one test's topics."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, wait: bool = True) -> subprocess.Popen[bytes]:
+        log = self.logs / f"worker-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [SENTINEL, "agents", "run"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.procs.append(proc)
+        if wait:
+            wait_for_log(log, "[^Worker]: Ready", proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for_log(
+    log: Path, marker: str, proc: subprocess.Popen[bytes], timeout: float = 90
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"worker exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"worker not ready in {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+def agent_env(prefix: str, registry: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+        "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
+        "SENTINEL_AGENTS_DATA_DIR": str(data_dir),
+        "SENTINEL_AGENTS_COMMIT_INTERVAL_S": "0.5",
+    }
+
+
+def changelog_topic(prefix: str) -> str:
+    return f"{prefix}{AgentSettings().app_id}-{FEATURE_TABLE}-changelog"
+
+
+def create_topics(prefix: str) -> None:
+    apply(TopicAdmin(BOOTSTRAP), declared_topics(prefix))
+
+
+def delete_topics(prefix: str) -> None:
+    admin = TopicAdmin(BOOTSTRAP)
+    names = [s.name for s in declared_topics(prefix)]
+    existing = admin.admin.list_topics(timeout=10).topics
+    admin.delete(n for n in [*names, changelog_topic(prefix)] if n in existing)
+
+
+def transactions(
+    accounts: int, per_account: int, start: datetime | None = None
+) -> list[Transaction]:
+    """Interleaved transactions a minute apart per account, some in a new country."""
+    start = start or datetime.now(UTC) - timedelta(hours=2)
+    out = []
+    for n in range(per_account):
+        for a in range(accounts):
+            out.append(
+                Transaction(
+                    transaction_id=str(uuid.uuid4()),
+                    account_id=f"acct-{a}",
+                    card_token="tok_abcdefgh",
+                    amount=Decimal(f"{10 + (n * 7 + a) % 90}.25"),
+                    currency="INR",
+                    merchant_id=f"m-{(n + a) % 5}",
+                    country="BR" if n % 9 == 8 else "IN",
+                    channel=Channel.POS,
+                    timestamp=start + timedelta(minutes=n, seconds=a),
+                    type=TxType.DEBIT,
+                )
+            )
+    return out
+
+
+def produce(prefix: str, txs: Iterable[Transaction]) -> None:
+    producer = Producer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "partitioner": "murmur2_random",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+        }
+    )
+    for tx in txs:
+        producer.produce(
+            f"{prefix}{TRANSACTIONS.name}", encode_transaction(tx), tx.account_id.encode()
+        )
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def read_topic(topic: str, settle_s: float = 1.5) -> list[Message]:
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+    )
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out: list[Message] = []
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle_s:
+            batch = [m for m in consumer.consume(1000, 0.2) if m.error() is None]
+            if batch:
+                quiet_since = time.monotonic()
+            out.extend(batch)
+        return out
+    finally:
+        consumer.close()
+
+
+def wait_for_decisions(prefix: str, expected: set[str], timeout: float = 120) -> list[Decision]:
+    """Every decision once each of ``expected`` transaction ids has at least one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        decisions = [decode_decision(m.value()) for m in read_topic(f"{prefix}{DECISIONS.name}")]
+        if expected <= {d.transaction_id for d in decisions} or time.monotonic() > deadline:
+            return decisions
+        time.sleep(1)
+
+
+def replayed_states(prefix: str) -> dict[str, bytes]:
+    """Each account's state recomputed from the source records, in partition order."""
+    states: dict[str, AccountFeatures] = defaultdict(lambda: AccountFeatures(FEATURE_CONFIG))
+    records = read_topic(f"{prefix}{TRANSACTIONS.name}")
+    from schemas.codec import decode_transaction
+
+    for msg in sorted(records, key=lambda m: (m.partition(), m.offset())):
+        tx = decode_transaction(msg.value())
+        states[tx.account_id].observe_at(feature_event(tx), msg.partition(), msg.offset())
+    return {account: state.to_bytes() for account, state in states.items()}
+
+
+def changelog_states(prefix: str) -> dict[str, bytes]:
+    """The latest state per account as the agents wrote it to the changelog."""
+    latest: dict[str, bytes] = {}
+    for msg in sorted(
+        read_topic(changelog_topic(prefix)), key=lambda m: (m.partition(), m.offset())
+    ):
+        latest[msg.key().decode()] = msg.value()
+    return latest
+
+
+def by_transaction(decisions: Sequence[Decision]) -> Iterator[tuple[str, list[Decision]]]:
+    grouped: dict[str, list[Decision]] = defaultdict(list)
+    for decision in decisions:
+        grouped[decision.transaction_id].append(decision)
+    yield from grouped.items()

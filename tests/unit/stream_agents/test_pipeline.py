@@ -1,0 +1,165 @@
+"""The decision pipeline on real records, without Kafka: features, score, policy, outputs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from schemas.codec import (
+    decode_dead_letter,
+    decode_decision,
+    decode_webhook_event,
+    encode_transaction,
+)
+from schemas.enums import Channel, Outcome, TxType
+from schemas.records import Transaction, decision_id_for
+from schemas.topics import HEADER_TRANSACTION_ID
+from stream_agents.features import AccountFeatures
+from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.scoring import ModelRegistry
+from stream_agents.transaction_features import FEATURE_CONFIG
+from stream_agents.worker import ScoreJudge
+from tests.support.models import train_tiny_model
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def tx(
+    account: str = "acct-1", amount: str = "25.00", minutes: int = 0, **changes: object
+) -> Transaction:
+    fields: dict[str, object] = {
+        "transaction_id": str(uuid.uuid4()),
+        "account_id": account,
+        "card_token": "tok_abcdefgh",
+        "amount": Decimal(amount),
+        "currency": "INR",
+        "merchant_id": "m-1",
+        "country": "IN",
+        "channel": Channel.POS,
+        "timestamp": T0 + timedelta(minutes=minutes),
+        "type": TxType.DEBIT,
+        "ingested_at": T0 + timedelta(minutes=minutes),
+    }
+    fields.update(changes)
+    return Transaction(**fields)  # type: ignore[arg-type]
+
+
+def records(*txs: Transaction, partition: int = 3, first_offset: int = 100) -> list[SourceRecord]:
+    return [
+        SourceRecord(
+            "transactions",
+            partition,
+            first_offset + i,
+            0,
+            t.account_id.encode(),
+            encode_transaction(t),
+        )
+        for i, t in enumerate(txs)
+    ]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    train_tiny_model(root)
+    return root
+
+
+@pytest.fixture
+def pipeline(registry: Path) -> DecisionPipeline:
+    return DecisionPipeline(ModelRegistry(registry), ScoreJudge(0.5, 0.9), clock=lambda: T0)
+
+
+def store() -> tuple[dict[str, bytes], Callable[[str], bytes | None]]:
+    states: dict[str, bytes] = {}
+    return states, states.get
+
+
+def test_each_transaction_gets_one_decision_and_one_webhook_event(
+    pipeline: DecisionPipeline,
+) -> None:
+    batch = [tx(minutes=i) for i in range(3)]
+    result = pipeline.process(records(*batch), store()[1])
+    decisions = [decode_decision(o.value) for o in result.outgoing if o.role == "decisions"]
+    events = [decode_webhook_event(o.value) for o in result.outgoing if o.role == "webhooks"]
+    assert [d.transaction_id for d in decisions] == [t.transaction_id for t in batch]
+    assert all(d.decision_id == decision_id_for(d.transaction_id) for d in decisions)
+    assert [e.event_type for e in events] == ["decision.approved"] * 3
+    assert all(o.key == b"acct-1" for o in result.outgoing)
+    assert all(dict(o.headers)[HEADER_TRANSACTION_ID] for o in result.outgoing)
+    assert decisions[2].features["count_1h"] == 3.0
+    assert decisions[0].model_version == "tiny-1"
+
+
+def test_a_large_amount_from_a_new_country_is_declined_with_reasons(
+    pipeline: DecisionPipeline,
+) -> None:
+    history = [tx(minutes=i) for i in range(3)]
+    fraud = tx(amount="15000.00", minutes=10, country="BR")
+    result = pipeline.process(records(*history, fraud), store()[1])
+    decision = decode_decision(result.outgoing[-2].value)
+    assert decision.outcome is Outcome.DECLINE and decision.risk_score >= 0.9
+    assert {r.feature for r in decision.reason_codes} >= {"amount"}
+    assert all(r.contribution > 0 for r in decision.reason_codes)
+
+
+def test_state_is_written_once_per_account_to_its_source_partition(
+    pipeline: DecisionPipeline,
+) -> None:
+    result = pipeline.process(records(tx("a"), tx("b"), tx("a"), partition=7), store()[1])
+    assert set(result.states) == {"a", "b"}
+    partition, state = result.states["a"]
+    assert partition == 7
+    assert AccountFeatures.from_bytes(state, FEATURE_CONFIG).applied_offsets == {7: 102}
+
+
+def test_a_redelivered_batch_changes_no_state_and_repeats_the_decisions(
+    pipeline: DecisionPipeline,
+) -> None:
+    states, load = store()
+    batch = records(*(tx(minutes=i) for i in range(4)))
+    first = pipeline.process(batch, load)
+    states.update({k: v for k, (_p, v) in first.states.items()})
+    again = pipeline.process(batch, load)
+    assert again.states["acct-1"][1] == first.states["acct-1"][1]
+    assert [o.value for o in again.outgoing] == [o.value for o in first.outgoing]
+
+
+def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on(
+    pipeline: DecisionPipeline,
+) -> None:
+    good = records(tx())
+    garbage = SourceRecord("transactions", 1, 5, 0, b"k", b"\x00\x00\x00\x03\xe9oops")
+    pan = records(tx(card_token="4111111111111111"), first_offset=9)
+    result = pipeline.process([garbage, *good, *pan], store()[1])
+    letters = [decode_dead_letter(o.value) for o in result.outgoing if o.role == "dead-letter"]
+    assert [(d.partition, d.offset) for d in letters] == [(1, 5), (3, 9)]
+    assert letters[0].value == garbage.value and letters[0].error_code == "malformed_message"
+    assert letters[1].error_code == "invalid_transaction"
+    assert (result.decided, result.dead_lettered) == (1, 2)
+
+
+def test_without_a_model_rules_and_thresholds_still_decide(tmp_path: Path) -> None:
+    pipeline = DecisionPipeline(ModelRegistry(tmp_path), ScoreJudge(0.5, 0.9))
+    result = pipeline.process(records(tx()), store()[1])
+    decision = decode_decision(result.outgoing[0].value)
+    assert (decision.outcome, decision.model_version, decision.risk_score) == (
+        Outcome.APPROVE,
+        None,
+        0.0,
+    )
+
+
+def test_kafka_producer_path_takes_the_broker_append_time_as_ingest_time(
+    pipeline: DecisionPipeline,
+) -> None:
+    direct = tx(ingested_at=None)
+    record = records(direct)[0]
+    appended = SourceRecord(record.topic, 0, 0, 1_764_496_800_000, record.key, record.value)
+    decision = decode_decision(pipeline.process([appended], store()[1]).outgoing[0].value)
+    assert decision.ingested_at == datetime.fromtimestamp(1_764_496_800, UTC)
