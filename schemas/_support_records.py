@@ -214,3 +214,32 @@ class AccountProfile:
             home_lon=value.get("home_lon"),
             updated_at=value["updated_at"],
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamedList:
+    """A named allow/deny list, whole, on the compacted lists topic (named_list.avsc)."""
+
+    RECORD: ClassVar[str] = "named_list"
+
+    name: str
+    kind: str
+    values: tuple[str, ...]
+    updated_at: datetime
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "values": list(self.values),
+            "updated_at": aware(self.updated_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            name=value["name"],
+            kind=value["kind"],
+            values=tuple(value["values"]),
+            updated_at=value["updated_at"],
+        )

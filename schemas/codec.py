@@ -23,6 +23,7 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    NamedList,
     Rule,
     Transaction,
     WebhookEvent,
@@ -192,3 +193,11 @@ def decode_account_profile(
     data: Buffer | None, reader_version: int | None = None
 ) -> AccountProfile:
     return decode_as(AccountProfile, data, reader_version)
+
+
+def encode_named_list(named: NamedList, version: int | None = None) -> bytes:
+    return encode_obj(named, version)
+
+
+def decode_named_list(data: Buffer | None, reader_version: int | None = None) -> NamedList:
+    return decode_as(NamedList, data, reader_version)

@@ -16,7 +16,14 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, Self
 
 from schemas._convert import AMOUNT_SCALE, avro_amount, aware, aware_or_none
-from schemas._support_records import AccountProfile, DeadLetter, Label, Rule, WebhookEvent
+from schemas._support_records import (
+    AccountProfile,
+    DeadLetter,
+    Label,
+    NamedList,
+    Rule,
+    WebhookEvent,
+)
 from schemas.enums import Channel, Outcome, RuleMode, TxType
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "Label",
+    "NamedList",
     "Outcome",
     "ReasonCode",
     "Rule",
@@ -237,6 +245,15 @@ class Decision:
 RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
     {
         cls.RECORD: cls
-        for cls in (Transaction, Decision, WebhookEvent, Rule, Label, DeadLetter, AccountProfile)
+        for cls in (
+            Transaction,
+            Decision,
+            WebhookEvent,
+            Rule,
+            Label,
+            DeadLetter,
+            AccountProfile,
+            NamedList,
+        )
     }
 )

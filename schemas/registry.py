@@ -42,6 +42,7 @@ RECORD_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "label": 5,
         "dead_letter": 6,
         "account_profile": 7,
+        "named_list": 8,
     }
 )
 

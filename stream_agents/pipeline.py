@@ -159,8 +159,9 @@ class DecisionPipeline:
         if state is None:
             state = accounts[tx.account_id] = _load(load_state(tx.account_id))
         profile = self.profiles(tx.account_id)
-        observation = state.observe_at(feature_event(tx), record.partition, record.offset, profile)
-        home = profile.home_country if profile and profile.home_country else None
+        event = feature_event(tx)
+        home = state.home_country(event.ts_ms, profile)
+        observation = state.observe_at(event, record.partition, record.offset, profile)
         if tx.ingested_at is None:
             # Produced straight to Kafka: the broker's append time is the ingest time.
             tx = _with_ingest_time(tx, record.timestamp_ms)

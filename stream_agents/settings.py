@@ -30,6 +30,13 @@ class AgentSettings(BaseSettings):
     model_registry: Path | None = None
     review_at: float = Field(default=0.5, ge=0, le=1)
     decline_at: float = Field(default=0.9, ge=0, le=1)
+    # Decline circuit breaker: one rule may cause at most this share of the decisions in a
+    # sliding window of this many events (once it has seen min_volume of them).
+    breaker_max_share: float = Field(default=0.05, gt=0, le=1)
+    breaker_window_events: int = Field(default=10_000, ge=1)
+    breaker_min_volume: int = Field(default=100, ge=1)
+    # How long a starting worker waits to load every rule, list and profile published so far.
+    reference_timeout_s: float = 60.0
     metrics_port: int | None = None
     commit_interval_s: float = 1.0
 

@@ -3,50 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import typer
 from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
-from schemas.enums import Outcome
-from schemas.records import Transaction
 from stream_agents.app import create_app
-from stream_agents.pipeline import DecisionPipeline, Judgement
+from stream_agents.judge import RulesJudge
+from stream_agents.pipeline import DecisionPipeline
+from stream_agents.reference import ReferenceData, ReferenceFollower
+from stream_agents.rules import BreakerConfig, DeclineBreaker, Thresholds
 from stream_agents.scoring import ModelRegistry
 from stream_agents.settings import AgentSettings
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
+log = logging.getLogger("stream_agents")
 
 
-class ScoreJudge:
-    """The model's score against the review and decline thresholds."""
-
-    def __init__(self, review_at: float, decline_at: float) -> None:
-        self.review_at = review_at
-        self.decline_at = decline_at
-
-    def __call__(
-        self,
-        _tx: Transaction,
-        _features: Mapping[str, float],
-        score: float | None,
-        _home_country: str | None,
-    ) -> Judgement:
-        risk = 0.0 if score is None else score
-        if risk >= self.decline_at:
-            return Judgement(Outcome.DECLINE, risk)
-        if risk >= self.review_at:
-            return Judgement(Outcome.REVIEW, risk)
-        return Judgement(Outcome.APPROVE, risk)
-
-
-def build_pipeline(settings: AgentSettings) -> DecisionPipeline:
-    return DecisionPipeline(
-        models=ModelRegistry(settings.model_registry),
-        judge=ScoreJudge(settings.review_at, settings.decline_at),
+def build_pipeline(settings: AgentSettings, reference: ReferenceData) -> DecisionPipeline:
+    breaker = DeclineBreaker(
+        BreakerConfig(
+            max_share=settings.breaker_max_share,
+            min_volume=settings.breaker_min_volume,
+            window_events=settings.breaker_window_events,
+        )
     )
+    judge = RulesJudge(reference, Thresholds(settings.review_at, settings.decline_at), breaker)
+    return DecisionPipeline(ModelRegistry(settings.model_registry), judge, reference.profile)
 
 
 def changelog_replicas(settings: AgentSettings) -> int:
@@ -62,6 +46,15 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     settings = AgentSettings()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
-    app = create_app(settings, build_pipeline(settings), changelog_replicas(settings))
+    reference = ReferenceData()
+    follower = ReferenceFollower(settings.kafka, reference)
+    # Decide nothing before every rule published so far is live.
+    if not follower.start(settings.reference_timeout_s):
+        log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
+        raise typer.Exit(1)
+    app = create_app(settings, build_pipeline(settings, reference), changelog_replicas(settings))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
+    try:
+        Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
+    finally:
+        follower.stop()

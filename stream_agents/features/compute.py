@@ -242,6 +242,17 @@ class AccountFeatures:
         self.state.mark_applied(partition, offset)
         return observation
 
+    def home_country(self, ts_ms: int, profile: HomeProfile | None = None) -> str | None:
+        """The home country rules compare with: the profile's, else the learned one (the
+        most frequent country of the 30 days before ``ts_ms``); None when unknown.
+
+        Call it before ``observe`` so that, as for the features, the event being scored
+        does not vote for its own country.
+        """
+        if profile is not None and profile.home_country:
+            return profile.home_country
+        return _learned_country(self.state.view(ts_ms))
+
     def should_apply(self, partition: int, offset: int) -> bool:
         return self.state.should_apply(partition, offset)
 

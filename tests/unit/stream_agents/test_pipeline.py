@@ -20,10 +20,12 @@ from schemas.enums import Channel, Outcome, TxType
 from schemas.records import Transaction, decision_id_for
 from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures
+from stream_agents.judge import RulesJudge
 from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.reference import ReferenceData
+from stream_agents.rules import Thresholds
 from stream_agents.scoring import ModelRegistry
 from stream_agents.transaction_features import FEATURE_CONFIG
-from stream_agents.worker import ScoreJudge
 from tests.support.models import train_tiny_model
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -72,7 +74,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pipeline(registry: Path) -> DecisionPipeline:
-    return DecisionPipeline(ModelRegistry(registry), ScoreJudge(0.5, 0.9), clock=lambda: T0)
+    return DecisionPipeline(
+        ModelRegistry(registry), RulesJudge(ReferenceData(), Thresholds(0.5, 0.9)), clock=lambda: T0
+    )
 
 
 def store() -> tuple[dict[str, bytes], Callable[[str], bytes | None]]:
@@ -145,7 +149,9 @@ def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on
 
 
 def test_without_a_model_rules_and_thresholds_still_decide(tmp_path: Path) -> None:
-    pipeline = DecisionPipeline(ModelRegistry(tmp_path), ScoreJudge(0.5, 0.9))
+    pipeline = DecisionPipeline(
+        ModelRegistry(tmp_path), RulesJudge(ReferenceData(), Thresholds(0.5, 0.9))
+    )
     result = pipeline.process(records(tx()), store()[1])
     decision = decode_decision(result.outgoing[0].value)
     assert (decision.outcome, decision.model_version, decision.risk_score) == (

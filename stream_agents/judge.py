@@ -1,0 +1,50 @@
+"""The decision policy the pipeline calls per transaction: rules, breaker, score thresholds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from schemas.records import Transaction
+from stream_agents.metrics import BREAKER_DEGRADED, RULE_FAILURES
+from stream_agents.pipeline import Judgement
+from stream_agents.reference import ReferenceData
+from stream_agents.rules import DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
+
+
+class RulesJudge:
+    """Evaluates the live rule set on one context per transaction, caps runaway decline
+    rules, and combines the verdict with the model score: the strictest outcome wins."""
+
+    def __init__(
+        self,
+        reference: ReferenceData,
+        thresholds: Thresholds,
+        breaker: DeclineBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reference = reference
+        self.thresholds = thresholds
+        self.breaker = breaker or DeclineBreaker()
+        self.failures = RuleFailureLog()
+        self.clock = clock
+
+    def __call__(
+        self,
+        tx: Transaction,
+        features: Mapping[str, float],
+        score: float | None,
+        home_country: str | None,
+    ) -> Judgement:
+        reference = self.reference
+        context = RuleContext.build(tx, features, home_country=home_country, lists=reference.lists)
+        now = self.clock()
+        verdict = self.breaker.apply(reference.rules.evaluate(context), now=now)
+        if verdict.failures:
+            self.failures.record(verdict.failures, now=now)
+            for failure in verdict.failures:
+                RULE_FAILURES.labels(failure.rule_id).inc()
+        for rule_id in verdict.degraded:
+            BREAKER_DEGRADED.labels(rule_id).inc()
+        decision = decide(score, verdict, self.thresholds)
+        return Judgement(decision.outcome, decision.score, verdict.hits(), verdict.shadow_hits())

@@ -1,0 +1,115 @@
+"""Rules published to the compacted rules topic reach running agents with no restart."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from schemas.codec import decode_decision, encode_rule
+from schemas.enums import Outcome, RuleMode
+from schemas.records import Decision, Rule
+from schemas.topics import DECISIONS, RULES
+from tests.support.agents import (
+    BOOTSTRAP,
+    Workers,
+    agent_env,
+    create_topics,
+    delete_topics,
+    produce,
+    read_topic,
+    transactions,
+    wait_for_decisions,
+)
+from tests.support.models import train_tiny_model
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def publish_rule(prefix: str, version: int, action: str, expression: str = "amount > 0") -> None:
+    record = Rule(
+        rule_id="r-all",
+        version=version,
+        name="everything",
+        description="",
+        expression=expression,
+        action=action,
+        priority=1,
+        mode=RuleMode.ACTIVE,
+        author="test",
+        updated_at=datetime.now(UTC),
+    )
+    producer = Producer({"bootstrap.servers": BOOTSTRAP})
+    producer.produce(f"{prefix}{RULES.name}", encode_rule(record), b"r-all")
+    assert producer.flush(10) == 0
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    create_topics(prefix)
+    train_tiny_model(tmp_path / "models")
+    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
+    try:
+        yield prefix, workers
+    finally:
+        workers.stop_all()
+        delete_topics(prefix)
+
+
+def test_rules_published_before_start_are_live_from_the_first_decision(
+    agents: tuple[str, Workers],
+) -> None:
+    prefix, workers = agents
+    publish_rule(prefix, 1, "DECLINE")
+    workers.start()
+    txs = transactions(accounts=3, per_account=2)
+    produce(prefix, txs)
+    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs})
+    assert {d.outcome for d in decisions} == {Outcome.DECLINE}
+    assert {(h.rule_id, h.version) for d in decisions for h in d.rules_fired} == {("r-all", 1)}
+
+
+def test_a_rule_change_switches_live_decisions_at_one_point_with_its_version(
+    agents: tuple[str, Workers],
+) -> None:
+    prefix, workers = agents
+    workers.start()
+    stream = iter(transactions(accounts=1, per_account=400))
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            produce(prefix, itertools.islice(stream, 5))
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    time.sleep(2)
+    publish_rule(prefix, 1, "DECLINE")
+    time.sleep(2)
+    publish_rule(prefix, 2, "REVIEW")
+    time.sleep(2)
+    stop.set()
+    feeder.join()
+
+    time.sleep(2)
+    ordered = sorted(read_topic(f"{prefix}{DECISIONS.name}"), key=lambda m: m.offset())
+    marks = [_mark(decode_decision(m.value())) for m in ordered]
+    # One account, one partition: its decisions are in order. No rule, then v1, then v2.
+    phases = [key for key, _group in itertools.groupby(marks)]
+    assert phases == ["none", "r-all@1:DECLINE", "r-all@2:REVIEW"], phases
+
+
+def _mark(decision: Decision) -> str:
+    hits = decision.rules_fired
+    if not hits:
+        return "none"
+    return f"{hits[0].rule_id}@{hits[0].version}:{decision.outcome.value}"
