@@ -21,10 +21,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from schemas.enums import Channel, RuleMode, TxType
-from schemas.records import Transaction
-from stream_agents.features import FEATURE_NAMES
-from stream_agents.rules import (
+from rule_engine import (
     DeclineBreaker,
     ListSet,
     NamedList,
@@ -35,6 +32,9 @@ from stream_agents.rules import (
     Thresholds,
     decide,
 )
+from schemas.enums import Channel, RuleMode, TxType
+from schemas.features import FEATURE_NAMES
+from schemas.records import Transaction
 
 RUNS = 7
 TXS = 2_000
@@ -215,7 +215,7 @@ def alternatives() -> dict[str, float]:
 def main() -> None:
     samples = make_transactions(np.random.default_rng(7))
     results = {f"{count} rules": measure(count, samples) for count in (20, 200)}
-    table = Table(title=f"stream_agents.rules: µs per transaction (median of {RUNS} runs)")
+    table = Table(title=f"rule_engine: µs per transaction (median of {RUNS} runs)")
     table.add_column("measure")
     for name in results:
         table.add_column(name, justify="right")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from rule_engine import DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
 from schemas.records import Transaction
 from stream_agents.metrics import BREAKER_DEGRADED, RULE_FAILURES
 from stream_agents.pipeline import Judgement
 from stream_agents.reference import ReferenceData
-from stream_agents.rules import DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
 
 
 class RulesJudge:

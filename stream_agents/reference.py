@@ -15,13 +15,13 @@ import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from rule_engine import EMPTY_LISTS, ListSet, NamedList, RuleSet, RuleSpec
 from schemas.codec import decode_account_profile, decode_named_list, decode_rule
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
 from schemas.topics import ACCOUNTS, LISTS, RULES
 from stream_agents.features import HomeProfile
 from stream_agents.metrics import REFERENCE_RECORDS, RULES_LOADED, RULES_REJECTED
-from stream_agents.rules import EMPTY_LISTS, ListSet, NamedList, RuleSet, RuleSpec
 
 log = logging.getLogger("stream_agents.reference")
 

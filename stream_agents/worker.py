@@ -9,11 +9,11 @@ from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
+from rule_engine import BreakerConfig, DeclineBreaker, Thresholds
 from stream_agents.app import create_app
 from stream_agents.judge import RulesJudge
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData, ReferenceFollower
-from stream_agents.rules import BreakerConfig, DeclineBreaker, Thresholds
 from stream_agents.scoring import ModelRegistry
 from stream_agents.settings import AgentSettings
 

@@ -1,8 +1,8 @@
 """Per-account fraud features over exact event-time sliding windows (pure, no I/O)."""
 
+from schemas.features import FEATURE_NAMES
 from stream_agents.features.codec import StateDecodeError, decode_state, encode_state
 from stream_agents.features.compute import (
-    FEATURE_NAMES,
     AccountFeatures,
     Observation,
     compute_features,

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from math import asin, cos, nan, radians, sin, sqrt
 from typing import Final
 
+from schemas.features import FEATURE_NAMES
 from stream_agents.features.codec import decode_state, encode_state
 from stream_agents.features.event import FeatureEvent, HomeProfile
 from stream_agents.features.view import MICRO, WindowView, micro_location
@@ -46,24 +47,6 @@ from stream_agents.features.windows import (
     WINDOWS,
     AccountWindows,
     FeatureConfig,
-)
-
-FEATURE_NAMES: Final[tuple[str, ...]] = (
-    *(f"{stat}_{name}" for name, _ in WINDOWS for stat in ("count", "sum", "mean")),
-    "distinct_merchants_24h",
-    "distinct_countries_24h",
-    "secs_since_prev",
-    "amount_to_mean_30d",
-    "new_country",
-    "new_device",
-    "new_merchant",
-    "home_distance_km",
-    "is_home_country",
-    "travel_speed_kmh",
-    "hour_of_day",
-    "is_night",
-    "is_weekend",
-    "amount",
 )
 
 EARTH_RADIUS_KM: Final = 6371.0088  # IUGG mean radius

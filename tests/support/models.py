@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
-from stream_agents.features import FEATURE_NAMES
+from schemas.features import FEATURE_NAMES
 from stream_agents.scoring import publish
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rule_engine import Thresholds
 from schemas.codec import (
     decode_dead_letter,
     decode_decision,
@@ -23,7 +24,6 @@ from stream_agents.features import AccountFeatures
 from stream_agents.judge import RulesJudge
 from stream_agents.pipeline import DecisionPipeline, SourceRecord
 from stream_agents.reference import ReferenceData
-from stream_agents.rules import Thresholds
 from stream_agents.scoring import ModelRegistry
 from stream_agents.transaction_features import FEATURE_CONFIG
 from tests.support.models import train_tiny_model

@@ -29,7 +29,7 @@ from typing import Final, NamedTuple
 
 import cel
 
-from stream_agents.rules._lexer import (
+from rule_engine._lexer import (
     AliasError,
     Token,
     is_name,
@@ -37,14 +37,14 @@ from stream_agents.rules._lexer import (
     text_at,
     tokenize,
 )
-from stream_agents.rules.environment import (
+from rule_engine.environment import (
     ENVIRONMENT,
     MACROS,
     STRING_NAMES,
     is_known_function,
     probe_values,
 )
-from stream_agents.rules.errors import RuleCompileError, offset_of
+from rule_engine.errors import RuleCompileError, offset_of
 
 MAX_EXPRESSION_CHARS: Final = 4000
 _CEL_ERROR: Final = re.compile(r"ERROR: <input>:(\d+):(\d+): (?:Syntax error: )?(.*)")

@@ -22,10 +22,10 @@ from typing import Any
 
 import cel
 
+from rule_engine.environment import TRANSACTION_FIELDS
+from rule_engine.lists import EMPTY_LISTS, ListSet
+from schemas.features import FEATURE_NAMES
 from schemas.records import Transaction
-from stream_agents.features import FEATURE_NAMES
-from stream_agents.rules.environment import TRANSACTION_FIELDS
-from stream_agents.rules.lists import EMPTY_LISTS, ListSet
 
 _AS_IS = tuple(name for name in TRANSACTION_FIELDS if name not in ("amount", "lat", "lon", "hour"))
 

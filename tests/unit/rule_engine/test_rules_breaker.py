@@ -4,14 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.enums import Outcome
-from stream_agents.rules import (
+from rule_engine import (
     BreakerConfig,
     DeclineBreaker,
     Firing,
     RuleAction,
     RuleVerdict,
 )
+from schemas.enums import Outcome
 
 DECLINE = RuleAction(Outcome.DECLINE)
 

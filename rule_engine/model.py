@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
+from rule_engine.errors import InvalidRuleSpec
 from schemas.enums import Outcome, RuleMode
 from schemas.records import Rule
-from stream_agents.rules.errors import InvalidRuleSpec
 
 _SCORE: Final = re.compile(r"SCORE\s*([+-])\s*(\d+(?:\.\d*)?|\.\d+)", re.IGNORECASE)
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from rule_engine import InvalidRuleSpec, ListKind, ListSet, NamedList, RuleAction, RuleSpec
 from schemas.enums import Outcome, RuleMode
 from schemas.records import Rule
-from stream_agents.rules import InvalidRuleSpec, ListKind, ListSet, NamedList, RuleAction, RuleSpec
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rule_engine import Firing, ReasonKind, RuleAction, RuleVerdict, Thresholds, decide
 from schemas.enums import Outcome
-from stream_agents.rules import Firing, ReasonKind, RuleAction, RuleVerdict, Thresholds, decide
 
 THRESHOLDS = Thresholds(review_at=0.5, decline_at=0.8)
 

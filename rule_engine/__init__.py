@@ -11,18 +11,18 @@ No I/O. The agent's calls, per change and per transaction::
     decision = decide(model_score, verdict, thresholds)
 """
 
-from stream_agents.rules.breaker import BreakerConfig, BreakerState, DeclineBreaker
-from stream_agents.rules.compile import CompiledRule, ListCheck, compile_rule
-from stream_agents.rules.context import RuleContext
-from stream_agents.rules.environment import ENVIRONMENT, TRANSACTION_FIELDS, CelType
-from stream_agents.rules.errors import InvalidRuleSpec, RuleCompileError, RuleEngineError
-from stream_agents.rules.evaluate import FailureKind, Firing, RuleFailure, RuleVerdict
-from stream_agents.rules.failure_log import RuleFailureLog
-from stream_agents.rules.lists import EMPTY_LISTS, ListKind, ListSet, NamedList
-from stream_agents.rules.model import RuleAction, RuleSpec
-from stream_agents.rules.policy import PolicyDecision, Reason, ReasonKind, Thresholds, decide
-from stream_agents.rules.ruleset import RuleSet
-from stream_agents.rules.seed import load_seed_lists, load_seed_rules
+from rule_engine.breaker import BreakerConfig, BreakerState, DeclineBreaker
+from rule_engine.compile import CompiledRule, ListCheck, compile_rule
+from rule_engine.context import RuleContext
+from rule_engine.environment import ENVIRONMENT, TRANSACTION_FIELDS, CelType
+from rule_engine.errors import InvalidRuleSpec, RuleCompileError, RuleEngineError
+from rule_engine.evaluate import FailureKind, Firing, RuleFailure, RuleVerdict
+from rule_engine.failure_log import RuleFailureLog
+from rule_engine.lists import EMPTY_LISTS, ListKind, ListSet, NamedList
+from rule_engine.model import RuleAction, RuleSpec
+from rule_engine.policy import PolicyDecision, Reason, ReasonKind, Thresholds, decide
+from rule_engine.ruleset import RuleSet
+from rule_engine.seed import load_seed_lists, load_seed_rules
 
 __all__ = [
     "EMPTY_LISTS",

@@ -7,10 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemas.enums import Channel, Outcome, RuleMode, TxType
-from schemas.records import Transaction
-from stream_agents.features import FEATURE_NAMES
-from stream_agents.rules import (
+from rule_engine import (
     ListSet,
     NamedList,
     RuleContext,
@@ -19,6 +16,9 @@ from stream_agents.rules import (
     load_seed_lists,
     load_seed_rules,
 )
+from schemas.enums import Channel, Outcome, RuleMode, TxType
+from schemas.features import FEATURE_NAMES
+from schemas.records import Transaction
 
 SEEDS = load_seed_rules()
 LISTS = load_seed_lists().with_list(NamedList.of("blocked_merchants", "merchants", ["m-bad"]))

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from rule_engine.evaluate import RuleVerdict
 from schemas.enums import Outcome
-from stream_agents.rules.evaluate import RuleVerdict
 
 
 @dataclass(frozen=True, slots=True)

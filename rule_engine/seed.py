@@ -6,12 +6,12 @@ import json
 from importlib.resources import files
 from typing import Any
 
-from stream_agents.rules.lists import ListSet, NamedList
-from stream_agents.rules.model import RuleSpec
+from rule_engine.lists import ListSet, NamedList
+from rule_engine.model import RuleSpec
 
 
 def _seed() -> dict[str, Any]:
-    text = files("stream_agents.rules").joinpath("seed_rules.json").read_text("utf-8")
+    text = files("rule_engine").joinpath("seed_rules.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -10,10 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.enums import Channel, Outcome, RuleMode, TxType
-from schemas.records import RuleHit, Transaction
-from stream_agents.features import FEATURE_NAMES
-from stream_agents.rules import (
+from rule_engine import (
     FailureKind,
     ListSet,
     NamedList,
@@ -23,6 +20,9 @@ from stream_agents.rules import (
     RuleSet,
     RuleSpec,
 )
+from schemas.enums import Channel, Outcome, RuleMode, TxType
+from schemas.features import FEATURE_NAMES
+from schemas.records import RuleHit, Transaction
 
 
 def spec(rule_id: str, expression: str, action: str = "REVIEW", **fields: Any) -> RuleSpec:
@@ -206,7 +206,7 @@ def test_failures_are_counted_per_rule_and_logged_once_per_interval(
     rules = RuleSet.build([spec("bad", "travel_speed_kmh > 900"), spec("ok", "amount > 1")])
     log = RuleFailureLog(interval_s=60.0)
     facts = context(travel_speed_kmh=math.nan)
-    with caplog.at_level(logging.WARNING, logger="stream_agents.rules"):
+    with caplog.at_level(logging.WARNING, logger="rule_engine"):
         logged = [log.record(rules.evaluate(facts).failures, now=t) for t in (0, 1, 59.9, 60, 61)]
     assert logged == [1, 0, 0, 1, 0]
     assert log.counts == {("bad", FailureKind.NULL): 5}

@@ -12,9 +12,9 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-from stream_agents.rules.evaluate import FailureKind, RuleFailure
+from rule_engine.evaluate import FailureKind, RuleFailure
 
-_LOG = logging.getLogger("stream_agents.rules")
+_LOG = logging.getLogger("rule_engine")
 
 
 class RuleFailureLog:

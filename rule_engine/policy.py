@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rule_engine.evaluate import Firing, RuleVerdict
 from schemas.enums import Outcome
-from stream_agents.rules.evaluate import Firing, RuleVerdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from stream_agents.features import FEATURE_NAMES
+from schemas.features import FEATURE_NAMES
 
 
 class CelType(StrEnum):

@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Self
 
-from stream_agents.rules.errors import InvalidRuleSpec
+from rule_engine.errors import InvalidRuleSpec
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

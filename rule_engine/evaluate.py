@@ -15,10 +15,10 @@ from typing import Final
 
 import cel
 
+from rule_engine.compile import CompiledRule
+from rule_engine.model import RuleAction, RuleSpec
 from schemas.enums import Outcome
 from schemas.records import RuleHit
-from stream_agents.rules.compile import CompiledRule
-from stream_agents.rules.model import RuleAction, RuleSpec
 
 # Interrupts still interrupt; anything else, a Rust panic included (pyo3 raises those as
 # BaseException), is the rule's failure, not the agent's.

@@ -15,18 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from schemas.enums import RuleMode
-from stream_agents.rules.compile import ListCheck, compile_rule
-from stream_agents.rules.context import RuleContext
-from stream_agents.rules.errors import RuleCompileError
-from stream_agents.rules.evaluate import (
+from rule_engine.compile import ListCheck, compile_rule
+from rule_engine.context import RuleContext
+from rule_engine.errors import RuleCompileError
+from rule_engine.evaluate import (
     FailureKind,
     LiveRule,
     RuleFailure,
     RuleVerdict,
     run_rules,
 )
-from stream_agents.rules.model import RuleSpec
+from rule_engine.model import RuleSpec
+from schemas.enums import RuleMode
 
 
 class RuleSet:

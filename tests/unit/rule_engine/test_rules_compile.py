@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_agents.rules import ENVIRONMENT, RuleCompileError, compile_rule
-from stream_agents.rules._lexer import rewrite_aliases, tokenize
-from stream_agents.rules.compile import MAX_EXPRESSION_CHARS
+from rule_engine import ENVIRONMENT, RuleCompileError, compile_rule
+from rule_engine._lexer import rewrite_aliases, tokenize
+from rule_engine.compile import MAX_EXPRESSION_CHARS
 
 
 def error_of(expression: str) -> RuleCompileError:
