@@ -61,3 +61,13 @@ class Unavailable(IngestError):
 
     def __init__(self, message: str, retry_after_s: int = 1, details: Any = None) -> None:
         super().__init__(message, details, headers={"Retry-After": str(retry_after_s)})
+
+
+class Conflict(IngestError):
+    status, code = 409, "conflict"
+
+
+class RuleInvalid(IngestError):
+    """A rule expression that does not compile; details carry the line and column."""
+
+    status, code = 422, "rule_invalid"

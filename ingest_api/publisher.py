@@ -1,4 +1,4 @@
-"""Durable publication of transactions to Kafka: idempotent producer, acks=all, keyed by account.
+"""Durable publication to Kafka (transactions, and the reference data the admin API changes).
 
 A request is answered 2xx only after the broker acknowledged its records; when the broker
 is down or slow the caller gets ``Unavailable`` (503), never a silent loss.
@@ -20,11 +20,14 @@ from schemas.topics import TRANSACTIONS
 
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
+    """A record for the transactions topic, or for ``topic`` (reference data) when given."""
+
     key: bytes
-    value: bytes
+    value: bytes | None
+    topic: str | None = None
 
 
-class TransactionPublisher:
+class KafkaPublisher:
     """Wraps one librdkafka producer; a background thread serves its delivery callbacks."""
 
     def __init__(self, kafka: KafkaConnection, linger_ms: float, timeout_ms: int) -> None:
@@ -60,7 +63,10 @@ class TransactionPublisher:
         try:
             for record, future in zip(records, futures, strict=True):
                 self._producer.produce(
-                    self.topic, record.value, record.key, on_delivery=_resolver(loop, future)
+                    record.topic or self.topic,
+                    record.value,
+                    record.key,
+                    on_delivery=_resolver(loop, future),
                 )
         except BufferError as exc:
             raise Unavailable("the producer queue is full; retry shortly", 1) from exc

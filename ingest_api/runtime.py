@@ -10,7 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 from ingest_api.auth import KeyCache
 from ingest_api.decision_waiter import DecisionWaiter
 from ingest_api.idempotency import IdempotencyStore
-from ingest_api.publisher import TransactionPublisher
+from ingest_api.publisher import KafkaPublisher
 from ingest_api.ratelimit import RateLimiter
 from ingest_api.settings import ApiSettings
 
@@ -18,7 +18,7 @@ from ingest_api.settings import ApiSettings
 @dataclass
 class Runtime:
     settings: ApiSettings
-    publisher: TransactionPublisher
+    publisher: KafkaPublisher
     waiter: DecisionWaiter
     redis: aioredis.Redis
     idempotency: IdempotencyStore
@@ -36,7 +36,7 @@ class Runtime:
         await pool.open(wait=False)
         return cls(
             settings=settings,
-            publisher=TransactionPublisher(
+            publisher=KafkaPublisher(
                 settings.kafka, settings.producer_linger_ms, settings.produce_timeout_ms
             ),
             waiter=DecisionWaiter(settings.kafka),

@@ -7,6 +7,7 @@ import typer
 from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
 from ingest_api.cli import api_app, keys_app
+from ingest_api.rules_cli import rules_app
 from ledger_sink.cli import db_app
 from stream_agents.worker import agents_app
 
@@ -20,4 +21,5 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 app.add_typer(api_app, name="api")
 app.add_typer(keys_app, name="keys")
+app.add_typer(rules_app, name="rules")
 app.add_typer(agents_app, name="agents")

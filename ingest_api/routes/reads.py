@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response
-from psycopg import AsyncConnection
-from psycopg import Error as PsycopgError
 from pydantic import AwareDatetime
 
 from ingest_api import readside
+from ingest_api.db import query
 from ingest_api.deps import ReadKey, RuntimeDep
-from ingest_api.errors import NotFound, Unavailable
+from ingest_api.errors import NotFound
 from ingest_api.models import BalanceOut, DecisionOut, ErrorBody, HistoryPage, TransactionOut
-from ingest_api.runtime import Runtime
 from schemas.enums import Outcome
 
 router = APIRouter(prefix="/v1", tags=["read"])
@@ -23,15 +20,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 422, 429, 503)
 }
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
-T = TypeVar("T")
-
-
-async def _query(runtime: Runtime, run: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    try:
-        async with runtime.pool.connection(timeout=2) as conn:
-            return await run(conn)
-    except (PsycopgError, TimeoutError) as exc:
-        raise Unavailable(f"the ledger database is unavailable: {exc}", 1) from exc
 
 
 def _json(body: Any) -> Response:
@@ -41,7 +29,7 @@ def _json(body: Any) -> Response:
 @router.get("/transactions/{transaction_id}", responses={200: {"model": TransactionOut}, **ERRORS})
 async def get_transaction(transaction_id: Id, runtime: RuntimeDep, _key: ReadKey) -> Response:
     """A recorded transaction (written by the ledger sink once it is decided)."""
-    row = await _query(runtime, lambda c: readside.transaction(c, transaction_id))
+    row = await query(runtime, lambda c: readside.transaction(c, transaction_id))
     if row is None:
         raise NotFound(f"no recorded transaction {transaction_id}")
     return _json(row)
@@ -50,7 +38,7 @@ async def get_transaction(transaction_id: Id, runtime: RuntimeDep, _key: ReadKey
 @router.get("/decisions/{transaction_id}", responses={200: {"model": DecisionOut}, **ERRORS})
 async def get_decision(transaction_id: Id, runtime: RuntimeDep, _key: ReadKey) -> Response:
     """The decision of a transaction, with the rules (and shadow rules) that fired."""
-    row = await _query(runtime, lambda c: readside.decision(c, transaction_id))
+    row = await query(runtime, lambda c: readside.decision(c, transaction_id))
     if row is None:
         raise NotFound(f"no decision recorded yet for transaction {transaction_id}")
     return _json(row)
@@ -70,7 +58,7 @@ async def get_history(
     outcome: Outcome | None = None,
 ) -> Response:
     """An account's transactions, newest first, with their outcomes; cursor-paginated."""
-    items, next_cursor = await _query(
+    items, next_cursor = await query(
         runtime,
         lambda c: readside.history(
             c, account_id, limit, cursor, since, until, outcome.value if outcome else None
@@ -82,7 +70,7 @@ async def get_history(
 @router.get("/accounts/{account_id}/balance", responses={200: {"model": BalanceOut}, **ERRORS})
 async def get_balance(account_id: Id, runtime: RuntimeDep, _key: ReadKey) -> Response:
     """The account's balance as the ledger holds it."""
-    row = await _query(runtime, lambda c: readside.balance(c, account_id))
+    row = await query(runtime, lambda c: readside.balance(c, account_id))
     if row is None:
         raise NotFound(f"no balance recorded for account {account_id}")
     return _json(row)

@@ -1,0 +1,210 @@
+"""Rules in PostgreSQL: immutable versions, the audit log, and the Rule records they publish.
+
+Every change inserts a new row in ``rule_versions`` (the database refuses updates) and a
+row in ``rule_audit`` in one transaction, which commits only after the new version is on
+the compacted ``rules`` topic: a rule the agents run is always a rule the database holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from rule_engine import RuleAction
+from schemas.enums import RuleMode
+from schemas.records import Rule
+
+Publish = Callable[[Rule], Awaitable[None]]
+# created_at of a draft not saved yet; the database sets the real one.
+UNSAVED = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleVersion:
+    rule_id: str
+    version: int
+    name: str
+    description: str
+    expression: str
+    action: str
+    score_delta: float | None
+    priority: int
+    mode: str
+    author: str
+    created_at: datetime
+
+    def record(self) -> Rule:
+        return Rule(
+            rule_id=self.rule_id,
+            version=self.version,
+            name=self.name,
+            description=self.description,
+            expression=self.expression,
+            action=self.action,
+            score_delta=self.score_delta,
+            priority=self.priority,
+            mode=RuleMode(self.mode),
+            author=self.author,
+            updated_at=self.created_at,
+        )
+
+    def public(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+_COLUMNS = (
+    "rule_id::text, version, name, description, expression, action, score_delta, priority,"
+    " mode, author, created_at"
+)
+
+
+def normalise_action(action: str) -> tuple[str, float | None]:
+    """The stored action text and its score delta (raises ValueError when malformed)."""
+    parsed = RuleAction.parse(action)
+    if parsed.outcome is not None:
+        return parsed.outcome.value, None
+    return str(parsed), parsed.score_delta
+
+
+async def _insert(conn: AsyncConnection, v: RuleVersion) -> RuleVersion:
+    async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
+        await cur.execute(
+            f"INSERT INTO rule_versions (rule_id, version, name, description, expression,"  # noqa: S608
+            f" action, score_delta, priority, mode, author) VALUES"
+            f" (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (
+                v.rule_id,
+                v.version,
+                v.name,
+                v.description,
+                v.expression,
+                v.action,
+                v.score_delta,
+                v.priority,
+                v.mode,
+                v.author,
+            ),
+        )
+        row = await cur.fetchone()
+    assert row is not None  # noqa: S101 - INSERT ... RETURNING yields its row
+    return row
+
+
+async def _audit(
+    conn: AsyncConnection, before: RuleVersion | None, after: RuleVersion, action: str
+) -> None:
+    changed = {
+        k: {"from": getattr(before, k) if before else None, "to": getattr(after, k)}
+        for k in ("name", "description", "expression", "action", "priority", "mode")
+        if before is None or getattr(before, k) != getattr(after, k)
+    }
+    await conn.execute(
+        "INSERT INTO rule_audit (rule_id, from_version, to_version, actor, action, diff)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            after.rule_id,
+            before.version if before else None,
+            after.version,
+            after.author,
+            action,
+            Jsonb(changed),
+        ),
+    )
+
+
+async def create(conn: AsyncConnection, draft: RuleVersion, publish: Publish) -> RuleVersion:
+    """A new rule at version 1 (IntegrityError when the name is taken)."""
+    async with conn.transaction():
+        rule_id = str(uuid.uuid4())
+        await conn.execute(
+            "INSERT INTO rules (rule_id, name, created_by) VALUES (%s, %s, %s)",
+            (rule_id, draft.name, draft.author),
+        )
+        saved = await _insert(conn, replace(draft, rule_id=rule_id, version=1))
+        await _audit(conn, None, saved, "create")
+        await publish(saved.record())
+    return saved
+
+
+async def change(
+    conn: AsyncConnection,
+    rule_id: str,
+    changes: dict[str, Any],
+    author: str,
+    action: str,
+    publish: Publish,
+) -> RuleVersion | None:
+    """A new version with ``changes`` applied to the current one (None: no such rule)."""
+    async with conn.transaction():
+        # Lock the rule so two concurrent edits cannot both claim the next version.
+        await conn.execute("SELECT 1 FROM rules WHERE rule_id = %s FOR UPDATE", (rule_id,))
+        current = await latest(conn, rule_id)
+        if current is None:
+            return None
+        saved = await _insert(
+            conn, replace(current, **changes, version=current.version + 1, author=author)
+        )
+        await _audit(conn, current, saved, action)
+        await publish(saved.record())
+    return saved
+
+
+async def latest(conn: AsyncConnection, rule_id: str) -> RuleVersion | None:
+    versions = await history(conn, rule_id, limit=1)
+    return versions[0] if versions else None
+
+
+async def history(conn: AsyncConnection, rule_id: str, limit: int = 1000) -> list[RuleVersion]:
+    """Versions of a rule, newest first."""
+    async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM rule_versions WHERE rule_id = %s"  # noqa: S608
+            " ORDER BY version DESC LIMIT %s",
+            (rule_id, limit),
+        )
+        return await cur.fetchall()
+
+
+async def current_versions(conn: AsyncConnection) -> list[RuleVersion]:
+    """The latest version of every rule."""
+    async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
+        await cur.execute(
+            f"SELECT DISTINCT ON (rule_id) {_COLUMNS} FROM rule_versions"  # noqa: S608
+            " ORDER BY rule_id, version DESC"
+        )
+        return await cur.fetchall()
+
+
+async def by_name(conn: AsyncConnection, name: str) -> RuleVersion | None:
+    row = await (
+        await conn.execute("SELECT rule_id::text FROM rules WHERE name = %s", (name,))
+    ).fetchone()
+    return await latest(conn, row[0]) if row else None
+
+
+async def audit_log(conn: AsyncConnection, rule_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT from_version, to_version, actor, action, at, diff FROM rule_audit"
+        " WHERE rule_id = %s ORDER BY id",
+        (rule_id,),
+    )
+    return [
+        {
+            "from_version": f,
+            "to_version": t,
+            "actor": a,
+            "action": act,
+            "at": at.isoformat(),
+            "diff": d,
+        }
+        for f, t, a, act, at, d in await cur.fetchall()
+    ]
