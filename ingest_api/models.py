@@ -32,6 +32,11 @@ Identifier = Annotated[
 # floats cannot hold money exactly.
 AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
 
+# Free text that PostgreSQL can store and a log line can show: no NUL, no control characters.
+PrintableText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+# Multi-line text (rule expressions, descriptions): tabs and newlines allowed, never NUL.
+MultilineText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+
 CURRENCY_EXPONENT: dict[str, int] = {
     c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
 }
@@ -61,11 +66,13 @@ class TransactionIn(BaseModel):
     merchant_id: Identifier
     mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    city: Annotated[PrintableText, StringConstraints(min_length=1, max_length=100)] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
     channel: Channel
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    device_id: Annotated[PrintableText, StringConstraints(min_length=1, max_length=128)] | None = (
+        None
+    )
     ip: IPvAnyAddress | None = None
     timestamp: AwareDatetime
     type: TxType

@@ -14,7 +14,7 @@ from ingest_api import reference_repo
 from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
 from ingest_api.errors import Conflict, InvalidRequest, NotFound
-from ingest_api.models import COUNTRIES, ErrorBody
+from ingest_api.models import COUNTRIES, ErrorBody, MultilineText, PrintableText
 from ingest_api.reference_publish import list_publisher, profile_publisher
 from ingest_api.routes.reads import Id
 from schemas.records import AccountProfile, NamedList
@@ -24,7 +24,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": ErrorBody} for c in (400, 401, 403, 404, 409, 422, 429, 503)
 }
 ListName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-Value = Annotated[str, Field(min_length=1, max_length=256)]
+Value = Annotated[PrintableText, Field(min_length=1, max_length=256)]
 
 
 class ListIn(BaseModel):
@@ -32,7 +32,7 @@ class ListIn(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Rules use lists.<name>")
     kind: str = Field(pattern=r"^(cards|accounts|merchants|countries|devices|ips)$")
-    description: str = Field(default="", max_length=2000)
+    description: MultilineText = Field(default="", max_length=2000)
     values: list[Value] = Field(default_factory=list, max_length=100_000)
 
 

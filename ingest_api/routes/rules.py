@@ -16,7 +16,7 @@ from ingest_api import reference_repo, rules_repo
 from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
 from ingest_api.errors import Conflict, NotFound
-from ingest_api.models import ErrorBody
+from ingest_api.models import ErrorBody, MultilineText, PrintableText
 from ingest_api.reference_publish import rule_publisher
 from ingest_api.rules_check import (
     action_or_422,
@@ -38,9 +38,9 @@ RuleId = Annotated[uuid.UUID, Path(description="The rule's id (a UUID)")]
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=2000)
-    expression: str = Field(
+    name: PrintableText = Field(min_length=1, max_length=100)
+    description: MultilineText = Field(default="", max_length=2000)
+    expression: MultilineText = Field(
         min_length=1, max_length=4000, examples=["amount > 5000 && country != home_country"]
     )
     action: str = Field(description="APPROVE, REVIEW, DECLINE, or SCORE+0.2 / SCORE-0.1")
@@ -51,8 +51,8 @@ class RuleIn(BaseModel):
 class RuleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=2000)
-    expression: str | None = Field(default=None, min_length=1, max_length=4000)
+    description: MultilineText | None = Field(default=None, max_length=2000)
+    expression: MultilineText | None = Field(default=None, min_length=1, max_length=4000)
     action: str | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     mode: RuleMode | None = None
@@ -61,7 +61,7 @@ class RuleChange(BaseModel):
 class TryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expression: str = Field(min_length=1, max_length=4000)
+    expression: MultilineText = Field(min_length=1, max_length=4000)
     sample: dict[str, Any] = Field(default_factory=dict, description="A transaction's fields.")
     features: dict[str, float] = Field(default_factory=dict)
     home_country: str | None = None
@@ -71,7 +71,7 @@ class TryIn(BaseModel):
 class DryRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expression: str = Field(min_length=1, max_length=4000)
+    expression: MultilineText = Field(min_length=1, max_length=4000)
     limit: int = Field(default=1000, ge=1, le=100_000)
 
 
