@@ -1,9 +1,10 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
 The only module (with ``worker``) that imports faust. The agent takes micro-batches from
-``transactions``, hands them to the pure ``DecisionPipeline`` and publishes what it returns
-without awaiting each record: ``send_soon`` buffers, and faust flushes the producer before
-it commits the source offsets, so a crash can only repeat work, never lose it.
+``transactions``, hands them to the pure ``DecisionPipeline``, writes the touched account
+states to the table's changelog (``send_soon``: faust flushes its producer before it commits
+offsets) and publishes the decisions with librdkafka, awaiting once per batch. A crash can
+only repeat work, never lose it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import faust
 
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
 from stream_agents.metrics import BATCH_SIZE, DEAD_LETTERED, DECIDED
+from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline, SourceRecord
 from stream_agents.settings import AgentSettings
 
@@ -29,7 +31,22 @@ def raw_topic(app: faust.App, name: str) -> Any:
     )
 
 
-def create_app(settings: AgentSettings, pipeline: DecisionPipeline, replicas: int) -> faust.App:
+def output_topics(settings: AgentSettings) -> dict[str, str]:
+    """The topic of each output role of the pipeline."""
+    prefix = settings.kafka.topic_prefix
+    return {
+        "decisions": f"{prefix}{DECISIONS.name}",
+        "webhooks": f"{prefix}{WEBHOOKS.name}",
+        "dead-letter": f"{prefix}{DEAD_LETTER.name}",
+    }
+
+
+def create_app(
+    settings: AgentSettings,
+    pipeline: DecisionPipeline,
+    replicas: int,
+    publisher: BatchPublisher,
+) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
     prefix = settings.kafka.topic_prefix
     app = faust.App(
@@ -50,11 +67,6 @@ def create_app(settings: AgentSettings, pipeline: DecisionPipeline, replicas: in
         consumer_auto_offset_reset="earliest",
     )
     transactions = raw_topic(app, f"{prefix}{TRANSACTIONS.name}")
-    outputs = {
-        "decisions": raw_topic(app, f"{prefix}{DECISIONS.name}"),
-        "webhooks": raw_topic(app, f"{prefix}{WEBHOOKS.name}"),
-        "dead-letter": raw_topic(app, f"{prefix}{DEAD_LETTER.name}"),
-    }
     # Account id (raw bytes) -> the account's feature state (raw bytes). The changelog is
     # written explicitly, to the partition the account's transactions come from.
     table = app.Table(
@@ -78,8 +90,9 @@ def create_app(settings: AgentSettings, pipeline: DecisionPipeline, replicas: in
                 table.send_changelog(
                     partition, key, state, key_serializer="raw", value_serializer="raw"
                 )
-            for out in result.outgoing:
-                outputs[out.role].send_soon(key=out.key, value=out.value, headers=list(out.headers))
+            # One await per micro-batch: faust acknowledges the batch's offsets only after
+            # this returns, i.e. after the broker holds every decision of it.
+            await publisher.publish(result.outgoing)
             BATCH_SIZE.observe(len(records))
             DECIDED.inc(result.decided)
             DEAD_LETTERED.inc(result.dead_lettered)

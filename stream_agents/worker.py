@@ -10,8 +10,9 @@ from faust import Worker
 from prometheus_client import start_http_server
 
 from rule_engine import BreakerConfig, DeclineBreaker, Thresholds
-from stream_agents.app import create_app
+from stream_agents.app import create_app, output_topics
 from stream_agents.judge import RulesJudge
+from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData, ReferenceFollower
 from stream_agents.scoring import ModelRegistry
@@ -52,9 +53,13 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     if not follower.start(settings.reference_timeout_s):
         log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
         raise typer.Exit(1)
-    app = create_app(settings, build_pipeline(settings, reference), changelog_replicas(settings))
+    publisher = BatchPublisher(settings.kafka, output_topics(settings))
+    app = create_app(
+        settings, build_pipeline(settings, reference), changelog_replicas(settings), publisher
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
+        publisher.close()
         follower.stop()

@@ -1,0 +1,280 @@
+"""Benchmark: the stream agent's sustained decisions/s against a raw Kafka loop, and its
+append-to-decision latency at a fixed rate.
+
+Run from the repository root: .venv/bin/python -m bench.bench_agents   (stack up: make up)
+
+1. Ceiling: a plain confluent-kafka consume -> produce loop moves the same records from
+   the transactions topic to a copy topic, as fast as it can.
+2. Throughput: one agent worker (seed rules, a small XGBoost model) decides a backlog of
+   the same records; rate = decisions / (last decision - first decision), from the
+   decisions' broker timestamps.
+3. Latency: transactions produced at a steady rate while the worker runs; latency = the
+   decision's timestamp minus its transaction's timestamp (both broker record times).
+Writes bench/results/agents.json. Machine noise is large: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from confluent_kafka import Consumer, Producer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from deploy.topics import TopicAdmin, apply
+from rule_engine import load_seed_rules
+from schemas.codec import decode_transaction, encode_rule, encode_transaction
+from schemas.connections import KafkaConnection
+from schemas.enums import RuleMode
+from schemas.records import Rule
+from schemas.topics import (
+    DECISIONS,
+    HEADER_TRANSACTION_ID,
+    RULES,
+    TRANSACTIONS,
+    TopicSpec,
+    declared_topics,
+)
+from tests.support.agents import changelog_topic, transactions
+from tests.support.models import train_tiny_model
+
+RESULTS = Path(__file__).with_name("results") / "agents.json"
+BOOTSTRAP = KafkaConnection().bootstrap_servers
+console = Console()
+
+
+def producer() -> Producer:
+    return Producer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "enable.idempotence": True,
+        }
+    )
+
+
+def preload(prefix: str, count: int) -> list[bytes]:
+    txs = transactions(accounts=2000, per_account=count // 2000 + 1)[:count]
+    out = producer()
+    values = []
+    for tx in txs:
+        value = encode_transaction(tx)
+        values.append(value)
+        out.produce(f"{prefix}{TRANSACTIONS.name}", value, tx.account_id.encode())
+        out.poll(0)
+    out.flush(60)
+    return values
+
+
+def raw_loop(prefix: str, count: int) -> float:
+    """Records/s of a bare consume -> produce loop over the transactions topic."""
+    copy = f"{prefix}raw-copy"
+    TopicAdmin(BOOTSTRAP).create([TopicSpec(copy, 12, "bench copy", replication_factor=1)])
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([f"{prefix}{TRANSACTIONS.name}"])
+    out = producer()
+    moved, started = 0, None
+    while moved < count:
+        batch = consumer.consume(num_messages=1000, timeout=1.0)
+        if batch and started is None:
+            started = time.perf_counter()
+        for msg in batch:
+            if msg.error() is None:
+                out.produce(copy, msg.value(), msg.key())
+                moved += 1
+        out.poll(0)
+        consumer.commit(asynchronous=True)
+    out.flush(60)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return moved / elapsed
+
+
+def decisions(prefix: str, expected: int, timeout_s: float) -> list[tuple[str, int]]:
+    """(transaction id, decision timestamp ms) of every decision, once ``expected`` arrived."""
+    topic = f"{prefix}{DECISIONS.name}"
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+    )
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+    seen: list[tuple[str, int]] = []
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < expected and time.monotonic() < deadline:
+        for msg in consumer.consume(num_messages=5000, timeout=0.5):
+            if msg.error() is None:
+                tid = dict(msg.headers() or [])[HEADER_TRANSACTION_ID].decode()
+                seen.append((tid, msg.timestamp()[1]))
+    consumer.close()
+    return seen
+
+
+def tx_times(prefix: str) -> dict[str, int]:
+    topic = f"{prefix}{TRANSACTIONS.name}"
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex})
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+    out: dict[str, int] = {}
+    quiet = time.monotonic()
+    while time.monotonic() - quiet < 2:
+        batch = consumer.consume(num_messages=5000, timeout=0.5)
+        if batch:
+            quiet = time.monotonic()
+        for msg in batch:
+            out[decode_transaction(msg.value()).transaction_id] = msg.timestamp()[1]
+    consumer.close()
+    return out
+
+
+def start_worker(prefix: str, registry: Path, data: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+        "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
+        "SENTINEL_AGENTS_DATA_DIR": str(data),
+    }
+    sentinel = str(Path(sys.executable).with_name("sentinel"))
+    log = (data / "worker.log").open("wb")
+    return subprocess.Popen(  # noqa: S603 - our own console script
+        [sentinel, "agents", "run", "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def seed_rules(prefix: str) -> None:
+    out = producer()
+    for spec in load_seed_rules():
+        rule = Rule(
+            rule_id=spec.rule_id,
+            version=spec.version,
+            name=spec.name,
+            description=spec.description,
+            expression=spec.expression,
+            action=str(spec.action),
+            priority=spec.priority,
+            mode=RuleMode(spec.mode),
+            author="bench",
+            updated_at=datetime.now(UTC),
+        )
+        out.produce(f"{prefix}{RULES.name}", encode_rule(rule), spec.rule_id.encode())
+    out.flush(10)
+
+
+def paced(prefix: str, rate: int, seconds: float) -> set[str]:
+    """Produce fresh transactions at ``rate`` per second for ``seconds``; returns their ids."""
+    txs = transactions(
+        accounts=2000, per_account=int(rate * seconds) // 2000 + 2, start=datetime.now(UTC)
+    )
+    out = producer()
+    sent, began = 0, time.perf_counter()
+    tick = 0.01  # send in 10 ms slices so the rate is steady
+    while time.perf_counter() - began < seconds and sent < len(txs):
+        due = int((time.perf_counter() - began) * rate)
+        while sent < due and sent < len(txs):
+            tx = txs[sent]
+            out.produce(
+                f"{prefix}{TRANSACTIONS.name}", encode_transaction(tx), tx.account_id.encode()
+            )
+            sent += 1
+        out.poll(0)
+        time.sleep(tick)
+    out.flush(30)
+    return {tx.transaction_id for tx in txs[:sent]}
+
+
+def main(
+    backlog: int = typer.Option(50_000, help="Records for the throughput phases."),
+    rate: int = typer.Option(1_000, help="Transactions per second for the latency phase."),
+    seconds: float = typer.Option(20.0, help="Duration of the latency phase."),
+) -> None:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    admin = TopicAdmin(BOOTSTRAP)
+    apply(admin, declared_topics(prefix))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-agents-"))
+    train_tiny_model(workdir / "models")
+    seed_rules(prefix)
+    try:
+        preload(prefix, backlog)
+        ceiling = raw_loop(prefix, backlog)
+        worker = start_worker(prefix, workdir / "models", workdir)
+        try:
+            done = decisions(prefix, backlog, timeout_s=600)
+            stamps = sorted(ts for _tid, ts in done)
+            sustained = len(stamps) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
+            sent = paced(prefix, rate, seconds)
+            latency = _latencies(prefix, backlog + len(sent), sent)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    finally:
+        names = [s.name for s in declared_topics(prefix)] + [
+            f"{prefix}raw-copy",
+            changelog_topic(prefix),
+        ]
+        existing = admin.admin.list_topics(timeout=10).topics
+        admin.delete(n for n in names if n in existing)
+    report(
+        {
+            "raw_loop_per_s": ceiling,
+            "agent_decisions_per_s": sustained,
+            "ratio": sustained / ceiling,
+            "latency_rate_per_s": rate,
+            **latency,
+        }
+    )
+
+
+def _latencies(prefix: str, total: int, ids: set[str]) -> dict[str, float]:
+    decided = {tid: ts for tid, ts in decisions(prefix, total, timeout_s=120) if tid in ids}
+    appended = tx_times(prefix)
+    waits = sorted(ts - appended[tid] for tid, ts in decided.items())
+    return {
+        "p50_ms": float(statistics.median(waits)),
+        "p99_ms": float(waits[int(0.99 * (len(waits) - 1))]),
+        "max_ms": float(waits[-1]),
+        "samples": len(waits),
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    table = Table(title=f"stream agent, one worker, {os.cpu_count()} cores")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result},
+            indent=2,
+        )
+        + "\n"
+    )
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
