@@ -113,3 +113,26 @@ def _mark(decision: Decision) -> str:
     if not hits:
         return "none"
     return f"{hits[0].rule_id}@{hits[0].version}:{decision.outcome.value}"
+
+
+def test_the_circuit_breaker_degrades_a_runaway_decline_rule_to_review(
+    agents: tuple[str, Workers],
+) -> None:
+    prefix, workers = agents
+    workers.env = {
+        **workers.env,
+        "SENTINEL_AGENTS_BREAKER_MAX_SHARE": "0.2",
+        "SENTINEL_AGENTS_BREAKER_MIN_VOLUME": "20",
+        "SENTINEL_AGENTS_BREAKER_WINDOW_EVENTS": "100",
+    }
+    publish_rule(prefix, 1, "DECLINE")  # declines everything: far above a 20 % share
+    workers.start()
+    txs = transactions(accounts=4, per_account=40)
+    produce(prefix, txs)
+    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs})
+    actions = {h.action for d in decisions for h in d.rules_fired}
+    outcomes = {d.outcome for d in decisions}
+    assert actions == {"DECLINE", "DECLINE->REVIEW"}
+    assert outcomes == {Outcome.DECLINE, Outcome.REVIEW}
+    declined = sum(d.outcome is Outcome.DECLINE for d in decisions)
+    assert declined < len(decisions) / 2
