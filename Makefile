@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest bench-agents
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -53,7 +53,10 @@ test-integration: stack-up ## Integration tests against the real stack
 bench-ingest: stack-up ## Benchmark HTTP ingest (single and batch) with wrk; writes bench/results/
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)
-	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python -m bench.bench_ingest
+
+bench-agents: stack-up ## Benchmark the stream agent against a raw Kafka loop; writes bench/results/
+	$(BIN)/python -m bench.bench_agents
 
 format: venv ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .
