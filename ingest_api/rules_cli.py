@@ -55,19 +55,14 @@ async def _load_one(
     if await rules_repo.by_name(conn, spec.name) is not None:
         return "exists"
     compile_rule(spec.expression)
-    action, delta = rules_repo.normalise_action(str(spec.action))
-    draft = rules_repo.RuleVersion(
-        rule_id="",
-        version=1,
+    draft = rules_repo.draft(
         name=spec.name,
         description=spec.description,
         expression=spec.expression,
-        action=action,
-        score_delta=delta,
+        action=str(spec.action),
         priority=spec.priority,
         mode=spec.mode.value,
         author=AUTHOR,
-        created_at=rules_repo.UNSAVED,
     )
     await rules_repo.create(conn, draft, publish)
     return "created"

@@ -75,6 +75,33 @@ def normalise_action(action: str) -> tuple[str, float | None]:
     return str(parsed), parsed.score_delta
 
 
+def draft(
+    *,
+    name: str,
+    description: str,
+    expression: str,
+    action: str,
+    priority: int,
+    mode: str,
+    author: str,
+) -> RuleVersion:
+    """A rule not saved yet (``create`` gives it its id and version 1)."""
+    text, delta = normalise_action(action)
+    return RuleVersion(
+        rule_id="",
+        version=1,
+        name=name,
+        description=description,
+        expression=expression,
+        action=text,
+        score_delta=delta,
+        priority=priority,
+        mode=mode,
+        author=author,
+        created_at=UNSAVED,
+    )
+
+
 async def _insert(conn: AsyncConnection, v: RuleVersion) -> RuleVersion:
     async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
         await cur.execute(

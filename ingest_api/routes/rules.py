@@ -83,19 +83,14 @@ def _json(body: Any, status: int = 200) -> Response:
 async def create_rule(body: RuleIn, runtime: RuntimeDep, key: AdminKey) -> Response:
     compiled_or_422(body.expression)
     action_or_422(body.action)
-    action, delta = rules_repo.normalise_action(body.action)
-    draft = rules_repo.RuleVersion(
-        rule_id="",
-        version=1,
+    draft = rules_repo.draft(
         name=body.name,
         description=body.description,
         expression=body.expression,
-        action=action,
-        score_delta=delta,
+        action=body.action,
         priority=body.priority,
         mode=body.mode.value,
         author=key.name,
-        created_at=rules_repo.UNSAVED,
     )
     publish = rule_publisher(runtime.publisher, runtime.settings.kafka)
     try:

@@ -1,3 +1,4 @@
-"""Fixtures of the fault suites (defined in tests.support.api)."""
+"""Fixtures of the fault suites (defined in tests.support)."""
 
+from tests.support.agents import agents  # noqa: F401 - found by name
 from tests.support.api import api_db, make_key, module_id  # noqa: F401 - found by name

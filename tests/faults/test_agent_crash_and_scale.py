@@ -10,42 +10,22 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.agents import (
     Workers,
-    agent_env,
     by_transaction,
     changelog_states,
-    create_topics,
-    delete_topics,
     produce,
     replayed_states,
     transactions,
     wait_for_decisions,
 )
 from tests.support.api import free_port
-from tests.support.models import train_tiny_model
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
-    prefix = f"test-{uuid.uuid4().hex[:10]}."
-    create_topics(prefix)
-    train_tiny_model(tmp_path / "models")
-    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
-    try:
-        yield prefix, workers
-    finally:
-        workers.stop_all()
-        delete_topics(prefix)
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:

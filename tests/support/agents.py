@@ -26,6 +26,7 @@ from stream_agents.app import FEATURE_TABLE
 from stream_agents.features import AccountFeatures
 from stream_agents.settings import AgentSettings
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
+from tests.support.models import train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 BOOTSTRAP = KafkaConnection().bootstrap_servers
@@ -198,3 +199,17 @@ def by_transaction(decisions: Sequence[Decision]) -> Iterator[tuple[str, list[De
     for decision in decisions:
         grouped[decision.transaction_id].append(decision)
     yield from grouped.items()
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
+    """This test's topics (own prefix), a tiny model, and a pool of workers to start."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    create_topics(prefix)
+    train_tiny_model(tmp_path / "models")
+    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
+    try:
+        yield prefix, workers
+    finally:
+        workers.stop_all()
+        delete_topics(prefix)

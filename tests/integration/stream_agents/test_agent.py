@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from confluent_kafka import Producer
 
@@ -15,32 +11,15 @@ from schemas.topics import DEAD_LETTER, TRANSACTIONS
 from tests.support.agents import (
     BOOTSTRAP,
     Workers,
-    agent_env,
     changelog_states,
-    create_topics,
-    delete_topics,
     produce,
     read_topic,
     replayed_states,
     transactions,
     wait_for_decisions,
 )
-from tests.support.models import train_tiny_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
-    prefix = f"test-{uuid.uuid4().hex[:10]}."
-    create_topics(prefix)
-    train_tiny_model(tmp_path / "models")
-    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
-    try:
-        yield prefix, workers
-    finally:
-        workers.stop_all()
-        delete_topics(prefix)
 
 
 def test_every_transaction_gets_exactly_one_decision_from_the_stream_features(

@@ -5,10 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -20,15 +17,11 @@ from schemas.topics import DECISIONS, RULES
 from tests.support.agents import (
     BOOTSTRAP,
     Workers,
-    agent_env,
-    create_topics,
-    delete_topics,
     produce,
     read_topic,
     transactions,
     wait_for_decisions,
 )
-from tests.support.models import train_tiny_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,19 +42,6 @@ def publish_rule(prefix: str, version: int, action: str, expression: str = "amou
     producer = Producer({"bootstrap.servers": BOOTSTRAP})
     producer.produce(f"{prefix}{RULES.name}", encode_rule(record), b"r-all")
     assert producer.flush(10) == 0
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
-    prefix = f"test-{uuid.uuid4().hex[:10]}."
-    create_topics(prefix)
-    train_tiny_model(tmp_path / "models")
-    workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
-    try:
-        yield prefix, workers
-    finally:
-        workers.stop_all()
-        delete_topics(prefix)
 
 
 def test_rules_published_before_start_are_live_from_the_first_decision(
