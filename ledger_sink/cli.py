@@ -1,20 +1,27 @@
-"""`sentinel db migrate|current|sql|revision`: the PostgreSQL schema's migrations."""
+"""`sentinel db …` (migrations), `sentinel sink run` and `sentinel ledger verify`."""
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
 import typer
 from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
-from ledger_sink import migrate
+from ledger_sink import logs, migrate, service
 from ledger_sink.errors import MigrationError
+from ledger_sink.settings import SinkSettings
+from ledger_sink.verify import Report, verify_ledger
 from schemas.connections import PostgresConnection
 
 db_app = typer.Typer(
     help="The PostgreSQL schema: ordered migrations in ledger_sink/migrations (alembic).",
     no_args_is_help=True,
 )
+sink_app = typer.Typer(help="The ledger sink: decisions into PostgreSQL.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The hash-chained ledger.", no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True)
 
@@ -93,3 +100,46 @@ def revision_command(message: str = typer.Argument(..., help="What the migration
         errors.print(f"[red]failed[/]: {exc}")
         raise typer.Exit(1) from exc
     console.print(f"[green]created[/] {path}")
+
+
+@sink_app.command("run")
+def sink_run_command() -> None:
+    """Consume decisions into the ledger until SIGTERM (which finishes the batch first)."""
+    settings = SinkSettings()
+    logs.configure(settings.log_level)
+    stopping = threading.Event()
+    service.stop_on_signals(stopping)
+    service.run(settings, stopping)
+
+
+def _verify_table(report: Report) -> Table:
+    table = Table(title="ledger verification")
+    for column in ("accounts", "entries", "result"):
+        table.add_column(column)
+    result = "[green]every chain holds[/]" if report.broken is None else "[red]BROKEN[/]"
+    table.add_row(str(report.accounts), str(report.entries), result)
+    return table
+
+
+@ledger_app.command("verify")
+def verify_command() -> None:
+    """Walk every account's hash chain; exit 1 and name the first broken link if one is."""
+    dsn = _dsn()
+    try:
+        with (
+            psycopg.connect(dsn) as conn,
+            console.status("verifying the ledger…") as status,
+        ):
+            report = verify_ledger(conn, lambda n: status.update(f"verified {n:,} entries…"))
+    except psycopg.Error as exc:
+        errors.print(f"[red]failed[/] on {_where(dsn)}: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(_verify_table(report))
+    if report.broken is not None:
+        broken = report.broken
+        errors.print(
+            f"[red]first broken link[/]: account [bold]{broken.account_id}[/] "
+            f"seq [bold]{broken.seq}[/]: {broken.reason}",
+            highlight=False,
+        )
+        raise typer.Exit(1)

@@ -22,3 +22,29 @@ IMMUTABLE_ROW_SQLSTATE = "42501"
 # Raised when an inserted ledger entry does not extend its account's chain (a gap in seq, or a
 # prev_hash that is not the previous entry's hash): integrity_constraint_violation.
 BROKEN_CHAIN_SQLSTATE = "23000"
+
+
+class Unwritable(LedgerSinkError):
+    """A decision that decodes but can never be written: dead-lettered with `code`, not retried."""
+
+    code = "unwritable"
+
+
+class InconsistentDecision(Unwritable):
+    """The decision contradicts its embedded transaction or its own id (decision_id_for)."""
+
+    code = "inconsistent_decision"
+
+
+class CurrencyMismatch(Unwritable):
+    """An approved transaction in another currency than its account's ledger (no FX here)."""
+
+    code = "currency_mismatch"
+
+
+class KafkaUnavailable(LedgerSinkError):
+    """The broker did not acknowledge a produce or a commit in time: transient, retried."""
+
+
+class InvalidSubscription(LedgerSinkError, ValueError):
+    """A webhook subscription's URL, secret or event types are not acceptable."""

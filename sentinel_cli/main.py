@@ -8,7 +8,8 @@ from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
-from ledger_sink.cli import db_app
+from ledger_sink.cli import db_app, ledger_app, sink_app
+from ledger_sink.webhooks.cli import webhooks_app
 from stream_agents.worker import agents_app
 
 app = typer.Typer(
@@ -23,3 +24,6 @@ app.add_typer(api_app, name="api")
 app.add_typer(keys_app, name="keys")
 app.add_typer(rules_app, name="rules")
 app.add_typer(agents_app, name="agents")
+app.add_typer(sink_app, name="sink")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(webhooks_app, name="webhooks")

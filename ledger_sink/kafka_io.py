@@ -1,0 +1,165 @@
+"""The Kafka edge of the sink (confluent-kafka): a batch consumer and a durable producer.
+
+Offsets are committed by hand, after the database commit, never automatically; the
+producer returns only once the broker has acknowledged every record it was given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from ledger_sink import metrics
+from ledger_sink.errors import KafkaUnavailable
+from ledger_sink.raw import RawRecord
+from schemas.codec import encode_dead_letter
+from schemas.connections import KafkaConnection
+from schemas.records import DeadLetter
+
+log = structlog.get_logger("ledger_sink.kafka")
+
+
+def _header_bytes(value: str | bytes | None) -> bytes:
+    return value.encode() if isinstance(value, str) else value or b""
+
+
+def raw_record(message: Message) -> RawRecord:
+    found = message.headers() or []
+    pairs = found.items() if isinstance(found, dict) else found
+    headers = {name: _header_bytes(value) for name, value in pairs}
+    return RawRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key(),
+        value=message.value(),
+        headers=headers,
+    )
+
+
+def next_offsets(records: Sequence[RawRecord]) -> list[TopicPartition]:
+    """What to commit after `records`: one past the highest offset of each partition."""
+    highest: dict[tuple[str, int], int] = {}
+    for record in records:
+        place = (record.topic, record.partition)
+        highest[place] = max(highest.get(place, -1), record.offset)
+    return [TopicPartition(topic, part, offset + 1) for (topic, part), offset in highest.items()]
+
+
+def _record_lag(stats_json: str) -> None:
+    """Consumer lag per partition from librdkafka's statistics (-1 while unknown)."""
+    stats = json.loads(stats_json)
+    for topic in stats.get("topics", {}).values():
+        for partition, values in topic.get("partitions", {}).items():
+            lag = values.get("consumer_lag", -1)
+            if partition != "-1" and lag >= 0:
+                metrics.SINK_LAG.labels(partition).set(lag)
+
+
+def consumer_config(
+    kafka: KafkaConnection,
+    group: str,
+    instance_id: str | None = None,
+    session_timeout_ms: int = 45_000,
+    **extra: Any,
+) -> dict[str, Any]:
+    if instance_id:
+        extra["group.instance.id"] = instance_id
+    return {
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "group.id": group,
+        "session.timeout.ms": session_timeout_ms,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Decisions may be produced in Kafka transactions: never read an aborted one.
+        "isolation.level": "read_committed",
+        "error_cb": _log_kafka_error,
+        **extra,
+    }
+
+
+class BatchConsumer:
+    """A subscribed consumer that hands out batches and commits exactly what it is told."""
+
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        group: str,
+        topic: str,
+        stats_interval_ms: int = 0,
+        on_stats: Callable[[str], None] = _record_lag,
+        **membership: Any,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if stats_interval_ms:
+            extra = {"statistics.interval.ms": stats_interval_ms, "stats_cb": on_stats}
+        self._consumer = Consumer(consumer_config(kafka, group, **membership, **extra))
+        self._consumer.subscribe([topic])
+
+    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
+        records = []
+        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_s):
+            error = message.error()
+            if error is None:
+                records.append(raw_record(message))
+            elif error.fatal():
+                raise KafkaException(error)
+            else:
+                log.warning("consumer error", error=error.str())
+        return records
+
+    def commit(self, records: Sequence[RawRecord]) -> None:
+        try:
+            self._consumer.commit(offsets=next_offsets(records), asynchronous=False)
+        except KafkaException as exc:
+            raise KafkaUnavailable(f"offset commit failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class DurableProducer:
+    """An idempotent, acks=all producer whose `send` returns once every record is stored."""
+
+    def __init__(self, kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> None:
+        self.topic = topic
+        self.timeout_s = timeout_s
+        self._producer = Producer(
+            {
+                "bootstrap.servers": kafka.bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.timeout.ms": int(timeout_s * 1000),
+                "error_cb": _log_kafka_error,
+            }
+        )
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.produce_all([(letter.key, encode_dead_letter(letter)) for letter in letters])
+
+    def produce_all(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(error.str())
+
+        try:
+            for key, value in records:
+                self._producer.produce(self.topic, value, key, on_delivery=delivered)
+        except (BufferError, KafkaException) as exc:
+            raise KafkaUnavailable(f"produce to {self.topic} failed: {exc}") from exc
+        if self._producer.flush(self.timeout_s) or failures:
+            raise KafkaUnavailable(f"{self.topic} did not acknowledge: {failures[:3]}")
+
+    def close(self) -> None:
+        self._producer.flush(self.timeout_s)
+
+
+def _log_kafka_error(error: KafkaError) -> None:
+    log.warning("kafka", error=error.str(), code=error.code())

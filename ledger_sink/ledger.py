@@ -1,0 +1,111 @@
+"""Which decisions move money, and the ledger entries a batch appends: pure, no I/O.
+
+Money movement (the sink's policy; the ledger_entries table comment says the same):
+
+- APPROVE moves money: an approved debit reduces the balance, an approved credit or refund
+  raises it, by the transaction's amount.
+- REVIEW and DECLINE move nothing, but are still recorded: every decided transaction gets
+  exactly one ledger entry, with ``amount`` 0 and the balance carried over. ``amount`` is
+  therefore always the money that moved, so each entry satisfies
+  ``balance_after = previous balance_after ± amount`` (``sentinel ledger verify`` checks it);
+  what was asked for stays in ``transactions``.
+- An account's ledger has one currency, set by its first decided transaction. There is no
+  FX here: an APPROVE in another currency is refused (``CurrencyMismatch``, dead-lettered);
+  a REVIEW or DECLINE in another currency moves nothing and is recorded in the ledger's.
+- ``direction`` is the transaction's: ``debit`` for a debit, ``credit`` for a credit or refund.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from ledger_sink.errors import CurrencyMismatch
+from ledger_sink.hashchain import LedgerEntry, seal
+from schemas.records import Decision, Outcome, TxType
+
+ZERO = Decimal("0.0000")
+_SCALE = Decimal("0.0001")
+MOVING_OUTCOMES = frozenset({Outcome.APPROVE})
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """An account's ledger as the next entry continues it (seq 0: no entry yet)."""
+
+    account_id: str
+    currency: str
+    balance: Decimal = ZERO
+    seq: int = 0
+    entry_hash: bytes | None = None
+
+
+def direction(tx_type: TxType) -> str:
+    return "debit" if tx_type is TxType.DEBIT else "credit"
+
+
+def moves_money(decision: Decision) -> bool:
+    return decision.outcome in MOVING_OUTCOMES
+
+
+def signed(amount: Decimal, entry_direction: str) -> Decimal:
+    """The balance change an entry of `amount` in `entry_direction` makes."""
+    return -amount if entry_direction == "debit" else amount
+
+
+def next_entry(head: ChainHead, decision: Decision, now: datetime) -> LedgerEntry:
+    """The sealed entry that records `decision` after `head`."""
+    tx = decision.transaction
+    moving = moves_money(decision)
+    if moving and tx.currency != head.currency:
+        raise CurrencyMismatch(
+            f"approved {tx.currency} transaction {tx.transaction_id} on account "
+            f"{tx.account_id}, whose ledger is in {head.currency}"
+        )
+    entry_direction = direction(tx.type)
+    amount = tx.amount.quantize(_SCALE) if moving else ZERO
+    content = LedgerEntry(
+        account_id=head.account_id,
+        seq=head.seq + 1,
+        transaction_id=tx.transaction_id,
+        decision_id=decision.decision_id,
+        outcome=str(decision.outcome),
+        amount=amount,
+        currency=head.currency,
+        direction=entry_direction,
+        balance_after=(head.balance + signed(amount, entry_direction)).quantize(_SCALE),
+        created_at=now,
+    )
+    return seal(content, head.entry_hash)
+
+
+def advance(head: ChainHead, entry: LedgerEntry) -> ChainHead:
+    return replace(head, balance=entry.balance_after, seq=entry.seq, entry_hash=entry.entry_hash)
+
+
+def plan_entries(
+    decisions: Iterable[Decision], heads: Mapping[str, ChainHead], now: datetime
+) -> tuple[list[LedgerEntry], dict[str, ChainHead]]:
+    """One entry per decision, in order, and each touched account's new head.
+
+    `heads` must hold every account of `decisions`; entries of one account chain one after
+    another in the order given (Kafka's order within the account's partition).
+    """
+    current = dict(heads)
+    entries: list[LedgerEntry] = []
+    for decision in decisions:
+        entry = next_entry(current[decision.account_id], decision, now)
+        current[decision.account_id] = advance(current[decision.account_id], entry)
+        entries.append(entry)
+    touched = {entry.account_id for entry in entries}
+    return entries, {account: head for account, head in current.items() if account in touched}
+
+
+def first_currencies(decisions: Iterable[Decision]) -> dict[str, str]:
+    """Each account's first currency in `decisions`: the ledger currency of a new account."""
+    found: dict[str, str] = {}
+    for decision in decisions:
+        found.setdefault(decision.account_id, decision.transaction.currency)
+    return found

@@ -1,0 +1,1 @@
+"""Webhook delivery: signed POSTs to subscribers, retried through Kafka, circuit-broken."""

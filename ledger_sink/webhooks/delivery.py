@@ -1,0 +1,63 @@
+"""One signed POST of an event to one subscriber, with a hard deadline; never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from ledger_sink import metrics
+from ledger_sink.webhooks.signing import delivery_headers
+from ledger_sink.webhooks.subscriptions import Subscription
+from schemas.records import WebhookEvent
+
+# Enough of a response body to keep the connection reusable; the rest is not our business.
+_MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+
+async def post(
+    client: httpx.AsyncClient,
+    subscription: Subscription,
+    event: WebhookEvent,
+    attempt: int,
+    timeout_s: float,
+    wall: Callable[[], float] = time.time,
+) -> Attempt:
+    """POST `event` to `subscription`; 2xx within `timeout_s` is success, anything else not."""
+    body = event.payload_json.encode("utf-8")
+    headers = delivery_headers(
+        subscription.secret, event.event_id, event.event_type, body, wall(), attempt
+    )
+    started = time.perf_counter()
+    try:
+        # The overall deadline also bounds a receiver that trickles its response byte by byte,
+        # which httpx's per-operation timeouts alone would let run on.
+        async with asyncio.timeout(timeout_s):
+            status = await _send(client, subscription.url, body, headers)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        return Attempt(ok=False, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+    finally:
+        metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+    if 200 <= status < 300:
+        return Attempt(ok=True, status=status)
+    return Attempt(ok=False, status=status, error=f"HTTP {status}")
+
+
+async def _send(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_bytes():
+            read += len(chunk)
+            if read >= _MAX_BODY:
+                break
+        return response.status_code

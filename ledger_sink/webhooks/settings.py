@@ -1,0 +1,77 @@
+"""Settings of the webhook dispatcher (``SENTINEL_WEBHOOKS_*``), built at the entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.topics import DEAD_LETTER, WEBHOOKS, WEBHOOKS_DEAD_LETTER, WEBHOOKS_RETRY
+
+
+class WebhookSettings(BaseSettings):
+    """Everything `sentinel webhooks run` reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_WEBHOOKS_", frozen=True, extra="ignore")
+
+    # Both prefixed with the topic prefix; a group of its own keeps the dispatcher off the
+    # decision stream's consumers entirely.
+    group_id: str = "webhook-dispatcher"
+    retry_group_id: str = "webhook-retry"
+    # Static membership (group.instance.id) per replica: a restart resumes at once.
+    instance_id: str | None = None
+    session_timeout_ms: int = Field(default=45_000, ge=1_000)
+
+    # Attempt n (n >= 1) that fails waits about backoff_base_s * 2**(n-1), capped, with
+    # jitter; attempt `max_attempts` that fails goes to the dead-letter topic.
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=600.0, gt=0)
+
+    # Whole-request deadline (connect, send, response headers): a hanging receiver costs
+    # one slot this long, then the delivery goes to retry.
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    max_concurrency: int = Field(default=64, ge=1)
+    # Per subscriber, so one slow receiver can never hold every global slot.
+    per_subscriber_concurrency: int = Field(default=8, ge=1)
+
+    # Open a subscriber's circuit after this many consecutive failures, for this long.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+
+    subscription_cache_s: float = Field(default=5.0, ge=0)
+    # Records read but not finished, per consumer; beyond it the consumer pauses.
+    max_pending: int = Field(default=5_000, ge=1)
+    batch_size: int = Field(default=200, ge=1)
+    poll_timeout_s: float = Field(default=0.2, gt=0)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    # On SIGTERM, in-flight deliveries get this long to finish before they are abandoned
+    # (uncommitted, so redelivered on the next start).
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka.topic_prefix}{name}"
+
+    @property
+    def events_topic(self) -> str:
+        return self.topic(WEBHOOKS.name)
+
+    @property
+    def retry_topic(self) -> str:
+        return self.topic(WEBHOOKS_RETRY.name)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic(WEBHOOKS_DEAD_LETTER.name)
+
+    @property
+    def undecodable_topic(self) -> str:
+        """Where records that are not WebhookEvents go: the project-wide dead-letter topic."""
+        return self.topic(DEAD_LETTER.name)

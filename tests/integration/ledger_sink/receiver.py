@@ -1,0 +1,88 @@
+"""A real webhook receiver on a free local port, in a thread: it checks every signature,
+answers as told (fail the first N tries of each event, or hang), and — as the docs ask of
+receivers — counts an event as accepted only once however often it is delivered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ledger_sink.webhooks import signing
+
+
+class Receiver:
+    def __init__(
+        self, secret: str, *, fail_first: int = 0, always_fail: bool = False, hang: bool = False
+    ) -> None:
+        self.secret = secret
+        self.fail_first, self.always_fail, self.hang = fail_first, always_fail, hang
+        self.lock = threading.Lock()
+        self.attempts: Counter[str] = Counter()
+        self.accepted: Counter[str] = Counter()  # first 2xx per event: 1 each, or a bug
+        self.duplicates = 0
+        self.bad_signatures = 0
+        self.bodies: dict[str, bytes] = {}
+        self.release = threading.Event()  # lets hanging handlers go at shutdown
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def total_attempts(self) -> int:
+        with self.lock:
+            return sum(self.attempts.values())
+
+    def answer(self, event_id: str, body: bytes, timestamp: str, signature: str) -> int:
+        """The status for one request; the decision and its bookkeeping under one lock."""
+        good = signing.verify(self.secret, timestamp, body, signature, time.time())
+        with self.lock:
+            self.attempts[event_id] += 1
+            if not good:
+                self.bad_signatures += 1
+                return 401
+            if self.always_fail or self.attempts[event_id] <= self.fail_first:
+                return 503
+            if self.accepted[event_id]:
+                self.duplicates += 1  # dropped by event id; 2xx so the sender stops
+            else:
+                self.accepted[event_id] += 1
+                self.bodies[event_id] = body
+            return 204
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.hang:
+                    receiver.release.wait(60)
+                    return
+                status = receiver.answer(
+                    self.headers.get(signing.EVENT_ID, ""),
+                    body,
+                    self.headers.get(signing.TIMESTAMP, ""),
+                    self.headers.get(signing.SIGNATURE, ""),
+                )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                return  # quiet
+
+        return Handler

@@ -1,0 +1,82 @@
+"""Webhook subscriptions in a real database, through the repository and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from psycopg import AsyncConnection
+from typer.testing import CliRunner, Result
+
+from ledger_sink.webhooks import subscriptions
+from ledger_sink.webhooks.cli import webhooks_app
+from tests.integration.ledger_sink.support import migrated_database
+
+pytestmark = pytest.mark.integration
+
+SENTINEL = str(Path(sys.executable).with_name("sentinel"))
+
+
+@pytest.fixture
+def ledger_db() -> Iterator[str]:
+    with migrated_database() as dsn:
+        yield dsn
+
+
+async def test_create_list_get_and_disable(ledger_db: str) -> None:
+    async with await AsyncConnection.connect(ledger_db, autocommit=True) as conn:
+        first = await subscriptions.create(conn, "https://a.example/h", ["decision.*"])
+        second = await subscriptions.create(
+            conn, "http://127.0.0.1:9/h", ["decision.declined", "decision.declined"], "s" * 16
+        )
+        assert first.secret.startswith("whsec_") and len(first.secret) > 32
+        assert second.event_types == ["decision.declined"]
+        assert "secret" not in repr(first) and first.secret not in repr(first)
+        assert [s.subscription_id for s in await subscriptions.list_all(conn)] == [
+            first.subscription_id,
+            second.subscription_id,
+        ]
+        assert await subscriptions.disable(conn, second.subscription_id)
+        assert not await subscriptions.disable(conn, "not-a-uuid")
+        active = await subscriptions.list_all(conn, active_only=True)
+        assert [s.subscription_id for s in active] == [first.subscription_id]
+        found = await subscriptions.get(conn, second.subscription_id)
+        assert found is not None and not found.active
+
+
+def cli(dsn: str, *args: str) -> Result:
+    env = {"SENTINEL_POSTGRES_DSN": dsn, "COLUMNS": "250"}
+    return CliRunner().invoke(webhooks_app, list(args), env=env)
+
+
+def test_the_cli_subscribes_lists_and_disables(ledger_db: str) -> None:
+    made = cli(
+        ledger_db,
+        "subscribe",
+        "--url",
+        "https://hooks.example/x",
+        "--event-types",
+        "decision.declined, decision.review",
+    )
+    assert made.exit_code == 0, made.output
+    subscription_id = made.stdout.split()[1]
+    assert "secret: whsec_" in made.stdout  # generated, shown once
+    listed = " ".join(cli(ledger_db, "list").stdout.split())
+    assert subscription_id[:8] in listed and "decision.declined" in listed
+    assert "whsec_" not in listed
+    assert cli(ledger_db, "disable", subscription_id).exit_code == 0
+    assert cli(ledger_db, "disable", subscription_id[:-1] + "0").exit_code == 1
+    refused = cli(ledger_db, "subscribe", "--url", "nope", "--event-types", "*")
+    assert refused.exit_code == 1 and "refused" in refused.stderr
+
+
+def test_the_sentinel_command_exposes_the_webhook_commands() -> None:
+    done = subprocess.run(
+        [SENTINEL, "webhooks", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    for command in ("subscribe", "list", "disable", "run"):
+        assert command in done.stdout

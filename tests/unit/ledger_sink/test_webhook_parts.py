@@ -1,0 +1,111 @@
+"""The dispatcher's pure parts: signatures, the backoff schedule, the circuit breaker, the
+offset tracker and the retry records' headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from ledger_sink.webhooks import backoff, retry_records, signing
+from ledger_sink.webhooks.breaker import Breaker, State
+from ledger_sink.webhooks.offsets import OffsetTracker
+
+SECRET = "whsec_0123456789abcdef"
+
+
+def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    body = b'{"outcome":"DECLINE"}'
+    expected = hmac.new(SECRET.encode(), b"1764460800." + body, hashlib.sha256).hexdigest()
+    assert signing.signature(SECRET, "1764460800", body) == f"v1={expected}"
+
+
+def test_a_receiver_accepts_only_fresh_untouched_signed_bodies() -> None:
+    body, ts = b"{}", "1764460800"
+    header = signing.signature(SECRET, ts, body)
+    assert signing.verify(SECRET, ts, body, header, now=1764460800 + 10)
+    assert not signing.verify(SECRET, ts, b"{ }", header, now=1764460800)
+    assert not signing.verify("whsec_other_secret_", ts, body, header, now=1764460800)
+    assert not signing.verify(SECRET, ts, body, header, now=1764460800 + 301)  # a replay
+    assert not signing.verify(SECRET, "soon", body, header, now=1764460800)
+
+
+def test_delivery_headers_carry_the_event_id_timestamp_and_signature() -> None:
+    headers = signing.delivery_headers(SECRET, "ev-1", "decision.declined", b"{}", 1764460800.7, 3)
+    assert headers[signing.EVENT_ID] == "ev-1"
+    assert headers[signing.TIMESTAMP] == "1764460800"
+    assert headers[signing.SIGNATURE] == signing.signature(SECRET, "1764460800", b"{}")
+    assert headers[signing.ATTEMPT] == "3"
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    schedule = [backoff.ceiling(n, 1.0, 60.0) for n in range(1, 10)]
+    assert schedule == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert backoff.ceiling(10_000, 1.0, 60.0) == 60  # no overflow on long outages
+    with pytest.raises(ValueError):
+        backoff.ceiling(0, 1.0, 60.0)
+
+
+def test_jitter_stays_within_half_to_all_of_the_ceiling() -> None:
+    assert backoff.delay(4, 1.0, 60.0, uniform=lambda lo, hi: lo) == 4.0
+    assert backoff.delay(4, 1.0, 60.0, uniform=lambda lo, hi: hi) == 8.0
+    for _ in range(200):
+        assert 4.0 <= backoff.delay(4, 1.0, 60.0) <= 8.0
+
+
+def test_the_breaker_opens_after_k_failures_and_probes_after_the_cooldown() -> None:
+    breaker = Breaker(failure_threshold=3, cooldown_s=10)
+    for now in (0, 1):
+        assert breaker.allow(now)
+        breaker.failed(now)
+    assert breaker.state is State.CLOSED
+    breaker.failed(2)
+    assert breaker.state is State.OPEN and not breaker.allow(11.9)
+    assert breaker.allow(12)  # half-open: one probe...
+    assert breaker.state is State.HALF_OPEN and not breaker.allow(12.1)  # ...at a time
+    breaker.failed(13)  # a failed probe opens it again for a full cool-down
+    assert breaker.state is State.OPEN and not breaker.allow(22.9)
+    assert breaker.allow(23)
+    breaker.succeeded()
+    assert breaker.state is State.CLOSED and breaker.failures == 0 and breaker.allow(23)
+
+
+def test_a_success_resets_the_consecutive_count() -> None:
+    breaker = Breaker(failure_threshold=2, cooldown_s=10)
+    breaker.failed(0)
+    breaker.succeeded()
+    breaker.failed(1)
+    assert breaker.state is State.CLOSED
+
+
+def test_offsets_commit_below_the_oldest_unfinished_record() -> None:
+    tracker = OffsetTracker()
+    place = ("t.webhooks", 0)
+    for offset in range(5):
+        tracker.started(place, offset)
+    for offset in (1, 2, 4):
+        tracker.finished(place, offset)
+    assert tracker.to_commit() == {place: 0} and tracker.pending() == 2
+    tracker.committed({place: 0})
+    assert tracker.to_commit() == {}  # nothing moved
+    tracker.finished(place, 0)
+    assert tracker.to_commit() == {place: 3}
+    tracker.committed({place: 3})
+    tracker.finished(place, 3)
+    assert tracker.to_commit() == {place: 5} and tracker.pending() == 0
+
+
+def test_revoked_partitions_are_forgotten() -> None:
+    tracker = OffsetTracker()
+    tracker.started(("t", 1), 7)
+    tracker.forget([("t", 1)])
+    tracker.finished(("t", 1), 7)  # a late finish of a record now owned elsewhere
+    assert tracker.to_commit() == {} and tracker.pending() == 0
+
+
+def test_retry_tickets_round_trip_through_headers() -> None:
+    ticket = retry_records.Ticket("sub-1", 4, 1_764_460_800_123, "HTTP 503", "ev-1")
+    assert retry_records.parse(dict(ticket.headers())) == ticket
+    with pytest.raises(retry_records.InvalidRetryRecord):
+        retry_records.parse({"sentinel-attempt": b"2"})

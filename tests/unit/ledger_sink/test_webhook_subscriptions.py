@@ -1,0 +1,45 @@
+"""Subscription rules without a database: what is accepted, and which events match."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger_sink.errors import InvalidSubscription
+from ledger_sink.webhooks.subscriptions import matches, validate
+
+
+@pytest.mark.parametrize(
+    ("url", "types", "secret", "problem"),
+    [
+        ("ftp://x.example/h", ["*"], "s" * 16, r"not an http\(s\) URL"),
+        ("https:///nohost", ["*"], "s" * 16, r"not an http\(s\) URL"),
+        ("https://x.example/h", [], "s" * 16, "at least one event type"),
+        ("https://x.example/h", ["Decision Declined"], "s" * 16, "not a dotted name"),
+        ("https://x.example/h", ["decision.*.x"], "s" * 16, "not a dotted name"),
+        ("https://x.example/h", ["*"], "short", "at least 16 characters"),
+    ],
+)
+def test_invalid_subscriptions_are_refused(
+    url: str, types: list[str], secret: str, problem: str
+) -> None:
+    with pytest.raises(InvalidSubscription, match=problem):
+        validate(url, types, secret)
+
+
+def test_a_valid_subscription_passes() -> None:
+    validate("https://hooks.example/x?y=1", ["decision.declined", "decision.*", "*"], "s" * 16)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event_type", "expected"),
+    [
+        ("decision.declined", "decision.declined", True),
+        ("decision.declined", "decision.approved", False),
+        ("decision.*", "decision.review", True),
+        ("decision.*", "decisions.review", False),
+        ("decision.*", "decision", False),
+        ("*", "label.fraud", True),
+    ],
+)
+def test_event_type_patterns(pattern: str, event_type: str, expected: bool) -> None:
+    assert matches(pattern, event_type) is expected
