@@ -11,7 +11,15 @@ from fastapi import FastAPI
 from ingest_api import handlers
 from ingest_api.metrics import MetricsMiddleware
 from ingest_api.models import TransactionIn
-from ingest_api.routes import authorize, health, reads, reference, rules, transactions
+from ingest_api.routes import (
+    authorize,
+    health,
+    reads,
+    reference,
+    rules,
+    transactions,
+    webhooks,
+)
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
 
@@ -42,7 +50,7 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
     )
     handlers.install(app)
     app.add_middleware(MetricsMiddleware)
-    for module in (transactions, authorize, reads, rules, reference, health):
+    for module in (transactions, authorize, reads, rules, reference, webhooks, health):
         app.include_router(module.router)
     _document_raw_bodies(app, settings)
     return app
