@@ -27,13 +27,20 @@ stack-up: venv ## Install (if missing) and start Kafka, PostgreSQL and Redis; to
 	$(SENTINEL) topics apply
 	$(SENTINEL) db migrate
 
-up: stack-up ## Set up everything from nothing and run the main job
-	@echo "SentinelStream stack is up. 'make status' shows it, 'make down' stops it."
+RATE ?= 200
+VIEW_SECONDS ?=
+
+up: stack-up ## Set up everything from nothing, run the whole pipeline with live traffic, watch it
+	$(SENTINEL) pipeline bootstrap
+	$(SENTINEL) pipeline up --rate $(RATE)
+	$(SENTINEL) pipeline view $(if $(VIEW_SECONDS),--seconds $(VIEW_SECONDS),)
 
 down: ## Stop everything 'make up' started
-	@if [ -x $(SENTINEL) ]; then $(SENTINEL) stack down; else echo "nothing to stop (no $(VENV))"; fi
+	@if [ -x $(SENTINEL) ]; then $(SENTINEL) pipeline down; $(SENTINEL) stack down; \
+	else echo "nothing to stop (no $(VENV))"; fi
 
 status: venv ## Show each service, its address and whether it answers
+	$(SENTINEL) pipeline status
 	$(SENTINEL) stack status
 
 lint: venv ## ruff (lint + format check) and mypy --strict

@@ -6,6 +6,8 @@ import typer
 
 from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
+from deploy.local.pipeline_cli import pipeline_app
+from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
 from ledger_sink.cli import db_app, ledger_app, sink_app
@@ -19,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
+app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(db_app, name="db")
 app.add_typer(api_app, name="api")
 app.add_typer(keys_app, name="keys")
@@ -27,3 +30,4 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(webhooks_app, name="webhooks")
+register_fraudsim(app)  # simulate, train, models

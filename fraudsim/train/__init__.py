@@ -1,0 +1,1 @@
+"""Model training: stream features replayed offline, prequential validation, a published model."""

@@ -1,0 +1,143 @@
+"""One training run: features, validation, final model, thresholds, plots, registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from rich.progress import Progress
+
+from fraudsim.registry import save
+from fraudsim.train import card, merchant_risk
+from fraudsim.train.data import TrainingData, load
+from fraudsim.train.evaluate import FoldResult, Setup, choose, run_folds, summarise
+from fraudsim.train.features import feature_matrix
+from fraudsim.train.folds import Protocol, latest_start
+from fraudsim.train.metrics import auc_roc, average_precision
+from fraudsim.train.model import DEFAULT, GRID, Params, fit, importance, predict
+from fraudsim.train.plots import importance_bars, pr_curves
+from fraudsim.train.thresholds import choose_thresholds
+from schemas.features import FEATURE_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    data: Path
+    registry: Path
+    version: str = field(default_factory=lambda: datetime.now(UTC).strftime("xgb-%Y%m%d-%H%M%S"))
+    workers: int = 2
+    protocol: Protocol = Protocol()
+    search: bool = True
+    merchant_risk: bool = False
+    promote: bool = True
+    review_rate: float = 0.01
+    decline_precision: float = 0.9
+    published_start: int = 115
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    directory: Path
+    card: dict[str, Any]
+    test_folds: list[FoldResult]
+    promoted: bool
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._began = time.perf_counter()
+
+    @contextmanager
+    def lap(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        yield
+        self.laps[name] = round(time.perf_counter() - began, 2)
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self._began, 2)
+
+
+def _features(opts: Options, data: TrainingData, progress: Progress) -> Setup:
+    task = progress.add_task("features (stream code)", total=None)
+
+    def advance(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    matrix = feature_matrix(data.columns, data.account, opts.workers, advance)
+    names: tuple[str, ...] = FEATURE_NAMES
+    if opts.merchant_risk:
+        matrix = np.hstack([matrix, merchant_risk.merchant_risk(data)])
+        names = (*names, *merchant_risk.NAMES)
+    return Setup(data, matrix, names, opts.protocol, max(1, opts.workers), opts.review_rate)
+
+
+def _validate(opts: Options, setup: Setup, progress: Progress) -> tuple[Params, dict[str, float]]:
+    protocol = opts.protocol
+    latest = latest_start(setup.data.days, protocol, opts.published_start)
+    validation_latest = latest - protocol.folds * protocol.shift_days
+    if not opts.search or validation_latest - (protocol.folds - 1) * protocol.shift_days < 0:
+        return DEFAULT, {}
+    task = progress.add_task("validation grid", total=len(GRID) * protocol.folds)
+    return choose(setup, validation_latest, GRID, lambda: progress.advance(task))
+
+
+def _test(opts: Options, setup: Setup, params: Params, progress: Progress) -> list[FoldResult]:
+    latest = latest_start(setup.data.days, opts.protocol, opts.published_start)
+    task = progress.add_task("test folds", total=opts.protocol.folds)
+    return run_folds(setup, latest, params, lambda: progress.advance(task))
+
+
+def _final(
+    opts: Options, setup: Setup, params: Params
+) -> tuple[xgb.Booster, tuple[int, int], dict[str, Any], Any]:
+    """Train on the latest window the protocol allows; thresholds from the week after the
+    delay (the newest data, all of it: thresholds are about the whole traffic)."""
+    p, data = opts.protocol, setup.data
+    end = data.days - p.test_days - p.delay_days
+    window = (end - p.train_days, end)
+    train = np.flatnonzero((data.day >= window[0]) & (data.day < window[1]))
+    hold = np.flatnonzero(data.day >= data.days - p.test_days)
+    booster = fit(setup.matrix[train], data.fraud[train], setup.names, params, setup.threads)
+    score = predict(booster, setup.matrix[hold], setup.names)
+    fraud = data.fraud[hold]
+    chosen = choose_thresholds(fraud, score, opts.review_rate, opts.decline_precision)
+    holdout = {"days": [data.days - p.test_days, data.days], "rows": len(hold),
+               "frauds": int(fraud.sum()), "auc_roc": auc_roc(fraud, score),
+               "average_precision": average_precision(fraud, score)}  # fmt: skip
+    return booster, window, holdout, chosen
+
+
+def train(opts: Options, progress: Progress) -> Result:
+    watch = Stopwatch()
+    with watch.lap("load"):
+        data = load(opts.data)
+    with watch.lap("features"):
+        setup = _features(opts, data, progress)
+    with watch.lap("validation"):
+        params, selection = _validate(opts, setup, progress)
+    with watch.lap("test_folds"):
+        folds = _test(opts, setup, params, progress)
+    with watch.lap("final_model"):
+        booster, window, holdout, chosen = _final(opts, setup, params)
+    extra = {"merchant_risk": merchant_risk.__doc__} if opts.merchant_risk else {}
+    timings = {**watch.laps, "total": watch.total()}
+    inputs = card.CardInputs(
+        setup.names, card.data_section(data, str(opts.data)), opts.protocol, params, selection,
+        folds, summarise(folds), window, holdout, chosen, extra, timings, opts.review_rate,
+        opts.decline_precision,
+    )  # fmt: skip
+    model_card = {**card.model_card(inputs, booster), "version": opts.version}
+    promoted = opts.promote and not opts.merchant_risk
+    directory = save(opts.registry, booster, opts.version, model_card, promoted)
+    first_day = model_card["data"]["first_day"]
+    pr_curves(folds, directory / "pr_curve.png", first_day)
+    importance_bars(importance(booster), directory / "feature_importance.png")
+    return Result(directory, model_card, folds, promoted)

@@ -1,0 +1,125 @@
+"""A small end-to-end training run, the registry around it, and the `sentinel` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.progress import Progress
+from typer.testing import CliRunner
+
+from fraudsim.registry import RegistryError, current_version, entries, promote
+from fraudsim.train.data import load
+from fraudsim.train.folds import Protocol
+from fraudsim.train.merchant_risk import NAMES, merchant_risk
+from fraudsim.train.run import Options, Result, train
+from schemas.features import FEATURE_NAMES
+from sentinel_cli.main import app
+from stream_agents.scoring import Model, ModelRegistry
+
+PROTOCOL = Protocol(folds=2)
+
+
+def run(data: Path, registry: Path, version: str, **changes: object) -> Result:
+    options = Options(
+        data, registry, version=version, workers=1, protocol=PROTOCOL, search=False, **changes
+    )  # type: ignore[arg-type]
+    return train(options, Progress(disable=True))
+
+
+@pytest.fixture(scope="module")
+def registry(train_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("registry")
+    run(train_dir, root, "v1")
+    return root
+
+
+def test_training_publishes_a_loadable_current_model_with_its_card(registry: Path) -> None:
+    model = Model.load(registry / "v1")
+    assert model.feature_names == FEATURE_NAMES and model.version == "v1"
+    assert ModelRegistry(registry).current() is not None and current_version(registry) == "v1"
+    card = json.loads((registry / "v1" / "card.json").read_text())
+    metrics = card["validation"]["test_metrics"]
+    assert {"auc_roc", "average_precision", "card_precision_at_100"} <= set(metrics)
+    assert 0.5 < metrics["auc_roc"]["mean"] <= 1.0
+    assert [f["start_day"] for f in card["validation"]["test_folds"]] == [39, 32]
+    assert 0 <= card["thresholds"]["review_at"] <= card["thresholds"]["decline_at"] <= 1
+    assert card["data"]["transactions"] > 30_000 and card["training"]["days"] == [39, 46]
+    assert (registry / "v1" / "pr_curve.png").stat().st_size > 1_000
+    assert (registry / "v1" / "feature_importance.png").stat().st_size > 1_000
+    scored = model.score([{name: 1.0 for name in FEATURE_NAMES}])
+    assert 0.0 <= scored[0].score <= 1.0
+
+
+def test_a_merchant_risk_model_is_staged_and_cannot_be_promoted_by_accident(
+    train_dir: Path, registry: Path
+) -> None:
+    result = run(train_dir, registry, "v2-risk", merchant_risk=True)
+    assert not result.promoted and current_version(registry) == "v1"
+    assert Model.load(registry / "v2-risk").feature_names == (*FEATURE_NAMES, *NAMES)
+    assert not (registry / ".staging").exists()
+    with pytest.raises(RegistryError, match="does not compute"):
+        promote(registry, "v2-risk")
+    assert [(e.version, e.current, e.live_ready) for e in entries(registry)] == [
+        ("v1", True, True),
+        ("v2-risk", False, False),
+    ]
+    with pytest.raises(RegistryError, match="already exists"):
+        run(train_dir, registry, "v1")
+
+
+def test_promote_moves_current_and_refuses_unknown_versions(
+    train_dir: Path, tmp_path: Path
+) -> None:
+    run(train_dir, tmp_path, "a")
+    run(train_dir, tmp_path, "b", promote=False)
+    assert current_version(tmp_path) == "a"
+    assert promote(tmp_path, "b").version == "b" and current_version(tmp_path) == "b"
+    with pytest.raises(RegistryError, match="no model"):
+        promote(tmp_path, "../a")
+
+
+def test_merchant_risk_counts_the_days_ending_a_week_before(train_dir: Path) -> None:
+    data = load(train_dir)
+    values = merchant_risk(data)
+    hour = data.ts_ms // 3_600_000
+    for row in np.flatnonzero(data.day == 45)[:20].tolist():
+        end = hour[row] - 7 * 24
+        week = (data.merchant == data.merchant[row]) & (hour >= end - 7 * 24) & (hour < end)
+        assert values[row, NAMES.index("merchant_tx_7d")] == week.sum()
+        expected = data.fraud[week].mean() if week.any() else 0.0
+        assert values[row, NAMES.index("merchant_risk_7d")] == pytest.approx(expected)
+
+
+def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    listed = runner.invoke(app, ["models", "list", "--registry", str(registry)])
+    assert listed.exit_code == 0 and "v1" in listed.output
+    refused = runner.invoke(app, ["models", "promote", "nope", "--registry", str(registry)])
+    assert refused.exit_code == 1
+    missing = runner.invoke(app, ["train", "--data", str(registry / "none")])
+    assert missing.exit_code == 1 and "simulate generate" in missing.output
+
+
+def test_simulate_generate_writes_the_dataset(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "generate",
+            "--out",
+            str(tmp_path),
+            "--customers",
+            "30",
+            "--terminals",
+            "60",
+            "--days",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = load(tmp_path)
+    assert len(data) > 100 and data.days == 5
