@@ -11,8 +11,7 @@ import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_END, Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
@@ -66,7 +65,8 @@ class Window:
 class LiveView:
     def __init__(self, kafka: KafkaConnection) -> None:
         self.prefix = kafka.topic_prefix
-        self.admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        self.bootstrap = kafka.bootstrap_servers
+        self._readers: dict[str, Consumer] = {}
         self.consumer = Consumer(
             {
                 "bootstrap.servers": kafka.bootstrap_servers,
@@ -122,22 +122,31 @@ class LiveView:
         return table
 
     def lag(self, group: str, topic: str) -> int | str:
+        """Records of ``topic`` the ``group`` has not committed yet ("-" before it commits).
+
+        Read with a consumer that names the group but never joins it (``committed``), not the
+        admin API: on a brand-new cluster the admin call crashed the process in librdkafka.
+        """
         try:
-            future = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[
-                group
-            ]
-            committed = {
-                tp.partition: tp.offset
-                for tp in future.result(timeout=2).topic_partitions
-                if tp.topic == topic
-            }
-            behind = 0
-            for partition, offset in committed.items():
-                _low, high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=2, cached=False
+            reader = self._readers.get(group)
+            if reader is None:
+                reader = self._readers[group] = Consumer(
+                    {
+                        "bootstrap.servers": self.bootstrap,
+                        "group.id": group,
+                        "enable.auto.commit": False,
+                    }
                 )
-                behind += max(0, high - max(offset, 0))
-            return behind if committed else "-"
+            parts = reader.list_topics(topic, timeout=2).topics[topic].partitions
+            committed = reader.committed([TopicPartition(topic, p) for p in parts], timeout=2)
+            behind, any_commit = 0, False
+            for tp in committed:
+                if tp.offset < 0:
+                    continue
+                any_commit = True
+                _low, high = reader.get_watermark_offsets(tp, timeout=2, cached=False)
+                behind += max(0, high - tp.offset)
+            return behind if any_commit else "-"
         except Exception:  # noqa: BLE001 - a view shows "?" rather than dying
             return "?"
 
