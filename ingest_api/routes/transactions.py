@@ -112,10 +112,9 @@ def _validate_items(
     for index, item in enumerate(items):
         try:
             tx = parse_transaction(item, ctx)
-        except ValidationError as exc:
-            details = field_errors(exc.errors(include_url=False, include_input=False))
+        except (ValidationError, orjson.JSONEncodeError) as exc:
             tid = item.get("transaction_id")
-            error = _error("validation_failed", "invalid transaction", details)
+            error = _error("validation_failed", "invalid transaction", _details(exc))
             results.append(_result(index, tid if isinstance(tid, str) else None, error))
             continue
         tid = str(tx.transaction_id)
@@ -127,6 +126,14 @@ def _validate_items(
         valid.append(tx)
         results.append(_result(index, tid))
     return results, valid
+
+
+def _details(exc: ValidationError | orjson.JSONEncodeError) -> list[dict[str, Any]]:
+    if isinstance(exc, ValidationError):
+        return field_errors(exc.errors(include_url=False, include_input=False))
+    # Parsed JSON that cannot be written back (an integer beyond 64 bits, a lone surrogate):
+    # the item is refused as a whole, like any other invalid one, never a 500.
+    return [{"path": "$", "message": str(exc), "type": "json_invalid"}]
 
 
 def _error(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -40,7 +40,9 @@ def contract_key(make_key: Callable[..., str]) -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: CI sees the same examples every run (a red run is reproducible); explore new
+# inputs locally with e.g. `pytest --hypothesis-seed=N` after removing it.
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_honours_its_contract(case: schemathesis.Case, api_url: str, contract_key: str) -> None:
     case.call_and_validate(
         base_url=api_url,

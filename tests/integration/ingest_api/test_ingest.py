@@ -183,3 +183,19 @@ def test_readyz_and_metrics(api_url: str) -> None:
         'sentinel_api_requests_total{method="POST",route="/v1/transactions",status="202"}'
         in metrics
     )
+
+
+def test_batch_items_json_cannot_carry_are_rejected_not_a_500(
+    api_url: str, ingest_key: str
+) -> None:
+    # Found by schemathesis: a 30-digit integer parses, but cannot be re-encoded per item.
+    raw = (
+        b'{"transactions": [{"account_id": -15232184859514402159160459264, '
+        b'"transaction_id": "1db7a402-9548-413b-8fc7-4076c88aa5c4"}]}'
+    )
+    response = httpx.post(
+        f"{api_url}/v1/transactions/batch", content=raw, headers=headers(ingest_key)
+    )
+    assert response.status_code == 202, response.text
+    [result] = response.json()["results"]
+    assert (result["status"], result["error"]["details"][0]["type"]) == ("rejected", "json_invalid")
