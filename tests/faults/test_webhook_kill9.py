@@ -18,7 +18,6 @@ from ledger_sink.webhooks import subscriptions
 from schemas.codec import encode_webhook_event
 from schemas.records import Outcome
 from schemas.topics import TopicSpec
-from tests.integration.ledger_sink.receiver import Receiver
 from tests.integration.ledger_sink.support import (
     SENTINEL,
     migrated_database,
@@ -26,6 +25,7 @@ from tests.integration.ledger_sink.support import (
     stop_gracefully,
     wait_until,
 )
+from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

@@ -19,7 +19,6 @@ from schemas.codec import decode_dead_letter, encode_webhook_event
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Outcome, WebhookEvent
 from schemas.topics import TopicSpec
-from tests.integration.ledger_sink.receiver import Receiver
 from tests.integration.ledger_sink.support import (
     dispatcher_thread,
     migrated_database,
@@ -27,6 +26,7 @@ from tests.integration.ledger_sink.support import (
     read_all,
     wait_until,
 )
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
 

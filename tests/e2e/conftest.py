@@ -1,0 +1,10 @@
+"""Fixtures of the end-to-end suite (defined in tests.support)."""
+
+from tests.support.api import (  # noqa: F401 - fixtures are found by name
+    api_db,
+    api_env,
+    make_key,
+    module_id,
+    topic_prefix,
+)
+from tests.support.e2e import pipeline  # noqa: F401 - found by name
