@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest bench-agents
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest bench-agents test-quarantine
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -49,7 +49,10 @@ lint: venv ## ruff (lint + format check) and mypy --strict
 	$(BIN)/mypy
 
 test: lint stack-up ## Lint, then every test suite against the real local stack
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not quarantine" $(PYTEST_ARGS)
+
+test-quarantine: stack-up ## The tests known to fail intermittently (see the README)
+	$(BIN)/pytest -m quarantine $(PYTEST_ARGS)
 
 test-unit: venv ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -53,7 +53,12 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             (SENTINEL, "webhooks", "run"),
             {"SENTINEL_WEBHOOKS_INSTANCE_ID": "webhooks-1"},
         ),
-        ServiceSpec("traffic", (SENTINEL, "simulate", "produce", "--rate", f"{rate:g}")),
+        ServiceSpec("traffic", (SENTINEL, "simulate", "produce", "--rate", f"{rate * 0.9:g}")),
+        # A tenth of the traffic through the HTTP API, so both ingest paths run.
+        ServiceSpec(
+            "http-traffic",
+            (SENTINEL, "pipeline", "http-traffic", "--rate", f"{max(1.0, rate * 0.1):g}"),
+        ),
     ]
 
 

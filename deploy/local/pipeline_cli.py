@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 
 from deploy.local import pipeline
+from deploy.local.http_traffic import run as http_traffic_run
 from deploy.local.settings import StackSettings
 from deploy.local.view import LiveView
+from ingest_api.settings import ApiSettings
 
 pipeline_app = typer.Typer(help="The demo pipeline: every service supervised, live traffic.")
 console = Console()
@@ -80,6 +82,15 @@ def supervise(rate: Rate = 200.0, registry: Annotated[Path, typer.Option()] = Pa
     """Run the supervisor in the foreground (``up`` starts it detached)."""
     settings = StackSettings()
     pipeline.Supervisor(settings, pipeline.demo_services(settings, rate, registry)).run()
+
+
+@pipeline_app.command("http-traffic", hidden=True)
+def http_traffic(rate: Rate = 20.0) -> None:
+    """Post demo transactions to the API with the demo key (the supervisor runs this)."""
+    settings = StackSettings()
+    key = (settings.dir / "demo" / "api-key").read_text().strip()
+    api = ApiSettings()  # where the API listens: the same variables the API reads
+    http_traffic_run(f"http://{api.host}:{api.port}", key, rate)
 
 
 @pipeline_app.command()

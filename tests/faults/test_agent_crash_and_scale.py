@@ -25,7 +25,10 @@ from tests.support.agents import (
 )
 from tests.support.api import free_port
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+# Quarantined: about one run in three, a worker that joins after a SIGKILL or a rebalance
+# leaves some partitions undecided for minutes (seen with both output paths, faust's
+# send_soon and librdkafka). Under investigation; make test-quarantine runs these.
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.quarantine]
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
