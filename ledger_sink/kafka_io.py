@@ -101,16 +101,7 @@ class BatchConsumer:
         self._consumer.subscribe([topic])
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        records = []
-        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_s):
-            error = message.error()
-            if error is None:
-                records.append(raw_record(message))
-            elif error.fatal():
-                raise KafkaException(error)
-            else:
-                log.warning("consumer error", error=error.str())
-        return records
+        return consume_records(self._consumer, max_records, timeout_s)
 
     def commit(self, records: Sequence[RawRecord]) -> None:
         try:
@@ -163,3 +154,17 @@ class DurableProducer:
 
 def _log_kafka_error(error: KafkaError) -> None:
     log.warning("kafka", error=error.str(), code=error.code())
+
+
+def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
+    """One poll's records; a fatal client error raises, a transient one is logged and skipped."""
+    records = []
+    for message in consumer.consume(num_messages=max_records, timeout=timeout_s):
+        error = message.error()
+        if error is None:
+            records.append(raw_record(message))
+        elif error.fatal():
+            raise KafkaException(error)
+        else:
+            log.warning("consumer error", error=error.str())
+    return records

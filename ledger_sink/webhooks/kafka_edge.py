@@ -18,7 +18,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ledger_sink.errors import KafkaUnavailable
-from ledger_sink.kafka_io import consumer_config, raw_record
+from ledger_sink.kafka_io import consume_records, consumer_config
 from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks.offsets import OffsetTracker, Place
 from schemas.connections import KafkaConnection
@@ -63,16 +63,7 @@ class AsyncConsumer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
 
     def _poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        records = []
-        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_s):
-            error = message.error()
-            if error is None:
-                records.append(raw_record(message))
-            elif error.fatal():
-                raise KafkaException(error)
-            else:
-                log.warning("consumer error", error=error.str())
-        return records
+        return consume_records(self._consumer, max_records, timeout_s)
 
     def _commit(self, points: dict[Place, int]) -> None:
         if not points:
