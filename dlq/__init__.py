@@ -1,0 +1,8 @@
+"""Dead letters: list, show and re-drive the records the agents, the sink and the webhook
+dispatcher could not handle (``sentinel dlq``).
+
+A top-level package: it serves every service's dead-letter topic and imports none of the
+services, only the shared contracts in ``schemas``. ``letters`` and ``render`` are pure;
+``kafka`` is the only module that talks to the broker; ``redrive`` says what a re-drive
+produces; ``cli`` is the typer group.
+"""
