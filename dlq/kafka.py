@@ -189,6 +189,7 @@ class Outbound:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # None: the producer's partitioner chooses
 
 
 def transactional_id(dead_letter_topic: str) -> str:
@@ -229,12 +230,14 @@ class RedriveProducer:
 
         try:
             for record in records:
+                where = {} if record.partition is None else {"partition": record.partition}
                 self._producer.produce(
                     record.topic,
                     record.value,
                     record.key,
                     headers=list(record.headers),
                     on_delivery=delivered,
+                    **where,
                 )
             self._call(self._producer.commit_transaction, _TIMEOUT_S)
         except RedriveFailed:

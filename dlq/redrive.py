@@ -67,10 +67,15 @@ def mark_value(letter: Letter, at: datetime, by: str) -> bytes:
 
 
 def outbound(letter: Letter, topics: DlqTopics, at: datetime, by: str) -> list[Outbound]:
-    """The original record to its source topic, and the letter's mark."""
+    """The original record to its source topic and partition, and the letter's mark.
+
+    The same partition, not the same key hashed again: producers differ in partitioners,
+    and an account's records must stay on the partition that holds its feature state.
+    """
     dead = letter.letter
+    headers = redrive_headers(letter, topics)
     return [
-        Outbound(dead.source_topic, dead.key, dead.value, redrive_headers(letter, topics)),
+        Outbound(dead.source_topic, dead.key, dead.value, headers, partition=dead.partition),
         Outbound(
             topics.marks, letter.id.mark_key(topics.declared).encode(), mark_value(letter, at, by)
         ),

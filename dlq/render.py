@@ -35,9 +35,10 @@ def key_text(key: bytes | None) -> str | None:
     if key is None:
         return None
     try:
-        return mask_pans(key.decode("utf-8"))
+        text = key.decode("utf-8")
     except UnicodeDecodeError:
         return escaped(key)
+    return mask_pans(text) if text.isprintable() else escaped(key)
 
 
 def summary(letter: Letter) -> dict[str, Any]:
