@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -90,12 +91,13 @@ def list_letters(
     source_topic: Source = None,
     since: Since = None,
     until: Until = None,
+    pending: Annotated[bool, typer.Option("--pending", help="only letters not re-driven")] = False,
     as_json: AsJson = False,
 ) -> None:
     """The letters of a dead-letter topic as it stands now, oldest first per partition."""
     conn = KafkaConnection()
     topics = DlqTopics.of(topic, conn.topic_prefix)
-    chosen = _filter(conn, [], code, source_topic, since, until)
+    chosen = replace(_filter(conn, [], code, source_topic, since, until), not_redriven=pending)
     try:
         loaded = load_letters(conn, topics)
     except DlqError as exc:
@@ -173,6 +175,9 @@ def redrive_letters(
     except DlqError as exc:
         raise _fail(exc) from exc
     console.print(_report_table(report))
+    if report.missing:
+        missing = ", ".join(str(letter_id) for letter_id in report.missing)
+        raise _fail(LookupError(f"no letter at {missing} on {topics.name}"))
 
 
 def _report_table(report: RedriveReport) -> Table:

@@ -85,10 +85,41 @@ def _consumer(kafka: KafkaConnection) -> Consumer:
 
 
 def _partitions(consumer: Consumer, topic: str) -> list[int]:
-    metadata = consumer.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
+    try:
+        metadata = consumer.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
+    except KafkaException as exc:
+        raise DlqError(f"no metadata for {topic}: {exc}") from exc
     if metadata is None or metadata.error is not None:
         raise TopicMissing(f"topic {topic} does not exist")
     return sorted(metadata.partitions)
+
+
+# A partition whose leader is moving, or a topic just created, answers these for a moment.
+_TRANSIENT = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+    }
+)
+
+
+def _watermarks(consumer: Consumer, topic: str, partition: int) -> tuple[int, int]:
+    """(low, high) of one partition, riding out a leader election (about 15 s at most)."""
+    for attempt in range(30):
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=_TIMEOUT_S
+            )
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is None or error.code() not in _TRANSIENT or attempt == 29:
+                raise DlqError(f"{topic} [{partition}]: {exc}") from exc
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def topic_exists(kafka: KafkaConnection, topic: str) -> bool:
@@ -117,9 +148,7 @@ def _bounded(consumer: Consumer, topic: str, idle_timeout_s: float) -> Iterator[
     ends: dict[int, int] = {}
     starts = []
     for partition in _partitions(consumer, topic):
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=_TIMEOUT_S
-        )
+        low, high = _watermarks(consumer, topic, partition)
         if high > low:
             ends[partition] = high
             starts.append(TopicPartition(topic, partition, low))
@@ -141,8 +170,10 @@ def _bounded(consumer: Consumer, topic: str, idle_timeout_s: float) -> Iterator[
                 # markers, which no message ever reaches.
                 if error.code() == KafkaError._PARTITION_EOF:
                     ends.pop(partition, None)
-                    continue
-                raise DlqError(f"{topic}: {error.str()}")
+                elif error.fatal():
+                    raise DlqError(f"{topic}: {error.str()}")
+                # Anything else librdkafka retries by itself; the idle timeout bounds it.
+                continue
             if partition not in ends:
                 continue
             offset = message.offset() or 0
@@ -158,9 +189,7 @@ def read_one(kafka: KafkaConnection, topic: str, partition: int, offset: int) ->
     try:
         if partition not in _partitions(consumer, topic):
             return None
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=_TIMEOUT_S
-        )
+        low, high = _watermarks(consumer, topic, partition)
         if not low <= offset < high:
             return None
         consumer.assign([TopicPartition(topic, partition, offset)])
@@ -230,14 +259,14 @@ class RedriveProducer:
 
         try:
             for record in records:
-                where = {} if record.partition is None else {"partition": record.partition}
                 self._producer.produce(
                     record.topic,
                     record.value,
                     record.key,
+                    # -1: librdkafka's "unassigned", its partitioner chooses.
+                    partition=-1 if record.partition is None else record.partition,
                     headers=list(record.headers),
                     on_delivery=delivered,
-                    **where,
                 )
             self._call(self._producer.commit_transaction, _TIMEOUT_S)
         except RedriveFailed:

@@ -20,7 +20,13 @@ import orjson
 
 from dlq import kafka
 from dlq.kafka import Outbound, RedriveProducer
-from dlq.letters import HEADER_REDRIVE_OF, HEADER_REDRIVE_ORIGIN, Letter, LetterFilter
+from dlq.letters import (
+    HEADER_REDRIVE_OF,
+    HEADER_REDRIVE_ORIGIN,
+    Letter,
+    LetterFilter,
+    LetterId,
+)
 from dlq.source import DlqTopics, load_letters, read_marks
 from schemas.connections import KafkaConnection
 
@@ -90,6 +96,8 @@ class RedriveReport:
     redriven: list[Letter] = field(default_factory=list)
     already: list[Letter] = field(default_factory=list)
     skipped: list[tuple[Letter, str]] = field(default_factory=list)
+    # Ids asked for by name that the topic does not hold (never written, or expired).
+    missing: list[LetterId] = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -99,7 +107,9 @@ def plan(
     """Which of ``letters`` a run re-drives; pure apart from the topic look-up it is given."""
     report = RedriveReport()
     known: dict[str, bool] = {}
-    for letter in chosen.select(letters):
+    selected = chosen.select(letters)
+    report.missing = sorted(chosen.ids - {letter.id for letter in selected})
+    for letter in selected:
         source = letter.letter.source_topic
         if letter.redriven:
             report.already.append(letter)

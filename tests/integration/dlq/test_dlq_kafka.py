@@ -179,6 +179,12 @@ def test_redriving_the_same_letter_twice_produces_it_once(
     assert headers[HEADER_REDRIVE_OF] == b"dead-letter/0:0"
     rows = orjson.loads(cli(prefix, "list", "--json"))
     assert [row["id"] for row in rows if row.get("redriven")] == ["0:0"]
+    pending = orjson.loads(cli(prefix, "list", "--json", "--pending"))
+    assert [row["id"] for row in pending] == ["0:1", "0:2", "0:3"]  # 0:3: unreadable
+    unknown = CliRunner().invoke(
+        app, ["dlq", "redrive", "2:0"], env={"SENTINEL_KAFKA_TOPIC_PREFIX": prefix}
+    )
+    assert unknown.exit_code == 1 and "no letter at 2:0" in unknown.output
 
 
 def test_concurrent_redrives_of_one_letter_produce_it_once(

@@ -89,9 +89,10 @@ def test_plan_skips_marked_letters_and_missing_topics() -> None:
         asked.append(name)
         return name != "env1.gone"
 
-    chosen = LetterFilter(ids=frozenset({fresh.id, done.id, orphan.id}))
+    chosen = LetterFilter(ids=frozenset({fresh.id, done.id, orphan.id, LetterId(7, 7)}))
     report = plan([fresh, done, orphan, other], chosen, exists)
     assert report.pending == [fresh]
     assert report.already == [done]
     assert report.skipped == [(orphan, "source topic env1.gone does not exist")]
     assert sorted(asked) == ["env1.gone", "env1.transactions"]  # once per topic
+    assert report.missing == [LetterId(7, 7)]
