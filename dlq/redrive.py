@@ -111,9 +111,11 @@ def plan(
     report.missing = sorted(chosen.ids - {letter.id for letter in selected})
     for letter in selected:
         source = letter.letter.source_topic
+        if source not in known and not letter.redriven:
+            known[source] = topic_exists(source)
         if letter.redriven:
             report.already.append(letter)
-        elif not known.setdefault(source, topic_exists(source)):
+        elif not known[source]:
             report.skipped.append((letter, f"source topic {source} does not exist"))
         else:
             report.pending.append(letter)

@@ -80,6 +80,7 @@ def test_a_second_generation_letter_keeps_the_chain_origin() -> None:
 
 def test_plan_skips_marked_letters_and_missing_topics() -> None:
     fresh = letter(offset=1)
+    fresh_too = letter(offset=6)
     done = letter(offset=2, redriven=True)
     orphan = letter(offset=3, source="env1.gone")
     other = letter(offset=5)
@@ -89,9 +90,11 @@ def test_plan_skips_marked_letters_and_missing_topics() -> None:
         asked.append(name)
         return name != "env1.gone"
 
-    chosen = LetterFilter(ids=frozenset({fresh.id, done.id, orphan.id, LetterId(7, 7)}))
-    report = plan([fresh, done, orphan, other], chosen, exists)
-    assert report.pending == [fresh]
+    chosen = LetterFilter(
+        ids=frozenset({fresh.id, fresh_too.id, done.id, orphan.id, LetterId(7, 7)})
+    )
+    report = plan([fresh, done, orphan, other, fresh_too], chosen, exists)
+    assert report.pending == [fresh, fresh_too]
     assert report.already == [done]
     assert report.skipped == [(orphan, "source topic env1.gone does not exist")]
     assert sorted(asked) == ["env1.gone", "env1.transactions"]  # once per topic
