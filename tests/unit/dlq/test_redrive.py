@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -9,6 +10,8 @@ import orjson
 from dlq.letters import HEADER_REDRIVE_OF, HEADER_REDRIVE_ORIGIN, Letter, LetterFilter, LetterId
 from dlq.redrive import outbound, plan
 from dlq.source import DlqTopics
+from ledger_sink.webhooks import retry_records
+from ledger_sink.webhooks.retry_records import Ticket
 from schemas.records import DeadLetter
 
 AT = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
@@ -99,3 +102,23 @@ def test_plan_skips_marked_letters_and_missing_topics() -> None:
     assert report.skipped == [(orphan, "source topic env1.gone does not exist")]
     assert sorted(asked) == ["env1.gone", "env1.transactions"]  # once per topic
     assert report.missing == [LetterId(7, 7)]
+
+
+def test_a_webhook_letter_goes_back_as_the_same_retry_ticket() -> None:
+    # Exhausted deliveries keep the retry record's headers: re-driven to webhooks.retry they
+    # are one more (the last) attempt for the same subscriber, due at once.
+    ticket = Ticket("sub-1", attempt=10, due_ms=1_000, last_error="503", event_id="ev-1")
+    headers = {name: value.decode() for name, value in ticket.headers()}
+    exhausted = replace(
+        letter(headers=headers, source="env1.webhooks.retry").letter,
+        error_code="webhook_retries_exhausted",
+    )
+    record, _mark = outbound(
+        Letter(LetterId(1, 3), exhausted),
+        DlqTopics.of("webhooks.dead-letter", "env1."),
+        AT,
+        "ana@host",
+    )
+    assert record.topic == "env1.webhooks.retry"
+    assert retry_records.parse(dict(record.headers)) == ticket
+    assert dict(record.headers)[HEADER_REDRIVE_OF] == b"webhooks.dead-letter/1:3"
