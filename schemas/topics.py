@@ -98,6 +98,15 @@ DEAD_LETTER = TopicSpec(
     "records that could not be decoded or validated, with the reason",
     _durable(30),
 )
+# `sentinel dlq redrive` marks each re-driven letter here, in the same Kafka transaction as
+# the re-produced record, keyed by "<dead-letter topic>/<partition>:<offset>"; compacted,
+# so the marks outlive the letters' retention and a letter is never re-driven twice.
+DEAD_LETTER_REDRIVES = TopicSpec(
+    "dead-letter.redrives",
+    1,
+    "which dead letters were re-driven, keyed by the letter's topic/partition:offset",
+    _compacted(),
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TRANSACTIONS,
@@ -110,6 +119,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ACCOUNTS,
     LABELS,
     DEAD_LETTER,
+    DEAD_LETTER_REDRIVES,
 )
 
 

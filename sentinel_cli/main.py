@@ -7,6 +7,7 @@ import typer
 from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
 from deploy.local.pipeline_cli import pipeline_app
+from dlq.cli import dlq_app
 from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
@@ -30,4 +31,5 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(dlq_app, name="dlq")
 register_fraudsim(app)  # simulate, train, models

@@ -49,6 +49,9 @@ class SourceRecord:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
+    # Kept for dead letters: a re-driven record's link to the letter it came from
+    # (``sentinel dlq redrive``) must survive it failing again.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +280,6 @@ def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
         error_code=code,
         error_message=message[:2000],
         failed_at=datetime.now(UTC),
-        headers={},
+        headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
     )
     return Outgoing("dead-letter", record.key or b"", encode_dead_letter(letter))

@@ -148,6 +148,16 @@ def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on
     assert (result.decided, result.dead_lettered) == (1, 2)
 
 
+def test_a_dead_letter_keeps_the_original_headers(pipeline: DecisionPipeline) -> None:
+    # A re-driven record carries a link to the letter it came from (sentinel dlq redrive);
+    # failing again, its new letter must keep it.
+    headers = (("sentinel-redrive-of", b"dead-letter/0:4"), ("trace", b"\xff"))
+    garbage = SourceRecord("transactions", 1, 5, 0, b"k", b"oops", headers)
+    [out] = pipeline.process([garbage], store()[1]).outgoing
+    letter = decode_dead_letter(out.value)
+    assert letter.headers == {"sentinel-redrive-of": "dead-letter/0:4", "trace": "\ufffd"}
+
+
 def test_without_a_model_rules_and_thresholds_still_decide(tmp_path: Path) -> None:
     pipeline = DecisionPipeline(
         ModelRegistry(tmp_path), RulesJudge(ReferenceData(), Thresholds(0.5, 0.9))
