@@ -10,7 +10,7 @@ from deploy.local.pipeline_cli import pipeline_app
 from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
-from ledger_sink.cli import db_app, ledger_app, sink_app
+from ledger_sink.cli import db_app, labels_app, ledger_app, sink_app
 from ledger_sink.webhooks.cli import webhooks_app
 from stream_agents.worker import agents_app
 
@@ -29,5 +29,6 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(agents_app, name="agents")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(labels_app, name="labels")
 app.add_typer(webhooks_app, name="webhooks")
 register_fraudsim(app)  # simulate, train, models
