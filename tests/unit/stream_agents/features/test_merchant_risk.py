@@ -24,15 +24,11 @@ from stream_agents.features.merchant import (
 
 H0 = 490_000  # an hour in 2025: far from zero, as real hours are
 # (merchant, hour offset, fraud): hours spread over more than the 37 days a window reaches.
-events = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans()), max_size=120
-)
+events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans()), max_size=120)
 queries = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1_200)), min_size=1, max_size=30)
 
 
-def reference(
-    history: list[tuple[int, int, bool]], merchant: int, hour: int
-) -> tuple[float, ...]:
+def reference(history: list[tuple[int, int, bool]], merchant: int, hour: int) -> tuple[float, ...]:
     """The definition, read literally: per window, the transactions at the merchant in hours
     [h-168-24w, h-168) and the share of them that are fraud."""
     out: list[float] = []
