@@ -3,7 +3,8 @@
 ``sentinel pipeline up`` starts a detached supervisor; it starts the ingest API, two agent
 workers, the ledger sink, the labels sink, the hourly merchant-risk job, the webhook
 dispatcher and simulated traffic, restarts any that exits (with backoff), and stops them
-all on SIGTERM (``sentinel pipeline down``, which ``make down`` calls). Logs go to ``.stack/logs/<service>.log``.
+all on SIGTERM (``sentinel pipeline down``, which ``make down`` calls). Logs go to
+``.stack/logs/<service>.log``.
 """
 
 from __future__ import annotations

@@ -91,8 +91,14 @@ class MerchantRiskJob:
         )  # fmt: skip
         return report
 
-    def run(self, stopping: threading.Event) -> None:
-        """The current hour now, then each next hour at its top (plus the settle time)."""
+    def run(
+        self, stopping: threading.Event, sleep: Callable[[float], object] | None = None
+    ) -> None:
+        """The current hour now, then each next hour at its top (plus the settle time).
+
+        ``sleep`` waits that many seconds (default: on ``stopping``, so a stop cuts it short).
+        """
+        wait = sleep or stopping.wait
         done: int | None = None
         while not stopping.is_set():
             now_ms = int(self.clock().timestamp() * 1000)
@@ -102,13 +108,12 @@ class MerchantRiskJob:
                     self.run_hour(hour)
                     done = hour
                 except (psycopg.Error, PublishError) as exc:
-                    log.warning(
-                        "hour %d failed, retrying in %s s: %s", hour, self.settings.retry_s, exc
-                    )
-                    stopping.wait(self.settings.retry_s)
+                    retry = self.settings.retry_s
+                    log.warning("hour %d failed, retrying in %s s: %s", hour, retry, exc)
+                    wait(retry)
                     continue
             next_top_ms = (hour + 1) * HOUR_MS + int(self.settings.settle_s * 1000)
-            stopping.wait(max(0.0, (next_top_ms - now_ms) / 1000))
+            wait(max(0.0, (next_top_ms - now_ms) / 1000))
 
     def close(self) -> None:
         self._publisher.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from stream_agents.merchant_risk.compute import (
     hour_start,
     records_for_hour,
 )
+from stream_agents.merchant_risk.job import HourReport, MerchantRiskJob, MerchantRiskSettings
+from stream_agents.merchant_risk.topic import PublishError
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData
 from stream_agents.scoring import ModelRegistry
@@ -116,3 +119,39 @@ def test_rules_can_read_merchant_risk(tmp_path: Path) -> None:
     assert risky.outcome is Outcome.REVIEW
     assert [hit.rule_id for hit in risky.rules_fired] == ["risky-merchant"]
     assert plain.outcome is Outcome.APPROVE
+
+
+class ScriptedJob(MerchantRiskJob):
+    """The real loop; each hour's work replaced by a record of it (the first attempt fails)."""
+
+    def __init__(self, clock: list[datetime], stop_after: int) -> None:
+        super().__init__(MerchantRiskSettings(settle_s=5, retry_s=30), clock=lambda: clock[0])
+        self.hours: list[int] = []
+        self.stopping = threading.Event()
+        self.stop_after = stop_after
+
+    def run_hour(self, hour: int) -> HourReport:
+        self.hours.append(hour)
+        if len(self.hours) == 1:
+            raise PublishError("broker away")
+        if len(self.hours) >= self.stop_after:
+            self.stopping.set()
+        return HourReport(hour_start(hour), 0, 0, 0.0)
+
+
+def test_the_loop_computes_now_then_each_top_of_the_hour_and_retries_a_failure() -> None:
+    clock = [datetime(2026, 11, 30, 10, 20, tzinfo=UTC)]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += timedelta(seconds=seconds)
+
+    job = ScriptedJob(clock, stop_after=4)
+    try:
+        job.run(job.stopping, sleep)
+    finally:
+        job.close()
+    assert job.hours == [HOUR, HOUR, HOUR + 1, HOUR + 2]  # 10:00 failed, retried; 11:00; 12:00
+    # Then 10:59:35 -> 11:00:05 (settle) and on; the last wait ends at once on the real event.
+    assert waits == [30, 40 * 60 - 30 + 5, 3600, 3600]
