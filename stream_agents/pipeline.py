@@ -167,7 +167,7 @@ class DecisionPipeline:
         event = feature_event(tx)
         home = state.home_country(event.ts_ms, profile)
         observation = state.observe_at(event, record.partition, record.offset, profile)
-        features = dict(observation.features)
+        features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
         if tx.ingested_at is None:
             # Produced straight to Kafka: the broker's append time is the ingest time.

@@ -17,7 +17,9 @@ transaction's hour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -39,6 +41,9 @@ _SPAN: Final = 1 << 32
 MAX_AGE_HOURS: Final = 2
 MAX_LEAD_HOURS: Final = 1
 ZEROS: Final = (0.0,) * len(MERCHANT_FEATURE_NAMES)
+ZERO_FEATURES: Final[Mapping[str, float]] = MappingProxyType(
+    dict.fromkeys(MERCHANT_FEATURE_NAMES, 0.0)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,12 @@ class MerchantValues:
 
     hour: int
     values: tuple[float, ...]
+    # Built once when the record arrives, not once per transaction (the hot path).
+    features: Mapping[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        named = dict(zip(MERCHANT_FEATURE_NAMES, self.values, strict=True))
+        object.__setattr__(self, "features", MappingProxyType(named))
 
     @property
     def is_zero(self) -> bool:
@@ -106,8 +117,9 @@ def applies(stamp_hour: int, tx_hour: int) -> bool:
     return -MAX_LEAD_HOURS <= tx_hour - stamp_hour <= MAX_AGE_HOURS
 
 
-def merchant_features(held: MerchantValues | None, tx_ts_ms: int) -> dict[str, float]:
-    """The merchant-risk features of a transaction at ``tx_ts_ms`` given what is held."""
+def merchant_features(held: MerchantValues | None, tx_ts_ms: int) -> Mapping[str, float]:
+    """The merchant-risk features of a transaction at ``tx_ts_ms`` given what is held
+    (read-only: the caller copies them into its own features)."""
     if held is None or not applies(held.hour, tx_ts_ms // HOUR_MS):
-        return dict(zip(MERCHANT_FEATURE_NAMES, ZEROS, strict=True))
-    return dict(zip(MERCHANT_FEATURE_NAMES, held.values, strict=True))
+        return ZERO_FEATURES
+    return held.features
