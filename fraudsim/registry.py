@@ -18,7 +18,7 @@ from typing import Any
 
 import xgboost as xgb
 
-from schemas.features import FEATURE_NAMES
+from schemas.features import LIVE_FEATURE_NAMES
 from stream_agents.scoring import CURRENT, Model, publish
 
 STAGING = ".staging"
@@ -41,7 +41,7 @@ class Entry:
 
 def live_ready(card: Mapping[str, Any]) -> bool:
     """True when the live agent computes every feature the model reads."""
-    return set(card.get("feature_names", ())) <= set(FEATURE_NAMES)
+    return set(card.get("feature_names", ())) <= set(LIVE_FEATURE_NAMES)
 
 
 def current_version(root: Path) -> str | None:
@@ -70,7 +70,7 @@ def promote(root: Path, version: str, force: bool = False) -> Model:
         raise RegistryError(f"no model {version!r} in {root}")
     card = json.loads((directory / "card.json").read_text())
     if not live_ready(card) and not force:
-        extra = sorted(set(card["feature_names"]) - set(FEATURE_NAMES))
+        extra = sorted(set(card["feature_names"]) - set(LIVE_FEATURE_NAMES))
         raise RegistryError(f"{version} reads features the live agent does not compute: {extra}")
     model = Model.load(directory)  # refuse a broken artifact before any agent tries it
     pointer = root / f".{CURRENT}.tmp"

@@ -1,4 +1,5 @@
-"""Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts.
+"""Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts,
+merchant risk.
 
 Import them from `schemas.records`; this module only keeps that file small.
 """
@@ -242,4 +243,49 @@ class NamedList:
             kind=value["kind"],
             values=tuple(value["values"]),
             updated_at=value["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MerchantRisk:
+    """A merchant's risk features for one hour, on the compacted merchant-risk topic
+    (merchant_risk.avsc). A tombstone under the merchant id means all zeros."""
+
+    RECORD: ClassVar[str] = "merchant_risk"
+
+    merchant_id: str
+    hour: datetime
+    tx_1d: int
+    risk_1d: float
+    tx_7d: int
+    risk_7d: float
+    tx_30d: int
+    risk_30d: float
+    computed_at: datetime
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "merchant_id": self.merchant_id,
+            "hour": aware(self.hour),
+            "tx_1d": self.tx_1d,
+            "risk_1d": self.risk_1d,
+            "tx_7d": self.tx_7d,
+            "risk_7d": self.risk_7d,
+            "tx_30d": self.tx_30d,
+            "risk_30d": self.risk_30d,
+            "computed_at": aware(self.computed_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            merchant_id=value["merchant_id"],
+            hour=value["hour"],
+            tx_1d=value["tx_1d"],
+            risk_1d=value["risk_1d"],
+            tx_7d=value["tx_7d"],
+            risk_7d=value["risk_7d"],
+            tx_30d=value["tx_30d"],
+            risk_30d=value["risk_30d"],
+            computed_at=value["computed_at"],
         )

@@ -23,6 +23,7 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    MerchantRisk,
     NamedList,
     Rule,
     Transaction,
@@ -201,3 +202,11 @@ def encode_named_list(named: NamedList, version: int | None = None) -> bytes:
 
 def decode_named_list(data: Buffer | None, reader_version: int | None = None) -> NamedList:
     return decode_as(NamedList, data, reader_version)
+
+
+def encode_merchant_risk(risk: MerchantRisk, version: int | None = None) -> bytes:
+    return encode_obj(risk, version)
+
+
+def decode_merchant_risk(data: Buffer | None, reader_version: int | None = None) -> MerchantRisk:
+    return decode_as(MerchantRisk, data, reader_version)

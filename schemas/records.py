@@ -20,6 +20,7 @@ from schemas._support_records import (
     AccountProfile,
     DeadLetter,
     Label,
+    MerchantRisk,
     NamedList,
     Rule,
     WebhookEvent,
@@ -35,6 +36,7 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "Label",
+    "MerchantRisk",
     "NamedList",
     "Outcome",
     "ReasonCode",
@@ -254,6 +256,7 @@ RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
             DeadLetter,
             AccountProfile,
             NamedList,
+            MerchantRisk,
         )
     }
 )

@@ -92,6 +92,13 @@ ACCOUNTS = TopicSpec(
 LABELS = TopicSpec(
     "labels", 6, "fraud confirmations and chargebacks, keyed by account id", _durable(400)
 )
+# Rewritten whole every hour by `sentinel merchant-risk run`; every agent reads all of it.
+MERCHANT_RISK = TopicSpec(
+    "merchant-risk",
+    6,
+    "per-merchant risk features for the current hour, keyed by merchant id",
+    _compacted(),
+)
 DEAD_LETTER = TopicSpec(
     "dead-letter",
     3,
@@ -118,6 +125,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     LISTS,
     ACCOUNTS,
     LABELS,
+    MERCHANT_RISK,
     DEAD_LETTER,
     DEAD_LETTER_REDRIVES,
 )

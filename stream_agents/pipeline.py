@@ -3,7 +3,9 @@
 The faust agent hands ``DecisionPipeline.process`` a batch of raw records and a view of its
 feature table; it gets back the records to publish and the account states to write. Every
 step is plain Python (decode, features, one model call for the batch, rules, policy), so
-the same code runs under test, in replay and live.
+the same code runs under test, in replay and live. Each transaction's features are its
+account's windowed features plus its merchant's risk (``features.merchant``: the values the
+hourly job published, under the stamp policy there; zeros when none apply).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from schemas.records import (
 )
 from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures, HomeProfile, StateDecodeError
+from stream_agents.features.merchant import MerchantValues, merchant_features
 from stream_agents.scoring import ModelRegistry, Scored
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 
@@ -104,11 +107,13 @@ class DecisionPipeline:
         judge: Judge,
         profiles: Callable[[str], HomeProfile | None] = lambda _account: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        merchants: Callable[[str], MerchantValues | None] = lambda _merchant: None,
     ) -> None:
         self.models = models
         self.judge = judge
         self.profiles = profiles
         self.clock = clock
+        self.merchants = merchants
 
     def process(
         self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
@@ -165,10 +170,12 @@ class DecisionPipeline:
         event = feature_event(tx)
         home = state.home_country(event.ts_ms, profile)
         observation = state.observe_at(event, record.partition, record.offset, profile)
+        features = observation.features  # a fresh dict per event: extended in place
+        features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
         if tx.ingested_at is None:
             # Produced straight to Kafka: the broker's append time is the ingest time.
             tx = _with_ingest_time(tx, record.timestamp_ms)
-        return _Item(record, tx, observation.features, home)
+        return _Item(record, tx, features, home)
 
     def _decide(
         self, item: _Item, scored: Scored | None, version: str | None, now: datetime

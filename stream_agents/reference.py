@@ -1,10 +1,13 @@
-"""Reference data every worker holds whole: rules, named lists and account profiles.
+"""Reference data every worker holds whole: rules, named lists, account profiles and
+merchant risk.
 
-A background thread follows the compacted ``rules``, ``lists`` and ``accounts`` topics
-from the beginning, without a consumer group, so every worker process sees every record
-whichever partitions it owns. Each change builds a new immutable RuleSet or ListSet and
-swaps it in; the agent reads the current one per batch, so a rule published by the admin
-API applies to the next micro-batch (well within a second) without a restart.
+A background thread follows the compacted ``rules``, ``lists``, ``accounts`` and
+``merchant-risk`` topics from the beginning, without a consumer group, so every worker
+process sees every record whichever partitions it owns. Each change builds a new immutable
+RuleSet or ListSet and swaps it in; the agent reads the current one per batch, so a rule
+published by the admin API applies to the next micro-batch (well within a second) without
+a restart. Merchant risk is held as the job last published it; the pipeline applies the
+stamp policy (``features.merchant.applies``) per transaction.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ import uuid
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from rule_engine import EMPTY_LISTS, ListSet, NamedList, RuleSet, RuleSpec
-from schemas.codec import decode_account_profile, decode_named_list, decode_rule
+from schemas.codec import (
+    decode_account_profile,
+    decode_merchant_risk,
+    decode_named_list,
+    decode_rule,
+)
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
-from schemas.topics import ACCOUNTS, LISTS, RULES
+from schemas.topics import ACCOUNTS, LISTS, MERCHANT_RISK, RULES
 from stream_agents.features import HomeProfile
+from stream_agents.features.merchant import HOUR_MS, MerchantValues
 from stream_agents.metrics import REFERENCE_RECORDS, RULES_LOADED, RULES_REJECTED
 
 log = logging.getLogger("stream_agents.reference")
@@ -33,9 +42,13 @@ class ReferenceData:
         self.rules = rules if rules is not None else RuleSet.empty()
         self.lists = lists
         self.profiles: dict[str, HomeProfile] = {}
+        self.merchants: dict[str, MerchantValues] = {}
 
     def profile(self, account_id: str) -> HomeProfile | None:
         return self.profiles.get(account_id)
+
+    def merchant_risk(self, merchant_id: str) -> MerchantValues | None:
+        return self.merchants.get(merchant_id)
 
     def apply(self, role: str, key: bytes | None, value: bytes | None) -> None:
         """Apply one record of a reference topic (a None value deletes its key)."""
@@ -48,6 +61,8 @@ class ReferenceData:
                 if value is None
                 else self.lists.with_list(_named_list(value))
             )
+        elif role == "merchant-risk":
+            self._apply_merchant(name, value)
         elif value is None:
             self.profiles.pop(name, None)
         else:
@@ -65,6 +80,16 @@ class ReferenceData:
                 log.warning("rule %s v%s does not compile; not run", spec.rule_id, spec.version)
         RULES_LOADED.set(len(self.rules))
 
+    def _apply_merchant(self, merchant_id: str, value: bytes | None) -> None:
+        # A tombstone is the job's way of saying "all zeros now".
+        if value is None:
+            self.merchants.pop(merchant_id, None)
+            return
+        r = decode_merchant_risk(value)
+        hour = int(r.hour.timestamp() * 1000) // HOUR_MS
+        values = (r.tx_1d, r.risk_1d, r.tx_7d, r.risk_7d, r.tx_30d, r.risk_30d)
+        self.merchants[r.merchant_id] = MerchantValues(hour, tuple(float(v) for v in values))
+
 
 def _named_list(value: bytes) -> NamedList:
     record = decode_named_list(value)
@@ -80,6 +105,7 @@ class ReferenceFollower:
             f"{prefix}{RULES.name}": "rules",
             f"{prefix}{LISTS.name}": "lists",
             f"{prefix}{ACCOUNTS.name}": "accounts",
+            f"{prefix}{MERCHANT_RISK.name}": "merchant-risk",
         }
         self.data = data
         self.caught_up = threading.Event()

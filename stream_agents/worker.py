@@ -31,7 +31,12 @@ def build_pipeline(settings: AgentSettings, reference: ReferenceData) -> Decisio
         )
     )
     judge = RulesJudge(reference, Thresholds(settings.review_at, settings.decline_at), breaker)
-    return DecisionPipeline(ModelRegistry(settings.model_registry), judge, reference.profile)
+    return DecisionPipeline(
+        ModelRegistry(settings.model_registry),
+        judge,
+        reference.profile,
+        merchants=reference.merchant_risk,
+    )
 
 
 def changelog_replicas(settings: AgentSettings) -> int:

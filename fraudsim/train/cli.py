@@ -32,8 +32,9 @@ def train_command(
         bool, typer.Option(help="Choose hyperparameters on validation folds.")
     ] = True,
     merchant_risk: Annotated[
-        bool, typer.Option(help="Add experimental merchant-risk features (staged, not promoted).")
-    ] = False,
+        bool,
+        typer.Option(help="Add the merchant-risk features (the hourly job serves them live)."),
+    ] = True,
     promote: Annotated[bool, typer.Option(help="Make the new model current.")] = True,
     review_rate: Annotated[float, typer.Option(min=0.0001, max=0.5)] = 0.01,
     decline_precision: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.9,

@@ -21,6 +21,7 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    MerchantRisk,
     Outcome,
     ReasonCode,
     Rule,
@@ -149,6 +150,18 @@ SUPPORT_RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
         updated_at=moments,
         home_lat=st.none() | doubles,
         home_lon=st.none() | doubles,
+    ),
+    MerchantRisk: st.builds(
+        MerchantRisk,
+        merchant_id=texts,
+        hour=moments,
+        tx_1d=ints,
+        risk_1d=doubles,
+        tx_7d=ints,
+        risk_7d=doubles,
+        tx_30d=ints,
+        risk_30d=doubles,
+        computed_at=moments,
     ),
 }
 

@@ -60,6 +60,7 @@ def test_wire_ids_are_pinned() -> None:
         "dead_letter": 6,
         "account_profile": 7,
         "named_list": 8,
+        "merchant_risk": 9,
     }
     assert REGISTRY.get("transaction", 1).header == b"\x00\x00\x00\x03\xe9"  # id 1001
     assert schema_id("transaction", 2) == 1002
