@@ -23,6 +23,7 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    ModelAnnouncement,
     NamedList,
     Rule,
     Transaction,
@@ -201,3 +202,15 @@ def encode_named_list(named: NamedList, version: int | None = None) -> bytes:
 
 def decode_named_list(data: Buffer | None, reader_version: int | None = None) -> NamedList:
     return decode_as(NamedList, data, reader_version)
+
+
+def encode_model_announcement(
+    announcement: ModelAnnouncement, version: int | None = None
+) -> bytes:
+    return encode_obj(announcement, version)
+
+
+def decode_model_announcement(
+    data: Buffer | None, reader_version: int | None = None
+) -> ModelAnnouncement:
+    return decode_as(ModelAnnouncement, data, reader_version)
