@@ -204,9 +204,7 @@ def decode_named_list(data: Buffer | None, reader_version: int | None = None) ->
     return decode_as(NamedList, data, reader_version)
 
 
-def encode_model_announcement(
-    announcement: ModelAnnouncement, version: int | None = None
-) -> bytes:
+def encode_model_announcement(announcement: ModelAnnouncement, version: int | None = None) -> bytes:
     return encode_obj(announcement, version)
 
 

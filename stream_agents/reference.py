@@ -5,13 +5,17 @@ from the beginning, without a consumer group, so every worker process sees every
 whichever partitions it owns. Each change builds a new immutable RuleSet or ListSet and
 swaps it in; the agent reads the current one per batch, so a rule published by the admin
 API applies to the next micro-batch (well within a second) without a restart.
+``TopicFollower`` is the thread itself; the ``models`` topic is followed the same way
+(``stream_agents.live_models``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
@@ -71,34 +75,44 @@ def _named_list(value: bytes) -> NamedList:
     return NamedList.of(record.name, record.kind, record.values)
 
 
-class ReferenceFollower:
-    """Consumes the reference topics into a ReferenceData in a daemon thread."""
+class TopicFollower:
+    """Consumes compacted topics whole, from the beginning, in a daemon thread.
 
-    def __init__(self, kafka: KafkaConnection, data: ReferenceData) -> None:
-        prefix = kafka.topic_prefix
-        self.roles = {
-            f"{prefix}{RULES.name}": "rules",
-            f"{prefix}{LISTS.name}": "lists",
-            f"{prefix}{ACCOUNTS.name}": "accounts",
-        }
-        self.data = data
+    ``apply(role, key, value)`` runs in that thread for every record; a record it cannot use
+    (SchemaError, ValueError) is logged and skipped, and the thread goes on.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        roles: Mapping[str, str],
+        apply: Callable[[str, bytes | None, bytes | None], None],
+        name: str = "reference",
+    ) -> None:
+        self.roles = dict(roles)  # topic name -> role
+        self._apply_record = apply
         self.caught_up = threading.Event()
         self._stop = threading.Event()
         self._consumer = Consumer(
             {
                 "bootstrap.servers": kafka.bootstrap_servers,
                 # Required by the client; never joined, partitions are assigned directly.
-                "group.id": f"sentinel-reference-{uuid.uuid4().hex}",
+                "group.id": f"sentinel-{name}-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 50,
             }
         )
-        self._thread = threading.Thread(target=self._serve, name="reference", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def start(self, timeout_s: float = 60.0) -> bool:
-        """Start following; True once everything published before now has been applied."""
+        """Start following; True once everything published before now has been applied,
+        False after ``timeout_s`` or as soon as the thread has died (a missing topic)."""
         self._thread.start()
-        return self.caught_up.wait(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while not self.caught_up.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+            if not self._thread.is_alive() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -122,6 +136,9 @@ class ReferenceFollower:
         metadata = self._consumer.list_topics(timeout=30).topics
         parts, remaining = [], {}
         for topic in self.roles:
+            if topic not in metadata:
+                log.error("topic %s does not exist: run `sentinel topics apply`", topic)
+                raise RuntimeError(f"topic {topic} does not exist")
             for partition in metadata[topic].partitions:
                 parts.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
                 _low, high = self._consumer.get_watermark_offsets(
@@ -135,10 +152,24 @@ class ReferenceFollower:
     def _apply(self, msg: Message) -> None:
         role = self.roles[msg.topic() or ""]
         try:
-            self.data.apply(role, msg.key(), msg.value())
+            self._apply_record(role, msg.key(), msg.value())
         except (SchemaError, ValueError) as exc:
             log.warning("skipping bad %s record at offset %s: %s", role, msg.offset(), exc)
         REFERENCE_RECORDS.labels(role).inc()
+
+
+class ReferenceFollower(TopicFollower):
+    """Follows the rules, lists and accounts topics into a ReferenceData."""
+
+    def __init__(self, kafka: KafkaConnection, data: ReferenceData) -> None:
+        prefix = kafka.topic_prefix
+        roles = {
+            f"{prefix}{RULES.name}": "rules",
+            f"{prefix}{LISTS.name}": "lists",
+            f"{prefix}{ACCOUNTS.name}": "accounts",
+        }
+        super().__init__(kafka, roles, data.apply, "reference")
+        self.data = data
 
 
 def _mark(remaining: dict[tuple[str, int], int], msg: Message) -> None:
