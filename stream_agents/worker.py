@@ -78,6 +78,11 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         # Deciding without it would approve what the model exists to catch.
         log.error("the announced champion cannot be loaded: %s", models.failed[CHAMPION])
         raise typer.Exit(1)
+    if CHAMPION not in models.announced and settings.model_registry is not None:
+        log.warning(
+            "no champion announced on the models topic: rules decide alone until "
+            "`sentinel models promote VERSION` (the registry's CURRENT is not followed)"
+        )
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
     app = create_app(settings, pipeline, changelog_replicas(settings), publisher)
