@@ -105,11 +105,10 @@ def announced(kafka: KafkaConnection, timeout_s: float = 10.0) -> dict[str, Mode
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:
             raise AnnounceError(f"topic {topic} does not exist: run `sentinel topics apply`")
+        deadline = time.monotonic() + timeout_s
         ends = {}
         for partition in metadata.partitions:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout_s
-            )
+            high = _end_offset(consumer, TopicPartition(topic, partition), deadline)
             if high > 0:
                 ends[partition] = high
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
@@ -118,6 +117,19 @@ def announced(kafka: KafkaConnection, timeout_s: float = 10.0) -> dict[str, Mode
         raise AnnounceError(f"cannot read {topic}: {exc}") from exc
     finally:
         consumer.close()
+
+
+def _end_offset(consumer: Consumer, partition: TopicPartition, deadline: float) -> int:
+    # A topic created a moment ago may not have its leader yet (NOT_LEADER_FOR_PARTITION,
+    # which librdkafka does not flag retriable here): retry whatever fails, up to the deadline.
+    while True:
+        try:
+            _low, high = consumer.get_watermark_offsets(partition, timeout=5)
+            return int(high)
+        except KafkaException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _read_to(

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from rule_engine import EMPTY_LISTS, ListSet, NamedList, RuleSet, RuleSpec
 from schemas.codec import decode_account_profile, decode_named_list, decode_rule
@@ -141,13 +141,23 @@ class TopicFollower:
                 raise RuntimeError(f"topic {topic} does not exist")
             for partition in metadata[topic].partitions:
                 parts.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=30
-                )
+                high = self._end_offset(TopicPartition(topic, partition))
                 if high > 0:
                     remaining[(topic, partition)] = high
         self._consumer.assign(parts)
         return remaining
+
+    def _end_offset(self, partition: TopicPartition, timeout_s: float = 30.0) -> int:
+        # A topic created a moment ago may have no leader yet (NOT_LEADER_FOR_PARTITION):
+        # retry until the timeout rather than let the thread die on a transient error.
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return int(self._consumer.get_watermark_offsets(partition, timeout=5)[1])
+            except KafkaException:
+                if time.monotonic() >= deadline or self._stop.is_set():
+                    raise
+                time.sleep(0.2)
 
     def _apply(self, msg: Message) -> None:
         role = self.roles[msg.topic() or ""]
