@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from deploy.local.pipeline_cli import _announce_current
 from fraudsim.announce import announce, announced
 from fraudsim.registry import current_version
+from fraudsim.simulate import SimConfig, simulate
+from fraudsim.tables import write_dataset
 from schemas.connections import KafkaConnection
 from schemas.topics import TopicSpec
 from sentinel_cli.main import app
@@ -70,3 +72,19 @@ def test_bootstrap_announces_current_only_when_no_champion_is(
     announce(kafka, "champion", "a")  # promoted elsewhere: the bootstrap leaves it alone
     _announce_current(registry)
     assert announced(kafka)["champion"].version == "a"
+
+
+def test_training_announces_the_model_it_makes_current(
+    kafka: KafkaConnection, tmp_path: Path
+) -> None:
+    data = tmp_path / "sim"
+    write_dataset(simulate(SimConfig(customers=300, terminals=600, days=70, seed=3)), data)
+    trained = CliRunner().invoke(
+        app,
+        ["train", "--data", str(data), "--registry", str(tmp_path / "models"),
+         "--version", "fresh", "--no-search", "--workers", "1"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "fresh announced as champion" in trained.output
+    assert announced(kafka)["champion"].version == "fresh"
+    assert current_version(tmp_path / "models") == "fresh"
