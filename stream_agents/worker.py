@@ -56,22 +56,11 @@ def changelog_replicas(settings: AgentSettings) -> int:
     return max(1, min(settings.changelog_replicas, brokers))
 
 
-@agents_app.command("run")
-def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
-    """Run one agent worker; start more processes to add capacity (no code change)."""
-    settings = AgentSettings()
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-    reference = ReferenceData()
-    follower = ReferenceFollower(settings.kafka, reference)
-    # Decide nothing before every rule published so far is live.
-    if not follower.start(settings.reference_timeout_s):
-        log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
-        raise typer.Exit(1)
+def follow_models(settings: AgentSettings) -> tuple[ModelBook, ModelFollower]:
+    """Start following the models topic; return once the announced models are loaded."""
     models = build_models(settings)
-    model_follower = ModelFollower(settings.kafka, models)
-    # Nor before the announced champion (and challenger) are loaded.
-    if not model_follower.start(settings.models_timeout_s):
+    follower = ModelFollower(settings.kafka, models)
+    if not follower.start(settings.models_timeout_s):
         log.error("models topic not loaded within %s s", settings.models_timeout_s)
         raise typer.Exit(1)
     if CHAMPION in models.failed:
@@ -83,6 +72,23 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
             "no champion announced on the models topic: rules decide alone until "
             "`sentinel models promote VERSION` (the registry's CURRENT is not followed)"
         )
+    return models, follower
+
+
+@agents_app.command("run")
+def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
+    """Run one agent worker; start more processes to add capacity (no code change)."""
+    settings = AgentSettings()
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    reference = ReferenceData()
+    follower = ReferenceFollower(settings.kafka, reference)
+    # Decide nothing before every rule published so far is live, nor before the announced
+    # champion (and challenger) are loaded.
+    if not follower.start(settings.reference_timeout_s):
+        log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
+        raise typer.Exit(1)
+    models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
     app = create_app(settings, pipeline, changelog_replicas(settings), publisher)

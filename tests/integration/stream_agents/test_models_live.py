@@ -133,3 +133,14 @@ def ledger_rows(dsn: str) -> dict[str, tuple[str | None, str | None, float | Non
             " FROM decisions"
         ).fetchall()
     return {tid: (model, challenger, score) for tid, model, challenger, score in found}
+
+
+def test_a_worker_whose_announced_champion_cannot_load_refuses_to_start(
+    agents: tuple[str, Workers], tmp_path: Path
+) -> None:
+    prefix, workers = agents
+    announce_model(prefix, "not-in-this-registry")
+    proc = workers.start(wait=False)
+    assert proc.wait(timeout=120) == 1
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "announced champion cannot be loaded" in log and "not-in-this-registry" in log
