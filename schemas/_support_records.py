@@ -1,5 +1,5 @@
 """Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts,
-merchant risk.
+merchant risk, model announcements.
 
 Import them from `schemas.records`; this module only keeps that file small.
 """
@@ -288,4 +288,37 @@ class MerchantRisk:
             tx_30d=value["tx_30d"],
             risk_30d=value["risk_30d"],
             computed_at=value["computed_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelAnnouncement:
+    """Which registry version plays a role, on the compacted models topic keyed by role
+    (model_announcement.avsc). Clearing a role is a tombstone under its key, not a record."""
+
+    RECORD: ClassVar[str] = "model_announcement"
+
+    role: str
+    version: str
+    announced_at: datetime
+    announced_by: str
+    forced: bool = False
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "version": self.version,
+            "announced_at": aware(self.announced_at),
+            "announced_by": self.announced_by,
+            "forced": self.forced,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            role=value["role"],
+            version=value["version"],
+            announced_at=value["announced_at"],
+            announced_by=value["announced_by"],
+            forced=value.get("forced", False),
         )

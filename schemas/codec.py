@@ -24,6 +24,7 @@ from schemas.records import (
     Decision,
     Label,
     MerchantRisk,
+    ModelAnnouncement,
     NamedList,
     Rule,
     Transaction,
@@ -210,3 +211,13 @@ def encode_merchant_risk(risk: MerchantRisk, version: int | None = None) -> byte
 
 def decode_merchant_risk(data: Buffer | None, reader_version: int | None = None) -> MerchantRisk:
     return decode_as(MerchantRisk, data, reader_version)
+
+
+def encode_model_announcement(announcement: ModelAnnouncement, version: int | None = None) -> bytes:
+    return encode_obj(announcement, version)
+
+
+def decode_model_announcement(
+    data: Buffer | None, reader_version: int | None = None
+) -> ModelAnnouncement:
+    return decode_as(ModelAnnouncement, data, reader_version)

@@ -44,6 +44,7 @@ RECORD_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "account_profile": 7,
         "named_list": 8,
         "merchant_risk": 9,
+        "model_announcement": 10,
     }
 )
 

@@ -89,6 +89,13 @@ LISTS = TopicSpec("lists", 1, "named allow/deny lists, keyed by list name", _com
 ACCOUNTS = TopicSpec(
     "accounts", 12, "account profiles (home country, location), keyed by account id", _compacted()
 )
+# Keyed by role (MODEL_ROLES): the registry version each role plays. One partition keeps the
+# announcements in the order they were made; compaction keeps the latest per role.
+MODELS = TopicSpec(
+    "models", 1, "the model versions announced as champion and challenger, keyed by role",
+    _compacted(),
+)  # fmt: skip
+MODEL_ROLES = ("champion", "challenger")
 LABELS = TopicSpec(
     "labels", 6, "fraud confirmations and chargebacks, keyed by account id", _durable(400)
 )
@@ -128,6 +135,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     MERCHANT_RISK,
     DEAD_LETTER,
     DEAD_LETTER_REDRIVES,
+    MODELS,
 )
 
 

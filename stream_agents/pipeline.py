@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from rule_engine import Thresholds
 from schemas.codec import (
     decode_transaction,
     encode_dead_letter,
@@ -38,7 +39,8 @@ from schemas.records import (
 from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures, HomeProfile, StateDecodeError
 from stream_agents.features.merchant import MerchantValues, merchant_features
-from stream_agents.scoring import ModelRegistry, Scored
+from stream_agents.live_models import shadow_scores
+from stream_agents.scoring import LiveModels, ModelSource, Scored
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 
 
@@ -77,8 +79,11 @@ class Judgement:
     shadow_rules_fired: tuple[RuleHit, ...] = ()
 
 
-# (transaction, features, model score or None, home country) -> judgement
-Judge = Callable[[Transaction, Mapping[str, float], float | None, str | None], Judgement]
+# (transaction, features, model score or None, home country, the champion's thresholds or
+# None for the judge's own) -> judgement
+Judge = Callable[
+    [Transaction, Mapping[str, float], float | None, str | None, Thresholds | None], Judgement
+]
 
 
 @dataclass
@@ -103,7 +108,7 @@ class DecisionPipeline:
 
     def __init__(
         self,
-        models: ModelRegistry,
+        models: ModelSource,
         judge: Judge,
         profiles: Callable[[str], HomeProfile | None] = lambda _account: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -128,14 +133,15 @@ class DecisionPipeline:
         ]
         for item in items:
             partitions[item.tx.account_id] = item.record.partition
-        model = self.models.current()
-        scores: Sequence[Scored | None] = (
-            model.score([item.features for item in items]) if model else [None] * len(items)
-        )
+        # Read once: a model swapped in meanwhile applies from the next batch on.
+        live = self.models.live()
+        rows = [item.features for item in items]
+        model = live.champion
+        scores: Sequence[Scored | None] = model.score(rows) if model else [None] * len(items)
+        shadow = shadow_scores(live.challenger, rows)
         now = self.clock()
-        version = model.version if model else None
-        for item, scored in zip(items, scores, strict=True):
-            result.outgoing.extend(self._decide(item, scored, version, now))
+        for item, scored, challenger_score in zip(items, scores, shadow, strict=True):
+            result.outgoing.extend(self._decide(item, scored, live, challenger_score, now))
         result.decided = len(items)
         # Each touched account is written once per batch, not once per event.
         result.states = {
@@ -178,19 +184,27 @@ class DecisionPipeline:
         return _Item(record, tx, features, home)
 
     def _decide(
-        self, item: _Item, scored: Scored | None, version: str | None, now: datetime
+        self,
+        item: _Item,
+        scored: Scored | None,
+        live: LiveModels,
+        challenger_score: float | None,
+        now: datetime,
     ) -> list[Outgoing]:
         tx = item.tx
         judgement = self.judge(
-            tx, item.features, scored.score if scored else None, item.home_country
+            tx, item.features, scored.score if scored else None, item.home_country, live.thresholds
         )
+        challenger = live.challenger
         decision = Decision(
             decision_id=decision_id_for(tx.transaction_id),
             transaction_id=tx.transaction_id,
             account_id=tx.account_id,
             outcome=judgement.outcome,
             risk_score=judgement.risk_score,
-            model_version=version,
+            model_version=live.champion.version if live.champion else None,
+            challenger_model_version=challenger.version if challenger else None,
+            challenger_score=challenger_score,
             rules_fired=judgement.rules_fired,
             shadow_rules_fired=judgement.shadow_rules_fired,
             reason_codes=scored.reasons if scored else (),

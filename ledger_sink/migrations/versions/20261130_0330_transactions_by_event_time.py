@@ -1,7 +1,7 @@
 """Transactions are read by event time: an index for the hourly merchant-risk job.
 
 Revision ID: 20261130_0330
-Revises: 20261130_0200
+Revises: 20261130_0300
 Created: 2026-11-30
 
 `sentinel merchant-risk run` counts, per merchant and hour, the transactions of a 30-day
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "20261130_0330"
-down_revision: str | None = "20261130_0200"
+down_revision: str | None = "20261130_0300"
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from fraudsim.simulate import SimulatedData
 from fraudsim.tables import TransactionColumns, transactions_table
 from fraudsim.train.data import codes
 from fraudsim.train.features import feature_matrix, replay
+from rule_engine import Thresholds
 from schemas.codec import decode_decision, encode_transaction
 from schemas.enums import Outcome
 from schemas.features import FEATURE_NAMES, MERCHANT_FEATURE_NAMES
@@ -24,7 +25,11 @@ BATCH = 250
 
 
 def approve(
-    _tx: Transaction, _features: Mapping[str, float], _score: float | None, _home: str | None
+    _tx: Transaction,
+    _features: Mapping[str, float],
+    _score: float | None,
+    _home: str | None,
+    _thresholds: Thresholds | None,
 ) -> Judgement:
     return Judgement(Outcome.APPROVE, 0.0)
 

@@ -110,6 +110,21 @@ def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> No
     assert missing.exit_code == 1 and "simulate generate" in missing.output
 
 
+def test_promote_and_challenge_refuse_before_announcing_anything(tmp_path: Path) -> None:
+    staged = tmp_path / "risky"
+    staged.mkdir()
+    names = [*FEATURE_NAMES, "feature_nobody_computes"]
+    (staged / "card.json").write_text(json.dumps({"version": "risky", "feature_names": names}))
+    runner = CliRunner()
+    where = ["--registry", str(tmp_path)]
+    for args in (["promote", "risky"], ["challenge", "risky"], ["challenge", "../risky"]):
+        refused = runner.invoke(app, ["models", *args, *where])
+        assert refused.exit_code == 1, refused.output
+    assert "does not compute" in runner.invoke(app, ["models", "challenge", "risky", *where]).output
+    for args in ([], ["risky", "--clear"]):
+        assert runner.invoke(app, ["models", "challenge", *args, *where]).exit_code == 2
+
+
 def test_simulate_generate_writes_the_dataset(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,

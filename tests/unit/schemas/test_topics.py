@@ -14,7 +14,7 @@ def test_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", [topics.RULES, topics.LISTS, topics.ACCOUNTS, topics.MERCHANT_RISK]
+    "spec", [topics.RULES, topics.LISTS, topics.ACCOUNTS, topics.MERCHANT_RISK, topics.MODELS]
 )
 def test_reference_data_topics_are_compacted(spec: TopicSpec) -> None:
     assert spec.config["cleanup.policy"] == "compact"
