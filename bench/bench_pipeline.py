@@ -39,6 +39,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,7 +75,6 @@ from ledger_sink.webhooks import subscriptions
 from schemas.codec import decode_decision, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, WEBHOOKS, declared_topics
-from tests.support.agents import changelog_topic
 from tests.support.models import train_tiny_model
 from tests.support.receiver import Receiver
 
@@ -576,9 +576,7 @@ def ceilings(
     run: Run, env: dict[str, str], raw_records: list[tuple[bytes, bytes]], wrk_seconds: float
 ) -> dict[str, Any]:
     raw_prefix = f"{run.prefix.rstrip('.')}-raw."
-    admin = TopicAdmin(BOOTSTRAP)
-    apply(admin, declared_topics(raw_prefix))
-    try:
+    with topics(raw_prefix):
         producer = kafka_producer(KafkaConnection())
         topic = f"{raw_prefix}{TRANSACTIONS.name}"
         began = time.perf_counter()
@@ -597,10 +595,6 @@ def ceilings(
             f"raw Kafka: produce {produce_per_s:,.0f}/s, consume -> produce {loop_per_s:,.0f}/s"
         )
         http = http_alone(run, {**env, "SENTINEL_KAFKA_TOPIC_PREFIX": raw_prefix}, wrk_seconds)
-    finally:
-        names = [s.name for s in declared_topics(raw_prefix)] + [f"{raw_prefix}raw-copy"]
-        existing = admin.admin.list_topics(timeout=10).topics
-        admin.delete(n for n in names if n in existing)
     return {
         "raw_kafka": {
             "records": len(raw_records),
@@ -631,15 +625,17 @@ def http_alone(run: Run, env: dict[str, str], seconds: float) -> dict[str, Any]:
 
 
 @contextmanager
-def topics(prefix: str) -> Iterator[None]:
+def topics(*prefixes: str) -> Iterator[None]:
+    """The run's declared topics; afterwards every topic under its prefixes, including
+    those faust creates itself (the table changelog, the assignor's leader topic)."""
     admin = TopicAdmin(BOOTSTRAP)
-    apply(admin, declared_topics(prefix))
+    for prefix in prefixes:
+        apply(admin, declared_topics(prefix))
     try:
         yield
     finally:
-        names = [s.name for s in declared_topics(prefix)] + [changelog_topic(prefix)]
         existing = admin.admin.list_topics(timeout=10).topics
-        admin.delete(n for n in names if n in existing)
+        admin.delete(n for n in existing if n.startswith(prefixes))
 
 
 async def _credentials(dsn: str, receiver_url: str) -> str:
@@ -698,7 +694,7 @@ def main(
     total = int(sum(r * (seconds + warmup) for r in steps_wanted)) + raw_records + 10_000
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    console.print(f"run {prefix} in {work}; simulating {total:,} transactions")
+    console.print(f"run {prefix}, logs in {work}; simulating {total:,} transactions")
     with ExitStack() as stack:
         dsn = stack.enter_context(database())
         stack.enter_context(topics(prefix))
@@ -773,6 +769,7 @@ def main(
         },
         out,
     )
+    shutil.rmtree(work, ignore_errors=True)  # kept when the run fails: the services' logs
 
 
 def ratios(found: Any, ceilings_: dict[str, Any]) -> dict[str, float | None]:
