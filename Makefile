@@ -62,7 +62,7 @@ test-integration: stack-up ## Integration tests against the real stack
 
 BENCH_ARGS ?=
 
-bench: stack-up ## The whole pipeline at rising rates vs the raw Kafka and HTTP ceilings (~8 min; BENCH_ARGS=--quick)
+bench: stack-up ## The whole pipeline at rising rates vs the raw Kafka and HTTP ceilings (5-8 min; BENCH_ARGS=--quick)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)
 	$(BIN)/python -m bench.bench_pipeline $(BENCH_ARGS)

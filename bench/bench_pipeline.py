@@ -859,7 +859,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.axhline(budget, color="red", linewidth=0.8, linestyle="--", label=f"budget {budget:g} ms")
     for s in steps:
         if not s["keeps_up"]:
-            ax.annotate("falls behind", (s["achieved_per_s"], budget), fontsize=8, color="red")
+            ax.annotate(
+                "fell behind",
+                (s["achieved_per_s"], s["latency_ms"]["ingest_to_decision"]["p99_ms"] or budget),
+                textcoords="offset points",
+                xytext=(-10, 10),
+                ha="right",
+                fontsize=8,
+                color="red",
+            )
     ax.set_yscale("log")
     ax.set_xlabel("achieved throughput (decisions/s)")
     ax.set_ylabel("latency (ms, log scale)")
