@@ -671,14 +671,17 @@ def main(
     raw_records: int = typer.Option(200_000, help="Records for the raw Kafka ceiling."),
     wrk_seconds: float = typer.Option(6.0, help="Each wrk run of the HTTP ceiling."),
     max_samples: int = typer.Option(20_000, help="Decisions decoded per step for latency."),
-    quick: bool = typer.Option(False, "--quick", help="A short smoke run (about 2 minutes)."),
+    idle_seconds: float = typer.Option(5.0, help="Resources measured with no traffic first."),
+    quick: bool = typer.Option(
+        False, "--quick", help="A short smoke run (about 2 minutes); overrides the sizes above."
+    ),
     out: Annotated[Path, typer.Option(help="The JSON result; the PNG goes beside it.")] = (
         RESULTS / "pipeline.json"
     ),
 ) -> None:
     if quick:
         rates, seconds, warmup = "250,1000", 6.0, 2.0
-        raw_records, wrk_seconds, max_samples = 30_000, 2.0, 5_000
+        raw_records, wrk_seconds, max_samples, idle_seconds = 30_000, 2.0, 5_000, 2.0
     steps_wanted = [float(r) for r in rates.split(",")]
     began = time.monotonic()
     settings = {
@@ -734,6 +737,10 @@ def main(
         settle(run, timeout=30)
         usage = Usage.of(pipeline.services, shared_servers())
         usage.procs["bench driver"] = [psutil.Process()]
+        # What the services cost with no traffic: their poll loops and timers.
+        usage.start()
+        time.sleep(idle_seconds)
+        idle = usage.stop()
         steps: list[dict[str, Any]] = []
         for rate in steps_wanted:
             console.print(f"step: {rate:,.0f} tx/s for {warmup:g} + {seconds:g} s")
@@ -756,6 +763,7 @@ def main(
             "settings": settings,
             "run_seconds": round(time.monotonic() - began),
             "ceilings": found_ceilings,
+            "idle_resources": idle,
             "steps": steps,
             "sustained": None
             if found is None
