@@ -10,7 +10,8 @@ Everything runs on its own topic prefix and its own database, both removed after
    consume -> produce loop (bench_agents.raw_loop). HTTP ingest alone: an API process on
    topics nobody consumes, driven by bench_ingest's wrk run (single and batch requests).
 2. The pipeline as real processes: the ingest API, two agent workers (tiny model of the
-   tests, seed rules), the ledger sink and the webhook dispatcher, which delivers
+   tests; seed rules and lists by `sentinel rules load`, as `make up` does), the ledger
+   sink and the webhook dispatcher, which delivers
    decision.declined events to a local receiver (a realistic subscription; every event to
    one receiver would make the webhook path the whole benchmark).
 3. Steps at increasing rates: most transactions produced straight to Kafka by this process
