@@ -100,7 +100,12 @@ def raw_loop(prefix: str, count: int) -> float:
             started = time.perf_counter()
         for msg in batch:
             if msg.error() is None:
-                out.produce(copy, msg.value(), msg.key())
+                while True:
+                    try:
+                        out.produce(copy, msg.value(), msg.key())
+                        break
+                    except BufferError:
+                        out.poll(0.05)  # more than the local queue holds: let it drain
                 moved += 1
         out.poll(0)
         consumer.commit(asynchronous=True)
