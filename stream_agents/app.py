@@ -4,31 +4,56 @@ The only module (with ``worker``) that imports faust. The agent takes micro-batc
 ``transactions``, hands them to the pure ``DecisionPipeline``, writes the touched account
 states to the table's changelog (``send_soon``: faust flushes its producer before it commits
 offsets) and publishes the decisions with librdkafka, awaiting once per batch. A crash can
-only repeat work, never lose it.
+only repeat work, never lose it; records the consumer skips are read back from the broker
+before anything after them is decided (``continuity``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
 
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
-from stream_agents.metrics import BATCH_SIZE, DEAD_LETTERED, DECIDED
+from stream_agents.continuity import (
+    Gap,
+    advanced_marks,
+    decode_mark,
+    encode_mark,
+    fill,
+    find_gaps,
+    mark_key,
+)
+from stream_agents.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    CONSUME_DELAY,
+    DEAD_LETTERED,
+    DECIDED,
+    GAP_RECORDS,
+)
 from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 
 log = logging.getLogger("stream_agents")
 FEATURE_TABLE = "account-features"
+PROCESS_SECONDS = BATCH_SECONDS.labels("process")
+PUBLISH_SECONDS = BATCH_SECONDS.labels("publish")
 
 
 def raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(
         name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+
+
+def input_topic(settings: AgentSettings) -> str:
+    return f"{settings.kafka.topic_prefix}{TRANSACTIONS.name}"
 
 
 def output_topics(settings: AgentSettings) -> dict[str, str]:
@@ -46,6 +71,7 @@ def create_app(
     pipeline: DecisionPipeline,
     replicas: int,
     publisher: BatchPublisher,
+    gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
     prefix = settings.kafka.topic_prefix
@@ -66,7 +92,7 @@ def create_app(
         stream_buffer_maxsize=settings.batch_max * 4,
         consumer_auto_offset_reset="earliest",
     )
-    transactions = raw_topic(app, f"{prefix}{TRANSACTIONS.name}")
+    transactions = raw_topic(app, input_topic(settings))
     # Account id (raw bytes) -> the account's feature state (raw bytes). The changelog is
     # written explicitly, to the partition the account's transactions come from.
     table = app.Table(
@@ -79,26 +105,50 @@ def create_app(
     )
     batch_wait_s = settings.batch_wait_ms / 1000
 
+    def applied(partition: int) -> int | None:
+        return decode_mark(table.data.get(mark_key(partition)))
+
+    def write(partition: int, key: bytes, value: bytes) -> None:
+        table.data[key] = value
+        table.send_changelog(partition, key, value, key_serializer="raw", value_serializer="raw")
+
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(settings.batch_max, within=batch_wait_s):
+            started = time.time()
             records = [_record(event) for event in events]
+            CONSUME_DELAY.observe(started - min(r.timestamp_ms for r in records) / 1000)
+            # faust may skip records around a rebalance (see ``continuity``): fill the holes
+            # from the broker before deciding anything after them.
+            gaps = find_gaps(records, applied)
+            if gaps:
+                found = [record for gap in gaps for record in gap_reader.read(gap)]
+                log.warning(
+                    "consumer skipped %d offsets; read %d records back", _span(gaps), len(found)
+                )
+                GAP_RECORDS.inc(len(found))
+                records = fill(records, found)
             result = pipeline.process(records, lambda account: table.data.get(account.encode()))
             for account, (partition, state) in result.states.items():
-                key = account.encode()
-                table.data[key] = state
-                table.send_changelog(
-                    partition, key, state, key_serializer="raw", value_serializer="raw"
-                )
+                write(partition, account.encode(), state)
+            for partition, offset in advanced_marks(records, applied).items():
+                write(partition, mark_key(partition), encode_mark(offset))
+            processed = time.time()
             # One await per micro-batch: faust acknowledges the batch's offsets only after
             # this returns, i.e. after the broker holds every decision of it.
             await publisher.publish(result.outgoing)
+            PROCESS_SECONDS.observe(processed - started)
+            PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))
             DECIDED.inc(result.decided)
             DEAD_LETTERED.inc(result.dead_lettered)
             yield None
 
     return app
+
+
+def _span(gaps: list[Gap]) -> int:
+    return sum(gap.end - gap.start for gap in gaps)
 
 
 def _record(event: Any) -> SourceRecord:

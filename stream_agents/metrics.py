@@ -37,3 +37,22 @@ MODEL_LOAD_FAILURES = Counter(
 CHALLENGER_FAILURES = Counter(
     "sentinel_agent_challenger_failures_total", "micro-batches the challenger could not score"
 )
+GAP_RECORDS = Counter(
+    "sentinel_agent_gap_records_total",
+    "records the consumer skipped that the agent read back from the broker (continuity)",
+)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Where an append->decision latency goes: waiting to be handed to the agent (from the
+# record's broker timestamp to the start of its batch), deciding, publishing.
+CONSUME_DELAY = Histogram(
+    "sentinel_agent_consume_delay_seconds",
+    "oldest record of a micro-batch: its append time to the batch's start",
+    buckets=_LATENCY_BUCKETS,
+)
+BATCH_SECONDS = Histogram(
+    "sentinel_agent_batch_seconds",
+    "time per micro-batch in each stage (process: features, model, rules, state; publish: "
+    "until the broker acknowledged every output)",
+    ["stage"],
+    buckets=_LATENCY_BUCKETS,
+)

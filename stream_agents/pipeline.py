@@ -233,6 +233,9 @@ def invalid(tx: Transaction) -> str | None:
         return "card_token looks like a card number (PAN)"
     if not tx.account_id or not tx.merchant_id:
         return "account_id and merchant_id are required"
+    if not tx.account_id.isprintable():
+        # Also keeps account ids clear of the feature table's internal keys (``continuity``).
+        return "account_id must not contain control characters"
     return None
 
 

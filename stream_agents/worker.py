@@ -10,7 +10,7 @@ from faust import Worker
 from prometheus_client import start_http_server
 
 from rule_engine import BreakerConfig, DeclineBreaker
-from stream_agents.app import create_app, output_topics
+from stream_agents.app import create_app, input_topic, output_topics
 from stream_agents.judge import RulesJudge
 from stream_agents.live_models import (
     CHAMPION,
@@ -22,6 +22,7 @@ from stream_agents.live_models import (
 from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData, ReferenceFollower
+from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
@@ -91,11 +92,13 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
-    app = create_app(settings, pipeline, changelog_replicas(settings), publisher)
+    gap_reader = GapReader(settings.kafka, input_topic(settings))
+    app = create_app(settings, pipeline, changelog_replicas(settings), publisher, gap_reader)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
+        gap_reader.close()
         publisher.close()
         model_follower.stop()
         follower.stop()

@@ -2,7 +2,9 @@
 
 After a crash the group re-reads what was not committed: every transaction must still end
 with decisions that all carry the same decision id, and the feature state in the changelog
-must equal a recomputation over the source records, i.e. no event counted twice.
+must equal a recomputation over the source records, i.e. no event counted twice. These
+tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
+partition's applied mark must reach its last offset.
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ import time
 import httpx
 import pytest
 
+from schemas.topics import TRANSACTIONS
 from tests.support.agents import (
     Workers,
+    applied_marks,
     by_transaction,
     changelog_states,
     produce,
+    read_topic,
     replayed_states,
     transactions,
     wait_for_decisions,
 )
 from tests.support.api import free_port
 
-# Quarantined: about one run in three, a worker that joins after a SIGKILL or a rebalance
-# leaves some partitions undecided for minutes (seen with both output paths, faust's
-# send_soon and librdkafka). Under investigation; make test-quarantine runs these.
-pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.quarantine]
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
@@ -59,6 +61,15 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
     assert all(len({d.outcome for d in ds}) == 1 for ds in grouped.values())
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
+    assert applied_marks(prefix) == last_offsets(prefix)
+
+
+def last_offsets(prefix: str) -> dict[int, int]:
+    records = read_topic(f"{prefix}{TRANSACTIONS.name}")
+    last: dict[int, int] = {}
+    for msg in records:
+        last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
+    return last
 
 
 def decided_by(port: int) -> float:
@@ -90,3 +101,4 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
     assert all(share > 0 for share in shares), shares
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
+    assert applied_marks(prefix) == last_offsets(prefix)

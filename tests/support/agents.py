@@ -23,6 +23,7 @@ from schemas.enums import Channel, TxType
 from schemas.records import Decision, Transaction
 from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from stream_agents.app import FEATURE_TABLE
+from stream_agents.continuity import is_mark_key
 from stream_agents.features import AccountFeatures
 from stream_agents.settings import AgentSettings
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
@@ -190,8 +191,18 @@ def changelog_states(prefix: str) -> dict[str, bytes]:
     for msg in sorted(
         read_topic(changelog_topic(prefix)), key=lambda m: (m.partition(), m.offset())
     ):
-        latest[msg.key().decode()] = msg.value()
+        if not is_mark_key(msg.key()):
+            latest[msg.key().decode()] = msg.value()
     return latest
+
+
+def applied_marks(prefix: str) -> dict[int, int]:
+    """Each source partition's highest applied offset, as the agents last recorded it."""
+    marks: dict[int, int] = {}
+    for msg in read_topic(changelog_topic(prefix)):
+        if is_mark_key(msg.key()):
+            marks[msg.partition()] = max(marks.get(msg.partition(), -1), int(msg.value()))
+    return marks
 
 
 def by_transaction(decisions: Sequence[Decision]) -> Iterator[tuple[str, list[Decision]]]:

@@ -142,12 +142,14 @@ def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on
     good = records(tx())
     garbage = SourceRecord("transactions", 1, 5, 0, b"k", b"\x00\x00\x00\x03\xe9oops")
     pan = records(tx(card_token="4111111111111111"), first_offset=9)
-    result = pipeline.process([garbage, *good, *pan], store()[1])
+    control = records(tx(account_id="\x00applied:3"), first_offset=12)
+    result = pipeline.process([garbage, *good, *pan, *control], store()[1])
     letters = [decode_dead_letter(o.value) for o in result.outgoing if o.role == "dead-letter"]
-    assert [(d.partition, d.offset) for d in letters] == [(1, 5), (3, 9)]
+    assert [(d.partition, d.offset) for d in letters] == [(1, 5), (3, 9), (3, 12)]
     assert letters[0].value == garbage.value and letters[0].error_code == "malformed_message"
     assert letters[1].error_code == "invalid_transaction"
-    assert (result.decided, result.dead_lettered) == (1, 2)
+    assert "control characters" in letters[2].error_message
+    assert (result.decided, result.dead_lettered) == (1, 3)
 
 
 def test_a_dead_letter_keeps_the_original_headers(pipeline: DecisionPipeline) -> None:

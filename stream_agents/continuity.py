@@ -1,0 +1,97 @@
+"""Every source offset applied, in order, whatever the consumer happens to deliver.
+
+faust-streaming (0.15, aiokafka) can lose records around a rebalance: in
+``Recovery.on_recovery_completed`` it resumes the stream partitions *before* it seeks them
+to the committed offsets, so records fetched during the seek raise its "read offset"; the
+re-fetched ones are then dropped as already read ("DROPPED MESSAGE ROFF" in its dev log),
+and the next record past the hole is taken as a gap that counts as acknowledged, so the
+hole is committed without ever reaching the agent. ``tests/faults`` reproduced it about
+one run in three after a SIGKILL.
+
+So the agent does not trust delivery for completeness. It keeps, per source partition,
+the highest offset it has applied (in the feature table, so it travels with the partition
+on a rebalance and is restored from the changelog), and checks each micro-batch against
+it: a record further on than the next offset reveals a hole, which the agent reads
+straight from the broker (``stream_agents.repair``) and applies first, in offset order.
+A hole may also be legitimate: a transactional producer's commit markers take offsets too
+(``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
+and nothing changes. Records at or below the mark are redeliveries; the feature state
+already ignores them (the applied offset per partition inside each account's state) and
+their decisions come out identical.
+
+Plain Python: which offsets are missing, and the batch with them filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from stream_agents.pipeline import SourceRecord
+
+# Table keys of the per-partition marks: a NUL first byte, which no account id has (the
+# pipeline dead-letters account ids with control characters).
+_MARK_PREFIX: Final = b"\x00applied:"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Offsets [start, end) of one partition that the consumer skipped."""
+
+    partition: int
+    start: int
+    end: int
+
+
+def mark_key(partition: int) -> bytes:
+    """The feature-table key under which a partition's highest applied offset is kept."""
+    return _MARK_PREFIX + str(partition).encode()
+
+
+def is_mark_key(key: bytes) -> bool:
+    return key.startswith(_MARK_PREFIX)
+
+
+def encode_mark(offset: int) -> bytes:
+    return str(offset).encode()
+
+
+def decode_mark(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def find_gaps(records: Sequence[SourceRecord], applied: Callable[[int], int | None]) -> list[Gap]:
+    """The holes between what was applied (``applied(partition)``, None when the partition
+    was never seen) and the records of this batch, partition by partition."""
+    gaps: list[Gap] = []
+    last: dict[int, int | None] = {}
+    for record in records:
+        partition = record.partition
+        previous = last[partition] if partition in last else applied(partition)
+        if previous is not None and record.offset > previous + 1:
+            gaps.append(Gap(partition, previous + 1, record.offset))
+        if previous is None or record.offset > previous:
+            last[partition] = record.offset
+    return gaps
+
+
+def fill(records: Sequence[SourceRecord], found: Iterable[SourceRecord]) -> list[SourceRecord]:
+    """The batch with the records read from the holes, each partition in offset order."""
+    return sorted([*records, *found], key=lambda record: (record.partition, record.offset))
+
+
+def advanced_marks(
+    records: Iterable[SourceRecord], applied: Callable[[int], int | None]
+) -> dict[int, int]:
+    """The partitions whose highest applied offset this batch raises, with the new value."""
+    highest: dict[int, int] = {}
+    for record in records:
+        if record.offset > highest.get(record.partition, -1):
+            highest[record.partition] = record.offset
+    marks = {}
+    for partition, offset in highest.items():
+        previous = applied(partition)
+        if previous is None or offset > previous:
+            marks[partition] = offset
+    return marks

@@ -1,0 +1,89 @@
+"""The agent's own check that every source offset is applied once, in order."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream_agents.continuity import (
+    Gap,
+    advanced_marks,
+    decode_mark,
+    encode_mark,
+    fill,
+    find_gaps,
+    is_mark_key,
+    mark_key,
+)
+from stream_agents.pipeline import SourceRecord
+
+
+def rec(partition: int, offset: int) -> SourceRecord:
+    return SourceRecord("t", partition, offset, 0, b"k", b"v")
+
+
+def never_seen(_partition: int) -> int | None:
+    return None
+
+
+def test_a_contiguous_batch_after_the_mark_has_no_gap() -> None:
+    records = [rec(0, 5), rec(1, 0), rec(0, 6), rec(0, 7)]
+    assert find_gaps(records, {0: 4, 1: None}.get) == []
+
+
+def test_a_record_past_the_next_offset_reveals_the_hole_before_it() -> None:
+    assert find_gaps([rec(0, 9)], {0: 4}.get) == [Gap(0, 5, 9)]
+
+
+def test_holes_inside_the_batch_are_found_per_partition() -> None:
+    records = [rec(0, 5), rec(1, 3), rec(0, 8), rec(1, 4), rec(1, 10)]
+    assert find_gaps(records, {0: 4, 1: 2}.get) == [Gap(0, 6, 8), Gap(1, 5, 10)]
+
+
+def test_a_partition_never_seen_starts_wherever_it_starts() -> None:
+    assert find_gaps([rec(3, 1000), rec(3, 1001)], never_seen) == []
+
+
+def test_redeliveries_at_or_below_the_mark_are_not_holes() -> None:
+    records = [rec(0, 2), rec(0, 3), rec(0, 5)]
+    assert find_gaps(records, {0: 5}.get) == []
+
+
+def test_fill_puts_each_partition_in_offset_order() -> None:
+    filled = fill([rec(1, 4), rec(0, 9)], [rec(0, 7), rec(0, 8)])
+    assert [(r.partition, r.offset) for r in filled] == [(0, 7), (0, 8), (0, 9), (1, 4)]
+
+
+def test_marks_advance_only_forwards() -> None:
+    records = [rec(0, 3), rec(0, 7), rec(1, 2)]
+    assert advanced_marks(records, {0: 5, 1: 9}.get) == {0: 7}
+    assert advanced_marks(records, never_seen) == {0: 7, 1: 2}
+
+
+def test_mark_keys_cannot_be_account_ids() -> None:
+    assert is_mark_key(mark_key(11)) and not is_mark_key(b"acct-11")
+    assert not "\x00applied:11".isprintable()  # the pipeline dead-letters such account ids
+    assert decode_mark(encode_mark(12345)) == 12345 and decode_mark(None) is None
+
+
+@given(
+    st.lists(st.integers(0, 60), min_size=1, max_size=40, unique=True),
+    st.integers(-1, 20),
+)
+def test_filling_the_gaps_yields_every_offset_after_the_mark(
+    delivered: list[int], mark: int
+) -> None:
+    """Whatever subset the consumer delivers, the batch plus its holes covers every offset
+    from the mark to the last one delivered, once each."""
+    records = [rec(0, offset) for offset in sorted(delivered)]
+    applied = {0: mark}.get
+    found = [
+        rec(0, offset)
+        for gap in find_gaps(records, applied)
+        for offset in range(gap.start, gap.end)
+    ]
+    filled = {r.offset for r in fill(records, found)}
+    top = max(delivered)
+    if top > mark:
+        assert set(range(mark + 1, top + 1)) <= filled
+    assert len(found) == len({r.offset for r in found})
