@@ -113,22 +113,9 @@ class DecisionPipeline:
         result = BatchResult()
         accounts: dict[str, AccountFeatures] = {}
         partitions: dict[str, int] = {}
-        items = [
-            item
-            for record in records
-            if (item := self._observe(record, accounts, load_state, result)) is not None
-        ]
-        for item in items:
-            partitions[item.tx.account_id] = item.record.partition
-        model = self.models.current()
-        scores: Sequence[Scored | None] = (
-            model.score([item.features for item in items]) if model else [None] * len(items)
-        )
-        now = self.clock()
-        version = model.version if model else None
-        for item, scored in zip(items, scores, strict=True):
-            result.outgoing.extend(self._decide(item, scored, version, now))
-        result.decided = len(items)
+        for record, decision in self.decide(records, accounts, load_state, result):
+            partitions[decision.account_id] = record.partition
+            result.outgoing.extend(publishable(decision))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())
@@ -136,6 +123,45 @@ class DecisionPipeline:
             if account in partitions
         }
         return result
+
+    def decide(
+        self,
+        records: Sequence[SourceRecord],
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> list[tuple[SourceRecord, Decision]]:
+        """Decide a batch into Decision objects, not encoded (replay reads them as they are).
+
+        ``accounts`` holds the feature states in use; an account missing from it is loaded
+        with ``load_state``. Dead letters go to ``result.outgoing``.
+        """
+        items = [
+            item
+            for record in records
+            if (item := self._observe(record, accounts, load_state, result)) is not None
+        ]
+        model = self.models.current()
+        scores: Sequence[Scored | None] = (
+            model.score([item.features for item in items]) if model else [None] * len(items)
+        )
+        now = self.clock()
+        version = model.version if model else None
+        result.decided += len(items)
+        return [
+            (item.record, self._decision(item, scored, version, now))
+            for item, scored in zip(items, scores, strict=True)
+        ]
+
+    def warm(
+        self,
+        records: Sequence[SourceRecord],
+        accounts: dict[str, AccountFeatures],
+        result: BatchResult,
+    ) -> None:
+        """Apply records to the feature states without deciding them (replay's warm-up)."""
+        for record in records:
+            self._observe(record, accounts, _no_state, result)
 
     def _observe(
         self,
@@ -167,14 +193,14 @@ class DecisionPipeline:
             tx = _with_ingest_time(tx, record.timestamp_ms)
         return _Item(record, tx, observation.features, home)
 
-    def _decide(
+    def _decision(
         self, item: _Item, scored: Scored | None, version: str | None, now: datetime
-    ) -> list[Outgoing]:
+    ) -> Decision:
         tx = item.tx
         judgement = self.judge(
             tx, item.features, scored.score if scored else None, item.home_country
         )
-        decision = Decision(
+        return Decision(
             decision_id=decision_id_for(tx.transaction_id),
             transaction_id=tx.transaction_id,
             account_id=tx.account_id,
@@ -189,12 +215,24 @@ class DecisionPipeline:
             decided_at=now,
             transaction=tx,
         )
-        key = tx.account_id.encode()
-        headers = ((HEADER_TRANSACTION_ID, tx.transaction_id.encode()),)
-        return [
-            Outgoing("decisions", key, encode_decision(decision), headers),
-            Outgoing("webhooks", key, encode_webhook_event(webhook_event(decision)), headers),
-        ]
+
+
+def decision_record(decision: Decision) -> Outgoing:
+    """A decision as the decisions topic carries it: keyed by account, its transaction id in a
+    header."""
+    headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
+    return Outgoing("decisions", decision.account_id.encode(), encode_decision(decision), headers)
+
+
+def publishable(decision: Decision) -> list[Outgoing]:
+    """The records the agent publishes for one decision: the decision and its webhook event."""
+    record = decision_record(decision)
+    event = encode_webhook_event(webhook_event(decision))
+    return [record, Outgoing("webhooks", record.key, event, record.headers)]
+
+
+def _no_state(_account: str) -> bytes | None:
+    return None
 
 
 def invalid(tx: Transaction) -> str | None:
