@@ -52,7 +52,8 @@ def main(
         Path | None, typer.Option(help="Candidate rules: JSON as `sentinel rules load` reads.")
     ] = None,
     rule: Annotated[
-        list[str] | None, typer.Option(help="Rule id or name from PostgreSQL, optionally @VERSION; repeatable.")
+        list[str] | None,
+        typer.Option(help="Rule id or name from PostgreSQL, optionally @VERSION; repeatable."),
     ] = None,
     rules_base: Annotated[
         str, typer.Option(help="live: the rules topic's rules plus the candidate's; none.")

@@ -3,13 +3,12 @@
 Each partition is read from its warm-up offset; records before the range's start only
 update the feature state (``DecisionPipeline.warm``), later ones are decided by the same
 ``DecisionPipeline.decide`` the agents run, without encoding, then compared with the ledger
-in batches. Accounts never span partitions, so a worker keeps one partition's feature
-states at a time, in memory, never serialized.
+in batches. Feature states stay in memory as objects, never serialized.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -19,7 +18,7 @@ from replay.database import connect, live_decisions
 from replay.errors import ReplayError
 from replay.plan import PartitionRange
 from replay.report import Replayed, ReportPart
-from replay.source import output_producer, read_range, throwaway_consumer
+from replay.source import output_producer, read_ranges, throwaway_consumer
 from schemas.connections import KafkaConnection
 from schemas.records import Decision
 from stream_agents.features import AccountFeatures
@@ -57,14 +56,13 @@ def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> Repo
             part.add(replayed, found.get(tid), job.labels.get(tid))
         pending.clear()
 
+    replaying = _Replaying(pipeline, job.parts, part, producer, job.to_topic)
     try:
-        for prange in job.parts:
-            worker = _PartitionReplay(pipeline, prange, part, producer, job.to_topic)
-            for batch in read_range(consumer, job.topic, prange, job.batch_size):
-                pending.extend(worker.feed(batch))
-                if len(pending) >= job.lookup_batch:
-                    compare()
-                progress(len(batch))
+        for batch in read_ranges(consumer, job.topic, job.parts, job.batch_size):
+            pending.extend(replaying.feed(batch))
+            if len(pending) >= job.lookup_batch:
+                compare()
+            progress(len(batch))
         compare()
     finally:
         consumer.close()
@@ -75,19 +73,19 @@ def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> Repo
     return part
 
 
-class _PartitionReplay:
-    """The feature states of one partition's accounts and the ids already decided."""
+class _Replaying:
+    """The feature states of the worker's accounts and the transaction ids already decided."""
 
     def __init__(
         self,
         pipeline: DecisionPipeline,
-        prange: PartitionRange,
+        parts: Sequence[PartitionRange],
         part: ReportPart,
         producer: Producer | None,
         to_topic: str | None,
     ) -> None:
         self.pipeline = pipeline
-        self.start = prange.start
+        self.starts = {p.partition: p.start for p in parts}
         self.part = part
         self.producer = producer
         self.to_topic = to_topic
@@ -95,17 +93,22 @@ class _PartitionReplay:
         self.seen: set[str] = set()
 
     def feed(self, batch: list[SourceRecord]) -> list[Replayed]:
-        part = self.part
+        """Warm with the batch's records before their partition's start, decide the rest.
+
+        Within a partition every warm-up record precedes every decided one, and accounts
+        never span partitions, so warming first keeps each account's order.
+        """
+        part, starts = self.part, self.starts
+        warm = [r for r in batch if r.offset < starts[r.partition]]
         part.read += len(batch)
-        split = next((i for i, r in enumerate(batch) if r.offset >= self.start), len(batch))
+        if warm:
+            self.pipeline.warm(warm, self.accounts, BatchResult())
+            part.warmed += len(warm)
+            if len(warm) == len(batch):
+                return []
+            batch = [r for r in batch if r.offset >= starts[r.partition]]
         result = BatchResult()
-        if split:
-            self.pipeline.warm(batch[:split], self.accounts, result)
-            part.warmed += split
-        if split == len(batch):
-            return []
-        result = BatchResult()
-        decided = self.pipeline.decide(batch[split:], self.accounts, _no_state, result)
+        decided = self.pipeline.decide(batch, self.accounts, _no_state, result)
         part.invalid += result.dead_lettered
         part.decided += result.decided
         out = []

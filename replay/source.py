@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +41,7 @@ def throwaway_consumer(kafka: KafkaConnection, **extra: object) -> Consumer:
             "auto.offset.reset": "error",
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
+            "fetch.wait.max.ms": 20,
             **extra,
         }
     )
@@ -126,49 +127,64 @@ def _timestamp_at(
         consumer.unassign()
 
 
-def read_range(
-    consumer: Consumer, topic: str, part: PartitionRange, batch_size: int
+def read_ranges(
+    consumer: Consumer, topic: str, parts: Sequence[PartitionRange], batch_size: int
 ) -> Iterator[list[SourceRecord]]:
-    """The records of ``[warm_from, end)`` in offset order, ``batch_size`` at most at a time."""
-    if part.records == 0:
+    """The records of every ``[warm_from, end)``, each partition in offset order (partitions
+    interleaved), ``batch_size`` at most at a time.
+
+    All partitions are assigned at once: one partition after another would pay a fetch
+    start-up per partition, which measured more than the reading itself.
+    """
+    last = {p.partition: p.end - 1 for p in parts if p.records}
+    if not last:
         return
-    tp = TopicPartition(topic, part.partition, part.warm_from)
-    consumer.assign([tp])
-    last = part.end - 1
+    consumer.assign([TopicPartition(topic, p.partition, p.warm_from) for p in parts if p.records])
+    left = sum(p.records for p in parts)
     stalled_since = time.monotonic()
     try:
-        while True:
+        while last:
             batch: list[SourceRecord] = []
-            done = False
-            for msg in consumer.consume(num_messages=batch_size, timeout=1.0):
+            finished: set[int] = set()
+            # Never ask for more than the ranges still hold: consume() would wait out its
+            # timeout for records that are not part of them.
+            for msg in consumer.consume(num_messages=max(1, min(batch_size, left)), timeout=0.5):
                 error = msg.error()
                 if error is not None:
-                    raise ReplayError(f"reading {topic}[{part.partition}]: {error}")
-                offset = msg.offset() or 0
-                if offset > last:
-                    done = True
-                    break
+                    raise ReplayError(f"reading {topic}: {error}")
+                partition, offset = msg.partition() or 0, msg.offset() or 0
+                end = last.get(partition)
+                if end is None or offset > end:
+                    finished.add(partition)
+                    continue
                 batch.append(
                     SourceRecord(
-                        topic, part.partition, offset, msg.timestamp()[1], msg.key(), msg.value()
+                        topic, partition, offset, msg.timestamp()[1], msg.key(), msg.value()
                     )
                 )
-                done = offset == last
+                if offset == end:
+                    finished.add(partition)
             if batch:
                 stalled_since = time.monotonic()
+                left -= len(batch)
                 yield batch
-            if done or _position(consumer, tp) > last:
-                return
+            finished |= _passed(consumer, topic, last)
+            if finished & last.keys():
+                done = [TopicPartition(topic, p) for p in finished if p in last]
+                consumer.incremental_unassign(done)
+                for p in finished:
+                    last.pop(p, None)
             if time.monotonic() - stalled_since > STALL_S:
-                raise ReplayError(f"{topic}[{part.partition}] stalled before offset {part.end}")
+                raise ReplayError(f"{topic}: no progress for {STALL_S:.0f} s before the range end")
     finally:
         consumer.unassign()
 
 
-def _position(consumer: Consumer, tp: TopicPartition) -> int:
-    # Offsets can skip (transaction markers): the position tells when the end is passed.
-    position = consumer.position([TopicPartition(tp.topic, tp.partition)])[0].offset
-    return position if position >= 0 else -1
+def _passed(consumer: Consumer, topic: str, last: dict[int, int]) -> set[int]:
+    """Partitions whose position is past their last offset (offsets can skip, e.g. over
+    transaction markers, so the last offset itself may never be delivered)."""
+    positions = consumer.position([TopicPartition(topic, p) for p in last])
+    return {tp.partition for tp in positions if tp.offset > last[tp.partition]}
 
 
 def load_reference(kafka: KafkaConnection, timeout_s: float = 60.0) -> ReferenceData:
@@ -192,19 +208,20 @@ def read_labels(kafka: KafkaConnection, topic: str) -> dict[str, bool]:
         metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return {}
+        parts = []
         for partition in sorted(metadata.partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            part = PartitionRange(partition, low, low, high)
-            for batch in read_range(consumer, topic, part, 10_000):
-                for record in batch:
-                    try:
-                        label = decode_label(record.value)
-                    except SchemaError:
-                        skipped += 1
-                        continue
-                    seen = verdicts.get(label.transaction_id)
-                    if seen is None or label.labelled_at >= seen[0]:
-                        verdicts[label.transaction_id] = (label.labelled_at, label.is_fraud)
+            parts.append(PartitionRange(partition, low, low, high))
+        for batch in read_ranges(consumer, topic, parts, 10_000):
+            for record in batch:
+                try:
+                    label = decode_label(record.value)
+                except SchemaError:
+                    skipped += 1
+                    continue
+                seen = verdicts.get(label.transaction_id)
+                if seen is None or label.labelled_at >= seen[0]:
+                    verdicts[label.transaction_id] = (label.labelled_at, label.is_fraud)
     finally:
         consumer.close()
     if skipped:
