@@ -159,9 +159,24 @@ class DecisionPipeline:
         accounts: dict[str, AccountFeatures],
         result: BatchResult,
     ) -> None:
-        """Apply records to the feature states without deciding them (replay's warm-up)."""
+        """Apply records to the feature states without deciding them (replay's warm-up).
+
+        The same decoding and validation as ``_observe``; a record the agent would
+        dead-letter changes no state and is only counted.
+        """
         for record in records:
-            self._observe(record, accounts, _no_state, result)
+            try:
+                tx = decode_transaction(record.value)
+            except SchemaError:
+                result.dead_lettered += 1
+                continue
+            if invalid(tx) is not None:
+                result.dead_lettered += 1
+                continue
+            state = accounts.get(tx.account_id)
+            if state is None:
+                state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
+            state.apply_at(feature_event(tx), record.partition, record.offset)
 
     def _observe(
         self,
@@ -229,10 +244,6 @@ def publishable(decision: Decision) -> list[Outgoing]:
     record = decision_record(decision)
     event = encode_webhook_event(webhook_event(decision))
     return [record, Outgoing("webhooks", record.key, event, record.headers)]
-
-
-def _no_state(_account: str) -> bytes | None:
-    return None
 
 
 def invalid(tx: Transaction) -> str | None:
