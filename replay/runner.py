@@ -51,6 +51,8 @@ def run(job: Job, workers: int, progress: Callable[[int], None]) -> ReportPart:
     groups = share(job.parts, workers)
     if len(groups) <= 1:
         return run_job(job, progress)
+    # spawn, not fork: a forked child of a process that has used XGBoost's OpenMP runtime
+    # can hang in Booster.load_model (seen in the benchmark, which trains a model first).
     context = multiprocessing.get_context("spawn")
     counts: multiprocessing.Queue[int] = context.Queue()
     with ProcessPoolExecutor(

@@ -93,6 +93,9 @@ def replay(
 ) -> ReplayOutcome:
     """Run the replay; ``planned`` is told the records to read once the range is known."""
     topic, parts = plan(request, settings)
+    dsn = settings.postgres.dsn.get_secret_value()
+    if request.compare_ledger:
+        connect(dsn).close()  # an unreachable ledger fails now, not after the reading
     planned(sum(p.records for p in parts))
     reference = load_reference(settings.kafka, settings.reference_timeout_s)
     chosen = candidate(request, settings, reference)
@@ -104,7 +107,7 @@ def replay(
         topic=topic,
         parts=tuple(parts),
         candidate=chosen,
-        dsn=settings.postgres.dsn.get_secret_value() if request.compare_ledger else None,
+        dsn=dsn if request.compare_ledger else None,
         labels=labels,
         to_topic=request.to_topic,
         batch_size=settings.batch_size,
