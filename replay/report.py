@@ -10,7 +10,7 @@ the report (``summarize``). Definitions used throughout:
 - a rule's *precision*: the share of the transactions it fired on that are labelled fraud
   (None when the replayed range holds no fraud label at all);
 - scores are the decision's risk score (the model's, adjusted by score rules), binned in
-  thousandths, so quantiles are exact to 0.001.
+  thousandths, so quantiles are floored to 0.001.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def _distribution(bins: list[int], total: float, count: int) -> dict[str, Any]:
 
 
 def quantile(bins: list[int], q: float) -> float | None:
-    """The upper edge of the bin holding the ``q`` quantile (None without data)."""
+    """The ``q`` quantile, floored to its bin (a thousandth); None without data."""
     count = sum(bins)
     if not count:
         return None
@@ -336,7 +336,7 @@ def quantile(bins: list[int], q: float) -> float | None:
     for i, n in enumerate(bins):
         seen += n
         if seen >= rank and n:
-            return (i + 1) / len(bins)
+            return i / len(bins)
     return 1.0
 
 
