@@ -9,7 +9,8 @@ thresholds. It compares the outcome with what the ledger recorded live and with 
 labels, and reports the difference. It never writes to the ledger or to a live topic.
 
 Layout: ``plan`` (ranges, options; pure), ``candidate`` (rules, model, thresholds),
-``source`` (the Kafka edge), ``ledger`` (read-only look-ups of live decisions), ``report``
-(the comparison; pure and mergeable), ``engine`` (one worker's loop), ``runner``
-(partitions across processes, progress), ``output`` (rich tables, JSON, CSV), ``cli``.
+``source`` (the Kafka edge), ``database`` (read-only: live decisions, candidate rules),
+``report`` (the comparison; pure and mergeable), ``engine`` (one worker's loop),
+``runner`` (partitions across processes), ``service`` (request to report), ``output``
+(rich tables, JSON, CSV), ``settings``, ``cli``.
 """
