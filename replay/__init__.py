@@ -10,7 +10,7 @@ labels, and reports the difference. It never writes to the ledger or to a live t
 
 Layout: ``plan`` (ranges, options; pure), ``candidate`` (rules, model, thresholds),
 ``source`` (the Kafka edge), ``database`` (read-only: live decisions, candidate rules),
-``report`` (the comparison; pure and mergeable), ``engine`` (one worker's loop),
+``report`` and ``summary`` (the comparison; pure and mergeable), ``engine`` (one worker's loop),
 ``runner`` (partitions across processes), ``service`` (request to report), ``output``
 (rich tables, JSON, CSV), ``settings``, ``cli``.
 """

@@ -19,10 +19,11 @@ from replay.database import connect, rules_from_database
 from replay.engine import Job
 from replay.errors import ReplayError
 from replay.plan import PartitionRange, RuleRef, check_output_topic
-from replay.report import Change, summarize
+from replay.report import Change
 from replay.runner import run, worker_count
 from replay.settings import ReplaySettings
 from replay.source import Selection, ensure_output_topic, load_reference, read_labels, resolve
+from replay.summary import summarize
 from rule_engine import BreakerConfig, RuleSpec, Thresholds
 from schemas.topics import LABELS, TRANSACTIONS
 from stream_agents.reference import ReferenceData

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from replay.database import LiveDecision
 from replay.output import show, write
-from replay.report import Replayed, ReportPart, summarize
+from replay.report import Replayed, ReportPart
+from replay.summary import summarize
 from schemas.enums import Outcome
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from replay.database import LiveDecision
-from replay.report import MISSING, Replayed, ReportPart, quantile, summarize
+from replay.report import MISSING, Replayed, ReportPart
+from replay.summary import quantile, summarize
 from schemas.enums import Outcome
 
 A, R, D = Outcome.APPROVE, Outcome.REVIEW, Outcome.DECLINE
