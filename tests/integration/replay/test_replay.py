@@ -186,6 +186,9 @@ def test_replay_names_exactly_the_transactions_a_rule_change_flips(
         assert (row["live_outcome"], row["replay_outcome"]) == ("REVIEW", "APPROVE")
         assert (row["rules_removed"], row["rules_added"], row["replay_rules"]) == ("big", "", "")
         assert Decimal(row["amount"]) <= 80
+        # Same model, same features: only the rule moved the outcome, not the score.
+        assert float(row["replay_score"]) == pytest.approx(float(row["live_score"]))
+        assert float(row["replay_score"]) < 0.5
 
     expected = _transitions(second, live)
     assert {(t["live"], t["replay"]): t["count"] for t in report["transitions"]} == expected
