@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench-ingest bench-agents bench-replay test-quarantine
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-replay test-quarantine
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -59,6 +59,13 @@ test-unit: venv ## Unit tests only (no services)
 
 test-integration: stack-up ## Integration tests against the real stack
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+
+bench: stack-up ## The whole pipeline at rising rates vs the raw Kafka and HTTP ceilings (5-8 min; BENCH_ARGS=--quick)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+		(apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)
+	$(BIN)/python -m bench.bench_pipeline $(BENCH_ARGS)
 
 bench-ingest: stack-up ## Benchmark HTTP ingest (single and batch) with wrk; writes bench/results/
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \

@@ -47,7 +47,7 @@ from schemas.topics import (
     declared_topics,
 )
 from tests.support.agents import changelog_topic, transactions
-from tests.support.models import train_tiny_model
+from tests.support.models import announce_model, train_tiny_model
 
 RESULTS = Path(__file__).with_name("results") / "agents.json"
 BOOTSTRAP = KafkaConnection().bootstrap_servers
@@ -100,7 +100,12 @@ def raw_loop(prefix: str, count: int) -> float:
             started = time.perf_counter()
         for msg in batch:
             if msg.error() is None:
-                out.produce(copy, msg.value(), msg.key())
+                while True:
+                    try:
+                        out.produce(copy, msg.value(), msg.key())
+                        break
+                    except BufferError:
+                        out.poll(0.05)  # more than the local queue holds: let it drain
                 moved += 1
         out.poll(0)
         consumer.commit(asynchronous=True)
@@ -213,7 +218,7 @@ def main(
     admin = TopicAdmin(BOOTSTRAP)
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-agents-"))
-    train_tiny_model(workdir / "models")
+    announce_model(prefix, train_tiny_model(workdir / "models"))
     seed_rules(prefix)
     try:
         preload(prefix, backlog)

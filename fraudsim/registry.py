@@ -1,10 +1,11 @@
-"""The model registry folder: list versions, promote one, stage one without promoting it.
+"""The model registry folder: list versions, check and promote one, stage one.
 
 Layout and loading are ``stream_agents.scoring``'s (``<root>/<version>/model.ubj`` and
-``card.json``, ``<root>/CURRENT`` naming the live version). Promoting rewrites ``CURRENT``
-atomically; running agents poll it and hot-swap the model within their check interval.
-A model whose features the live agent does not compute (``live_ready`` false) is never made
-current without ``force``: the agent would score those columns as missing.
+``card.json``). Running agents learn the champion and challenger from the models topic
+(``fraudsim.announce``); ``<root>/CURRENT`` keeps naming the champion for offline tools
+(replay, ``sentinel models list``, the demo's bootstrap), rewritten atomically on promotion.
+A model whose features the live agent does not compute (``live_ready`` false) is never
+announced or made current without ``force``: the agent would score those columns as missing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import xgboost as xgb
 
-from schemas.features import FEATURE_NAMES
+from schemas.features import LIVE_FEATURE_NAMES
 from stream_agents.scoring import CURRENT, Model, publish
 
 STAGING = ".staging"
@@ -41,7 +42,7 @@ class Entry:
 
 def live_ready(card: Mapping[str, Any]) -> bool:
     """True when the live agent computes every feature the model reads."""
-    return set(card.get("feature_names", ())) <= set(FEATURE_NAMES)
+    return set(card.get("feature_names", ())) <= set(LIVE_FEATURE_NAMES)
 
 
 def current_version(root: Path) -> str | None:
@@ -63,19 +64,31 @@ def entries(root: Path) -> list[Entry]:
     return sorted(found, key=lambda e: (str(e.card.get("created_at", "")), e.version))
 
 
-def promote(root: Path, version: str, force: bool = False) -> Model:
-    """Make ``version`` current after checking that it loads (and is live-ready)."""
+def check(root: Path, version: str, force: bool = False) -> Model:
+    """``version`` loaded, if it is in the registry and live-ready (or ``force``)."""
     directory = root / version
-    if version.startswith(".") or not (directory / "card.json").is_file():
+    if version.startswith(".") or "/" in version or not (directory / "card.json").is_file():
         raise RegistryError(f"no model {version!r} in {root}")
     card = json.loads((directory / "card.json").read_text())
     if not live_ready(card) and not force:
-        extra = sorted(set(card["feature_names"]) - set(FEATURE_NAMES))
+        extra = sorted(set(card["feature_names"]) - set(LIVE_FEATURE_NAMES))
         raise RegistryError(f"{version} reads features the live agent does not compute: {extra}")
-    model = Model.load(directory)  # refuse a broken artifact before any agent tries it
+    try:
+        return Model.load(directory)  # refuse a broken artifact before any agent tries it
+    except (OSError, KeyError, ValueError, xgb.core.XGBoostError) as exc:
+        raise RegistryError(f"{version} does not load: {exc}") from exc
+
+
+def write_current(root: Path, version: str) -> None:
     pointer = root / f".{CURRENT}.tmp"
     pointer.write_text(version)
-    pointer.replace(root / CURRENT)
+    pointer.replace(root / CURRENT)  # atomic: a reader sees the old or the new version
+
+
+def promote(root: Path, version: str, force: bool = False) -> Model:
+    """Make ``version`` current in the folder after ``check`` (no announcement)."""
+    model = check(root, version, force)
+    write_current(root, version)
     return model
 
 

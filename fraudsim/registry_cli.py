@@ -1,15 +1,21 @@
-"""`sentinel models list|promote`: the registry the agents follow, from the command line."""
+"""`sentinel models list|promote|challenge|announced`: the registry and the models topic the
+agents follow, from the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-models_app = typer.Typer(help="Model registry: list versions, promote one (agents hot-swap).")
+if TYPE_CHECKING:
+    from stream_agents.scoring import Model
+
+models_app = typer.Typer(
+    help="Model registry: list versions, promote a champion, set a challenger (agents hot-swap)."
+)
 console = Console()
 Registry = Annotated[
     Path,
@@ -46,20 +52,112 @@ def list_models(registry: Registry = Path("models")) -> None:
     console.print(table)
 
 
-@models_app.command("promote")
-def promote_model(
-    version: Annotated[str, typer.Argument(help="The version to make current.")],
-    registry: Registry = Path("models"),
-    force: Annotated[
-        bool, typer.Option("--force", help="Promote even a model the agent cannot feed fully.")
-    ] = False,
-) -> None:
-    """Point CURRENT at VERSION; running agents pick it up within their check interval."""
-    from fraudsim.registry import RegistryError, promote
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Announce even a model the live agent cannot feed fully."),
+]
+
+
+def _checked(registry: Path, version: str, force: bool) -> Model:
+    from fraudsim.registry import RegistryError, check
 
     try:
-        model = promote(registry, version, force)
+        return check(registry, version, force)
     except RegistryError as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(1) from exc
-    console.print(f"{model.version} is current in {registry} ({len(model.feature_names)} features)")
+
+
+def _announce(role: str, version: str | None, forced: bool = False) -> None:
+    from fraudsim.announce import AnnounceError, announce
+    from schemas.connections import KafkaConnection
+
+    try:
+        announce(KafkaConnection(), role, version, forced)
+    except AnnounceError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+
+
+def _thresholds(model: Model) -> str:
+    from stream_agents.live_models import card_thresholds
+
+    chosen = card_thresholds(model.card)
+    if chosen is None:
+        return "no thresholds in its card: the agents' defaults apply"
+    return f"card thresholds review {chosen.review_at:.4g}, decline {chosen.decline_at:.4g}"
+
+
+@models_app.command("promote")
+def promote_model(
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    registry: Registry = Path("models"),
+    force: Force = False,
+) -> None:
+    """Announce VERSION as champion on the models topic (running agents swap it in) and point
+    CURRENT at it; a challenger of the same version stops shadowing."""
+    from fraudsim.announce import AnnounceError, announced
+    from fraudsim.registry import write_current
+    from schemas.connections import KafkaConnection
+
+    model = _checked(registry, version, force)
+    _announce("champion", version, forced=force)
+    write_current(registry, version)
+    console.print(
+        f"{version} is champion ({len(model.feature_names)} features; {_thresholds(model)})"
+    )
+    try:
+        challenger = announced(KafkaConnection()).get("challenger")
+    except AnnounceError as exc:
+        console.print(f"[yellow]could not check the challenger: {exc}")
+        return
+    if challenger is not None and challenger.version == version:
+        _announce("challenger", None)
+        console.print(f"{version} no longer shadows as challenger")
+
+
+@models_app.command("challenge")
+def challenge_model(
+    version: Annotated[
+        str | None, typer.Argument(help="The version to score in shadow beside the champion.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Stop shadow scoring.")] = False,
+    registry: Registry = Path("models"),
+    force: Force = False,
+) -> None:
+    """Announce VERSION as challenger: agents score every batch with it too and record its
+    score in each decision, never letting it decide. ``--clear`` removes the challenger."""
+    if clear == (version is not None):
+        console.print("[red]give a VERSION or --clear")
+        raise typer.Exit(2)
+    if version is None:
+        _announce("challenger", None)
+        console.print("no challenger: agents score with the champion only")
+        return
+    _checked(registry, version, force)
+    _announce("challenger", version, forced=force)
+    console.print(f"{version} is challenger (scored in shadow, recorded, never deciding)")
+
+
+@models_app.command("announced")
+def announced_models() -> None:
+    """The champion and challenger announced on the models topic (what running agents use)."""
+    from fraudsim.announce import AnnounceError, announced
+    from schemas.connections import KafkaConnection
+
+    try:
+        roles = announced(KafkaConnection())
+    except AnnounceError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+    table = Table(title="announced models")
+    for column in ("role", "version", "announced at", "by", "forced"):
+        table.add_column(column)
+    for role in ("champion", "challenger"):
+        a = roles.get(role)
+        if a is None:
+            table.add_row(role, "[dim]none", "", "", "")
+        else:
+            at = a.announced_at.isoformat(timespec="seconds")
+            table.add_row(role, a.version, at, a.announced_by, "yes" if a.forced else "")
+    console.print(table)

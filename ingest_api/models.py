@@ -218,6 +218,12 @@ class DecisionOut(BaseModel):
     outcome: Outcome
     risk_score: float
     model_version: str | None
+    challenger_model_version: str | None = Field(
+        description="The challenger model that scored in shadow; null when none was announced."
+    )
+    challenger_score: float | None = Field(
+        description="The challenger's score, recorded for comparison only: it never decides."
+    )
     rules_fired: list[RuleHitOut]
     shadow_rules_fired: list[RuleHitOut]
     reason_codes: list[dict[str, Any]]

@@ -50,7 +50,8 @@ async def decision(conn: AsyncConnection, transaction_id: str) -> dict[str, Any]
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT d.decision_id::text, d.transaction_id, d.account_id, d.outcome, d.risk_score,"
-            " d.model_version, d.features, d.reason_codes, d.ingested_at, d.decided_at,"
+            " d.model_version, d.challenger_model_version, d.challenger_score, d.features,"
+            " d.reason_codes, d.ingested_at, d.decided_at,"
             " coalesce(jsonb_agg(jsonb_build_object('rule_id', h.rule_id, 'version',"
             " h.rule_version, 'action', h.action, 'shadow', h.shadow))"
             " FILTER (WHERE h.rule_id IS NOT NULL), '[]') AS hits"

@@ -1,4 +1,5 @@
-"""`sentinel db …` (migrations), `sentinel sink run` and `sentinel ledger verify`."""
+"""`sentinel db …` (migrations), `sentinel sink run`, `sentinel labels sink` and
+`sentinel ledger verify`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
-from ledger_sink import logs, migrate, service
+from ledger_sink import labels, logs, migrate, service
 from ledger_sink.errors import MigrationError
 from ledger_sink.settings import SinkSettings
 from ledger_sink.verify import Report, verify_ledger
@@ -22,6 +23,9 @@ db_app = typer.Typer(
 )
 sink_app = typer.Typer(help="The ledger sink: decisions into PostgreSQL.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The hash-chained ledger.", no_args_is_help=True)
+labels_app = typer.Typer(
+    help="Fraud labels: the labels topic into PostgreSQL.", no_args_is_help=True
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -110,6 +114,16 @@ def sink_run_command() -> None:
     stopping = threading.Event()
     service.stop_on_signals(stopping)
     service.run(settings, stopping)
+
+
+@labels_app.command("sink")
+def labels_sink_command() -> None:
+    """Consume fraud labels into the labels table until SIGTERM (idempotent, newest wins)."""
+    settings = labels.LabelsSettings()
+    logs.configure(settings.log_level)
+    stopping = threading.Event()
+    service.stop_on_signals(stopping)
+    labels.run(settings, stopping)
 
 
 def _verify_table(report: Report) -> Table:

@@ -97,7 +97,15 @@ def decision_row(decision: Decision) -> Row:
         _json(reasons),
         decision.ingested_at,
         decision.decided_at,
+        decision.challenger_model_version,
+        _shadow_score(decision.challenger_score),
     )
+
+
+def _shadow_score(score: float | None) -> float | None:
+    # A shadow score outside [0, 1] (NaN included) is kept as unknown: it must not cost the
+    # decision its ledger row, since the challenger never decides.
+    return score if score is not None and 0.0 <= score <= 1.0 else None
 
 
 def rule_hit_rows(decision: Decision) -> list[Row]:

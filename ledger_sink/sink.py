@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import psycopg
 import structlog
@@ -30,6 +30,8 @@ from schemas.records import DeadLetter, Decision
 
 T = TypeVar("T")
 R = TypeVar("R")
+V = TypeVar("V")
+V_contra = TypeVar("V_contra", contravariant=True)
 log = structlog.get_logger("ledger_sink.sink")
 
 
@@ -39,8 +41,8 @@ class Source(Protocol):
     def commit(self, records: Sequence[RawRecord]) -> None: ...
 
 
-class Writer(Protocol):
-    def write(self, decisions: Sequence[Decision]) -> WriteResult: ...
+class Writer(Protocol[V_contra]):
+    def write(self, items: Sequence[V_contra], /) -> WriteResult: ...
 
 
 class Letters(Protocol):
@@ -48,9 +50,11 @@ class Letters(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Incoming:
+class Incoming(Generic[V]):
+    """A record ready to write: decoded and checked."""
+
     record: RawRecord
-    decision: Decision
+    value: V
 
 
 @dataclass(slots=True)
@@ -65,7 +69,7 @@ class BatchReport:
         self.letters.extend(other.letters)
 
 
-def decode(record: RawRecord) -> Incoming | DeadLetter:
+def decode(record: RawRecord) -> Incoming[Decision] | DeadLetter:
     """A decision ready to write, or the dead letter saying why it is not one."""
     try:
         decision = decode_decision(record.value)
@@ -97,19 +101,25 @@ def rejection(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
-class Sink:
-    """Runs batches until `stopping` is set; transient failures are retried without end."""
+class Sink(Generic[V]):
+    """Runs batches until `stopping` is set; transient failures are retried without end.
+
+    Decisions by default; ``decoder`` and a matching writer make it sink another record
+    (the labels sink, ``ledger_sink.labels``) with the same ordering and error handling.
+    """
 
     def __init__(
         self,
         source: Source,
-        writer: Writer,
+        writer: Writer[V],
         letters: Letters,
         stopping: threading.Event,
         retry_initial_s: float = 0.2,
         retry_max_s: float = 10.0,
+        decoder: Callable[[RawRecord], Incoming[V] | DeadLetter] = decode,  # type: ignore[assignment]
     ) -> None:
         self.source, self.writer, self.letters = source, writer, letters
+        self.decoder = decoder
         self.stopping = stopping
         self._wait = wait_exponential_jitter(
             multiplier=retry_initial_s, max=retry_max_s, jitter=retry_initial_s
@@ -124,10 +134,10 @@ class Sink:
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
         """Handle one consumed batch completely, ending with its offsets committed."""
         metrics.SINK_BATCH_SIZE.observe(len(records))
-        incoming: list[Incoming] = []
+        incoming: list[Incoming[V]] = []
         report = BatchReport()
         for record in records:
-            item = decode(record)
+            item = self.decoder(record)
             if isinstance(item, Incoming):
                 incoming.append(item)
             else:
@@ -141,7 +151,7 @@ class Sink:
         self._count(report)
         return report
 
-    def _write(self, incoming: list[Incoming]) -> BatchReport:
+    def _write(self, incoming: list[Incoming[V]]) -> BatchReport:
         """Write `incoming`; on a data error, split it until the culprits stand alone.
 
         Halves are written left before right, so each account's entries keep stream order.
@@ -149,14 +159,14 @@ class Sink:
         if not incoming:
             return BatchReport()
         try:
-            result = self._retrying(self.writer.write, [item.decision for item in incoming])
+            result = self._retrying(self.writer.write, [item.value for item in incoming])
         except Exception as exc:
             reason = rejection(exc)
             if reason is None:
                 raise
             if len(incoming) == 1:
                 log.warning(
-                    "decision rejected",
+                    "record rejected",
                     code=reason[0],
                     reason=reason[1],
                     **_where(incoming[0].record),

@@ -34,17 +34,17 @@ TRANSACTIONS_WIDTH = 19
 DECISIONS = """
 INSERT INTO decisions (
     decision_id, transaction_id, account_id, outcome, risk_score, model_version, features,
-    reason_codes, ingested_at, decided_at
+    reason_codes, ingested_at, decided_at, challenger_model_version, challenger_score
 )
-SELECT d, t, a, o, r, m, f::jsonb, rc::jsonb, i, dd
+SELECT d, t, a, o, r, m, f::jsonb, rc::jsonb, i, dd, cm, cs
 FROM unnest(
     %b::uuid[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::text[], %b::text[],
-    %b::text[], %b::timestamptz[], %b::timestamptz[]
-) AS v(d, t, a, o, r, m, f, rc, i, dd)
+    %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::float8[]
+) AS v(d, t, a, o, r, m, f, rc, i, dd, cm, cs)
 ON CONFLICT DO NOTHING
 RETURNING transaction_id
 """
-DECISIONS_WIDTH = 10
+DECISIONS_WIDTH = 12
 
 RULE_HITS = """
 INSERT INTO decision_rule_hits (decision_id, rule_id, rule_version, action, shadow)

@@ -28,6 +28,7 @@ from rule_engine import (
 )
 from rule_engine.lists import ListSet
 from stream_agents.features import HomeProfile
+from stream_agents.features.merchant import MerchantValues
 from stream_agents.judge import RulesJudge
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData
@@ -41,6 +42,8 @@ class Candidate:
     rules: tuple[RuleSpec, ...]
     lists: tuple[NamedList, ...] = ()
     profiles: dict[str, HomeProfile] = field(default_factory=dict)
+    # Merchant risk as the merchant-risk topic holds it now (the agents' extra features).
+    merchants: dict[str, MerchantValues] = field(default_factory=dict)
     model_dir: Path | None = None
     thresholds: Thresholds = Thresholds()
     breaker: BreakerConfig | None = BreakerConfig()
@@ -52,7 +55,8 @@ class Candidate:
 
 
 class PinnedModel(ModelRegistry):
-    """A registry that always answers one loaded model (a replay never follows CURRENT)."""
+    """A registry that always answers one loaded model (a replay never follows CURRENT):
+    the champion, no challenger, the replay's own thresholds."""
 
     def __init__(self, model: Model | None) -> None:
         super().__init__(None)
@@ -66,11 +70,14 @@ def build_pipeline(candidate: Candidate) -> DecisionPipeline:
     """The agents' pipeline and judge, over the candidate's rules, lists, profiles and model."""
     reference = ReferenceData(RuleSet.build(candidate.rules), ListSet(candidate.lists))
     reference.profiles = candidate.profiles
+    reference.merchants = candidate.merchants
     # No breaker: a cap that can never trip (every rule may decline everything).
     config = candidate.breaker or BreakerConfig(max_share=1.0)
     judge = RulesJudge(reference, candidate.thresholds, DeclineBreaker(config))
     model = Model.load(candidate.model_dir) if candidate.model_dir is not None else None
-    return DecisionPipeline(PinnedModel(model), judge, reference.profile)
+    return DecisionPipeline(
+        PinnedModel(model), judge, reference.profile, merchants=reference.merchant_risk
+    )
 
 
 def load_rule_file(path: Path) -> list[RuleSpec]:

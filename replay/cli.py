@@ -22,7 +22,8 @@ from replay.plan import (
 from replay.service import ReplayRequest, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
-from rule_engine import BreakerConfig, Thresholds
+from rule_engine import BreakerConfig
+from stream_agents.live_models import ThresholdOverrides
 from stream_agents.settings import AgentSettings
 
 replay_app = typer.Typer(help="Replay transactions through candidate rules and models.")
@@ -60,8 +61,12 @@ def main(
     ] = "live",
     registry: Annotated[Path | None, typer.Option(help="Model registry folder.")] = None,
     model: Annotated[str | None, typer.Option(help="Model version (default: CURRENT).")] = None,
-    review_at: Annotated[float | None, typer.Option(help="Score threshold for REVIEW.")] = None,
-    decline_at: Annotated[float | None, typer.Option(help="Score threshold for DECLINE.")] = None,
+    review_at: Annotated[
+        float | None, typer.Option(help="REVIEW threshold (default: the card's).")
+    ] = None,
+    decline_at: Annotated[
+        float | None, typer.Option(help="DECLINE threshold (default: the card's).")
+    ] = None,
     breaker: Annotated[bool, typer.Option(help="Apply the decline circuit breaker.")] = True,
     ledger: Annotated[bool, typer.Option(help="Compare with the ledger's decisions.")] = True,
     to_topic: Annotated[
@@ -113,8 +118,11 @@ def main(
             console.print(f"wrote {path}")
 
 
-def _thresholds(agents: AgentSettings, review: float | None, decline: float | None) -> Thresholds:
-    return Thresholds(
+def _thresholds(
+    agents: AgentSettings, review: float | None, decline: float | None
+) -> ThresholdOverrides:
+    """The options, else the agents' environment overrides; unset: the model card's."""
+    return ThresholdOverrides(
         agents.review_at if review is None else review,
         agents.decline_at if decline is None else decline,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from replay.runner import run, worker_count
 from replay.settings import ReplaySettings
 from replay.source import Selection, ensure_output_topic, load_reference, read_labels, resolve
 from replay.summary import summarize
-from rule_engine import BreakerConfig, RuleSpec, Thresholds
+from rule_engine import BreakerConfig, RuleSpec
 from schemas.topics import LABELS, TRANSACTIONS
+from stream_agents.live_models import ThresholdOverrides, select_thresholds
 from stream_agents.reference import ReferenceData
 
 
@@ -40,7 +42,8 @@ class ReplayRequest:
     rules_base: str = "live"  # live: the rules topic now; none: only the candidate's rules
     registry: Path | None = None
     model: str | None = None
-    thresholds: Thresholds = Thresholds()
+    # Explicit thresholds; unset ones are the candidate model card's, else 0.5 and 0.9.
+    thresholds: ThresholdOverrides = ThresholdOverrides()
     breaker: BreakerConfig | None = BreakerConfig()
     to_topic: str | None = None
     compare_ledger: bool = True
@@ -75,12 +78,16 @@ def candidate(
     base = reference.rules.specs.values() if request.rules_base == "live" else ()
     rules, touched = overlay(base, changes)
     check_rules(rules)
+    model_dir = model_directory(request.registry, request.model)
+    card = json.loads((model_dir / "card.json").read_text()) if model_dir else None
+    thresholds, _source = select_thresholds(card, request.thresholds)
     return Candidate(
         rules=tuple(rules),
         lists=tuple(reference.lists.values()),
         profiles=dict(reference.profiles),
-        model_dir=model_directory(request.registry, request.model),
-        thresholds=request.thresholds,
+        merchants=dict(reference.merchants),
+        model_dir=model_dir,
+        thresholds=thresholds,
         breaker=request.breaker,
         changed=tuple(touched),
     )

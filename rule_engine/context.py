@@ -24,7 +24,7 @@ import cel
 
 from rule_engine.environment import TRANSACTION_FIELDS
 from rule_engine.lists import EMPTY_LISTS, ListSet
-from schemas.features import FEATURE_NAMES
+from schemas.features import LIVE_FEATURE_NAMES
 from schemas.records import Transaction
 
 _AS_IS = tuple(name for name in TRANSACTION_FIELDS if name not in ("amount", "lat", "lon", "hour"))
@@ -52,7 +52,9 @@ class RuleContext:
         is the feature engine's local ``hour_of_day``, else the hour of the transaction's
         own timestamp. NaN features and absent fields become null.
         """
-        values: dict[str, object] = {name: _number(features.get(name)) for name in FEATURE_NAMES}
+        values: dict[str, object] = {
+            name: _number(features.get(name)) for name in LIVE_FEATURE_NAMES
+        }
         values.update(_transaction_values(transaction))
         hour = values["hour_of_day"]
         values["hour"] = int(hour) if isinstance(hour, float) else _hour_of(transaction)

@@ -4,8 +4,9 @@ Names and types
     Transaction fields (``TRANSACTION_FIELDS``): strings, except ``amount`` (a CEL
     ``double`` in major units, for comparisons only: the exact Decimal amount stays on the
     transaction and in the ledger), ``lat``/``lon`` (doubles) and ``hour`` (an ``int``, the
-    local hour of the feature engine's time zone). Every feature of ``FEATURE_NAMES`` is a
-    ``double``; ``home_country`` a string; ``lists`` a map of list name to its members.
+    local hour of the feature engine's time zone). Every feature of ``LIVE_FEATURE_NAMES``
+    (per-account and merchant risk) is a ``double``; ``home_country`` a string; ``lists`` a
+    map of list name to its members.
 
 Unknown values are ``null``
     An absent optional field (``device_id``, ``mcc``...), an unknown home country and a
@@ -27,7 +28,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from schemas.features import FEATURE_NAMES
+from schemas.features import LIVE_FEATURE_NAMES
 
 
 class CelType(StrEnum):
@@ -64,7 +65,7 @@ TRANSACTION_FIELDS: Final = MappingProxyType(
 ENVIRONMENT: Final = MappingProxyType(
     {
         **TRANSACTION_FIELDS,
-        **dict.fromkeys(FEATURE_NAMES, _D),
+        **dict.fromkeys(LIVE_FEATURE_NAMES, _D),
         "home_country": _S,
         "lists": CelType.MAP,
     }

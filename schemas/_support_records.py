@@ -1,4 +1,5 @@
-"""Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts.
+"""Records off the per-transaction hot path: webhooks, rules, labels, dead letters, accounts,
+merchant risk, model announcements.
 
 Import them from `schemas.records`; this module only keeps that file small.
 """
@@ -242,4 +243,82 @@ class NamedList:
             kind=value["kind"],
             values=tuple(value["values"]),
             updated_at=value["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MerchantRisk:
+    """A merchant's risk features for one hour, on the compacted merchant-risk topic
+    (merchant_risk.avsc). A tombstone under the merchant id means all zeros."""
+
+    RECORD: ClassVar[str] = "merchant_risk"
+
+    merchant_id: str
+    hour: datetime
+    tx_1d: int
+    risk_1d: float
+    tx_7d: int
+    risk_7d: float
+    tx_30d: int
+    risk_30d: float
+    computed_at: datetime
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "merchant_id": self.merchant_id,
+            "hour": aware(self.hour),
+            "tx_1d": self.tx_1d,
+            "risk_1d": self.risk_1d,
+            "tx_7d": self.tx_7d,
+            "risk_7d": self.risk_7d,
+            "tx_30d": self.tx_30d,
+            "risk_30d": self.risk_30d,
+            "computed_at": aware(self.computed_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            merchant_id=value["merchant_id"],
+            hour=value["hour"],
+            tx_1d=value["tx_1d"],
+            risk_1d=value["risk_1d"],
+            tx_7d=value["tx_7d"],
+            risk_7d=value["risk_7d"],
+            tx_30d=value["tx_30d"],
+            risk_30d=value["risk_30d"],
+            computed_at=value["computed_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelAnnouncement:
+    """Which registry version plays a role, on the compacted models topic keyed by role
+    (model_announcement.avsc). Clearing a role is a tombstone under its key, not a record."""
+
+    RECORD: ClassVar[str] = "model_announcement"
+
+    role: str
+    version: str
+    announced_at: datetime
+    announced_by: str
+    forced: bool = False
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "version": self.version,
+            "announced_at": aware(self.announced_at),
+            "announced_by": self.announced_by,
+            "forced": self.forced,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            role=value["role"],
+            version=value["version"],
+            announced_at=value["announced_at"],
+            announced_by=value["announced_by"],
+            forced=value.get("forced", False),
         )

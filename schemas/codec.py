@@ -23,6 +23,8 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    MerchantRisk,
+    ModelAnnouncement,
     NamedList,
     Rule,
     Transaction,
@@ -201,3 +203,21 @@ def encode_named_list(named: NamedList, version: int | None = None) -> bytes:
 
 def decode_named_list(data: Buffer | None, reader_version: int | None = None) -> NamedList:
     return decode_as(NamedList, data, reader_version)
+
+
+def encode_merchant_risk(risk: MerchantRisk, version: int | None = None) -> bytes:
+    return encode_obj(risk, version)
+
+
+def decode_merchant_risk(data: Buffer | None, reader_version: int | None = None) -> MerchantRisk:
+    return decode_as(MerchantRisk, data, reader_version)
+
+
+def encode_model_announcement(announcement: ModelAnnouncement, version: int | None = None) -> bytes:
+    return encode_obj(announcement, version)
+
+
+def decode_model_announcement(
+    data: Buffer | None, reader_version: int | None = None
+) -> ModelAnnouncement:
+    return decode_as(ModelAnnouncement, data, reader_version)

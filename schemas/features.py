@@ -1,8 +1,11 @@
-"""The names of the per-account features, in model column order: a contract.
+"""The names of the features, in model column order: a contract.
 
 Decisions record feature values under these names, model artifacts list them as their
-columns, and analysts' rules read them; ``stream_agents.features`` computes exactly these
-(a test holds it to that). Renaming one is a breaking change for all three.
+columns, and analysts' rules read them. ``FEATURE_NAMES`` are the per-account features
+``stream_agents.features`` computes per event (a test holds it to that);
+``MERCHANT_FEATURE_NAMES`` are the merchant-risk features the hourly job publishes and the
+agents add before scoring (``stream_agents.features.merchant``). ``LIVE_FEATURE_NAMES``, both
+together, is what a live model may read. Renaming one is a breaking change for all three.
 """
 
 from __future__ import annotations
@@ -28,3 +31,11 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "is_weekend",
     "amount",
 )
+
+MERCHANT_WINDOW_DAYS: Final = (1, 7, 30)
+
+MERCHANT_FEATURE_NAMES: Final[tuple[str, ...]] = tuple(
+    f"merchant_{kind}_{days}d" for days in MERCHANT_WINDOW_DAYS for kind in ("tx", "risk")
+)
+
+LIVE_FEATURE_NAMES: Final[tuple[str, ...]] = (*FEATURE_NAMES, *MERCHANT_FEATURE_NAMES)

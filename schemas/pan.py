@@ -41,3 +41,27 @@ def looks_like_pan(value: str) -> bool:
 def contains_pan(text: str) -> bool:
     """True if any digit run inside `text` looks like a PAN (for tokens and log lines)."""
     return any(looks_like_pan(match.group()) for match in _PAN_RUN.finditer(text))
+
+
+def mask_pans(text: str) -> str:
+    """`text` with every digit of each PAN-like run but the last four replaced by ``*``.
+
+    For showing records to people: the run keeps its length and separators, so the shape
+    of the data stays readable while the card number does not.
+    """
+
+    def _mask(match: re.Match[str]) -> str:
+        run = match.group()
+        if not looks_like_pan(run):
+            return run
+        keep = len(run.translate(_SEPARATORS)) - 4
+        out = []
+        for char in run:
+            if char.isdigit() and keep > 0:
+                out.append("*")
+                keep -= 1
+            else:
+                out.append(char)
+        return "".join(out)
+
+    return _PAN_RUN.sub(_mask, text)

@@ -20,6 +20,8 @@ from schemas._support_records import (
     AccountProfile,
     DeadLetter,
     Label,
+    MerchantRisk,
+    ModelAnnouncement,
     NamedList,
     Rule,
     WebhookEvent,
@@ -35,6 +37,8 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "Label",
+    "MerchantRisk",
+    "ModelAnnouncement",
     "NamedList",
     "Outcome",
     "ReasonCode",
@@ -197,6 +201,10 @@ class Decision:
     decided_at: datetime
     transaction: Transaction
     model_version: str | None = None
+    # The challenger scoring in shadow (decision v3): recorded beside the champion, never
+    # deciding. Both None when no challenger is announced.
+    challenger_model_version: str | None = None
+    challenger_score: float | None = None
     rules_fired: tuple[RuleHit, ...] = ()
     shadow_rules_fired: tuple[RuleHit, ...] = ()
     reason_codes: tuple[ReasonCode, ...] = ()
@@ -210,6 +218,8 @@ class Decision:
             "outcome": self.outcome,
             "risk_score": self.risk_score,
             "model_version": self.model_version,
+            "challenger_model_version": self.challenger_model_version,
+            "challenger_score": self.challenger_score,
             "rules_fired": _hits(self.rules_fired),
             "shadow_rules_fired": _hits(self.shadow_rules_fired),
             "reason_codes": [
@@ -231,6 +241,8 @@ class Decision:
             outcome=Outcome(value["outcome"]),
             risk_score=value["risk_score"],
             model_version=value.get("model_version"),
+            challenger_model_version=value.get("challenger_model_version"),
+            challenger_score=value.get("challenger_score"),
             rules_fired=tuple(RuleHit.from_avro(h) for h in value["rules_fired"]),
             shadow_rules_fired=tuple(RuleHit.from_avro(h) for h in value["shadow_rules_fired"]),
             reason_codes=tuple(ReasonCode.from_avro(r) for r in value["reason_codes"]),
@@ -254,6 +266,8 @@ RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
             DeadLetter,
             AccountProfile,
             NamedList,
+            MerchantRisk,
+            ModelAnnouncement,
         )
     }
 )

@@ -43,6 +43,8 @@ RECORD_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "dead_letter": 6,
         "account_profile": 7,
         "named_list": 8,
+        "merchant_risk": 9,
+        "model_announcement": 10,
     }
 )
 

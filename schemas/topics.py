@@ -89,14 +89,37 @@ LISTS = TopicSpec("lists", 1, "named allow/deny lists, keyed by list name", _com
 ACCOUNTS = TopicSpec(
     "accounts", 12, "account profiles (home country, location), keyed by account id", _compacted()
 )
+# Keyed by role (MODEL_ROLES): the registry version each role plays. One partition keeps the
+# announcements in the order they were made; compaction keeps the latest per role.
+MODELS = TopicSpec(
+    "models", 1, "the model versions announced as champion and challenger, keyed by role",
+    _compacted(),
+)  # fmt: skip
+MODEL_ROLES = ("champion", "challenger")
 LABELS = TopicSpec(
     "labels", 6, "fraud confirmations and chargebacks, keyed by account id", _durable(400)
+)
+# Rewritten whole every hour by `sentinel merchant-risk run`; every agent reads all of it.
+MERCHANT_RISK = TopicSpec(
+    "merchant-risk",
+    6,
+    "per-merchant risk features for the current hour, keyed by merchant id",
+    _compacted(),
 )
 DEAD_LETTER = TopicSpec(
     "dead-letter",
     3,
     "records that could not be decoded or validated, with the reason",
     _durable(30),
+)
+# `sentinel dlq redrive` marks each re-driven letter here, in the same Kafka transaction as
+# the re-produced record, keyed by "<dead-letter topic>/<partition>:<offset>"; compacted,
+# so the marks outlive the letters' retention and a letter is never re-driven twice.
+DEAD_LETTER_REDRIVES = TopicSpec(
+    "dead-letter.redrives",
+    1,
+    "which dead letters were re-driven, keyed by the letter's topic/partition:offset",
+    _compacted(),
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
@@ -109,7 +132,10 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     LISTS,
     ACCOUNTS,
     LABELS,
+    MERCHANT_RISK,
     DEAD_LETTER,
+    DEAD_LETTER_REDRIVES,
+    MODELS,
 )
 
 

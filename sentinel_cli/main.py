@@ -7,12 +7,14 @@ import typer
 from deploy.cli import topics_app
 from deploy.local.cli import app as stack_app
 from deploy.local.pipeline_cli import pipeline_app
+from dlq.cli import dlq_app
 from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
-from ledger_sink.cli import db_app, ledger_app, sink_app
+from ledger_sink.cli import db_app, labels_app, ledger_app, sink_app
 from ledger_sink.webhooks.cli import webhooks_app
 from replay.cli import replay_app
+from stream_agents.merchant_risk.cli import merchant_risk_app
 from stream_agents.worker import agents_app
 
 app = typer.Typer(
@@ -28,8 +30,11 @@ app.add_typer(api_app, name="api")
 app.add_typer(keys_app, name="keys")
 app.add_typer(rules_app, name="rules")
 app.add_typer(agents_app, name="agents")
+app.add_typer(merchant_risk_app, name="merchant-risk")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(labels_app, name="labels")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(replay_app, name="replay")
 register_fraudsim(app)  # simulate, train, models

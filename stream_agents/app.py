@@ -110,4 +110,11 @@ def _record(event: Any) -> SourceRecord:
         timestamp_ms=int(message.timestamp * 1000),
         key=message.key,
         value=message.value,
+        headers=_headers(message.headers),
     )
+
+
+def _headers(found: Any) -> tuple[tuple[str, bytes], ...]:
+    """aiokafka hands headers over as a sequence of pairs (faust may give a mapping)."""
+    pairs = found.items() if isinstance(found, dict) else (found or ())
+    return tuple((name, value or b"") for name, value in pairs)

@@ -35,7 +35,9 @@ class RulesJudge:
         features: Mapping[str, float],
         score: float | None,
         home_country: str | None,
+        thresholds: Thresholds | None = None,
     ) -> Judgement:
+        """``thresholds`` are the champion's (None: the ones this judge was built with)."""
         reference = self.reference
         context = RuleContext.build(tx, features, home_country=home_country, lists=reference.lists)
         now = self.clock()
@@ -46,5 +48,5 @@ class RulesJudge:
                 RULE_FAILURES.labels(failure.rule_id).inc()
         for rule_id in verdict.degraded:
             BREAKER_DEGRADED.labels(rule_id).inc()
-        decision = decide(score, verdict, self.thresholds)
+        decision = decide(score, verdict, thresholds or self.thresholds)
         return Judgement(decision.outcome, decision.score, verdict.hits(), verdict.shadow_hits())

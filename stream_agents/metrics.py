@@ -28,3 +28,12 @@ BREAKER_DEGRADED = Counter(
     "declines degraded to review by the breaker",
     ["rule_id"],
 )
+MODEL_SWAPS = Counter("sentinel_agent_model_swaps_total", "model announcements made live", ["role"])
+MODEL_LOAD_FAILURES = Counter(
+    "sentinel_agent_model_load_failures_total",
+    "announced models that could not be loaded (the previous one stays)",
+    ["role"],
+)
+CHALLENGER_FAILURES = Counter(
+    "sentinel_agent_challenger_failures_total", "micro-batches the challenger could not score"
+)

@@ -3,7 +3,9 @@
 The faust agent hands ``DecisionPipeline.process`` a batch of raw records and a view of its
 feature table; it gets back the records to publish and the account states to write. Every
 step is plain Python (decode, features, one model call for the batch, rules, policy), so
-the same code runs under test, in replay and live.
+the same code runs under test, in replay and live. Each transaction's features are its
+account's windowed features plus its merchant's risk (``features.merchant``: the values the
+hourly job published, under the stamp policy there; zeros when none apply).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from rule_engine import Thresholds
 from schemas.codec import (
     decode_transaction,
     encode_dead_letter,
@@ -35,7 +38,9 @@ from schemas.records import (
 )
 from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures, HomeProfile, StateDecodeError
-from stream_agents.scoring import ModelRegistry, Scored
+from stream_agents.features.merchant import MerchantValues, merchant_features
+from stream_agents.live_models import shadow_scores
+from stream_agents.scoring import LiveModels, ModelSource, Scored
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 
 
@@ -49,6 +54,9 @@ class SourceRecord:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
+    # Kept for dead letters: a re-driven record's link to the letter it came from
+    # (``sentinel dlq redrive``) must survive it failing again.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +79,11 @@ class Judgement:
     shadow_rules_fired: tuple[RuleHit, ...] = ()
 
 
-# (transaction, features, model score or None, home country) -> judgement
-Judge = Callable[[Transaction, Mapping[str, float], float | None, str | None], Judgement]
+# (transaction, features, model score or None, home country, the champion's thresholds or
+# None for the judge's own) -> judgement
+Judge = Callable[
+    [Transaction, Mapping[str, float], float | None, str | None, Thresholds | None], Judgement
+]
 
 
 @dataclass
@@ -97,15 +108,17 @@ class DecisionPipeline:
 
     def __init__(
         self,
-        models: ModelRegistry,
+        models: ModelSource,
         judge: Judge,
         profiles: Callable[[str], HomeProfile | None] = lambda _account: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        merchants: Callable[[str], MerchantValues | None] = lambda _merchant: None,
     ) -> None:
         self.models = models
         self.judge = judge
         self.profiles = profiles
         self.clock = clock
+        self.merchants = merchants
 
     def process(
         self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
@@ -141,16 +154,17 @@ class DecisionPipeline:
             for record in records
             if (item := self._observe(record, accounts, load_state, result)) is not None
         ]
-        model = self.models.current()
-        scores: Sequence[Scored | None] = (
-            model.score([item.features for item in items]) if model else [None] * len(items)
-        )
+        # Read once: a model swapped in meanwhile applies from the next batch on.
+        live = self.models.live()
+        rows = [item.features for item in items]
+        model = live.champion
+        scores: Sequence[Scored | None] = model.score(rows) if model else [None] * len(items)
+        shadow = shadow_scores(live.challenger, rows)
         now = self.clock()
-        version = model.version if model else None
         result.decided += len(items)
         return [
-            (item.record, self._decision(item, scored, version, now))
-            for item, scored in zip(items, scores, strict=True)
+            (item.record, self._decision(item, scored, live, challenger_score, now))
+            for item, scored, challenger_score in zip(items, scores, shadow, strict=True)
         ]
 
     def warm(
@@ -203,25 +217,35 @@ class DecisionPipeline:
         event = feature_event(tx)
         home = state.home_country(event.ts_ms, profile)
         observation = state.observe_at(event, record.partition, record.offset, profile)
+        features = observation.features  # a fresh dict per event: extended in place
+        features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
         if tx.ingested_at is None:
             # Produced straight to Kafka: the broker's append time is the ingest time.
             tx = _with_ingest_time(tx, record.timestamp_ms)
-        return _Item(record, tx, observation.features, home)
+        return _Item(record, tx, features, home)
 
     def _decision(
-        self, item: _Item, scored: Scored | None, version: str | None, now: datetime
+        self,
+        item: _Item,
+        scored: Scored | None,
+        live: LiveModels,
+        challenger_score: float | None,
+        now: datetime,
     ) -> Decision:
         tx = item.tx
         judgement = self.judge(
-            tx, item.features, scored.score if scored else None, item.home_country
+            tx, item.features, scored.score if scored else None, item.home_country, live.thresholds
         )
+        challenger = live.challenger
         return Decision(
             decision_id=decision_id_for(tx.transaction_id),
             transaction_id=tx.transaction_id,
             account_id=tx.account_id,
             outcome=judgement.outcome,
             risk_score=judgement.risk_score,
-            model_version=version,
+            model_version=live.champion.version if live.champion else None,
+            challenger_model_version=challenger.version if challenger else None,
+            challenger_score=challenger_score,
             rules_fired=judgement.rules_fired,
             shadow_rules_fired=judgement.shadow_rules_fired,
             reason_codes=scored.reasons if scored else (),
@@ -326,6 +350,6 @@ def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
         error_code=code,
         error_message=message[:2000],
         failed_at=datetime.now(UTC),
-        headers={},
+        headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
     )
     return Outgoing("dead-letter", record.key or b"", encode_dead_letter(letter))

@@ -2,8 +2,9 @@
 
 A model is a versioned artifact directory: ``model.ubj`` (XGBoost's binary JSON) and
 ``card.json`` (version, the ordered feature names, thresholds, metrics). A registry is a
-folder of such directories plus a ``CURRENT`` file naming the live version; the scorer
-reloads when ``CURRENT`` changes, so a promoted model is picked up without a restart.
+folder of such directories plus a ``CURRENT`` file naming the champion. Running agents learn
+the champion and challenger from the ``models`` topic (``stream_agents.live_models``);
+``ModelRegistry`` follows ``CURRENT`` for offline tools (replay, tests).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import xgboost as xgb
 
+from rule_engine import Thresholds
 from schemas.records import ReasonCode
 
 CURRENT = "CURRENT"
@@ -36,10 +38,17 @@ class Scored:
 class Model:
     """A loaded artifact: the booster, its version and the feature order it was trained on."""
 
-    def __init__(self, booster: xgb.Booster, version: str, feature_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        booster: xgb.Booster,
+        version: str,
+        feature_names: Sequence[str],
+        card: Mapping[str, Any] | None = None,
+    ) -> None:
         self.booster = booster
         self.version = version
         self.feature_names = tuple(feature_names)
+        self.card: Mapping[str, Any] = card or {}
         self._names = list(self.feature_names)
 
     @classmethod
@@ -50,7 +59,7 @@ class Model:
         # One thread: the agent scores small batches; XGBoost's thread pool would only add
         # start-up cost per call and fight the event loop for the same cores.
         booster.set_param({"nthread": 1})
-        return cls(booster, str(card["version"]), card["feature_names"])
+        return cls(booster, str(card["version"]), card["feature_names"], card)
 
     def matrix(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray[Any, Any]:
         """Rows of named features as the model's column order; absent features are NaN."""
@@ -78,6 +87,16 @@ class Model:
             for i in range(len(rows))
         ]
 
+    def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
+        """Only the probabilities of a micro-batch, in one call (a shadow model needs no
+        reasons, and a plain prediction is cheaper than the contributions)."""
+        if not rows:
+            return []
+        matrix = xgb.DMatrix(
+            self.matrix(rows), missing=math.nan, nthread=1, feature_names=self._names
+        )
+        return [float(p) for p in self.booster.predict(matrix)]
+
     def _reasons(
         self, values: np.ndarray[Any, Any], contributions: np.ndarray[Any, Any]
     ) -> tuple[ReasonCode, ...]:
@@ -94,8 +113,27 @@ class Model:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LiveModels:
+    """What one micro-batch is scored with: replaced whole, never changed in place, so a batch
+    reads one consistent set. ``thresholds`` None leaves the judge its own."""
+
+    champion: Model | None = None
+    challenger: Model | None = None
+    thresholds: Thresholds | None = None
+
+
+class ModelSource(Protocol):
+    """Where the pipeline takes each batch's models from (the topic's book, or a folder)."""
+
+    def live(self) -> LiveModels: ...
+
+
 class ModelRegistry:
-    """Follows a registry folder's ``CURRENT`` pointer, checking at most every interval."""
+    """Follows a registry folder's ``CURRENT`` pointer, checking at most every interval.
+
+    For offline tools and tests; running agents follow the ``models`` topic instead.
+    """
 
     def __init__(self, root: Path | None, check_interval_s: float = 5.0) -> None:
         self.root = root
@@ -111,6 +149,10 @@ class ModelRegistry:
             self._checked_at = now
             self._refresh(self.root)
         return self._model
+
+    def live(self) -> LiveModels:
+        """The current model as champion, no challenger, the judge's own thresholds."""
+        return LiveModels(self.current())
 
     def _refresh(self, root: Path) -> None:
         try:

@@ -28,8 +28,11 @@ class AgentSettings(BaseSettings):
     # Replicas of the changelog topics faust creates; capped at the cluster size on start.
     changelog_replicas: int = 3
     model_registry: Path | None = None
-    review_at: float = Field(default=0.5, ge=0, le=1)
-    decline_at: float = Field(default=0.9, ge=0, le=1)
+    # Explicit overrides of the champion card's thresholds (unset: the card's, or 0.5/0.9).
+    review_at: float | None = Field(default=None, ge=0, le=1)
+    decline_at: float | None = Field(default=None, ge=0, le=1)
+    # How long a starting worker waits to load the announced champion and challenger.
+    models_timeout_s: float = 120.0
     # Decline circuit breaker: one rule may cause at most this share of the decisions in a
     # sliding window of this many events (once it has seen min_volume of them).
     breaker_max_share: float = Field(default=0.05, gt=0, le=1)

@@ -9,20 +9,33 @@ from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
-from rule_engine import BreakerConfig, DeclineBreaker, Thresholds
+from rule_engine import BreakerConfig, DeclineBreaker
 from stream_agents.app import create_app, output_topics
 from stream_agents.judge import RulesJudge
+from stream_agents.live_models import (
+    CHAMPION,
+    ModelBook,
+    ModelFollower,
+    ThresholdOverrides,
+    select_thresholds,
+)
 from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData, ReferenceFollower
-from stream_agents.scoring import ModelRegistry
 from stream_agents.settings import AgentSettings
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
 log = logging.getLogger("stream_agents")
 
 
-def build_pipeline(settings: AgentSettings, reference: ReferenceData) -> DecisionPipeline:
+def build_models(settings: AgentSettings) -> ModelBook:
+    overrides = ThresholdOverrides(settings.review_at, settings.decline_at)
+    return ModelBook(settings.model_registry, overrides)
+
+
+def build_pipeline(
+    settings: AgentSettings, reference: ReferenceData, models: ModelBook
+) -> DecisionPipeline:
     breaker = DeclineBreaker(
         BreakerConfig(
             max_share=settings.breaker_max_share,
@@ -30,8 +43,10 @@ def build_pipeline(settings: AgentSettings, reference: ReferenceData) -> Decisio
             window_events=settings.breaker_window_events,
         )
     )
-    judge = RulesJudge(reference, Thresholds(settings.review_at, settings.decline_at), breaker)
-    return DecisionPipeline(ModelRegistry(settings.model_registry), judge, reference.profile)
+    # The champion's thresholds reach the judge with each batch; these apply without one.
+    defaults, _source = select_thresholds(None, models.overrides)
+    judge = RulesJudge(reference, defaults, breaker)
+    return DecisionPipeline(models, judge, reference.profile, merchants=reference.merchant_risk)
 
 
 def changelog_replicas(settings: AgentSettings) -> int:
@@ -39,6 +54,25 @@ def changelog_replicas(settings: AgentSettings) -> int:
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
     brokers = len(admin.list_topics(timeout=30).brokers)
     return max(1, min(settings.changelog_replicas, brokers))
+
+
+def follow_models(settings: AgentSettings) -> tuple[ModelBook, ModelFollower]:
+    """Start following the models topic; return once the announced models are loaded."""
+    models = build_models(settings)
+    follower = ModelFollower(settings.kafka, models)
+    if not follower.start(settings.models_timeout_s):
+        log.error("models topic not loaded within %s s", settings.models_timeout_s)
+        raise typer.Exit(1)
+    if CHAMPION in models.failed:
+        # Deciding without it would approve what the model exists to catch.
+        log.error("the announced champion cannot be loaded: %s", models.failed[CHAMPION])
+        raise typer.Exit(1)
+    if CHAMPION not in models.announced and settings.model_registry is not None:
+        log.warning(
+            "no champion announced on the models topic: rules decide alone until "
+            "`sentinel models promote VERSION` (the registry's CURRENT is not followed)"
+        )
+    return models, follower
 
 
 @agents_app.command("run")
@@ -49,17 +83,19 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         start_http_server(settings.metrics_port, addr="127.0.0.1")
     reference = ReferenceData()
     follower = ReferenceFollower(settings.kafka, reference)
-    # Decide nothing before every rule published so far is live.
+    # Decide nothing before every rule published so far is live, nor before the announced
+    # champion (and challenger) are loaded.
     if not follower.start(settings.reference_timeout_s):
         log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
         raise typer.Exit(1)
+    models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
-    app = create_app(
-        settings, build_pipeline(settings, reference), changelog_replicas(settings), publisher
-    )
+    pipeline = build_pipeline(settings, reference, models)
+    app = create_app(settings, pipeline, changelog_replicas(settings), publisher)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
         publisher.close()
+        model_follower.stop()
         follower.stop()

@@ -1,9 +1,10 @@
 """The demo pipeline `make up` runs: every SentinelStream service as a supervised process.
 
 ``sentinel pipeline up`` starts a detached supervisor; it starts the ingest API, two agent
-workers, the ledger sink, the webhook dispatcher and simulated traffic, restarts any that
-exits (with backoff), and stops them all on SIGTERM (``sentinel pipeline down``, which
-``make down`` calls). Logs go to ``.stack/logs/<service>.log``.
+workers, the ledger sink, the labels sink, the hourly merchant-risk job, the webhook
+dispatcher and simulated traffic, restarts any that exits (with backoff), and stops them
+all on SIGTERM (``sentinel pipeline down``, which ``make down`` calls). Logs go to
+``.stack/logs/<service>.log``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             {**agents_env, "SENTINEL_AGENTS_METRICS_PORT": "9102"},
         ),
         ServiceSpec("sink", (SENTINEL, "sink", "run"), {"SENTINEL_SINK_INSTANCE_ID": "sink-1"}),
+        ServiceSpec(
+            "labels", (SENTINEL, "labels", "sink"), {"SENTINEL_LABELS_INSTANCE_ID": "labels-1"}
+        ),
+        ServiceSpec("merchant-risk", (SENTINEL, "merchant-risk", "run")),
         ServiceSpec(
             "webhooks",
             (SENTINEL, "webhooks", "run"),

@@ -37,7 +37,7 @@ def _sentinel(*args: str) -> str:
 @pipeline_app.command()
 def bootstrap() -> None:
     """Seed rules, a demo API key and, if none is registered, a model trained on simulated
-    data (a few minutes the first time)."""
+    data (a few minutes the first time), announced as champion unless one is."""
     settings = StackSettings()
     _sentinel("rules", "load")
     key_file = settings.dir / "demo" / "api-key"
@@ -63,7 +63,19 @@ def bootstrap() -> None:
             "70",
         )
         _sentinel("train", "--data", str(data), "--registry", str(registry), "--no-search")
+    _announce_current(registry)
     console.print(f"demo API key in {key_file}; model registry {registry}")
+
+
+def _announce_current(registry: Path) -> None:
+    """Agents take their champion from the models topic: a registry made current before the
+    topic existed (or a fresh cluster beside a kept registry) is announced once here."""
+    from fraudsim.announce import announced
+    from schemas.connections import KafkaConnection
+
+    if "champion" not in announced(KafkaConnection()):
+        current = (registry / "CURRENT").read_text().strip()
+        _sentinel("models", "promote", current, "--registry", str(registry))
 
 
 @pipeline_app.command()

@@ -32,9 +32,13 @@ def train_command(
         bool, typer.Option(help="Choose hyperparameters on validation folds.")
     ] = True,
     merchant_risk: Annotated[
-        bool, typer.Option(help="Add experimental merchant-risk features (staged, not promoted).")
-    ] = False,
+        bool,
+        typer.Option(help="Add the merchant-risk features (the hourly job serves them live)."),
+    ] = True,
     promote: Annotated[bool, typer.Option(help="Make the new model current.")] = True,
+    announce: Annotated[
+        bool, typer.Option(help="Announce a current model as champion on the models topic.")
+    ] = True,
     review_rate: Annotated[float, typer.Option(min=0.0001, max=0.5)] = 0.01,
     decline_precision: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.9,
     train_days: Annotated[int, typer.Option(min=1, help="Training window per fold.")] = 7,
@@ -69,3 +73,21 @@ def train_command(
         result = train(options, progress)
     report.show(console, result.card, result.directory, result.promoted)
     console.print(f"wall time {time.perf_counter() - began:.1f} s")
+    if result.promoted and announce:
+        _announce_champion(options.version)
+
+
+def _announce_champion(version: str) -> None:
+    """Put the new current model live: running agents follow the models topic, not CURRENT."""
+    from fraudsim.announce import AnnounceError, announce
+    from schemas.connections import KafkaConnection
+
+    try:
+        announce(KafkaConnection(), "champion", version)
+    except AnnounceError as exc:
+        console.print(
+            f"[red]{version} is current in the registry folder but not announced ({exc}); "
+            f"once Kafka answers: sentinel models promote {version}"
+        )
+        raise typer.Exit(1) from exc
+    console.print(f"{version} announced as champion: running agents swap it in")

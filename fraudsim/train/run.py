@@ -14,7 +14,7 @@ import numpy as np
 import xgboost as xgb
 from rich.progress import Progress
 
-from fraudsim.registry import save
+from fraudsim.registry import live_ready, save
 from fraudsim.train import card, merchant_risk
 from fraudsim.train.data import TrainingData, load
 from fraudsim.train.evaluate import FoldResult, Setup, choose, run_folds, summarise
@@ -35,7 +35,7 @@ class Options:
     workers: int = 2
     protocol: Protocol = Protocol()
     search: bool = True
-    merchant_risk: bool = False
+    merchant_risk: bool = True
     promote: bool = True
     review_rate: float = 0.01
     decline_precision: float = 0.9
@@ -135,7 +135,8 @@ def train(opts: Options, progress: Progress) -> Result:
         opts.decline_precision,
     )  # fmt: skip
     model_card = {**card.model_card(inputs, booster), "version": opts.version}
-    promoted = opts.promote and not opts.merchant_risk
+    # A model reading a feature the agents do not compute is staged, never made current.
+    promoted = opts.promote and live_ready(model_card)
     directory = save(opts.registry, booster, opts.version, model_card, promoted)
     first_day = model_card["data"]["first_day"]
     pr_curves(folds, directory / "pr_curve.png", first_day)

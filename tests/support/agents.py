@@ -26,7 +26,7 @@ from stream_agents.app import FEATURE_TABLE
 from stream_agents.features import AccountFeatures
 from stream_agents.settings import AgentSettings
 from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
-from tests.support.models import train_tiny_model
+from tests.support.models import announce_model, train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 BOOTSTRAP = KafkaConnection().bootstrap_servers
@@ -203,10 +203,11 @@ def by_transaction(decisions: Sequence[Decision]) -> Iterator[tuple[str, list[De
 
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
-    """This test's topics (own prefix), a tiny model, and a pool of workers to start."""
+    """This test's topics (own prefix), a tiny model announced as champion, and a pool of
+    workers to start."""
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     create_topics(prefix)
-    train_tiny_model(tmp_path / "models")
+    announce_model(prefix, train_tiny_model(tmp_path / "models"))
     workers = Workers(agent_env(prefix, tmp_path / "models", tmp_path / "data"), tmp_path)
     try:
         yield prefix, workers

@@ -17,7 +17,7 @@ from deploy.topics import TopicAdmin
 from schemas.connections import KafkaConnection
 from tests.support.agents import SENTINEL, Workers, agent_env, changelog_topic
 from tests.support.api import start_api, stop_api
-from tests.support.models import train_tiny_model
+from tests.support.models import announce_model, train_tiny_model
 from tests.support.receiver import Receiver
 
 SECRET = "e2e-webhook-secret-0123456789"
@@ -42,7 +42,7 @@ def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     work = tmp_path_factory.mktemp("e2e")
-    train_tiny_model(work / "models")
+    announce_model(topic_prefix, train_tiny_model(work / "models"))
     env = {
         **agent_env(topic_prefix, work / "models", work / "agents"),
         **api_env,

@@ -46,7 +46,17 @@ def decision(n: int, outcome: Outcome, wait_ms: int) -> Decision:
 
 def test_every_service_of_the_pipeline_is_supervised(tmp_path: Path) -> None:
     names = [s.name for s in demo_services(StackSettings(dir=tmp_path), 50, tmp_path / "m")]
-    assert names == ["api", "agent-1", "agent-2", "sink", "webhooks", "traffic", "http-traffic"]
+    assert names == [
+        "api",
+        "agent-1",
+        "agent-2",
+        "sink",
+        "labels",
+        "merchant-risk",
+        "webhooks",
+        "traffic",
+        "http-traffic",
+    ]
 
 
 def test_window_rates_mix_latency_rules_and_declines() -> None:

@@ -14,9 +14,10 @@ def test_spawned_process_is_tracked_then_terminated(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "sleeper.log"
     pidfile = PidFile(tmp_path / "sleeper.pid", "time.sleep(60)")
     pidfile.write(spawn(SLEEPER, log))
+    # posix_spawn returns before the child has exec'd: its command line is ours until then.
+    assert wait_until(lambda: "sleeper up" in tail(log), timeout_s=10)
     pid = pidfile.live_pid()
     assert pid is not None
-    assert wait_until(lambda: "sleeper up" in tail(log), timeout_s=10)
     assert terminate(pid, timeout_s=5)
     assert wait_until(lambda: pidfile.live_pid() is None, timeout_s=5)
 

@@ -15,7 +15,7 @@ from fraudsim.train.data import load
 from fraudsim.train.folds import Protocol
 from fraudsim.train.merchant_risk import NAMES, merchant_risk
 from fraudsim.train.run import Options, Result, train
-from schemas.features import FEATURE_NAMES
+from schemas.features import FEATURE_NAMES, LIVE_FEATURE_NAMES
 from sentinel_cli.main import app
 from stream_agents.scoring import Model, ModelRegistry
 
@@ -38,7 +38,8 @@ def registry(train_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_training_publishes_a_loadable_current_model_with_its_card(registry: Path) -> None:
     model = Model.load(registry / "v1")
-    assert model.feature_names == FEATURE_NAMES and model.version == "v1"
+    # Merchant risk is in by default, and the agents compute it: the model is current.
+    assert model.feature_names == LIVE_FEATURE_NAMES and model.version == "v1"
     assert ModelRegistry(registry).current() is not None and current_version(registry) == "v1"
     card = json.loads((registry / "v1" / "card.json").read_text())
     metrics = card["validation"]["test_metrics"]
@@ -49,23 +50,28 @@ def test_training_publishes_a_loadable_current_model_with_its_card(registry: Pat
     assert card["data"]["transactions"] > 30_000 and card["training"]["days"] == [39, 46]
     assert (registry / "v1" / "pr_curve.png").stat().st_size > 1_000
     assert (registry / "v1" / "feature_importance.png").stat().st_size > 1_000
-    scored = model.score([{name: 1.0 for name in FEATURE_NAMES}])
+    scored = model.score([{name: 1.0 for name in LIVE_FEATURE_NAMES}])
     assert 0.0 <= scored[0].score <= 1.0
 
 
-def test_a_merchant_risk_model_is_staged_and_cannot_be_promoted_by_accident(
+def test_without_merchant_risk_and_a_model_the_agents_cannot_serve_is_staged(
     train_dir: Path, registry: Path
 ) -> None:
-    result = run(train_dir, registry, "v2-risk", merchant_risk=True)
+    result = run(train_dir, registry, "v2-plain", merchant_risk=False, promote=False)
     assert not result.promoted and current_version(registry) == "v1"
-    assert Model.load(registry / "v2-risk").feature_names == (*FEATURE_NAMES, *NAMES)
+    assert Model.load(registry / "v2-plain").feature_names == FEATURE_NAMES
     assert not (registry / ".staging").exists()
+    card_path = registry / "v2-plain" / "card.json"
+    card = json.loads(card_path.read_text())
+    foreign = {**card, "feature_names": [*card["feature_names"], "not_computed_live"]}
+    card_path.write_text(json.dumps(foreign))
     with pytest.raises(RegistryError, match="does not compute"):
-        promote(registry, "v2-risk")
+        promote(registry, "v2-plain")
     assert [(e.version, e.current, e.live_ready) for e in entries(registry)] == [
         ("v1", True, True),
-        ("v2-risk", False, False),
+        ("v2-plain", False, False),
     ]
+    card_path.write_text(json.dumps(card))
     with pytest.raises(RegistryError, match="already exists"):
         run(train_dir, registry, "v1")
 
@@ -102,6 +108,21 @@ def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> No
     assert refused.exit_code == 1
     missing = runner.invoke(app, ["train", "--data", str(registry / "none")])
     assert missing.exit_code == 1 and "simulate generate" in missing.output
+
+
+def test_promote_and_challenge_refuse_before_announcing_anything(tmp_path: Path) -> None:
+    staged = tmp_path / "risky"
+    staged.mkdir()
+    names = [*FEATURE_NAMES, "feature_nobody_computes"]
+    (staged / "card.json").write_text(json.dumps({"version": "risky", "feature_names": names}))
+    runner = CliRunner()
+    where = ["--registry", str(tmp_path)]
+    for args in (["promote", "risky"], ["challenge", "risky"], ["challenge", "../risky"]):
+        refused = runner.invoke(app, ["models", *args, *where])
+        assert refused.exit_code == 1, refused.output
+    assert "does not compute" in runner.invoke(app, ["models", "challenge", "risky", *where]).output
+    for args in ([], ["risky", "--clear"]):
+        assert runner.invoke(app, ["models", "challenge", *args, *where]).exit_code == 2
 
 
 def test_simulate_generate_writes_the_dataset(tmp_path: Path) -> None:

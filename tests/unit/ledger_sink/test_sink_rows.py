@@ -42,6 +42,15 @@ def test_the_decision_row_writes_json_that_jsonb_accepts() -> None:
     assert json.loads(row[7]) == []
 
 
+def test_the_decision_row_carries_the_challenger_and_drops_an_impossible_shadow_score() -> None:
+    d = decision(transaction("a"))
+    assert rows.decision_row(d)[10:] == (None, None)
+    shadow = replace(d, challenger_model_version="c-2", challenger_score=0.25)
+    assert rows.decision_row(shadow)[10:] == ("c-2", 0.25)
+    broken = replace(shadow, challenger_score=float("nan"))
+    assert rows.decision_row(broken)[10:] == ("c-2", None)
+
+
 def test_rule_hits_mark_shadow_rules() -> None:
     hit, shadow = (
         RuleHit(rule_id="r", version=2, action="REVIEW"),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.pan import contains_pan, looks_like_pan, luhn_valid
+from schemas.pan import contains_pan, looks_like_pan, luhn_valid, mask_pans
 
 # Published test card numbers of the major schemes, 13 to 19 digits.
 TEST_PANS = [
@@ -86,3 +86,20 @@ def test_exactly_one_check_digit_completes_any_prefix(prefix: str) -> None:
 def test_never_raises(value: str) -> None:
     assert isinstance(looks_like_pan(value), bool)
     assert isinstance(contains_pan(value), bool)
+
+
+@pytest.mark.parametrize("pan", TEST_PANS)
+def test_mask_keeps_only_the_last_four_digits(pan: str) -> None:
+    masked = mask_pans(f"card {pan} declined")
+    assert masked == f"card {'*' * (len(pan) - 4)}{pan[-4:]} declined"
+    assert not contains_pan(masked)
+
+
+def test_mask_keeps_separators_and_leaves_other_numbers_alone() -> None:
+    text = "4111-1111-1111-1111 ref 1234567890123456789012 amount 5000"
+    assert mask_pans(text) == "****-****-****-1111 ref 1234567890123456789012 amount 5000"
+
+
+@given(st.text())
+def test_masked_text_never_contains_a_pan(text: str) -> None:
+    assert not contains_pan(mask_pans(text))

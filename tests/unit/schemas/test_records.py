@@ -21,6 +21,8 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Label,
+    MerchantRisk,
+    ModelAnnouncement,
     Outcome,
     ReasonCode,
     Rule,
@@ -89,6 +91,8 @@ decisions = st.builds(
     decided_at=moments,
     transaction=transactions,
     model_version=maybe_texts,
+    challenger_model_version=maybe_texts,
+    challenger_score=st.none() | st.floats(min_value=0, max_value=1),
     rules_fired=st.lists(rule_hits, max_size=3).map(tuple),
     shadow_rules_fired=st.lists(rule_hits, max_size=3).map(tuple),
     reason_codes=st.lists(
@@ -142,6 +146,14 @@ SUPPORT_RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
         key=st.none() | st.binary(max_size=8),
         headers=st.dictionaries(texts, texts, max_size=3),
     ),
+    ModelAnnouncement: st.builds(
+        ModelAnnouncement,
+        role=st.sampled_from(["champion", "challenger"]),
+        version=texts,
+        announced_at=moments,
+        announced_by=texts,
+        forced=st.booleans(),
+    ),
     AccountProfile: st.builds(
         AccountProfile,
         account_id=texts,
@@ -149,6 +161,18 @@ SUPPORT_RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
         updated_at=moments,
         home_lat=st.none() | doubles,
         home_lon=st.none() | doubles,
+    ),
+    MerchantRisk: st.builds(
+        MerchantRisk,
+        merchant_id=texts,
+        hour=moments,
+        tx_1d=ints,
+        risk_1d=doubles,
+        tx_7d=ints,
+        risk_7d=doubles,
+        tx_30d=ints,
+        risk_30d=doubles,
+        computed_at=moments,
     ),
 }
 
@@ -171,6 +195,13 @@ def test_transaction_round_trips_through_v1_without_the_v2_field(tx: Transaction
 @given(decisions)
 def test_decision_round_trips(decision: Decision) -> None:
     assert round_trip(decision) == decision
+
+
+@settings(max_examples=50)
+@given(decisions)
+def test_decision_round_trips_through_v2_without_the_challenger(decision: Decision) -> None:
+    older = dataclasses.replace(decision, challenger_model_version=None, challenger_score=None)
+    assert round_trip(decision, version=2) == older
 
 
 @pytest.mark.parametrize("cls", list(SUPPORT_RECORDS), ids=lambda cls: cls.__name__)

@@ -60,10 +60,14 @@ def test_wire_ids_are_pinned() -> None:
         "dead_letter": 6,
         "account_profile": 7,
         "named_list": 8,
+        "merchant_risk": 9,
+        "model_announcement": 10,
     }
     assert REGISTRY.get("transaction", 1).header == b"\x00\x00\x00\x03\xe9"  # id 1001
     assert schema_id("transaction", 2) == 1002
     assert schema_id("account_profile", 1) == 7001
+    assert schema_id("model_announcement", 1) == 10001
+    assert schema_id("merchant_risk", 1) == 9001
 
 
 def test_ids_do_not_depend_on_load_order() -> None:

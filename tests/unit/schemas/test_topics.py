@@ -13,7 +13,9 @@ def test_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize("spec", [topics.RULES, topics.LISTS, topics.ACCOUNTS])
+@pytest.mark.parametrize(
+    "spec", [topics.RULES, topics.LISTS, topics.ACCOUNTS, topics.MERCHANT_RISK, topics.MODELS]
+)
 def test_reference_data_topics_are_compacted(spec: TopicSpec) -> None:
     assert spec.config["cleanup.policy"] == "compact"
 

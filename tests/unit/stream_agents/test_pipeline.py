@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from schemas.records import Transaction, decision_id_for
 from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures
 from stream_agents.judge import RulesJudge
+from stream_agents.live_models import ModelBook, ThresholdOverrides
 from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord
 from stream_agents.reference import ReferenceData
 from stream_agents.scoring import ModelRegistry
@@ -148,6 +150,16 @@ def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on
     assert (result.decided, result.dead_lettered) == (1, 2)
 
 
+def test_a_dead_letter_keeps_the_original_headers(pipeline: DecisionPipeline) -> None:
+    # A re-driven record carries a link to the letter it came from (sentinel dlq redrive);
+    # failing again, its new letter must keep it.
+    headers = (("sentinel-redrive-of", b"dead-letter/0:4"), ("trace", b"\xff"))
+    garbage = SourceRecord("transactions", 1, 5, 0, b"k", b"oops", headers)
+    [out] = pipeline.process([garbage], store()[1]).outgoing
+    letter = decode_dead_letter(out.value)
+    assert letter.headers == {"sentinel-redrive-of": "dead-letter/0:4", "trace": "\ufffd"}
+
+
 def test_without_a_model_rules_and_thresholds_still_decide(tmp_path: Path) -> None:
     pipeline = DecisionPipeline(
         ModelRegistry(tmp_path), RulesJudge(ReferenceData(), Thresholds(0.5, 0.9))
@@ -200,3 +212,58 @@ def test_warm_applies_records_to_the_state_without_deciding_them(
     cold = pipeline.process(records(*history, later), store()[1])
     assert warmed == decode_decision(cold.outgoing[-2].value)
     assert warmed.features["count_1h"] == 4.0
+
+
+@pytest.fixture(scope="module")
+def book_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("book")
+    train_tiny_model(root, "champ")
+    train_tiny_model(root, "shadow", rounds=3)
+    train_tiny_model(root, "eager", card={"thresholds": {"review_at": 0.0, "decline_at": 1.0}})
+    return root
+
+
+def book_pipeline(
+    root: Path, overrides: ThresholdOverrides | None = None, **roles: str
+) -> DecisionPipeline:
+    models = ModelBook(root, overrides or ThresholdOverrides())
+    for role, version in roles.items():
+        models.set(role, version)
+    judge = RulesJudge(ReferenceData(), Thresholds(0.5, 0.9))
+    return DecisionPipeline(models, judge, clock=lambda: T0)
+
+
+def test_a_challenger_scores_in_shadow_and_never_changes_the_decision(
+    book_registry: Path,
+) -> None:
+    batch = records(*(tx(minutes=i) for i in range(3)), tx(amount="15000.00", country="BR"))
+    alone = book_pipeline(book_registry, champion="champ").process(batch, store()[1])
+    shadowed = book_pipeline(book_registry, champion="champ", challenger="shadow")
+    both = shadowed.process(batch, store()[1])
+    plain = [decode_decision(o.value) for o in alone.outgoing if o.role == "decisions"]
+    shadow = [decode_decision(o.value) for o in both.outgoing if o.role == "decisions"]
+    assert {d.challenger_model_version for d in plain} == {None}
+    assert {d.challenger_score for d in plain} == {None}
+    assert {d.challenger_model_version for d in shadow} == {"shadow"}
+    assert all(d.challenger_score is not None and 0 <= d.challenger_score <= 1 for d in shadow)
+    # Another model: its scores differ from the champion's, yet nothing else does.
+    assert [d.challenger_score for d in shadow] != [d.risk_score for d in shadow]
+    unshadowed = [replace(d, challenger_model_version=None, challenger_score=None) for d in shadow]
+    assert unshadowed == plain
+    webhooks = [o.value for o in both.outgoing if o.role == "webhooks"]
+    assert webhooks == [o.value for o in alone.outgoing if o.role == "webhooks"]
+
+
+def test_the_champions_card_thresholds_decide_unless_the_environment_overrides_them(
+    book_registry: Path,
+) -> None:
+    batch = records(tx())
+
+    def outcome(pipeline: DecisionPipeline) -> Outcome:
+        return decode_decision(pipeline.process(batch, store()[1]).outgoing[0].value).outcome
+
+    assert outcome(book_pipeline(book_registry, champion="champ")) is Outcome.APPROVE
+    # Its card reviews everything (review_at 0): a small, ordinary payment goes to review.
+    assert outcome(book_pipeline(book_registry, champion="eager")) is Outcome.REVIEW
+    overridden = book_pipeline(book_registry, ThresholdOverrides(review_at=0.5), champion="eager")
+    assert outcome(overridden) is Outcome.APPROVE

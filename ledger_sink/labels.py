@@ -1,0 +1,168 @@
+"""`sentinel labels sink`: fraud labels from the ``labels`` topic into the ``labels`` table.
+
+Its own process (and consumer group), built from the decision sink's parts: the same
+``Sink`` loop (database commit, then dead letters, then offsets; transient failures retried,
+a row PostgreSQL refuses isolated by bisection and dead-lettered) with a label decoder and
+writer. The table keeps the latest verdict per transaction: a label replaces the stored one
+only when it is newer (``labelled_at``), so a redelivered label changes nothing and a batch
+can be written again and again. The merchant-risk job reads this table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import psycopg
+import structlog
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger_sink import metrics
+from ledger_sink.kafka_io import BatchConsumer, DurableProducer
+from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.rows import columns
+from ledger_sink.sink import Incoming, Sink
+from ledger_sink.writer import WriteResult
+from schemas.codec import decode_label
+from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.errors import SchemaError
+from schemas.records import DeadLetter, Label
+from schemas.topics import DEAD_LETTER, LABELS
+
+log = structlog.get_logger("ledger_sink.labels")
+
+# RETURNING names the rows inserted or replaced; a label no newer than the stored one (a
+# redelivery) matches the conflict but not the WHERE, and is not returned.
+UPSERT_LABELS = """
+INSERT INTO labels (
+    transaction_id, account_id, merchant_id, is_fraud, scenario, labelled_at, transaction_ts
+)
+SELECT * FROM unnest(
+    %b::text[], %b::text[], %b::text[], %b::bool[], %b::text[], %b::timestamptz[],
+    %b::timestamptz[]
+)
+ON CONFLICT (transaction_id) DO UPDATE SET
+    account_id = EXCLUDED.account_id,
+    merchant_id = EXCLUDED.merchant_id,
+    is_fraud = EXCLUDED.is_fraud,
+    scenario = EXCLUDED.scenario,
+    labelled_at = EXCLUDED.labelled_at,
+    transaction_ts = EXCLUDED.transaction_ts
+WHERE labels.labelled_at < EXCLUDED.labelled_at
+RETURNING transaction_id
+"""
+UPSERT_WIDTH = 7
+
+
+class LabelsSettings(BaseSettings):
+    """What `sentinel labels sink` reads from its environment (``SENTINEL_LABELS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_LABELS_", frozen=True, extra="ignore")
+
+    group_id: str = "labels-sink"  # prefixed with the topic prefix
+    instance_id: str | None = None
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_timeout_s: float = Field(default=0.5, gt=0)
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=10.0, gt=0)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.kafka.topic_prefix}{self.group_id}"
+
+    @property
+    def labels_topic(self) -> str:
+        return f"{self.kafka.topic_prefix}{LABELS.name}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.kafka.topic_prefix}{DEAD_LETTER.name}"
+
+
+def decode(record: RawRecord) -> Incoming[Label] | DeadLetter:
+    """A label ready to write, or the dead letter saying why it is not one."""
+    try:
+        label = decode_label(record.value)
+    except SchemaError as exc:
+        return dead_letter(record, exc.code, str(exc))
+    if not label.transaction_id or not label.account_id or not label.merchant_id:
+        return dead_letter(
+            record, "invalid_label", "transaction, account and merchant ids required"
+        )
+    return Incoming(record, label)
+
+
+def latest_per_transaction(labels: Sequence[Label]) -> list[Label]:
+    """One label per transaction, the newest (the last of equals), sorted by transaction id:
+    one statement may not touch a row twice, and two sinks meet their locks in one order."""
+    latest: dict[str, Label] = {}
+    for label in labels:
+        held = latest.get(label.transaction_id)
+        if held is None or label.labelled_at >= held.labelled_at:
+            latest[label.transaction_id] = label
+    return [latest[t] for t in sorted(latest)]
+
+
+class LabelWriter:
+    """Owns one connection, reopened after a failure; not thread-safe (one per sink)."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, labels: Sequence[Label], /) -> WriteResult:
+        batch = latest_per_transaction(labels)
+        rows = [
+            (x.transaction_id, x.account_id, x.merchant_id, x.is_fraud, x.scenario,
+             x.labelled_at, x.transaction_timestamp)
+            for x in batch
+        ]  # fmt: skip
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                written = len(conn.execute(UPSERT_LABELS, columns(rows, UPSERT_WIDTH)).fetchall())
+        except psycopg.OperationalError:
+            self.close()
+            raise
+        return WriteResult(written=written, duplicates=len(labels) - written)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self._dsn, connect_timeout=5, autocommit=True)
+        return self._conn
+
+
+def run(settings: LabelsSettings, stopping: threading.Event) -> None:
+    """Consume labels into the ``labels`` table until `stopping` is set."""
+    metrics.serve(settings.metrics_port, settings.metrics_host)
+    writer = LabelWriter(settings.postgres.dsn.get_secret_value())
+    letters = DurableProducer(settings.kafka, settings.dead_letter_topic)
+    source = BatchConsumer(
+        settings.kafka,
+        settings.consumer_group,
+        settings.labels_topic,
+        instance_id=settings.instance_id,
+    )
+    sink = Sink(
+        source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s, decode
+    )
+    log.info("labels sink started", topic=settings.labels_topic, group=settings.consumer_group)
+    try:
+        sink.run(settings.batch_size, settings.poll_timeout_s)
+    finally:
+        source.close()
+        letters.close()
+        writer.close()
+        log.info("labels sink stopped")

@@ -1,0 +1,125 @@
+"""Merchant (terminal) risk: the one definition training, the hourly job and the agents share.
+
+For a transaction at merchant ``m`` in UTC hour ``h`` (epoch ms // 3,600,000) and each
+``w`` in 1, 7, 30 days:
+
+- ``merchant_tx_{w}d``: transactions at ``m`` (all accounts) in hours [h-168-24w, h-168),
+  i.e. the ``w`` days ending one week (plus the part of the hour gone) before;
+- ``merchant_risk_{w}d``: the share of those with a fraud label; 0 when there were none.
+
+``window_values`` computes them from per-(merchant, hour) counts: training hands it one row
+per transaction (count 1, fraud 0/1), the hourly job (``stream_agents.merchant_risk``) the
+counts its one SQL query groups from the ledger. The values depend only on (merchant, hour),
+so the job publishes them once an hour, stamped with the hour, and ``merchant_features``
+is the agents' side: the stamp policy that decides whether a published value applies to a
+transaction's hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas.features import MERCHANT_FEATURE_NAMES, MERCHANT_WINDOW_DAYS
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+HOUR_MS: Final = 3_600_000
+DELAY_HOURS: Final = 7 * 24
+# Hours before h that any window reaches back to: the job reads no older transactions.
+LOOKBACK_HOURS: Final = DELAY_HOURS + 24 * max(MERCHANT_WINDOW_DAYS)
+# Keys are merchant * _SPAN + hour + LOOKBACK_HOURS: windows never reach another merchant.
+_SPAN: Final = 1 << 32
+# The stamp policy (``applies``): how far a value's hour may be behind / ahead of a
+# transaction's hour and still stand for it.
+MAX_AGE_HOURS: Final = 2
+MAX_LEAD_HOURS: Final = 1
+ZEROS: Final = (0.0,) * len(MERCHANT_FEATURE_NAMES)
+ZERO_FEATURES: Final[Mapping[str, float]] = MappingProxyType(
+    dict.fromkeys(MERCHANT_FEATURE_NAMES, 0.0)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HourCounts:
+    """Transactions and frauds per (merchant code, hour): parallel int64 arrays."""
+
+    merchant: Ints
+    hour: Ints
+    transactions: Ints
+    frauds: Ints
+
+    @classmethod
+    def per_transaction(
+        cls, merchant: Ints, ts_ms: Ints, fraud: npt.NDArray[np.bool_]
+    ) -> HourCounts:
+        """One entry per transaction (what training has)."""
+        ones = np.ones(len(merchant), dtype=np.int64)
+        return cls(merchant, ts_ms // HOUR_MS, ones, fraud.astype(np.int64))
+
+
+def window_values(counts: HourCounts, merchant: Ints, hour: Ints) -> Floats:
+    """The six features of each query (merchant code, hour), columns in
+    ``MERCHANT_FEATURE_NAMES`` order (counts as floats). Hours must be non-negative."""
+    if any(len(h) and int(h.min()) < 0 for h in (hour, counts.hour)):
+        raise ValueError("hours must be non-negative")
+    keys = counts.merchant * _SPAN + counts.hour + LOOKBACK_HOURS
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    # *_before[i]: totals over the first i entries in key order.
+    tx_before = np.concatenate([[0], np.cumsum(counts.transactions[order])])
+    fraud_before = np.concatenate([[0], np.cumsum(counts.frauds[order])])
+    end = merchant * _SPAN + hour + LOOKBACK_HOURS - DELAY_HOURS
+    upper = np.searchsorted(keys, end, side="left")
+    out = np.empty((len(hour), len(MERCHANT_FEATURE_NAMES)), dtype=np.float64)
+    for i, days in enumerate(MERCHANT_WINDOW_DAYS):
+        lower = np.searchsorted(keys, end - 24 * days, side="left")
+        n = tx_before[upper] - tx_before[lower]
+        bad = fraud_before[upper] - fraud_before[lower]
+        out[:, 2 * i] = n
+        out[:, 2 * i + 1] = np.divide(bad, n, out=np.zeros(len(n)), where=n > 0)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantValues:
+    """What an agent holds per merchant: the hour the values were computed for, and them."""
+
+    hour: int
+    values: tuple[float, ...]
+    # Built once when the record arrives, not once per transaction (the hot path).
+    features: Mapping[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        named = dict(zip(MERCHANT_FEATURE_NAMES, self.values, strict=True))
+        object.__setattr__(self, "features", MappingProxyType(named))
+
+    @property
+    def is_zero(self) -> bool:
+        return not any(self.values)
+
+
+def applies(stamp_hour: int, tx_hour: int) -> bool:
+    """Whether values stamped for ``stamp_hour`` stand for a transaction of ``tx_hour``.
+
+    Normally the stamp equals the transaction's hour. Up to MAX_AGE_HOURS older covers the
+    seconds after each top of the hour before the job has published, and a job that missed
+    an hour; up to MAX_LEAD_HOURS newer covers a transaction arriving late across the hour.
+    Anything further apart is stale (the job is down, or a replay of old traffic): zeros, as
+    for a merchant without history, rather than another period's values.
+    """
+    return -MAX_LEAD_HOURS <= tx_hour - stamp_hour <= MAX_AGE_HOURS
+
+
+def merchant_features(held: MerchantValues | None, tx_ts_ms: int) -> Mapping[str, float]:
+    """The merchant-risk features of a transaction at ``tx_ts_ms`` given what is held
+    (read-only: the caller copies them into its own features)."""
+    if held is None or not applies(held.hour, tx_ts_ms // HOUR_MS):
+        return ZERO_FEATURES
+    return held.features

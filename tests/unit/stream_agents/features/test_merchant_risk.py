@@ -1,0 +1,125 @@
+"""Merchant risk: the shared counting code vs a brute-force reference, and the stamp policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.features import MERCHANT_FEATURE_NAMES
+from stream_agents.features.merchant import (
+    DELAY_HOURS,
+    HOUR_MS,
+    MAX_AGE_HOURS,
+    MAX_LEAD_HOURS,
+    HourCounts,
+    MerchantValues,
+    applies,
+    merchant_features,
+    window_values,
+)
+
+H0 = 490_000  # an hour in 2025: far from zero, as real hours are
+# (merchant, hour offset, fraud): hours spread over more than the 37 days a window reaches.
+events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans()), max_size=120)
+queries = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1_200)), min_size=1, max_size=30)
+
+
+def reference(history: list[tuple[int, int, bool]], merchant: int, hour: int) -> tuple[float, ...]:
+    """The definition, read literally: per window, the transactions at the merchant in hours
+    [h-168-24w, h-168) and the share of them that are fraud."""
+    out: list[float] = []
+    for days in (1, 7, 30):
+        end = hour - 7 * 24
+        inside = [f for m, h, f in history if m == merchant and end - 24 * days <= h < end]
+        out += [float(len(inside)), sum(inside) / len(inside) if inside else 0.0]
+    return tuple(out)
+
+
+def per_transaction(history: list[tuple[int, int, bool]]) -> HourCounts:
+    return HourCounts.per_transaction(
+        np.array([m for m, _, _ in history], dtype=np.int64),
+        np.array([(H0 + h) * HOUR_MS + 59_999 * (h % 7) for _, h, _ in history], dtype=np.int64),
+        np.array([f for _, _, f in history], dtype=bool),
+    )
+
+
+def grouped(history: list[tuple[int, int, bool]]) -> HourCounts:
+    """The same history as the job's query hands it over: one row per (merchant, hour)."""
+    n = Counter((m, H0 + h) for m, h, _ in history)
+    bad = Counter((m, H0 + h) for m, h, f in history if f)
+    keys = sorted(n)
+    return HourCounts(
+        np.array([m for m, _ in keys], dtype=np.int64),
+        np.array([h for _, h in keys], dtype=np.int64),
+        np.array([n[k] for k in keys], dtype=np.int64),
+        np.array([bad[k] for k in keys], dtype=np.int64),
+    )
+
+
+def ask(counts: HourCounts, asked: list[tuple[int, int]]) -> np.ndarray:  # type: ignore[type-arg]
+    merchants = np.array([m for m, _ in asked], dtype=np.int64)
+    hours = np.array([H0 + h for _, h in asked], dtype=np.int64)
+    return window_values(counts, merchants, hours)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events, queries)
+def test_window_values_match_the_definition(
+    history: list[tuple[int, int, bool]], asked: list[tuple[int, int]]
+) -> None:
+    got = ask(per_transaction(history), asked)
+    for row, (merchant, hour) in zip(got.tolist(), asked, strict=True):
+        assert row == pytest.approx(reference(history, merchant, hour), rel=1e-12, abs=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events, queries)
+def test_hourly_counts_give_what_one_row_per_transaction_gives(
+    history: list[tuple[int, int, bool]], asked: list[tuple[int, int]]
+) -> None:
+    # Training hands over transactions, the job grouped counts: the values must not differ.
+    assert ask(grouped(history), asked).tolist() == ask(per_transaction(history), asked).tolist()
+
+
+def test_the_window_ends_a_week_before_the_hour_and_excludes_that_hour() -> None:
+    counts = per_transaction([(0, 100, True), (0, 100 + DELAY_HOURS, False)])
+
+    def tx_1d_7d(hour: int) -> tuple[float, float]:
+        [row] = ask(counts, [(0, hour)]).tolist()
+        named = dict(zip(MERCHANT_FEATURE_NAMES, row, strict=True))
+        return named["merchant_tx_1d"], named["merchant_tx_7d"]
+
+    assert tx_1d_7d(100 + DELAY_HOURS) == (0.0, 0.0)  # hour h-168 itself is not in
+    assert tx_1d_7d(101 + DELAY_HOURS) == (1.0, 1.0)
+    assert tx_1d_7d(100 + DELAY_HOURS + 24) == (1.0, 1.0)  # [h-192, h-168) holds hour 100
+    assert tx_1d_7d(101 + DELAY_HOURS + 24) == (0.0, 1.0)
+    [row] = ask(counts, [(0, 101 + 2 * DELAY_HOURS)]).tolist()
+    assert row[4:] == [2.0, 0.5]  # 30 days: one fraud of two
+
+
+def test_negative_hours_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        window_values(per_transaction([]), np.array([0]), np.array([-1]))
+
+
+@pytest.mark.parametrize(
+    ("stamp_offset", "used"),
+    [(0, True), (-1, True), (-MAX_AGE_HOURS, True), (-MAX_AGE_HOURS - 1, False),
+     (MAX_LEAD_HOURS, True), (MAX_LEAD_HOURS + 1, False)],
+)  # fmt: skip
+def test_a_value_applies_to_transactions_near_its_hour(stamp_offset: int, used: bool) -> None:
+    tx_hour = H0 + 5
+    held = MerchantValues(tx_hour + stamp_offset, (3.0, 1 / 3, 10.0, 0.1, 40.0, 0.05))
+    assert applies(held.hour, tx_hour) is used
+    got = merchant_features(held, tx_hour * HOUR_MS + 1_234)
+    assert tuple(got) == MERCHANT_FEATURE_NAMES
+    assert tuple(got.values()) == (held.values if used else (0.0,) * 6)
+
+
+def test_a_merchant_without_values_gets_zeros() -> None:
+    assert merchant_features(None, H0 * HOUR_MS) == dict.fromkeys(MERCHANT_FEATURE_NAMES, 0.0)
+    assert MerchantValues(H0, (0.0,) * 6).is_zero
