@@ -126,23 +126,9 @@ class DecisionPipeline:
         result = BatchResult()
         accounts: dict[str, AccountFeatures] = {}
         partitions: dict[str, int] = {}
-        items = [
-            item
-            for record in records
-            if (item := self._observe(record, accounts, load_state, result)) is not None
-        ]
-        for item in items:
-            partitions[item.tx.account_id] = item.record.partition
-        # Read once: a model swapped in meanwhile applies from the next batch on.
-        live = self.models.live()
-        rows = [item.features for item in items]
-        model = live.champion
-        scores: Sequence[Scored | None] = model.score(rows) if model else [None] * len(items)
-        shadow = shadow_scores(live.challenger, rows)
-        now = self.clock()
-        for item, scored, challenger_score in zip(items, scores, shadow, strict=True):
-            result.outgoing.extend(self._decide(item, scored, live, challenger_score, now))
-        result.decided = len(items)
+        for record, decision in self.decide(records, accounts, load_state, result):
+            partitions[decision.account_id] = record.partition
+            result.outgoing.extend(publishable(decision))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())
@@ -150,6 +136,61 @@ class DecisionPipeline:
             if account in partitions
         }
         return result
+
+    def decide(
+        self,
+        records: Sequence[SourceRecord],
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> list[tuple[SourceRecord, Decision]]:
+        """Decide a batch into Decision objects, not encoded (replay reads them as they are).
+
+        ``accounts`` holds the feature states in use; an account missing from it is loaded
+        with ``load_state``. Dead letters go to ``result.outgoing``.
+        """
+        items = [
+            item
+            for record in records
+            if (item := self._observe(record, accounts, load_state, result)) is not None
+        ]
+        # Read once: a model swapped in meanwhile applies from the next batch on.
+        live = self.models.live()
+        rows = [item.features for item in items]
+        model = live.champion
+        scores: Sequence[Scored | None] = model.score(rows) if model else [None] * len(items)
+        shadow = shadow_scores(live.challenger, rows)
+        now = self.clock()
+        result.decided += len(items)
+        return [
+            (item.record, self._decision(item, scored, live, challenger_score, now))
+            for item, scored, challenger_score in zip(items, scores, shadow, strict=True)
+        ]
+
+    def warm(
+        self,
+        records: Sequence[SourceRecord],
+        accounts: dict[str, AccountFeatures],
+        result: BatchResult,
+    ) -> None:
+        """Apply records to the feature states without deciding them (replay's warm-up).
+
+        The same decoding and validation as ``_observe``; a record the agent would
+        dead-letter changes no state and is only counted.
+        """
+        for record in records:
+            try:
+                tx = decode_transaction(record.value)
+            except SchemaError:
+                result.dead_lettered += 1
+                continue
+            if invalid(tx) is not None:
+                result.dead_lettered += 1
+                continue
+            state = accounts.get(tx.account_id)
+            if state is None:
+                state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
+            state.apply_at(feature_event(tx), record.partition, record.offset)
 
     def _observe(
         self,
@@ -183,20 +224,20 @@ class DecisionPipeline:
             tx = _with_ingest_time(tx, record.timestamp_ms)
         return _Item(record, tx, features, home)
 
-    def _decide(
+    def _decision(
         self,
         item: _Item,
         scored: Scored | None,
         live: LiveModels,
         challenger_score: float | None,
         now: datetime,
-    ) -> list[Outgoing]:
+    ) -> Decision:
         tx = item.tx
         judgement = self.judge(
             tx, item.features, scored.score if scored else None, item.home_country, live.thresholds
         )
         challenger = live.challenger
-        decision = Decision(
+        return Decision(
             decision_id=decision_id_for(tx.transaction_id),
             transaction_id=tx.transaction_id,
             account_id=tx.account_id,
@@ -213,12 +254,20 @@ class DecisionPipeline:
             decided_at=now,
             transaction=tx,
         )
-        key = tx.account_id.encode()
-        headers = ((HEADER_TRANSACTION_ID, tx.transaction_id.encode()),)
-        return [
-            Outgoing("decisions", key, encode_decision(decision), headers),
-            Outgoing("webhooks", key, encode_webhook_event(webhook_event(decision)), headers),
-        ]
+
+
+def decision_record(decision: Decision) -> Outgoing:
+    """A decision as the decisions topic carries it: keyed by account, its transaction id in a
+    header."""
+    headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
+    return Outgoing("decisions", decision.account_id.encode(), encode_decision(decision), headers)
+
+
+def publishable(decision: Decision) -> list[Outgoing]:
+    """The records the agent publishes for one decision: the decision and its webhook event."""
+    record = decision_record(decision)
+    event = encode_webhook_event(webhook_event(decision))
+    return [record, Outgoing("webhooks", record.key, event, record.headers)]
 
 
 def invalid(tx: Transaction) -> str | None:

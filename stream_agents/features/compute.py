@@ -225,6 +225,16 @@ class AccountFeatures:
         self.state.mark_applied(partition, offset)
         return observation
 
+    def apply_at(self, event: FeatureEvent, partition: int, offset: int) -> None:
+        """What ``observe_at`` does to the state, without computing features: replay's
+        warm-up, where the features of the events before the range are never used."""
+        state = self.state
+        if not state.should_apply(partition, offset):
+            return
+        if state.index_of(event.event_id) is None and not state.is_late(event.ts_ms):
+            state.insert(event, state.first_seen_flags(event))
+        state.mark_applied(partition, offset)
+
     def home_country(self, ts_ms: int, profile: HomeProfile | None = None) -> str | None:
         """The home country rules compare with: the profile's, else the learned one (the
         most frequent country of the 30 days before ``ts_ms``); None when unknown.

@@ -24,7 +24,7 @@ from schemas.topics import HEADER_TRANSACTION_ID
 from stream_agents.features import AccountFeatures
 from stream_agents.judge import RulesJudge
 from stream_agents.live_models import ModelBook, ThresholdOverrides
-from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord
 from stream_agents.reference import ReferenceData
 from stream_agents.scoring import ModelRegistry
 from stream_agents.transaction_features import FEATURE_CONFIG
@@ -183,6 +183,37 @@ def test_kafka_producer_path_takes_the_broker_append_time_as_ingest_time(
     appended = SourceRecord(record.topic, 0, 0, 1_764_496_800_000, record.key, record.value)
     decision = decode_decision(pipeline.process([appended], store()[1]).outgoing[0].value)
     assert decision.ingested_at == datetime.fromtimestamp(1_764_496_800, UTC)
+
+
+def test_decide_gives_the_decisions_process_publishes_on_states_the_caller_holds(
+    pipeline: DecisionPipeline,
+) -> None:
+    batch = records(*(tx(minutes=i) for i in range(4)), tx(amount="-1", minutes=5))
+    published = pipeline.process(batch, store()[1])
+    accounts: dict[str, AccountFeatures] = {}
+    result = BatchResult()
+    decided = pipeline.decide(batch, accounts, lambda _a: None, result)
+    expected = [decode_decision(o.value) for o in published.outgoing if o.role == "decisions"]
+    assert [d for _record, d in decided] == expected
+    assert [r.offset for r, _d in decided] == [100, 101, 102, 103]
+    assert (result.decided, result.dead_lettered) == (4, 1)
+    assert accounts["acct-1"].to_bytes() == published.states["acct-1"][1]
+
+
+def test_warm_applies_records_to_the_state_without_deciding_them(
+    pipeline: DecisionPipeline,
+) -> None:
+    history, later = [tx(minutes=i) for i in range(3)], tx(minutes=10)
+    accounts: dict[str, AccountFeatures] = {}
+    result = BatchResult()
+    pipeline.warm(records(*history), accounts, result)
+    assert (result.decided, result.outgoing) == (0, [])
+    ((_record, warmed),) = pipeline.decide(
+        records(later, first_offset=103), accounts, lambda _a: None, result
+    )
+    cold = pipeline.process(records(*history, later), store()[1])
+    assert warmed == decode_decision(cold.outgoing[-2].value)
+    assert warmed.features["count_1h"] == 4.0
 
 
 @pytest.fixture(scope="module")

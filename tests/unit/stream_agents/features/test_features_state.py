@@ -154,3 +154,21 @@ def test_crash_and_redelivery_give_the_state_of_a_single_pass(
                 results[offset].duplicate,
             )
     assert replayed.to_bytes() == single.to_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=records(), data=st.data())
+def test_apply_at_leaves_the_state_observe_at_leaves(
+    events: list[FeatureEvent], data: st.DataObject
+) -> None:
+    # Replay's warm-up applies events without scoring them, then scores the rest as live.
+    observed, applied = AccountFeatures(), AccountFeatures()
+    warm = data.draw(st.integers(0, len(events)))
+    redelivered = data.draw(st.integers(0, warm))
+    for offset, event in enumerate(events):
+        observed.observe_at(event, 0, offset)
+    for offset in [*range(warm), *range(redelivered, warm)]:
+        applied.apply_at(events[offset], 0, offset)
+    for offset in range(warm, len(events)):
+        applied.observe_at(events[offset], 0, offset)
+    assert applied.to_bytes() == observed.to_bytes()

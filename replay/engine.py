@@ -1,0 +1,155 @@
+"""One replay worker: its partitions read in offset order, warmed, decided, compared.
+
+Each partition is read from its warm-up offset; records before the range's start only
+update the feature state (``DecisionPipeline.warm``), later ones are decided by the same
+``DecisionPipeline.decide`` the agents run, without encoding, then compared with the ledger
+in batches. Feature states stay in memory as objects, never serialized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from replay.candidate import Candidate, build_pipeline
+from replay.database import connect, live_decisions
+from replay.errors import ReplayError
+from replay.plan import PartitionRange
+from replay.report import Replayed, ReportPart
+from replay.source import output_producer, read_ranges, throwaway_consumer
+from schemas.connections import KafkaConnection
+from schemas.records import Decision
+from stream_agents.features import AccountFeatures
+from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord, decision_record
+
+
+@dataclass(frozen=True)
+class Job:
+    """A worker's share of a replay (picklable: it crosses to a worker process)."""
+
+    kafka: KafkaConnection
+    topic: str
+    parts: tuple[PartitionRange, ...]
+    candidate: Candidate
+    dsn: str | None  # None: no ledger to compare with
+    labels: dict[str, bool] = field(default_factory=dict)
+    to_topic: str | None = None
+    batch_size: int = 5000
+    lookup_batch: int = 5000
+
+
+def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> ReportPart:
+    """Replay ``job``'s partitions; ``progress`` is told how many records each batch read."""
+    pipeline = build_pipeline(job.candidate)
+    consumer = throwaway_consumer(job.kafka)
+    conn = connect(job.dsn) if job.dsn is not None else None
+    producer = output_producer(job.kafka) if job.to_topic else None
+    part = ReportPart()
+    pending: list[Replayed] = []
+
+    def compare() -> None:
+        found = live_decisions(conn, [r.transaction_id for r in pending]) if conn else {}
+        for replayed in pending:
+            tid = replayed.transaction_id
+            part.add(replayed, found.get(tid), job.labels.get(tid))
+        pending.clear()
+
+    replaying = _Replaying(pipeline, job.parts, part, producer, job.to_topic)
+    try:
+        for batch in read_ranges(consumer, job.topic, job.parts, job.batch_size):
+            pending.extend(replaying.feed(batch))
+            if len(pending) >= job.lookup_batch:
+                compare()
+            progress(len(batch))
+        compare()
+    finally:
+        consumer.close()
+        if conn is not None:
+            conn.close()
+        if producer is not None:
+            _flush(producer)
+    return part
+
+
+class _Replaying:
+    """The feature states of the worker's accounts and the transaction ids already decided."""
+
+    def __init__(
+        self,
+        pipeline: DecisionPipeline,
+        parts: Sequence[PartitionRange],
+        part: ReportPart,
+        producer: Producer | None,
+        to_topic: str | None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.starts = {p.partition: p.start for p in parts}
+        self.part = part
+        self.producer = producer
+        self.to_topic = to_topic
+        self.accounts: dict[str, AccountFeatures] = {}
+        self.seen: set[str] = set()
+
+    def feed(self, batch: list[SourceRecord]) -> list[Replayed]:
+        """Warm with the batch's records before their partition's start, decide the rest.
+
+        Within a partition every warm-up record precedes every decided one, and accounts
+        never span partitions, so warming first keeps each account's order.
+        """
+        part, starts = self.part, self.starts
+        warm = [r for r in batch if r.offset < starts[r.partition]]
+        part.read += len(batch)
+        if warm:
+            self.pipeline.warm(warm, self.accounts, BatchResult())
+            part.warmed += len(warm)
+            if len(warm) == len(batch):
+                return []
+            batch = [r for r in batch if r.offset >= starts[r.partition]]
+        result = BatchResult()
+        decided = self.pipeline.decide(batch, self.accounts, _no_state, result)
+        part.invalid += result.dead_lettered
+        part.decided += result.decided
+        out = []
+        for record, decision in decided:
+            if decision.transaction_id in self.seen:  # a redelivered transaction: decided once
+                part.duplicates += 1
+                continue
+            self.seen.add(decision.transaction_id)
+            out.append(Replayed.of(record, decision))
+            if self.producer is not None and self.to_topic is not None:
+                _produce(self.producer, self.to_topic, decision)
+        return out
+
+
+def _no_state(_account: str) -> bytes | None:
+    return None  # a replay starts every account afresh at its warm-up offset
+
+
+_FAILED: list[str] = []  # delivery errors of this process's output producer
+
+
+def _delivered(error: KafkaError | None, _msg: Message) -> None:
+    if error is not None:
+        _FAILED.append(str(error))
+
+
+def _produce(producer: Producer, topic: str, decision: Decision) -> None:
+    out = decision_record(decision)
+    while True:
+        try:
+            producer.produce(
+                topic, out.value, out.key, headers=list(out.headers), on_delivery=_delivered
+            )
+            producer.poll(0)
+            return
+        except BufferError:
+            producer.poll(0.05)  # local queue full: let deliveries drain it
+
+
+def _flush(producer: Producer) -> None:
+    left = producer.flush(60)
+    if left or _FAILED:
+        first = _FAILED[0] if _FAILED else "timed out"
+        raise ReplayError(f"{left + len(_FAILED)} replayed decisions not published: {first}")

@@ -1,0 +1,31 @@
+"""Settings of ``sentinel replay`` (``SENTINEL_REPLAY_*``), built once at the entry point.
+
+Thresholds, the model registry and the decline breaker default to the agents' own settings
+(``SENTINEL_AGENTS_*``), so a replay without options decides as the agents would.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.connections import KafkaConnection, PostgresConnection
+
+
+class ReplaySettings(BaseSettings):
+    """Batch sizes, worker processes and how long to wait for the reference topics."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_REPLAY_", frozen=True, extra="ignore")
+
+    # Records per consume call and per DecisionPipeline.decide call.
+    batch_size: int = Field(default=2000, ge=1)
+    # Transactions per ledger look-up (one query each).
+    lookup_batch: int = Field(default=5000, ge=1)
+    # Worker processes; 0: one per core for a large replay, this process for a small one.
+    workers: int = Field(default=0, ge=0)
+    # Changed transactions shown per (live, replay) outcome pair in the report.
+    examples: int = Field(default=5, ge=0)
+    reference_timeout_s: float = 60.0
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
