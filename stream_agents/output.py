@@ -1,4 +1,5 @@
-"""Publishing a micro-batch's decisions, webhook events and dead letters with librdkafka.
+"""Publishing a micro-batch's outputs with librdkafka: decisions, webhook events, dead
+letters and the feature table's changelog records.
 
 faust's own producer is pure Python (aiokafka) and cost more CPU per record than deciding
 it (py-spy: ~40 % of the worker). librdkafka batches and compresses in C; the agent awaits
@@ -65,13 +66,23 @@ class BatchPublisher:
     ) -> None:
         while True:
             try:
-                self._producer.produce(
-                    self.topics[out.role],
-                    out.value,
-                    out.key,
-                    headers=list(out.headers),
-                    on_delivery=delivered,
-                )
+                if out.partition is None:
+                    self._producer.produce(
+                        self.topics[out.role],
+                        out.value,
+                        out.key,
+                        headers=list(out.headers),
+                        on_delivery=delivered,
+                    )
+                else:
+                    self._producer.produce(
+                        self.topics[out.role],
+                        out.value,
+                        out.key,
+                        partition=out.partition,
+                        headers=list(out.headers),
+                        on_delivery=delivered,
+                    )
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain it

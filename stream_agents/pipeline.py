@@ -67,6 +67,9 @@ class Outgoing:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    # None: the producer's partitioner (by key); set for the feature table's changelog,
+    # whose partition must be the source record's.
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
