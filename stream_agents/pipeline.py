@@ -218,8 +218,8 @@ class DecisionPipeline:
             state = accounts[tx.account_id] = _load(load_state(tx.account_id))
         profile = self.profiles(tx.account_id)
         event = feature_event(tx)
-        home = state.home_country(event.ts_ms, profile)
         observation = state.observe_at(event, record.partition, record.offset, profile)
+        home = observation.home_country  # the one the features used, from the same window
         features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
         if tx.ingested_at is None:
