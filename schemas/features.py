@@ -27,4 +27,5 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "is_night",
     "is_weekend",
     "amount",
+    "amount_to_median_30d",
 )

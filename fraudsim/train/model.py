@@ -18,6 +18,10 @@ class Params:
     eta: float
     rounds: int
     min_child_weight: float = 1.0
+    # Histogram bins per feature. XGBoost's default (256, quantile-spaced) puts no edge near
+    # the large-amount boundary (frauds just above 220, where amounts are sparse), so the
+    # trees could not isolate it; 4096 bins lift validation AP by about 0.02 (measured).
+    max_bin: int = 4096
 
     def booster_params(self, threads: int, seed: int) -> dict[str, Any]:
         return {
@@ -27,6 +31,7 @@ class Params:
             "max_depth": self.max_depth,
             "eta": self.eta,
             "min_child_weight": self.min_child_weight,
+            "max_bin": self.max_bin,
             "nthread": threads,
             "seed": seed,
         }
@@ -46,7 +51,8 @@ GRID: tuple[Params, ...] = (
     Params(9, 0.1, 100),
     Params(9, 0.05, 300),
 )
-DEFAULT = Params(6, 0.1, 100)
+# What validation chooses on the reference-size data: the point for `--no-search`.
+DEFAULT = Params(9, 0.05, 300)
 
 
 def fit(
