@@ -30,6 +30,7 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "is_night",
     "is_weekend",
     "amount",
+    "amount_to_median_30d",
 )
 
 MERCHANT_WINDOW_DAYS: Final = (1, 7, 30)

@@ -18,6 +18,13 @@ class Params:
     eta: float
     rounds: int
     min_child_weight: float = 1.0
+    # Histogram bins per feature. XGBoost's default (256, quantile-spaced) puts no edge near
+    # the large-amount boundary (frauds just above 220, where amounts are sparse), so the
+    # trees could not isolate it; 4096 bins lift validation AP by about 0.02 (measured).
+    max_bin: int = 4096
+    # Share of rows per tree and of features per tree (1.0: all).
+    subsample: float = 1.0
+    colsample_bytree: float = 1.0
 
     def booster_params(self, threads: int, seed: int) -> dict[str, Any]:
         return {
@@ -27,12 +34,18 @@ class Params:
             "max_depth": self.max_depth,
             "eta": self.eta,
             "min_child_weight": self.min_child_weight,
+            "max_bin": self.max_bin,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
             "nthread": threads,
             "seed": seed,
         }
 
     def label(self) -> str:
-        return f"depth {self.max_depth}, eta {self.eta:g}, {self.rounds} rounds"
+        label = f"depth {self.max_depth}, eta {self.eta:g}, {self.rounds} rounds"
+        if (self.subsample, self.colsample_bytree) != (1.0, 1.0):
+            label += f", rows {self.subsample:g}, columns {self.colsample_bytree:g}"
+        return label
 
 
 # The published grid's spirit (depth 3-9, 25-100 trees, rate 0.1-0.3), trimmed to what a
@@ -45,8 +58,10 @@ GRID: tuple[Params, ...] = (
     Params(6, 0.1, 200),
     Params(9, 0.1, 100),
     Params(9, 0.05, 300),
+    Params(9, 0.05, 300, subsample=0.8, colsample_bytree=0.8),
 )
-DEFAULT = Params(6, 0.1, 100)
+# What validation chooses on the reference-size data: the point for `--no-search`.
+DEFAULT = GRID[-1]
 
 
 def fit(

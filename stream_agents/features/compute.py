@@ -10,6 +10,10 @@ event included). Unknown values are NaN, which XGBoost routes natively:
   millisecond give 0); NaN when the account has none in the last 30 days.
 - ``amount_to_mean_30d``: amount over the mean of the 30-day window WITHOUT the current
   event; NaN when that window is empty or its mean is 0.
+- ``amount_to_median_30d``: amount over the median of the same window (the mean of the two
+  middle amounts for an even count); NaN when that window is empty or its median is 0.
+  Unlike the mean, a few large frauds on a compromised card barely move the median, so
+  the card's next fraudulent amounts still stand out.
 - ``new_country``, ``new_device``, ``new_merchant``: 1.0 when not in the first-seen memory
   (see ``windows``), else 0.0; ``new_device`` is NaN for an event without a device id.
 - home: the profile's country and coordinates where given, else the learned ones from the
@@ -109,6 +113,7 @@ def _compute(
     values += (distance, is_home, speed)
     values += _calendar(event.ts_ms, config)
     values.append(event.amount_minor / scale)
+    values.append(_median_ratio(view, event.amount_minor))
     return dict(zip(FEATURE_NAMES, values, strict=True)), home_country
 
 
@@ -152,6 +157,16 @@ def _amount_ratio(view: WindowView, amount: int) -> float:
     count = view.hi - view.lo
     total = sum(view.amounts[view.lo : view.hi])
     return amount * count / total if count and total else nan
+
+
+def _median_ratio(view: WindowView, amount: int) -> float:
+    amounts = sorted(view.amounts[view.lo : view.hi])
+    n = len(amounts)
+    if not n:
+        return nan
+    # Twice the median is an exact integer: one correctly rounded division.
+    twice = 2 * amounts[n // 2] if n % 2 else amounts[n // 2 - 1] + amounts[n // 2]
+    return 2 * amount / twice if twice else nan
 
 
 def _home(

@@ -1,6 +1,7 @@
 """Incremental feature engine vs a brute-force reference over random event sequences."""
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -120,6 +121,8 @@ class Reference:
         out["travel_speed_kmh"] = travel_speed(prev, cur)
         out.update(calendar(cur.ts_ms, self.config))
         out["amount"] = cur.amount_minor / scale
+        median = statistics.median(e.amount_minor for e in others) if others else 0
+        out["amount_to_median_30d"] = cur.amount_minor / median if median else math.nan
         return out
 
     def first_seen(self, cur: FeatureEvent, before: int) -> dict[str, float]:

@@ -35,7 +35,7 @@ def same_vector(a: list[float], b: list[float]) -> bool:
 def test_feature_names_are_the_model_column_order() -> None:
     features = AccountFeatures().observe(tx("a", T0)).features
     assert tuple(features) == FEATURE_NAMES
-    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 26
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 27
     assert FEATURE_NAMES[:3] == ("count_1h", "sum_1h", "mean_1h")
 
 
@@ -63,7 +63,8 @@ def test_thirty_day_edge_and_same_millisecond_events() -> None:
 
 def test_first_event_has_nan_where_nothing_is_known() -> None:
     features = AccountFeatures().observe(tx("a", T0, 1234, lat=PARIS[0], lon=PARIS[1])).features
-    for name in ("secs_since_prev", "amount_to_mean_30d", "home_distance_km", "is_home_country"):
+    unknown = ("secs_since_prev", "amount_to_mean_30d", "amount_to_median_30d", "home_distance_km")
+    for name in (*unknown, "is_home_country"):
         assert math.isnan(features[name]), name
     assert math.isnan(features["travel_speed_kmh"])
     assert features["mean_1h"] == features["amount"] == 12.34
@@ -75,6 +76,18 @@ def test_amount_ratio_excludes_the_current_event_and_is_nan_on_zero_mean() -> No
     assert math.isnan(account.observe(tx("a", T0, 0)).features["amount_to_mean_30d"])
     assert math.isnan(account.observe(tx("b", T0 + 1, 500)).features["amount_to_mean_30d"])
     assert account.observe(tx("c", T0 + 2, 750)).features["amount_to_mean_30d"] == 3.0
+
+
+def test_median_ratio_ignores_a_few_large_amounts_and_averages_the_middle_pair() -> None:
+    account = AccountFeatures()
+    assert math.isnan(account.observe(tx("a", T0, 0)).features["amount_to_median_30d"])
+    for i, amount in enumerate((100, 100, 5000)):
+        account.observe(tx(f"b{i}", T0 + 1 + i, amount))
+    # Window 0, 100, 100, 5000: median 100 (the mean, 1300, would hide a 5x amount).
+    assert account.observe(tx("c", T0 + 9, 500)).features["amount_to_median_30d"] == 5.0
+    # Window 0, 100, 100, 500, 5000: median 100; with 300 added the middle pair is 100, 300.
+    assert account.observe(tx("d", T0 + 10, 300)).features["amount_to_median_30d"] == 3.0
+    assert account.observe(tx("e", T0 + 11, 400)).features["amount_to_median_30d"] == 2.0
 
 
 def test_out_of_order_event_within_lateness_is_inserted_at_its_place() -> None:
