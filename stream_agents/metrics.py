@@ -56,3 +56,25 @@ BATCH_SECONDS = Histogram(
     ["stage"],
     buckets=_LATENCY_BUCKETS,
 )
+GC_PAUSES = Histogram(
+    "sentinel_agent_gc_pause_seconds",
+    "garbage-collector pauses by generation (they stop the event loop)",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+
+
+def watch_gc() -> None:
+    """Time every collection into ``GC_PAUSES`` (the collector calls back on start/stop)."""
+    import gc
+    import time
+
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(callback)

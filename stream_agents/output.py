@@ -33,6 +33,7 @@ class BatchPublisher:
                 "compression.type": "lz4",
                 "linger.ms": 1,
                 "partitioner": "murmur2_random",
+                "socket.nagle.disable": True,
             }
         )
         self._stop = threading.Event()

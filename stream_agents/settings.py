@@ -42,5 +42,7 @@ class AgentSettings(BaseSettings):
     reference_timeout_s: float = 60.0
     metrics_port: int | None = None
     commit_interval_s: float = 1.0
+    # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
+    gc_freeze: bool = True
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)

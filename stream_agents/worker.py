@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import typer
@@ -19,6 +20,7 @@ from stream_agents.live_models import (
     ThresholdOverrides,
     select_thresholds,
 )
+from stream_agents.metrics import watch_gc
 from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline
 from stream_agents.reference import ReferenceData, ReferenceFollower
@@ -95,6 +97,11 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     gap_reader = GapReader(settings.kafka, input_topic(settings))
     app = create_app(settings, pipeline, changelog_replicas(settings), publisher, gap_reader)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # Everything loaded so far (libraries, rules, models, reference data) lives as long as
+    # the process: out of the collector's sight, a full collection no longer walks it.
+    if settings.gc_freeze:
+        gc.freeze()
+    watch_gc()
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
