@@ -15,20 +15,19 @@ from collections.abc import Sequence
 
 import psycopg
 import structlog
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from ledger_sink import metrics
 from ledger_sink.kafka_io import BatchConsumer, DurableProducer
 from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.rows import columns
+from ledger_sink.settings import ConsumerSettings
 from ledger_sink.sink import Incoming, Sink
 from ledger_sink.writer import WriteResult
 from schemas.codec import decode_label
-from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.errors import SchemaError
 from schemas.records import DeadLetter, Label
-from schemas.topics import DEAD_LETTER, LABELS
+from schemas.topics import LABELS
 
 log = structlog.get_logger("ledger_sink.labels")
 
@@ -55,35 +54,16 @@ RETURNING transaction_id
 UPSERT_WIDTH = 7
 
 
-class LabelsSettings(BaseSettings):
+class LabelsSettings(ConsumerSettings):
     """What `sentinel labels sink` reads from its environment (``SENTINEL_LABELS_*``)."""
 
     model_config = SettingsConfigDict(env_prefix="SENTINEL_LABELS_", frozen=True, extra="ignore")
 
     group_id: str = "labels-sink"  # prefixed with the topic prefix
-    instance_id: str | None = None
-    batch_size: int = Field(default=500, ge=1, le=10_000)
-    poll_timeout_s: float = Field(default=0.5, gt=0)
-    retry_initial_s: float = Field(default=0.2, gt=0)
-    retry_max_s: float = Field(default=10.0, gt=0)
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    log_level: str = "INFO"
-
-    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
-    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
-
-    @property
-    def consumer_group(self) -> str:
-        return f"{self.kafka.topic_prefix}{self.group_id}"
 
     @property
     def labels_topic(self) -> str:
         return f"{self.kafka.topic_prefix}{LABELS.name}"
-
-    @property
-    def dead_letter_topic(self) -> str:
-        return f"{self.kafka.topic_prefix}{DEAD_LETTER.name}"
 
 
 def decode(record: RawRecord) -> Incoming[Label] | DeadLetter:

@@ -1,4 +1,5 @@
-"""Settings of the ledger sink (``SENTINEL_SINK_*``), built once at the entry point."""
+"""Settings of the ledger's consumers: the decision sink (``SENTINEL_SINK_*``) and what it
+shares with the labels sink; built once at the entry point."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import DEAD_LETTER, DECISIONS
 
 
-class SinkSettings(BaseSettings):
-    """Everything `sentinel sink run` reads from its environment."""
+class ConsumerSettings(BaseSettings):
+    """What every ledger consumer (the decision sink, the labels sink) reads from its
+    environment; each subclass names its own variable prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_SINK_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     # Prefixed with the topic prefix, so parallel environments never share offsets.
     group_id: str = "ledger-sink"
@@ -44,9 +46,15 @@ class SinkSettings(BaseSettings):
         return f"{self.kafka.topic_prefix}{self.group_id}"
 
     @property
-    def decisions_topic(self) -> str:
-        return f"{self.kafka.topic_prefix}{DECISIONS.name}"
-
-    @property
     def dead_letter_topic(self) -> str:
         return f"{self.kafka.topic_prefix}{DEAD_LETTER.name}"
+
+
+class SinkSettings(ConsumerSettings):
+    """Everything `sentinel sink run` reads from its environment (``SENTINEL_SINK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_SINK_", frozen=True, extra="ignore")
+
+    @property
+    def decisions_topic(self) -> str:
+        return f"{self.kafka.topic_prefix}{DECISIONS.name}"
