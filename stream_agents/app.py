@@ -1,12 +1,13 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
-The only module (with ``worker`` and ``transactional``) that imports faust. The agent takes micro-batches from
-``transactions``, hands them to the pure ``DecisionPipeline``, writes the touched account
-states to the table's changelog (``send_soon``: faust flushes its producer before it commits
-offsets) and publishes the decisions with librdkafka, awaiting once per batch (or, with
-``processing_guarantee=exactly_once``, sends both inside faust's transactions:
-``transactional``). A crash can only repeat work, never lose it; records the consumer skips are read back from the broker
-before anything after them is decided (``continuity``).
+The only module (with ``worker`` and ``transactional``) that imports faust. The agent takes
+micro-batches from ``transactions``, hands them to the pure ``DecisionPipeline``, writes the
+touched account states to the table's changelog (``send_soon``: faust flushes its producer
+before it commits offsets) and publishes the decisions with librdkafka, awaiting once per
+batch; with ``processing_guarantee=exactly_once`` both go out inside faust's transactions
+instead (``transactional``). A crash can only repeat work, never lose it; records the
+consumer skips are read back from the broker before anything after them is decided
+(``continuity``).
 """
 
 from __future__ import annotations

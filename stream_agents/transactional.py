@@ -74,6 +74,10 @@ class TransactionalOutput:
         """Send ``records`` and the ``changelog`` writes (partition, key, value), wait until
         the broker holds them (uncommitted), then ack ``events``; all without a commit."""
         table_topic = self.table.changelog_topic
+        groups = self.app.assignor.group_for_topic
+        if groups(table_topic.get_topic_name()) != groups(self.source_topic):
+            # topic.send() would then pick another transaction than the batch's records.
+            raise RuntimeError("the changelog is not in the source topic's partition group")
         async with self._lock:
             pending = [
                 await table_topic.send(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
 
-from schemas.topics import TRANSACTIONS
+from schemas.codec import decode_decision
+from schemas.topics import DECISIONS, TRANSACTIONS
 from tests.support.agents import (
     Workers,
     applied_marks,
@@ -40,10 +42,12 @@ def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
         time.sleep(pause_s)
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twice(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], guarantee: str
 ) -> None:
     prefix, workers = agents
+    workers.env = {**workers.env, "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee}
     first = workers.start()
     txs = transactions(accounts=40, per_account=40)
     feeder = threading.Thread(target=produce_slowly, args=(prefix, txs, 20, 0.2))
@@ -62,6 +66,16 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
+    if guarantee == "exactly_once":
+        # Read committed, each transaction has one decision record: the killed worker's
+        # open transactions were aborted, and nothing was committed twice.
+        assert set(decision_records(prefix).values()) == {1}
+
+
+def decision_records(prefix: str, isolation: str = "read_committed") -> Counter[str]:
+    """How many decision records each transaction id has on the decisions topic."""
+    records = read_topic(f"{prefix}{DECISIONS.name}", isolation=isolation)
+    return Counter(decode_decision(m.value()).transaction_id for m in records)
 
 
 def last_offsets(prefix: str) -> dict[int, int]:
