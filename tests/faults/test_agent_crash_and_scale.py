@@ -4,7 +4,9 @@ After a crash the group re-reads what was not committed: every transaction must 
 with decisions that all carry the same decision id, and the feature state in the changelog
 must equal a recomputation over the source records, i.e. no event counted twice. These
 tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
-partition's applied mark must reach its last offset.
+partition's applied mark must reach its last offset. The SIGKILL test runs under both
+processing guarantees; under exactly_once a read_committed consumer must also see exactly
+one decision record per transaction (the killed worker's open transactions aborted).
 """
 
 from __future__ import annotations
