@@ -94,10 +94,12 @@ def decided_by(port: int) -> float:
     return float(line.split()[1])
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], guarantee: str
 ) -> None:
     prefix, workers = agents
+    workers.env = {**workers.env, "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee}
     ports = [free_port() for _ in range(3)]
     txs = transactions(accounts=48, per_account=30)
     phases = [
@@ -118,3 +120,5 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
+    if guarantee == "exactly_once":
+        assert set(decision_records(prefix).values()) == {1}
