@@ -9,8 +9,14 @@ Run from the repository root: .venv/bin/python -m bench.bench_agents   (stack up
    the same records; rate = decisions / (last decision - first decision), from the
    decisions' broker timestamps.
 3. Latency: transactions produced at a steady rate while the worker runs; latency = the
-   decision's timestamp minus its transaction's timestamp (both broker record times).
-Writes bench/results/agents.json. Machine noise is large: compare ratios within one run.
+   decision's timestamp minus its transaction's timestamp (both broker record times), and
+   ``visible_*``: the wall-clock time a read_committed consumer first sees the decision
+   minus the transaction's timestamp. Under exactly_once a decision is stamped when it is
+   sent but visible only once its transaction commits, so only the second tells.
+``--guarantee`` (repeatable) runs 2 and 3 for each processing guarantee, each on its own
+topics, after one raw loop: ``--guarantee at_least_once --guarantee exactly_once``.
+Writes bench/results/agents.json (or ``--out``). Machine noise is large: compare ratios
+within one run.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -151,12 +158,47 @@ def tx_times(prefix: str) -> dict[str, int]:
     return out
 
 
-def start_worker(prefix: str, registry: Path, data: Path) -> subprocess.Popen[bytes]:
+class Arrivals(threading.Thread):
+    """When a read_committed consumer first sees each new decision (wall clock, ms)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(daemon=True)
+        topic = f"{prefix}{DECISIONS.name}"
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": BOOTSTRAP,
+                "group.id": uuid.uuid4().hex,
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in parts}
+        self.consumer.assign([TopicPartition(topic, p, end) for p, end in ends.items()])
+        self.seen: dict[str, float] = {}
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            # poll, not consume(n, timeout): that one holds records back until n arrived
+            # or the timeout passed, which would add up to the timeout to every latency.
+            msg = self.consumer.poll(0.05)
+            if msg is not None and msg.error() is None:
+                tid = dict(msg.headers() or [])[HEADER_TRANSACTION_ID].decode()
+                self.seen.setdefault(tid, time.time() * 1000)
+        self.consumer.close()
+
+
+def start_worker(
+    prefix: str, registry: Path, data: Path, guarantee: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
         "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
         "SENTINEL_AGENTS_DATA_DIR": str(data),
+        "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
     }
     sentinel = str(Path(sys.executable).with_name("sentinel"))
     log = (data / "worker.log").open("wb")
@@ -213,7 +255,27 @@ def main(
     backlog: int = typer.Option(50_000, help="Records for the throughput phases."),
     rate: int = typer.Option(1_000, help="Transactions per second for the latency phase."),
     seconds: float = typer.Option(20.0, help="Duration of the latency phase."),
+    guarantee: list[str] = typer.Option(  # noqa: B008 - typer's way to declare the option
+        ["at_least_once"], help="Processing guarantee(s) to measure, in this order."
+    ),
+    out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
 ) -> None:
+    ceiling: float | None = None
+    measured: dict[str, dict[str, float]] = {}
+    for name in guarantee:
+        ceiling, measured[name] = measure(name, backlog, rate, seconds, ceiling)
+    first = measured[guarantee[0]]
+    result: dict[str, Any] = {"raw_loop_per_s": ceiling, **first}
+    if len(measured) > 1:
+        result["by_guarantee"] = measured
+    report(result, out)
+
+
+def measure(
+    guarantee: str, backlog: int, rate: int, seconds: float, ceiling: float | None
+) -> tuple[float, dict[str, Any]]:
+    """One worker under ``guarantee`` on fresh topics: throughput on a backlog, then
+    latency at ``rate``; the raw loop too unless its ``ceiling`` is known."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     admin = TopicAdmin(BOOTSTRAP)
     apply(admin, declared_topics(prefix))
@@ -222,14 +284,17 @@ def main(
     seed_rules(prefix)
     try:
         preload(prefix, backlog)
-        ceiling = raw_loop(prefix, backlog)
-        worker = start_worker(prefix, workdir / "models", workdir)
+        if ceiling is None:
+            ceiling = raw_loop(prefix, backlog)
+        worker = start_worker(prefix, workdir / "models", workdir, guarantee)
         try:
             done = decisions(prefix, backlog, timeout_s=600)
             stamps = sorted(ts for _tid, ts in done)
             sustained = len(stamps) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
+            arrivals = Arrivals(prefix)
+            arrivals.start()
             sent = paced(prefix, rate, seconds)
-            latency = _latencies(prefix, backlog + len(sent), sent)
+            latency = _latencies(prefix, backlog + len(sent), sent, arrivals)
         finally:
             worker.terminate()
             worker.wait(30)
@@ -240,45 +305,51 @@ def main(
         ]
         existing = admin.admin.list_topics(timeout=10).topics
         admin.delete(n for n in names if n in existing)
-    report(
-        {
-            "raw_loop_per_s": ceiling,
-            "agent_decisions_per_s": sustained,
-            "ratio": sustained / ceiling,
-            "latency_rate_per_s": rate,
-            **latency,
-        }
-    )
+    return ceiling, {
+        "agent_decisions_per_s": sustained,
+        "ratio": sustained / ceiling,
+        "latency_rate_per_s": rate,
+        **latency,
+    }
 
 
-def _latencies(prefix: str, total: int, ids: set[str]) -> dict[str, float]:
+def _latencies(prefix: str, total: int, ids: set[str], arrivals: Arrivals) -> dict[str, float]:
     decided = {tid: ts for tid, ts in decisions(prefix, total, timeout_s=120) if tid in ids}
+    arrivals.stopped.set()
+    arrivals.join(10)
     appended = tx_times(prefix)
     waits = sorted(ts - appended[tid] for tid, ts in decided.items())
+    visible = sorted(ts - appended[tid] for tid, ts in arrivals.seen.items() if tid in ids)
     return {
         "p50_ms": float(statistics.median(waits)),
         "p99_ms": float(waits[int(0.99 * (len(waits) - 1))]),
         "max_ms": float(waits[-1]),
         "samples": len(waits),
+        "visible_p50_ms": float(statistics.median(visible)),
+        "visible_p99_ms": float(visible[int(0.99 * (len(visible) - 1))]),
+        "visible_samples": len(visible),
     }
 
 
-def report(result: dict[str, Any]) -> None:
+def report(result: dict[str, Any], out: Path = RESULTS) -> None:
     table = Table(title=f"stream agent, one worker, {os.cpu_count()} cores")
     table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+    for name in result.get("by_guarantee", {"value": result}):
+        table.add_column(name, justify="right")
+    rows = result.get("by_guarantee", {"value": result})
+    for key in [k for k in result if k != "by_guarantee"]:
+        cells = [row.get(key, result[key]) for row in rows.values()]
+        table.add_row(key, *(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in cells))
     console.print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
         json.dumps(
             {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result},
             indent=2,
         )
         + "\n"
     )
-    console.print(f"wrote {RESULTS}")
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
-The only module (with ``worker``) that imports faust. The agent takes micro-batches from
-``transactions``, hands them to the pure ``DecisionPipeline``, and publishes with librdkafka,
-in one await per batch, both its outputs and the touched account states for the table's
-changelog (to the source record's partition, as faust would): faust acknowledges the batch
-only after the broker holds all of them, so a crash can only repeat work, never lose it.
-faust's own producer (aiokafka, pure Python) stays off the hot path. Records the consumer
-skips are read back from the broker before anything after them is decided
+The only module (with ``worker`` and ``transactional``) that imports faust. The agent takes
+micro-batches from ``transactions``, hands them to the pure ``DecisionPipeline``, and
+publishes with librdkafka, in one await per batch, both its outputs and the touched account
+states for the table's changelog (to the source record's partition, as faust would): faust
+acknowledges the batch only after the broker holds all of them, so a crash can only repeat
+work, never lose it. faust's own producer (aiokafka, pure Python) stays off that path. With
+``processing_guarantee=exactly_once`` both go out inside faust's transactions instead
+(``transactional``). Records the consumer skips are read back from the broker before
+anything after them is decided
 (``continuity``).
 """
 
@@ -38,9 +40,10 @@ from stream_agents.metrics import (
     GAP_RECORDS,
 )
 from stream_agents.output import BatchPublisher
-from stream_agents.pipeline import DecisionPipeline, Outgoing, SourceRecord
+from stream_agents.pipeline import BatchResult, DecisionPipeline, Outgoing, SourceRecord
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
+from stream_agents.transactional import TransactionalOutput
 
 log = logging.getLogger("stream_agents")
 FEATURE_TABLE = "account-features"
@@ -79,7 +82,7 @@ def create_app(
     settings: AgentSettings,
     pipeline: DecisionPipeline,
     replicas: int,
-    publisher: BatchPublisher,
+    publisher: BatchPublisher | None,
     gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
@@ -93,7 +96,7 @@ def create_app(
         topic_replication_factor=replicas,
         topic_allow_declare=True,
         web_enabled=False,
-        processing_guarantee="at_least_once",
+        processing_guarantee=settings.processing_guarantee,
         broker_commit_interval=settings.commit_interval_s,
         producer_linger_ms=1,
         producer_compression_type="lz4",
@@ -117,9 +120,32 @@ def create_app(
     def applied(partition: int) -> int | None:
         return decode_mark(table.data.get(mark_key(partition)))
 
-    def write(changes: list[Outgoing], partition: int, key: bytes, value: bytes) -> None:
-        table.data[key] = value
-        changes.append(Outgoing(CHANGELOG, key, value, partition=partition))
+    # Under exactly_once the outputs and the changelog go out in faust's transactions.
+    transactional = (
+        TransactionalOutput(app, table, output_topics(settings), input_topic(settings))
+        if settings.processing_guarantee == "exactly_once"
+        else None
+    )
+
+    async def publish(
+        events: list[Any], stream: Any, result: BatchResult, marks: dict[int, int]
+    ) -> None:
+        """The batch's feature states and marks to the table and its changelog, its records
+        to their topics."""
+        writes = [(p, account.encode(), state) for account, (p, state) in result.states.items()]
+        writes += [(p, mark_key(p), encode_mark(offset)) for p, offset in marks.items()]
+        for _partition, key, value in writes:
+            table.data[key] = value
+        if transactional is not None:
+            transactional.install()
+            await transactional.publish(result.outgoing, writes, events, stream)
+            return
+        if publisher is None:
+            raise RuntimeError("at_least_once needs the librdkafka publisher")
+        changelog = [Outgoing(CHANGELOG, key, value, partition=p) for p, key, value in writes]
+        # One await per micro-batch: faust acknowledges the batch's offsets only after
+        # this returns, i.e. after the broker holds every decision and state of it.
+        await publisher.publish([*result.outgoing, *changelog])
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
@@ -138,15 +164,9 @@ def create_app(
                 GAP_RECORDS.inc(len(found))
                 records = fill(records, found)
             result = pipeline.process(records, lambda account: table.data.get(account.encode()))
-            outgoing = result.outgoing
-            for account, (partition, state) in result.states.items():
-                write(outgoing, partition, account.encode(), state)
-            for partition, offset in advanced_marks(records, applied).items():
-                write(outgoing, partition, mark_key(partition), encode_mark(offset))
+            marks = advanced_marks(records, applied)
             processed = time.time()
-            # One await per micro-batch: faust acknowledges the batch's offsets only after
-            # this returns, i.e. after the broker holds every decision of it.
-            await publisher.publish(outgoing)
+            await publish(events, stream, result, marks)
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))

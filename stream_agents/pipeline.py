@@ -70,6 +70,9 @@ class Outgoing:
     # None: the producer's partitioner (by key); set for the feature table's changelog,
     # whose partition must be the source record's.
     partition: int | None = None
+    # The partition of the source record it answers: under exactly-once it is produced in
+    # that partition's transaction (``stream_agents.transactional``).
+    source_partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,9 @@ class DecisionPipeline:
         partitions: dict[str, int] = {}
         for record, decision in self.decide(records, accounts, load_state, result):
             partitions[decision.account_id] = record.partition
-            result.outgoing.extend(publishable(decision))
+            result.outgoing.extend(
+                replace(out, source_partition=record.partition) for out in publishable(decision)
+            )
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())
@@ -358,4 +363,6 @@ def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
         failed_at=datetime.now(UTC),
         headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
     )
-    return Outgoing("dead-letter", record.key or b"", encode_dead_letter(letter))
+    return Outgoing(
+        "dead-letter", record.key or b"", encode_dead_letter(letter), (), record.partition
+    )

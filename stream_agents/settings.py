@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,5 +45,8 @@ class AgentSettings(BaseSettings):
     commit_interval_s: float = 1.0
     # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
     gc_freeze: bool = True
+    # "at_least_once" (idempotent state, librdkafka publisher) or faust's "exactly_once"
+    # (outputs in Kafka transactions); measured against each other in the README.
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)

@@ -4,7 +4,9 @@ After a crash the group re-reads what was not committed: every transaction must 
 with decisions that all carry the same decision id, and the feature state in the changelog
 must equal a recomputation over the source records, i.e. no event counted twice. These
 tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
-partition's applied mark must reach its last offset.
+partition's applied mark must reach its last offset. The SIGKILL test runs under both
+processing guarantees; under exactly_once a read_committed consumer must also see exactly
+one decision record per transaction (the killed worker's open transactions aborted).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
 
-from schemas.topics import TRANSACTIONS
+from schemas.codec import decode_decision
+from schemas.topics import DECISIONS, TRANSACTIONS
 from tests.support.agents import (
     Workers,
     applied_marks,
@@ -40,10 +44,12 @@ def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
         time.sleep(pause_s)
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twice(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], guarantee: str
 ) -> None:
     prefix, workers = agents
+    workers.env = {**workers.env, "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee}
     first = workers.start()
     txs = transactions(accounts=40, per_account=40)
     feeder = threading.Thread(target=produce_slowly, args=(prefix, txs, 20, 0.2))
@@ -62,6 +68,16 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
+    if guarantee == "exactly_once":
+        # Read committed, each transaction has one decision record: the killed worker's
+        # open transactions were aborted, and nothing was committed twice.
+        assert set(decision_records(prefix).values()) == {1}
+
+
+def decision_records(prefix: str, isolation: str = "read_committed") -> Counter[str]:
+    """How many decision records each transaction id has on the decisions topic."""
+    records = read_topic(f"{prefix}{DECISIONS.name}", isolation=isolation)
+    return Counter(decode_decision(m.value()).transaction_id for m in records)
 
 
 def last_offsets(prefix: str) -> dict[int, int]:
@@ -78,10 +94,23 @@ def decided_by(port: int) -> float:
     return float(line.split()[1])
 
 
+# Under exactly_once, faust's table recovery in the joining workers crashes after the
+# rebalance: ConsistencyError "persisted offset for changelog partition ... is higher than the
+# last offset in that topic (highwater) (21 > -1)" (faust-streaming 0.15.3, read_committed
+# recovery), after "Invalid state transition IN_TRANSACTION -> IN_TRANSACTION" warnings from
+# its TransactionManager. Kept to show when an upgrade fixes it (README, "Exactly-once effect").
+EXACTLY_ONCE_SCALE_OUT = pytest.param(
+    "exactly_once",
+    marks=pytest.mark.xfail(reason="faust 0.15 exactly_once recovery after a rebalance"),
+)
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", EXACTLY_ONCE_SCALE_OUT])
 def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], guarantee: str
 ) -> None:
     prefix, workers = agents
+    workers.env = {**workers.env, "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee}
     ports = [free_port() for _ in range(3)]
     txs = transactions(accounts=48, per_account=30)
     phases = [
@@ -102,3 +131,5 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
+    if guarantee == "exactly_once":
+        assert set(decision_records(prefix).values()) == {1}

@@ -146,9 +146,16 @@ def produce(prefix: str, txs: Iterable[Transaction]) -> None:
     assert producer.flush(30) == 0
 
 
-def read_topic(topic: str, settle_s: float = 1.5) -> list[Message]:
+def read_topic(
+    topic: str, settle_s: float = 1.5, isolation: str = "read_committed"
+) -> list[Message]:
     consumer = Consumer(
-        {"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": uuid.uuid4().hex,
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
     )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
