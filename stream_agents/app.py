@@ -39,6 +39,7 @@ from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import DecisionPipeline, SourceRecord
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
+from stream_agents.table_store import PartitionedStore
 
 log = logging.getLogger("stream_agents")
 FEATURE_TABLE = "account-features"
@@ -104,12 +105,13 @@ def create_app(
         value_type=bytes,
     )
     batch_wait_s = settings.batch_wait_ms / 1000
+    store = PartitionedStore(table)
 
     def applied(partition: int) -> int | None:
-        return decode_mark(table.data.get(mark_key(partition)))
+        return decode_mark(store.get(mark_key(partition), partition))
 
     def write(partition: int, key: bytes, value: bytes) -> None:
-        table.data[key] = value
+        store.put(partition, key, value)
         table.send_changelog(partition, key, value, key_serializer="raw", value_serializer="raw")
 
     @app.agent(transactions, concurrency=1)
@@ -128,7 +130,7 @@ def create_app(
                 )
                 GAP_RECORDS.inc(len(found))
                 records = fill(records, found)
-            result = pipeline.process(records, lambda account: table.data.get(account.encode()))
+            result = pipeline.process(records, lambda account: store.get(account.encode()))
             for account, (partition, state) in result.states.items():
                 write(partition, account.encode(), state)
             for partition, offset in advanced_marks(records, applied).items():
