@@ -5,6 +5,10 @@ with decisions that all carry the same decision id, and the feature state in the
 must equal a recomputation over the source records, i.e. no event counted twice. These
 tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
 partition's applied mark must reach its last offset.
+
+Both table stores: memory (the default) rebuilds the whole changelog after the crash;
+rocksdb restarts on the killed worker's data dir, with its local state possibly ahead of
+the changelog, and reads only the changelog past the offsets it persisted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +36,7 @@ from tests.support.agents import (
 from tests.support.api import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
+STORES = pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
@@ -40,10 +46,13 @@ def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
         time.sleep(pause_s)
 
 
+@STORES
 def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twice(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], store: str
 ) -> None:
     prefix, workers = agents
+    # The restart shares the killed worker's data dir: a rocksdb store finds its files.
+    workers.env = {**workers.env, "SENTINEL_AGENTS_STORE": store}
     first = workers.start()
     txs = transactions(accounts=40, per_account=40)
     feeder = threading.Thread(target=produce_slowly, args=(prefix, txs, 20, 0.2))
@@ -78,8 +87,9 @@ def decided_by(port: int) -> float:
     return float(line.split()[1])
 
 
+@STORES
 def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
-    agents: tuple[str, Workers],
+    agents: tuple[str, Workers], store: str, tmp_path: Path
 ) -> None:
     prefix, workers = agents
     ports = [free_port() for _ in range(3)]
@@ -89,8 +99,14 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
         txs[len(txs) // 3 : 2 * len(txs) // 3],
         txs[2 * len(txs) // 3 :],
     ]
-    for port, phase in zip(ports, phases, strict=True):
-        workers.env = {**workers.env, "SENTINEL_AGENTS_METRICS_PORT": str(port)}
+    for n, (port, phase) in enumerate(zip(ports, phases, strict=True)):
+        workers.env = {
+            **workers.env,
+            "SENTINEL_AGENTS_METRICS_PORT": str(port),
+            "SENTINEL_AGENTS_STORE": store,
+            # Each worker its own data dir, as on separate machines: rocksdb locks its files.
+            "SENTINEL_AGENTS_DATA_DIR": str(tmp_path / f"data-{n}"),
+        }
         workers.start()
         produce_slowly(prefix, phase, 5, 0.3)
     decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
