@@ -20,7 +20,8 @@ class AgentSettings(BaseSettings):
     batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=5.0, ge=0)
     # "memory://" rebuilds tables from their changelog at start; "rocksdb://" keeps them on
-    # disk (needs the rocksdict package).
+    # disk and reads only the changelog it has not persisted (the ``rocksdb`` extra; one
+    # data dir per worker: rocksdb locks its files). README, "Table store".
     store: str = "memory://"
     data_dir: Path = Path(".stack/agents")
     # Partitions of the tables' changelog topics: must equal the transactions topic's.

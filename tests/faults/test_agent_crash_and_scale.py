@@ -14,6 +14,7 @@ the changelog, and reads only the changelog past the offsets it persisted.
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -115,6 +116,52 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
     assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
     shares = [decided_by(port) for port in ports]
     assert all(share > 0 for share in shares), shares
+    workers.stop_all()
+    assert changelog_states(prefix) == replayed_states(prefix)
+    assert applied_marks(prefix) == last_offsets(prefix)
+
+
+@STORES
+def test_partitions_that_come_back_bring_the_state_written_while_they_were_away(
+    agents: tuple[str, Workers], store: str, tmp_path: Path
+) -> None:
+    """A second worker takes half the partitions, decides, and stops: the first gets them
+    back. With rocksdb its files for them are behind (unless it followed them as a standby
+    replica): it must read the changelog past what it persisted, or it would decide from
+    old state and write that to the changelog."""
+    prefix, workers = agents
+    port = free_port()
+    txs = transactions(accounts=48, per_account=30)
+    phases = [
+        txs[: len(txs) // 3],
+        txs[len(txs) // 3 : 2 * len(txs) // 3],
+        txs[2 * len(txs) // 3 :],
+    ]
+
+    def start(n: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        data = str(tmp_path / f"data-{n}")
+        workers.env = {
+            **workers.env,
+            **extra,
+            "SENTINEL_AGENTS_STORE": store,
+            "SENTINEL_AGENTS_DATA_DIR": data,
+        }
+        return workers.start()
+
+    start(0, {})
+    produce_slowly(prefix, phases[0], 5, 0.3)
+    second = start(1, {"SENTINEL_AGENTS_METRICS_PORT": str(port)})
+    produce_slowly(prefix, phases[1], 5, 0.3)
+    wait_for_decisions(prefix, {t.transaction_id for t in phases[0] + phases[1]}, timeout=180)
+    assert decided_by(port) > 0
+    second.terminate()
+    second.wait(60)
+    produce_slowly(prefix, phases[2], 5, 0.3)
+
+    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
+    grouped = dict(by_transaction(decisions))
+    assert set(grouped) == {t.transaction_id for t in txs}
+    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
