@@ -126,9 +126,9 @@ def test_partitions_that_come_back_bring_the_state_written_while_they_were_away(
     agents: tuple[str, Workers], store: str, tmp_path: Path
 ) -> None:
     """A second worker takes half the partitions, decides, and stops: the first gets them
-    back. With rocksdb its files for them are behind (unless it followed them as a standby
-    replica): it must read the changelog past what it persisted, or it would decide from
-    old state and write that to the changelog."""
+    back. With rocksdb its files for them must be current by then (it follows them as a
+    standby replica, else it reads the changelog past what it persisted), or it would
+    decide from old state and write that to the changelog."""
     prefix, workers = agents
     port = free_port()
     txs = transactions(accounts=48, per_account=30)
