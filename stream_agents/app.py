@@ -1,11 +1,13 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
 The only module (with ``worker``) that imports faust. The agent takes micro-batches from
-``transactions``, hands them to the pure ``DecisionPipeline``, writes the touched account
-states to the table's changelog (``send_soon``: faust flushes its producer before it commits
-offsets) and publishes the decisions with librdkafka, awaiting once per batch. A crash can
-only repeat work, never lose it; records the consumer skips are read back from the broker
-before anything after them is decided (``continuity``).
+``transactions``, hands them to the pure ``DecisionPipeline``, and publishes with librdkafka,
+in one await per batch, both its outputs and the touched account states for the table's
+changelog (to the source record's partition, as faust would): faust acknowledges the batch
+only after the broker holds all of them, so a crash can only repeat work, never lose it.
+faust's own producer (aiokafka, pure Python) stays off the hot path. Records the consumer
+skips are read back from the broker before anything after them is decided
+(``continuity``).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ from stream_agents.metrics import (
     GAP_RECORDS,
 )
 from stream_agents.output import BatchPublisher
-from stream_agents.pipeline import DecisionPipeline, SourceRecord
+from stream_agents.pipeline import DecisionPipeline, Outgoing, SourceRecord
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 from stream_agents.table_store import PartitionedStore
 
 log = logging.getLogger("stream_agents")
 FEATURE_TABLE = "account-features"
+CHANGELOG = "changelog"  # output role of the feature table's changelog records
 PROCESS_SECONDS = BATCH_SECONDS.labels("process")
 PUBLISH_SECONDS = BATCH_SECONDS.labels("publish")
 
@@ -57,13 +60,19 @@ def input_topic(settings: AgentSettings) -> str:
     return f"{settings.kafka.topic_prefix}{TRANSACTIONS.name}"
 
 
+def changelog_topic(settings: AgentSettings) -> str:
+    """The feature table's changelog topic, named as faust names it."""
+    return f"{settings.kafka.topic_prefix}{settings.app_id}-{FEATURE_TABLE}-changelog"
+
+
 def output_topics(settings: AgentSettings) -> dict[str, str]:
-    """The topic of each output role of the pipeline."""
+    """The topic of each output role: the pipeline's, and the table's changelog."""
     prefix = settings.kafka.topic_prefix
     return {
         "decisions": f"{prefix}{DECISIONS.name}",
         "webhooks": f"{prefix}{WEBHOOKS.name}",
         "dead-letter": f"{prefix}{DEAD_LETTER.name}",
+        CHANGELOG: changelog_topic(settings),
     }
 
 
@@ -106,13 +115,14 @@ def create_app(
     )
     batch_wait_s = settings.batch_wait_ms / 1000
     store = PartitionedStore(table)
+    changelog = changelog_topic(settings)
 
     def applied(partition: int) -> int | None:
         return decode_mark(store.get(mark_key(partition), partition))
 
-    def write(partition: int, key: bytes, value: bytes) -> None:
+    def write(changes: list[Outgoing], partition: int, key: bytes, value: bytes) -> None:
         store.put(partition, key, value)
-        table.send_changelog(partition, key, value, key_serializer="raw", value_serializer="raw")
+        changes.append(Outgoing(CHANGELOG, key, value, partition=partition))
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
@@ -131,14 +141,16 @@ def create_app(
                 GAP_RECORDS.inc(len(found))
                 records = fill(records, found)
             result = pipeline.process(records, lambda account: store.get(account.encode()))
+            outgoing = result.outgoing
             for account, (partition, state) in result.states.items():
-                write(partition, account.encode(), state)
+                write(outgoing, partition, account.encode(), state)
             for partition, offset in advanced_marks(records, applied).items():
-                write(partition, mark_key(partition), encode_mark(offset))
+                write(outgoing, partition, mark_key(partition), encode_mark(offset))
             processed = time.time()
             # One await per micro-batch: faust acknowledges the batch's offsets only after
             # this returns, i.e. after the broker holds every decision of it.
-            await publisher.publish(result.outgoing)
+            delivered = await publisher.publish(outgoing)
+            store.persisted(changelog, delivered)
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))

@@ -1,4 +1,5 @@
-"""Publishing a micro-batch's decisions, webhook events and dead letters with librdkafka.
+"""Publishing a micro-batch's outputs with librdkafka: decisions, webhook events, dead
+letters and the feature table's changelog records.
 
 faust's own producer is pure Python (aiokafka) and cost more CPU per record than deciding
 it (py-spy: ~40 % of the worker). librdkafka batches and compresses in C; the agent awaits
@@ -38,19 +39,24 @@ class BatchPublisher:
         self._thread = threading.Thread(target=self._serve, name="batch-publisher", daemon=True)
         self._thread.start()
 
-    async def publish(self, records: Sequence[Outgoing]) -> None:
-        """Produce ``records``; return once the broker acknowledged all of them."""
+    async def publish(self, records: Sequence[Outgoing]) -> dict[tuple[str, int], int]:
+        """Produce ``records``; return once the broker acknowledged all of them, with the
+        highest offset acknowledged in each (topic, partition)."""
+        offsets: dict[tuple[str, int], int] = {}
         if not records:
-            return
+            return offsets
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         pending = [len(records)]
         lock = threading.Lock()
 
-        def delivered(error: KafkaError | None, _msg: Message) -> None:
+        def delivered(error: KafkaError | None, msg: Message) -> None:
             with lock:
                 pending[0] -= 1
                 last = pending[0] == 0
+                if error is None:
+                    where = (msg.topic() or "", msg.partition() or 0)
+                    offsets[where] = max(offsets.get(where, -1), msg.offset() or 0)
             if error is not None:
                 loop.call_soon_threadsafe(_fail, done, KafkaException(error))
             elif last:
@@ -59,19 +65,30 @@ class BatchPublisher:
         for out in records:
             self._produce(out, delivered)
         await done
+        return offsets
 
     def _produce(
         self, out: Outgoing, delivered: Callable[[KafkaError | None, Message], None]
     ) -> None:
         while True:
             try:
-                self._producer.produce(
-                    self.topics[out.role],
-                    out.value,
-                    out.key,
-                    headers=list(out.headers),
-                    on_delivery=delivered,
-                )
+                if out.partition is None:
+                    self._producer.produce(
+                        self.topics[out.role],
+                        out.value,
+                        out.key,
+                        headers=list(out.headers),
+                        on_delivery=delivered,
+                    )
+                else:
+                    self._producer.produce(
+                        self.topics[out.role],
+                        out.value,
+                        out.key,
+                        partition=out.partition,
+                        headers=list(out.headers),
+                        on_delivery=delivered,
+                    )
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain it

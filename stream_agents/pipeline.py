@@ -67,6 +67,9 @@ class Outgoing:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    # None: the producer's partitioner (by key); set for the feature table's changelog,
+    # whose partition must be the source record's.
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +218,8 @@ class DecisionPipeline:
             state = accounts[tx.account_id] = _load(load_state(tx.account_id))
         profile = self.profiles(tx.account_id)
         event = feature_event(tx)
-        home = state.home_country(event.ts_ms, profile)
         observation = state.observe_at(event, record.partition, record.offset, profile)
+        home = observation.home_country  # the one the features used, from the same window
         features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
         if tx.ingested_at is None:

@@ -1,23 +1,29 @@
 """The feature table's local store, read and written by source partition, whichever store.
 
 The agent works on whole micro-batches, so it reads and writes the table's store directly
-(and the changelog with ``Table.send_changelog``) rather than through faust's per-event
-``table[key]`` API. That is all the memory store needs: one dict for every partition.
+(and publishes the changelog records itself, with librdkafka) rather than through faust's
+per-event ``table[key]`` API. That is all the memory store needs: one dict for every
+partition, rebuilt from the whole changelog at every start.
 
 faust's rocksdb store (``rocksdb://``, the ``rocksdict`` package) keeps one database per
 partition and picks it from faust's *current event*, which is unset in the body of a
 ``take_events`` batch: its ``Store._set`` then fails an assertion (the agent crashed on its
 first write before this module), and its reads would search every database. So with
-rocksdb a value is written to the database of the partition whose changelog receives it
-(the same partition: the offset faust records there after the changelog send is then
-true of that database, and a restart replays only the changelog past it), and read from
-it. This reaches into faust's rocksdb ``Store`` (``_db_for_partition``, ``_dbs``,
-``_key_index``): checked against faust-streaming 0.15.3, the pinned version.
+rocksdb a value is written to the database of the partition whose changelog receives it,
+and read from it. A restart reads only the changelog past the offset persisted in each
+database: faust records it when *its* producer acknowledges a changelog record, which the
+agent's records never pass through, so ``persisted`` records it once the agent's own
+publish is acknowledged (every value of the batch is in the database by then). This
+reaches into faust's rocksdb ``Store`` (``_db_for_partition``, ``_dbs``, ``_key_index``,
+``set_persisted_offset``): checked against faust-streaming 0.15.3, the pinned version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from faust.types import TP
 
 
 class PartitionedStore:
@@ -60,3 +66,13 @@ class PartitionedStore:
             return
         data._db_for_partition(partition).put(key, value)
         data._key_index[key] = partition
+
+    def persisted(self, topic: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Record the changelog ``offsets`` the broker acknowledged (those of ``topic``;
+        others are ignored) as held by the local store, for the next start to skip."""
+        data = self._table.data
+        if not hasattr(data, "_db_for_partition"):
+            return  # the memory store keeps nothing across starts
+        for (name, partition), offset in offsets.items():
+            if name == topic:
+                data.set_persisted_offset(TP(name, partition), offset)

@@ -60,6 +60,9 @@ class Observation:
     features: dict[str, float]
     late: bool = False  # scored, but too old to enter the windows
     duplicate: bool = False  # a redelivered id: scored as first seen, not counted again
+    # The home country the features compared with (the profile's, else the learned one),
+    # for the rules: computed once, from the same window, so a redelivery sees the same.
+    home_country: str | None = None
 
     def vector(self) -> list[float]:
         return list(self.features.values())
@@ -80,6 +83,17 @@ def compute_features(
     config: FeatureConfig,
 ) -> dict[str, float]:
     """All features of ``event`` given its window (without it) and first-seen ``flags``."""
+    return _compute(view, event, flags, profile, config)[0]
+
+
+def _compute(
+    view: WindowView,
+    event: FeatureEvent,
+    flags: int,
+    profile: HomeProfile | None,
+    config: FeatureConfig,
+) -> tuple[dict[str, float], str | None]:
+    """The features and the home country they compared the event's country with."""
     scale = config.minor_per_major
     here = _location(event.lat, event.lon)
     values = _window_stats(view, event, scale)
@@ -91,11 +105,11 @@ def compute_features(
         nan if flags & NO_DEVICE else float(flags & NEW_DEVICE == NEW_DEVICE),
         float(flags & NEW_MERCHANT == NEW_MERCHANT),
     )
-    values += _home(view, event.country, here, profile)
-    values.append(speed)
+    distance, is_home, home_country = _home(view, event.country, here, profile)
+    values += (distance, is_home, speed)
     values += _calendar(event.ts_ms, config)
     values.append(event.amount_minor / scale)
-    return dict(zip(FEATURE_NAMES, values, strict=True))
+    return dict(zip(FEATURE_NAMES, values, strict=True)), home_country
 
 
 def _window_stats(view: WindowView, event: FeatureEvent, scale: int) -> list[float]:
@@ -142,8 +156,8 @@ def _amount_ratio(view: WindowView, amount: int) -> float:
 
 def _home(
     view: WindowView, country_here: str, here: _Location | None, profile: HomeProfile | None
-) -> list[float]:
-    """Distance from home and whether the event is in the home country."""
+) -> tuple[float, float, str | None]:
+    """Distance from home, whether the event is in the home country, and that country."""
     country = profile.home_country if profile else None
     centre = _location(profile.home_lat, profile.home_lon) if profile else None
     if country is None:
@@ -152,7 +166,7 @@ def _home(
         centre = _learned_centre(view)
     distance = nan if here is None or centre is None else haversine_km(centre, here)
     is_home = nan if country is None else float(country_here == country)
-    return [distance, is_home]
+    return distance, is_home, country
 
 
 def _learned_country(view: WindowView) -> str | None:
@@ -266,13 +280,14 @@ class AccountFeatures:
         row = state.index_of(event.event_id)
         if row is not None:
             flags = state.flags[row]
-            features = compute_features(
+            features, home = _compute(
                 state.view_as_of(row), state.stored_event(row), flags, profile, state.config
             )
-            return Observation(features, duplicate=True), flags
+            return Observation(features, duplicate=True, home_country=home), flags
         flags = state.first_seen_flags(event)
-        features = compute_features(state.view(event.ts_ms), event, flags, profile, state.config)
-        return Observation(features, late=state.is_late(event.ts_ms)), flags
+        features, home = _compute(state.view(event.ts_ms), event, flags, profile, state.config)
+        late = state.is_late(event.ts_ms)
+        return Observation(features, late=late, home_country=home), flags
 
 
 def replay_account(

@@ -98,8 +98,10 @@ def create_topics(prefix: str) -> None:
 def delete_topics(prefix: str) -> None:
     admin = TopicAdmin(BOOTSTRAP)
     names = [s.name for s in declared_topics(prefix)]
+    # faust's own: the table's changelog and its leader-election topic.
+    leader = f"{prefix}{AgentSettings().app_id}-__assignor-__leader"
     existing = admin.admin.list_topics(timeout=10).topics
-    admin.delete(n for n in [*names, changelog_topic(prefix)] if n in existing)
+    admin.delete(n for n in [*names, changelog_topic(prefix), leader] if n in existing)
 
 
 def transactions(

@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 import pytest
+from faust.types import TP
 
 from stream_agents.table_store import PartitionedStore
 
@@ -49,3 +50,17 @@ def test_faust_alone_cannot_write_rocksdb_outside_an_event(tmp_path: Path) -> No
     current event, which a ``take_events`` batch body does not have."""
     with pytest.raises(AssertionError):
         table("rocksdb://", tmp_path).data[b"acct-1"] = b"state"
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_acknowledged_changelog_offsets_are_recorded_where_a_restart_looks_for_them(
+    store: str, tmp_path: Path
+) -> None:
+    faust_table = table(store, tmp_path)
+    features = PartitionedStore(faust_table)
+    features.put(1, b"acct-1", b"state")
+    features.persisted("features-changelog", {("features-changelog", 1): 7, ("decisions", 1): 9})
+
+    recorded = faust_table.data.persisted_offset(TP("features-changelog", 1))
+    # memory rebuilds everything at each start; rocksdb replays the changelog past 7.
+    assert recorded == (7 if store == "rocksdb://" else None)

@@ -172,3 +172,27 @@ def test_apply_at_leaves_the_state_observe_at_leaves(
     for offset in range(warm, len(events)):
         applied.observe_at(events[offset], 0, offset)
     assert applied.to_bytes() == observed.to_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    countries=st.lists(st.sampled_from(["FR", "DE", "BR"]), min_size=1, max_size=25),
+    again=st.data(),
+)
+def test_the_home_country_is_the_one_before_the_event_and_a_redelivery_sees_it_again(
+    countries: list[str], again: st.DataObject
+) -> None:
+    account = AccountFeatures()
+    events = [
+        FeatureEvent(f"e{i}", T0 + i * MINUTE, 1999, "m1", country, "d1", None, None)
+        for i, country in enumerate(countries)
+    ]
+    homes = []
+    for offset, event in enumerate(events):
+        before = account.home_country(event.ts_ms)  # the event does not vote for itself
+        observation = account.observe_at(event, 0, offset)
+        assert observation.home_country == before
+        homes.append(before)
+    offset = again.draw(st.integers(0, len(events) - 1))
+    redelivered = account.observe_at(events[offset], 0, offset)
+    assert redelivered.duplicate and redelivered.home_country == homes[offset]
