@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-replay test-quarantine
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay test-quarantine
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -74,6 +74,11 @@ bench-ingest: stack-up ## Benchmark HTTP ingest (single and batch) with wrk; wri
 
 bench-agents: stack-up ## Benchmark the stream agent against a raw Kafka loop; writes bench/results/
 	$(BIN)/python -m bench.bench_agents
+
+bench-store: stack-up ## Benchmark the agents' table store, memory vs rocksdb: start-up and decisions/s (~5 min; BENCH_ARGS=--quick)
+	@$(BIN)/python -c 'import rocksdict' 2>/dev/null || \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,rocksdb]'
+	$(BIN)/python -m bench.bench_store $(BENCH_ARGS)
 
 bench-replay: stack-up ## Benchmark `sentinel replay` (replayed tx/s) on a generated range; writes bench/results/
 	$(BIN)/python -m bench.bench_replay

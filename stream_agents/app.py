@@ -43,6 +43,7 @@ from stream_agents.output import BatchPublisher
 from stream_agents.pipeline import BatchResult, DecisionPipeline, Outgoing, SourceRecord
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
+from stream_agents.table_store import PartitionedStore
 from stream_agents.transactional import TransactionalOutput
 
 log = logging.getLogger("stream_agents")
@@ -116,9 +117,11 @@ def create_app(
         value_type=bytes,
     )
     batch_wait_s = settings.batch_wait_ms / 1000
+    store = PartitionedStore(table)
+    changelog_name = changelog_topic(settings)
 
     def applied(partition: int) -> int | None:
-        return decode_mark(table.data.get(mark_key(partition)))
+        return decode_mark(store.get(mark_key(partition), partition))
 
     # Under exactly_once the outputs and the changelog go out in faust's transactions.
     transactional = (
@@ -134,8 +137,8 @@ def create_app(
         to their topics."""
         writes = [(p, account.encode(), state) for account, (p, state) in result.states.items()]
         writes += [(p, mark_key(p), encode_mark(offset)) for p, offset in marks.items()]
-        for _partition, key, value in writes:
-            table.data[key] = value
+        for partition, key, value in writes:
+            store.put(partition, key, value)
         if transactional is not None:
             transactional.install()
             await transactional.publish(result.outgoing, writes, events, stream)
@@ -145,7 +148,8 @@ def create_app(
         changelog = [Outgoing(CHANGELOG, key, value, partition=p) for p, key, value in writes]
         # One await per micro-batch: faust acknowledges the batch's offsets only after
         # this returns, i.e. after the broker holds every decision and state of it.
-        await publisher.publish([*result.outgoing, *changelog])
+        delivered = await publisher.publish([*result.outgoing, *changelog])
+        store.persisted(changelog_name, delivered)
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
@@ -163,7 +167,7 @@ def create_app(
                 )
                 GAP_RECORDS.inc(len(found))
                 records = fill(records, found)
-            result = pipeline.process(records, lambda account: table.data.get(account.encode()))
+            result = pipeline.process(records, lambda account: store.get(account.encode()))
             marks = advanced_marks(records, applied)
             processed = time.time()
             await publish(events, stream, result, marks)

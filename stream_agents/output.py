@@ -40,19 +40,24 @@ class BatchPublisher:
         self._thread = threading.Thread(target=self._serve, name="batch-publisher", daemon=True)
         self._thread.start()
 
-    async def publish(self, records: Sequence[Outgoing]) -> None:
-        """Produce ``records``; return once the broker acknowledged all of them."""
+    async def publish(self, records: Sequence[Outgoing]) -> dict[tuple[str, int], int]:
+        """Produce ``records``; return once the broker acknowledged all of them, with the
+        highest offset acknowledged in each (topic, partition)."""
+        offsets: dict[tuple[str, int], int] = {}
         if not records:
-            return
+            return offsets
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         pending = [len(records)]
         lock = threading.Lock()
 
-        def delivered(error: KafkaError | None, _msg: Message) -> None:
+        def delivered(error: KafkaError | None, msg: Message) -> None:
             with lock:
                 pending[0] -= 1
                 last = pending[0] == 0
+                if error is None:
+                    where = (msg.topic() or "", msg.partition() or 0)
+                    offsets[where] = max(offsets.get(where, -1), msg.offset() or 0)
             if error is not None:
                 loop.call_soon_threadsafe(_fail, done, KafkaException(error))
             elif last:
@@ -61,6 +66,7 @@ class BatchPublisher:
         for out in records:
             self._produce(out, delivered)
         await done
+        return offsets
 
     def _produce(
         self, out: Outgoing, delivered: Callable[[KafkaError | None, Message], None]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection
@@ -21,7 +21,8 @@ class AgentSettings(BaseSettings):
     batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=5.0, ge=0)
     # "memory://" rebuilds tables from their changelog at start; "rocksdb://" keeps them on
-    # disk (needs the rocksdict package).
+    # disk and reads only the changelog it has not persisted (the ``rocksdb`` extra; one
+    # data dir per worker: rocksdb locks its files). README, "Table store".
     store: str = "memory://"
     data_dir: Path = Path(".stack/agents")
     # Partitions of the tables' changelog topics: must equal the transactions topic's.
@@ -50,3 +51,11 @@ class AgentSettings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+
+    @model_validator(mode="after")
+    def _exactly_once_on_memory(self) -> Self:
+        # The transactional path writes the changelog itself and records no persisted
+        # offsets in a rocksdb store (stream_agents.transactional): never combined, untested.
+        if self.processing_guarantee == "exactly_once" and self.store != "memory://":
+            raise ValueError("exactly_once runs on the memory:// store only")
+        return self

@@ -32,21 +32,27 @@ class ServiceSpec:
 
 def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[ServiceSpec]:
     """What the demo runs; add agent workers to add capacity."""
-    agents_env = {
-        "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
-        "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents"),
-    }
+    agents_env = {"SENTINEL_AGENTS_MODEL_REGISTRY": str(registry)}
+    # A data dir per worker: a rocksdb table store (SENTINEL_AGENTS_STORE) locks its files.
     return [
         ServiceSpec("api", (SENTINEL, "api", "serve")),
         ServiceSpec(
             "agent-1",
             (SENTINEL, "agents", "run", "--log-level", "warning"),
-            {**agents_env, "SENTINEL_AGENTS_METRICS_PORT": "9101"},
+            {
+                **agents_env,
+                "SENTINEL_AGENTS_METRICS_PORT": "9101",
+                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / "1"),
+            },
         ),
         ServiceSpec(
             "agent-2",
             (SENTINEL, "agents", "run", "--log-level", "warning"),
-            {**agents_env, "SENTINEL_AGENTS_METRICS_PORT": "9102"},
+            {
+                **agents_env,
+                "SENTINEL_AGENTS_METRICS_PORT": "9102",
+                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / "2"),
+            },
         ),
         ServiceSpec("sink", (SENTINEL, "sink", "run"), {"SENTINEL_SINK_INSTANCE_ID": "sink-1"}),
         ServiceSpec(
