@@ -364,5 +364,8 @@ def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
         headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
     )
     return Outgoing(
-        "dead-letter", record.key or b"", encode_dead_letter(letter), (), record.partition
+        "dead-letter",
+        record.key or b"",
+        encode_dead_letter(letter),
+        source_partition=record.partition,
     )

@@ -149,6 +149,8 @@ def test_undecodable_and_invalid_records_are_dead_lettered_and_the_batch_goes_on
     assert letters[0].value == garbage.value and letters[0].error_code == "malformed_message"
     assert letters[1].error_code == "invalid_transaction"
     assert "control characters" in letters[2].error_message
+    # Routed by key like every output; only the changelog names its partition (app.py).
+    assert {o.partition for o in result.outgoing} == {None}
     assert (result.decided, result.dead_lettered) == (1, 3)
 
 
