@@ -8,6 +8,7 @@ request is still running) or, for 24 h, the finished response. The claim is one 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from ingest_api.errors import (
     IdempotencyKeyReused,
     Unavailable,
 )
+
+log = logging.getLogger("ingest_api.idempotency")
 
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -87,7 +90,13 @@ class IdempotencyStore:
             "status": response.status,
             "body": response.body.decode(),
         }
-        await self.client.set(rkey, orjson.dumps(done), ex=self.ttl_s)
+        try:
+            await self.client.set(rkey, orjson.dumps(done), ex=self.ttl_s)
+        except RedisError as exc:
+            # The transaction is already on the broker: answering 5xx now would invite a
+            # retry that publishes it again. Answer as accepted; the pending claim expires
+            # after lock_s, and a later retry is deduplicated downstream by transaction id.
+            log.warning("idempotency key %s not completed: %s", rkey, exc)
 
     async def release(self, rkey: str) -> None:
         """Free the key after a failure that published nothing, so a retry may proceed."""

@@ -42,7 +42,9 @@ class StackSettings(BaseSettings):
     postgres_data: Path | None = None
     postgres_shared_buffers: str = "128MB"
     postgres_max_connections: int = 200
-    redis_maxmemory: str = "256mb"
+    # Idempotency keys live 24 h and are never evicted: at ~1.4 KB each, 1 GiB holds ~750,000
+    # (a full Redis answers every ingest 503; 256 MiB filled up under a day of benchmarks).
+    redis_maxmemory: str = "1gb"
     start_timeout_s: float = 120.0
     stop_timeout_s: float = 60.0
 
