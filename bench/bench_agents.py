@@ -21,7 +21,6 @@ within one run.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -39,16 +38,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
-from rule_engine import load_seed_rules
-from schemas.codec import decode_transaction, encode_rule, encode_transaction
+from schemas.codec import decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
-from schemas.enums import RuleMode
-from schemas.records import Rule
 from schemas.topics import (
     DECISIONS,
     HEADER_TRANSACTION_ID,
-    RULES,
     TRANSACTIONS,
     TopicSpec,
     declared_topics,
@@ -210,25 +206,6 @@ def start_worker(
     )
 
 
-def seed_rules(prefix: str) -> None:
-    out = producer()
-    for spec in load_seed_rules():
-        rule = Rule(
-            rule_id=spec.rule_id,
-            version=spec.version,
-            name=spec.name,
-            description=spec.description,
-            expression=spec.expression,
-            action=str(spec.action),
-            priority=spec.priority,
-            mode=RuleMode(spec.mode),
-            author="bench",
-            updated_at=datetime.now(UTC),
-        )
-        out.produce(f"{prefix}{RULES.name}", encode_rule(rule), spec.rule_id.encode())
-    out.flush(10)
-
-
 def paced(prefix: str, rate: int, seconds: float) -> set[str]:
     """Produce fresh transactions at ``rate`` per second for ``seconds``; returns their ids."""
     txs = transactions(
@@ -281,7 +258,7 @@ def measure(
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-agents-"))
     announce_model(prefix, train_tiny_model(workdir / "models"))
-    seed_rules(prefix)
+    seed_reference(producer(), prefix)
     try:
         preload(prefix, backlog)
         if ceiling is None:
@@ -341,15 +318,7 @@ def report(result: dict[str, Any], out: Path = RESULTS) -> None:
         cells = [row.get(key, result[key]) for row in rows.values()]
         table.add_row(key, *(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in cells))
     console.print(table)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result},
-            indent=2,
-        )
-        + "\n"
-    )
-    console.print(f"wrote {out}")
+    write_results(out, result)
 
 
 if __name__ == "__main__":

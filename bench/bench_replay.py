@@ -28,8 +28,8 @@ import typer
 from confluent_kafka import Producer
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
 
+from bench.common import measures_table, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.writer import LedgerWriter
 from replay.candidate import Candidate, build_pipeline
@@ -37,11 +37,9 @@ from replay.service import ReplayRequest, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
 from rule_engine import load_seed_lists, load_seed_rules
-from schemas.codec import encode_named_list, encode_rule, encode_transaction
+from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection, PostgresConnection
-from schemas.enums import RuleMode
-from schemas.records import NamedList, Rule
-from schemas.topics import LISTS, RULES, TRANSACTIONS, declared_topics
+from schemas.topics import TRANSACTIONS, declared_topics
 from stream_agents.features import AccountFeatures
 from stream_agents.pipeline import BatchResult, SourceRecord
 from tests.integration.ledger_sink.support import migrated_database
@@ -63,33 +61,6 @@ def producer() -> Producer:
             "enable.idempotence": True,
         }
     )
-
-
-def seed_rules(prefix: str) -> None:
-    out = producer()
-    for spec in load_seed_rules():
-        rule = Rule(
-            rule_id=spec.rule_id,
-            version=spec.version,
-            name=spec.name,
-            description=spec.description,
-            expression=spec.expression,
-            action=str(spec.action),
-            priority=spec.priority,
-            mode=RuleMode(spec.mode),
-            author="bench",
-            updated_at=datetime.now(UTC),
-        )
-        out.produce(f"{prefix}{RULES.name}", encode_rule(rule), spec.rule_id.encode())
-    for named in load_seed_lists().values():
-        record = NamedList(
-            name=named.name,
-            kind=named.kind.value,
-            values=tuple(sorted(named.values)),
-            updated_at=datetime.now(UTC),
-        )
-        out.produce(f"{prefix}{LISTS.name}", encode_named_list(record), named.name.encode())
-    out.flush(10)
 
 
 def preload(prefix: str, dsn: str, workdir: Path, count: int) -> None:
@@ -155,7 +126,7 @@ def main(
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     train_tiny_model(workdir / "models")
-    seed_rules(prefix)
+    seed_reference(producer(), prefix)
     try:
         with migrated_database() as dsn:
             began = time.perf_counter()
@@ -205,21 +176,8 @@ def _cpu_s() -> float:
 
 
 def report(result: dict[str, Any]) -> None:
-    table = Table(title=f"sentinel replay, {os.cpu_count()} cores")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else str(value))
-    console.print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result},
-            indent=2,
-        )
-        + "\n"
-    )
-    console.print(f"wrote {RESULTS}")
+    measures_table(f"sentinel replay, {os.cpu_count()} cores", result, digits=1)
+    write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Writes bench/results/store.json. The machine is shared: compare figures within o
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -44,7 +43,8 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
-from bench.bench_agents import decisions, producer, seed_rules
+from bench.bench_agents import decisions, producer
+from bench.common import seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
@@ -279,7 +279,7 @@ def throughput_phase(
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     apply(TopicAdmin(BOOTSTRAP), declared_topics(prefix))
     announce_model(prefix, version)
-    seed_rules(prefix)
+    seed_reference(producer(), prefix)
     data = workdir / f"{prefix}{store}"
     data.mkdir()
     try:
@@ -374,15 +374,7 @@ def report(result: dict[str, Any]) -> None:
     for store in STORES:
         runs = ", ".join(f"{rate:,.0f}" for rate in result[f"{store}_decisions_per_s"])
         console.print(f"{store}: {runs} decisions/s")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result},
-            indent=2,
-        )
-        + "\n"
-    )
-    console.print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

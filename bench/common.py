@@ -1,0 +1,68 @@
+"""What the benchmarks share: the seed reference data they publish and how they write
+their results (``bench/results/*.json``, stamped with the time and the core count)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from rich.console import Console
+from rich.table import Table
+
+from rule_engine import load_seed_lists, load_seed_rules
+from schemas.codec import encode_named_list, encode_rule
+from schemas.enums import RuleMode
+from schemas.records import NamedList, Rule
+from schemas.topics import LISTS, RULES
+
+console = Console()
+
+
+def seed_reference(out: Producer, prefix: str) -> None:
+    """Publish the seed rules and named lists (as `sentinel rules load` would) under
+    ``prefix``: the agents decide with what the demo decides with."""
+    for spec in load_seed_rules():
+        rule = Rule(
+            rule_id=spec.rule_id,
+            version=spec.version,
+            name=spec.name,
+            description=spec.description,
+            expression=spec.expression,
+            action=str(spec.action),
+            priority=spec.priority,
+            mode=RuleMode(spec.mode),
+            author="bench",
+            updated_at=datetime.now(UTC),
+        )
+        out.produce(f"{prefix}{RULES.name}", encode_rule(rule), spec.rule_id.encode())
+    for named in load_seed_lists().values():
+        record = NamedList(
+            name=named.name,
+            kind=named.kind.value,
+            values=tuple(sorted(named.values)),
+            updated_at=datetime.now(UTC),
+        )
+        out.produce(f"{prefix}{LISTS.name}", encode_named_list(record), named.name.encode())
+    out.flush(10)
+
+
+def measures_table(title: str, result: dict[str, Any], digits: int = 2) -> None:
+    """Print a flat result as a two-column table."""
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.{digits}f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def write_results(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON with when it was measured and on how many cores."""
+    path.parent.mkdir(exist_ok=True)
+    stamped = {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result}
+    path.write_text(json.dumps(stamped, indent=2) + "\n")
+    console.print(f"wrote {path}")
