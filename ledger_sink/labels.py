@@ -17,12 +17,11 @@ import psycopg
 import structlog
 from pydantic_settings import SettingsConfigDict
 
-from ledger_sink import metrics
-from ledger_sink.kafka_io import BatchConsumer, DurableProducer
 from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.rows import columns
+from ledger_sink.service import consume
 from ledger_sink.settings import ConsumerSettings
-from ledger_sink.sink import Incoming, Sink
+from ledger_sink.sink import Incoming
 from ledger_sink.writer import WriteResult
 from schemas.codec import decode_label
 from schemas.errors import SchemaError
@@ -126,23 +125,5 @@ class LabelWriter:
 
 def run(settings: LabelsSettings, stopping: threading.Event) -> None:
     """Consume labels into the ``labels`` table until `stopping` is set."""
-    metrics.serve(settings.metrics_port, settings.metrics_host)
     writer = LabelWriter(settings.postgres.dsn.get_secret_value())
-    letters = DurableProducer(settings.kafka, settings.dead_letter_topic)
-    source = BatchConsumer(
-        settings.kafka,
-        settings.consumer_group,
-        settings.labels_topic,
-        instance_id=settings.instance_id,
-    )
-    sink = Sink(
-        source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s, decode
-    )
-    log.info("labels sink started", topic=settings.labels_topic, group=settings.consumer_group)
-    try:
-        sink.run(settings.batch_size, settings.poll_timeout_s)
-    finally:
-        source.close()
-        letters.close()
-        writer.close()
-        log.info("labels sink stopped")
+    consume("labels sink", settings, settings.labels_topic, writer, decode, stopping)

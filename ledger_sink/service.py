@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Protocol, TypeVar
 
 import structlog
 
 from ledger_sink import metrics
 from ledger_sink.kafka_io import BatchConsumer, DurableProducer
-from ledger_sink.settings import SinkSettings
-from ledger_sink.sink import Sink
-from ledger_sink.writer import LedgerWriter
+from ledger_sink.raw import RawRecord
+from ledger_sink.settings import ConsumerSettings, SinkSettings
+from ledger_sink.sink import Incoming, Sink, decode
+from ledger_sink.writer import LedgerWriter, WriteResult
+from schemas.records import DeadLetter
 
 log = structlog.get_logger("ledger_sink.service")
 
@@ -28,23 +32,42 @@ def stop_on_signals(stopping: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run(settings: SinkSettings, stopping: threading.Event) -> None:
-    """Consume decisions into the ledger until `stopping` is set."""
+V = TypeVar("V")
+V_contra = TypeVar("V_contra", contravariant=True)
+
+
+class ClosingWriter(Protocol[V_contra]):
+    def write(self, items: Sequence[V_contra], /) -> WriteResult: ...
+
+    def close(self) -> None: ...
+
+
+def consume(
+    name: str,
+    settings: ConsumerSettings,
+    topic: str,
+    writer: ClosingWriter[V],
+    decoder: Callable[[RawRecord], Incoming[V] | DeadLetter],
+    stopping: threading.Event,
+) -> None:
+    """Run one ledger consumer (``Sink`` loop: database, then dead letters, then offsets)
+    from ``topic`` into ``writer`` until `stopping` is set; close everything after."""
     metrics.serve(settings.metrics_port, settings.metrics_host)
-    writer = LedgerWriter(settings.postgres.dsn.get_secret_value())
     letters = DurableProducer(settings.kafka, settings.dead_letter_topic)
     source = BatchConsumer(
         settings.kafka,
         settings.consumer_group,
-        settings.decisions_topic,
+        topic,
         stats_interval_ms=settings.stats_interval_ms,
         instance_id=settings.instance_id,
         session_timeout_ms=settings.session_timeout_ms,
     )
-    sink = Sink(source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s)
+    sink = Sink(
+        source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s, decoder
+    )
     log.info(
-        "sink started",
-        topic=settings.decisions_topic,
+        f"{name} started",
+        topic=topic,
         group=settings.consumer_group,
         batch_size=settings.batch_size,
     )
@@ -54,4 +77,10 @@ def run(settings: SinkSettings, stopping: threading.Event) -> None:
         source.close()
         letters.close()
         writer.close()
-        log.info("sink stopped")
+        log.info(f"{name} stopped")
+
+
+def run(settings: SinkSettings, stopping: threading.Event) -> None:
+    """Consume decisions into the ledger until `stopping` is set."""
+    writer = LedgerWriter(settings.postgres.dsn.get_secret_value())
+    consume("sink", settings, settings.decisions_topic, writer, decode, stopping)
