@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import seed_reference, write_results
+from bench.common import producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
@@ -55,18 +55,6 @@ from tests.support.models import announce_model, train_tiny_model
 RESULTS = Path(__file__).with_name("results") / "agents.json"
 BOOTSTRAP = KafkaConnection().bootstrap_servers
 console = Console()
-
-
-def producer() -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "enable.idempotence": True,
-        }
-    )
 
 
 def preload(prefix: str, count: int) -> list[bytes]:

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import Producer
 from pydantic import SecretStr
 from rich.console import Console
 
-from bench.common import measures_table, seed_reference, write_results
+from bench.common import measures_table, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.writer import LedgerWriter
 from replay.candidate import Candidate, build_pipeline
@@ -51,18 +50,6 @@ BOOTSTRAP = KafkaConnection().bootstrap_servers
 console = Console()
 
 
-def producer() -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "partitioner": "murmur2_random",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "enable.idempotence": True,
-        }
-    )
-
-
 def preload(prefix: str, dsn: str, workdir: Path, count: int) -> None:
     """The range on the topic, and its "live" decisions (the seed rules and the model, through
     the agents' pipeline) in the ledger."""
@@ -76,7 +63,7 @@ def preload(prefix: str, dsn: str, workdir: Path, count: int) -> None:
         )
     )
     states: dict[str, AccountFeatures] = {}
-    out = producer()
+    out = producer(linger_ms=20)
     writer = LedgerWriter(dsn)
     for i in range(0, len(txs), 2000):
         chunk = txs[i : i + 2000]
@@ -126,7 +113,7 @@ def main(
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     train_tiny_model(workdir / "models")
-    seed_reference(producer(), prefix)
+    seed_reference(producer(linger_ms=20), prefix)
     try:
         with migrated_database() as dsn:
             began = time.perf_counter()

@@ -43,8 +43,8 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
-from bench.bench_agents import decisions, producer
-from bench.common import seed_reference, write_results
+from bench.bench_agents import decisions
+from bench.common import producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection

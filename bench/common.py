@@ -1,5 +1,6 @@
-"""What the benchmarks share: the seed reference data they publish and how they write
-their results (``bench/results/*.json``, stamped with the time and the core count)."""
+"""What the benchmarks share: their producer, the seed reference data they publish and
+how they write their results (``bench/results/*.json``, stamped with the time and the
+core count)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,25 @@ from rich.table import Table
 
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_named_list, encode_rule
+from schemas.connections import KafkaConnection
 from schemas.enums import RuleMode
 from schemas.records import NamedList, Rule
 from schemas.topics import LISTS, RULES
 
 console = Console()
+
+
+def producer(linger_ms: int = 5) -> Producer:
+    """An idempotent lz4 producer partitioning as the agents do (Java's murmur2)."""
+    return Producer(
+        {
+            "bootstrap.servers": KafkaConnection().bootstrap_servers,
+            "partitioner": "murmur2_random",
+            "linger.ms": linger_ms,
+            "compression.type": "lz4",
+            "enable.idempotence": True,
+        }
+    )
 
 
 def seed_reference(out: Producer, prefix: str) -> None:
