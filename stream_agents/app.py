@@ -8,12 +8,13 @@ acknowledges the batch only after the broker holds all of them, so a crash can o
 work, never lose it. faust's own producer (aiokafka, pure Python) stays off that path. With
 ``processing_guarantee=exactly_once`` both go out inside faust's transactions instead
 (``transactional``). Records the consumer skips are read back from the broker before
-anything after them is decided
+anything after them is decided, and a periodic sweep catches those at a partition's end
 (``continuity``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +31,8 @@ from stream_agents.continuity import (
     fill,
     find_gaps,
     mark_key,
+    tail_gaps,
+    unapplied,
 )
 from stream_agents.metrics import (
     BATCH_SECONDS,
@@ -79,6 +82,11 @@ def output_topics(settings: AgentSettings) -> dict[str, str]:
     }
 
 
+def group_id(settings: AgentSettings) -> str:
+    """The agents' consumer group: the faust app's id."""
+    return f"{settings.kafka.topic_prefix}{settings.app_id}"
+
+
 def create_app(
     settings: AgentSettings,
     pipeline: DecisionPipeline,
@@ -87,9 +95,8 @@ def create_app(
     gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
-    prefix = settings.kafka.topic_prefix
     app = faust.App(
-        f"{prefix}{settings.app_id}",
+        group_id(settings),
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
         store=settings.store,
         datadir=str(settings.data_dir),
@@ -130,15 +137,21 @@ def create_app(
         else None
     )
 
+    def state_writes(result: BatchResult, marks: dict[int, int]) -> list[tuple[int, bytes, bytes]]:
+        """The batch's feature states and marks, put in the table: (partition, key, value)
+        for its changelog."""
+        writes = [(p, account.encode(), state) for account, (p, state) in result.states.items()]
+        writes += [(p, mark_key(p), encode_mark(offset)) for p, offset in marks.items()]
+        for partition, key, value in writes:
+            store.put(partition, key, value)
+        return writes
+
     async def publish(
         events: list[Any], stream: Any, result: BatchResult, marks: dict[int, int]
     ) -> None:
         """The batch's feature states and marks to the table and its changelog, its records
         to their topics."""
-        writes = [(p, account.encode(), state) for account, (p, state) in result.states.items()]
-        writes += [(p, mark_key(p), encode_mark(offset)) for p, offset in marks.items()]
-        for partition, key, value in writes:
-            store.put(partition, key, value)
+        writes = state_writes(result, marks)
         if transactional is not None:
             transactional.install()
             await transactional.publish(result.outgoing, writes, events, stream)
@@ -151,32 +164,78 @@ def create_app(
         delivered = await publisher.publish([*result.outgoing, *changelog])
         store.persisted(changelog_name, delivered)
 
+    def read_back(gaps: list[Gap]) -> list[SourceRecord]:
+        found = [record for gap in gaps for record in gap_reader.read(gap)]
+        log.warning("consumer skipped %d offsets; read %d records back", _span(gaps), len(found))
+        GAP_RECORDS.inc(len(found))
+        return found
+
+    # A batch and a sweep never interleave: each applies a partition's offsets in order.
+    # Uncontended (every batch but the rare sweep's), taking it does not yield.
+    applying = asyncio.Lock()
+
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(settings.batch_max, within=batch_wait_s):
             started = time.time()
             records = [_record(event) for event in events]
             CONSUME_DELAY.observe(started - min(r.timestamp_ms for r in records) / 1000)
-            # faust may skip records around a rebalance (see ``continuity``): fill the holes
-            # from the broker before deciding anything after them.
-            gaps = find_gaps(records, applied)
-            if gaps:
-                found = [record for gap in gaps for record in gap_reader.read(gap)]
-                log.warning(
-                    "consumer skipped %d offsets; read %d records back", _span(gaps), len(found)
-                )
-                GAP_RECORDS.inc(len(found))
-                records = fill(records, found)
-            result = pipeline.process(records, lambda account: store.get(account.encode()))
-            marks = advanced_marks(records, applied)
-            processed = time.time()
-            await publish(events, stream, result, marks)
+            async with applying:
+                # faust may skip records around a rebalance (see ``continuity``): fill the
+                # holes from the broker before deciding anything after them.
+                gaps = find_gaps(records, applied)
+                if gaps:
+                    records = fill(records, read_back(gaps))
+                if transactional is not None:
+                    # Their output is committed, or in this worker's open transaction.
+                    records = unapplied(records, applied)
+                result = pipeline.process(records, lambda account: store.get(account.encode()))
+                marks = advanced_marks(records, applied)
+                processed = time.time()
+                await publish(events, stream, result, marks)
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))
             DECIDED.inc(result.decided)
             DEAD_LETTERED.inc(result.dead_lettered)
             yield None
+
+    def settled() -> bool:
+        return not (app.rebalancing or app.in_recovery)
+
+    def assigned() -> list[int]:
+        source = input_topic(settings)
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == source)
+
+    @app.timer(settings.tail_sweep_s)  # type: ignore[untyped-decorator]  # faust: untyped
+    async def sweep_tails() -> None:
+        """Records faust skipped and acknowledged at a partition's end (``tail_gaps``)."""
+        if not settled():
+            return
+        committed = await asyncio.to_thread(gap_reader.committed, assigned())
+        if not tail_gaps(committed, applied):
+            return
+        async with applying:
+            if not settled():
+                return
+            if transactional is not None:
+                # Inside the transactions' lock, after faust committed what it had acked.
+                transactional.install()
+                async with transactional.settled():
+                    gaps = tail_gaps(gap_reader.committed(assigned()), applied)
+                    result = pipeline.process(read_back(gaps), lambda a: store.get(a.encode()))
+                    marks = {gap.partition: gap.end - 1 for gap in gaps}
+                    await transactional.send(result.outgoing, state_writes(result, marks))
+                    # faust commits a partition's transaction only when its offset moves;
+                    # these offsets were committed already, with the hole in them.
+                    await transactional.commit({gap.partition: gap.end for gap in gaps})
+                return
+            gaps = tail_gaps(gap_reader.committed(assigned()), applied)
+            result = pipeline.process(read_back(gaps), lambda a: store.get(a.encode()))
+            # The hole's end is applied even where it held only transaction markers.
+            await publish([], None, result, {gap.partition: gap.end - 1 for gap in gaps})
+            DECIDED.inc(result.decided)
+            DEAD_LETTERED.inc(result.dead_lettered)
 
     return app
 

@@ -13,18 +13,25 @@ the highest offset it has applied (in the feature table, so it travels with the 
 on a rebalance and is restored from the changelog), and checks each micro-batch against
 it: a record further on than the next offset reveals a hole, which the agent reads
 straight from the broker (``stream_agents.repair``) and applies first, in offset order.
+A hole at a partition's end, with nothing after it, is found by a periodic sweep that
+compares the group's committed offsets with the marks (``tail_gaps``).
 A hole may also be legitimate: a transactional producer's commit markers take offsets too
 (``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
 and nothing changes. Records at or below the mark are redeliveries; the feature state
 already ignores them (the applied offset per partition inside each account's state) and
-their decisions come out identical.
+their decisions come out identical. Under at_least_once they are decided again, because
+a publish that failed half-way may have delivered a mark without its decisions. Under
+exactly_once the mark, the decisions and the consumed offsets commit or abort together,
+so a record at or below the mark already has its output: it is dropped (``unapplied``);
+deciding it again would commit a second copy, in a transaction that faust never commits
+when the record's offset does not advance the partition's committed offset.
 
 Plain Python: which offsets are missing, and the batch with them filled in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,9 +83,43 @@ def find_gaps(records: Sequence[SourceRecord], applied: Callable[[int], int | No
     return gaps
 
 
+def tail_gaps(committed: Mapping[int, int], applied: Callable[[int], int | None]) -> list[Gap]:
+    """Offsets the consumer group committed past a partition's applied mark.
+
+    ``committed`` is the group's next offset per partition. The agent acknowledges a batch
+    only after its marks are set, so a committed offset beyond ``mark + 1`` means faust
+    acknowledged records the agent never got; at a partition's end no later record
+    reveals them to ``find_gaps``. A partition never applied has no mark to compare.
+    """
+    gaps = []
+    for partition, next_offset in sorted(committed.items()):
+        mark = applied(partition)
+        if mark is not None and next_offset > mark + 1:
+            gaps.append(Gap(partition, mark + 1, next_offset))
+    return gaps
+
+
 def fill(records: Sequence[SourceRecord], found: Iterable[SourceRecord]) -> list[SourceRecord]:
-    """The batch with the records read from the holes, each partition in offset order."""
-    return sorted([*records, *found], key=lambda record: (record.partition, record.offset))
+    """The batch with the records read from the holes, each partition in offset order and
+    each offset once (faust can deliver a record after a later one, which then made the
+    hole that was read back)."""
+    unique = {(r.partition, r.offset): r for r in [*found, *records]}
+    return [unique[position] for position in sorted(unique)]
+
+
+def unapplied(
+    records: Sequence[SourceRecord], applied: Callable[[int], int | None]
+) -> list[SourceRecord]:
+    """The records past their partition's applied mark (the batch's own order kept)."""
+    marks: dict[int, int | None] = {}
+    fresh = []
+    for record in records:
+        if record.partition not in marks:
+            marks[record.partition] = applied(record.partition)
+        mark = marks[record.partition]
+        if mark is None or record.offset > mark:
+            fresh.append(record)
+    return fresh
 
 
 def advanced_marks(

@@ -4,6 +4,11 @@ The agent's consumer is faust's; when ``continuity.find_gaps`` finds offsets it 
 this librdkafka consumer (no group, nothing committed) reads exactly that range so the
 agent can apply it before the records that revealed it. Holes are rare (a rebalance
 race, or transaction markers), so a blocking read here costs nothing in steady state.
+
+A hole at the end of a partition has no later record to reveal it; the agent's sweep
+(``stream_agents.app``) finds it by comparing what the consumer group has committed with
+the partition's applied mark, read here with a second consumer that only asks the group
+coordinator (it never joins the group, is assigned nothing and commits nothing).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.connections import KafkaConnection
 from stream_agents.continuity import Gap
@@ -28,9 +34,18 @@ class GapReadError(RuntimeError):
 class GapReader:
     """A consumer assigned, on demand, to one partition range of the transactions topic."""
 
-    def __init__(self, kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, kafka: KafkaConnection, topic: str, group_id: str, timeout_s: float = 30.0
+    ) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
+        self._group = Consumer(
+            {
+                "bootstrap.servers": kafka.bootstrap_servers,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+            }
+        )
         self._consumer = Consumer(
             {
                 "bootstrap.servers": kafka.bootstrap_servers,
@@ -45,11 +60,13 @@ class GapReader:
 
     def read(self, gap: Gap) -> list[SourceRecord]:
         """The records with offsets in [gap.start, gap.end); markers have none."""
+        where = TopicPartition(self.topic, gap.partition)
         self._consumer.assign([TopicPartition(self.topic, gap.partition, gap.start)])
         found: list[SourceRecord] = []
         deadline = time.monotonic() + self.timeout_s
         try:
-            # The record at gap.end exists (it revealed the hole): read until it shows up.
+            # Done once the position passes the hole's last offset: the position also
+            # moves past transaction markers, which are never handed out as records.
             while time.monotonic() < deadline:
                 for msg in self._consumer.consume(num_messages=500, timeout=0.2):
                     if msg.error() is not None:
@@ -59,12 +76,28 @@ class GapReader:
                         return found
                     if offset >= gap.start:
                         found.append(_record(self.topic, gap.partition, msg))
+                if (self._consumer.position([where])[0].offset or 0) >= gap.end:
+                    return found
         finally:
             self._consumer.unassign()
         raise GapReadError(f"could not read {self.topic}[{gap.partition}] {gap.start}..{gap.end}")
 
+    def committed(self, partitions: Iterable[int]) -> dict[int, int]:
+        """The next offset the agents' group will read, per partition that has one."""
+        asked = [TopicPartition(self.topic, p) for p in partitions]
+        if not asked:
+            return {}
+        try:
+            answer = self._group.committed(asked, timeout=10)
+        except KafkaException as exc:
+            # The sweep tries again at its next tick; a broker hiccup is no reason to stop.
+            log.warning("committed offsets not read: %s", exc)
+            return {}
+        return {tp.partition: tp.offset for tp in answer if tp.error is None and tp.offset >= 0}
+
     def close(self) -> None:
         self._consumer.close()
+        self._group.close()
 
 
 def _record(topic: str, partition: int, msg: Message) -> SourceRecord:

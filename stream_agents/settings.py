@@ -44,6 +44,9 @@ class AgentSettings(BaseSettings):
     reference_timeout_s: float = 60.0
     metrics_port: int | None = None
     commit_interval_s: float = 1.0
+    # How often a worker compares its group's committed offsets with what it applied, to
+    # find records faust skipped at the end of a partition (stream_agents.continuity).
+    tail_sweep_s: float = Field(default=5.0, gt=0)
     # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
     gc_freeze: bool = True
     # "at_least_once" (idempotent state, librdkafka publisher) or faust's "exactly_once"

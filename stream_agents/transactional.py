@@ -21,15 +21,21 @@ Three gaps in faust-streaming 0.15 this module closes (each found by reading its
 - faust's commit timer runs beside the agent: a commit between a batch's first send and its
   acks would commit part of the batch's output with the previous offsets, and a crash then
   would repeat that output. A lock makes a batch (sends, acks) and a commit exclusive.
+
+And one the agent's own repairs need: faust commits a partition's transaction only when
+the partition's offset moves. Records read back from a hole at a partition's end (faust
+committed past them) move nothing, so ``commit`` commits their transactions explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
+from aiokafka.structs import TopicPartition
 
 from stream_agents.pipeline import Outgoing
 
@@ -46,6 +52,7 @@ class TransactionalOutput:
         self.source_topic = source_topic
         self._lock = asyncio.Lock()
         self._installed = False
+        self._commit: Callable[[], Awaitable[Any]] | None = None
 
     def install(self) -> None:
         """Make faust's commits wait for a batch in flight (once its consumer exists)."""
@@ -62,6 +69,7 @@ class TransactionalOutput:
         # The instance attribute shadows the method for faust's commit timer, rebalances
         # and shutdown alike: offsets are chosen only when no batch is half sent.
         consumer.commit = commit_between_batches
+        self._commit = commit
         self._installed = True
 
     async def publish(
@@ -73,26 +81,50 @@ class TransactionalOutput:
     ) -> None:
         """Send ``records`` and the ``changelog`` writes (partition, key, value), wait until
         the broker holds them (uncommitted), then ack ``events``; all without a commit."""
+        async with self._lock:
+            await self.send(records, changelog)
+            for event in events:
+                await stream.ack(event)
+
+    @contextlib.asynccontextmanager
+    async def settled(self) -> AsyncIterator[None]:
+        """Holds off faust's commits, after committing every offset acked so far: inside,
+        the group's committed offsets are current and stay so (``send``, ``commit``)."""
+        if self._commit is None:
+            raise RuntimeError("install() first")
+        async with self._lock:
+            await self._commit()
+            yield
+
+    async def send(
+        self, records: Sequence[Outgoing], changelog: Iterable[tuple[int, bytes, bytes]]
+    ) -> None:
+        """Send in the source partitions' transactions and wait for the broker (lock held)."""
         table_topic = self.table.changelog_topic
         groups = self.app.assignor.group_for_topic
         if groups(table_topic.get_topic_name()) != groups(self.source_topic):
             # topic.send() would then pick another transaction than the batch's records.
             raise RuntimeError("the changelog is not in the source topic's partition group")
-        async with self._lock:
-            pending = [
-                await table_topic.send(
-                    key=key,
-                    value=value,
-                    partition=partition,
-                    key_serializer="raw",
-                    value_serializer="raw",
-                )
-                for partition, key, value in changelog
-            ]
-            pending.extend([await self._send(out) for out in records])
-            await asyncio.gather(*pending)
-            for event in events:
-                await stream.ack(event)
+        pending = [
+            await table_topic.send(
+                key=key,
+                value=value,
+                partition=partition,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+            for partition, key, value in changelog
+        ]
+        pending.extend([await self._send(out) for out in records])
+        await asyncio.gather(*pending)
+
+    async def commit(self, offsets: Mapping[int, int]) -> None:
+        """Commit the source partitions' transactions with these offsets (inside
+        ``settled``): for output that no newly acked offset would ever commit."""
+        if offsets:
+            # aiokafka's own type: its send_offsets_to_transaction refuses faust's TP.
+            tps = {TopicPartition(self.source_topic, p): o for p, o in offsets.items()}
+            await self.app.consumer.transactions.commit(tps, start_new_transaction=True)
 
     async def _send(self, out: Outgoing) -> Any:
         if out.source_partition is None:

@@ -11,7 +11,7 @@ from faust import Worker
 from prometheus_client import start_http_server
 
 from rule_engine import BreakerConfig, DeclineBreaker
-from stream_agents.app import create_app, input_topic, output_topics
+from stream_agents.app import create_app, group_id, input_topic, output_topics
 from stream_agents.judge import RulesJudge
 from stream_agents.live_models import (
     CHAMPION,
@@ -99,7 +99,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         else None
     )
     pipeline = build_pipeline(settings, reference, models)
-    gap_reader = GapReader(settings.kafka, input_topic(settings))
+    gap_reader = GapReader(settings.kafka, input_topic(settings), group_id(settings))
     app = create_app(settings, pipeline, changelog_replicas(settings), publisher, gap_reader)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # Everything loaded so far (libraries, rules, models, reference data) lives as long as

@@ -26,12 +26,13 @@ import httpx
 import pytest
 
 from schemas.codec import decode_decision
-from schemas.topics import DECISIONS, TRANSACTIONS
+from schemas.topics import DECISIONS
 from tests.support.agents import (
     Workers,
     applied_marks,
     by_transaction,
     changelog_states,
+    last_offsets,
     produce,
     read_topic,
     replayed_states,
@@ -102,14 +103,6 @@ def decision_records(prefix: str, isolation: str = "read_committed") -> Counter[
     """How many decision records each transaction id has on the decisions topic."""
     records = read_topic(f"{prefix}{DECISIONS.name}", isolation=isolation)
     return Counter(decode_decision(m.value()).transaction_id for m in records)
-
-
-def last_offsets(prefix: str) -> dict[int, int]:
-    records = read_topic(f"{prefix}{TRANSACTIONS.name}")
-    last: dict[int, int] = {}
-    for msg in records:
-        last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
-    return last
 
 
 def decided_by(port: int) -> float:

@@ -214,6 +214,14 @@ def applied_marks(prefix: str) -> dict[int, int]:
     return marks
 
 
+def last_offsets(prefix: str) -> dict[int, int]:
+    """Each source partition's last offset holding a transaction."""
+    last: dict[int, int] = {}
+    for msg in read_topic(f"{prefix}{TRANSACTIONS.name}"):
+        last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
+    return last
+
+
 def by_transaction(decisions: Sequence[Decision]) -> Iterator[tuple[str, list[Decision]]]:
     grouped: dict[str, list[Decision]] = defaultdict(list)
     for decision in decisions:

@@ -14,6 +14,8 @@ from stream_agents.continuity import (
     find_gaps,
     is_mark_key,
     mark_key,
+    tail_gaps,
+    unapplied,
 )
 from stream_agents.pipeline import SourceRecord
 
@@ -52,6 +54,28 @@ def test_redeliveries_at_or_below_the_mark_are_not_holes() -> None:
 def test_fill_puts_each_partition_in_offset_order() -> None:
     filled = fill([rec(1, 4), rec(0, 9)], [rec(0, 7), rec(0, 8)])
     assert [(r.partition, r.offset) for r in filled] == [(0, 7), (0, 8), (0, 9), (1, 4)]
+
+
+def test_fill_keeps_each_offset_once_when_a_record_came_after_a_later_one() -> None:
+    # 9 arrived before 8: 8 was read back as a hole, and faust delivered it too.
+    batch = [rec(0, 9), rec(0, 8)]
+    found = [rec(0, 8)]
+    assert find_gaps(batch, {0: 7}.get) == [Gap(0, 8, 9)]
+    assert [(r.partition, r.offset) for r in fill(batch, found)] == [(0, 8), (0, 9)]
+
+
+def test_unapplied_drops_what_the_marks_cover_and_keeps_the_order() -> None:
+    records = [rec(1, 4), rec(0, 5), rec(0, 6), rec(1, 2), rec(2, 0)]
+    fresh = unapplied(records, {0: 5, 1: 3}.get)
+    assert [(r.partition, r.offset) for r in fresh] == [(1, 4), (0, 6), (2, 0)]
+
+
+def test_a_commit_past_the_mark_is_a_hole_at_the_partitions_end() -> None:
+    committed = {0: 10, 1: 6, 2: 3, 3: 8}
+    # 0: applied through 9 (no hole); 1: committed 6 but applied only through 3;
+    # 2: a redelivery pending, committed behind the mark; 3: never applied here.
+    marks = {0: 9, 1: 3, 2: 5, 3: None}
+    assert tail_gaps(committed, marks.get) == [Gap(1, 4, 6)]
 
 
 def test_marks_advance_only_forwards() -> None:

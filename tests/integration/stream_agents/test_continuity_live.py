@@ -1,0 +1,86 @@
+"""A worker finds records its consumer group committed without the agent ever deciding
+them, at a partition's end where no later record reveals the hole (``tail_gaps``).
+
+faust-streaming 0.15 can acknowledge records it dropped around a rebalance
+(``stream_agents.continuity``); at the end of a partition nothing comes after them. The
+test leaves the same state on purpose: decided records, then more records with the
+group's offsets committed past them while no worker runs. The restarted worker is handed
+nothing by faust, and its sweep must read them back and decide each once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.topics import TRANSACTIONS
+from stream_agents.settings import AgentSettings
+from tests.support.agents import (
+    BOOTSTRAP,
+    Workers,
+    applied_marks,
+    by_transaction,
+    changelog_states,
+    last_offsets,
+    produce,
+    replayed_states,
+    transactions,
+    wait_for_decisions,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def commit_past_everything(prefix: str) -> None:
+    """Commit the agents' group at the end of every source partition, as faust does when
+    it takes a dropped record for an acknowledged gap."""
+    topic = f"{prefix}{TRANSACTIONS.name}"
+    group = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": f"{prefix}{AgentSettings().app_id}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = group.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [
+            TopicPartition(topic, p, group.get_watermark_offsets(TopicPartition(topic, p))[1])
+            for p in partitions
+        ]
+        group.commit(offsets=ends, asynchronous=False)
+    finally:
+        group.close()
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_records_committed_but_never_decided_at_a_partitions_end_are_decided_once(
+    agents: tuple[str, Workers], guarantee: str
+) -> None:
+    prefix, workers = agents
+    workers.env = {
+        **workers.env,
+        "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
+        "SENTINEL_AGENTS_TAIL_SWEEP_S": "0.5",
+    }
+    workers.start()
+    before = transactions(accounts=6, per_account=5, start=datetime.now(UTC) - timedelta(hours=3))
+    produce(prefix, before)
+    wait_for_decisions(prefix, {t.transaction_id for t in before})
+    workers.stop_all()
+
+    skipped = transactions(accounts=6, per_account=3, start=datetime.now(UTC) - timedelta(hours=1))
+    produce(prefix, skipped)
+    commit_past_everything(prefix)
+    workers.start()
+
+    expected = {t.transaction_id for t in [*before, *skipped]}
+    decisions = wait_for_decisions(prefix, expected, timeout=60)
+    grouped = dict(by_transaction(decisions))
+    assert set(grouped) == expected
+    assert all(len(ds) == 1 for ds in grouped.values())
+    workers.stop_all()
+    assert changelog_states(prefix) == replayed_states(prefix)
+    assert applied_marks(prefix) == last_offsets(prefix)
