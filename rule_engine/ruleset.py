@@ -92,6 +92,12 @@ class RuleSet:
         return self._specs
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """The environment names its rules read (``lists`` aside): what a context for it
+        needs to hold (``RuleContext.build(..., names=rules.names)``)."""
+        return self._names
+
+    @property
     def evaluated(self) -> tuple[RuleSpec, ...]:
         """The active and shadow rules, in evaluation order."""
         return tuple(rule.spec for rule in self._order)

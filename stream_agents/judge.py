@@ -39,9 +39,12 @@ class RulesJudge:
     ) -> Judgement:
         """``thresholds`` are the champion's (None: the ones this judge was built with)."""
         reference = self.reference
-        context = RuleContext.build(tx, features, home_country=home_country, lists=reference.lists)
+        rules = reference.rules
+        context = RuleContext.build(
+            tx, features, home_country=home_country, lists=reference.lists, names=rules.names
+        )
         now = self.clock()
-        verdict = self.breaker.apply(reference.rules.evaluate(context), now=now)
+        verdict = self.breaker.apply(rules.evaluate(context), now=now)
         if verdict.failures:
             self.failures.record(verdict.failures, now=now)
             for failure in verdict.failures:

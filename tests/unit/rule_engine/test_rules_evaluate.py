@@ -235,3 +235,44 @@ def test_a_rule_that_does_not_compile_is_rejected_not_run() -> None:
     assert [s.rule_id for s in rules.evaluated] == ["ok"]
     fixed = rules.with_rule(spec("broken", "amount > 5.0", version=2))
     assert fixed.rejected == {} and len(fixed.evaluated) == 2
+
+
+SEED_LIKE = RuleSet.build(
+    [
+        spec("abroad", "amount > 5000 and home_country != null and country != home_country"),
+        spec("velocity", "count_1h >= 5 && hour < 6", "DECLINE"),
+        spec("speed", "travel_speed_kmh != null && travel_speed_kmh > 900"),
+        spec("device", "device_id == null || new_device == 1.0", "SCORE+0.1"),
+        spec("listed", "merchant_id in lists.deny && channel == 'ECOM'", "DECLINE"),
+        spec("shadow", "lat > 10.0 && merchant_risk_1d > 0.5", mode=RuleMode.SHADOW),
+    ]
+)
+
+
+@given(
+    amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(20_000), places=2),
+    count=st.sampled_from([0.0, 3.0, 7.0, math.nan]),
+    speed=st.sampled_from([math.nan, 10.0, 1500.0]),
+    home=st.sampled_from([None, "FR", "IN"]),
+    device=st.sampled_from([None, "d1"]),
+    hour=st.sampled_from([2.0, 14.0, math.nan]),
+)
+def test_a_context_of_the_names_rules_read_decides_as_the_whole_one(
+    amount: Decimal, count: float, speed: float, home: str | None, device: str | None, hour: float
+) -> None:
+    lists = ListSet([NamedList.of("deny", "merchants", ["m1"])])
+    transaction = Transaction(
+        transaction_id="t1", account_id="a1", card_token="tok1", amount=amount,
+        currency="EUR", merchant_id="m1", country="FR", channel=Channel.ECOM,
+        timestamp=datetime(2025, 3, 1, 4, tzinfo=UTC), type=TxType.DEBIT, device_id=device,
+        lat=48.85, lon=2.35,
+    )  # fmt: skip
+    features = dict.fromkeys(FEATURE_NAMES, 0.0) | {
+        "count_1h": count, "travel_speed_kmh": speed, "hour_of_day": hour, "new_device": 1.0,
+    }  # fmt: skip
+    whole = RuleContext.build(transaction, features, home_country=home, lists=lists)
+    read = RuleContext.build(
+        transaction, features, home_country=home, lists=lists, names=SEED_LIKE.names
+    )
+    assert read.values == {name: whole.values[name] for name in SEED_LIKE.names}
+    assert SEED_LIKE.evaluate(read) == SEED_LIKE.evaluate(whole)
