@@ -13,7 +13,7 @@ No I/O. The agent's calls, per change and per transaction::
 
 from rule_engine.breaker import BreakerConfig, BreakerState, DeclineBreaker
 from rule_engine.compile import CompiledRule, ListCheck, compile_rule
-from rule_engine.context import RuleContext
+from rule_engine.context import Binder, RuleContext
 from rule_engine.environment import ENVIRONMENT, TRANSACTION_FIELDS, CelType
 from rule_engine.errors import InvalidRuleSpec, RuleCompileError, RuleEngineError
 from rule_engine.evaluate import FailureKind, Firing, RuleFailure, RuleVerdict
@@ -28,6 +28,7 @@ __all__ = [
     "EMPTY_LISTS",
     "ENVIRONMENT",
     "TRANSACTION_FIELDS",
+    "Binder",
     "BreakerConfig",
     "BreakerState",
     "CelType",

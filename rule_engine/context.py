@@ -101,6 +101,72 @@ class RuleContext:
         return cel.Context(variables)
 
 
+class Binder:
+    """Binds contexts one after another into ONE ``cel.Context``, converting only the values
+    that differ from the previous transaction's.
+
+    CEL converts every variable of a new context from Python (the bulk of a rule set's cost
+    per transaction, measured: ~0.6 µs a number, ~0.8 µs a string, ~3 µs the ``lists``
+    projection), while consecutive transactions share many values (the flags, the country,
+    the home country, usually empty list projections). Updating the held context with the
+    changed values alone gives CEL the same variables as a fresh ``RuleContext.bind``. Not
+    thread-safe: one per evaluating thread (the agents' judge holds one).
+    """
+
+    __slots__ = ("_context", "_held", "_names")
+
+    def __init__(self) -> None:
+        self._context: cel.Context | None = None
+        self._held: dict[str, object] = {}
+        self._names: tuple[str, ...] = ()
+
+    def bind(
+        self,
+        context: RuleContext,
+        names: tuple[str, ...],
+        list_checks: Sequence[tuple[str, str]] = (),
+    ) -> cel.Context:
+        """What ``context.bind(names, list_checks)`` gives, from the held context."""
+        values = context.values
+        variables = {name: values[name] for name in names}
+        if list_checks:
+            variables["lists"] = context.lists.project(list_checks, values)
+        held = self._held
+        if self._context is None or names != self._names:
+            # Another rule set reads other names: start afresh rather than keep stale ones.
+            self._context, self._names = None, names
+            held.clear()
+        changed = {name: value for name, value in variables.items() if not _same(held, name, value)}
+        try:
+            if self._context is None:
+                self._context = cel.Context(variables)
+            elif changed:
+                self._context.update(changed)
+        except Exception:
+            # CEL refused a value: the held context is half updated, never reuse it; a fresh
+            # binding raises what it would have raised (its message is the rules' failure).
+            self._context = None
+            held.clear()
+            return context.bind(names, list_checks)
+        held.update(changed)
+        return self._context
+
+
+_MISSING: Final = object()
+
+
+def _same(held: Mapping[str, object], name: str, value: object) -> bool:
+    """Whether CEL already holds exactly ``value`` (same type, and -0.0 is not 0.0)."""
+    old = held.get(name, _MISSING)
+    if old is value:
+        return True
+    if type(old) is not type(value) or old != value:
+        return False  # the lists projection compares whole: its members are all True
+    if isinstance(value, float) and isinstance(old, float):
+        return math.copysign(1.0, value) == math.copysign(1.0, old)
+    return True
+
+
 def _text(value: object) -> str | None:
     # StrEnum members (channel, type) become their plain value.
     return None if value is None else str(value)

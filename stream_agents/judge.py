@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from rule_engine import DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
+from rule_engine import Binder, DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
 from schemas.records import Transaction
 from stream_agents.metrics import BREAKER_DEGRADED, RULE_FAILURES
 from stream_agents.pipeline import Judgement
@@ -28,6 +28,8 @@ class RulesJudge:
         self.breaker = breaker or DeclineBreaker()
         self.failures = RuleFailureLog()
         self.clock = clock
+        # One CEL context for every transaction, only changed values converted (``Binder``).
+        self.binder = Binder()
 
     def __call__(
         self,
@@ -44,7 +46,7 @@ class RulesJudge:
             tx, features, home_country=home_country, lists=reference.lists, names=rules.names
         )
         now = self.clock()
-        verdict = self.breaker.apply(rules.evaluate(context), now=now)
+        verdict = self.breaker.apply(rules.evaluate(context, self.binder), now=now)
         if verdict.failures:
             self.failures.record(verdict.failures, now=now)
             for failure in verdict.failures:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rule_engine import (
+    Binder,
     FailureKind,
     ListSet,
     NamedList,
@@ -276,3 +277,32 @@ def test_a_context_of_the_names_rules_read_decides_as_the_whole_one(
     )
     assert read.values == {name: whole.values[name] for name in SEED_LIKE.names}
     assert SEED_LIKE.evaluate(read) == SEED_LIKE.evaluate(whole)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([Decimal("1.50"), Decimal("6000"), Decimal("0.01")]),
+            st.sampled_from([0.0, -0.0, 3.0, 7.0, math.nan]),
+            st.sampled_from([None, "FR", "IN"]),
+            st.sampled_from(["m1", "m2"]),
+            st.booleans(),  # a value CEL cannot take
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_binder_evaluates_a_sequence_as_fresh_contexts_would(
+    facts: list[tuple[Decimal, float, str | None, str, bool]],
+) -> None:
+    lists = ListSet([NamedList.of("deny", "merchants", ["m1"])])
+    binder = Binder()
+    for amount, count, home, merchant, weird in facts:
+        built = context(lists, home, amount=amount, count_1h=count, merchant_id=merchant)
+        read = RuleContext({**built.values, "hour": object()} if weird else built.values, lists)
+        rules = SEED_LIKE if count != 3.0 else RuleSet.build([spec("other", "count_1h > 1.0")])
+        assert rules.evaluate(read, binder) == rules.evaluate(read)
+    # Signed zeros are different CEL values: 1.0 / -0.0 is -infinity.
+    signs = RuleSet.build([spec("sign", "1.0 / count_1h < 0.0")])
+    assert signs.evaluate(context(count_1h=0.0), binder).fired == ()
+    assert signs.evaluate(context(count_1h=-0.0), binder).fired != ()
