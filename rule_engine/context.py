@@ -9,7 +9,8 @@ makes the CEL context of one evaluation from them: only the names the rule set r
 per variable, and reading it almost nothing (0.16 µs per rule); handing CEL a dict instead
 converts every variable again on every rule call (33 µs per rule with the whole
 environment). Hence one bound context per transaction, shared by every rule, holding only
-what the rules read.
+what the rules read; and, for a caller deciding transaction after transaction, ``Binder``:
+one CEL context kept across transactions, only the values that changed converted again.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from stream_agents.reference import ReferenceData
 
 
 class RulesJudge:
-    """Evaluates the live rule set on one context per transaction, caps runaway decline
-    rules, and combines the verdict with the model score: the strictest outcome wins."""
+    """Evaluates the live rule set on each transaction (the values its rules read, bound
+    into one CEL context kept across transactions: ``rule_engine.Binder``), caps runaway
+    decline rules, and combines the verdict with the model score: the strictest outcome wins.
+    """
 
     def __init__(
         self,
