@@ -5,8 +5,9 @@ No I/O. The agent's calls, per change and per transaction::
     rules = RuleSet.build(RuleSpec.from_record(r) for r in rules_topic)  # at start
     rules = rules.with_rule(RuleSpec.from_record(record))  # on a change
     rules = rules.without(rule_id)  # on a tombstone
-    context = RuleContext.build(tx, features, home_country=home, lists=lists)
-    verdict = breaker.apply(rules.evaluate(context), now=time.monotonic())
+    binder = Binder()  # at start: one CEL context kept across transactions
+    context = RuleContext.build(tx, features, home_country=home, lists=lists, names=rules.names)
+    verdict = breaker.apply(rules.evaluate(context, binder), now=time.monotonic())
     failure_log.record(verdict.failures, now=time.monotonic())
     decision = decide(model_score, verdict, thresholds)
 """
