@@ -5,15 +5,16 @@ No I/O. The agent's calls, per change and per transaction::
     rules = RuleSet.build(RuleSpec.from_record(r) for r in rules_topic)  # at start
     rules = rules.with_rule(RuleSpec.from_record(record))  # on a change
     rules = rules.without(rule_id)  # on a tombstone
-    context = RuleContext.build(tx, features, home_country=home, lists=lists)
-    verdict = breaker.apply(rules.evaluate(context), now=time.monotonic())
+    binder = Binder()  # at start: one CEL context kept across transactions
+    context = RuleContext.build(tx, features, home_country=home, lists=lists, names=rules.names)
+    verdict = breaker.apply(rules.evaluate(context, binder), now=time.monotonic())
     failure_log.record(verdict.failures, now=time.monotonic())
     decision = decide(model_score, verdict, thresholds)
 """
 
 from rule_engine.breaker import BreakerConfig, BreakerState, DeclineBreaker
 from rule_engine.compile import CompiledRule, ListCheck, compile_rule
-from rule_engine.context import RuleContext
+from rule_engine.context import Binder, RuleContext
 from rule_engine.environment import ENVIRONMENT, TRANSACTION_FIELDS, CelType
 from rule_engine.errors import InvalidRuleSpec, RuleCompileError, RuleEngineError
 from rule_engine.evaluate import FailureKind, Firing, RuleFailure, RuleVerdict
@@ -28,6 +29,7 @@ __all__ = [
     "EMPTY_LISTS",
     "ENVIRONMENT",
     "TRANSACTION_FIELDS",
+    "Binder",
     "BreakerConfig",
     "BreakerState",
     "CelType",

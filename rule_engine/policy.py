@@ -45,10 +45,28 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class PolicyDecision:
+    """The outcome and score; ``reasons`` are built when read (the agents record rule hits
+    and the model's reason codes, not these, and building them per transaction cost up to
+    half of ``decide``)."""
+
     outcome: Outcome
     score: float  # model score with the rules' adjustments, clamped to [0, 1]
     model_score: float | None
-    reasons: tuple[Reason, ...]
+    verdict: RuleVerdict
+    thresholds: Thresholds
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why: each fired rule, and the threshold the score crossed."""
+        reasons = [_rule_reason(firing) for firing in self.verdict.fired]
+        crossed = None if self.model_score is None else _crossed(self.score, self.thresholds)
+        if crossed is not None and self.model_score is not None:
+            name, limit, outcome = crossed
+            detail = f"score {self.score:.4g} (model {self.model_score:.4g}) >= {name} {limit:g}"
+            reasons.append(Reason(ReasonKind.THRESHOLD, name, outcome, detail))
+        # Stable: the reasons that reached the final outcome first, each group in rule order.
+        reasons.sort(key=lambda r: r.outcome != self.outcome)
+        return tuple(reasons)
 
 
 def decide(
@@ -62,15 +80,11 @@ def decide(
     if model_score is not None and not 0.0 <= model_score <= 1.0:
         raise ValueError(f"a model score lies in [0, 1], not {model_score}")
     score = min(1.0, max(0.0, (model_score or 0.0) + verdict.score_delta))
-    reasons = [_rule_reason(firing) for firing in verdict.fired]
     outcome = verdict.outcome
-    by_score = None if model_score is None else _threshold_reason(score, model_score, thresholds)
-    if by_score is not None:
-        reasons.append(by_score)
-        outcome = Outcome.strictest(outcome, by_score.outcome or Outcome.APPROVE)
-    # Stable: the reasons that reached the final outcome first, each group in rule order.
-    reasons.sort(key=lambda r: r.outcome != outcome)
-    return PolicyDecision(outcome, score, model_score, tuple(reasons))
+    crossed = None if model_score is None else _crossed(score, thresholds)
+    if crossed is not None:
+        outcome = Outcome.strictest(outcome, crossed[2])
+    return PolicyDecision(outcome, score, model_score, verdict, thresholds)
 
 
 def _rule_reason(firing: Firing) -> Reason:
@@ -82,12 +96,10 @@ def _rule_reason(firing: Firing) -> Reason:
     return Reason(ReasonKind.RULE, ref, firing.outcome, detail)
 
 
-def _threshold_reason(score: float, model_score: float, thresholds: Thresholds) -> Reason | None:
-    for name, limit, outcome in (
-        ("decline_at", thresholds.decline_at, Outcome.DECLINE),
-        ("review_at", thresholds.review_at, Outcome.REVIEW),
-    ):
-        if score >= limit:
-            detail = f"score {score:.4g} (model {model_score:.4g}) >= {name} {limit:g}"
-            return Reason(ReasonKind.THRESHOLD, name, outcome, detail)
+def _crossed(score: float, thresholds: Thresholds) -> tuple[str, float, Outcome] | None:
+    """The strictest threshold ``score`` reaches: its name, its value and its outcome."""
+    if score >= thresholds.decline_at:
+        return "decline_at", thresholds.decline_at, Outcome.DECLINE
+    if score >= thresholds.review_at:
+        return "review_at", thresholds.review_at, Outcome.REVIEW
     return None

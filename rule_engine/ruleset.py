@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from rule_engine.compile import ListCheck, compile_rule
-from rule_engine.context import RuleContext
+from rule_engine.context import Binder, RuleContext
 from rule_engine.errors import RuleCompileError
 from rule_engine.evaluate import (
     FailureKind,
@@ -74,10 +74,17 @@ class RuleSet:
             {k: v for k, v in self._rejected.items() if k != rule_id},
         )
 
-    def evaluate(self, context: RuleContext) -> RuleVerdict:
-        """The verdict of every active and shadow rule on one transaction; never raises."""
+    def evaluate(self, context: RuleContext, binder: Binder | None = None) -> RuleVerdict:
+        """The verdict of every active and shadow rule on one transaction; never raises.
+
+        ``binder``: bind through it (a caller evaluating transaction after transaction), not
+        into a new CEL context; the verdict is the same.
+        """
         try:
-            bound = context.bind(self._names, self._list_checks)
+            if binder is None:
+                bound = context.bind(self._names, self._list_checks)
+            else:
+                bound = binder.bind(context, self._names, self._list_checks)
         except Exception as exc:  # a value CEL cannot take: every rule fails, nothing fires
             message = f"context: {type(exc).__name__}: {exc}"
             return RuleVerdict.of((), (), tuple(self._all_failed(message)))
@@ -90,6 +97,12 @@ class RuleSet:
     def specs(self) -> Mapping[str, RuleSpec]:
         """Every rule held, disabled and rejected ones included."""
         return self._specs
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The environment names its rules read (``lists`` aside): what a context for it
+        needs to hold (``RuleContext.build(..., names=rules.names)``)."""
+        return self._names
 
     @property
     def evaluated(self) -> tuple[RuleSpec, ...]:

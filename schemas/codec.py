@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from io import BytesIO
 from typing import Any, TypeVar, cast
 
@@ -128,7 +129,10 @@ def encode_obj(obj: AvroRecord, version: int | None = None) -> bytes:
 
 def decode_as(cls: type[R], data: Buffer | None, reader_version: int | None = None) -> R:
     """Decode a message that must hold a `cls` record into a `cls` object."""
-    value = decode_record(cls.RECORD, data, reader_version)
+    return _as(cls, decode_record(cls.RECORD, data, reader_version))
+
+
+def _as(cls: type[R], value: dict[str, Any]) -> R:
     try:
         return cls.from_avro(value)
     except (KeyError, ValueError, TypeError) as exc:
@@ -143,8 +147,17 @@ def encode_transaction(tx: Transaction, version: int | None = None) -> bytes:
     return encode_obj(tx, version)
 
 
-def decode_transaction(data: Buffer | None, reader_version: int | None = None) -> Transaction:
-    return decode_as(Transaction, data, reader_version)
+def decode_transaction(
+    data: Buffer | None, reader_version: int | None = None, *, ingested_at: datetime | None = None
+) -> Transaction:
+    """``ingested_at``: the ingest time to give a transaction that carries none (set before
+    the object is built: the agents' hot path, where a copy afterwards cost 3 µs)."""
+    if ingested_at is None:
+        return decode_as(Transaction, data, reader_version)
+    value = decode_record(Transaction.RECORD, data, reader_version)
+    if value.get("ingested_at") is None:
+        value["ingested_at"] = ingested_at
+    return _as(Transaction, value)
 
 
 def encode_decision(decision: Decision, version: int | None = None) -> bytes:

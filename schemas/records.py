@@ -7,6 +7,7 @@ and carry millisecond precision on the wire (timestamp-millis); amounts are exac
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,12 +71,25 @@ class AvroRecord(Protocol):
 
 def decision_id_for(transaction_id: str) -> str:
     """The decision id of a transaction: UUIDv5, so a re-decided transaction keeps its id."""
-    return str(uuid.uuid5(_DECISION_NAMESPACE, transaction_id))
+    return uuid5_text(_DECISION_NAMESPACE, transaction_id)
 
 
 def webhook_event_id_for(decision_id: str, event_type: str) -> str:
     """A webhook event id that is the same on every redelivery of the same decision."""
-    return str(uuid.uuid5(_WEBHOOK_NAMESPACE, f"{decision_id}/{event_type}"))
+    return uuid5_text(_WEBHOOK_NAMESPACE, f"{decision_id}/{event_type}")
+
+
+def uuid5_text(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, the same text, at about a third of the cost.
+
+    Two per decision on the agents' hot path, where building and formatting ``UUID``
+    objects showed up in profiles; a unit test holds it equal to ``uuid.uuid5``.
+    """
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])  # noqa: S324
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

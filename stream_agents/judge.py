@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from rule_engine import DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
+from rule_engine import Binder, DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
 from schemas.records import Transaction
 from stream_agents.metrics import BREAKER_DEGRADED, RULE_FAILURES
 from stream_agents.pipeline import Judgement
@@ -13,8 +13,10 @@ from stream_agents.reference import ReferenceData
 
 
 class RulesJudge:
-    """Evaluates the live rule set on one context per transaction, caps runaway decline
-    rules, and combines the verdict with the model score: the strictest outcome wins."""
+    """Evaluates the live rule set on each transaction (the values its rules read, bound
+    into one CEL context kept across transactions: ``rule_engine.Binder``), caps runaway
+    decline rules, and combines the verdict with the model score: the strictest outcome wins.
+    """
 
     def __init__(
         self,
@@ -28,6 +30,8 @@ class RulesJudge:
         self.breaker = breaker or DeclineBreaker()
         self.failures = RuleFailureLog()
         self.clock = clock
+        # One CEL context for every transaction, only changed values converted (``Binder``).
+        self.binder = Binder()
 
     def __call__(
         self,
@@ -39,9 +43,12 @@ class RulesJudge:
     ) -> Judgement:
         """``thresholds`` are the champion's (None: the ones this judge was built with)."""
         reference = self.reference
-        context = RuleContext.build(tx, features, home_country=home_country, lists=reference.lists)
+        rules = reference.rules
+        context = RuleContext.build(
+            tx, features, home_country=home_country, lists=reference.lists, names=rules.names
+        )
         now = self.clock()
-        verdict = self.breaker.apply(reference.rules.evaluate(context), now=now)
+        verdict = self.breaker.apply(rules.evaluate(context, self.binder), now=now)
         if verdict.failures:
             self.failures.record(verdict.failures, now=now)
             for failure in verdict.failures:

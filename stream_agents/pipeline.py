@@ -11,7 +11,7 @@ hourly job published, under the stamp policy there; zeros when none apply).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -134,9 +134,7 @@ class DecisionPipeline:
         partitions: dict[str, int] = {}
         for record, decision in self.decide(records, accounts, load_state, result):
             partitions[decision.account_id] = record.partition
-            result.outgoing.extend(
-                replace(out, source_partition=record.partition) for out in publishable(decision)
-            )
+            result.outgoing.extend(publishable(decision, record.partition))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())
@@ -208,7 +206,9 @@ class DecisionPipeline:
         result: BatchResult,
     ) -> _Item | None:
         try:
-            tx = decode_transaction(record.value)
+            # Produced straight to Kafka, a transaction has no ingest time: the broker's
+            # append time is its ingest time.
+            tx = decode_transaction(record.value, ingested_at=_append_time(record.timestamp_ms))
         except SchemaError as exc:
             result.outgoing.append(dead_letter(record, getattr(exc, "code", "schema"), str(exc)))
             result.dead_lettered += 1
@@ -227,9 +227,6 @@ class DecisionPipeline:
         home = observation.home_country  # the one the features used, from the same window
         features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
-        if tx.ingested_at is None:
-            # Produced straight to Kafka: the broker's append time is the ingest time.
-            tx = _with_ingest_time(tx, record.timestamp_ms)
         return _Item(record, tx, features, home)
 
     def _decision(
@@ -264,18 +261,28 @@ class DecisionPipeline:
         )
 
 
-def decision_record(decision: Decision) -> Outgoing:
+def decision_record(decision: Decision, source_partition: int | None = None) -> Outgoing:
     """A decision as the decisions topic carries it: keyed by account, its transaction id in a
     header."""
     headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
-    return Outgoing("decisions", decision.account_id.encode(), encode_decision(decision), headers)
+    return Outgoing(
+        "decisions",
+        decision.account_id.encode(),
+        encode_decision(decision),
+        headers,
+        source_partition=source_partition,
+    )
 
 
-def publishable(decision: Decision) -> list[Outgoing]:
-    """The records the agent publishes for one decision: the decision and its webhook event."""
-    record = decision_record(decision)
+def publishable(decision: Decision, source_partition: int | None = None) -> list[Outgoing]:
+    """The records the agent publishes for one decision: the decision and its webhook event,
+    both answering the record of ``source_partition``."""
+    record = decision_record(decision, source_partition)
     event = encode_webhook_event(webhook_event(decision))
-    return [record, Outgoing("webhooks", record.key, event, record.headers)]
+    webhook = Outgoing(
+        "webhooks", record.key, event, record.headers, source_partition=source_partition
+    )
+    return [record, webhook]
 
 
 def invalid(tx: Transaction) -> str | None:
@@ -307,8 +314,8 @@ def _load(data: bytes | None) -> AccountFeatures:
         return AccountFeatures(FEATURE_CONFIG)
 
 
-def _with_ingest_time(tx: Transaction, timestamp_ms: int) -> Transaction:
-    return replace(tx, ingested_at=datetime.fromtimestamp(timestamp_ms / 1000, UTC))
+def _append_time(timestamp_ms: int) -> datetime:
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
 def _finite(features: Mapping[str, float]) -> dict[str, float]:

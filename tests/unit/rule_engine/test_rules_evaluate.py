@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rule_engine import (
+    Binder,
     FailureKind,
     ListSet,
     NamedList,
@@ -235,3 +236,73 @@ def test_a_rule_that_does_not_compile_is_rejected_not_run() -> None:
     assert [s.rule_id for s in rules.evaluated] == ["ok"]
     fixed = rules.with_rule(spec("broken", "amount > 5.0", version=2))
     assert fixed.rejected == {} and len(fixed.evaluated) == 2
+
+
+SEED_LIKE = RuleSet.build(
+    [
+        spec("abroad", "amount > 5000 and home_country != null and country != home_country"),
+        spec("velocity", "count_1h >= 5 && hour < 6", "DECLINE"),
+        spec("speed", "travel_speed_kmh != null && travel_speed_kmh > 900"),
+        spec("device", "device_id == null || new_device == 1.0", "SCORE+0.1"),
+        spec("listed", "merchant_id in lists.deny && channel == 'ECOM'", "DECLINE"),
+        spec("shadow", "lat > 10.0 && merchant_risk_1d > 0.5", mode=RuleMode.SHADOW),
+    ]
+)
+
+
+@given(
+    amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(20_000), places=2),
+    count=st.sampled_from([0.0, 3.0, 7.0, math.nan]),
+    speed=st.sampled_from([math.nan, 10.0, 1500.0]),
+    home=st.sampled_from([None, "FR", "IN"]),
+    device=st.sampled_from([None, "d1"]),
+    hour=st.sampled_from([2.0, 14.0, math.nan]),
+)
+def test_a_context_of_the_names_rules_read_decides_as_the_whole_one(
+    amount: Decimal, count: float, speed: float, home: str | None, device: str | None, hour: float
+) -> None:
+    lists = ListSet([NamedList.of("deny", "merchants", ["m1"])])
+    transaction = Transaction(
+        transaction_id="t1", account_id="a1", card_token="tok1", amount=amount,
+        currency="EUR", merchant_id="m1", country="FR", channel=Channel.ECOM,
+        timestamp=datetime(2025, 3, 1, 4, tzinfo=UTC), type=TxType.DEBIT, device_id=device,
+        lat=48.85, lon=2.35,
+    )  # fmt: skip
+    features = dict.fromkeys(FEATURE_NAMES, 0.0) | {
+        "count_1h": count, "travel_speed_kmh": speed, "hour_of_day": hour, "new_device": 1.0,
+    }  # fmt: skip
+    whole = RuleContext.build(transaction, features, home_country=home, lists=lists)
+    read = RuleContext.build(
+        transaction, features, home_country=home, lists=lists, names=SEED_LIKE.names
+    )
+    assert read.values == {name: whole.values[name] for name in SEED_LIKE.names}
+    assert SEED_LIKE.evaluate(read) == SEED_LIKE.evaluate(whole)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([Decimal("1.50"), Decimal("6000"), Decimal("0.01")]),
+            st.sampled_from([0.0, -0.0, 3.0, 7.0, math.nan]),
+            st.sampled_from([None, "FR", "IN"]),
+            st.sampled_from(["m1", "m2"]),
+            st.booleans(),  # a value CEL cannot take
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_binder_evaluates_a_sequence_as_fresh_contexts_would(
+    facts: list[tuple[Decimal, float, str | None, str, bool]],
+) -> None:
+    lists = ListSet([NamedList.of("deny", "merchants", ["m1"])])
+    binder = Binder()
+    for amount, count, home, merchant, weird in facts:
+        built = context(lists, home, amount=amount, count_1h=count, merchant_id=merchant)
+        read = RuleContext({**built.values, "hour": object()} if weird else built.values, lists)
+        rules = SEED_LIKE if count != 3.0 else RuleSet.build([spec("other", "count_1h > 1.0")])
+        assert rules.evaluate(read, binder) == rules.evaluate(read)
+    # Signed zeros are different CEL values: 1.0 / -0.0 is -infinity.
+    signs = RuleSet.build([spec("sign", "1.0 / count_1h < 0.0")])
+    assert signs.evaluate(context(count_1h=0.0), binder).fired == ()
+    assert signs.evaluate(context(count_1h=-0.0), binder).fired != ()

@@ -217,3 +217,15 @@ def test_flipped_bytes_raise_only_project_errors(position: int, byte: int) -> No
     data[position] = byte
     with contextlib.suppress(DecodeError):
         decode_transaction(bytes(data))
+
+
+def test_a_default_ingest_time_fills_only_a_transaction_without_one() -> None:
+    appended = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    assert TX.ingested_at is None
+    assert decode_transaction(TX_BYTES, ingested_at=appended) == dataclasses.replace(
+        TX, ingested_at=appended
+    )
+    own = dataclasses.replace(TX, ingested_at=NOW)
+    assert decode_transaction(encode_transaction(own), ingested_at=appended) == own
+    with pytest.raises(MalformedMessage):
+        decode_transaction(TX_BYTES[:-1], ingested_at=appended)

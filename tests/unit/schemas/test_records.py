@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,7 @@ from schemas.records import (
     TxType,
     WebhookEvent,
     decision_id_for,
+    uuid5_text,
     webhook_event_id_for,
 )
 from schemas.registry import default_registry
@@ -304,3 +306,11 @@ def make_transaction(**changes: Any) -> Transaction:
         type=TxType.DEBIT,
     )
     return dataclasses.replace(base, **changes)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=80))
+def test_ids_are_the_standard_uuid5_of_their_name(name: str) -> None:
+    namespace = uuid.uuid5(uuid.NAMESPACE_DNS, "decision.sentinelstream.io")
+    assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name))
+    assert decision_id_for(name) == str(uuid.uuid5(namespace, name))

@@ -1,0 +1,73 @@
+"""Scoring a micro-batch: scores and reason codes equal a row-by-row computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from schemas.features import FEATURE_NAMES
+from schemas.records import ReasonCode
+from stream_agents.scoring import REASONS_PER_DECISION, Model, Scored
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    """A model whose trees split on many features, so that rows have three reasons or fewer."""
+    rng = np.random.default_rng(5)
+    matrix = rng.gamma(2.0, 5.0, size=(3000, len(FEATURE_NAMES))).astype(np.float32)
+    weights = rng.normal(0.0, 1.0, len(FEATURE_NAMES))
+    labels = (matrix @ weights > np.quantile(matrix @ weights, 0.9)).astype(np.float32)
+    data = xgb.DMatrix(matrix, label=labels, feature_names=list(FEATURE_NAMES))
+    params = {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "nthread": 1}
+    booster = xgb.train(params, data, num_boost_round=30)
+    booster.set_param({"nthread": 1})
+    return Model(booster, "test-1", FEATURE_NAMES)
+
+
+def row_by_row(model: Model, rows: list[dict[str, float]]) -> list[Scored]:
+    """The plain reading of the contract, one row at a time: numpy scalars, a sort per row."""
+    matrix = model.matrix(rows)
+    data = xgb.DMatrix(matrix, missing=math.nan, feature_names=list(model.feature_names))
+    contributions = model.booster.predict(data, pred_contribs=True)
+    scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
+    out = []
+    for i in range(len(rows)):
+        row = contributions[i, :-1]
+        top = np.argsort(-row)[:REASONS_PER_DECISION]
+        reasons = tuple(
+            ReasonCode(
+                feature=model.feature_names[j],
+                value=float(matrix[i, j]),
+                contribution=float(row[j]),
+            )
+            for j in top
+            if row[j] > 0
+        )
+        out.append(Scored(float(scores[i]), reasons))
+    return out
+
+
+def test_batch_scores_and_reasons_equal_the_row_by_row_reading(model: Model) -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(300):
+        row = {name: float(rng.gamma(2.0, 5.0)) for name in FEATURE_NAMES}
+        if i % 7 == 0:
+            row["new_device"] = math.nan
+        if i % 11 == 0:
+            del row["secs_since_prev"]  # absent: NaN in the matrix
+        rows.append(row)
+    rows += [dict(rows[5]) for _ in range(3)]  # identical rows
+    rows.append(dict.fromkeys(FEATURE_NAMES, 1.0))  # equal values: ties among contributions
+    scored = model.score(rows)
+    assert scored == row_by_row(model, rows)
+    assert max(len(s.reasons) for s in scored) == REASONS_PER_DECISION
+    assert all(type(r.value) is float and type(r.contribution) is float
+               for s in scored for r in s.reasons)  # fmt: skip
+
+
+def test_an_empty_batch_scores_nothing(model: Model) -> None:
+    assert model.score([]) == []
