@@ -1,4 +1,5 @@
-"""Scoring a micro-batch: scores and reason codes equal a row-by-row computation."""
+"""Scoring a micro-batch: scores and reason codes equal a row-by-row computation, and
+reasons are exact TreeSHAP only for the rows asked for, approximated for the others."""
 
 from __future__ import annotations
 
@@ -27,12 +28,12 @@ def model() -> Model:
     return Model(booster, "test-1", FEATURE_NAMES)
 
 
-def row_by_row(model: Model, rows: list[dict[str, float]]) -> list[Scored]:
+def row_by_row(model: Model, rows: list[dict[str, float]], approx: bool = False) -> list[Scored]:
     """The plain reading of the contract, one row at a time: numpy scalars, a sort per row."""
     matrix = model.matrix(rows)
     data = xgb.DMatrix(matrix, missing=math.nan, feature_names=list(model.feature_names))
-    contributions = model.booster.predict(data, pred_contribs=True)
-    scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
+    contributions = model.booster.predict(data, pred_contribs=True, approx_contribs=approx)
+    scores = 1.0 / (1.0 + np.exp(-model.booster.predict(data, output_margin=True)))
     out = []
     for i in range(len(rows)):
         row = contributions[i, :-1]
@@ -50,7 +51,7 @@ def row_by_row(model: Model, rows: list[dict[str, float]]) -> list[Scored]:
     return out
 
 
-def test_batch_scores_and_reasons_equal_the_row_by_row_reading(model: Model) -> None:
+def varied_rows() -> list[dict[str, float]]:
     rng = np.random.default_rng(3)
     rows = []
     for i in range(300):
@@ -62,6 +63,11 @@ def test_batch_scores_and_reasons_equal_the_row_by_row_reading(model: Model) -> 
         rows.append(row)
     rows += [dict(rows[5]) for _ in range(3)]  # identical rows
     rows.append(dict.fromkeys(FEATURE_NAMES, 1.0))  # equal values: ties among contributions
+    return rows
+
+
+def test_batch_scores_and_reasons_equal_the_row_by_row_reading(model: Model) -> None:
+    rows = varied_rows()
     scored = model.score(rows)
     assert scored == row_by_row(model, rows)
     assert max(len(s.reasons) for s in scored) == REASONS_PER_DECISION
@@ -71,3 +77,30 @@ def test_batch_scores_and_reasons_equal_the_row_by_row_reading(model: Model) -> 
 
 def test_an_empty_batch_scores_nothing(model: Model) -> None:
     assert model.score([]) == []
+
+
+def test_reasons_are_exact_where_asked_and_approximated_elsewhere(model: Model) -> None:
+    rows = varied_rows()
+    exact = [i % 3 == 0 for i in range(len(rows))]
+    assessment = model.assess(rows)
+    reasons = assessment.reasons(exact)
+    by_shap = row_by_row(model, rows)
+    by_path = row_by_row(model, rows, approx=True)
+    assert assessment.scores == [s.score for s in by_shap]
+    assert reasons == [
+        (shap if wanted else path).reasons
+        for shap, path, wanted in zip(by_shap, by_path, exact, strict=True)
+    ]
+    # The two methods differ (else the test would not tell them apart).
+    assert sum(a.reasons != b.reasons for a, b in zip(by_shap, by_path, strict=True)) > 10
+
+
+def test_both_attributions_add_up_to_the_margin(model: Model) -> None:
+    rows = varied_rows()
+    matrix = model.matrix(rows)
+    data = xgb.DMatrix(matrix, missing=math.nan, feature_names=list(model.feature_names))
+    margins = model.booster.predict(data, output_margin=True)
+    bias = model.booster.predict(data, pred_contribs=True)[:, -1]
+    for exact in (True, False):
+        parts = model.contributions(matrix, [exact] * len(rows))
+        assert np.allclose(parts.sum(axis=1) + bias, margins, atol=1e-4)
