@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust
+from faust.types import Message
 
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
 from stream_agents.continuity import (
@@ -147,14 +148,18 @@ def create_app(
         return writes
 
     async def publish(
-        events: list[Any], stream: Any, result: BatchResult, marks: dict[int, int]
+        events: list[Any],
+        stream: Any,
+        result: BatchResult,
+        marks: dict[int, int],
+        acknowledge_more: Callable[[], None] = lambda: None,
     ) -> None:
         """The batch's feature states and marks to the table and its changelog, its records
-        to their topics."""
+        to their topics; then ``acknowledge_more`` (the records faust did not deliver)."""
         writes = state_writes(result, marks)
         if transactional is not None:
             transactional.install()
-            await transactional.publish(result.outgoing, writes, events, stream)
+            await transactional.publish(result.outgoing, writes, events, stream, acknowledge_more)
             return
         if publisher is None:
             raise RuntimeError("at_least_once needs the librdkafka publisher")
@@ -163,12 +168,34 @@ def create_app(
         # this returns, i.e. after the broker holds every decision and state of it.
         delivered = await publisher.publish([*result.outgoing, *changelog])
         store.persisted(changelog_name, delivered)
+        acknowledge_more()
 
     def read_back(gaps: list[Gap]) -> list[SourceRecord]:
         found = [record for gap in gaps for record in gap_reader.read(gap)]
         log.warning("consumer skipped %d offsets; read %d records back", _span(gaps), len(found))
         GAP_RECORDS.inc(len(found))
         return found
+
+    def acknowledge(found: list[SourceRecord]) -> Callable[[], None]:
+        """What books records read back from a hole as acknowledged in faust's offset tracking.
+
+        faust commits a partition up to its first offset neither acknowledged nor booked as
+        a gap; a hole it never saw (it delivered nothing of it) stays unacknowledged, and
+        the partition's committed offset stops there for good: under exactly_once its
+        transaction then never commits (its decisions never become visible; seen in the
+        SIGKILL fault test), under at_least_once a restart re-reads everything after it.
+        A record at or below the committed offset is a no-op for faust.
+        """
+        consumer = app.consumer
+
+        def book() -> None:
+            for r in found:
+                seconds = r.timestamp_ms / 1000
+                consumer.ack(
+                    Message(r.topic, r.partition, r.offset, seconds, 0, None, r.key, r.value, None)
+                )
+
+        return book
 
     # A batch and a sweep never interleave: each applies a partition's offsets in order.
     # Uncontended (every batch but the rare sweep's), taking it does not yield.
@@ -184,15 +211,16 @@ def create_app(
                 # faust may skip records around a rebalance (see ``continuity``): fill the
                 # holes from the broker before deciding anything after them.
                 gaps = find_gaps(records, applied)
-                if gaps:
-                    records = fill(records, read_back(gaps))
+                found = read_back(gaps) if gaps else []
+                if found:
+                    records = fill(records, found)
                 if transactional is not None:
                     # Their output is committed, or in this worker's open transaction.
                     records = unapplied(records, applied)
                 result = pipeline.process(records, lambda account: store.get(account.encode()))
                 marks = advanced_marks(records, applied)
                 processed = time.time()
-                await publish(events, stream, result, marks)
+                await publish(events, stream, result, marks, acknowledge(found))
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))

@@ -78,13 +78,16 @@ class TransactionalOutput:
         changelog: Iterable[tuple[int, bytes, bytes]],
         events: Sequence[Any],
         stream: Any,
+        acknowledge_more: Callable[[], None] = lambda: None,
     ) -> None:
         """Send ``records`` and the ``changelog`` writes (partition, key, value), wait until
-        the broker holds them (uncommitted), then ack ``events``; all without a commit."""
+        the broker holds them (uncommitted), then ack ``events`` and call
+        ``acknowledge_more``; all without a commit."""
         async with self._lock:
             await self.send(records, changelog)
             for event in events:
                 await stream.ack(event)
+            acknowledge_more()
 
     @contextlib.asynccontextmanager
     async def settled(self) -> AsyncIterator[None]:
