@@ -131,6 +131,10 @@ def create_app(
     def applied(partition: int) -> int | None:
         return decode_mark(store.get(mark_key(partition), partition))
 
+    def load(account: str) -> bytes | None:
+        """An account's feature state, as the pipeline loads it."""
+        return store.get(account.encode())
+
     # Under exactly_once the outputs and the changelog go out in faust's transactions.
     transactional = (
         TransactionalOutput(app, table, output_topics(settings), input_topic(settings))
@@ -217,7 +221,7 @@ def create_app(
                 if transactional is not None:
                     # Their output is committed, or in this worker's open transaction.
                     records = unapplied(records, applied)
-                result = pipeline.process(records, lambda account: store.get(account.encode()))
+                result = pipeline.process(records, load)
                 marks = advanced_marks(records, applied)
                 processed = time.time()
                 await publish(events, stream, result, marks, acknowledge(found))
@@ -246,24 +250,31 @@ def create_app(
         async with applying:
             if not settled():
                 return
-            if transactional is not None:
-                # Inside the transactions' lock, after faust committed what it had acked.
-                transactional.install()
-                async with transactional.settled():
-                    gaps = tail_gaps(gap_reader.committed(assigned()), applied)
-                    result = pipeline.process(read_back(gaps), lambda a: store.get(a.encode()))
-                    marks = {gap.partition: gap.end - 1 for gap in gaps}
-                    await transactional.send(result.outgoing, state_writes(result, marks))
-                    # faust commits a partition's transaction only when its offset moves;
-                    # these offsets were committed already, with the hole in them.
-                    await transactional.commit({gap.partition: gap.end for gap in gaps})
+            if transactional is None:
+                await repair_tails()
                 return
-            gaps = tail_gaps(gap_reader.committed(assigned()), applied)
-            result = pipeline.process(read_back(gaps), lambda a: store.get(a.encode()))
-            # The hole's end is applied even where it held only transaction markers.
-            await publish([], None, result, {gap.partition: gap.end - 1 for gap in gaps})
-            DECIDED.inc(result.decided)
-            DEAD_LETTERED.inc(result.dead_lettered)
+            transactional.install()
+            # Inside the transactions' lock, after faust committed what it had acked.
+            async with transactional.settled():
+                await repair_tails()
+
+    async def repair_tails() -> None:
+        """Decide the tail holes there are now (the caller holds the locks)."""
+        gaps = tail_gaps(gap_reader.committed(assigned()), applied)
+        if not gaps:
+            return
+        result = pipeline.process(read_back(gaps), load)
+        # The hole's end is applied even where it held only transaction markers.
+        marks = {gap.partition: gap.end - 1 for gap in gaps}
+        if transactional is None:
+            await publish([], None, result, marks)
+        else:
+            await transactional.send(result.outgoing, state_writes(result, marks))
+            # faust commits a partition's transaction only when its offset moves; these
+            # offsets were committed already, with the hole in them.
+            await transactional.commit({gap.partition: gap.end for gap in gaps})
+        DECIDED.inc(result.decided)
+        DEAD_LETTERED.inc(result.dead_lettered)
 
     return app
 
