@@ -1,15 +1,15 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
-The only module (with ``worker`` and ``transactional``) that imports faust. The agent takes
-micro-batches from ``transactions``, hands them to the pure ``DecisionPipeline``, and
-publishes with librdkafka, in one await per batch, both its outputs and the touched account
-states for the table's changelog (to the source record's partition, as faust would): faust
-acknowledges the batch only after the broker holds all of them, so a crash can only repeat
-work, never lose it. faust's own producer (aiokafka, pure Python) stays off that path. With
-``processing_guarantee=exactly_once`` both go out inside faust's transactions instead
-(``transactional``). Records the consumer skips are read back from the broker before
-anything after them is decided, and a periodic sweep catches those at a partition's end
-(``continuity``).
+The only module (with ``worker``, ``transactional`` and ``consumer``) that imports faust.
+The agent takes micro-batches from ``transactions``, hands them to the pure
+``DecisionPipeline``, and publishes with librdkafka, in one await per batch, both its
+outputs and the touched account states for the table's changelog (to the source record's
+partition, as faust would): faust acknowledges the batch only after the broker holds all of
+them, so a crash can only repeat work, never lose it. faust's own producer (aiokafka, pure
+Python) stays off that path. With ``processing_guarantee=exactly_once`` both go out inside
+faust's transactions instead (``transactional``). Records the consumer skips are read back
+from the broker before anything after them is decided, and a periodic sweep catches those
+at a partition's end (``continuity``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import faust
 from faust.types import Message
 
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
+from stream_agents.consumer import App
 from stream_agents.continuity import (
     Gap,
     advanced_marks,
@@ -96,7 +97,7 @@ def create_app(
     gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
-    app = faust.App(
+    app = App(
         group_id(settings),
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
         store=settings.store,

@@ -8,6 +8,9 @@ partition's applied mark must reach its last offset. The SIGKILL test also runs 
 faust's exactly_once, where a read_committed consumer must see exactly one decision record
 per transaction (the killed worker's open transactions aborted).
 
+The partitions-come-back test found faust dropping changelog records the table recovery
+had sought back to, so the recovery waited forever (``stream_agents.consumer``).
+
 Both table stores: memory (the default) rebuilds the whole changelog after the crash;
 rocksdb restarts on the killed worker's data dir, with its local state possibly ahead of
 the changelog, and reads only the changelog past the offsets it persisted.
@@ -147,23 +150,7 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
         assert set(decision_records(prefix).values()) == {1}
 
 
-# One clean-clone CI run in five (session 3): when the partitions came back to the first
-# worker, faust's table recovery never finished ("No event received for active tp ...
-# -changelog since recovery start" for 3 minutes) and the last phase was never decided.
-# Quarantined (make test-quarantine) until that stall is understood; rocksdb stays in.
-COME_BACK_STORES = pytest.mark.parametrize(
-    "store",
-    [
-        pytest.param(
-            "memory://",
-            marks=pytest.mark.quarantine(reason="faust recovery stalls after partitions return"),
-        ),
-        "rocksdb://",
-    ],
-)
-
-
-@COME_BACK_STORES
+@STORES
 def test_partitions_that_come_back_bring_the_state_written_while_they_were_away(
     agents: tuple[str, Workers], store: str, tmp_path: Path
 ) -> None:

@@ -52,6 +52,19 @@ class Workers:
             wait_for_log(log, "[^Worker]: Ready", proc)
         return proc
 
+    def report(self, lines_per_worker: int = 80) -> str:
+        """The notable lines of each worker's log (warnings, errors, rebalances, recovery):
+        printed at teardown, pytest shows them with a failure (in CI, its only trace)."""
+        notable = ("WARNING", "ERROR", "CRITICAL", "Recovery]", "assigned", "Ready", "Traceback")
+        parts = []
+        for n in range(len(self.procs)):
+            log = self.logs / f"worker-{n}.log"
+            text = log.read_text(errors="replace").splitlines() if log.exists() else []
+            kept = [line[:300] for line in text if any(word in line for word in notable)]
+            parts.append(f"--- worker-{n} ({len(text)} lines) ---")
+            parts.extend(kept[-lines_per_worker:])
+        return "\n".join(parts)
+
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -241,4 +254,5 @@ def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
         yield prefix, workers
     finally:
         workers.stop_all()
+        print(workers.report())
         delete_topics(prefix)

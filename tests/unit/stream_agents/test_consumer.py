@@ -1,0 +1,32 @@
+"""Where the consumer seeks a changelog partition whose fetched records it dropped."""
+
+from __future__ import annotations
+
+from faust.types import TP
+
+from stream_agents.consumer import rewind_targets
+
+A = TP("app-table-changelog", 0)
+B = TP("app-table-changelog", 1)
+
+
+def test_a_dropped_batch_is_fetched_again_from_its_first_offset() -> None:
+    # The recovery sought A to 0; the batch 0..58 came back while the flow was stopped
+    # and dropped: aiokafka's position is 59, nothing would read 0..58 again.
+    assert rewind_targets({A: 0}, {A: 59}) == {A: 0}
+
+
+def test_a_seek_since_the_fetch_stands() -> None:
+    # The batch 53..58 was fetched before the recovery sought back to 0: the seek's
+    # position is where reading must start, not the dropped batch's first offset.
+    assert rewind_targets({A: 53}, {A: 0}) == {}
+    assert rewind_targets({A: 53}, {A: 53}) == {}
+
+
+def test_a_seek_to_the_middle_of_the_batch_rereads_rather_than_skips() -> None:
+    # Reading a changelog record twice is harmless, skipping one is not.
+    assert rewind_targets({A: 10}, {A: 30}) == {A: 10}
+
+
+def test_partitions_no_longer_assigned_are_left_alone() -> None:
+    assert rewind_targets({A: 0, B: 5}, {B: 20}) == {B: 5}
