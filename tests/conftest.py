@@ -7,7 +7,7 @@ prefix, database schema or key prefix, so tests never see each other's data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import psycopg
 import pytest
@@ -17,6 +17,20 @@ from psycopg import sql
 from deploy.topics import TopicAdmin, apply
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.topics import TopicSpec, declared_topics
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that ran agent workers (the ``agents`` fixture) reports their notable
+    log lines: the workers' logs live in the test's tmp dir, gone with a CI machine."""
+    report = yield
+    if report.when == "call" and report.failed:
+        agents = getattr(item, "funcargs", {}).get("agents")
+        if agents is not None:
+            report.sections.append(("agent workers' logs", agents[1].report()))
+    return report
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ class Workers:
 
     def report(self, lines_per_worker: int = 80) -> str:
         """The notable lines of each worker's log (warnings, errors, rebalances, recovery):
-        printed at teardown, pytest shows them with a failure (in CI, its only trace)."""
+        added to a failing test's report (``tests/conftest.py``), in CI the only trace."""
         notable = ("WARNING", "ERROR", "CRITICAL", "Recovery]", "assigned", "Ready", "Traceback")
         parts = []
         for n in range(len(self.procs)):
@@ -254,5 +254,4 @@ def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
         yield prefix, workers
     finally:
         workers.stop_all()
-        print(workers.report())
         delete_topics(prefix)
