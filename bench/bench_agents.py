@@ -8,11 +8,13 @@ Run from the repository root: .venv/bin/python -m bench.bench_agents   (stack up
 2. Throughput: one agent worker (seed rules, a small XGBoost model) decides a backlog of
    the same records; rate = decisions / (last decision - first decision), from the
    decisions' broker timestamps.
-3. Latency: transactions produced at a steady rate while the worker runs; latency = the
-   decision's timestamp minus its transaction's timestamp (both broker record times), and
-   ``visible_*``: the wall-clock time a read_committed consumer first sees the decision
-   minus the transaction's timestamp. Under exactly_once a decision is stamped when it is
-   sent but visible only once its transaction commits, so only the second tells.
+3. Latency and cost: transactions produced at a steady rate while the worker runs, and
+   the worker's CPU seconds meanwhile (per transaction, and as a share of one core);
+   latency = the decision's timestamp minus its transaction's timestamp (both broker
+   record times), and ``visible_*``: the wall-clock time a read_committed consumer first
+   sees the decision minus the transaction's timestamp. Under exactly_once a decision is
+   stamped when it is sent but visible only once its transaction commits, so only the
+   second tells.
 ``--guarantee`` (repeatable) runs 2 and 3 for each processing guarantee, each on its own
 topics, after one raw loop: ``--guarantee at_least_once --guarantee exactly_once``.
 Writes bench/results/agents.json (or ``--out``). Machine noise is large: compare ratios
@@ -33,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import typer
 from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
@@ -175,7 +178,7 @@ class Arrivals(threading.Thread):
 
 
 def start_worker(
-    prefix: str, registry: Path, data: Path, guarantee: str
+    prefix: str, registry: Path, data: Path, guarantee: str, batch_wait_ms: float | None
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -184,6 +187,8 @@ def start_worker(
         "SENTINEL_AGENTS_DATA_DIR": str(data),
         "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
     }
+    if batch_wait_ms is not None:
+        env["SENTINEL_AGENTS_BATCH_WAIT_MS"] = str(batch_wait_ms)
     sentinel = str(Path(sys.executable).with_name("sentinel"))
     log = (data / "worker.log").open("wb")
     return subprocess.Popen(  # noqa: S603 - our own console script
@@ -224,11 +229,14 @@ def main(
         ["at_least_once"], help="Processing guarantee(s) to measure, in this order."
     ),
     out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
+    batch_wait_ms: float | None = typer.Option(
+        None, help="The worker's micro-batch wait (SENTINEL_AGENTS_BATCH_WAIT_MS; default 5)."
+    ),
 ) -> None:
     ceiling: float | None = None
     measured: dict[str, dict[str, float]] = {}
     for name in guarantee:
-        ceiling, measured[name] = measure(name, backlog, rate, seconds, ceiling)
+        ceiling, measured[name] = measure(name, backlog, rate, seconds, ceiling, batch_wait_ms)
     first = measured[guarantee[0]]
     result: dict[str, Any] = {"raw_loop_per_s": ceiling, **first}
     if len(measured) > 1:
@@ -237,10 +245,16 @@ def main(
 
 
 def measure(
-    guarantee: str, backlog: int, rate: int, seconds: float, ceiling: float | None
+    guarantee: str,
+    backlog: int,
+    rate: int,
+    seconds: float,
+    ceiling: float | None,
+    batch_wait_ms: float | None,
 ) -> tuple[float, dict[str, Any]]:
     """One worker under ``guarantee`` on fresh topics: throughput on a backlog, then
-    latency at ``rate``; the raw loop too unless its ``ceiling`` is known."""
+    latency at ``rate`` and the worker's CPU meanwhile; the raw loop too unless its
+    ``ceiling`` is known."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     admin = TopicAdmin(BOOTSTRAP)
     apply(admin, declared_topics(prefix))
@@ -251,15 +265,21 @@ def measure(
         preload(prefix, backlog)
         if ceiling is None:
             ceiling = raw_loop(prefix, backlog)
-        worker = start_worker(prefix, workdir / "models", workdir, guarantee)
+        worker = start_worker(prefix, workdir / "models", workdir, guarantee, batch_wait_ms)
         try:
             done = decisions(prefix, backlog, timeout_s=600)
             stamps = sorted(ts for _tid, ts in done)
             sustained = len(stamps) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
             arrivals = Arrivals(prefix)
             arrivals.start()
+            # The worker's CPU while it keeps up with a steady rate: what a rate costs,
+            # far less sensitive to a noisy machine than the latencies.
+            process = psutil.Process(worker.pid)
+            cpu_before, began = _cpu_s(process), time.monotonic()
             sent = paced(prefix, rate, seconds)
-            latency = _latencies(prefix, backlog + len(sent), sent, arrivals)
+            decided = decisions(prefix, backlog + len(sent), timeout_s=120)
+            cpu_s, elapsed = _cpu_s(process) - cpu_before, time.monotonic() - began
+            latency = _latencies(prefix, decided, sent, arrivals)
         finally:
             worker.terminate()
             worker.wait(30)
@@ -274,12 +294,22 @@ def measure(
         "agent_decisions_per_s": sustained,
         "ratio": sustained / ceiling,
         "latency_rate_per_s": rate,
+        "batch_wait_ms": batch_wait_ms if batch_wait_ms is not None else 5.0,
+        "worker_cpu_us_per_tx_at_rate": cpu_s / max(1, len(sent)) * 1e6,
+        "worker_cpu_share_at_rate": cpu_s / elapsed,
         **latency,
     }
 
 
-def _latencies(prefix: str, total: int, ids: set[str], arrivals: Arrivals) -> dict[str, float]:
-    decided = {tid: ts for tid, ts in decisions(prefix, total, timeout_s=120) if tid in ids}
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _latencies(
+    prefix: str, all_decided: list[tuple[str, int]], ids: set[str], arrivals: Arrivals
+) -> dict[str, float]:
+    decided = {tid: ts for tid, ts in all_decided if tid in ids}
     arrivals.stopped.set()
     arrivals.join(10)
     appended = tx_times(prefix)
