@@ -49,7 +49,6 @@ class Model:
         self.version = version
         self.feature_names = tuple(feature_names)
         self.card: Mapping[str, Any] = card or {}
-        self._names = list(self.feature_names)
 
     @classmethod
     def load(cls, directory: Path) -> Model:
@@ -59,7 +58,12 @@ class Model:
         # One thread: the agent scores small batches; XGBoost's thread pool would only add
         # start-up cost per call and fight the event loop for the same cores.
         booster.set_param({"nthread": 1})
-        return cls(booster, str(card["version"]), card["feature_names"], card)
+        names = card["feature_names"]
+        # Checked once here, so the per-batch calls can skip XGBoost's own check: the
+        # matrix's columns are the card's names, in the card's order.
+        if booster.feature_names is not None and list(booster.feature_names) != list(names):
+            raise ValueError(f"{directory}: the card's feature names differ from the model's")
+        return cls(booster, str(card["version"]), names, card)
 
     def matrix(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray[Any, Any]:
         """Rows of named features as the model's column order; absent features are NaN."""
@@ -79,18 +83,28 @@ class Model:
         matrix = self.matrix(rows)
         if not rows:
             return Assessment(self, matrix, [])
-        margins = self.booster.predict(self._data(matrix), output_margin=True)
+        margins = self._inplace(matrix, "margin")
         return Assessment(self, matrix, (1.0 / (1.0 + np.exp(-margins))).tolist())
 
+    def _inplace(self, matrix: np.ndarray[Any, Any], kind: str) -> np.ndarray[Any, Any]:
+        """A prediction straight from the array: no DMatrix to build, no per-call check of
+        36 feature names (``load`` checked them), about half the cost of a small batch's
+        ``predict``; bit-identical to it."""
+        found: np.ndarray[Any, Any] = self.booster.inplace_predict(
+            matrix, predict_type=kind, missing=math.nan, validate_features=False
+        )
+        return found
+
     def _data(self, matrix: np.ndarray[Any, Any]) -> xgb.DMatrix:
-        return xgb.DMatrix(matrix, missing=math.nan, nthread=1, feature_names=self._names)
+        """The DMatrix ``pred_contribs`` needs (``inplace_predict`` has no contributions)."""
+        return xgb.DMatrix(matrix, missing=math.nan, nthread=1)
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         """Only the probabilities of a micro-batch, in one call (a shadow model needs no
         reasons, and a plain prediction is cheaper than the contributions)."""
         if not rows:
             return []
-        return [float(p) for p in self.booster.predict(self._data(self.matrix(rows)))]
+        return [float(p) for p in self._inplace(self.matrix(rows), "value")]
 
     def contributions(
         self, matrix: np.ndarray[Any, Any], exact: Sequence[bool]
@@ -107,7 +121,10 @@ class Model:
         for rows, approx in ((np.flatnonzero(wanted), False), (np.flatnonzero(~wanted), True)):
             if rows.size:
                 found = self.booster.predict(
-                    self._data(matrix[rows]), pred_contribs=True, approx_contribs=approx
+                    self._data(matrix[rows]),
+                    pred_contribs=True,
+                    approx_contribs=approx,
+                    validate_features=False,
                 )
                 out[rows] = found[:, :-1]
         return out

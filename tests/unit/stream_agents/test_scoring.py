@@ -4,6 +4,7 @@ reasons are exact TreeSHAP only for the rows asked for, approximated for the oth
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import xgboost as xgb
 from schemas.features import FEATURE_NAMES
 from schemas.records import ReasonCode
 from stream_agents.scoring import REASONS_PER_DECISION, Model, Scored
+from tests.support.models import train_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,13 @@ def test_both_attributions_add_up_to_the_margin(model: Model) -> None:
     for exact in (True, False):
         parts = model.contributions(matrix, [exact] * len(rows))
         assert np.allclose(parts.sum(axis=1) + bias, margins, atol=1e-4)
+
+
+def test_a_model_whose_card_names_other_columns_does_not_load(tmp_path: Path) -> None:
+    # The per-batch predictions skip XGBoost's own feature check: load makes it once.
+    train_tiny_model(tmp_path, card={"feature_names": list(reversed(FEATURE_NAMES))})
+    with pytest.raises(ValueError, match="feature names differ"):
+        Model.load(next(tmp_path.rglob("card.json")).parent)
+    good = tmp_path / "good"
+    train_tiny_model(good, version="tiny-2")
+    assert Model.load(next(good.rglob("card.json")).parent).feature_names == FEATURE_NAMES
