@@ -52,6 +52,7 @@ from schemas.topics import (
     TopicSpec,
     declared_topics,
 )
+from stream_agents.settings import AgentSettings
 from tests.support.agents import changelog_topic, transactions
 from tests.support.models import announce_model, train_tiny_model
 
@@ -230,7 +231,8 @@ def main(
     ),
     out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
     batch_wait_ms: float | None = typer.Option(
-        None, help="The worker's micro-batch wait (SENTINEL_AGENTS_BATCH_WAIT_MS; default 5)."
+        None,
+        help="The worker's micro-batch wait (SENTINEL_AGENTS_BATCH_WAIT_MS) if not its default.",
     ),
 ) -> None:
     ceiling: float | None = None
@@ -294,7 +296,9 @@ def measure(
         "agent_decisions_per_s": sustained,
         "ratio": sustained / ceiling,
         "latency_rate_per_s": rate,
-        "batch_wait_ms": batch_wait_ms if batch_wait_ms is not None else 5.0,
+        "batch_wait_ms": batch_wait_ms
+        if batch_wait_ms is not None
+        else AgentSettings.model_fields["batch_wait_ms"].default,
         "worker_cpu_us_per_tx_at_rate": cpu_s / max(1, len(sent)) * 1e6,
         "worker_cpu_share_at_rate": cpu_s / elapsed,
         **latency,
