@@ -215,7 +215,7 @@ def create_app(
             async with applying:
                 # faust may skip records around a rebalance (see ``continuity``): fill the
                 # holes from the broker before deciding anything after them.
-                gaps = find_gaps(records, applied)
+                gaps = find_gaps(records, applied, gap_reader.log_start)
                 found = read_back(gaps) if gaps else []
                 if found:
                     records = fill(records, found)
@@ -246,7 +246,7 @@ def create_app(
         if not settled():
             return
         committed = await asyncio.to_thread(gap_reader.committed, assigned())
-        if not tail_gaps(committed, applied):
+        if not tail_gaps(committed, applied, gap_reader.log_start):
             return
         async with applying:
             if not settled():
@@ -261,7 +261,7 @@ def create_app(
 
     async def repair_tails() -> None:
         """Decide the tail holes there are now (the caller holds the locks)."""
-        gaps = tail_gaps(gap_reader.committed(assigned()), applied)
+        gaps = tail_gaps(gap_reader.committed(assigned()), applied, gap_reader.log_start)
         if not gaps:
             return
         result = pipeline.process(read_back(gaps), load)

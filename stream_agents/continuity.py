@@ -14,7 +14,9 @@ on a rebalance and is restored from the changelog), and checks each micro-batch 
 it: a record further on than the next offset reveals a hole, which the agent reads
 straight from the broker (``stream_agents.repair``) and applies first, in offset order.
 A hole at a partition's end, with nothing after it, is found by a periodic sweep that
-compares the group's committed offsets with the marks (``tail_gaps``).
+compares the group's committed offsets with the marks (``tail_gaps``). A partition the
+agents never applied counts from its log start, so records dropped before the first one
+delivered are a hole like any other.
 A hole may also be legitimate: a transactional producer's commit markers take offsets too
 (``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
 and nothing changes. Records at or below the mark are redeliveries; the feature state
@@ -68,34 +70,49 @@ def decode_mark(value: bytes | None) -> int | None:
     return None if value is None else int(value)
 
 
-def find_gaps(records: Sequence[SourceRecord], applied: Callable[[int], int | None]) -> list[Gap]:
+def find_gaps(
+    records: Sequence[SourceRecord],
+    applied: Callable[[int], int | None],
+    first: Callable[[int], int],
+) -> list[Gap]:
     """The holes between what was applied (``applied(partition)``, None when the partition
-    was never seen) and the records of this batch, partition by partition."""
+    was never applied) and the records of this batch, partition by partition. A partition
+    never applied starts at ``first(partition)``, its log start: records faust dropped
+    before the first it delivered are a hole too (asked only for such partitions)."""
     gaps: list[Gap] = []
-    last: dict[int, int | None] = {}
+    last: dict[int, int] = {}
     for record in records:
         partition = record.partition
-        previous = last[partition] if partition in last else applied(partition)
-        if previous is not None and record.offset > previous + 1:
+        if partition in last:
+            previous = last[partition]
+        else:
+            mark = applied(partition)
+            previous = first(partition) - 1 if mark is None else mark
+        if record.offset > previous + 1:
             gaps.append(Gap(partition, previous + 1, record.offset))
-        if previous is None or record.offset > previous:
-            last[partition] = record.offset
+        last[partition] = max(previous, record.offset)
     return gaps
 
 
-def tail_gaps(committed: Mapping[int, int], applied: Callable[[int], int | None]) -> list[Gap]:
+def tail_gaps(
+    committed: Mapping[int, int],
+    applied: Callable[[int], int | None],
+    first: Callable[[int], int],
+) -> list[Gap]:
     """Offsets the consumer group committed past a partition's applied mark.
 
     ``committed`` is the group's next offset per partition. The agent acknowledges a batch
     only after its marks are set, so a committed offset beyond ``mark + 1`` means faust
     acknowledged records the agent never got; at a partition's end no later record
-    reveals them to ``find_gaps``. A partition never applied has no mark to compare.
+    reveals them to ``find_gaps``. A partition never applied counts from its log start,
+    ``first(partition)`` (asked only for such partitions).
     """
     gaps = []
     for partition, next_offset in sorted(committed.items()):
         mark = applied(partition)
-        if mark is not None and next_offset > mark + 1:
-            gaps.append(Gap(partition, mark + 1, next_offset))
+        start = first(partition) if mark is None else mark + 1
+        if next_offset > start:
+            gaps.append(Gap(partition, start, next_offset))
     return gaps
 
 

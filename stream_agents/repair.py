@@ -5,6 +5,8 @@ this librdkafka consumer (no group, nothing committed) reads exactly that range 
 agent can apply it before the records that revealed it. Holes are rare (a rebalance
 race, or transaction markers), so a blocking read here costs nothing in steady state.
 
+Holes at a partition's start (records faust dropped before the first one it delivered,
+where nothing was applied yet) are measured from the partition's log start (``log_start``).
 A hole at the end of a partition has no later record to reveal it; the agent's sweep
 (``stream_agents.app``) finds it by comparing what the consumer group has committed with
 the partition's applied mark, read here with a second consumer that only asks the group
@@ -55,8 +57,12 @@ class GapReader:
                 # An aborted transaction's records were never meant to be decided.
                 "isolation.level": "read_committed",
                 "fetch.wait.max.ms": 50,
+                # A hole from a partition's log start that retention has since moved on:
+                # read what is left of it, never jump to the end.
+                "auto.offset.reset": "earliest",
             }
         )
+        self._log_starts: dict[int, int] = {}
 
     def read(self, gap: Gap) -> list[SourceRecord]:
         """The records with offsets in [gap.start, gap.end); markers have none."""
@@ -81,6 +87,19 @@ class GapReader:
         finally:
             self._consumer.unassign()
         raise GapReadError(f"could not read {self.topic}[{gap.partition}] {gap.start}..{gap.end}")
+
+    def log_start(self, partition: int) -> int:
+        """The partition's first offset (its low watermark), asked once per partition: it
+        matters only until the agents have applied something there."""
+        if partition not in self._log_starts:
+            try:
+                low, _high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=self.timeout_s
+                )
+            except KafkaException as exc:
+                raise GapReadError(f"no log start for {self.topic}[{partition}]: {exc}") from exc
+            self._log_starts[partition] = low
+        return self._log_starts[partition]
 
     def committed(self, partitions: Iterable[int]) -> dict[int, int]:
         """The next offset the agents' group will read, per partition that has one."""

@@ -4,8 +4,10 @@ them, at a partition's end where no later record reveals the hole (``tail_gaps``
 faust-streaming 0.15 can acknowledge records it dropped around a rebalance
 (``stream_agents.continuity``); at the end of a partition nothing comes after them. The
 test leaves the same state on purpose: decided records, then more records with the
-group's offsets committed past them while no worker runs. The restarted worker is handed
-nothing by faust, and its sweep must read them back and decide each once.
+group's offsets committed past them while no worker runs, on the partitions already
+applied and on some no worker ever applied (no mark: those count from their log start).
+The restarted worker is handed nothing by faust, and its sweep must read them back and
+decide each once.
 """
 
 from __future__ import annotations
@@ -71,8 +73,12 @@ def test_records_committed_but_never_decided_at_a_partitions_end_are_decided_onc
     wait_for_decisions(prefix, {t.transaction_id for t in before})
     workers.stop_all()
 
-    skipped = transactions(accounts=6, per_account=3, start=datetime.now(UTC) - timedelta(hours=1))
+    applied_before = set(applied_marks(prefix))
+    # 24 accounts: the first 6 on the partitions applied above, the others also on some
+    # partitions never applied (no mark to compare a committed offset with).
+    skipped = transactions(accounts=24, per_account=3, start=datetime.now(UTC) - timedelta(hours=1))
     produce(prefix, skipped)
+    assert set(last_offsets(prefix)) - applied_before, "no partition without a mark"
     commit_past_everything(prefix)
     workers.start()
 

@@ -28,27 +28,44 @@ def never_seen(_partition: int) -> int | None:
     return None
 
 
+def from_zero(_partition: int) -> int:
+    """Every partition's log starts at offset 0."""
+    return 0
+
+
 def test_a_contiguous_batch_after_the_mark_has_no_gap() -> None:
     records = [rec(0, 5), rec(1, 0), rec(0, 6), rec(0, 7)]
-    assert find_gaps(records, {0: 4, 1: None}.get) == []
+    assert find_gaps(records, {0: 4, 1: None}.get, from_zero) == []
 
 
 def test_a_record_past_the_next_offset_reveals_the_hole_before_it() -> None:
-    assert find_gaps([rec(0, 9)], {0: 4}.get) == [Gap(0, 5, 9)]
+    assert find_gaps([rec(0, 9)], {0: 4}.get, from_zero) == [Gap(0, 5, 9)]
 
 
 def test_holes_inside_the_batch_are_found_per_partition() -> None:
     records = [rec(0, 5), rec(1, 3), rec(0, 8), rec(1, 4), rec(1, 10)]
-    assert find_gaps(records, {0: 4, 1: 2}.get) == [Gap(0, 6, 8), Gap(1, 5, 10)]
+    assert find_gaps(records, {0: 4, 1: 2}.get, from_zero) == [Gap(0, 6, 8), Gap(1, 5, 10)]
 
 
-def test_a_partition_never_seen_starts_wherever_it_starts() -> None:
-    assert find_gaps([rec(3, 1000), rec(3, 1001)], never_seen) == []
+def test_a_partition_never_applied_counts_from_its_log_start() -> None:
+    # Retention moved the log start to 1000: nothing before it to apply.
+    assert find_gaps([rec(3, 1000), rec(3, 1001)], never_seen, {3: 1000}.get) == []
+    # faust dropped 0..999 around a rebalance and delivered 1000 first: a hole, though no
+    # mark existed to reveal it.
+    assert find_gaps([rec(3, 1000), rec(3, 1001)], never_seen, from_zero) == [Gap(3, 0, 1000)]
+
+
+def test_the_log_start_is_asked_only_for_partitions_never_applied() -> None:
+    def no_log_start(partition: int) -> int:
+        raise AssertionError(f"log start of {partition} asked")
+
+    assert find_gaps([rec(0, 5), rec(0, 6)], {0: 4}.get, no_log_start) == []
+    assert tail_gaps({0: 7}, {0: 6}.get, no_log_start) == []
 
 
 def test_redeliveries_at_or_below_the_mark_are_not_holes() -> None:
     records = [rec(0, 2), rec(0, 3), rec(0, 5)]
-    assert find_gaps(records, {0: 5}.get) == []
+    assert find_gaps(records, {0: 5}.get, from_zero) == []
 
 
 def test_fill_puts_each_partition_in_offset_order() -> None:
@@ -60,7 +77,7 @@ def test_fill_keeps_each_offset_once_when_a_record_came_after_a_later_one() -> N
     # 9 arrived before 8: 8 was read back as a hole, and faust delivered it too.
     batch = [rec(0, 9), rec(0, 8)]
     found = [rec(0, 8)]
-    assert find_gaps(batch, {0: 7}.get) == [Gap(0, 8, 9)]
+    assert find_gaps(batch, {0: 7}.get, from_zero) == [Gap(0, 8, 9)]
     assert [(r.partition, r.offset) for r in fill(batch, found)] == [(0, 8), (0, 9)]
 
 
@@ -73,9 +90,11 @@ def test_unapplied_drops_what_the_marks_cover_and_keeps_the_order() -> None:
 def test_a_commit_past_the_mark_is_a_hole_at_the_partitions_end() -> None:
     committed = {0: 10, 1: 6, 2: 3, 3: 8}
     # 0: applied through 9 (no hole); 1: committed 6 but applied only through 3;
-    # 2: a redelivery pending, committed behind the mark; 3: never applied here.
+    # 2: a redelivery pending, committed behind the mark; 3: never applied, committed
+    # past its log start (0 here, 8 after retention).
     marks = {0: 9, 1: 3, 2: 5, 3: None}
-    assert tail_gaps(committed, marks.get) == [Gap(1, 4, 6)]
+    assert tail_gaps(committed, marks.get, from_zero) == [Gap(1, 4, 6), Gap(3, 0, 8)]
+    assert tail_gaps(committed, marks.get, {3: 8}.get) == [Gap(1, 4, 6)]
 
 
 def test_marks_advance_only_forwards() -> None:
@@ -92,22 +111,24 @@ def test_mark_keys_cannot_be_account_ids() -> None:
 
 @given(
     st.lists(st.integers(0, 60), min_size=1, max_size=40, unique=True),
-    st.integers(-1, 20),
+    st.one_of(st.none(), st.integers(-1, 20)),
 )
 def test_filling_the_gaps_yields_every_offset_after_the_mark(
-    delivered: list[int], mark: int
+    delivered: list[int], mark: int | None
 ) -> None:
     """Whatever subset the consumer delivers, the batch plus its holes covers every offset
-    from the mark to the last one delivered, once each."""
+    from the mark (the log start when nothing was applied) to the last one delivered, once
+    each."""
     records = [rec(0, offset) for offset in sorted(delivered)]
     applied = {0: mark}.get
     found = [
         rec(0, offset)
-        for gap in find_gaps(records, applied)
+        for gap in find_gaps(records, applied, from_zero)
         for offset in range(gap.start, gap.end)
     ]
     filled = {r.offset for r in fill(records, found)}
+    start = 0 if mark is None else mark + 1
     top = max(delivered)
-    if top > mark:
-        assert set(range(mark + 1, top + 1)) <= filled
+    if top >= start:
+        assert set(range(start, top + 1)) <= filled
     assert len(found) == len({r.offset for r in found})
