@@ -103,6 +103,7 @@ def create_app(
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.table_partitions,
+        table_standby_replicas=settings.table_standby_replicas,
         topic_replication_factor=replicas,
         topic_allow_declare=True,
         web_enabled=False,

@@ -27,6 +27,11 @@ class AgentSettings(BaseSettings):
     # data dir per worker: rocksdb locks its files). README, "Table store".
     store: str = "memory://"
     data_dir: Path = Path(".stack/agents")
+    # Standby replicas of the feature table (faust follows other workers' changelog
+    # partitions). Unset: none with memory://, whose recovery re-reads a partition that
+    # comes back from offset 0 anyway (it persists no offsets), so following it only costs
+    # CPU; one with rocksdb://, whose files it keeps current (README, "Table store").
+    standby_replicas: int | None = Field(default=None, ge=0)
     # Partitions of the tables' changelog topics: must equal the transactions topic's.
     table_partitions: int = 12
     # Replicas of the changelog topics faust creates; capped at the cluster size on start.
@@ -56,6 +61,13 @@ class AgentSettings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+
+    @property
+    def table_standby_replicas(self) -> int:
+        """The standby replicas faust keeps of the feature table (``standby_replicas``)."""
+        if self.standby_replicas is not None:
+            return self.standby_replicas
+        return 0 if self.store == "memory://" else 1
 
     @model_validator(mode="after")
     def _exactly_once_on_memory(self) -> Self:
