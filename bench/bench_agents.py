@@ -296,9 +296,8 @@ def measure(
         "agent_decisions_per_s": sustained,
         "ratio": sustained / ceiling,
         "latency_rate_per_s": rate,
-        "batch_wait_ms": batch_wait_ms
-        if batch_wait_ms is not None
-        else AgentSettings.model_fields["batch_wait_ms"].default,
+        # What the worker ran with: the option, else its settings (environment included).
+        "batch_wait_ms": AgentSettings().batch_wait_ms if batch_wait_ms is None else batch_wait_ms,
         "worker_cpu_us_per_tx_at_rate": cpu_s / max(1, len(sent)) * 1e6,
         "worker_cpu_share_at_rate": cpu_s / elapsed,
         **latency,

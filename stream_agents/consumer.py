@@ -19,7 +19,8 @@ last one it applied); skipping one is not. Source partitions are left to faust (
 them to their committed offsets) and to ``continuity`` (holes the agent reads back).
 
 Checked against faust-streaming 0.15.3 (``Consumer._wait_next_records``,
-``getmany``'s ``flow_active`` test) and aiokafka 0.14, the pinned versions.
+``getmany``'s ``flow_active`` test, ``AIOKafkaConsumerThread._seek_wait``) and aiokafka
+0.14, the pinned versions.
 """
 
 from __future__ import annotations
@@ -68,14 +69,10 @@ class RewindingConsumer(faust_aiokafka.Consumer):
         # position() returns without suspending for an assigned partition that has one.
         positions = {tp: await consumer.position(tp) for tp in dropped if tp in assigned}
         targets = rewind_targets(dropped, positions)
-        for tp, offset in targets.items():
-            consumer.seek(tp, offset)
-            # As faust's own seek does: its read offset would drop the records again.
-            if offset > 0:
-                self._read_offset[tp] = offset
-            else:
-                self._read_offset.pop(tp, None)
         if targets:
+            # faust's own seek, the recovery's: it also resets faust's read offset, which
+            # would otherwise drop the records again.
+            await self._thread._seek_wait(consumer, targets)
             log.info("changelog records dropped by the consumer, fetched again: %s", targets)
 
 
