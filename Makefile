@@ -51,8 +51,8 @@ lint: venv ## ruff (lint + format check) and mypy --strict
 test: lint stack-up ## Lint, then every test suite against the real local stack
 	$(BIN)/pytest -m "not quarantine" $(PYTEST_ARGS)
 
-test-quarantine: stack-up ## The tests known to fail intermittently (see the README)
-	$(BIN)/pytest -m quarantine $(PYTEST_ARGS)
+test-quarantine: stack-up ## The tests known to fail intermittently (see the README); none is not a failure
+	$(BIN)/pytest -m quarantine $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-unit: venv ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import faust
@@ -27,14 +27,18 @@ from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
 from stream_agents.consumer import App
 from stream_agents.continuity import (
     Gap,
+    StallWatch,
     advanced_marks,
     decode_mark,
     encode_mark,
     fill,
     find_gaps,
+    gap_marks,
     mark_key,
+    progress_point,
     tail_gaps,
     unapplied,
+    unmoved,
 )
 from stream_agents.metrics import (
     BATCH_SECONDS,
@@ -176,9 +180,9 @@ def create_app(
         store.persisted(changelog_name, delivered)
         acknowledge_more()
 
-    def read_back(gaps: list[Gap]) -> list[SourceRecord]:
+    def read_back(gaps: list[Gap], why: str = "consumer skipped") -> list[SourceRecord]:
         found = [record for gap in gaps for record in gap_reader.read(gap)]
-        log.warning("consumer skipped %d offsets; read %d records back", _span(gaps), len(found))
+        log.warning("%s %s; read %d records back", why, _describe(gaps), len(found))
         GAP_RECORDS.inc(len(found))
         return found
 
@@ -230,8 +234,7 @@ def create_app(
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))
-            DECIDED.inc(result.decided)
-            DEAD_LETTERED.inc(result.dead_lettered)
+            _count(result)
             yield None
 
     def settled() -> bool:
@@ -241,48 +244,111 @@ def create_app(
         source = input_topic(settings)
         return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == source)
 
+    # A stall is read back at most this many offsets per partition and look, so that a
+    # stuck partition with a deep backlog cannot hold the agent for long at a time.
+    stalls = StallWatch(max_span=settings.batch_max * 10)
+
+    def progress(committed: Mapping[int, int]) -> Callable[[int], int]:
+        """Each partition's first offset not known to be done: past its applied mark and,
+        under at_least_once, its committed offset (``continuity.progress_point``). Under
+        exactly_once a mark commits with its decisions, so it alone tells."""
+        acked = committed if transactional is None else None
+        return lambda partition: progress_point(partition, applied, gap_reader.log_start, acked)
+
     @app.timer(settings.tail_sweep_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def sweep_tails() -> None:
-        """Records faust skipped and acknowledged at a partition's end (``tail_gaps``)."""
+        """Holes at a partition's end: records faust acknowledged without delivering them
+        (``tail_gaps``), or fetched and dropped without acknowledging them
+        (``StallWatch``); nothing later in the partition reveals either to a batch."""
         if not settled():
+            stalls.forget()
             return
-        committed = await asyncio.to_thread(gap_reader.committed, assigned())
-        if not tail_gaps(committed, applied, gap_reader.log_start):
+        partitions = assigned()
+        generation = app.consumer_generation_id
+        committed, ends = await asyncio.to_thread(
+            lambda: (gap_reader.committed(partitions), gap_reader.ends(partitions))
+        )
+        skipped = tail_gaps(committed, applied, gap_reader.log_start)
+        stalled = stalls.look(generation, ends, progress(committed))
+        if not (skipped or stalled):
             return
         async with applying:
-            if not settled():
+            if not settled() or app.consumer_generation_id != generation:
+                stalls.forget()
                 return
             if transactional is None:
-                await repair_tails()
+                await repair_tails(stalled)
                 return
             transactional.install()
             # Inside the transactions' lock, after faust committed what it had acked.
             async with transactional.settled():
-                await repair_tails()
+                await repair_tails(stalled)
 
-    async def repair_tails() -> None:
+    async def repair_tails(stalled: list[Gap]) -> None:
         """Decide the tail holes there are now (the caller holds the locks)."""
-        gaps = tail_gaps(gap_reader.committed(assigned()), applied, gap_reader.log_start)
-        if not gaps:
-            return
-        result = pipeline.process(read_back(gaps), load)
-        # The hole's end is applied even where it held only transaction markers.
-        marks = {gap.partition: gap.end - 1 for gap in gaps}
         if transactional is None:
-            await publish([], None, result, marks)
+            # Whatever was acknowledged before the lock, committed: a second commit, as
+            # one under way may have gathered its offsets before the last acks.
+            await app.consumer.commit()
+            await app.consumer.commit()
+        committed = gap_reader.committed(assigned())
+        gaps = tail_gaps(committed, applied, gap_reader.log_start)
+        if gaps:
+            found = await asyncio.to_thread(read_back, gaps, "consumer committed past")
+            result = pipeline.process(found, load)
+            marks = gap_marks(gaps, applied)
+            if transactional is None:
+                await publish([], None, result, marks)
+            else:
+                await transactional.send(result.outgoing, state_writes(result, marks))
+                # faust commits a partition's transaction only when its offset moves;
+                # these offsets were committed already, with the hole in them.
+                await transactional.commit({gap.partition: gap.end for gap in gaps})
+            _count(result)
+        # Since the look, a batch may have done them, or a repair above moved the mark.
+        stuck = unmoved(stalled, progress(committed))
+        if not stuck:
+            return
+        why = f"consumer left unfinished for a sweep interval ({_state(stuck, applied, committed)})"
+        # In a thread: the event loop keeps serving faust's timers while it reads.
+        found = await asyncio.to_thread(read_back, stuck, why)
+        for gap in stuck:
+            if not any(r.partition == gap.partition for r in found):
+                stalls.empty(gap)
+        # Under at_least_once what is at or below a mark is decided again (its decisions
+        # may never have gone out; if they did, these are identical); under exactly_once
+        # it has its output already.
+        records = found if transactional is None else unapplied(found, applied)
+        result = pipeline.process(records, load)
+        marks = gap_marks(stuck, applied)
+        # Acknowledged in faust like any hole read back, so its commits move past them.
+        if transactional is None:
+            await publish([], None, result, marks, acknowledge(found))
         else:
             await transactional.send(result.outgoing, state_writes(result, marks))
-            # faust commits a partition's transaction only when its offset moves; these
-            # offsets were committed already, with the hole in them.
-            await transactional.commit({gap.partition: gap.end for gap in gaps})
-        DECIDED.inc(result.decided)
-        DEAD_LETTERED.inc(result.dead_lettered)
+            acknowledge(found)()
+        _count(result)
 
     return app
 
 
-def _span(gaps: list[Gap]) -> int:
-    return sum(gap.end - gap.start for gap in gaps)
+def _describe(gaps: list[Gap]) -> str:
+    return ", ".join(f"[{gap.partition}] {gap.start}..{gap.end - 1}" for gap in gaps)
+
+
+def _state(
+    gaps: list[Gap], applied: Callable[[int], int | None], committed: Mapping[int, int]
+) -> str:
+    """Each gap's partition's applied mark and committed offset, for the log."""
+    return ", ".join(
+        f"[{gap.partition}] mark {applied(gap.partition)} committed {committed.get(gap.partition)}"
+        for gap in gaps
+    )
+
+
+def _count(result: BatchResult) -> None:
+    DECIDED.inc(result.decided)
+    DEAD_LETTERED.inc(result.dead_lettered)
 
 
 def _record(event: Any) -> SourceRecord:

@@ -14,8 +14,14 @@ on a rebalance and is restored from the changelog), and checks each micro-batch 
 it: a record further on than the next offset reveals a hole, which the agent reads
 straight from the broker (``stream_agents.repair``) and applies first, in offset order.
 A hole at a partition's end, with nothing after it, is found by a periodic sweep that
-compares the group's committed offsets with the marks (``tail_gaps``). A partition the
-agents never applied counts from its log start, so records dropped before the first one
+compares the group's committed offsets with the marks (``tail_gaps``). The same sweep
+catches records faust fetched and dropped without acknowledging them (its ``getmany``
+abandons a batch mid-way when the flow stops): nothing commits past them, nothing comes
+after them, and the consumer's position is already beyond them. The sweep compares each
+partition's end with its progress (past the mark and, under at_least_once, acknowledged),
+and records that waited past a progress point that did not move for a whole sweep
+interval are read back like any hole (``StallWatch``). A partition the agents
+never applied counts from its log start, so records dropped before the first one
 delivered are a hole like any other.
 A hole may also be legitimate: a transactional producer's commit markers take offsets too
 (``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
@@ -109,11 +115,101 @@ def tail_gaps(
     """
     gaps = []
     for partition, next_offset in sorted(committed.items()):
-        mark = applied(partition)
-        start = first(partition) if mark is None else mark + 1
+        start = _next_to_apply(partition, applied, first)
         if next_offset > start:
             gaps.append(Gap(partition, start, next_offset))
     return gaps
+
+
+class StallWatch:
+    """Records that wait on the broker while a partition makes no progress: the tail the
+    consumer will never deliver.
+
+    Each ``look`` takes every assigned partition's end (its last stable offset: what a
+    read_committed consumer can read) and its progress point (``progress``: the first
+    offset not known to be done) and returns, per partition whose progress point has not
+    moved since the previous look, the offsets that were already there then: they waited
+    a whole look interval on a worker that finished nothing of the partition meanwhile.
+    Records appended since the previous look are left to the consumer until the next.
+    A new consumer generation (a rebalance) starts over: after one, faust seeks the
+    partitions to their committed offsets and fetches what lies past them anew. A range
+    read back with no record in it (transaction markers only) is not stalled again. A
+    stalled range is at most ``max_span`` offsets from its start: a stuck partition's
+    backlog is read back a part per look.
+    """
+
+    def __init__(self, max_span: int) -> None:
+        self.max_span = max_span
+        self._generation: int | None = None
+        # partition -> (progress point, end) at the previous look
+        self._pending: dict[int, tuple[int, int]] = {}
+        # partition -> (progress point, end) of a range that held no record
+        self._empty: dict[int, tuple[int, int]] = {}
+
+    def look(
+        self, generation: int, ends: Mapping[int, int], progress: Callable[[int], int]
+    ) -> list[Gap]:
+        """The stalled ranges now."""
+        if generation != self._generation:
+            self.forget()
+            self._generation = generation
+        before, self._pending = self._pending, {}
+        stalled = []
+        for partition, end in sorted(ends.items()):
+            start = progress(partition)
+            empty = self._empty.get(partition)
+            if empty is not None and (empty[0] != start or empty[1] < end):
+                del self._empty[partition]  # progress, or records since
+            elif empty is not None:
+                continue
+            if end <= start:
+                continue
+            self._pending[partition] = (start, end)
+            previous = before.get(partition)
+            if previous is not None and previous[0] == start:
+                stalled.append(Gap(partition, start, min(previous[1], start + self.max_span)))
+        return stalled
+
+    def empty(self, gap: Gap) -> None:
+        """``gap`` was read back and held no record: unless its partition progresses or
+        more records arrive, it is not stalled again."""
+        self._empty[gap.partition] = (gap.start, gap.end)
+
+    def forget(self) -> None:
+        """Start over (a rebalance is under way): nothing pending is stalled yet."""
+        self._generation = None
+        self._pending = {}
+        self._empty = {}
+
+
+def progress_point(
+    partition: int,
+    applied: Callable[[int], int | None],
+    first: Callable[[int], int],
+    committed: Mapping[int, int] | None = None,
+) -> int:
+    """The first offset of ``partition`` not known to be done: the one after its applied
+    mark (``first``, the log start, when never applied) or, when ``committed`` is given,
+    the group's committed offset if that is lower. Under at_least_once a record is done
+    only once acknowledged: a mark can be ahead of its decisions (a publish cut short
+    delivered the changelog and not them), and their redelivery can be dropped too."""
+    start = _next_to_apply(partition, applied, first)
+    if committed is not None and partition in committed:
+        return min(start, committed[partition])
+    return start
+
+
+def unmoved(gaps: Iterable[Gap], progress: Callable[[int], int]) -> list[Gap]:
+    """The gaps whose partition has made no progress past the gap's start (checked again
+    under the agent's lock, after a batch may have done them)."""
+    return [gap for gap in gaps if progress(gap.partition) == gap.start]
+
+
+def _next_to_apply(
+    partition: int, applied: Callable[[int], int | None], first: Callable[[int], int]
+) -> int:
+    mark = applied(partition)
+    return first(partition) if mark is None else mark + 1
 
 
 def fill(records: Sequence[SourceRecord], found: Iterable[SourceRecord]) -> list[SourceRecord]:
@@ -137,6 +233,17 @@ def unapplied(
         if mark is None or record.offset > mark:
             fresh.append(record)
     return fresh
+
+
+def gap_marks(gaps: Iterable[Gap], applied: Callable[[int], int | None]) -> dict[int, int]:
+    """The marks that gaps read back and decided raise: each to its gap's last offset,
+    applied even where the gap held only transaction markers (never lowered)."""
+    marks: dict[int, int] = {}
+    for gap in gaps:
+        previous = marks.get(gap.partition, applied(gap.partition))
+        if previous is None or gap.end - 1 > previous:
+            marks[gap.partition] = gap.end - 1
+    return marks
 
 
 def advanced_marks(

@@ -10,7 +10,8 @@ where nothing was applied yet) are measured from the partition's log start (``lo
 A hole at the end of a partition has no later record to reveal it; the agent's sweep
 (``stream_agents.app``) finds it by comparing what the consumer group has committed with
 the partition's applied mark, read here with a second consumer that only asks the group
-coordinator (it never joins the group, is assigned nothing and commits nothing).
+coordinator (it never joins the group, is assigned nothing and commits nothing), and by
+comparing each partition's end (``ends``) with its mark (``continuity.StallWatch``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class GapReader:
                 "bootstrap.servers": kafka.bootstrap_servers,
                 "group.id": group_id,
                 "enable.auto.commit": False,
+                # Partition ends up to the last stable offset (``ends``).
+                "isolation.level": "read_committed",
             }
         )
         self._consumer = Consumer(
@@ -100,6 +103,24 @@ class GapReader:
                 raise GapReadError(f"no log start for {self.topic}[{partition}]: {exc}") from exc
             self._log_starts[partition] = low
         return self._log_starts[partition]
+
+    def ends(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Each partition's last stable offset, asked of the broker now: the offset after
+        the last record a read_committed consumer can read (an open transaction's records
+        are not counted; librdkafka asks with the consumer's isolation level). Asked by the
+        sweep's consumer, in the sweep's thread, never the one ``read`` uses in the agent's.
+        Empty when the broker does not answer: the sweep tries again at its next tick."""
+        ends = {}
+        for partition in partitions:
+            try:
+                _low, high = self._group.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=10, cached=False
+                )
+            except KafkaException as exc:
+                log.warning("partition ends not read: %s", exc)
+                return {}
+            ends[partition] = high
+        return ends
 
     def committed(self, partitions: Iterable[int]) -> dict[int, int]:
         """The next offset the agents' group will read, per partition that has one."""

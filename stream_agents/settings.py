@@ -51,8 +51,9 @@ class AgentSettings(BaseSettings):
     reference_timeout_s: float = 60.0
     metrics_port: int | None = None
     commit_interval_s: float = 1.0
-    # How often a worker compares its group's committed offsets with what it applied, to
-    # find records faust skipped at the end of a partition (stream_agents.continuity).
+    # How often a worker compares its group's committed offsets and each partition's end
+    # with what it applied, to find records faust skipped at the end of a partition
+    # (stream_agents.continuity); records dropped unacknowledged wait one to two of these.
     tail_sweep_s: float = Field(default=5.0, gt=0)
     # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
     gc_freeze: bool = True

@@ -22,22 +22,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from schemas.codec import decode_decision
-from schemas.topics import DECISIONS
 from tests.support.agents import (
     Workers,
     applied_marks,
     by_transaction,
     changelog_states,
+    decision_records,
     last_offsets,
     produce,
-    read_topic,
     replayed_states,
     transactions,
     wait_for_decisions,
@@ -100,12 +97,6 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
         # Read committed, each transaction has one decision record: the killed worker's
         # open transactions were aborted, and nothing was committed twice.
         assert set(decision_records(prefix).values()) == {1}
-
-
-def decision_records(prefix: str, isolation: str = "read_committed") -> Counter[str]:
-    """How many decision records each transaction id has on the decisions topic."""
-    records = read_topic(f"{prefix}{DECISIONS.name}", isolation=isolation)
-    return Counter(decode_decision(m.value()).transaction_id for m in records)
 
 
 def decided_by(port: int) -> float:

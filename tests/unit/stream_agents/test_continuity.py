@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from stream_agents.continuity import (
     Gap,
+    StallWatch,
     advanced_marks,
     decode_mark,
     encode_mark,
     fill,
     find_gaps,
+    gap_marks,
     is_mark_key,
     mark_key,
+    progress_point,
     tail_gaps,
     unapplied,
+    unmoved,
 )
 from stream_agents.pipeline import SourceRecord
 
@@ -95,6 +101,93 @@ def test_a_commit_past_the_mark_is_a_hole_at_the_partitions_end() -> None:
     marks = {0: 9, 1: 3, 2: 5, 3: None}
     assert tail_gaps(committed, marks.get, from_zero) == [Gap(1, 4, 6), Gap(3, 0, 8)]
     assert tail_gaps(committed, marks.get, {3: 8}.get) == [Gap(1, 4, 6)]
+
+
+def past_marks(marks: dict[int, int | None]) -> Callable[[int], int]:
+    """Progress as the applied marks alone tell it (exactly_once)."""
+    return lambda partition: progress_point(partition, marks.get, from_zero)
+
+
+def test_records_past_a_point_that_did_not_move_for_a_look_are_stalled() -> None:
+    watch = StallWatch(max_span=100)
+    marks: dict[int, int | None] = {0: 9, 1: 3, 2: None, 3: 4}
+    # 0: caught up; 1: 4..7 pending; 2: never applied, 0..4 pending; 3: caught up.
+    assert watch.look(1, {0: 10, 1: 8, 2: 5, 3: 5}, past_marks(marks)) == []
+    # 1 applied some of its records meanwhile; 2 applied nothing; 3 has new records.
+    marks[1] = 5
+    stalled = watch.look(1, {0: 10, 1: 9, 2: 7, 3: 6}, past_marks(marks))
+    # Only what was there at the first look: 5 and 6 of partition 2 just arrived.
+    assert stalled == [Gap(2, 0, 5)]
+    # A stall stays one until done, and grows by what waited a look since.
+    assert watch.look(1, {0: 10, 1: 9, 2: 7, 3: 6}, past_marks(marks)) == [
+        Gap(1, 6, 9),
+        Gap(2, 0, 7),
+        Gap(3, 5, 6),
+    ]
+
+
+def test_a_new_generation_or_a_rebalance_starts_the_watch_over() -> None:
+    watch = StallWatch(max_span=100)
+    progress = past_marks({0: 3})
+    assert watch.look(1, {0: 8}, progress) == []
+    assert watch.look(2, {0: 8}, progress) == []  # rebalanced since: a first look
+    assert watch.look(2, {0: 8}, progress) == [Gap(0, 4, 8)]
+    watch.forget()
+    assert watch.look(2, {0: 8}, progress) == []
+
+
+def test_a_partition_whose_end_is_not_known_is_not_judged() -> None:
+    watch = StallWatch(max_span=100)
+    progress = past_marks({0: 3, 1: 3})
+    watch.look(1, {0: 8, 1: 8}, progress)
+    # The broker did not answer for partition 1 this time.
+    assert watch.look(1, {0: 8}, progress) == [Gap(0, 4, 8)]
+    assert watch.look(1, {0: 8, 1: 8}, progress) == [Gap(0, 4, 8)]
+
+
+def test_a_stalled_range_is_read_back_a_part_at_a_time() -> None:
+    watch = StallWatch(max_span=3)
+    progress = past_marks({0: 3})
+    watch.look(1, {0: 50}, progress)
+    assert watch.look(1, {0: 50}, progress) == [Gap(0, 4, 7)]
+
+
+def test_a_range_read_back_empty_is_not_stalled_again_until_records_come() -> None:
+    # Offset 4 is a transaction's commit marker at the partition's end: the group's
+    # committed offset stays on it, past the mark, as faust commits.
+    watch = StallWatch(max_span=100)
+    progress = past_marks({0: 3})
+    watch.look(1, {0: 5}, progress)
+    [gap] = watch.look(1, {0: 5}, progress)
+    watch.empty(gap)
+    assert watch.look(1, {0: 5}, progress) == []
+    assert watch.look(1, {0: 5}, progress) == []
+    # A record after it: pending again from the same point, stalled a look later.
+    assert watch.look(1, {0: 6}, progress) == []
+    assert watch.look(1, {0: 6}, progress) == [Gap(0, 4, 6)]
+
+
+def test_under_at_least_once_progress_stops_at_what_was_not_acknowledged() -> None:
+    marks = {0: 9, 1: 3, 2: None}.get
+    committed = {0: 6, 1: 4}
+    # 0: applied through 9, acknowledged through 5: 6..9 may lack their decisions.
+    assert progress_point(0, marks, from_zero, committed) == 6
+    assert progress_point(1, marks, from_zero, committed) == 4
+    assert progress_point(2, marks, from_zero, committed) == 0
+    # faust committed past the mark (``tail_gaps``' case): the mark tells.
+    assert progress_point(1, marks, from_zero, {1: 8}) == 4
+    assert progress_point(0, marks, from_zero) == 10
+
+
+def test_unmoved_keeps_only_gaps_nothing_was_done_of_since() -> None:
+    gaps = [Gap(0, 4, 8), Gap(1, 0, 3), Gap(2, 6, 9)]
+    progress = past_marks({0: 3, 1: None, 2: 7})
+    assert unmoved(gaps, progress) == [Gap(0, 4, 8), Gap(1, 0, 3)]
+
+
+def test_gaps_raise_marks_to_their_last_offset_and_never_lower_them() -> None:
+    gaps = [Gap(0, 4, 8), Gap(1, 2, 5), Gap(2, 0, 3), Gap(0, 8, 9)]
+    assert gap_marks(gaps, {0: 3, 1: 9, 2: None}.get) == {0: 8, 2: 2}
 
 
 def test_marks_advance_only_forwards() -> None:

@@ -1,0 +1,44 @@
+"""An agent worker whose consumer drops records, as faust's can: the fault, injected.
+
+faust-streaming's ``Consumer.getmany`` abandons the rest of a fetched batch when the flow
+stops or the generation changes mid-way, and cancels a delivery cut short by a flow stop:
+aiokafka's position is past those records, nothing acknowledged or committed them, and
+only a later record of the partition would reveal the hole to the agent. That happens
+around rebalances, rarely and out of a test's control; this worker makes it happen on
+demand. Run as ``python -m tests.support.dropping_worker`` with the worker's environment
+plus ``DROP_FROM_OFFSET``: the first delivery of every source record at or past that
+offset is swallowed before faust sees it, then the worker is ``sentinel agents run``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from stream_agents import worker
+from stream_agents.consumer import RewindingConsumer
+
+SOURCE_SUFFIX = ".transactions"
+
+
+def main() -> None:
+    start = int(os.environ["DROP_FROM_OFFSET"])
+    swallowed: set[tuple[Any, int]] = set()
+    getmany = RewindingConsumer.getmany
+
+    async def dropping(self: RewindingConsumer, timeout: float) -> AsyncIterator[Any]:
+        async for tp, message in getmany(self, timeout):
+            position = (tp, message.offset)
+            is_source = tp.topic.endswith(SOURCE_SUFFIX)
+            if is_source and message.offset >= start and position not in swallowed:
+                swallowed.add(position)
+                continue
+            yield tp, message
+
+    RewindingConsumer.getmany = dropping  # type: ignore[method-assign]
+    worker.run(log_level="info")
+
+
+if __name__ == "__main__":
+    main()
