@@ -2,10 +2,11 @@
 
 The only module (with ``worker``, ``transactional`` and ``consumer``) that imports faust.
 The agent takes micro-batches from ``transactions``, hands them to the pure
-``DecisionPipeline``, and publishes with librdkafka, in one await per batch, both its
-outputs and the touched account states for the table's changelog (to the source record's
-partition, as faust would): faust acknowledges the batch only after the broker holds all of
-them, so a crash can only repeat work, never lose it. faust's own producer (aiokafka, pure
+``DecisionPipeline``, and publishes with librdkafka, in two awaits per batch, first its
+outputs, then the touched account states and marks for the table's changelog (to the
+source record's partition, as faust would): faust acknowledges the batch only after the
+broker holds all of them, so a crash can only repeat work, never lose it, and a mark never
+reaches the broker before its decisions. faust's own producer (aiokafka, pure
 Python) stays off that path. With ``processing_guarantee=exactly_once`` both go out inside
 faust's transactions instead (``transactional``). Records the consumer skips are read back
 from the broker before anything after them is decided, and a periodic sweep catches those
@@ -148,14 +149,18 @@ def create_app(
         else None
     )
 
-    def state_writes(result: BatchResult, marks: dict[int, int]) -> list[tuple[int, bytes, bytes]]:
-        """The batch's feature states and marks, put in the table: (partition, key, value)
-        for its changelog."""
+    def table_writes(result: BatchResult, marks: dict[int, int]) -> list[tuple[int, bytes, bytes]]:
+        """The batch's feature states and marks: (partition, key, value) for the table and
+        its changelog."""
         writes = [(p, account.encode(), state) for account, (p, state) in result.states.items()]
         writes += [(p, mark_key(p), encode_mark(offset)) for p, offset in marks.items()]
+        return writes
+
+    def put(writes: list[tuple[int, bytes, bytes]]) -> None:
+        """Into the table, once the batch's output is out: a rocksdb store's local files
+        then never hold a mark whose decisions a crash kept from the broker."""
         for partition, key, value in writes:
             store.put(partition, key, value)
-        return writes
 
     async def publish(
         events: list[Any],
@@ -164,19 +169,28 @@ def create_app(
         marks: dict[int, int],
         acknowledge_more: Callable[[], None] = lambda: None,
     ) -> None:
-        """The batch's feature states and marks to the table and its changelog, its records
-        to their topics; then ``acknowledge_more`` (the records faust did not deliver)."""
-        writes = state_writes(result, marks)
+        """The batch's records to their topics, then its feature states and marks to the
+        table's changelog and the table; then ``acknowledge_more`` (the records faust did
+        not deliver)."""
+        writes = table_writes(result, marks)
         if transactional is not None:
             transactional.install()
+            # One transaction: its output and its marks commit or abort together.
             await transactional.publish(result.outgoing, writes, events, stream, acknowledge_more)
+            put(writes)
             return
         if publisher is None:
             raise RuntimeError("at_least_once needs the librdkafka publisher")
         changelog = [Outgoing(CHANGELOG, key, value, partition=p) for p, key, value in writes]
-        # One await per micro-batch: faust acknowledges the batch's offsets only after
-        # this returns, i.e. after the broker holds every decision and state of it.
-        delivered = await publisher.publish([*result.outgoing, *changelog])
+        # Decisions first, then the marks: a mark on the broker (or in the table) always
+        # follows its records' decisions, so a record at or below a restored mark has
+        # them even when faust, after a crash, drops its redelivery and commits past it
+        # (seen: faust counts a hole in what it delivers as acknowledged). In one publish
+        # the changelog could land and the decisions not. faust acknowledges the batch's
+        # offsets only after both awaits, i.e. after the broker holds all of it.
+        await publisher.publish(result.outgoing)
+        delivered = await publisher.publish(changelog)
+        put(writes)
         store.persisted(changelog_name, delivered)
         acknowledge_more()
 
@@ -300,7 +314,9 @@ def create_app(
             if transactional is None:
                 await publish([], None, result, marks)
             else:
-                await transactional.send(result.outgoing, state_writes(result, marks))
+                writes = table_writes(result, marks)
+                await transactional.send(result.outgoing, writes)
+                put(writes)
                 # faust commits a partition's transaction only when its offset moves;
                 # these offsets were committed already, with the hole in them.
                 await transactional.commit({gap.partition: gap.end for gap in gaps})
@@ -325,7 +341,9 @@ def create_app(
         if transactional is None:
             await publish([], None, result, marks, acknowledge(found))
         else:
-            await transactional.send(result.outgoing, state_writes(result, marks))
+            writes = table_writes(result, marks)
+            await transactional.send(result.outgoing, writes)
+            put(writes)
             acknowledge(found)()
         _count(result)
 

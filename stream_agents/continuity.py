@@ -27,8 +27,10 @@ A hole may also be legitimate: a transactional producer's commit markers take of
 (``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
 and nothing changes. Records at or below the mark are redeliveries; the feature state
 already ignores them (the applied offset per partition inside each account's state) and
-their decisions come out identical. Under at_least_once they are decided again, because
-a publish that failed half-way may have delivered a mark without its decisions. Under
+their decisions come out identical. Under at_least_once they are decided again (a
+duplicate the sinks drop by decision id): the agent publishes a batch's decisions before
+its marks, so a mark never precedes its decisions on the broker, and this is no longer
+needed for them; it stays the conservative choice. Under
 exactly_once the mark, the decisions and the consumed offsets commit or abort together,
 so a record at or below the mark already has its output: it is dropped (``unapplied``);
 deciding it again would commit a second copy, in a transaction that faust never commits
@@ -191,8 +193,9 @@ def progress_point(
     """The first offset of ``partition`` not known to be done: the one after its applied
     mark (``first``, the log start, when never applied) or, when ``committed`` is given,
     the group's committed offset if that is lower. Under at_least_once a record is done
-    only once acknowledged: a mark can be ahead of its decisions (a publish cut short
-    delivered the changelog and not them), and their redelivery can be dropped too."""
+    only once acknowledged: after a crash the committed offset can lag the mark, and if
+    faust then drops the redelivery without committing past it, the partition's commits
+    stop there for good (its consumer lag never clears, a restart re-reads it all)."""
     start = _next_to_apply(partition, applied, first)
     if committed is not None and partition in committed:
         return min(start, committed[partition])

@@ -6,8 +6,8 @@ commits past them and, at a partition's end, no later record reveals the hole. T
 sweep's ``StallWatch`` must see the records wait past a progress point that does not
 move, read them back, decide each, and acknowledge them so the group's commits move past
 them. Records past the applied mark, and, under at_least_once, records applied but never
-acknowledged, whose redelivery is what was dropped (a mark can be ahead of its
-decisions: the publish that carried both was cut short).
+acknowledged, whose redelivery is what was dropped (after a crash the committed offset
+lags the mark).
 """
 
 from __future__ import annotations
