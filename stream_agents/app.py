@@ -162,6 +162,15 @@ def create_app(
         for partition, key, value in writes:
             store.put(partition, key, value)
 
+    async def send_in_transaction(
+        output: TransactionalOutput, result: BatchResult, marks: dict[int, int]
+    ) -> None:
+        """A repair's output and its states and marks, in the open transactions (the
+        sweep holds their lock: ``TransactionalOutput.settled``), then into the table."""
+        writes = table_writes(result, marks)
+        await output.send(result.outgoing, writes)
+        put(writes)
+
     async def publish(
         events: list[Any],
         stream: Any,
@@ -305,7 +314,7 @@ def create_app(
             # one under way may have gathered its offsets before the last acks.
             await app.consumer.commit()
             await app.consumer.commit()
-        committed = gap_reader.committed(assigned())
+        committed = await asyncio.to_thread(gap_reader.committed, assigned())
         gaps = tail_gaps(committed, applied, gap_reader.log_start)
         if gaps:
             found = await asyncio.to_thread(read_back, gaps, "consumer committed past")
@@ -314,9 +323,7 @@ def create_app(
             if transactional is None:
                 await publish([], None, result, marks)
             else:
-                writes = table_writes(result, marks)
-                await transactional.send(result.outgoing, writes)
-                put(writes)
+                await send_in_transaction(transactional, result, marks)
                 # faust commits a partition's transaction only when its offset moves;
                 # these offsets were committed already, with the hole in them.
                 await transactional.commit({gap.partition: gap.end for gap in gaps})
@@ -331,9 +338,9 @@ def create_app(
         for gap in stuck:
             if not any(r.partition == gap.partition for r in found):
                 stalls.empty(gap)
-        # Under at_least_once what is at or below a mark is decided again (its decisions
-        # may never have gone out; if they did, these are identical); under exactly_once
-        # it has its output already.
+        # What is at or below a mark has its decisions on the broker already (they go out
+        # before the mark): under exactly_once it is dropped; under at_least_once decided
+        # again, identically, as a redelivery would be (``continuity``).
         records = found if transactional is None else unapplied(found, applied)
         result = pipeline.process(records, load)
         marks = gap_marks(stuck, applied)
@@ -341,9 +348,7 @@ def create_app(
         if transactional is None:
             await publish([], None, result, marks, acknowledge(found))
         else:
-            writes = table_writes(result, marks)
-            await transactional.send(result.outgoing, writes)
-            put(writes)
+            await send_in_transaction(transactional, result, marks)
             acknowledge(found)()
         _count(result)
 

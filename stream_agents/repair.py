@@ -11,7 +11,8 @@ A hole at the end of a partition has no later record to reveal it; the agent's s
 (``stream_agents.app``) finds it by comparing what the consumer group has committed with
 the partition's applied mark, read here with a second consumer that only asks the group
 coordinator (it never joins the group, is assigned nothing and commits nothing), and by
-comparing each partition's end (``ends``) with its mark (``continuity.StallWatch``).
+comparing each partition's end (``ends``) with its progress: past the mark and, under
+at_least_once, committed (``continuity.StallWatch``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -213,11 +214,12 @@ def undecided_report(prefix: str, missing: set[str], timeout: float) -> str:
     where pytest does not truncate, a set diff of ids would bury everything else)."""
     topic = f"{prefix}{TRANSACTIONS.name}"
     where: dict[int, list[int]] = defaultdict(list)
+    ends: dict[int, int] = {}
     for msg in read_topic(topic):
+        ends[msg.partition()] = max(ends.get(msg.partition(), -1), msg.offset())
         if decode_transaction(msg.value()).transaction_id in missing:
             where[msg.partition()].append(msg.offset())
     marks = applied_marks(prefix)
-    ends = last_offsets(prefix)
     committed = group_committed(prefix, sorted(ends))
     lines = [f"{len(missing)} transactions without a decision after {timeout:.0f} s"]
     for partition in sorted(set(where) | set(ends)):
@@ -236,23 +238,22 @@ def commit_group(prefix: str, offsets: dict[int, int]) -> None:
     """Commit the agents' consumer group at these (next) offsets, while no worker runs:
     the state a consumer leaves when it commits past records, or never commits them."""
     topic = f"{prefix}{TRANSACTIONS.name}"
-    group = Consumer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"{prefix}{AgentSettings().app_id}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
+    with group_consumer(prefix) as group:
         where = [TopicPartition(topic, p, offset) for p, offset in offsets.items()]
         group.commit(offsets=where, asynchronous=False)
-    finally:
-        group.close()
 
 
 def group_committed(prefix: str, partitions: Sequence[int]) -> dict[int, int]:
     """The agents' consumer group's committed (next) offset per partition that has one."""
     topic = f"{prefix}{TRANSACTIONS.name}"
+    with group_consumer(prefix) as group:
+        answer = group.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: tp.offset for tp in answer if tp.offset >= 0}
+
+
+@contextlib.contextmanager
+def group_consumer(prefix: str) -> Iterator[Consumer]:
+    """A consumer in the agents' group that never subscribes: it only commits or asks."""
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,
@@ -261,9 +262,7 @@ def group_committed(prefix: str, partitions: Sequence[int]) -> dict[int, int]:
         }
     )
     try:
-        asked = [TopicPartition(topic, p) for p in partitions]
-        answer = consumer.committed(asked, timeout=10)
-        return {tp.partition: tp.offset for tp in answer if tp.offset >= 0}
+        yield consumer
     finally:
         consumer.close()
 
