@@ -39,8 +39,8 @@ down: ## Stop everything 'make up' started
 	@if [ -x $(SENTINEL) ]; then $(SENTINEL) pipeline down; $(SENTINEL) stack down; \
 	else echo "nothing to stop (no $(VENV))"; fi
 
-status: venv ## Show each service, its address and whether it answers
-	$(SENTINEL) pipeline status
+status: venv ## Show each service: up, starting or failing (restarts, last error, log)
+	-$(SENTINEL) pipeline status
 	$(SENTINEL) stack status
 
 lint: venv ## ruff (lint + format check) and mypy --strict

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from deploy.cli import topics_app
+from deploy.local import envfile
 from deploy.local.cli import app as stack_app
 from deploy.local.pipeline_cli import pipeline_app
 from dlq.cli import dlq_app
@@ -22,6 +23,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _configuration() -> None:
+    """Every command reads the local deployment's configuration first (deploy.local.envfile),
+    so it sees the registry, topics and database the running services see."""
+    envfile.load()
+
+
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(pipeline_app, name="pipeline")

@@ -6,6 +6,7 @@ prefix, database schema or key prefix, so tests never see each other's data.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Generator, Iterator
 
@@ -17,6 +18,10 @@ from psycopg import sql
 from deploy.topics import TopicAdmin, apply
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.topics import TopicSpec, declared_topics
+
+# The suites never read a developer's `.stack/sentinel.env` (deploy.local.envfile): each
+# test names its own topics, database and registry. Subprocesses inherit this.
+os.environ["SENTINEL_ENV_FILE"] = ""
 
 
 @pytest.hookimpl(wrapper=True)

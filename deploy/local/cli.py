@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local import stack
+from deploy.local import envfile, stack
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
 
@@ -34,6 +34,9 @@ def up() -> None:
         console.print(f"[red]stack up failed:[/] {exc}")
         raise typer.Exit(1) from exc
     _show(rows)
+    written = envfile.write(settings)
+    if written is not None:
+        console.print(f"configuration every sentinel command reads: {written}")
 
 
 @app.command()

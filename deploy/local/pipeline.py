@@ -1,59 +1,55 @@
 """The demo pipeline `make up` runs: every SentinelStream service as a supervised process.
 
-``sentinel pipeline up`` starts a detached supervisor; it starts the ingest API, two agent
-workers, the ledger sink, the labels sink, the hourly merchant-risk job, the webhook
-dispatcher and simulated traffic, restarts any that exits (with backoff), and stops them
-all on SIGTERM (``sentinel pipeline down``, which ``make down`` calls). Logs go to
-``.stack/logs/<service>.log``.
+``sentinel pipeline up`` starts a detached supervisor (``deploy.local.supervisor``); it
+starts the ingest API, two agent workers, the ledger sink, the labels sink, the hourly
+merchant-risk job, the webhook dispatcher and simulated traffic, restarts any that exits
+(with backoff), and stops them all on SIGTERM (``sentinel pipeline down``, which
+``make down`` calls). ``up`` returns only once every service has stayed up and the first
+decision is in the ledger, or fails naming the service that did not. Logs go to
+``.stack/logs/<service>.log``; each service's restarts and last error to
+``.stack/pipeline/state.json``.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from deploy.local.process import PidFile, runs, spawn, terminate
+import psutil
+import psycopg
+
+from deploy.local.process import PidFile, spawn, tail, terminate
 from deploy.local.settings import StackSettings
+from deploy.local.supervisor import ServiceSpec, ServiceState, Supervisor, read_state
+from schemas.connections import PostgresConnection
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 SUPERVISOR_MARKER = "pipeline supervise"
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceSpec:
-    name: str
-    argv: tuple[str, ...]
-    env: dict[str, str] = field(default_factory=dict)
+AGENT_WORKERS = 2
 
 
 def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[ServiceSpec]:
     """What the demo runs; add agent workers to add capacity."""
-    agents_env = {"SENTINEL_AGENTS_MODEL_REGISTRY": str(registry)}
-    # A data dir per worker: a rocksdb table store (SENTINEL_AGENTS_STORE) locks its files.
+    agents = [
+        ServiceSpec(
+            f"agent-{n}",
+            (SENTINEL, "agents", "run", "--log-level", "warning"),
+            {
+                "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
+                "SENTINEL_AGENTS_METRICS_PORT": str(settings.agents_metrics_port + n - 1),
+                # A data dir per worker: a rocksdb table store locks its files.
+                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / str(n)),
+            },
+        )
+        for n in range(1, AGENT_WORKERS + 1)
+    ]
     return [
         ServiceSpec("api", (SENTINEL, "api", "serve")),
-        ServiceSpec(
-            "agent-1",
-            (SENTINEL, "agents", "run", "--log-level", "warning"),
-            {
-                **agents_env,
-                "SENTINEL_AGENTS_METRICS_PORT": "9101",
-                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / "1"),
-            },
-        ),
-        ServiceSpec(
-            "agent-2",
-            (SENTINEL, "agents", "run", "--log-level", "warning"),
-            {
-                **agents_env,
-                "SENTINEL_AGENTS_METRICS_PORT": "9102",
-                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / "2"),
-            },
-        ),
+        *agents,
         ServiceSpec("sink", (SENTINEL, "sink", "run"), {"SENTINEL_SINK_INSTANCE_ID": "sink-1"}),
         ServiceSpec(
             "labels", (SENTINEL, "labels", "sink"), {"SENTINEL_LABELS_INSTANCE_ID": "labels-1"}
@@ -73,57 +69,13 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
     ]
 
 
-@dataclass
-class Child:
-    spec: ServiceSpec
-    pid: int | None = None
-    restarts: int = 0
-    next_start: float = 0.0
+def state_file(settings: StackSettings) -> Path:
+    return settings.dir / "pipeline" / "state.json"
 
 
-class Supervisor:
-    """Keeps every service running until told to stop."""
-
-    def __init__(self, settings: StackSettings, specs: list[ServiceSpec]) -> None:
-        self.settings = settings
-        self.children = [Child(spec) for spec in specs]
-        self.stopping = False
-
-    def run(self) -> None:
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while not self.stopping:
-            for child in self.children:
-                self._keep_alive(child)
-            time.sleep(0.5)
-        for child in reversed(self.children):
-            if child.pid is not None:
-                terminate(child.pid, timeout_s=30)
-            PidFile(self._pidfile(child.spec.name), "").clear()
-
-    def _keep_alive(self, child: Child) -> None:
-        if child.pid is not None:
-            try:
-                done, _status = os.waitpid(child.pid, os.WNOHANG)
-            except ChildProcessError:
-                done = child.pid
-            if done == 0:
-                return
-            child.pid = None
-            child.restarts += 1
-            # Back off up to 30 s so a service that cannot start does not spin.
-            child.next_start = time.monotonic() + min(30.0, 2.0 ** min(child.restarts, 5))
-        if time.monotonic() >= child.next_start:
-            env = {**os.environ, **child.spec.env}
-            log = self.settings.logs / f"{child.spec.name}.log"
-            child.pid = spawn(child.spec.argv, log, env)
-            PidFile(self._pidfile(child.spec.name), child.spec.argv[1]).write(child.pid)
-
-    def _pidfile(self, name: str) -> Path:
-        return self.settings.dir / "pids" / f"pipeline-{name}.pid"
-
-    def _stop(self, _signum: int, _frame: object) -> None:
-        self.stopping = True
+def supervisor(settings: StackSettings, rate: float, registry: Path) -> Supervisor:
+    specs = demo_services(settings, rate, registry)
+    return Supervisor(specs, settings.logs, state_file(settings), spawn)
 
 
 def supervisor_pidfile(settings: StackSettings) -> PidFile:
@@ -136,6 +88,7 @@ def start(settings: StackSettings, rate: float, registry: Path) -> int:
     running = pidfile.live_pid()
     if running is not None:
         return running
+    state_file(settings).unlink(missing_ok=True)  # a fresh supervisor, fresh counts
     argv = [SENTINEL, "pipeline", "supervise", "--rate", f"{rate:g}", "--registry", str(registry)]
     pid = spawn(argv, settings.logs / "supervisor.log")
     pidfile.write(pid)
@@ -151,11 +104,64 @@ def stop(settings: StackSettings) -> bool:
     return stopped
 
 
-def status(settings: StackSettings) -> dict[str, int | None]:
-    """Each service's live pid (None when it is not running)."""
-    out: dict[str, int | None] = {}
-    for path in sorted((settings.dir / "pids").glob("pipeline-*.pid")):
-        name = path.stem.removeprefix("pipeline-")
-        pid = PidFile(path, "").live_pid()
-        out[name] = pid if pid is not None and runs(pid, "sentinel") else None
-    return out
+def status(settings: StackSettings) -> list[ServiceState]:
+    """Each service as the supervisor last wrote it; none runs without a live supervisor."""
+    states = read_state(state_file(settings))
+    if supervisor_pidfile(settings).live_pid() is None:
+        for state in states:
+            if state.pid is not None and not psutil.pid_exists(state.pid):
+                state.pid = None
+    return states
+
+
+def decisions_since(since: datetime, postgres: PostgresConnection) -> int:
+    """Decisions the ledger holds that were made at or after ``since``."""
+    try:
+        with psycopg.connect(postgres.dsn.get_secret_value(), connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM decisions WHERE decided_at >= %s", (since,)
+            ).fetchone()
+    except psycopg.Error:
+        return 0  # not migrated yet, or restarting: not a decision either way
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ok: bool
+    decisions: int
+    states: list[ServiceState]
+
+    def not_up(self) -> list[ServiceState]:
+        now = time.time()
+        return [s for s in self.states if s.health(now) != "up"]
+
+
+def wait_ready(
+    settings: StackSettings,
+    since: datetime,
+    timeout_s: float,
+    postgres: PostgresConnection,
+    say: Callable[[str], None] = lambda _line: None,
+) -> Readiness:
+    """Wait until every service has stayed up and the first decision is in the ledger."""
+    deadline = time.monotonic() + timeout_s
+    said = ""
+    while True:
+        states = status(settings)
+        decided = decisions_since(since, postgres)
+        ready = Readiness(False, decided, states)
+        waiting = ready.not_up()
+        if states and not waiting and decided > 0:
+            return Readiness(True, decided, states)
+        if supervisor_pidfile(settings).live_pid() is None or time.monotonic() >= deadline:
+            return ready
+        line = f"waiting: {', '.join(s.name for s in waiting) or 'the first decision'}"
+        if line != said:
+            say(line)
+            said = line
+        time.sleep(1.0)
+
+
+def log_tail(state: ServiceState, lines: int = 20) -> str:
+    return tail(Path(state.log), lines)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from deploy.local import pipeline
 from deploy.local.http_traffic import run as http_traffic_run
 from deploy.local.settings import StackSettings
+from deploy.local.supervisor import ServiceState
 from deploy.local.view import LiveView
 from ingest_api.settings import ApiSettings
 
@@ -37,7 +41,7 @@ def _sentinel(*args: str) -> str:
 @pipeline_app.command()
 def bootstrap() -> None:
     """Seed rules, a demo API key and, if none is registered, a model trained on simulated
-    data (a few minutes the first time), announced as champion unless one is."""
+    data (a minute or two the first time), announced as champion unless one is."""
     settings = StackSettings()
     _sentinel("rules", "load")
     key_file = settings.dir / "demo" / "api-key"
@@ -56,11 +60,11 @@ def bootstrap() -> None:
             "--out",
             str(data),
             "--customers",
-            "2000",
+            str(settings.bootstrap_customers),
             "--terminals",
-            "4000",
+            str(settings.bootstrap_terminals),
             "--days",
-            "70",
+            str(settings.bootstrap_days),
         )
         _sentinel("train", "--data", str(data), "--registry", str(registry), "--no-search")
     _announce_current(registry)
@@ -79,21 +83,63 @@ def _announce_current(registry: Path) -> None:
 
 
 @pipeline_app.command()
-def up(rate: Rate = 200.0) -> None:
-    """Start every service under a supervisor, with simulated traffic at ``rate``."""
+def up(
+    rate: Rate = 200.0,
+    wait: Annotated[
+        bool,
+        typer.Option(help="Return once every service stays up and decisions reach the ledger."),
+    ] = True,
+) -> None:
+    """Start every service under a supervisor, with simulated traffic at ``rate``; wait until
+    each has stayed up and the first decision is in the ledger, else exit 1 naming it."""
     settings = StackSettings()
+    since = datetime.now(UTC)
     pid = pipeline.start(settings, rate, _registry(settings))
     console.print(f"pipeline supervisor running (pid {pid}); logs in {settings.logs}")
-    console.print("API docs  http://127.0.0.1:8000/docs   metrics  http://127.0.0.1:8000/metrics")
-    console.print("agent metrics  http://127.0.0.1:9101/metrics  http://127.0.0.1:9102/metrics")
+    if wait:
+        _wait_ready(settings, since)
+    api = ApiSettings()
+    console.print(
+        f"API docs  http://{api.host}:{api.port}/docs   "
+        f"metrics  http://{api.host}:{api.port}/metrics"
+    )
+    ports = [settings.agents_metrics_port + n for n in range(pipeline.AGENT_WORKERS)]
+    console.print("agent metrics  " + "  ".join(f"http://127.0.0.1:{p}/metrics" for p in ports))
     console.print("stop everything with: make down")
+
+
+def _wait_ready(settings: StackSettings, since: datetime) -> None:
+    began = time.monotonic()
+    ready = pipeline.wait_ready(
+        settings,
+        since,
+        settings.pipeline_ready_timeout_s,
+        settings.postgres,
+        say=lambda line: console.print(f"[dim]{line}[/]"),
+    )
+    if ready.ok:
+        console.print(
+            f"every service up; {ready.decisions} decisions in the ledger after "
+            f"{time.monotonic() - began:.0f} s"
+        )
+        return
+    _show(ready.states)
+    troubled = ready.not_up()
+    for state in troubled:
+        console.print(f"\n[red]{state.name}[/] ({state.health(time.time())}), {state.log}:")
+        console.print(pipeline.log_tail(state), markup=False, highlight=False)
+    if not troubled:
+        console.print(
+            f"[red]no decision reached the ledger within the wait[/] (logs: {settings.logs})"
+        )
+    console.print("the pipeline keeps running under its supervisor; `make down` stops it")
+    raise typer.Exit(1)
 
 
 @pipeline_app.command("supervise", hidden=True)
 def supervise(rate: Rate = 200.0, registry: Annotated[Path, typer.Option()] = Path()) -> None:
     """Run the supervisor in the foreground (``up`` starts it detached)."""
-    settings = StackSettings()
-    pipeline.Supervisor(settings, pipeline.demo_services(settings, rate, registry)).run()
+    pipeline.supervisor(StackSettings(), rate, registry).run()
 
 
 @pipeline_app.command("http-traffic", hidden=True)
@@ -114,9 +160,35 @@ def down() -> None:
 
 @pipeline_app.command()
 def status() -> None:
-    """Each service and its pid."""
-    for name, pid in pipeline.status(StackSettings()).items():
-        console.print(f"{name:12} {'running, pid ' + str(pid) if pid else '[red]not running[/]'}")
+    """Each service: up, starting, failing (restarts, last error, log) or down; exit 1 unless
+    every service is up."""
+    settings = StackSettings()
+    states = pipeline.status(settings)
+    if pipeline.supervisor_pidfile(settings).live_pid() is None:
+        console.print("pipeline supervisor not running (make up starts it)")
+    _show(states)
+    now = time.time()
+    if not states or any(state.health(now) != "up" for state in states):
+        raise typer.Exit(1)
+
+
+def _show(states: list[ServiceState]) -> None:
+    table = Table(title="SentinelStream pipeline")
+    for column in ("service", "state", "pid", "restarts", "last error", "log"):
+        table.add_column(column)
+    now = time.time()
+    colour = {"up": "green", "starting": "yellow", "failing": "red", "down": "red"}
+    for state in states:
+        health = state.health(now)
+        table.add_row(
+            state.name,
+            f"[{colour[health]}]{health}[/]",
+            str(state.pid or "-"),
+            str(state.restarts),
+            state.last_error or "",
+            state.log,
+        )
+    console.print(table)
 
 
 @pipeline_app.command()

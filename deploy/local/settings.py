@@ -47,6 +47,14 @@ class StackSettings(BaseSettings):
     redis_maxmemory: str = "1gb"
     start_timeout_s: float = 120.0
     stop_timeout_s: float = 60.0
+    # The demo pipeline (`make up`): the agent workers' metrics ports (one each, from this),
+    # how long `pipeline up` waits for every service to stay up and decide, and the size of
+    # the simulated history the first model is trained on.
+    agents_metrics_port: int = 9101
+    pipeline_ready_timeout_s: float = 90.0
+    bootstrap_customers: int = 2000
+    bootstrap_terminals: int = 4000
+    bootstrap_days: int = 70
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
