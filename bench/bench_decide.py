@@ -41,6 +41,11 @@ import xgboost as xgb
 from rich.console import Console
 
 from bench.common import measures_table, write_results
+from decision_core.features import AccountFeatures
+from decision_core.pipeline import DecisionPipeline
+from decision_core.records import BatchResult, SourceRecord
+from decision_core.scoring import publish
+from decision_core.transaction_features import FEATURE_CONFIG
 from fraudsim.simulate.config import SimConfig
 from fraudsim.simulate.dataset import simulate
 from fraudsim.tables import TransactionColumns, transactions_table
@@ -48,10 +53,6 @@ from replay.candidate import Candidate, build_pipeline
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_transaction
 from schemas.features import FEATURE_NAMES
-from stream_agents.features import AccountFeatures
-from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord
-from stream_agents.scoring import publish
-from stream_agents.transaction_features import FEATURE_CONFIG
 
 RESULTS = Path(__file__).with_name("results") / "decide.json"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # decided_at: fixed, so outputs can be compared

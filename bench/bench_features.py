@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from stream_agents.features import AccountFeatures, FeatureEvent
+from decision_core.features import AccountFeatures, FeatureEvent
 
 DAYS = 60
 DAY_MS = 86_400_000
@@ -116,7 +116,7 @@ def main() -> None:
         "from_bytes + observe + to_bytes µs, p50": lambda s: f"{med(s['cycle']):.1f}",
         "state bytes, p50 / max": lambda s: f"{med(s['size']):,.0f} / {max(s['size']):,.0f}",
     }
-    table = Table(title=f"stream_agents.features, {DAYS} days per account")
+    table = Table(title=f"decision_core.features, {DAYS} days per account")
     table.add_column("measure")
     for name in results:
         table.add_column(name, justify="right")

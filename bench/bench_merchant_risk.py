@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
+from decision_core.features.merchant import HOUR_MS
 from deploy.topics import TopicAdmin, apply
 from fraudsim.simulate import SimConfig, simulate
 from fraudsim.tables import TransactionColumns, label_records, labels_table, transactions_table
@@ -34,7 +35,6 @@ from ledger_sink.labels import LabelWriter
 from ledger_sink.migrate import upgrade
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import MERCHANT_RISK
-from stream_agents.features.merchant import HOUR_MS
 from stream_agents.merchant_risk.compute import changes, records_for_hour
 from stream_agents.merchant_risk.job import MerchantRiskJob, MerchantRiskSettings
 from stream_agents.merchant_risk.ledger import window_counts

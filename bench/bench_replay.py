@@ -29,6 +29,8 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from bench.common import measures_table, producer, seed_reference, write_results
+from decision_core.features import AccountFeatures
+from decision_core.records import BatchResult, SourceRecord
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.writer import LedgerWriter
 from replay.candidate import Candidate, build_pipeline
@@ -39,8 +41,6 @@ from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import TRANSACTIONS, declared_topics
-from stream_agents.features import AccountFeatures
-from stream_agents.pipeline import BatchResult, SourceRecord
 from tests.integration.ledger_sink.support import migrated_database
 from tests.support.agents import transactions
 from tests.support.models import train_tiny_model

@@ -45,14 +45,14 @@ from rich.table import Table
 
 from bench.bench_agents import decisions
 from bench.common import producer, seed_reference, write_results
+from decision_core.features import AccountFeatures
+from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, TxType
 from schemas.records import Transaction
 from schemas.topics import TRANSACTIONS, TopicSpec, declared_topics
-from stream_agents.features import AccountFeatures
-from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 from tests.support.agents import changelog_topic
 from tests.support.models import announce_model, train_tiny_model
 

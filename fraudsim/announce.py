@@ -2,7 +2,7 @@
 
 The Kafka edge of ``sentinel models promote|challenge|announced`` (and of ``sentinel train``
 when it makes its model current). One record per role, keyed by the role; clearing a role is
-a tombstone. Running agents follow the topic (``stream_agents.live_models``).
+a tombstone. Running agents follow the topic (``decision_core.live_models.ModelBook``).
 """
 
 from __future__ import annotations

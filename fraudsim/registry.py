@@ -1,6 +1,6 @@
 """The model registry folder: list versions, check and promote one, stage one.
 
-Layout and loading are ``stream_agents.scoring``'s (``<root>/<version>/model.ubj`` and
+Layout and loading are ``decision_core.scoring``'s (``<root>/<version>/model.ubj`` and
 ``card.json``). Running agents learn the champion and challenger from the models topic
 (``fraudsim.announce``); ``<root>/CURRENT`` keeps naming the champion for offline tools
 (replay, ``sentinel models list``, the demo's bootstrap), rewritten atomically on promotion.
@@ -19,8 +19,8 @@ from typing import Any
 
 import xgboost as xgb
 
+from decision_core.scoring import CURRENT, Model, publish
 from schemas.features import LIVE_FEATURE_NAMES
-from stream_agents.scoring import CURRENT, Model, publish
 
 STAGING = ".staging"
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from stream_agents.scoring import Model
+    from decision_core.scoring import Model
 
 models_app = typer.Typer(
     help="Model registry: list versions, promote a champion, set a challenger (agents hot-swap)."
@@ -80,7 +80,7 @@ def _announce(role: str, version: str | None, forced: bool = False) -> None:
 
 
 def _thresholds(model: Model) -> str:
-    from stream_agents.live_models import card_thresholds
+    from decision_core.thresholds import card_thresholds
 
     chosen = card_thresholds(model.card)
     if chosen is None:

@@ -3,7 +3,7 @@
 ``sentinel replay`` reads a time or offset range of ``transactions`` (every partition, each
 in offset order, so every account's events keep their order), warms the feature state
 from the longest window before the range, and decides every record in the range with the
-live agents' own code (``stream_agents.pipeline.DecisionPipeline``, ``RulesJudge``, the
+live agents' own code (``decision_core.pipeline.DecisionPipeline``, ``RulesJudge``, the
 ``rule_engine`` and the XGBoost ``Model``) under a candidate rule set, model and
 thresholds. It compares the outcome with what the ledger recorded live and with the fraud
 labels, and reports the difference. It never writes to the ledger or to a live topic.

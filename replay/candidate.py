@@ -16,6 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from decision_core.features import HomeProfile
+from decision_core.features.merchant import MerchantValues
+from decision_core.judge import RulesJudge
+from decision_core.pipeline import DecisionPipeline
+from decision_core.reference import ReferenceData
+from decision_core.scoring import CURRENT, Model, ModelRegistry
 from replay.errors import ReplayError
 from rule_engine import (
     BreakerConfig,
@@ -27,12 +33,6 @@ from rule_engine import (
     Thresholds,
 )
 from rule_engine.lists import ListSet
-from stream_agents.features import HomeProfile
-from stream_agents.features.merchant import MerchantValues
-from stream_agents.judge import RulesJudge
-from stream_agents.pipeline import DecisionPipeline
-from stream_agents.reference import ReferenceData
-from stream_agents.scoring import CURRENT, Model, ModelRegistry
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from decision_core.settings import DecisionSettings
+from decision_core.thresholds import ThresholdOverrides
 from replay.errors import ReplayError
 from replay.output import show, write
 from replay.plan import (
@@ -23,8 +25,6 @@ from replay.service import ReplayRequest, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
 from rule_engine import BreakerConfig
-from stream_agents.live_models import ThresholdOverrides
-from stream_agents.settings import AgentSettings
 
 replay_app = typer.Typer(help="Replay transactions through candidate rules and models.")
 console = Console()
@@ -76,7 +76,7 @@ def main(
     workers: Annotated[int | None, typer.Option(help="Worker processes (0: auto).")] = None,
 ) -> None:
     """Replay a range of the transactions topic with the live agents' code and compare."""
-    agents = AgentSettings()
+    agents = DecisionSettings()
     settings = ReplaySettings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
@@ -119,7 +119,7 @@ def main(
 
 
 def _thresholds(
-    agents: AgentSettings, review: float | None, decline: float | None
+    agents: DecisionSettings, review: float | None, decline: float | None
 ) -> ThresholdOverrides:
     """The options, else the agents' environment overrides; unset: the model card's."""
     return ThresholdOverrides(
@@ -128,7 +128,7 @@ def _thresholds(
     )
 
 
-def _breaker(agents: AgentSettings) -> BreakerConfig:
+def _breaker(agents: DecisionSettings) -> BreakerConfig:
     return BreakerConfig(
         max_share=agents.breaker_max_share,
         min_volume=agents.breaker_min_volume,

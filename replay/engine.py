@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from decision_core.features import AccountFeatures
+from decision_core.outputs import decision_record
+from decision_core.pipeline import DecisionPipeline
+from decision_core.records import BatchResult, SourceRecord
 from replay.candidate import Candidate, build_pipeline
 from replay.database import connect, live_decisions
 from replay.errors import ReplayError
@@ -21,8 +25,6 @@ from replay.report import Replayed, ReportPart
 from replay.source import output_producer, read_ranges, throwaway_consumer
 from schemas.connections import KafkaConnection
 from schemas.records import Decision
-from stream_agents.features import AccountFeatures
-from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord, decision_record
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from decision_core.features.windows import RETENTION_MS
+from decision_core.transaction_features import FEATURE_CONFIG
 from replay.errors import LiveTopicRefused, ReplayError
 from schemas.topics import declared_topics
-from stream_agents.features.windows import RETENTION_MS
-from stream_agents.transaction_features import FEATURE_CONFIG
 
 # The longest feature window plus the lateness the state accepts: every window of the first
 # replayed event is then complete (the first-seen memory may still remember longer; see

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from decision_core.records import SourceRecord
 from replay.database import LiveDecision
 from schemas.enums import Outcome
 from schemas.records import Decision
-from stream_agents.pipeline import SourceRecord
 
 MISSING = "MISSING"  # no decision in the ledger for this transaction
 BINS = 1000

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from decision_core.reference import ReferenceData
+from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from replay.candidate import (
     Candidate,
     check_rules,
@@ -27,8 +29,6 @@ from replay.source import Selection, ensure_output_topic, load_reference, read_l
 from replay.summary import summarize
 from rule_engine import BreakerConfig, RuleSpec
 from schemas.topics import LABELS, TRANSACTIONS
-from stream_agents.live_models import ThresholdOverrides, select_thresholds
-from stream_agents.reference import ReferenceData
 
 
 @dataclass(frozen=True)

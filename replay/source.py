@@ -17,15 +17,16 @@ from datetime import datetime
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from decision_core.records import SourceRecord
+from decision_core.reference import ReferenceData, topic_roles
 from deploy.topics import TopicAdmin
 from replay.errors import ReplayError
 from replay.plan import PartitionRange, to_ms
 from schemas.codec import decode_label
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
+from schemas.follower import TopicFollower
 from schemas.topics import DAY_MS, DECISIONS, DEFAULT_REPLICATION_FACTOR, TopicSpec
-from stream_agents.pipeline import SourceRecord
-from stream_agents.reference import ReferenceData, ReferenceFollower
 
 log = logging.getLogger("replay")
 STALL_S = 30.0  # no record and no progress for this long: the broker is not answering
@@ -190,7 +191,7 @@ def _passed(consumer: Consumer, topic: str, last: dict[int, int]) -> set[int]:
 def load_reference(kafka: KafkaConnection, timeout_s: float = 60.0) -> ReferenceData:
     """The rules, lists and profiles on the compacted topics now (as a starting agent does)."""
     data = ReferenceData()
-    follower = ReferenceFollower(kafka, data)
+    follower = TopicFollower(kafka, topic_roles(kafka.topic_prefix), data.apply, "reference")
     try:
         if not follower.start(timeout_s):
             raise ReplayError(f"reference topics not read within {timeout_s:.0f} s")

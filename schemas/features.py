@@ -2,9 +2,9 @@
 
 Decisions record feature values under these names, model artifacts list them as their
 columns, and analysts' rules read them. ``FEATURE_NAMES`` are the per-account features
-``stream_agents.features`` computes per event (a test holds it to that);
+``decision_core.features`` computes per event (a test holds it to that);
 ``MERCHANT_FEATURE_NAMES`` are the merchant-risk features the hourly job publishes and the
-agents add before scoring (``stream_agents.features.merchant``). ``LIVE_FEATURE_NAMES``, both
+agents add before scoring (``decision_core.features.merchant``). ``LIVE_FEATURE_NAMES``, both
 together, is what a live model may read. Renaming one is a breaking change for all three.
 """
 

@@ -1,1 +1,1 @@
-"""The faust-streaming app: per-account features, rules, model scoring and decision policy."""
+"""The faust app around ``decision_core``: consuming, checkpoints, publishing; merchant risk."""

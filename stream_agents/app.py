@@ -24,6 +24,8 @@ from typing import Any
 import faust
 from faust.types import Message
 
+from decision_core.pipeline import DecisionPipeline
+from decision_core.records import BatchResult, Outgoing, SourceRecord
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
 from stream_agents.consumer import App
 from stream_agents.continuity import (
@@ -50,7 +52,6 @@ from stream_agents.metrics import (
     GAP_RECORDS,
 )
 from stream_agents.output import BatchPublisher
-from stream_agents.pipeline import BatchResult, DecisionPipeline, Outgoing, SourceRecord
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 from stream_agents.table_store import PartitionedStore

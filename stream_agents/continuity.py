@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from stream_agents.pipeline import SourceRecord
+from decision_core.records import SourceRecord
 
 # Table keys of the per-partition marks: a NUL first byte, which no account id has (the
 # pipeline dead-letters account ids with control characters).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from decision_core.observer import Observer
+
 DECIDED = Counter("sentinel_agent_decisions_total", "transactions decided")
 DEAD_LETTERED = Counter(
     "sentinel_agent_dead_letters_total", "records sent to the dead-letter topic"
@@ -62,6 +64,36 @@ GC_PAUSES = Histogram(
     ["generation"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+
+
+class MetricsObserver(Observer):
+    """The decision code's reports (``decision_core.observer``) as the agents' metrics."""
+
+    def rule_failed(self, rule_id: str) -> None:
+        RULE_FAILURES.labels(rule_id).inc()
+
+    def breaker_degraded(self, rule_id: str) -> None:
+        BREAKER_DEGRADED.labels(rule_id).inc()
+
+    def rules_loaded(self, count: int) -> None:
+        RULES_LOADED.set(count)
+
+    def rule_rejected(self, rule_id: str) -> None:
+        RULES_REJECTED.inc()
+
+    def model_swapped(self, role: str) -> None:
+        MODEL_SWAPS.labels(role).inc()
+
+    def model_load_failed(self, role: str) -> None:
+        MODEL_LOAD_FAILURES.labels(role).inc()
+
+    def challenger_failed(self) -> None:
+        CHALLENGER_FAILURES.inc()
+
+
+def count_reference_record(role: str) -> None:
+    """A record of a followed topic applied or skipped (``schemas.follower.TopicFollower``)."""
+    REFERENCE_RECORDS.labels(role).inc()
 
 
 def watch_gc() -> None:

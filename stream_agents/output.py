@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from decision_core.records import Outgoing
 from schemas.connections import KafkaConnection
-from stream_agents.pipeline import Outgoing
 
 
 class BatchPublisher:

@@ -24,9 +24,9 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from decision_core.records import SourceRecord
 from schemas.connections import KafkaConnection
 from stream_agents.continuity import Gap
-from stream_agents.pipeline import SourceRecord
 
 log = logging.getLogger("stream_agents.repair")
 

@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from decision_core.settings import DecisionSettings
 from schemas.connections import KafkaConnection
 
 
-class AgentSettings(BaseSettings):
-    """The faust worker, its micro-batches, the model registry and the decision thresholds."""
+class AgentSettings(DecisionSettings):
+    """The faust worker and its micro-batches; the model registry, the decision thresholds
+    and the breaker are ``DecisionSettings``' (the same variables, shared with replay)."""
 
     model_config = SettingsConfigDict(env_prefix="SENTINEL_AGENTS_", frozen=True, extra="ignore")
 
@@ -36,17 +38,8 @@ class AgentSettings(BaseSettings):
     table_partitions: int = 12
     # Replicas of the changelog topics faust creates; capped at the cluster size on start.
     changelog_replicas: int = 3
-    model_registry: Path | None = None
-    # Explicit overrides of the champion card's thresholds (unset: the card's, or 0.5/0.9).
-    review_at: float | None = Field(default=None, ge=0, le=1)
-    decline_at: float | None = Field(default=None, ge=0, le=1)
     # How long a starting worker waits to load the announced champion and challenger.
     models_timeout_s: float = 120.0
-    # Decline circuit breaker: one rule may cause at most this share of the decisions in a
-    # sliding window of this many events (once it has seen min_volume of them).
-    breaker_max_share: float = Field(default=0.05, gt=0, le=1)
-    breaker_window_events: int = Field(default=10_000, ge=1)
-    breaker_min_volume: int = Field(default=100, ge=1)
     # How long a starting worker waits to load every rule, list and profile published so far.
     reference_timeout_s: float = 60.0
     metrics_port: int | None = None

@@ -37,7 +37,7 @@ from typing import Any
 import faust
 from aiokafka.structs import TopicPartition
 
-from stream_agents.pipeline import Outgoing
+from decision_core.records import Outgoing
 
 
 class TransactionalOutput:

@@ -10,30 +10,29 @@ from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
+from decision_core.judge import RulesJudge
+from decision_core.live_models import CHAMPION, ModelBook
+from decision_core.pipeline import DecisionPipeline
+from decision_core.reference import ReferenceData
+from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from rule_engine import BreakerConfig, DeclineBreaker
+from schemas.follower import TopicFollower
 from stream_agents.app import create_app, group_id, input_topic, output_topics
-from stream_agents.judge import RulesJudge
-from stream_agents.live_models import (
-    CHAMPION,
-    ModelBook,
-    ModelFollower,
-    ThresholdOverrides,
-    select_thresholds,
-)
-from stream_agents.metrics import watch_gc
+from stream_agents.followers import model_follower, reference_follower
+from stream_agents.metrics import MetricsObserver, watch_gc
 from stream_agents.output import BatchPublisher
-from stream_agents.pipeline import DecisionPipeline
-from stream_agents.reference import ReferenceData, ReferenceFollower
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
 log = logging.getLogger("stream_agents")
+# The decision code's reports (rule failures, model swaps...) as this worker's metrics.
+OBSERVER = MetricsObserver()
 
 
 def build_models(settings: AgentSettings) -> ModelBook:
     overrides = ThresholdOverrides(settings.review_at, settings.decline_at)
-    return ModelBook(settings.model_registry, overrides)
+    return ModelBook(settings.model_registry, overrides, observer=OBSERVER)
 
 
 def build_pipeline(
@@ -48,8 +47,10 @@ def build_pipeline(
     )
     # The champion's thresholds reach the judge with each batch; these apply without one.
     defaults, _source = select_thresholds(None, models.overrides)
-    judge = RulesJudge(reference, defaults, breaker)
-    return DecisionPipeline(models, judge, reference.profile, merchants=reference.merchant_risk)
+    judge = RulesJudge(reference, defaults, breaker, observer=OBSERVER)
+    return DecisionPipeline(
+        models, judge, reference.profile, merchants=reference.merchant_risk, observer=OBSERVER
+    )
 
 
 def changelog_replicas(settings: AgentSettings) -> int:
@@ -59,10 +60,10 @@ def changelog_replicas(settings: AgentSettings) -> int:
     return max(1, min(settings.changelog_replicas, brokers))
 
 
-def follow_models(settings: AgentSettings) -> tuple[ModelBook, ModelFollower]:
+def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
     """Start following the models topic; return once the announced models are loaded."""
     models = build_models(settings)
-    follower = ModelFollower(settings.kafka, models)
+    follower = model_follower(settings.kafka, models)
     if not follower.start(settings.models_timeout_s):
         log.error("models topic not loaded within %s s", settings.models_timeout_s)
         raise typer.Exit(1)
@@ -84,8 +85,8 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     settings = AgentSettings()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
-    reference = ReferenceData()
-    follower = ReferenceFollower(settings.kafka, reference)
+    reference = ReferenceData(observer=OBSERVER)
+    follower = reference_follower(settings.kafka, reference)
     # Decide nothing before every rule published so far is live, nor before the announced
     # champion (and challenger) are loaded.
     if not follower.start(settings.reference_timeout_s):

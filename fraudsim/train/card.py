@@ -10,12 +10,12 @@ from typing import Any, Final
 import numpy as np
 import xgboost as xgb
 
+from decision_core.transaction_features import FEATURE_CONFIG
 from fraudsim.train.data import SCENARIO_NAMES, TrainingData
 from fraudsim.train.evaluate import FoldResult
 from fraudsim.train.folds import Protocol
 from fraudsim.train.model import Params
 from fraudsim.train.thresholds import Thresholds
-from stream_agents.transaction_features import FEATURE_CONFIG
 
 # Fraud Detection Handbook (Le Borgne et al., 2022), XGBoost on the same simulator design
 # and protocol; the best model of any kind reached AUC 0.879.
@@ -87,8 +87,8 @@ def model_card(inputs: CardInputs, booster: xgb.Booster) -> dict[str, Any]:
             "trees": booster.num_boosted_rounds(),
         },  # fmt: skip
         "features": {
-            "computed_by": "stream_agents.features.AccountFeatures.observe_at via "
-            "stream_agents.transaction_features.feature_event, per account in event order",
+            "computed_by": "decision_core.features.AccountFeatures.observe_at via "
+            "decision_core.transaction_features.feature_event, per account in event order",
             "feature_config": {
                 "allowed_lateness_ms": config.allowed_lateness_ms,
                 "max_seen": config.max_seen,

@@ -1,7 +1,7 @@
 """Offline features computed by the stream's own code, replayed account by account.
 
 Each row becomes a ``Transaction`` (``fraudsim.tables``), then ``feature_event`` and
-``AccountFeatures(FEATURE_CONFIG).observe_at`` exactly as ``stream_agents.pipeline`` calls
+``AccountFeatures(FEATURE_CONFIG).observe_at`` exactly as ``decision_core.pipeline`` calls
 them, in canonical order per account and without a home profile (the simulator publishes
 none, so the live agent learns homes too). Nothing is vectorised: the features offline are
 the live ones by construction. Features depend only on an account's own events, so
@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import numpy.typing as npt
 
+from decision_core.features import AccountFeatures
+from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from fraudsim.tables import TransactionColumns
 from schemas.features import FEATURE_NAMES
-from stream_agents.features import AccountFeatures
-from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 
 Matrix = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]

@@ -1,6 +1,6 @@
 """Merchant-risk features offline: the shared definition applied to every training row.
 
-The definition and its code are ``stream_agents.features.merchant`` (``window_values``),
+The definition and its code are ``decision_core.features.merchant`` (``window_values``),
 which the live hourly job (``sentinel merchant-risk run``) runs too; this module only hands
 it one count per transaction and checks the one assumption that makes offline and live
 agree exactly. Live, the job counts at the top of hour ``h`` the labels the ledger holds
@@ -16,9 +16,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from decision_core.features.merchant import DELAY_HOURS, HOUR_MS, HourCounts, window_values
 from fraudsim.train.data import TrainingData
 from schemas.features import MERCHANT_FEATURE_NAMES
-from stream_agents.features.merchant import DELAY_HOURS, HOUR_MS, HourCounts, window_values
 
 NAMES: Final = MERCHANT_FEATURE_NAMES
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from stream_agents.features.merchant import HOUR_MS
+from decision_core.features.merchant import HOUR_MS
 
 merchant_risk_app = typer.Typer(
     help="Merchant-risk features: computed hourly from the ledger, published for the agents.",

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from decision_core.features.merchant import HOUR_MS, HourCounts, window_values
 from schemas.records import MerchantRisk
-from stream_agents.features.merchant import HOUR_MS, HourCounts, window_values
 
 
 @dataclass(frozen=True, slots=True)

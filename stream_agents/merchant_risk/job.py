@@ -13,9 +13,9 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from decision_core.features.merchant import HOUR_MS
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import MERCHANT_RISK
-from stream_agents.features.merchant import HOUR_MS
 from stream_agents.merchant_risk.compute import changes, records_for_hour
 from stream_agents.merchant_risk.ledger import window_counts
 from stream_agents.merchant_risk.topic import PublishError, RiskPublisher, held_merchants

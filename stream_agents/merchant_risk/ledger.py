@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from stream_agents.features.merchant import DELAY_HOURS, LOOKBACK_HOURS
+from decision_core.features.merchant import DELAY_HOURS, LOOKBACK_HOURS
 from stream_agents.merchant_risk.compute import LedgerCounts, hour_start
 
 # Transactions of the window, by merchant and UTC hour of their event time, with how many

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
+from decision_core.features import AccountFeatures
+from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import decode_decision, decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
@@ -25,9 +27,7 @@ from schemas.records import Decision, Transaction
 from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from stream_agents.app import FEATURE_TABLE
 from stream_agents.continuity import is_mark_key
-from stream_agents.features import AccountFeatures
 from stream_agents.settings import AgentSettings
-from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
 from tests.support.models import announce_model, train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))

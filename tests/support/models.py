@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from decision_core.scoring import publish
 from fraudsim.announce import announce
 from schemas.connections import KafkaConnection
 from schemas.features import FEATURE_NAMES
-from stream_agents.scoring import publish
 
 
 def train_tiny_model(

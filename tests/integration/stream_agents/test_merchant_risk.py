@@ -11,6 +11,8 @@ import numpy as np
 import psycopg
 import pytest
 
+from decision_core.features.merchant import DELAY_HOURS, HOUR_MS
+from decision_core.reference import ReferenceData
 from fraudsim.simulate import SimConfig, simulate
 from fraudsim.tables import TransactionColumns, label_records, labels_table, transactions_table
 from fraudsim.train.data import prepare
@@ -21,11 +23,9 @@ from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.features import MERCHANT_FEATURE_NAMES
 from schemas.records import MerchantRisk
 from schemas.topics import MERCHANT_RISK, TopicSpec
-from stream_agents.features.merchant import DELAY_HOURS, HOUR_MS
 from stream_agents.merchant_risk.compute import hour_start
 from stream_agents.merchant_risk.job import MerchantRiskJob, MerchantRiskSettings
 from stream_agents.merchant_risk.topic import RiskPublisher
-from stream_agents.reference import ReferenceData
 from tests.integration.ledger_sink.support import migrated_database
 from tests.support.agents import Workers, produce, read_topic, transactions, wait_for_decisions
 

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from decision_core.pipeline import DecisionPipeline
+from decision_core.records import Judgement, SourceRecord
+from decision_core.scoring import ModelRegistry
 from fraudsim.simulate import SimulatedData
 from fraudsim.tables import TransactionColumns, transactions_table
 from fraudsim.train.data import codes
@@ -17,8 +20,6 @@ from schemas.codec import decode_decision, encode_transaction
 from schemas.enums import Outcome
 from schemas.features import FEATURE_NAMES, MERCHANT_FEATURE_NAMES
 from schemas.records import Transaction
-from stream_agents.pipeline import DecisionPipeline, Judgement, SourceRecord
-from stream_agents.scoring import ModelRegistry
 
 PARTITIONS = 12
 BATCH = 250

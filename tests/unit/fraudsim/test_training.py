@@ -10,6 +10,7 @@ import pytest
 from rich.progress import Progress
 from typer.testing import CliRunner
 
+from decision_core.scoring import Model, ModelRegistry
 from fraudsim.registry import RegistryError, current_version, entries, promote
 from fraudsim.train.data import load
 from fraudsim.train.folds import Protocol
@@ -17,7 +18,6 @@ from fraudsim.train.merchant_risk import NAMES, merchant_risk
 from fraudsim.train.run import Options, Result, train
 from schemas.features import FEATURE_NAMES, LIVE_FEATURE_NAMES
 from sentinel_cli.main import app
-from stream_agents.scoring import Model, ModelRegistry
 
 PROTOCOL = Protocol(folds=2)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from decision_core.features import AccountFeatures, HomeProfile
+from decision_core.records import BatchResult, SourceRecord
 from replay.candidate import (
     Candidate,
     build_pipeline,
@@ -23,8 +25,6 @@ from rule_engine import NamedList, RuleAction, RuleSpec, load_seed_rules
 from schemas.codec import encode_transaction
 from schemas.enums import Channel, Outcome, RuleMode, TxType
 from schemas.records import Transaction
-from stream_agents.features import AccountFeatures, HomeProfile
-from stream_agents.pipeline import BatchResult, SourceRecord
 from tests.support.models import train_tiny_model
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from hypothesis import given
 from hypothesis import strategies as st
 
+from decision_core.records import SourceRecord
 from stream_agents.continuity import (
     Gap,
     StallWatch,
@@ -23,7 +24,6 @@ from stream_agents.continuity import (
     unapplied,
     unmoved,
 )
-from stream_agents.pipeline import SourceRecord
 
 
 def rec(partition: int, offset: int) -> SourceRecord:

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from decision_core.features.merchant import DELAY_HOURS, HOUR_MS
+from decision_core.judge import RulesJudge
+from decision_core.pipeline import DecisionPipeline
+from decision_core.reference import ReferenceData
+from decision_core.scoring import ModelRegistry
 from rule_engine import RuleSpec, Thresholds
 from schemas.codec import decode_decision, encode_merchant_risk
 from schemas.enums import Outcome, RuleMode
 from schemas.features import MERCHANT_FEATURE_NAMES
 from schemas.records import MerchantRisk, Rule
-from stream_agents.features.merchant import DELAY_HOURS, HOUR_MS
-from stream_agents.judge import RulesJudge
 from stream_agents.merchant_risk.compute import (
     LedgerCounts,
     changes,
@@ -23,10 +26,7 @@ from stream_agents.merchant_risk.compute import (
 )
 from stream_agents.merchant_risk.job import HourReport, MerchantRiskJob, MerchantRiskSettings
 from stream_agents.merchant_risk.topic import PublishError
-from stream_agents.pipeline import DecisionPipeline
-from stream_agents.reference import ReferenceData
-from stream_agents.scoring import ModelRegistry
-from tests.unit.stream_agents.test_pipeline import T0, records, store, tx
+from tests.unit.decision_core.test_pipeline import T0, records, store, tx
 
 HOUR = int(T0.timestamp() * 1000) // HOUR_MS
 NOW = datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC)

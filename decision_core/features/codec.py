@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from stream_agents.features.windows import DEFAULT_CONFIG, AccountWindows, FeatureConfig
+from decision_core.features.windows import DEFAULT_CONFIG, AccountWindows, FeatureConfig
 
 FORMAT_VERSION: Final = 1
 _PARTS: Final = 15

@@ -1,21 +1,21 @@
 """Per-account fraud features over exact event-time sliding windows (pure, no I/O)."""
 
-from schemas.features import FEATURE_NAMES
-from stream_agents.features.codec import StateDecodeError, decode_state, encode_state
-from stream_agents.features.compute import (
+from decision_core.features.codec import StateDecodeError, decode_state, encode_state
+from decision_core.features.compute import (
     AccountFeatures,
     Observation,
     compute_features,
     haversine_km,
     replay_account,
 )
-from stream_agents.features.event import FeatureEvent, HomeProfile
-from stream_agents.features.windows import (
+from decision_core.features.event import FeatureEvent, HomeProfile
+from decision_core.features.windows import (
     DEFAULT_CONFIG,
     WINDOWS,
     AccountWindows,
     FeatureConfig,
 )
+from schemas.features import FEATURE_NAMES
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -5,7 +5,7 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
-from stream_agents.features import (
+from decision_core.features import (
     FEATURE_NAMES,
     AccountFeatures,
     FeatureConfig,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from decision_core.features import WINDOWS, AccountFeatures, FeatureEvent
 from schemas.features import FEATURE_NAMES, WINDOW_NAMES
-from stream_agents.features import WINDOWS, AccountFeatures, FeatureEvent
 
 
 def test_engine_output_is_the_contract() -> None:

@@ -8,19 +8,14 @@ from typing import Any
 
 import pytest
 
+from decision_core.live_models import ModelBook, shadow_scores
+from decision_core.scoring import Model
+from decision_core.thresholds import ThresholdOverrides, card_thresholds, select_thresholds
 from rule_engine import Thresholds
 from schemas.codec import encode_model_announcement, encode_rule
 from schemas.enums import RuleMode
 from schemas.errors import SchemaError
 from schemas.records import ModelAnnouncement, Rule
-from stream_agents.live_models import (
-    ModelBook,
-    ThresholdOverrides,
-    card_thresholds,
-    select_thresholds,
-    shadow_scores,
-)
-from stream_agents.scoring import Model
 from tests.support.models import train_tiny_model
 
 CARD = {"thresholds": {"review_at": 0.2, "decline_at": 0.7, "review_rate": 0.01}}

@@ -5,17 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from decision_core.observer import SILENT, Observer
+from decision_core.records import Judgement
+from decision_core.reference import ReferenceData
 from rule_engine import Binder, DeclineBreaker, RuleContext, RuleFailureLog, Thresholds, decide
 from schemas.records import Transaction
-from stream_agents.metrics import BREAKER_DEGRADED, RULE_FAILURES
-from stream_agents.pipeline import Judgement
-from stream_agents.reference import ReferenceData
 
 
 class RulesJudge:
     """Evaluates the live rule set on each transaction (the values its rules read, bound
     into one CEL context kept across transactions: ``rule_engine.Binder``), caps runaway
     decline rules, and combines the verdict with the model score: the strictest outcome wins.
+    Rule failures and breaker trips go to ``observer``.
     """
 
     def __init__(
@@ -24,12 +25,14 @@ class RulesJudge:
         thresholds: Thresholds,
         breaker: DeclineBreaker | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observer: Observer = SILENT,
     ) -> None:
         self.reference = reference
         self.thresholds = thresholds
         self.breaker = breaker or DeclineBreaker()
         self.failures = RuleFailureLog()
         self.clock = clock
+        self.observer = observer
         # One CEL context for every transaction, only changed values converted (``Binder``).
         self.binder = Binder()
 
@@ -52,8 +55,8 @@ class RulesJudge:
         if verdict.failures:
             self.failures.record(verdict.failures, now=now)
             for failure in verdict.failures:
-                RULE_FAILURES.labels(failure.rule_id).inc()
+                self.observer.rule_failed(failure.rule_id)
         for rule_id in verdict.degraded:
-            BREAKER_DEGRADED.labels(rule_id).inc()
+            self.observer.breaker_degraded(rule_id)
         decision = decide(score, verdict, thresholds or self.thresholds)
         return Judgement(decision.outcome, decision.score, verdict.hits(), verdict.shadow_hits())

@@ -1,91 +1,51 @@
-"""The champion and challenger a worker scores with, followed from the compacted models topic.
+"""The champion and challenger a worker scores with, as the compacted models topic announces them.
 
 ``sentinel models promote|challenge`` announce a registry version per role (key ``champion``
 or ``challenger``; a tombstone clears the role). Every worker follows the topic whole in a
-background thread (``TopicFollower``, like the rules), loads the announced artifact from the
-shared registry folder in that thread, off the hot path, and then replaces its ``LiveModels``
-in one reference assignment: the pipeline reads it once per micro-batch, so a swap lands
-between two batches and never inside one. The decision thresholds travel with the champion:
-its card's chosen ones, unless ``SENTINEL_AGENTS_REVIEW_AT``/``_DECLINE_AT`` override them.
+background thread (``schemas.follower.TopicFollower``, like the rules) that hands each record
+to ``ModelBook.apply``: it loads the announced artifact from the shared registry folder in
+that thread, off the hot path, and then replaces its ``LiveModels`` in one reference
+assignment: the pipeline reads it once per micro-batch, so a swap lands between two batches
+and never inside one. The decision thresholds travel with the champion: its card's chosen
+ones, unless ``SENTINEL_AGENTS_REVIEW_AT``/``_DECLINE_AT`` override them (``thresholds``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rule_engine import Thresholds
+from decision_core.observer import SILENT, Observer
+from decision_core.scoring import LiveModels, Model
+from decision_core.thresholds import NO_OVERRIDES, ThresholdOverrides, select_thresholds
 from schemas.codec import decode_model_announcement
-from schemas.connections import KafkaConnection
-from schemas.topics import MODEL_ROLES, MODELS
-from stream_agents.metrics import CHALLENGER_FAILURES, MODEL_LOAD_FAILURES, MODEL_SWAPS
-from stream_agents.reference import TopicFollower
-from stream_agents.scoring import LiveModels, Model
+from schemas.topics import MODEL_ROLES
 
-log = logging.getLogger("stream_agents.models")
+log = logging.getLogger("decision_core.models")
 CHAMPION, CHALLENGER = MODEL_ROLES
-DEFAULT_THRESHOLDS = Thresholds()
-
-
-@dataclass(frozen=True, slots=True)
-class ThresholdOverrides:
-    """Thresholds set explicitly in the environment; None leaves the card's (or default)."""
-
-    review_at: float | None = None
-    decline_at: float | None = None
-
-
-def card_thresholds(card: Mapping[str, Any] | None) -> Thresholds | None:
-    """The thresholds training chose and wrote into the card, or None if it has none usable."""
-    chosen = (card or {}).get("thresholds")
-    if not isinstance(chosen, Mapping):
-        return None
-    try:
-        return Thresholds(float(chosen["review_at"]), float(chosen["decline_at"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def select_thresholds(
-    card: Mapping[str, Any] | None, overrides: ThresholdOverrides = ThresholdOverrides()
-) -> tuple[Thresholds, str]:
-    """The thresholds to decide with and where they came from.
-
-    Each threshold: the environment's when set, else the champion card's, else the default
-    (0.5, 0.9). A mix that would put declines below reviews raises ``decline_at`` to
-    ``review_at``, as training does.
-    """
-    base = card_thresholds(card)
-    source = "card" if base is not None else "default"
-    base = base or DEFAULT_THRESHOLDS
-    review = base.review_at if overrides.review_at is None else overrides.review_at
-    decline = base.decline_at if overrides.decline_at is None else overrides.decline_at
-    if overrides.review_at is not None or overrides.decline_at is not None:
-        both = overrides.review_at is not None and overrides.decline_at is not None
-        source = "environment" if both or source == "default" else f"{source}+environment"
-    return Thresholds(review, max(review, decline)), source
 
 
 class ModelBook:
     """The announced roles and their loaded models; each change publishes a new LiveModels.
 
     ``apply`` runs in the follower thread; ``live`` is what the pipeline reads per batch.
-    A model that fails to load leaves its role as it was (logged, counted in
-    ``sentinel_agent_model_load_failures_total``) and is remembered in ``failed``.
+    A model that fails to load leaves its role as it was (logged, reported to ``observer``:
+    the agents count it in ``sentinel_agent_model_load_failures_total``) and is remembered
+    in ``failed``.
     """
 
     def __init__(
         self,
         root: Path | None,
-        overrides: ThresholdOverrides = ThresholdOverrides(),
+        overrides: ThresholdOverrides = NO_OVERRIDES,
         loader: Callable[[Path], Model] = Model.load,
+        observer: Observer = SILENT,
     ) -> None:
         self.root = root
         self.overrides = overrides
         self.loader = loader
+        self.observer = observer
         self.announced: dict[str, str] = {}  # role -> version
         self.failed: dict[str, str] = {}  # role -> why its latest announcement is not live
         thresholds, _source = select_thresholds(None, overrides)
@@ -120,7 +80,7 @@ class ModelBook:
         thresholds, source = select_thresholds(champion.card if champion else None, self.overrides)
         # One reference assignment: the next micro-batch sees all of it, none sees a part.
         self._live = LiveModels(champion, models[CHALLENGER], thresholds)
-        MODEL_SWAPS.labels(role).inc()
+        self.observer.model_swapped(role)
         log.info(
             "%s is now %s; thresholds review %g, decline %g (%s)",
             role, version or "none", thresholds.review_at, thresholds.decline_at, source,
@@ -139,22 +99,13 @@ class ModelBook:
             return self.loader(self.root / version)
         except Exception as exc:  # whatever breaks the artifact, the role stays as it was
             self.failed[role] = f"{version}: {type(exc).__name__}: {exc}"
-            MODEL_LOAD_FAILURES.labels(role).inc()
+            self.observer.model_load_failed(role)
             log.error("cannot load %s %s; keeping the previous one: %s", role, version, exc)
             return None
 
 
-class ModelFollower(TopicFollower):
-    """Follows the models topic into a ModelBook, in a daemon thread."""
-
-    def __init__(self, kafka: KafkaConnection, book: ModelBook) -> None:
-        topic = f"{kafka.topic_prefix}{MODELS.name}"
-        super().__init__(kafka, {topic: "models"}, book.apply, "models")
-        self.book = book
-
-
 def shadow_scores(
-    challenger: Model | None, rows: Sequence[Mapping[str, float]]
+    challenger: Model | None, rows: Sequence[Mapping[str, float]], observer: Observer = SILENT
 ) -> list[float | None]:
     """The challenger's probabilities for a batch, one call; None for each row when there is
     no challenger or it fails: a shadow model must never stop or change a decision."""
@@ -163,6 +114,6 @@ def shadow_scores(
     try:
         return list(challenger.probabilities(rows))
     except Exception as exc:  # whatever the challenger does, the champion's batch goes on
-        CHALLENGER_FAILURES.inc()
+        observer.challenger_failed()
         log.warning("challenger %s could not score a batch: %s", challenger.version, exc)
         return [None] * len(rows)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_agents.features import (
+from decision_core.features import (
     AccountFeatures,
     AccountWindows,
     FeatureConfig,

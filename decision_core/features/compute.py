@@ -36,11 +36,10 @@ from datetime import UTC, datetime
 from math import asin, cos, nan, radians, sin, sqrt
 from typing import Final
 
-from schemas.features import FEATURE_NAMES
-from stream_agents.features.codec import decode_state, encode_state
-from stream_agents.features.event import FeatureEvent, HomeProfile
-from stream_agents.features.view import MICRO, WindowView, micro_location
-from stream_agents.features.windows import (
+from decision_core.features.codec import decode_state, encode_state
+from decision_core.features.event import FeatureEvent, HomeProfile
+from decision_core.features.view import MICRO, WindowView, micro_location
+from decision_core.features.windows import (
     DAY_MS,
     DEFAULT_CONFIG,
     HOUR_MS,
@@ -52,6 +51,7 @@ from stream_agents.features.windows import (
     AccountWindows,
     FeatureConfig,
 )
+from schemas.features import FEATURE_NAMES
 
 EARTH_RADIUS_KM: Final = 6371.0088  # IUGG mean radius
 _Location = tuple[float, float]

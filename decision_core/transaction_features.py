@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from decision_core.features import FeatureConfig, FeatureEvent, HomeProfile
 from schemas.records import AccountProfile, Transaction
-from stream_agents.features import FeatureConfig, FeatureEvent, HomeProfile
 
 # Amounts carry at most four decimals (decimal(18,4) in the contract), so counting in
 # ten-thousandths keeps every window sum exact whatever the currency's own minor unit.

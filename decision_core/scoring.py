@@ -3,7 +3,7 @@
 A model is a versioned artifact directory: ``model.ubj`` (XGBoost's binary JSON) and
 ``card.json`` (version, the ordered feature names, thresholds, metrics). A registry is a
 folder of such directories plus a ``CURRENT`` file naming the champion. Running agents learn
-the champion and challenger from the ``models`` topic (``stream_agents.live_models``);
+the champion and challenger from the ``models`` topic (``decision_core.live_models``);
 ``ModelRegistry`` follows ``CURRENT`` for offline tools (replay, tests).
 """
 

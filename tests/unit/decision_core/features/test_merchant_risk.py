@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.features import MERCHANT_FEATURE_NAMES
-from stream_agents.features.merchant import (
+from decision_core.features.merchant import (
     DELAY_HOURS,
     HOUR_MS,
     MAX_AGE_HOURS,
@@ -21,6 +20,7 @@ from stream_agents.features.merchant import (
     merchant_features,
     window_values,
 )
+from schemas.features import MERCHANT_FEATURE_NAMES
 
 H0 = 490_000  # an hour in 2025: far from zero, as real hours are
 # (merchant, hour offset, fraud): hours spread over more than the 37 days a window reaches.

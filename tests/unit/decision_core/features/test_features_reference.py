@@ -10,7 +10,7 @@ import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream_agents.features import (
+from decision_core.features import (
     FEATURE_NAMES,
     AccountFeatures,
     FeatureConfig,

@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from decision_core.judge import RulesJudge
+from decision_core.reference import ReferenceData
 from rule_engine import Thresholds
 from schemas.codec import encode_account_profile, encode_named_list, encode_rule
 from schemas.enums import Channel, Outcome, RuleMode, TxType
 from schemas.records import AccountProfile, NamedList, Rule, RuleHit, Transaction
-from stream_agents.judge import RulesJudge
-from stream_agents.reference import ReferenceData
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from decision_core.scoring import REASONS_PER_DECISION, Model, Scored
 from schemas.features import FEATURE_NAMES
 from schemas.records import ReasonCode
-from stream_agents.scoring import REASONS_PER_DECISION, Model, Scored
 from tests.support.models import train_tiny_model
 
 

@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, Final
 
-from stream_agents.features.event import FeatureEvent
-from stream_agents.features.view import MICRO, Tally, WindowView, micro_location, tally
+from decision_core.features.event import FeatureEvent
+from decision_core.features.view import MICRO, Tally, WindowView, micro_location, tally
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS

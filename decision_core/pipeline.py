@@ -5,100 +5,29 @@ feature table; it gets back the records to publish and the account states to wri
 step is plain Python (decode, features, one model call for the batch, rules, policy), so
 the same code runs under test, in replay and live. Each transaction's features are its
 account's windowed features plus its merchant's risk (``features.merchant``: the values the
-hourly job published, under the stamp policy there; zeros when none apply).
+hourly job published, under the stamp policy there; zeros when none apply). The records it
+takes and gives are ``records``; what it publishes per decision or bad record, ``outputs``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
-from rule_engine import Thresholds
-from schemas.codec import (
-    decode_transaction,
-    encode_dead_letter,
-    encode_decision,
-    encode_webhook_event,
-)
+from decision_core.features import AccountFeatures, HomeProfile, StateDecodeError
+from decision_core.features.merchant import MerchantValues, merchant_features
+from decision_core.live_models import shadow_scores
+from decision_core.observer import SILENT, Observer
+from decision_core.outputs import dead_letter, publishable
+from decision_core.records import BatchResult, Judge, Judgement, SourceRecord
+from decision_core.scoring import LiveModels, ModelSource
+from decision_core.transaction_features import FEATURE_CONFIG, feature_event
+from schemas.codec import decode_transaction
 from schemas.enums import Outcome
 from schemas.errors import SchemaError
 from schemas.pan import contains_pan
-from schemas.records import (
-    DeadLetter,
-    Decision,
-    ReasonCode,
-    RuleHit,
-    Transaction,
-    WebhookEvent,
-    decision_id_for,
-    webhook_event_id_for,
-)
-from schemas.topics import HEADER_TRANSACTION_ID
-from stream_agents.features import AccountFeatures, HomeProfile, StateDecodeError
-from stream_agents.features.merchant import MerchantValues, merchant_features
-from stream_agents.live_models import shadow_scores
-from stream_agents.scoring import LiveModels, ModelSource
-from stream_agents.transaction_features import FEATURE_CONFIG, feature_event
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """A record of the transactions topic as the consumer delivered it."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-    # Kept for dead letters: a re-driven record's link to the letter it came from
-    # (``sentinel dlq redrive``) must survive it failing again.
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A record to publish: ``role`` names the destination topic (decisions, webhooks, ...)."""
-
-    role: str
-    key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-    # None: the producer's partitioner (by key); set for the feature table's changelog,
-    # whose partition must be the source record's.
-    partition: int | None = None
-    # The partition of the source record it answers: under exactly-once it is produced in
-    # that partition's transaction (``stream_agents.transactional``).
-    source_partition: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """What the rules and the policy made of one scored transaction."""
-
-    outcome: Outcome
-    risk_score: float
-    rules_fired: tuple[RuleHit, ...] = ()
-    shadow_rules_fired: tuple[RuleHit, ...] = ()
-
-
-# (transaction, features, model score or None, home country, the champion's thresholds or
-# None for the judge's own) -> judgement
-Judge = Callable[
-    [Transaction, Mapping[str, float], float | None, str | None, Thresholds | None], Judgement
-]
-
-
-@dataclass
-class BatchResult:
-    outgoing: list[Outgoing] = field(default_factory=list)
-    # account id -> (source partition, encoded feature state)
-    states: dict[str, tuple[int, bytes]] = field(default_factory=dict)
-    decided: int = 0
-    dead_lettered: int = 0
+from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +48,14 @@ class DecisionPipeline:
         profiles: Callable[[str], HomeProfile | None] = lambda _account: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         merchants: Callable[[str], MerchantValues | None] = lambda _merchant: None,
+        observer: Observer = SILENT,
     ) -> None:
         self.models = models
         self.judge = judge
         self.profiles = profiles
         self.clock = clock
         self.merchants = merchants
+        self.observer = observer  # the challenger's failures (the judge has its own)
 
     def process(
         self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
@@ -178,7 +109,7 @@ class DecisionPipeline:
             if assessment
             else [()] * len(rows)
         )
-        shadow = shadow_scores(live.challenger, rows)
+        shadow = shadow_scores(live.challenger, rows, self.observer)
         now = self.clock()
         result.decided += len(items)
         return [
@@ -274,30 +205,6 @@ class DecisionPipeline:
         )
 
 
-def decision_record(decision: Decision, source_partition: int | None = None) -> Outgoing:
-    """A decision as the decisions topic carries it: keyed by account, its transaction id in a
-    header."""
-    headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
-    return Outgoing(
-        "decisions",
-        decision.account_id.encode(),
-        encode_decision(decision),
-        headers,
-        source_partition=source_partition,
-    )
-
-
-def publishable(decision: Decision, source_partition: int | None = None) -> list[Outgoing]:
-    """The records the agent publishes for one decision: the decision and its webhook event,
-    both answering the record of ``source_partition``."""
-    record = decision_record(decision, source_partition)
-    event = encode_webhook_event(webhook_event(decision))
-    webhook = Outgoing(
-        "webhooks", record.key, event, record.headers, source_partition=source_partition
-    )
-    return [record, webhook]
-
-
 def invalid(tx: Transaction) -> str | None:
     """Why a decodable transaction cannot be decided, or None.
 
@@ -311,7 +218,8 @@ def invalid(tx: Transaction) -> str | None:
     if not tx.account_id or not tx.merchant_id:
         return "account_id and merchant_id are required"
     if not tx.account_id.isprintable():
-        # Also keeps account ids clear of the feature table's internal keys (``continuity``).
+        # Also keeps account ids clear of the feature table's internal keys
+        # (``stream_agents.continuity``).
         return "account_id must not contain control characters"
     return None
 
@@ -334,58 +242,3 @@ def _append_time(timestamp_ms: int) -> datetime:
 def _finite(features: Mapping[str, float]) -> dict[str, float]:
     """Avro and JSON carry no NaN: an unknown feature is left out of the recorded values."""
     return {name: value for name, value in features.items() if value == value}
-
-
-EVENT_TYPES = {
-    Outcome.APPROVE: "decision.approved",
-    Outcome.REVIEW: "decision.review",
-    Outcome.DECLINE: "decision.declined",
-}
-
-
-def webhook_event(decision: Decision) -> WebhookEvent:
-    event_type = EVENT_TYPES[decision.outcome]
-    payload = {
-        "decision_id": decision.decision_id,
-        "transaction_id": decision.transaction_id,
-        "account_id": decision.account_id,
-        "outcome": decision.outcome.value,
-        "risk_score": decision.risk_score,
-        "amount": str(decision.transaction.amount),
-        "currency": decision.transaction.currency,
-        "rules_fired": [hit.rule_id for hit in decision.rules_fired],
-        "reasons": [_reason(r) for r in decision.reason_codes],
-        "decided_at": decision.decided_at.isoformat(),
-    }
-    return WebhookEvent(
-        event_id=webhook_event_id_for(decision.decision_id, event_type),
-        event_type=event_type,
-        created_at=decision.decided_at,
-        account_id=decision.account_id,
-        transaction_id=decision.transaction_id,
-        payload_json=orjson.dumps(payload).decode(),
-    )
-
-
-def _reason(reason: ReasonCode) -> dict[str, float | str]:
-    return {"feature": reason.feature, "value": reason.value, "contribution": reason.contribution}
-
-
-def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
-    letter = DeadLetter(
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value or b"",
-        error_code=code,
-        error_message=message[:2000],
-        failed_at=datetime.now(UTC),
-        headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
-    )
-    return Outgoing(
-        "dead-letter",
-        record.key or b"",
-        encode_dead_letter(letter),
-        source_partition=record.partition,
-    )

@@ -11,6 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from decision_core.features import AccountFeatures
+from decision_core.judge import RulesJudge
+from decision_core.live_models import ModelBook
+from decision_core.pipeline import DecisionPipeline
+from decision_core.records import BatchResult, SourceRecord
+from decision_core.reference import ReferenceData
+from decision_core.scoring import ModelRegistry
+from decision_core.thresholds import ThresholdOverrides
+from decision_core.transaction_features import FEATURE_CONFIG
 from rule_engine import Thresholds
 from schemas.codec import (
     decode_dead_letter,
@@ -21,13 +30,6 @@ from schemas.codec import (
 from schemas.enums import Channel, Outcome, TxType
 from schemas.records import Transaction, decision_id_for
 from schemas.topics import HEADER_TRANSACTION_ID
-from stream_agents.features import AccountFeatures
-from stream_agents.judge import RulesJudge
-from stream_agents.live_models import ModelBook, ThresholdOverrides
-from stream_agents.pipeline import BatchResult, DecisionPipeline, SourceRecord
-from stream_agents.reference import ReferenceData
-from stream_agents.scoring import ModelRegistry
-from stream_agents.transaction_features import FEATURE_CONFIG
 from tests.support.models import train_tiny_model
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

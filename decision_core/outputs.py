@@ -1,0 +1,98 @@
+"""What the agent publishes for a decision or a bad record: decision, webhook event, dead letter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from decision_core.records import Outgoing, SourceRecord
+from schemas.codec import encode_dead_letter, encode_decision, encode_webhook_event
+from schemas.enums import Outcome
+from schemas.records import (
+    DeadLetter,
+    Decision,
+    ReasonCode,
+    WebhookEvent,
+    webhook_event_id_for,
+)
+from schemas.topics import HEADER_TRANSACTION_ID
+
+
+def decision_record(decision: Decision, source_partition: int | None = None) -> Outgoing:
+    """A decision as the decisions topic carries it: keyed by account, its transaction id in a
+    header."""
+    headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
+    return Outgoing(
+        "decisions",
+        decision.account_id.encode(),
+        encode_decision(decision),
+        headers,
+        source_partition=source_partition,
+    )
+
+
+def publishable(decision: Decision, source_partition: int | None = None) -> list[Outgoing]:
+    """The records the agent publishes for one decision: the decision and its webhook event,
+    both answering the record of ``source_partition``."""
+    record = decision_record(decision, source_partition)
+    event = encode_webhook_event(webhook_event(decision))
+    webhook = Outgoing(
+        "webhooks", record.key, event, record.headers, source_partition=source_partition
+    )
+    return [record, webhook]
+
+
+EVENT_TYPES = {
+    Outcome.APPROVE: "decision.approved",
+    Outcome.REVIEW: "decision.review",
+    Outcome.DECLINE: "decision.declined",
+}
+
+
+def webhook_event(decision: Decision) -> WebhookEvent:
+    event_type = EVENT_TYPES[decision.outcome]
+    payload = {
+        "decision_id": decision.decision_id,
+        "transaction_id": decision.transaction_id,
+        "account_id": decision.account_id,
+        "outcome": decision.outcome.value,
+        "risk_score": decision.risk_score,
+        "amount": str(decision.transaction.amount),
+        "currency": decision.transaction.currency,
+        "rules_fired": [hit.rule_id for hit in decision.rules_fired],
+        "reasons": [_reason(r) for r in decision.reason_codes],
+        "decided_at": decision.decided_at.isoformat(),
+    }
+    return WebhookEvent(
+        event_id=webhook_event_id_for(decision.decision_id, event_type),
+        event_type=event_type,
+        created_at=decision.decided_at,
+        account_id=decision.account_id,
+        transaction_id=decision.transaction_id,
+        payload_json=orjson.dumps(payload).decode(),
+    )
+
+
+def _reason(reason: ReasonCode) -> dict[str, float | str]:
+    return {"feature": reason.feature, "value": reason.value, "contribution": reason.contribution}
+
+
+def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
+    letter = DeadLetter(
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+        error_code=code,
+        error_message=message[:2000],
+        failed_at=datetime.now(UTC),
+        headers={name: raw.decode("utf-8", "replace") for name, raw in record.headers},
+    )
+    return Outgoing(
+        "dead-letter",
+        record.key or b"",
+        encode_dead_letter(letter),
+        source_partition=record.partition,
+    )

@@ -1,0 +1,67 @@
+"""Records in and out of the pipeline: source records, outgoing records, judgements, results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from rule_engine import Thresholds
+from schemas.enums import Outcome
+from schemas.records import RuleHit, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A record of the transactions topic as the consumer delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    # Kept for dead letters: a re-driven record's link to the letter it came from
+    # (``sentinel dlq redrive``) must survive it failing again.
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to publish: ``role`` names the destination topic (decisions, webhooks, ...)."""
+
+    role: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+    # None: the producer's partitioner (by key); set for the feature table's changelog,
+    # whose partition must be the source record's.
+    partition: int | None = None
+    # The partition of the source record it answers: under exactly-once it is produced in
+    # that partition's transaction (``stream_agents.transactional``).
+    source_partition: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the rules and the policy made of one scored transaction."""
+
+    outcome: Outcome
+    risk_score: float
+    rules_fired: tuple[RuleHit, ...] = ()
+    shadow_rules_fired: tuple[RuleHit, ...] = ()
+
+
+# (transaction, features, model score or None, home country, the champion's thresholds or
+# None for the judge's own) -> judgement
+Judge = Callable[
+    [Transaction, Mapping[str, float], float | None, str | None, Thresholds | None], Judgement
+]
+
+
+@dataclass
+class BatchResult:
+    outgoing: list[Outgoing] = field(default_factory=list)
+    # account id -> (source partition, encoded feature state)
+    states: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    decided: int = 0
+    dead_lettered: int = 0
