@@ -83,6 +83,8 @@ def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
 def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
     """Run one agent worker; start more processes to add capacity (no code change)."""
     settings = AgentSettings()
+    # faust creates only the last level of its data dir; nothing else may have to exist.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
     reference = ReferenceData(observer=OBSERVER)
