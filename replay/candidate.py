@@ -1,8 +1,12 @@
 """The candidate a replay runs: rules, lists, profiles, model and thresholds, as plain values.
 
-A ``Candidate`` is picklable (rule specs, not compiled programs) so each worker process
-builds its own ``DecisionPipeline`` from it with the live agents' classes: ``RulesJudge``
-over a ``RuleSet``, the registry's ``Model`` and the same ``Thresholds`` and breaker.
+A ``Candidate`` is plain, picklable data (rule specs, not compiled programs; lists as
+``NamedList`` tuples, not a ``ListSet``; merchant risk as (hour, values), not
+``MerchantValues``) so each worker process builds its own ``DecisionPipeline`` from it
+with the live agents' classes: ``RulesJudge`` over a ``RuleSet``, the registry's ``Model``
+and the same ``Thresholds`` and breaker. The agents' runtime types keep derived read-only
+views (``MappingProxyType``) that pickle cannot copy, and need not: ``build_pipeline``
+rebuilds them in the worker.
 
 Rules: the base is the rule set the agents run now (the compacted ``rules`` topic) unless
 ``--rules-base none``; a rule from the file or the database replaces the base rule with
@@ -12,7 +16,7 @@ the same id, else the one with the same name, else joins the set.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,9 @@ from rule_engine import (
 )
 from rule_engine.lists import ListSet
 
+# What an agent holds per merchant (``MerchantValues``), as plain values: (hour, values).
+HeldRisk = tuple[int, tuple[float, ...]]
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -43,15 +50,24 @@ class Candidate:
     lists: tuple[NamedList, ...] = ()
     profiles: dict[str, HomeProfile] = field(default_factory=dict)
     # Merchant risk as the merchant-risk topic holds it now (the agents' extra features).
-    merchants: dict[str, MerchantValues] = field(default_factory=dict)
+    merchants: dict[str, HeldRisk] = field(default_factory=dict)
     model_dir: Path | None = None
     thresholds: Thresholds = Thresholds()
     breaker: BreakerConfig | None = BreakerConfig()
     # Ids of the rules the candidate added or changed against the base, for the report.
     changed: tuple[str, ...] = ()
 
-    def rule_names(self) -> dict[str, str]:
-        return {spec.rule_id: spec.name for spec in self.rules}
+    def known_rules(self, live: Iterable[RuleSpec] = ()) -> dict[str, RuleSpec]:
+        """Every rule a report may name, by id: the candidate's, and the ``live`` ones it
+        replaced or dropped (their hits are in the ledger)."""
+        known = {spec.rule_id: spec for spec in live}
+        known.update((spec.rule_id, spec) for spec in self.rules)
+        return known
+
+
+def plain_merchants(held: Mapping[str, MerchantValues]) -> dict[str, HeldRisk]:
+    """Merchant risk as a Candidate carries it (``MerchantValues`` does not pickle)."""
+    return {merchant: (values.hour, values.values) for merchant, values in held.items()}
 
 
 class PinnedModel(ModelRegistry):
@@ -70,7 +86,10 @@ def build_pipeline(candidate: Candidate) -> DecisionPipeline:
     """The agents' pipeline and judge, over the candidate's rules, lists, profiles and model."""
     reference = ReferenceData(RuleSet.build(candidate.rules), ListSet(candidate.lists))
     reference.profiles = candidate.profiles
-    reference.merchants = candidate.merchants
+    reference.merchants = {
+        merchant: MerchantValues(hour, values)
+        for merchant, (hour, values) in candidate.merchants.items()
+    }
     # No breaker: a cap that can never trip (every rule may decline everything).
     config = candidate.breaker or BreakerConfig(max_share=1.0)
     judge = RulesJudge(reference, candidate.thresholds, DeclineBreaker(config))

@@ -16,6 +16,7 @@ from replay.output import show, write
 from replay.plan import (
     DEFAULT_WARMUP_MS,
     RuleRef,
+    format_duration,
     parse_duration,
     parse_instant,
     parse_offsets,
@@ -28,7 +29,7 @@ from rule_engine import BreakerConfig
 
 replay_app = typer.Typer(help="Replay transactions through candidate rules and models.")
 console = Console()
-_DEFAULT_WARMUP = f"{DEFAULT_WARMUP_MS // 86_400_000}d{DEFAULT_WARMUP_MS % 86_400_000 // 60_000}m"
+_DEFAULT_WARMUP = format_duration(DEFAULT_WARMUP_MS)
 
 Since = Annotated[str | None, typer.Option("--from", help="Start (ISO 8601; UTC if no zone).")]
 Until = Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601).")]

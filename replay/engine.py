@@ -88,6 +88,7 @@ class _Replaying:
     ) -> None:
         self.pipeline = pipeline
         self.starts = {p.partition: p.start for p in parts}
+        self.cold_until = {p.partition: p.cold_until_ms for p in parts}
         self.part = part
         self.producer = producer
         self.to_topic = to_topic
@@ -119,10 +120,15 @@ class _Replaying:
                 part.duplicates += 1
                 continue
             self.seen.add(decision.transaction_id)
-            out.append(Replayed.of(record, decision))
+            out.append(Replayed.of(record, decision, self._cold(record)))
             if self.producer is not None and self.to_topic is not None:
                 _produce(self.producer, self.to_topic, decision)
         return out
+
+    def _cold(self, record: SourceRecord) -> bool:
+        """Whether the record's longest window reaches back before what the replay read."""
+        until = self.cold_until.get(record.partition)
+        return until is not None and record.timestamp_ms < until
 
 
 def _no_state(_account: str) -> bytes | None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replay.report import MISSING, OUTCOMES, Change
+from replay.summary import rule_labels
 
 
 def show(console: Console, report: Mapping[str, Any]) -> None:
@@ -34,6 +35,10 @@ def show(console: Console, report: Mapping[str, Any]) -> None:
         f" {totals['changed']:,} changed outcome, {totals['missing_from_ledger']:,} not in the"
         " ledger"
     )
+    warning = report.get("warmup", {}).get("warning")
+    if warning:
+        # Last, where the eye lands: the changes above may not be the candidate's doing.
+        console.print(f"[bold yellow]warning: {warning}[/bold yellow]", highlight=False)
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -69,9 +74,8 @@ def _rules(report: Mapping[str, Any]) -> Table:
         "rules", "rule", "mode", "live hits", "replay hits", "live precision", "replay precision"
     )
     for rule in report["rules"]:
-        name = f"{rule['name']} ({rule['rule_id']})" if rule["name"] else rule["rule_id"]
         table.add_row(
-            name,
+            rule["label"],
             rule["mode"],
             f"{rule['live_hits']:,}",
             f"{rule['replay_hits']:,}",
@@ -120,8 +124,8 @@ def _examples(report: Mapping[str, Any]) -> Table:
             ex["live_outcome"],
             ex["replay_outcome"],
             f"{ex['live_score']:.3f} / {ex['replay_score']:.3f}",
-            ex["rules_added"],
-            ex["rules_removed"],
+            ex["rules_added_names"],
+            ex["rules_removed_names"],
             ex["label"],
         )
     return table
@@ -133,9 +137,18 @@ def write(out: Path, report: Mapping[str, Any], changes: Sequence[Change]) -> li
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "report.json"]
     written[0].write_text(json.dumps(report, indent=2, default=str) + "\n")
-    names = [f.name for f in fields(Change)]
-    written.append(_csv(out / "changes.csv", names, (c.row() for c in changes)))
     rules = report["rules"]
+    labels = {rule["rule_id"]: rule["label"] for rule in rules}
+    named = ["rules_added_names", "rules_removed_names"]
+    rows = (
+        {
+            **c.row(),
+            named[0]: rule_labels(c.rules_added, labels),
+            named[1]: rule_labels(c.rules_removed, labels),
+        }
+        for c in changes
+    )
+    written.append(_csv(out / "changes.csv", [f.name for f in fields(Change)] + named, rows))
     written.append(_csv(out / "rules.csv", list(rules[0]) if rules else [], rules))
     written.append(_csv(out / "outcomes.csv", ["live", "replay", "count"], report["transitions"]))
     written.append(

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from decision_core.features.windows import RETENTION_MS
+from decision_core.features.windows import RETENTION_MS, WINDOWS
 from decision_core.transaction_features import FEATURE_CONFIG
 from replay.errors import LiveTopicRefused, ReplayError
 from schemas.topics import declared_topics
@@ -20,18 +20,26 @@ from schemas.topics import declared_topics
 # replayed event is then complete (the first-seen memory may still remember longer; see
 # ``--warmup all``).
 DEFAULT_WARMUP_MS = RETENTION_MS + FEATURE_CONFIG.allowed_lateness_ms
+# A record decided less than this after the replay began reading its partition has windows
+# that reach back before what was read: its features may be colder than the agent's were.
+LONGEST_WINDOW_MS = max(length for _name, length in WINDOWS)
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 
 
 @dataclass(frozen=True, slots=True)
 class PartitionRange:
-    """One partition's offsets: warm-up from ``warm_from``, decide ``[start, end)``."""
+    """One partition's offsets: warm-up from ``warm_from``, decide ``[start, end)``.
+
+    ``cold_until_ms``: records with a broker timestamp before it are decided with less than
+    the longest window of history read (a warm-up shorter than it); None: none are.
+    """
 
     partition: int
     warm_from: int
     start: int
     end: int
+    cold_until_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.warm_from <= self.start <= self.end:
@@ -83,6 +91,23 @@ def parse_duration(text: str) -> int | None:
     if not text or _PART.sub("", text):
         raise ReplayError(f"bad duration {text!r}: write e.g. 30d5m, 12h, 0 or all")
     return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+
+
+def format_duration(ms: int | None) -> str:
+    """``30d5m``, ``12h``, ``0``; None -> ``all`` (the inverse of ``parse_duration``)."""
+    if ms is None:
+        return "all"
+    parts = []
+    for unit, size in sorted(_UNITS.items(), key=lambda kv: -kv[1]):
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(parts) or "0"
+
+
+def is_short_warmup(warmup_ms: int | None) -> bool:
+    """Whether a warm-up leaves the longest feature window of the first records cold."""
+    return warmup_ms is not None and warmup_ms < LONGEST_WINDOW_MS
 
 
 def parse_instant(text: str) -> datetime:

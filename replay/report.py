@@ -47,9 +47,12 @@ class Replayed:
     rules: tuple[str, ...]
     shadow_rules: tuple[str, ...]
     reasons: tuple[str, ...]  # the model's top reason codes, "feature=value"
+    # Decided with less than the longest feature window of history read before it (a short
+    # ``--warmup``): its features may be colder than the agent's were.
+    cold: bool = False
 
     @classmethod
-    def of(cls, record: SourceRecord, decision: Decision) -> Replayed:
+    def of(cls, record: SourceRecord, decision: Decision, cold: bool = False) -> Replayed:
         tx = decision.transaction
         return cls(
             transaction_id=decision.transaction_id,
@@ -64,6 +67,7 @@ class Replayed:
             rules=tuple(sorted(h.rule_id for h in decision.rules_fired)),
             shadow_rules=tuple(sorted(h.rule_id for h in decision.shadow_rules_fired)),
             reasons=tuple(f"{r.feature}={r.value:g}" for r in decision.reason_codes),
+            cold=cold,
         )
 
 
@@ -88,6 +92,7 @@ class Change:
     rules_removed: tuple[str, ...]  # fired live only
     replay_reasons: tuple[str, ...]
     label: str  # fraud, good (labelled genuine) or "" (unlabelled)
+    cold: bool = False  # decided with less than the longest window of history read
 
     def row(self) -> dict[str, Any]:
         out = asdict(self)
@@ -123,6 +128,7 @@ class ReportPart:
     decided: int = 0
     invalid: int = 0  # records the live agent would have dead-lettered
     duplicates: int = 0  # a transaction id seen before in the range (decided once)
+    cold: int = 0  # replayed with less than the longest window of history read
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     labels: Counter[str] = field(default_factory=Counter)
     rules: dict[tuple[str, str], RuleStats] = field(default_factory=dict)
@@ -137,6 +143,7 @@ class ReportPart:
         now = replayed.outcome
         before = live.outcome if live is not None else None
         self.transitions[(before.value if before else MISSING, now.value)] += 1
+        self.cold += replayed.cold
         self.replay_scores[_bin(replayed.score)] += 1
         self.score_sums[1] += replayed.score
         hit = fraud is True
@@ -196,11 +203,12 @@ class ReportPart:
                 rules_removed=tuple(r for r in live.rules if r not in replayed.rules),
                 replay_reasons=replayed.reasons,
                 label="" if fraud is None else "fraud" if fraud else "good",
+                cold=replayed.cold,
             )
         )
 
     def merge(self, other: ReportPart) -> ReportPart:
-        for name in ("read", "warmed", "decided", "invalid", "duplicates"):
+        for name in ("read", "warmed", "decided", "invalid", "duplicates", "cold"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.transitions.update(other.transitions)
         self.labels.update(other.labels)

@@ -17,6 +17,7 @@ from replay.candidate import (
     load_rule_file,
     model_directory,
     overlay,
+    plain_merchants,
 )
 from replay.database import connect, rules_from_database
 from replay.engine import Job
@@ -26,7 +27,7 @@ from replay.report import Change
 from replay.runner import run, worker_count
 from replay.settings import ReplaySettings
 from replay.source import Selection, ensure_output_topic, load_reference, read_labels, resolve
-from replay.summary import summarize
+from replay.summary import summarize, warmup_summary
 from rule_engine import BreakerConfig, RuleSpec
 from schemas.topics import LABELS, TRANSACTIONS
 
@@ -85,7 +86,7 @@ def candidate(
         rules=tuple(rules),
         lists=tuple(reference.lists.values()),
         profiles=dict(reference.profiles),
-        merchants=dict(reference.merchants),
+        merchants=plain_merchants(reference.merchants),
         model_dir=model_dir,
         thresholds=thresholds,
         breaker=request.breaker,
@@ -125,7 +126,8 @@ def replay(
     began = time.perf_counter()
     part = run(job, workers, progress)
     elapsed = time.perf_counter() - began
-    report = summarize(part, chosen.rule_names(), settings.examples)
+    report = summarize(part, chosen.known_rules(reference.rules.specs.values()), settings.examples)
+    report["warmup"] = warmup_summary(part, request.selection.warmup_ms)
     report["run"] = {
         "topic": topic,
         "partitions": [

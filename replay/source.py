@@ -21,7 +21,7 @@ from decision_core.records import SourceRecord
 from decision_core.reference import ReferenceData, topic_roles
 from deploy.topics import TopicAdmin
 from replay.errors import ReplayError
-from replay.plan import PartitionRange, to_ms
+from replay.plan import LONGEST_WINDOW_MS, PartitionRange, is_short_warmup, to_ms
 from schemas.codec import decode_label
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
@@ -96,18 +96,22 @@ def _range(consumer: Consumer, topic: str, partition: int, sel: Selection) -> Pa
     if sel.end_offsets and partition in sel.end_offsets:
         end = clamp(sel.end_offsets[partition])
     end = max(start, end)
-    if sel.warmup_ms is None:
-        warm_from = low
-    elif sel.warmup_ms == 0 or start == low:
-        warm_from = start
-    else:
-        began = (
-            to_ms(sel.since)
-            if sel.since is not None
-            else _timestamp_at(consumer, topic, partition, start, high)
-        )
-        warm_from = min(start, at_time(began - sel.warmup_ms)) if began is not None else start
-    return PartitionRange(partition, warm_from, start, end)
+    if sel.warmup_ms is None or start == low:
+        # The whole partition before the range is read (or there is none): nothing is cold.
+        return PartitionRange(partition, low, start, end)
+    began = (
+        to_ms(sel.since)
+        if sel.since is not None
+        else _timestamp_at(consumer, topic, partition, start, high)
+    )
+    if began is None:  # an empty range
+        return PartitionRange(partition, start, start, end)
+    warm_from = start if sel.warmup_ms == 0 else min(start, at_time(began - sel.warmup_ms))
+    read_from_ms = began - sel.warmup_ms  # every record from then on is read
+    cold = warm_from > low and is_short_warmup(sel.warmup_ms)
+    return PartitionRange(
+        partition, warm_from, start, end, read_from_ms + LONGEST_WINDOW_MS if cold else None
+    )
 
 
 def _timestamp_at(

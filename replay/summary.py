@@ -1,18 +1,37 @@
-"""The report as JSON-ready data, from a merged ``ReportPart`` (definitions: ``report``)."""
+"""The report as JSON-ready data, from a merged ``ReportPart`` (definitions: ``report``).
+
+Rules are shown to people by name and version ("Card testing v3"), from the specs the
+replay knows (the candidate's and the live rules topic's); an unknown rule by its id.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from replay.plan import DEFAULT_WARMUP_MS, LONGEST_WINDOW_MS, format_duration, is_short_warmup
 from replay.report import BINS, MISSING, OUTCOMES, QUANTILES, Change, ReportPart
+from rule_engine import RuleSpec
+
+
+def rule_label(rule_id: str, rules: Mapping[str, RuleSpec]) -> str:
+    """``name vN`` of a known rule, else its id."""
+    spec = rules.get(rule_id)
+    return rule_id if spec is None else f"{spec.name or rule_id} v{spec.version}"
+
+
+def rule_labels(rule_ids: Iterable[str], labels: Mapping[str, str]) -> str:
+    """Several rules for a table cell or a CSV field: labels joined by "; " (names hold
+    spaces)."""
+    return "; ".join(labels.get(rule_id, rule_id) for rule_id in rule_ids)
 
 
 def summarize(
-    part: ReportPart, rule_names: Mapping[str, str] | None = None, examples: int = 5
+    part: ReportPart, rules: Mapping[str, RuleSpec] | None = None, examples: int = 5
 ) -> dict[str, Any]:
-    """The report as JSON-ready data (the changes themselves go to ``changes.csv``)."""
+    """The report as JSON-ready data (the changes themselves go to ``changes.csv``);
+    ``rules``: the specs to name rules by, by id."""
     part.changes.sort(key=lambda c: (c.partition, c.offset))
     missing = sum(n for (before, _), n in part.transitions.items() if before == MISSING)
     return {
@@ -45,11 +64,47 @@ def summarize(
                 "confirmed_good_newly_declined",
             )
         },
-        "rules": _rules(part, rule_names or {}),
+        "rules": _rules(part, rules or {}),
         "scores": _scores(part),
         "live_model_versions": dict(part.live_models),
-        "examples": _examples(part.changes, examples),
+        "examples": _examples(part.changes, examples, rules or {}),
     }
+
+
+def warmup_summary(part: ReportPart, warmup_ms: int | None) -> dict[str, Any]:
+    """The warm-up against the longest feature window, and a warning when it is shorter:
+    changed outcomes may then come from cold features rather than from the candidate."""
+    cold_changes = sum(1 for change in part.changes if change.cold)
+    short = is_short_warmup(warmup_ms)
+    return {
+        "warmup_ms": warmup_ms,
+        "longest_window_ms": LONGEST_WINDOW_MS,
+        "short": short,
+        "cold_replayed": part.cold,
+        "cold_changes": cold_changes,
+        "warning": _warmup_warning(part, warmup_ms, cold_changes) if short else None,
+    }
+
+
+def _warmup_warning(part: ReportPart, warmup_ms: int | None, cold_changes: int) -> str:
+    window = format_duration(LONGEST_WINDOW_MS)
+    said = (
+        f"--warmup {format_duration(warmup_ms)} is shorter than the longest feature window"
+        f" ({window})"
+    )
+    if not part.cold:
+        return (
+            f"{said}, but no transaction was decided with less than {window} of its"
+            " account's history read (each partition was read from its first record, or from"
+            f" more than {window} before the transaction)."
+        )
+    return (
+        f"{said}: {cold_changes:,} of {len(part.changes):,} changed outcomes"
+        f" ({part.cold:,} of {part.decided:,} replayed transactions) were decided with less"
+        f" than {window} of their account's history read, so those changes may come from"
+        f" cold features rather than from the candidate. Warm up with --warmup"
+        f" {format_duration(DEFAULT_WARMUP_MS)} (the default) or --warmup all."
+    )
 
 
 def _outcomes(transitions: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -64,14 +119,17 @@ def _outcomes(transitions: Counter[tuple[str, str]]) -> dict[str, dict[str, int]
     }
 
 
-def _rules(part: ReportPart, names: Mapping[str, str]) -> list[dict[str, Any]]:
+def _rules(part: ReportPart, rules: Mapping[str, RuleSpec]) -> list[dict[str, Any]]:
     has_labels = part.labels.get("fraud", 0) > 0
     out = []
     for (rule_id, mode), s in sorted(part.rules.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        spec = rules.get(rule_id)
         out.append(
             {
                 "rule_id": rule_id,
-                "name": names.get(rule_id, ""),
+                "name": spec.name if spec else "",
+                "version": spec.version if spec else None,
+                "label": rule_label(rule_id, rules),
                 "mode": mode,
                 "live_hits": s.live_hits,
                 "replay_hits": s.replay_hits,
@@ -129,12 +187,21 @@ def quantile(bins: list[int], q: float) -> float | None:
     return 1.0
 
 
-def _examples(changes: list[Change], per_kind: int) -> list[dict[str, Any]]:
+def _examples(
+    changes: list[Change], per_kind: int, rules: Mapping[str, RuleSpec]
+) -> list[dict[str, Any]]:
     taken: Counter[tuple[str, str]] = Counter()
+    labels = {rule_id: rule_label(rule_id, rules) for rule_id in rules}
     out = []
     for change in changes:
         kind = (change.live_outcome, change.replay_outcome)
         if taken[kind] < per_kind:
             taken[kind] += 1
-            out.append(change.row())
+            out.append(
+                {
+                    **change.row(),
+                    "rules_added_names": rule_labels(change.rules_added, labels),
+                    "rules_removed_names": rule_labels(change.rules_removed, labels),
+                }
+            )
     return out

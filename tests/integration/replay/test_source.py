@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Producer
 
-from replay.plan import DEFAULT_WARMUP_MS
+from replay.plan import DEFAULT_WARMUP_MS, LONGEST_WINDOW_MS, to_ms
 from replay.source import Selection, read_ranges, resolve, throwaway_consumer
 from schemas.connections import KafkaConnection
 from schemas.topics import TopicSpec
@@ -68,6 +68,33 @@ def test_offsets_override_times_and_warm_up_from_the_start_record(
     assert ranges(kafka, name, start_offsets={0: 15}, warmup_ms=None)[0] == (0, 15, 20)
     only = resolve(kafka, name, Selection(partitions={1}))
     assert [(p.partition, p.records) for p in only] == [(1, 10)]
+
+
+def test_a_short_warm_up_marks_until_when_its_records_are_decided_cold(
+    topic: tuple[KafkaConnection, str],
+) -> None:
+    kafka, name = topic
+    since = instant["at"]
+
+    def cold(**selection: object) -> dict[int, int | None]:
+        parts = resolve(kafka, name, Selection(**selection))  # type: ignore[arg-type]
+        return {p.partition: p.cold_until_ms for p in parts if p.partition < 2}
+
+    # Partition 0 was read from the range's start only; partition 1's range starts at its
+    # first record, so nothing of it was left unread.
+    assert cold(since=since, warmup_ms=0) == {0: to_ms(since) + LONGEST_WINDOW_MS, 1: None}
+    # A warm-up that reaches the first record, or the longest window: nothing is cold.
+    assert cold(since=since, warmup_ms=3_600_000) == {0: None, 1: None}
+    assert cold(since=since, warmup_ms=DEFAULT_WARMUP_MS) == {0: None, 1: None}
+    assert cold(since=since, warmup_ms=None) == {0: None, 1: None}
+    # From an offset: the start record's own time.
+    parts = resolve(kafka, name, Selection(start_offsets={0: 15}, warmup_ms=0))
+    consumer = throwaway_consumer(kafka)
+    try:
+        (batch, *_rest) = read_ranges(consumer, name, [parts[0]], 1)
+    finally:
+        consumer.close()
+    assert parts[0].cold_until_ms == batch[0].timestamp_ms + LONGEST_WINDOW_MS
 
 
 def test_reading_gives_each_partition_in_offset_order_and_stops_at_the_end(

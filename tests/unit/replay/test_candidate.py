@@ -12,6 +12,7 @@ import pytest
 
 from decision_core.features import AccountFeatures, HomeProfile
 from decision_core.records import BatchResult, SourceRecord
+from decision_core.reference import ReferenceData
 from replay.candidate import (
     Candidate,
     build_pipeline,
@@ -20,11 +21,25 @@ from replay.candidate import (
     model_directory,
     overlay,
 )
+from replay.database import LiveDecision
+from replay.engine import Job
 from replay.errors import ReplayError
+from replay.plan import PartitionRange
+from replay.report import Replayed, ReportPart
+from replay.service import ReplayRequest, candidate
+from replay.settings import ReplaySettings
 from rule_engine import NamedList, RuleAction, RuleSpec, load_seed_rules
-from schemas.codec import encode_transaction
+from schemas.codec import (
+    encode_account_profile,
+    encode_merchant_risk,
+    encode_named_list,
+    encode_rule,
+    encode_transaction,
+)
+from schemas.connections import KafkaConnection
 from schemas.enums import Channel, Outcome, RuleMode, TxType
-from schemas.records import Transaction
+from schemas.records import AccountProfile, MerchantRisk, Rule, Transaction
+from schemas.records import NamedList as ListRecord
 from tests.support.models import train_tiny_model
 
 
@@ -119,3 +134,74 @@ def transaction(tid: str, merchant: str) -> Transaction:
         timestamp=datetime(2026, 11, 30, 10, tzinfo=UTC),
         type=TxType.DEBIT,
     )
+
+
+def reference_of_the_live_topics() -> ReferenceData:
+    """Reference data as `make up`'s topics fill it: the seed rules (UUID ids, one in shadow
+    mode) and lists, a list with members, an account profile and merchant risk, each
+    applied from its encoded record as the agents and a replay read them."""
+    reference = ReferenceData()
+    now = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    for n, seed in enumerate(load_seed_rules()):
+        rule = Rule(
+            rule_id=f"7edeb737-0000-4000-8000-{n:012d}",
+            version=1,
+            name=seed.name,
+            description="",
+            expression=seed.expression,
+            action=str(seed.action),
+            priority=seed.priority,
+            mode=seed.mode,
+            author="test",
+            updated_at=now,
+        )
+        reference.apply("rules", rule.rule_id.encode(), encode_rule(rule))
+    stolen = ListRecord(name="blocked_cards", kind="cards", values=("tok_x",), updated_at=now)
+    reference.apply("lists", b"blocked_cards", encode_named_list(stolen))
+    profile = AccountProfile(account_id="acct-1", home_country="IN", home_lat=19.07,
+                             home_lon=72.87, updated_at=now)  # fmt: skip
+    reference.apply("accounts", b"acct-1", encode_account_profile(profile))
+    risk = MerchantRisk(merchant_id="m-ok", hour=now, tx_1d=40, risk_1d=0.25, tx_7d=300,
+                        risk_7d=0.02, tx_30d=1200, risk_30d=0.01, computed_at=now)  # fmt: skip
+    reference.apply("merchant-risk", b"m-ok", encode_merchant_risk(risk))
+    return reference
+
+
+def test_a_job_with_the_live_topics_reference_data_crosses_to_a_worker_and_back() -> None:
+    reference = reference_of_the_live_topics()
+    assert reference.merchants and reference.profiles and reference.lists  # all four kinds
+    assert any(spec.mode is RuleMode.SHADOW for spec in reference.rules.specs.values())
+    chosen = candidate(ReplayRequest(), ReplaySettings(), reference)
+    job = Job(kafka=KafkaConnection(), topic="transactions",
+              parts=(PartitionRange(0, 0, 5, 9, cold_until_ms=7),), candidate=chosen,
+              dsn="postgresql://replay@db/ledger", labels={"t1": True})  # fmt: skip
+    # What the process pool does to a job on its way to a worker (and the report back).
+    crossed = pickle.loads(pickle.dumps(job))  # noqa: S301 - our own bytes
+    assert crossed == job
+    part = ReportPart(decided=1)
+    part.add(Replayed("t1", "acct-1", 0, 5, "2026-11-30T10:00:00+00:00", "12.50", "INR",
+                      Outcome.APPROVE, 0.1, (), (), (), cold=True),
+             LiveDecision(Outcome.REVIEW, 0.2, "m", ("r",), ()), True)  # fmt: skip
+    assert pickle.loads(pickle.dumps(part)) == part  # noqa: S301 - our own bytes
+
+    pipeline = build_pipeline(crossed.candidate)
+    record = SourceRecord("transactions", 0, 0, 0, b"acct-1",
+                          encode_transaction(transaction("t1", "m-ok")))  # fmt: skip
+    ((_record, decision),) = pipeline.decide([record], {}, lambda _a: None, BatchResult())
+    # The merchant's risk and the account's home reached the worker's pipeline.
+    assert decision.features["merchant_risk_1d"] == 0.25
+    assert decision.features["merchant_tx_30d"] == 1200
+    assert decision.features["is_home_country"] == 1.0
+
+
+def test_a_report_knows_every_rule_it_may_name_the_candidates_first() -> None:
+    live = [spec("uuid-1", name="Velocity"), spec("uuid-2", name="Big")]
+    changed = RuleSpec(rule_id="cand", version=2, name="Velocity", expression="count_1h > 9",
+                       action=RuleAction.parse("REVIEW"))  # fmt: skip
+    rules, _touched = overlay(live, [changed])
+    known = Candidate(rules=tuple(rules)).known_rules(live)
+    assert {rid: (s.name, s.version) for rid, s in known.items()} == {
+        "uuid-1": ("Velocity", 1),  # replaced, but its live hits are in the ledger
+        "uuid-2": ("Big", 1),
+        "cand": ("Velocity", 2),
+    }

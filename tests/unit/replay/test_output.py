@@ -11,7 +11,8 @@ from rich.console import Console
 from replay.database import LiveDecision
 from replay.output import show, write
 from replay.report import Replayed, ReportPart
-from replay.summary import summarize
+from replay.summary import summarize, warmup_summary
+from rule_engine import RuleAction, RuleSpec
 from schemas.enums import Outcome
 
 
@@ -38,3 +39,47 @@ def test_report_json_and_csvs_hold_the_same_figures(tmp_path: Path) -> None:
     show(console, {**report, "run": {"elapsed_s": 1.0, "replayed_per_s": 2.0}})
     text = console.export_text()
     assert "outcomes: live (rows) vs replay (columns)" in text and "t1" in text
+
+
+def test_tables_name_rules_by_name_and_version_and_end_with_the_warm_up_warning(
+    tmp_path: Path,
+) -> None:
+    rule_id = "7edeb737-0c1d-4b7e-9a51-2f0f7c1d9e10"
+    velocity = RuleSpec(rule_id=rule_id, version=1, name="Many transactions in an hour",
+                        expression="count_1h >= 5", action=RuleAction.parse("REVIEW"))  # fmt: skip
+    part = ReportPart(read=1, decided=1)
+    replayed = Replayed("t1", "a", 0, 1, "2026-11-30T10:00:00+00:00", "70.25", "INR",
+                        Outcome.APPROVE, 0.2, (), (), (), cold=True)  # fmt: skip
+    part.add(replayed, LiveDecision(Outcome.REVIEW, 0.2, "m", (rule_id,), ()), None)
+    report = {**summarize(part, {rule_id: velocity}), "warmup": warmup_summary(part, 0),
+              "run": {"elapsed_s": 1.0, "replayed_per_s": 1.0}}  # fmt: skip
+    console = Console(record=True, width=250)
+    show(console, report)
+    text = console.export_text()
+    assert "Many transactions in an hour v1" in text  # the rules table and the example
+    assert rule_id not in text and rule_id[:8] not in text
+    last = " ".join(text.split())  # the warning wraps at the console's width
+    assert last.endswith(
+        "warning: --warmup 0 is shorter than the longest feature window (30d): 1 of 1 changed"
+        " outcomes (1 of 1 replayed transactions) were decided with less than 30d of their"
+        " account's history read, so those changes may come from cold features rather than"
+        " from the candidate. Warm up with --warmup 30d5m (the default) or --warmup all."
+    )
+    write(tmp_path, report, part.changes)
+    assert json.loads((tmp_path / "report.json").read_text())["warmup"]["cold_changes"] == 1
+    with (tmp_path / "changes.csv").open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["rules_removed"], row["rules_removed_names"], row["cold"]) == (
+        rule_id, "Many transactions in an hour v1", "True"
+    )  # fmt: skip
+    with (tmp_path / "rules.csv").open() as handle:
+        (rule,) = list(csv.DictReader(handle))
+    assert (rule["label"], rule["version"]) == ("Many transactions in an hour v1", "1")
+
+
+def test_no_warning_after_a_full_warm_up() -> None:
+    part = ReportPart(read=1, decided=1)
+    report = {**summarize(part), "warmup": warmup_summary(part, None), "run": {}}
+    console = Console(record=True, width=200)
+    show(console, report)
+    assert "warning" not in console.export_text()

@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from typer.testing import CliRunner
 
+from decision_core.features import WINDOWS
 from replay.errors import LiveTopicRefused, ReplayError
 from replay.plan import (
     DEFAULT_WARMUP_MS,
+    LONGEST_WINDOW_MS,
     PartitionRange,
     RuleRef,
     check_output_topic,
+    format_duration,
+    is_short_warmup,
     parse_duration,
     parse_instant,
     parse_offsets,
@@ -47,6 +51,17 @@ def test_durations_in_units_and_the_whole_topic() -> None:
     for bad in ("", "5x", "d", "1h-2m"):
         with pytest.raises(ReplayError, match="bad duration"):
             parse_duration(bad)
+
+
+def test_durations_format_as_they_parse() -> None:
+    for text in ("30d5m", "12h", "1m30s", "250ms", "0", "all"):
+        assert format_duration(parse_duration(text)) == text
+
+
+def test_a_warm_up_is_short_below_the_features_longest_window() -> None:
+    assert LONGEST_WINDOW_MS == max(length for _name, length in WINDOWS) == 30 * 86_400_000
+    assert is_short_warmup(0) and is_short_warmup(LONGEST_WINDOW_MS - 1)
+    assert not any(map(is_short_warmup, (LONGEST_WINDOW_MS, DEFAULT_WARMUP_MS, None)))
 
 
 def test_instants_are_aware_and_naive_ones_utc() -> None:

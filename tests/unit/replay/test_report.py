@@ -5,15 +5,22 @@ from __future__ import annotations
 import pytest
 
 from replay.database import LiveDecision
+from replay.plan import DEFAULT_WARMUP_MS, LONGEST_WINDOW_MS
 from replay.report import MISSING, Replayed, ReportPart
-from replay.summary import quantile, summarize
-from schemas.enums import Outcome
+from replay.summary import quantile, summarize, warmup_summary
+from rule_engine import RuleAction, RuleSpec
+from schemas.enums import Outcome, RuleMode
 
 A, R, D = Outcome.APPROVE, Outcome.REVIEW, Outcome.DECLINE
 
 
 def replayed(
-    tid: str, outcome: Outcome, score: float = 0.1, rules: tuple[str, ...] = (), offset: int = 0
+    tid: str,
+    outcome: Outcome,
+    score: float = 0.1,
+    rules: tuple[str, ...] = (),
+    offset: int = 0,
+    cold: bool = False,
 ) -> Replayed:
     return Replayed(
         transaction_id=tid,
@@ -28,7 +35,13 @@ def replayed(
         rules=rules,
         shadow_rules=(),
         reasons=("amount=10",),
+        cold=cold,
     )
+
+
+def spec(rule_id: str, name: str, version: int = 1, mode: RuleMode = RuleMode.ACTIVE) -> RuleSpec:
+    return RuleSpec(rule_id=rule_id, version=version, name=name, expression="amount > 1",
+                    action=RuleAction.parse("REVIEW"), mode=mode)  # fmt: skip
 
 
 def live(outcome: Outcome, score: float = 0.1, rules: tuple[str, ...] = ()) -> LiveDecision:
@@ -98,7 +111,7 @@ def test_rule_hits_and_precision_against_labels() -> None:
     part.add(replayed("t2", R, rules=("new",)), live(R, rules=("old",)), None)
     part.add(replayed("t3", R, rules=("new",)), live(R, rules=("old",)), False)
     part.add(replayed("t4", R, rules=("new",)), live(R, rules=("old",)), True)
-    rules = {r["rule_id"]: r for r in summarize(part, {"new": "New rule"})["rules"]}
+    rules = {r["rule_id"]: r for r in summarize(part, {"new": spec("new", "New rule")})["rules"]}
     assert rules["new"]["name"] == "New rule"
     assert (rules["new"]["replay_hits"], rules["new"]["replay_fraud_hits"]) == (4, 2)
     assert rules["new"]["replay_precision"] == 0.5
@@ -147,3 +160,67 @@ def test_examples_are_capped_per_outcome_pair_in_stream_order() -> None:
     part.add(replayed("d", D, offset=50), live(A), None)
     examples = summarize(part, examples=2)["examples"]
     assert [e["transaction_id"] for e in examples] == ["t6", "t5", "d"]
+
+
+def test_rules_are_named_by_name_and_version_and_an_unknown_one_by_its_id() -> None:
+    known = {
+        "7edeb737-0c1d-4b7e-9a51-2f0f7c1d9e10": spec("7edeb737-0c1d-4b7e-9a51-2f0f7c1d9e10",
+                                                     "Many transactions in an hour", 1),
+        "cand": spec("cand", "Many transactions in an hour", 2),
+        "night": spec("night", "Night spree (shadow)", 4, RuleMode.SHADOW),
+    }  # fmt: skip
+    part = ReportPart()
+    part.add(replayed("t1", A, rules=("cand",)), live(R, rules=(next(iter(known)),)), None)
+    part.add(replayed("t2", R, rules=("cand", "gone")), live(A), None)
+    report = summarize(part, known)
+    labels = {r["rule_id"]: (r["label"], r["name"], r["version"]) for r in report["rules"]}
+    assert labels == {
+        next(iter(known)): ("Many transactions in an hour v1", "Many transactions in an hour", 1),
+        "cand": ("Many transactions in an hour v2", "Many transactions in an hour", 2),
+        "gone": ("gone", "", None),  # known to no spec: its id is all there is
+    }
+    removed, added = report["examples"]
+    assert removed["rules_removed_names"] == "Many transactions in an hour v1"
+    assert added["rules_added_names"] == "Many transactions in an hour v2; gone"
+    assert removed["rules_removed"] == next(iter(known))  # the ids stay, for joins
+
+
+def test_cold_transactions_and_changes_are_counted_and_merged() -> None:
+    left, right = ReportPart(decided=2), ReportPart(decided=1)
+    left.add(replayed("t1", A, cold=True), live(R), None)  # changed, cold
+    left.add(replayed("t2", R, cold=True), live(R), None)  # unchanged, cold
+    right.add(replayed("t3", A), live(R), None)  # changed, warm
+    part = left.merge(right)
+    assert part.cold == 2
+    assert [(c.transaction_id, c.cold) for c in part.changes] == [("t1", True), ("t3", False)]
+    assert part.changes[0].row()["cold"] is True
+
+
+def test_a_short_warm_up_warns_that_changes_may_come_from_cold_features() -> None:
+    part = ReportPart(decided=3)
+    part.add(replayed("t1", A, cold=True), live(R), None)
+    part.add(replayed("t2", R, cold=True), live(R), None)
+    part.add(replayed("t3", A), live(R), None)
+    warmup = warmup_summary(part, 0)
+    assert warmup == {
+        "warmup_ms": 0,
+        "longest_window_ms": LONGEST_WINDOW_MS,
+        "short": True,
+        "cold_replayed": 2,
+        "cold_changes": 1,
+        "warning": "--warmup 0 is shorter than the longest feature window (30d): 1 of 2 changed"
+        " outcomes (2 of 3 replayed transactions) were decided with less than 30d of their"
+        " account's history read, so those changes may come from cold features rather than"
+        " from the candidate. Warm up with --warmup 30d5m (the default) or --warmup all.",
+    }
+    assert warmup_summary(part, 12 * 3_600_000)["warning"].startswith("--warmup 12h is shorter")
+
+
+def test_a_short_warm_up_with_nothing_cold_says_so_and_a_full_one_says_nothing() -> None:
+    part = ReportPart(decided=1)
+    part.add(replayed("t1", A), live(R), None)
+    note = warmup_summary(part, 0)["warning"]
+    assert note.startswith("--warmup 0 is shorter than the longest feature window (30d), but no")
+    for full in (LONGEST_WINDOW_MS, DEFAULT_WARMUP_MS, None):  # None: --warmup all
+        warmup = warmup_summary(part, full)
+        assert (warmup["short"], warmup["warning"]) == (False, None)
