@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local import pipeline
+from deploy.local import envfile, pipeline
 from deploy.local.http_traffic import run as http_traffic_run
 from deploy.local.settings import StackSettings
 from deploy.local.supervisor import ServiceState
@@ -43,6 +43,7 @@ def bootstrap() -> None:
     """Seed rules, a demo API key and, if none is registered, a model trained on simulated
     data (a minute or two the first time), announced as champion unless one is."""
     settings = StackSettings()
+    envfile.write(settings)  # what every later command reads (also written by stack up)
     _sentinel("rules", "load")
     key_file = settings.dir / "demo" / "api-key"
     if not key_file.exists():
