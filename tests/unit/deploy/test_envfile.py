@@ -1,0 +1,68 @@
+"""The local deployment's env file: written from the settings in force, read by commands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local import envfile
+from deploy.local.settings import StackSettings
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A stack folder of the test's own; the environment as it was afterwards (loading the
+    file writes to ``os.environ`` behind monkeypatch's back)."""
+    saved = dict(os.environ)
+    monkeypatch.delenv("SENTINEL_ENV_FILE", raising=False)
+    monkeypatch.setenv("SENTINEL_STACK_DIR", str(tmp_path))
+    for name in (
+        "SENTINEL_KAFKA_TOPIC_PREFIX",
+        "SENTINEL_AGENTS_MODEL_REGISTRY",
+        "SENTINEL_API_PORT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_written_with_the_settings_in_force_and_read_back(
+    stack_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_KAFKA_TOPIC_PREFIX", "demo.")
+    path = envfile.write(StackSettings())
+    assert path == stack_dir / "sentinel.env"
+    assert path.stat().st_mode & 0o777 == 0o600
+    monkeypatch.delenv("SENTINEL_KAFKA_TOPIC_PREFIX")
+    assert envfile.load() == path
+    assert os.environ["SENTINEL_KAFKA_TOPIC_PREFIX"] == "demo."
+    assert os.environ["SENTINEL_AGENTS_MODEL_REGISTRY"] == str(stack_dir / "models")
+
+
+def test_the_environment_wins_and_a_users_lines_are_kept(
+    stack_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = stack_dir / "sentinel.env"
+    path.write_text("SENTINEL_API_PORT='8123'\nSENTINEL_SINK_BATCH_MAX='50'\n")
+    envfile.load()
+    assert os.environ["SENTINEL_API_PORT"] == "8123"
+    monkeypatch.setenv("SENTINEL_API_PORT", "9000")
+    envfile.load()
+    assert os.environ["SENTINEL_API_PORT"] == "9000"
+    envfile.write(StackSettings())
+    text = path.read_text()
+    assert "SENTINEL_API_PORT='9000'" in text
+    assert "SENTINEL_SINK_BATCH_MAX='50'" in text
+
+
+def test_an_empty_variable_reads_and_writes_none(
+    stack_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_ENV_FILE", "")
+    assert envfile.write(StackSettings()) is None
+    assert envfile.load() is None
+    assert not (stack_dir / "sentinel.env").exists()
