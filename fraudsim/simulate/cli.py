@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -91,22 +91,27 @@ def produce(
     rate: Annotated[float, typer.Option(help="Transactions a second.", min=0.001)] = 200.0,
     max_events: Annotated[int | None, typer.Option(help="Stop after this many.")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    customers: Customers = 500,
-    terminals: Terminals = 1_000,
-    days: Days = 30,
-    seed: Seed = 1,
+    customers: Customers = 20_000,
+    terminals: Terminals = 5_000,
+    seed: Annotated[int, typer.Option(help="Seed of the population (customers, terminals).")] = 1,
+    run_seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the traffic; default random, so every run sends new ids."),
+    ] = None,
     reference_only: ReferenceOnly = False,
 ) -> None:
     """Send simulated transactions to Kafka at a steady rate, and fraud labels after them.
 
-    The simulation ends at today's UTC midnight, so event times are recent; a new seed
-    gives new transaction ids (the same seed repeats the same transactions).
+    Endless unless --max-events or --duration: the simulator draws one day after another
+    of the same population, and each transaction is stamped with the time it is sent.
+    Every run sends new transaction ids (stop it and start it again: nothing repeats).
+    An account pays about once every customers / rate seconds of real time; the agents
+    keep 30 days of each account's events, so a small population makes every account's
+    state (and the agents' work per transaction) grow quickly.
     """
-    from fraudsim.simulate.kafka_cli import send
+    from fraudsim.simulate.kafka_cli import Traffic, stream
 
-    if max_events is None and duration is None:
-        console.print("[dim]no --max-events or --duration: sending the whole simulation")
     today = datetime.now(UTC).date()
-    cfg = _config(customers, terminals, days, seed, today - timedelta(days=days), reference_only)
-    if send(run_simulation(cfg), rate, max_events, duration, console).failed:
+    cfg = _config(customers, terminals, 1, seed, today, reference_only)
+    if stream(Traffic(cfg, rate, max_events, duration, run_seed), console).failed:
         raise typer.Exit(1)

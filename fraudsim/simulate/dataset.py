@@ -81,23 +81,33 @@ def _finish(
     devices: int,
     rng: np.random.Generator,
 ) -> SimulatedData:
+    rows, raw = canonical_order(rows, rng)
+    labelled_at = label_times(cfg, rows, rng)
+    return SimulatedData(
+        cfg, customers, merchants, rows, uuid_strings(raw), device_names(rng, devices), labelled_at
+    )
+
+
+def canonical_order(rows: Rows, rng: np.random.Generator) -> tuple[Rows, npt.NDArray[np.uint8]]:
+    """Rows with new random (version 4) transaction ids, both in (event time, id) order."""
     raw = _uuid4_bytes(rng, len(rows))
     high = raw[:, :8].copy().view(">u8").ravel()
     low = raw[:, 8:].copy().view(">u8").ravel()
     # Hex strings order as their bytes do, so this is (event time, transaction id) order.
     order = np.lexsort((low, high, rows.ts_ms))
-    rows, raw = rows.take(order), raw[order]
+    return rows.take(order), raw[order]
+
+
+def label_times(cfg: SimConfig, rows: Rows, rng: np.random.Generator) -> Ints:
+    """When each row's fraud becomes known (meaningful where the row is fraud)."""
     delay = rng.uniform(*cfg.label_delay_days, len(rows)) * DAY_MS
-    device_hex = _hex(rng.integers(0, 256, (devices, 6), dtype=np.uint8))
-    return SimulatedData(
-        cfg,
-        customers,
-        merchants,
-        rows,
-        _uuid_strings(raw),
-        [f"dev-{h}" for h in device_hex],
-        rows.ts_ms + delay.astype(np.int64),
-    )
+    labelled: Ints = rows.ts_ms + delay.astype(np.int64)
+    return labelled
+
+
+def device_names(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` random device ids (six random bytes each)."""
+    return [f"dev-{h}" for h in _hex(rng.integers(0, 256, (n, 6), dtype=np.uint8))]
 
 
 def _uuid4_bytes(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint8]:
@@ -112,7 +122,7 @@ def _hex(raw: npt.NDArray[np.uint8]) -> list[str]:
     return [s.decode() for s in digits.view(f"S{digits.shape[1]}").ravel()]
 
 
-def _uuid_strings(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.str_]:
+def uuid_strings(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.str_]:
     digits = np.stack([_HEX[raw >> 4], _HEX[raw & 0x0F]], axis=-1).reshape(len(raw), 32)
     for at in _DASHES:
         digits = np.insert(digits, at, b"-", axis=1)

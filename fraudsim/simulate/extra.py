@@ -105,7 +105,10 @@ class Injector:
     def impossible_travel(self, genuine: Rows) -> Rows:
         rng, customers = self.rng, self.customers
         n = self.cfg.impossible_travel_per_day * self.cfg.days
-        anchor = rng.choice(np.flatnonzero(genuine.scenario == 0), n)
+        anchors = np.flatnonzero(genuine.scenario == 0)
+        if not len(anchors):  # a day without a genuine payment (a tiny population)
+            n, anchors = 0, np.zeros(1, dtype=np.int64)
+        anchor = rng.choice(anchors, n)
         customer = genuine.customer[anchor]
         starts = genuine.ts_ms[anchor] + rng.integers(5, 46, n) * _MINUTE_MS
         incident, ts = self._burst(starts, rng.integers(1, 4, n), 10 * _MINUTE_MS)

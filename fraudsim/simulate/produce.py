@@ -1,9 +1,7 @@
-"""The demo's traffic: simulated transactions to Kafka at a steady rate, fraud labels later.
+"""The demo's traffic to Kafka: records sent at a steady rate until a count or a time is reached.
 
-Transactions go to ``transactions`` in canonical order, keyed by account id; each fraud
-label goes to ``labels`` (keyed by account id too) once the transactions sent have reached
-its ``labelled_at`` in simulated time, so labels trail their frauds as they would in life.
-The run is bounded by a count and/or a duration.
+What is sent comes from ``fraudsim.simulate.live`` (simulated days, stamped as they are
+sent); this module paces it with a token bucket and counts the broker's acknowledgements.
 """
 
 from __future__ import annotations
@@ -14,11 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fraudsim.simulate.pacing import TokenBucket
-from fraudsim.tables import TransactionColumns
-from schemas.codec import encode_label, encode_transaction
 from schemas.connections import KafkaConnection
-from schemas.records import Label
-from schemas.topics import LABELS, TRANSACTIONS
 
 
 class Sink(Protocol):
@@ -69,21 +63,6 @@ def kafka_producer(kafka: KafkaConnection) -> Any:
 Record = tuple[str, bytes, bytes, bool]
 
 
-def outgoing(
-    columns: TransactionColumns, labels: list[Label], prefix: str = ""
-) -> Iterator[Record]:
-    """Every transaction in order, each label once the transactions reach its ``labelled_at``."""
-    pending = sorted(labels, key=lambda label: label.labelled_at)
-    next_label = 0
-    for i in range(len(columns)):
-        tx = columns.record(i)
-        while next_label < len(pending) and pending[next_label].labelled_at <= tx.timestamp:
-            label = pending[next_label]
-            yield prefix + LABELS.name, label.account_id.encode(), encode_label(label), True
-            next_label += 1
-        yield prefix + TRANSACTIONS.name, tx.account_id.encode(), encode_transaction(tx), False
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
     rate: float  # transactions a second
@@ -98,15 +77,17 @@ def run(
     on_progress: Callable[[Tally], None] = lambda _tally: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Tally:
-    """Send until the records, the count or the time run out, then wait for every ack."""
+    """Send until the records, the count or the time run out, or until ``stopped()``, then
+    wait for every acknowledgement."""
     tally = Tally()
     # A tenth of a second's worth: enough to ride over scheduling jitter, never a flood.
     bucket = TokenBucket(limits.rate, max(1.0, limits.rate / 10), clock)
     deadline = None if limits.duration_s is None else clock() + limits.duration_s
     budget = limits.max_events if limits.max_events is not None else float("inf")
     records = iter(records)
-    while tally.sent < budget and (deadline is None or clock() < deadline):
+    while tally.sent < budget and (deadline is None or clock() < deadline) and not stopped():
         granted = bucket.take(int(min(budget - tally.sent, 1_000)))
         if not granted:
             sink.poll(0)

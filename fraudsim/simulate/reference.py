@@ -25,6 +25,8 @@ from fraudsim.simulate.population import ATM, ECOM, Customers, Merchants
 from fraudsim.simulate.rows import Rows
 
 LARGE_CENTS = 22_000
+STOLEN_CARD_FACTOR = 5
+STOLEN_SHARE = 1 / 3  # of a compromised card's payments in its window
 _DAY_S = 86_400
 
 
@@ -84,16 +86,39 @@ def _place(
 
 def apply_reference_fraud(cfg: SimConfig, rows: Rows, rng: np.random.Generator) -> None:
     """The three published scenarios, in order, on genuine rows (in place)."""
-    rows.scenario[rows.cents > LARGE_CENTS] = LARGE_AMOUNT
+    mark_large_amounts(rows)
     day = (rows.ts_ms - cfg.start_ms) // DAY_MS
     _compromise_terminals(cfg, rows, day, rng)
     _compromise_cards(cfg, rows, day, rng)
 
 
+def mark_large_amounts(rows: Rows) -> None:
+    """Scenario 1: any amount above 220 is fraud."""
+    rows.scenario[rows.cents > LARGE_CENTS] = LARGE_AMOUNT
+
+
+def terminals_compromised(cfg: SimConfig, rng: np.random.Generator) -> Ints:
+    """Scenario 2's draw of one day: the terminals compromised from that day on."""
+    drawn: Ints = rng.choice(cfg.terminals, cfg.terminals_per_day, replace=False)
+    return drawn
+
+
+def cards_compromised(cfg: SimConfig, rng: np.random.Generator) -> Ints:
+    """Scenario 3's draw of one day: the customers whose card is compromised from that day."""
+    drawn: Ints = rng.choice(cfg.customers, cfg.cards_per_day, replace=False)
+    return drawn
+
+
+def steal(rows: Rows, chosen: Ints) -> None:
+    """Scenario 3 on the chosen payments of a compromised card: 5 x the amount, and fraud."""
+    rows.cents[chosen] *= STOLEN_CARD_FACTOR
+    rows.scenario[chosen] = COMPROMISED_CARD
+
+
 def _compromise_terminals(cfg: SimConfig, rows: Rows, day: Ints, rng: np.random.Generator) -> None:
     bad = np.zeros((cfg.terminals, cfg.days), dtype=bool)
     for start in range(cfg.days):
-        for terminal in rng.choice(cfg.terminals, cfg.terminals_per_day, replace=False):
+        for terminal in terminals_compromised(cfg, rng):
             bad[terminal, start : start + cfg.terminal_days] = True
     rows.scenario[bad[rows.merchant, day]] = COMPROMISED_TERMINAL
 
@@ -104,8 +129,7 @@ def _compromise_cards(cfg: SimConfig, rows: Rows, day: Ints, rng: np.random.Gene
     key = rows.customer[order] * cfg.days + day[order]
     for start in range(cfg.days):
         end = min(start + cfg.card_days, cfg.days)
-        for customer in rng.choice(cfg.customers, cfg.cards_per_day, replace=False):
+        for customer in cards_compromised(cfg, rng):
             lo, hi = np.searchsorted(key, [customer * cfg.days + start, customer * cfg.days + end])
-            chosen = order[lo + rng.choice(hi - lo, (hi - lo) // 3, replace=False)]
-            rows.cents[chosen] *= 5
-            rows.scenario[chosen] = COMPROMISED_CARD
+            # A third of the card's payments in its window (STOLEN_SHARE).
+            steal(rows, order[lo + rng.choice(hi - lo, (hi - lo) // 3, replace=False)])

@@ -1,22 +1,26 @@
-"""The simulator's producer against the real broker: counts, keys, per-account order, labels."""
+"""The simulator's producer against the real broker: paced, keyed, current, new ids every run."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer
 from rich.console import Console
 
-from fraudsim.simulate import SimConfig, simulate
-from fraudsim.simulate.kafka_cli import send
+from fraudsim.simulate import SimConfig
+from fraudsim.simulate.kafka_cli import Traffic, stream
 from schemas.codec import decode_label, decode_transaction
 from schemas.connections import KafkaConnection
+from schemas.records import Transaction
 from schemas.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
+
+# About 116 transactions a simulated day: 300 cross two midnights and bring labels due.
+CFG = SimConfig(customers=60, terminals=120, seed=3, start=datetime(2026, 12, 1, tzinfo=UTC))
 
 
 def consume(bootstrap: str, topic: str, expected: int) -> list[tuple[int, bytes, bytes]]:
@@ -41,30 +45,47 @@ def consume(bootstrap: str, topic: str, expected: int) -> list[tuple[int, bytes,
     return seen
 
 
-def test_produce_sends_paced_keyed_transactions_then_their_labels(
-    project_topics: dict[str, TopicSpec],
-    kafka_connection: KafkaConnection,
-    monkeypatch: pytest.MonkeyPatch,
+def test_each_run_sends_new_paced_keyed_current_transactions_then_their_labels(
+    project_topics: dict[str, TopicSpec], kafka_connection: KafkaConnection
 ) -> None:
     prefix = project_topics["transactions"].name.removesuffix("transactions")
-    monkeypatch.setenv("SENTINEL_KAFKA_TOPIC_PREFIX", prefix)
-    data = simulate(SimConfig(customers=60, terminals=120, days=10, seed=3))  # ~1,200 rows
-    began = time.monotonic()
-    tally = send(data, rate=300, max_events=300, duration=None, console=Console(quiet=True))
-    assert time.monotonic() - began >= 0.85  # 300 at 300/s, after a burst of 30
-    assert tally.sent == 300 and tally.failed == 0 and tally.delivered == 300 + tally.labels
-    bootstrap = kafka_connection.bootstrap_servers
-    transactions = consume(bootstrap, project_topics["transactions"].name, 300)
-    assert len(transactions) == 300
+    kafka = KafkaConnection(
+        bootstrap_servers=kafka_connection.bootstrap_servers, topic_prefix=prefix
+    )
+    quiet = Console(quiet=True)
+    began, runs, labels = datetime.now(UTC), [], 0
+    for _restart in range(2):  # the supervisor restarting the producer
+        started = time.monotonic()
+        tally = stream(Traffic(CFG, rate=300, max_events=300), quiet, kafka)
+        assert time.monotonic() - started >= 0.85  # 300 at 300/s, after a burst of 30
+        assert tally.sent == 300 and tally.failed == 0
+        assert tally.delivered == 300 + tally.labels
+        runs.append(tally)
+        labels += tally.labels
+    ended = datetime.now(UTC)
+    records = consume(kafka.bootstrap_servers, project_topics["transactions"].name, 600)
+    transactions = [(p, k, decode_transaction(v)) for p, k, v in records]
+    ids = [tx.transaction_id for _p, _k, tx in transactions]
+    assert len(ids) == len(set(ids)) == 600  # distinct ids == records, across the restart
+    assert_keyed_in_order_and_current(transactions, began, ended)
+    label_records = consume(kafka.bootstrap_servers, project_topics["labels"].name, labels)
+    assert len(label_records) == labels > 0
+    sent = {tx.transaction_id: tx.timestamp for _p, _k, tx in transactions}
+    for _p, _k, value in label_records:
+        label = decode_label(value)
+        assert label.is_fraud and sent[label.transaction_id] == label.transaction_timestamp
+        assert label.transaction_timestamp < label.labelled_at <= ended
+
+
+def assert_keyed_in_order_and_current(
+    transactions: list[tuple[int, bytes, Transaction]], began: datetime, ended: datetime
+) -> None:
     partitions: dict[bytes, set[int]] = defaultdict(set)
     last_seen: dict[bytes, datetime] = {}
-    for partition, key, value in transactions:
-        tx = decode_transaction(value)
+    for partition, key, tx in transactions:
         assert key == tx.account_id.encode()
         partitions[key].add(partition)
-        assert key not in last_seen or last_seen[key] <= tx.timestamp
+        assert key not in last_seen or last_seen[key] < tx.timestamp
         last_seen[key] = tx.timestamp
+        assert began - timedelta(milliseconds=1) <= tx.timestamp <= ended
     assert all(len(p) == 1 for p in partitions.values())
-    labels = consume(bootstrap, project_topics["labels"].name, tally.labels)
-    assert len(labels) == tally.labels > 0
-    assert all(decode_label(value).is_fraud for _p, _k, value in labels)

@@ -1,14 +1,11 @@
-"""The producer's pacing and ordering, against a fake producer and a fake clock."""
+"""The producer's pacing, against a fake producer and a fake clock."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fraudsim.simulate import SimulatedData
 from fraudsim.simulate.pacing import TokenBucket
-from fraudsim.simulate.produce import Limits, Record, outgoing, run
-from fraudsim.tables import TransactionColumns, label_records, labels_table, transactions_table
-from schemas.codec import decode_label, decode_transaction
+from fraudsim.simulate.produce import Limits, Record, run
 
 
 class Clock:
@@ -91,23 +88,15 @@ def test_sending_stops_at_the_duration() -> None:
     assert 2_900 <= tally.sent <= 3_200
 
 
-def test_labels_follow_their_frauds_once_the_stream_reaches_their_time(
-    parity_data: SimulatedData,
-) -> None:
-    columns = TransactionColumns.from_table(transactions_table(parity_data))
-    labels = label_records(labels_table(parity_data))
-    stream = list(outgoing(columns, labels, prefix="t1."))
-    assert 0 < sum(is_label for *_rest, is_label in stream) <= len(labels)
-    previous, waiting = None, []
-    for topic, key, value, is_label in stream:
-        if is_label:
-            label = decode_label(value)
-            assert topic == "t1.labels" and key == label.account_id.encode()
-            assert label.transaction_timestamp < label.labelled_at
-            waiting.append(label.labelled_at)
-            continue
-        tx = decode_transaction(value)
-        assert topic == "t1.transactions" and key == tx.account_id.encode()
-        # Each label goes out just before the first transaction at or after its time.
-        assert all(previous is None or previous < at <= tx.timestamp for at in waiting)
-        previous, waiting = tx.timestamp, []
+def test_sending_stops_when_told() -> None:
+    clock = Clock()
+    producer = FakeProducer(clock)
+    tally = run(
+        producer,
+        iter(records(10_000)),
+        Limits(rate=1_000),
+        clock=clock,
+        sleep=clock.sleep,
+        stopped=lambda: clock.now >= 1.0,
+    )
+    assert 900 <= tally.sent <= 1_200 and tally.delivered == tally.sent
