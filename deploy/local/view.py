@@ -1,26 +1,27 @@
 """The live terminal view of `make up`: throughput, decision mix, latency, lag, rules, DECLINEs.
 
-Reads the decisions topic from its end (no consumer group) and the committed offsets of
-each stage's consumer group; it changes nothing, so it can be started and stopped freely.
+Reads the decisions topic from its end and the compacted rules topic from its start (rule
+names), without joining a consumer group, and the committed offsets of each stage's
+consumer group; it changes nothing, so it can be started and stopped freely. On a terminal
+it redraws in place; otherwise (a pipe, a log, a test) it prints a summary line every
+``REPORT_EVERY_S``, its tables when it stops, and a summary line last (``Window.summary``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter, deque
-from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-from rich.console import Group
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from schemas.codec import decode_decision
+from deploy.local.view_window import OUTCOMES, RuleNames, Window
+from schemas.codec import decode_decision, decode_rule
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
-from schemas.records import Decision
-from schemas.topics import DECISIONS, TRANSACTIONS, WEBHOOKS
+from schemas.topics import DECISIONS, RULES, TRANSACTIONS, WEBHOOKS
 
 # stage -> (consumer group, the topic it consumes)
 STAGES = {
@@ -28,45 +29,18 @@ STAGES = {
     "ledger sink": ("ledger-sink", DECISIONS.name),
     "webhooks": ("webhook-dispatcher", WEBHOOKS.name),
 }
-
-
-@dataclass
-class Window:
-    """Decisions seen: the last minute for rates and latency, totals for the mix and rules."""
-
-    seconds: float = 60.0
-    seen: deque[tuple[float, Decision]] = field(default_factory=deque)
-    outcomes: Counter[str] = field(default_factory=Counter)
-    rules: Counter[str] = field(default_factory=Counter)
-    declines: deque[Decision] = field(default_factory=lambda: deque(maxlen=5))
-
-    def add(self, decision: Decision, now: float) -> None:
-        self.seen.append((now, decision))
-        self.outcomes[decision.outcome.value] += 1
-        for hit in decision.rules_fired:
-            self.rules[f"{hit.rule_id[:8]} v{hit.version} {hit.action}"] += 1
-        if decision.outcome.value == "DECLINE":
-            self.declines.append(decision)
-        while self.seen and now - self.seen[0][0] > self.seconds:
-            self.seen.popleft()
-
-    def rate(self, now: float, span: float = 5.0) -> float:
-        return sum(1 for at, _ in self.seen if now - at <= span) / span
-
-    def latency_ms(self) -> tuple[float, float, float]:
-        waits = sorted(
-            (d.decided_at - d.ingested_at).total_seconds() * 1000 for _at, d in self.seen
-        )
-        if not waits:
-            return (0.0, 0.0, 0.0)
-        return tuple(waits[min(len(waits) - 1, int(q * len(waits)))] for q in (0.5, 0.95, 0.99))  # type: ignore[return-value]
+REPORT_EVERY_S = 10.0
 
 
 class LiveView:
     def __init__(self, kafka: KafkaConnection) -> None:
         self.prefix = kafka.topic_prefix
         self.bootstrap = kafka.bootstrap_servers
+        self.decisions_topic = f"{self.prefix}{DECISIONS.name}"
+        self.rules_topic = f"{self.prefix}{RULES.name}"
         self._readers: dict[str, Consumer] = {}
+        # A group id is required by librdkafka, but the view only assigns: it never joins
+        # the group nor commits.
         self.consumer = Consumer(
             {
                 "bootstrap.servers": kafka.bootstrap_servers,
@@ -74,44 +48,99 @@ class LiveView:
                 "enable.auto.commit": False,
             }
         )
-        topic = f"{self.prefix}{DECISIONS.name}"
-        parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in parts])
+        self.consumer.assign(
+            self._partitions(self.decisions_topic, OFFSET_END)
+            + self._partitions(self.rules_topic, OFFSET_BEGINNING)
+        )
         self.window = Window()
+        self.rule_names = RuleNames()
 
-    def run(self, seconds: float | None = None) -> None:
+    def _partitions(self, topic: str, offset: int) -> list[TopicPartition]:
+        metadata = self.consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []  # not created yet (`sentinel topics apply`): nothing to follow
+        return [TopicPartition(topic, p, offset) for p in metadata.partitions]
+
+    def run(self, seconds: float | None = None, console: Console | None = None) -> None:
+        """Show the figures until ``seconds`` pass (forever if None) or Ctrl-C."""
+        if console is None:
+            console = Console()
+            if not console.is_terminal:  # 80 columns squeeze the figures' headings
+                console = Console(width=max(console.width, 120))
         began = time.monotonic()
-        with Live(self.render(), refresh_per_second=2, screen=False) as live:
-            while seconds is None or time.monotonic() - began < seconds:
-                self.poll(0.5)
-                live.update(self.render())
+
+        def running() -> bool:
+            return seconds is None or time.monotonic() - began < seconds
+
+        try:
+            if console.is_terminal:
+                with Live(self.render(), console=console, refresh_per_second=2) as live:
+                    while running():
+                        self.poll(0.5)
+                        live.update(self.render())
+            else:
+                reported = began
+                while running():
+                    self.poll(0.5)
+                    if time.monotonic() - reported >= REPORT_EVERY_S:
+                        reported = time.monotonic()
+                        self._say(console, began)
+                console.print(self.render())
+        finally:
+            if seconds is not None or not console.is_terminal:
+                self._say(console, began)
+            self.close()
+
+    def _say(self, console: Console, began: float) -> None:
+        line = self.window.summary(time.monotonic() - began)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        for reader in (self.consumer, *self._readers.values()):
+            reader.close()
+        self._readers.clear()
 
     def poll(self, timeout: float) -> None:
         now = time.monotonic()
         for msg in self.consumer.consume(num_messages=5000, timeout=timeout):
             if msg.error() is None:
-                try:
-                    self.window.add(decode_decision(msg.value()), now)
-                except SchemaError:
-                    continue
+                self._apply(msg, now)
+
+    def _apply(self, msg: Message, now: float) -> None:
+        try:
+            if msg.topic() == self.rules_topic:
+                key = (msg.key() or b"").decode()
+                value = msg.value()
+                self.rule_names.apply(key, None if value is None else decode_rule(value))
+            else:
+                self.window.add(decode_decision(msg.value()), now)
+        except (SchemaError, UnicodeDecodeError):
+            return  # a record the view cannot read changes no figure
 
     def render(self) -> Group:
         now = time.monotonic()
-        p50, p95, p99 = self.window.latency_ms()
-        head = Table(title="SentinelStream — live", show_header=True)
-        for column in ("decisions/s", "APPROVE", "REVIEW", "DECLINE", "p50 ms", "p95 ms", "p99 ms"):
+        window = self.window
+        p50, p95, p99 = window.latency_ms()
+        head = Table(title="SentinelStream — live (mix, rules, latency: new decisions)")
+        columns = ("decisions/s", "new/s", "redelivered/s", *OUTCOMES, "p50 ms", "p95 ms", "p99 ms")
+        for column in columns:
             head.add_column(column, justify="right")
-        mix = self.window.outcomes
+        rate, new = window.rate(now), window.new_rate(now)
         head.add_row(
-            f"{self.window.rate(now):.0f}",
-            str(mix["APPROVE"]),
-            str(mix["REVIEW"]),
-            str(mix["DECLINE"]),
+            f"{rate:.0f}",
+            f"{new:.0f}",
+            f"{rate - new:.0f}",
+            *(str(window.outcomes[outcome]) for outcome in OUTCOMES),
             f"{p50:.1f}",
             f"{p95:.1f}",
             f"{p99:.1f}",
         )
-        return Group(head, self._lag(), self._rules(), self._declines())
+        return Group(
+            head,
+            self._lag(),
+            rules_table(window, self.rule_names),
+            declines_table(window, self.rule_names),
+        )
 
     def _lag(self) -> Table:
         table = Table(title="consumer lag (records behind)")
@@ -150,27 +179,29 @@ class LiveView:
         except Exception:  # noqa: BLE001 - a view shows "?" rather than dying
             return "?"
 
-    def _rules(self) -> Table:
-        table = Table(title="top rules fired (since the view started)")
-        table.add_column("rule")
-        table.add_column("hits", justify="right")
-        for rule, hits in self.window.rules.most_common(5):
-            table.add_row(rule, str(hits))
-        return table
 
-    def _declines(self) -> Table:
-        table = Table(title="latest DECLINEs")
-        for column in ("transaction", "account", "amount", "score", "why"):
-            table.add_column(column)
-        for d in reversed(self.window.declines):
-            why = ", ".join(
-                [h.rule_id[:8] for h in d.rules_fired] + [r.feature for r in d.reason_codes]
-            )
-            table.add_row(
-                d.transaction_id[:8],
-                d.account_id,
-                str(d.transaction.amount),
-                f"{d.risk_score:.2f}",
-                why,
-            )
-        return table
+def rules_table(window: Window, names: RuleNames) -> Table:
+    """The five rules that fired most, by name."""
+    table = Table(title="top rules fired (new decisions since the view started)")
+    for column in ("rule", "version", "action", "hits"):
+        table.add_column(column, justify="right" if column in ("version", "hits") else "left")
+    for (rule_id, version, action), hits in window.rules.most_common(5):
+        table.add_row(names.label(rule_id), f"v{version}", action, str(hits))
+    return table
+
+
+def declines_table(window: Window, names: RuleNames) -> Table:
+    """The latest DECLINEs, newest first, with the rules (by name) and reasons behind them."""
+    table = Table(title="latest DECLINEs")
+    for column in ("transaction", "account", "amount", "score", "why"):
+        table.add_column(column)
+    for d in reversed(window.declines):
+        why = [names.label(h.rule_id) for h in d.rules_fired] + [r.feature for r in d.reason_codes]
+        table.add_row(
+            d.transaction_id[:8],
+            d.account_id,
+            str(d.transaction.amount),
+            f"{d.risk_score:.2f}",
+            ", ".join(why),
+        )
+    return table

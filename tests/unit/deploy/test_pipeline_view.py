@@ -8,7 +8,7 @@ from pathlib import Path
 
 from deploy.local.pipeline import demo_services
 from deploy.local.settings import StackSettings
-from deploy.local.view import Window
+from deploy.local.view_window import Window
 from schemas.enums import Channel, Outcome, TxType
 from schemas.records import Decision, RuleHit, Transaction, decision_id_for
 
@@ -67,7 +67,7 @@ def test_window_rates_mix_latency_rules_and_declines() -> None:
     assert window.rate(now=1001.0, span=5.0) == 20.0
     assert (window.outcomes["APPROVE"], window.outcomes["DECLINE"]) == (90, 10)
     assert window.latency_ms() == (51.0, 96.0, 100.0)
-    assert window.rules.most_common(1) == [("r-1 v2 DECLINE", 10)]
+    assert window.rules.most_common(1) == [(("r-1", 2, "DECLINE"), 10)]
     assert len(window.declines) == 5
 
 
@@ -75,4 +75,4 @@ def test_old_decisions_leave_the_window() -> None:
     window = Window(seconds=10)
     window.add(decision(1, Outcome.APPROVE, 5), now=0.0)
     window.add(decision(2, Outcome.APPROVE, 7), now=20.0)
-    assert [d.transaction_id for _at, d in window.seen] == ["t2"]
+    assert [d.transaction_id for _at, d, _new in window.seen] == ["t2"]
