@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide test-quarantine
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-failover test-quarantine
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -82,6 +82,11 @@ bench-store: stack-up ## Benchmark the agents' table store, memory vs rocksdb: s
 
 bench-replay: stack-up ## Benchmark `sentinel replay` (replayed tx/s) on a generated range; writes bench/results/
 	$(BIN)/python -m bench.bench_replay
+
+bench-failover: stack-up ## Agent workers killed with kill -9 under traffic: each partition's decision gap, restarted and taken over (~5 min; BENCH_ARGS="--duration 60")
+	@$(BIN)/python -c 'import rocksdict' 2>/dev/null || \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,rocksdb]'
+	$(BIN)/python -m bench.bench_failover $(BENCH_ARGS)
 
 bench-decide: venv ## CPU µs per transaction of the decision code, agent and replay shapes (no services)
 	$(BIN)/python -m bench.bench_decide $(BENCH_ARGS)

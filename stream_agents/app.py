@@ -120,6 +120,11 @@ def create_app(
         producer_acks=-1,
         stream_buffer_maxsize=settings.batch_max * 4,
         consumer_auto_offset_reset="earliest",
+        # Failover (docs/adr/0004-static-membership.md): a restarted worker rejoins as
+        # itself; a dead one is given up after the session timeout.
+        consumer_group_instance_id=settings.instance_id,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
     )
     transactions = raw_topic(app, input_topic(settings))
     # Account id (raw bytes) -> the account's feature state (raw bytes). The changelog is

@@ -18,9 +18,14 @@ Reading a changelog record twice is harmless (recovery applies an offset only pa
 last one it applied); skipping one is not. Source partitions are left to faust (it seeks
 them to their committed offsets) and to ``continuity`` (holes the agent reads back).
 
+And one delay taken out of a worker's start: faust's table manager sleeps a second before
+it registers the tables' changelog channels, for tables declared after the app starts;
+ours are declared before, and that second is a fifth of a restarted worker's allowance
+(docs/adr/0004-static-membership.md).
+
 Checked against faust-streaming 0.15.3 (``Consumer._wait_next_records``,
-``getmany``'s ``flow_active`` test, ``AIOKafkaConsumerThread._seek_wait``) and aiokafka
-0.14, the pinned versions.
+``getmany``'s ``flow_active`` test, ``AIOKafkaConsumerThread._seek_wait``,
+``TableManager.on_start``) and aiokafka 0.14, the pinned versions.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -82,8 +88,23 @@ class RewindingTransport(faust_aiokafka.Transport):
     Consumer = RewindingConsumer
 
 
+class PromptTableManager(TableManager):
+    """faust's table manager without the second it waits at start."""
+
+    async def on_start(self) -> None:
+        # faust 0.15.3's on_start is ``await self.sleep(1.0)`` and then these two.
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 class App(faust.App):
-    """A faust app whose consumer is ``RewindingConsumer`` (brokers: ``kafka://``)."""
+    """A faust app whose consumer is ``RewindingConsumer`` (brokers: ``kafka://``) and
+    whose table manager is ``PromptTableManager``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("TableManager", PromptTableManager)
+        super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
         return RewindingTransport(self.conf.broker_consumer, self)

@@ -44,6 +44,16 @@ class AgentSettings(DecisionSettings):
     reference_timeout_s: float = 60.0
     metrics_port: int | None = None
     commit_interval_s: float = 1.0
+    # Static group membership (group.instance.id), unique per worker and kept across its
+    # restarts: a worker restarted under the same id gets its partitions back without a
+    # rebalance of the group. Unset: dynamic membership. docs/adr/0004-static-membership.md
+    instance_id: str | None = None
+    # How long the group waits for a worker it no longer hears from before giving its
+    # partitions to the others (also how long a static member may take to restart without
+    # its partitions moving): 6 s is the broker's default floor (group.min.session.timeout.ms).
+    session_timeout_s: float = Field(default=6.0, gt=0)
+    # Heartbeats from faust's consumer thread: a third of the session timeout or less.
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
     # How often a worker compares its group's committed offsets and each partition's end
     # with what it applied, to find records faust skipped at the end of a partition
     # (stream_agents.continuity); records dropped unacknowledged wait one to two of these.
@@ -62,6 +72,13 @@ class AgentSettings(DecisionSettings):
         if self.standby_replicas is not None:
             return self.standby_replicas
         return 0 if self.store == "memory://" else 1
+
+    @model_validator(mode="after")
+    def _heartbeats_within_session(self) -> Self:
+        # The coordinator must hear a few heartbeats per session, or one late one evicts.
+        if self.heartbeat_interval_s * 3 > self.session_timeout_s:
+            raise ValueError("heartbeat_interval_s must be at most a third of session_timeout_s")
+        return self
 
     @model_validator(mode="after")
     def _exactly_once_on_memory(self) -> Self:

@@ -30,6 +30,12 @@ log = logging.getLogger("stream_agents")
 OBSERVER = MetricsObserver()
 
 
+# A group on its own too, as `python -m stream_agents run` (stream_agents.__main__).
+@agents_app.callback()
+def _group() -> None:
+    """The stream agents (faust worker)."""
+
+
 def build_models(settings: AgentSettings) -> ModelBook:
     overrides = ThresholdOverrides(settings.review_at, settings.decline_at)
     return ModelBook(settings.model_registry, overrides, observer=OBSERVER)

@@ -107,6 +107,11 @@ def agent_env(prefix: str, registry: Path, data_dir: Path) -> dict[str, str]:
     }
 
 
+def agents_group(prefix: str) -> str:
+    """The agents' consumer group under ``prefix``."""
+    return f"{prefix}{AgentSettings().app_id}"
+
+
 def changelog_topic(prefix: str) -> str:
     return f"{prefix}{AgentSettings().app_id}-{FEATURE_TABLE}-changelog"
 
@@ -257,7 +262,7 @@ def group_consumer(prefix: str) -> Iterator[Consumer]:
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"{prefix}{AgentSettings().app_id}",
+            "group.id": agents_group(prefix),
             "enable.auto.commit": False,
         }
     )

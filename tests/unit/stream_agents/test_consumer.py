@@ -1,10 +1,15 @@
-"""Where the consumer seeks a changelog partition whose fetched records it dropped."""
+"""Where the consumer seeks a changelog partition whose fetched records it dropped; the
+faust internals ``stream_agents.consumer`` was written against."""
 
 from __future__ import annotations
 
+import inspect
+from importlib.metadata import version
+
+from faust.tables import TableManager
 from faust.types import TP
 
-from stream_agents.consumer import rewind_targets
+from stream_agents.consumer import App, PromptTableManager, rewind_targets
 
 A = TP("app-table-changelog", 0)
 B = TP("app-table-changelog", 1)
@@ -30,3 +35,19 @@ def test_a_seek_to_the_middle_of_the_batch_rereads_rather_than_skips() -> None:
 
 def test_partitions_no_longer_assigned_are_left_alone() -> None:
     assert rewind_targets({A: 0, B: 5}, {B: 20}) == {B: 5}
+
+
+def test_written_for_the_pinned_faust_and_aiokafka() -> None:
+    # stream_agents.consumer reaches into both (ADR 0001, ADR 0004): re-check it, and the
+    # table manager's start below, on an upgrade.
+    assert version("faust-streaming") == "0.15.3"
+    assert version("aiokafka") == "0.14.0"
+
+
+def test_the_table_manager_starts_as_fausts_does_less_its_second_of_sleep() -> None:
+    source = inspect.getsource(TableManager.on_start)
+    assert "await self.sleep(1.0)" in source
+    assert "await self._update_channels()" in source
+    assert "await self.recovery.start()" in source
+    app = App("unit-consumer", broker="kafka://127.0.0.1:9092")
+    assert app.conf.TableManager is PromptTableManager

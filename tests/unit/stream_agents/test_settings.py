@@ -1,9 +1,13 @@
-"""The agents' settings that are derived rather than given."""
+"""The agents' settings that are derived rather than given, and where faust gets them."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any, cast
 
+import pytest
+from pydantic import ValidationError
+
+from stream_agents.app import create_app
 from stream_agents.settings import AgentSettings
 
 
@@ -22,3 +26,24 @@ def test_standby_replicas_follow_the_store_unless_given(
 ) -> None:
     settings = AgentSettings(store=store, standby_replicas=given)
     assert settings.table_standby_replicas == replicas
+
+
+def test_failover_settings_reach_fausts_consumer() -> None:
+    settings = AgentSettings(instance_id="worker-1")
+    app = create_app(settings, cast(Any, None), 1, None, cast(Any, None))
+    assert app.conf.consumer_group_instance_id == "worker-1"
+    assert app.conf.broker_session_timeout == settings.session_timeout_s == 6.0
+    assert app.conf.broker_heartbeat_interval == settings.heartbeat_interval_s == 1.0
+    # Unset: dynamic membership, as before.
+    assert (
+        create_app(
+            AgentSettings(), cast(Any, None), 1, None, cast(Any, None)
+        ).conf.consumer_group_instance_id
+        is None
+    )
+
+
+def test_heartbeats_fit_a_few_times_in_the_session() -> None:
+    with pytest.raises(ValidationError, match="a third"):
+        AgentSettings(session_timeout_s=6.0, heartbeat_interval_s=3.0)
+    assert AgentSettings(session_timeout_s=10.0, heartbeat_interval_s=3.0).session_timeout_s == 10
