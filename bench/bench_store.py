@@ -37,7 +37,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from confluent_kafka import Producer
 from rich.console import Console
@@ -45,7 +44,7 @@ from rich.table import Table
 
 from bench.bench_agents import decisions
 from bench.common import producer, seed_reference, write_results
-from decision_core.features import AccountFeatures
+from decision_core.features import AccountFeatures, AccountWindows, encode_state
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import encode_transaction
@@ -99,22 +98,30 @@ def history(account: int, events: int, end: datetime) -> list[Transaction]:
     ]
 
 
-def state_templates(count: int, events: int) -> list[list[Any]]:
-    """Decoded account states (the codec's JSON layout), computed by the feature code."""
+def state_templates(count: int, events: int) -> list[AccountWindows]:
+    """Account states computed by the feature code."""
     end = datetime.now(UTC)
     templates = []
     for account in range(count):
         state = AccountFeatures(FEATURE_CONFIG)
         for offset, tx in enumerate(history(account, events, end)):
             state.observe_at(feature_event(tx), account % PARTITIONS, offset)
-        templates.append(orjson.loads(state.to_bytes()))
+        templates.append(state.state)
     return templates
 
 
-def account_state(template: list[Any]) -> bytes:
-    """The template with fresh transaction ids (position 3 of the layout: the ids column)."""
-    ids = [str(uuid.UUID(bytes=os.urandom(16))) for _ in template[3]]
-    return orjson.dumps([*template[:3], ids, *template[4:]])
+def account_state(template: AccountWindows) -> bytes:
+    """The template, encoded, with fresh transaction ids."""
+    ids = [str(uuid.UUID(bytes=os.urandom(16))) for _ in template.ids]
+    seen = [list(template.seen_countries), list(template.seen_devices)]
+    fresh = AccountWindows.restore(
+        template.config,
+        template.next_seq,
+        [template.ts, ids, *template.columns()[2:]],
+        [*seen, list(template.seen_merchants)],
+        template.applied_offsets,
+    )
+    return encode_state(fresh)
 
 
 def write_changelog(prefix: str, accounts: int, events: int) -> int:
