@@ -1,8 +1,8 @@
 """Every Kafka topic SentinelStream uses, declared once: name, partitions, replication, config.
 
 `sentinel topics apply` (in ``deploy.topics``) creates what is missing and reports drift;
-services look names up here instead of spelling them. Faust's changelog topics are
-declared by the agents' tables, not here.
+services look names up here instead of spelling them. The agents' feature table changelog
+is declared here too (``feature_changelog``), and the agents create it with the same config.
 """
 
 from __future__ import annotations
@@ -122,6 +122,38 @@ DEAD_LETTER_REDRIVES = TopicSpec(
     _compacted(),
 )
 
+# The agents' feature table changelog (faust names it ``<app id>-<table>-changelog``): every
+# transaction rewrites its account's state, so only compaction keeps it (and a restart's
+# re-read) the size of the live state rather than of the history. The cleaner compacts rolled
+# segments only: a segment rolls after 10 minutes or 8 MiB, whichever first, so the
+# uncompacted tail a restart re-reads is at most that per partition (the broker's default,
+# 1 GiB and 7 days, never rolled: nothing was ever compacted); a rolled tail is cleaned once
+# it is a fifth of the partition (the default, half, lets the log reach twice the live
+# state); no lag before a record may be compacted (recovery needs only the latest value of
+# each key), declared so that a broker-wide default cannot delay it. Measured: bench_recovery.
+AGENTS_APP_ID = "sentinel-agents"
+FEATURE_TABLE = "account-features"
+FEATURE_CHANGELOG_CONFIG = _compacted(
+    segment_ms=str(10 * 60 * 1000),
+    segment_bytes=str(8 * 1024 * 1024),
+    min_cleanable_dirty_ratio="0.2",
+    min_compaction_lag_ms="0",
+)
+
+
+def feature_changelog(app_id: str = AGENTS_APP_ID, partitions: int = 12) -> TopicSpec:
+    """The feature table's changelog of the agents' app ``app_id`` (prefix not included);
+    its partitions match ``transactions``'."""
+    return TopicSpec(
+        f"{app_id}-{FEATURE_TABLE}-changelog",
+        partitions,
+        "each account's feature state and each source partition's applied mark (agents)",
+        FEATURE_CHANGELOG_CONFIG,
+    )
+
+
+FEATURE_CHANGELOG = feature_changelog(partitions=TRANSACTIONS.partitions)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TRANSACTIONS,
     DECISIONS,
@@ -136,6 +168,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     DEAD_LETTER,
     DEAD_LETTER_REDRIVES,
     MODELS,
+    FEATURE_CHANGELOG,
 )
 
 

@@ -26,7 +26,7 @@ from faust.types import Message
 
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, Outgoing, SourceRecord
-from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS
+from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.consumer import App
 from stream_agents.continuity import (
     Gap,
@@ -136,6 +136,13 @@ def create_app(
         # bytes key and value types make faust use its "raw" codec, in recovery too.
         key_type=bytes,
         value_type=bytes,
+        # Compacted with rolling segments as declared in schemas.topics (faust's default:
+        # compact, with the broker's 1 GiB / 7-day segments that never roll).
+        extra_topic_configs=dict(
+            feature_changelog(settings.app_id, settings.table_partitions)
+            .fit_to_cluster(replicas)
+            .config
+        ),
     )
     batch_wait_s = settings.batch_wait_ms / 1000
     store = PartitionedStore(table)
