@@ -50,7 +50,13 @@ from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, TxType
 from schemas.records import Transaction
-from schemas.topics import FEATURE_CHANGELOG_CONFIG, TRANSACTIONS, TopicSpec, declared_topics
+from schemas.topics import (
+    AGENTS_APP_ID,
+    FEATURE_CHANGELOG_CONFIG,
+    TRANSACTIONS,
+    TopicSpec,
+    declared_topics,
+)
 from tests.support.agents import changelog_topic
 from tests.support.models import announce_model, train_tiny_model
 
@@ -179,7 +185,8 @@ def scenario(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         existing = admin.admin.list_topics(timeout=10).topics
-        admin.delete(n for n in [*(s.name for s in declared), topic] if n in existing)
+        leader = f"{prefix}{AGENTS_APP_ID}-__assignor-__leader"  # faust's own
+        admin.delete(n for n in [*(s.name for s in declared), topic, leader] if n in existing)
 
 
 def main(
