@@ -12,11 +12,7 @@ Run from the repository root: .venv/bin/python -m bench.bench_agents   (stack up
    the worker's CPU seconds meanwhile (per transaction, and as a share of one core);
    latency = the decision's timestamp minus its transaction's timestamp (both broker
    record times), and ``visible_*``: the wall-clock time a read_committed consumer first
-   sees the decision minus the transaction's timestamp. Under exactly_once a decision is
-   stamped when it is sent but visible only once its transaction commits, so only the
-   second tells.
-``--guarantee`` (repeatable) runs 2 and 3 for each processing guarantee, each on its own
-topics, after one raw loop: ``--guarantee at_least_once --guarantee exactly_once``.
+   sees the decision minus the transaction's timestamp.
 Writes bench/results/agents.json (or ``--out``). Machine noise is large: compare ratios
 within one run.
 """
@@ -179,14 +175,13 @@ class Arrivals(threading.Thread):
 
 
 def start_worker(
-    prefix: str, registry: Path, data: Path, guarantee: str, batch_wait_ms: float | None
+    prefix: str, registry: Path, data: Path, batch_wait_ms: float | None
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
         "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
         "SENTINEL_AGENTS_DATA_DIR": str(data),
-        "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
     }
     if batch_wait_ms is not None:
         env["SENTINEL_AGENTS_BATCH_WAIT_MS"] = str(batch_wait_ms)
@@ -226,35 +221,25 @@ def main(
     backlog: int = typer.Option(50_000, help="Records for the throughput phases."),
     rate: int = typer.Option(1_000, help="Transactions per second for the latency phase."),
     seconds: float = typer.Option(20.0, help="Duration of the latency phase."),
-    guarantee: list[str] = typer.Option(  # noqa: B008 - typer's way to declare the option
-        ["at_least_once"], help="Processing guarantee(s) to measure, in this order."
-    ),
     out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
     batch_wait_ms: float | None = typer.Option(
         None,
         help="The worker's micro-batch wait (SENTINEL_AGENTS_BATCH_WAIT_MS) if not its default.",
     ),
 ) -> None:
-    ceiling: float | None = None
-    measured: dict[str, dict[str, float]] = {}
-    for name in guarantee:
-        ceiling, measured[name] = measure(name, backlog, rate, seconds, ceiling, batch_wait_ms)
-    first = measured[guarantee[0]]
-    result: dict[str, Any] = {"raw_loop_per_s": ceiling, **first}
-    if len(measured) > 1:
-        result["by_guarantee"] = measured
+    ceiling, measured = measure(backlog, rate, seconds, None, batch_wait_ms)
+    result: dict[str, Any] = {"raw_loop_per_s": ceiling, **measured}
     report(result, out)
 
 
 def measure(
-    guarantee: str,
     backlog: int,
     rate: int,
     seconds: float,
     ceiling: float | None,
     batch_wait_ms: float | None,
 ) -> tuple[float, dict[str, Any]]:
-    """One worker under ``guarantee`` on fresh topics: throughput on a backlog, then
+    """One worker on fresh topics: throughput on a backlog, then
     latency at ``rate`` and the worker's CPU meanwhile; the raw loop too unless its
     ``ceiling`` is known."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
@@ -267,7 +252,7 @@ def measure(
         preload(prefix, backlog)
         if ceiling is None:
             ceiling = raw_loop(prefix, backlog)
-        worker = start_worker(prefix, workdir / "models", workdir, guarantee, batch_wait_ms)
+        worker = start_worker(prefix, workdir / "models", workdir, batch_wait_ms)
         try:
             done = decisions(prefix, backlog, timeout_s=600)
             stamps = sorted(ts for _tid, ts in done)
@@ -332,12 +317,9 @@ def _latencies(
 def report(result: dict[str, Any], out: Path = RESULTS) -> None:
     table = Table(title=f"stream agent, one worker, {os.cpu_count()} cores")
     table.add_column("measure")
-    for name in result.get("by_guarantee", {"value": result}):
-        table.add_column(name, justify="right")
-    rows = result.get("by_guarantee", {"value": result})
-    for key in [k for k in result if k != "by_guarantee"]:
-        cells = [row.get(key, result[key]) for row in rows.values()]
-        table.add_row(key, *(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in cells))
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
     console.print(table)
     write_results(out, result)
 

@@ -19,7 +19,7 @@ from schemas.records import (
 from schemas.topics import HEADER_TRANSACTION_ID
 
 
-def decision_record(decision: Decision, source_partition: int | None = None) -> Outgoing:
+def decision_record(decision: Decision) -> Outgoing:
     """A decision as the decisions topic carries it: keyed by account, its transaction id in a
     header."""
     headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
@@ -28,19 +28,14 @@ def decision_record(decision: Decision, source_partition: int | None = None) -> 
         decision.account_id.encode(),
         encode_decision(decision),
         headers,
-        source_partition=source_partition,
     )
 
 
-def publishable(decision: Decision, source_partition: int | None = None) -> list[Outgoing]:
-    """The records the agent publishes for one decision: the decision and its webhook event,
-    both answering the record of ``source_partition``."""
-    record = decision_record(decision, source_partition)
+def publishable(decision: Decision) -> list[Outgoing]:
+    """The records the agent publishes for one decision: the decision and its webhook event."""
+    record = decision_record(decision)
     event = encode_webhook_event(webhook_event(decision))
-    webhook = Outgoing(
-        "webhooks", record.key, event, record.headers, source_partition=source_partition
-    )
-    return [record, webhook]
+    return [record, Outgoing("webhooks", record.key, event, record.headers)]
 
 
 EVENT_TYPES = {
@@ -94,5 +89,4 @@ def dead_letter(record: SourceRecord, code: str, message: str) -> Outgoing:
         "dead-letter",
         record.key or b"",
         encode_dead_letter(letter),
-        source_partition=record.partition,
     )

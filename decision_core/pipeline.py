@@ -65,7 +65,7 @@ class DecisionPipeline:
         partitions: dict[str, int] = {}
         for record, decision in self.decide(records, accounts, load_state, result):
             partitions[decision.account_id] = record.partition
-            result.outgoing.extend(publishable(decision, record.partition))
+            result.outgoing.extend(publishable(decision))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())

@@ -36,9 +36,6 @@ class Outgoing:
     # None: the producer's partitioner (by key); set for the feature table's changelog,
     # whose partition must be the source record's.
     partition: int | None = None
-    # The partition of the source record it answers: under exactly-once it is produced in
-    # that partition's transaction (``stream_agents.transactional``).
-    source_partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

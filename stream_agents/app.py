@@ -1,14 +1,16 @@
 """The faust-streaming app: topics, the feature table and the decision agent.
 
-The only module (with ``worker``, ``transactional`` and ``consumer``) that imports faust.
+The only module (with ``worker`` and ``consumer``) that imports faust.
 The agent takes micro-batches from ``transactions``, hands them to the pure
 ``DecisionPipeline``, and publishes with librdkafka, in two awaits per batch, first its
 outputs, then the touched account states and marks for the table's changelog (to the
 source record's partition, as faust would): faust acknowledges the batch only after the
 broker holds all of them, so a crash can only repeat work, never lose it, and a mark never
 reaches the broker before its decisions. faust's own producer (aiokafka, pure
-Python) stays off that path. With ``processing_guarantee=exactly_once`` both go out inside
-faust's transactions instead (``transactional``). Records the consumer skips are read back
+Python) stays off that path. Deterministic decision ids, the ledger's uniqueness and marks
+that never precede their decisions make the effects exactly once (faust's exactly_once was
+measured and removed: docs/adr/0002-at-least-once-vs-exactly-once.md). Records the consumer
+skips are read back
 from the broker before anything after them is decided, and a periodic sweep catches those
 at a partition's end (``continuity``).
 """
@@ -40,7 +42,6 @@ from stream_agents.continuity import (
     mark_key,
     progress_point,
     tail_gaps,
-    unapplied,
     unmoved,
 )
 from stream_agents.metrics import (
@@ -55,7 +56,6 @@ from stream_agents.output import BatchPublisher
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 from stream_agents.table_store import PartitionedStore
-from stream_agents.transactional import TransactionalOutput
 
 log = logging.getLogger("stream_agents")
 FEATURE_TABLE = "account-features"
@@ -99,7 +99,7 @@ def create_app(
     settings: AgentSettings,
     pipeline: DecisionPipeline,
     replicas: int,
-    publisher: BatchPublisher | None,
+    publisher: BatchPublisher,
     gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix."""
@@ -113,7 +113,7 @@ def create_app(
         topic_replication_factor=replicas,
         topic_allow_declare=True,
         web_enabled=False,
-        processing_guarantee=settings.processing_guarantee,
+        processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_s,
         producer_linger_ms=1,
         producer_compression_type="lz4",
@@ -155,13 +155,6 @@ def create_app(
         """An account's feature state, as the pipeline loads it."""
         return store.get(account.encode())
 
-    # Under exactly_once the outputs and the changelog go out in faust's transactions.
-    transactional = (
-        TransactionalOutput(app, table, output_topics(settings), input_topic(settings))
-        if settings.processing_guarantee == "exactly_once"
-        else None
-    )
-
     def table_writes(result: BatchResult, marks: dict[int, int]) -> list[tuple[int, bytes, bytes]]:
         """The batch's feature states and marks: (partition, key, value) for the table and
         its changelog."""
@@ -175,18 +168,7 @@ def create_app(
         for partition, key, value in writes:
             store.put(partition, key, value)
 
-    async def send_in_transaction(
-        output: TransactionalOutput, result: BatchResult, marks: dict[int, int]
-    ) -> None:
-        """A repair's output and its states and marks, in the open transactions (the
-        sweep holds their lock: ``TransactionalOutput.settled``), then into the table."""
-        writes = table_writes(result, marks)
-        await output.send(result.outgoing, writes)
-        put(writes)
-
     async def publish(
-        events: list[Any],
-        stream: Any,
         result: BatchResult,
         marks: dict[int, int],
         acknowledge_more: Callable[[], None] = lambda: None,
@@ -195,14 +177,6 @@ def create_app(
         table's changelog and the table; then ``acknowledge_more`` (the records faust did
         not deliver)."""
         writes = table_writes(result, marks)
-        if transactional is not None:
-            transactional.install()
-            # One transaction: its output and its marks commit or abort together.
-            await transactional.publish(result.outgoing, writes, events, stream, acknowledge_more)
-            put(writes)
-            return
-        if publisher is None:
-            raise RuntimeError("at_least_once needs the librdkafka publisher")
         changelog = [Outgoing(CHANGELOG, key, value, partition=p) for p, key, value in writes]
         # Decisions first, then the marks: a mark on the broker (or in the table) always
         # follows its records' decisions, so a record at or below a restored mark has
@@ -227,9 +201,8 @@ def create_app(
 
         faust commits a partition up to its first offset neither acknowledged nor booked as
         a gap; a hole it never saw (it delivered nothing of it) stays unacknowledged, and
-        the partition's committed offset stops there for good: under exactly_once its
-        transaction then never commits (its decisions never become visible; seen in the
-        SIGKILL fault test), under at_least_once a restart re-reads everything after it.
+        the partition's committed offset stops there for good: a restart re-reads
+        everything after it.
         A record at or below the committed offset is a no-op for faust.
         """
         consumer = app.consumer
@@ -260,13 +233,10 @@ def create_app(
                 found = read_back(gaps) if gaps else []
                 if found:
                     records = fill(records, found)
-                if transactional is not None:
-                    # Their output is committed, or in this worker's open transaction.
-                    records = unapplied(records, applied)
                 result = pipeline.process(records, load)
                 marks = advanced_marks(records, applied)
                 processed = time.time()
-                await publish(events, stream, result, marks, acknowledge(found))
+                await publish(result, marks, acknowledge(found))
             PROCESS_SECONDS.observe(processed - started)
             PUBLISH_SECONDS.observe(time.time() - processed)
             BATCH_SIZE.observe(len(records))
@@ -285,11 +255,9 @@ def create_app(
     stalls = StallWatch(max_span=settings.batch_max * 10)
 
     def progress(committed: Mapping[int, int]) -> Callable[[int], int]:
-        """Each partition's first offset not known to be done: past its applied mark and,
-        under at_least_once, its committed offset (``continuity.progress_point``). Under
-        exactly_once a mark commits with its decisions, so it alone tells."""
-        acked = committed if transactional is None else None
-        return lambda partition: progress_point(partition, applied, gap_reader.log_start, acked)
+        """Each partition's first offset not known to be done: past its applied mark and
+        its committed offset (``continuity.progress_point``)."""
+        return lambda partition: progress_point(partition, applied, gap_reader.log_start, committed)
 
     @app.timer(settings.tail_sweep_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def sweep_tails() -> None:
@@ -312,34 +280,21 @@ def create_app(
             if not settled() or app.consumer_generation_id != generation:
                 stalls.forget()
                 return
-            if transactional is None:
-                await repair_tails(stalled)
-                return
-            transactional.install()
-            # Inside the transactions' lock, after faust committed what it had acked.
-            async with transactional.settled():
-                await repair_tails(stalled)
+            await repair_tails(stalled)
 
     async def repair_tails(stalled: list[Gap]) -> None:
-        """Decide the tail holes there are now (the caller holds the locks)."""
-        if transactional is None:
-            # Whatever was acknowledged before the lock, committed: a second commit, as
-            # one under way may have gathered its offsets before the last acks.
-            await app.consumer.commit()
-            await app.consumer.commit()
+        """Decide the tail holes there are now (the caller holds the lock)."""
+        # Whatever was acknowledged before the lock, committed: a second commit, as one
+        # under way may have gathered its offsets before the last acks.
+        await app.consumer.commit()
+        await app.consumer.commit()
         committed = await asyncio.to_thread(gap_reader.committed, assigned())
         gaps = tail_gaps(committed, applied, gap_reader.log_start)
         if gaps:
             found = await asyncio.to_thread(read_back, gaps, "consumer committed past")
             result = pipeline.process(found, load)
             marks = gap_marks(gaps, applied)
-            if transactional is None:
-                await publish([], None, result, marks)
-            else:
-                await send_in_transaction(transactional, result, marks)
-                # faust commits a partition's transaction only when its offset moves;
-                # these offsets were committed already, with the hole in them.
-                await transactional.commit({gap.partition: gap.end for gap in gaps})
+            await publish(result, marks)
             _count(result)
         # Since the look, a batch may have done them, or a repair above moved the mark.
         stuck = unmoved(stalled, progress(committed))
@@ -352,17 +307,12 @@ def create_app(
             if not any(r.partition == gap.partition for r in found):
                 stalls.empty(gap)
         # What is at or below a mark has its decisions on the broker already (they go out
-        # before the mark): under exactly_once it is dropped; under at_least_once decided
-        # again, identically, as a redelivery would be (``continuity``).
-        records = found if transactional is None else unapplied(found, applied)
-        result = pipeline.process(records, load)
+        # before the mark): decided again, identically, as a redelivery would be
+        # (``continuity``).
+        result = pipeline.process(found, load)
         marks = gap_marks(stuck, applied)
         # Acknowledged in faust like any hole read back, so its commits move past them.
-        if transactional is None:
-            await publish([], None, result, marks, acknowledge(found))
-        else:
-            await send_in_transaction(transactional, result, marks)
-            acknowledge(found)()
+        await publish(result, marks, acknowledge(found))
         _count(result)
 
     return app

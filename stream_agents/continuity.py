@@ -18,7 +18,7 @@ compares the group's committed offsets with the marks (``tail_gaps``). The same 
 catches records faust fetched and dropped without acknowledging them (its ``getmany``
 abandons a batch mid-way when the flow stops): nothing commits past them, nothing comes
 after them, and the consumer's position is already beyond them. The sweep compares each
-partition's end with its progress (past the mark and, under at_least_once, acknowledged),
+partition's end with its progress (past the mark and acknowledged),
 and records that waited past a progress point that did not move for a whole sweep
 interval are read back like any hole (``StallWatch``). A partition the agents
 never applied counts from its log start, so records dropped before the first one
@@ -27,14 +27,10 @@ A hole may also be legitimate: a transactional producer's commit markers take of
 (``sentinel dlq redrive`` writes in transactions); reading the hole then finds no records
 and nothing changes. Records at or below the mark are redeliveries; the feature state
 already ignores them (the applied offset per partition inside each account's state) and
-their decisions come out identical. Under at_least_once they are decided again (a
-duplicate the sinks drop by decision id): the agent publishes a batch's decisions before
-its marks, so a mark never precedes its decisions on the broker, and this is no longer
-needed for them; it stays the conservative choice. Under
-exactly_once the mark, the decisions and the consumed offsets commit or abort together,
-so a record at or below the mark already has its output: it is dropped (``unapplied``);
-deciding it again would commit a second copy, in a transaction that faust never commits
-when the record's offset does not advance the partition's committed offset.
+their decisions come out identical. They are decided again (a duplicate the sinks drop
+by decision id): the agent publishes a batch's decisions before its marks, so a mark never
+precedes its decisions on the broker, and this is no longer needed for them; it stays the
+conservative choice.
 
 Plain Python: which offsets are missing, and the batch with them filled in.
 """
@@ -188,16 +184,16 @@ def progress_point(
     partition: int,
     applied: Callable[[int], int | None],
     first: Callable[[int], int],
-    committed: Mapping[int, int] | None = None,
+    committed: Mapping[int, int],
 ) -> int:
     """The first offset of ``partition`` not known to be done: the one after its applied
-    mark (``first``, the log start, when never applied) or, when ``committed`` is given,
-    the group's committed offset if that is lower. Under at_least_once a record is done
-    only once acknowledged: after a crash the committed offset can lag the mark, and if
+    mark (``first``, the log start, when never applied) or the group's committed offset if
+    that is lower. A record is done only once acknowledged: after a crash the committed
+    offset can lag the mark, and if
     faust then drops the redelivery without committing past it, the partition's commits
     stop there for good (its consumer lag never clears, a restart re-reads it all)."""
     start = _next_to_apply(partition, applied, first)
-    if committed is not None and partition in committed:
+    if partition in committed:
         return min(start, committed[partition])
     return start
 
@@ -221,21 +217,6 @@ def fill(records: Sequence[SourceRecord], found: Iterable[SourceRecord]) -> list
     hole that was read back)."""
     unique = {(r.partition, r.offset): r for r in [*found, *records]}
     return [unique[position] for position in sorted(unique)]
-
-
-def unapplied(
-    records: Sequence[SourceRecord], applied: Callable[[int], int | None]
-) -> list[SourceRecord]:
-    """The records past their partition's applied mark (the batch's own order kept)."""
-    marks: dict[int, int | None] = {}
-    fresh = []
-    for record in records:
-        if record.partition not in marks:
-            marks[record.partition] = applied(record.partition)
-        mark = marks[record.partition]
-        if mark is None or record.offset > mark:
-            fresh.append(record)
-    return fresh
 
 
 def gap_marks(gaps: Iterable[Gap], applied: Callable[[int], int | None]) -> dict[int, int]:

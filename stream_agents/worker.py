@@ -101,12 +101,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         log.error("reference topics not loaded within %s s", settings.reference_timeout_s)
         raise typer.Exit(1)
     models, model_follower = follow_models(settings)
-    # exactly_once publishes through faust's transactional producers instead.
-    publisher = (
-        BatchPublisher(settings.kafka, output_topics(settings))
-        if settings.processing_guarantee == "at_least_once"
-        else None
-    )
+    publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
     gap_reader = GapReader(settings.kafka, input_topic(settings), group_id(settings))
     app = create_app(settings, pipeline, changelog_replicas(settings), publisher, gap_reader)
@@ -120,7 +115,6 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
         gap_reader.close()
-        if publisher is not None:
-            publisher.close()
+        publisher.close()
         model_follower.stop()
         follower.stop()

@@ -4,9 +4,7 @@ After a crash the group re-reads what was not committed: every transaction must 
 with decisions that all carry the same decision id, and the feature state in the changelog
 must equal a recomputation over the source records, i.e. no event counted twice. These
 tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
-partition's applied mark must reach its last offset. The SIGKILL test also runs under
-faust's exactly_once, where a read_committed consumer must see exactly one decision record
-per transaction (the killed worker's open transactions aborted).
+partition's applied mark must reach its last offset.
 
 The partitions-come-back test found faust dropping changelog records the table recovery
 had sought back to, so the recovery waited forever (``stream_agents.consumer``).
@@ -32,7 +30,6 @@ from tests.support.agents import (
     applied_marks,
     by_transaction,
     changelog_states,
-    decision_records,
     last_offsets,
     produce,
     replayed_states,
@@ -43,18 +40,6 @@ from tests.support.api import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 STORES = pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
-# Under exactly_once, faust's table recovery in the joining workers crashes after the
-# rebalance: ConsistencyError "persisted offset for changelog partition ... is higher than the
-# last offset in that topic (highwater) (21 > -1)" (faust-streaming 0.15.3, read_committed
-# recovery), after "Invalid state transition IN_TRANSACTION -> IN_TRANSACTION" warnings from
-# its TransactionManager. Kept to show when an upgrade fixes it (README, "Exactly-once effect").
-EXACTLY_ONCE_SCALE_OUT = pytest.param(
-    "exactly_once",
-    "memory://",
-    marks=pytest.mark.xfail(reason="faust 0.15 exactly_once recovery after a rebalance"),
-)
-# (processing guarantee, table store): exactly_once is measured on the default store only.
-CONFIGS = [("at_least_once", "memory://"), ("at_least_once", "rocksdb://")]
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
@@ -64,17 +49,13 @@ def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
         time.sleep(pause_s)
 
 
-@pytest.mark.parametrize(("guarantee", "store"), [*CONFIGS, ("exactly_once", "memory://")])
+@STORES
 def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twice(
-    agents: tuple[str, Workers], guarantee: str, store: str
+    agents: tuple[str, Workers], store: str
 ) -> None:
     prefix, workers = agents
     # The restart shares the killed worker's data dir: a rocksdb store finds its files.
-    workers.env = {
-        **workers.env,
-        "SENTINEL_AGENTS_STORE": store,
-        "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
-    }
+    workers.env = {**workers.env, "SENTINEL_AGENTS_STORE": store}
     first = workers.start()
     txs = transactions(accounts=40, per_account=40)
     feeder = threading.Thread(target=produce_slowly, args=(prefix, txs, 20, 0.2))
@@ -93,10 +74,6 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
-    if guarantee == "exactly_once":
-        # Read committed, each transaction has one decision record: the killed worker's
-        # open transactions were aborted, and nothing was committed twice.
-        assert set(decision_records(prefix).values()) == {1}
 
 
 def decided_by(port: int) -> float:
@@ -105,9 +82,9 @@ def decided_by(port: int) -> float:
     return float(line.split()[1])
 
 
-@pytest.mark.parametrize(("guarantee", "store"), [*CONFIGS, EXACTLY_ONCE_SCALE_OUT])
+@STORES
 def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
-    agents: tuple[str, Workers], guarantee: str, store: str, tmp_path: Path
+    agents: tuple[str, Workers], store: str, tmp_path: Path
 ) -> None:
     prefix, workers = agents
     ports = [free_port() for _ in range(3)]
@@ -122,7 +99,6 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
             **workers.env,
             "SENTINEL_AGENTS_METRICS_PORT": str(port),
             "SENTINEL_AGENTS_STORE": store,
-            "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
             # Each worker its own data dir, as on separate machines: rocksdb locks its files.
             "SENTINEL_AGENTS_DATA_DIR": str(tmp_path / f"data-{n}"),
         }
@@ -137,8 +113,6 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
     workers.stop_all()
     assert changelog_states(prefix) == replayed_states(prefix)
     assert applied_marks(prefix) == last_offsets(prefix)
-    if guarantee == "exactly_once":
-        assert set(decision_records(prefix).values()) == {1}
 
 
 @STORES

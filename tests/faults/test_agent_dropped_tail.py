@@ -5,9 +5,8 @@ short by a flow stop; ``tests.support.dropping_worker`` injects exactly that): n
 commits past them and, at a partition's end, no later record reveals the hole. The
 sweep's ``StallWatch`` must see the records wait past a progress point that does not
 move, read them back, decide each, and acknowledge them so the group's commits move past
-them. Records past the applied mark, and, under at_least_once, records applied but never
-acknowledged, whose redelivery is what was dropped (after a crash the committed offset
-lags the mark).
+them. Records past the applied mark, and records applied but never acknowledged, whose
+redelivery is what was dropped (after a crash the committed offset lags the mark).
 """
 
 from __future__ import annotations
@@ -47,14 +46,12 @@ def wait_for_commits(prefix: str, expected: dict[int, int], timeout: float = 30)
     assert group_committed(prefix, sorted(expected)) == expected
 
 
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_records_the_consumer_dropped_at_partition_ends_are_read_back_and_decided(
-    agents: tuple[str, Workers], guarantee: str
+    agents: tuple[str, Workers],
 ) -> None:
     prefix, workers = agents
     workers.env = {
         **workers.env,
-        "SENTINEL_AGENTS_PROCESSING_GUARANTEE": guarantee,
         "SENTINEL_AGENTS_TAIL_SWEEP_S": "1",
         "DROP_FROM_OFFSET": str(DROP_FROM_OFFSET),
     }
@@ -80,7 +77,7 @@ def test_records_the_consumer_dropped_at_partition_ends_are_read_back_and_decide
 def test_applied_records_whose_redelivery_was_dropped_are_decided_again(
     agents: tuple[str, Workers],
 ) -> None:
-    """at_least_once: every record applied (the marks at each partition's end), the
+    """Every record applied (the marks at each partition's end), the
     group's commits left behind at offset 2, and the redelivery from there dropped: the
     sweep must decide offsets 2 on again (identically) and acknowledge them."""
     prefix, workers = agents

@@ -21,7 +21,6 @@ from stream_agents.continuity import (
     mark_key,
     progress_point,
     tail_gaps,
-    unapplied,
     unmoved,
 )
 
@@ -87,12 +86,6 @@ def test_fill_keeps_each_offset_once_when_a_record_came_after_a_later_one() -> N
     assert [(r.partition, r.offset) for r in fill(batch, found)] == [(0, 8), (0, 9)]
 
 
-def test_unapplied_drops_what_the_marks_cover_and_keeps_the_order() -> None:
-    records = [rec(1, 4), rec(0, 5), rec(0, 6), rec(1, 2), rec(2, 0)]
-    fresh = unapplied(records, {0: 5, 1: 3}.get)
-    assert [(r.partition, r.offset) for r in fresh] == [(1, 4), (0, 6), (2, 0)]
-
-
 def test_a_commit_past_the_mark_is_a_hole_at_the_partitions_end() -> None:
     committed = {0: 10, 1: 6, 2: 3, 3: 8}
     # 0: applied through 9 (no hole); 1: committed 6 but applied only through 3;
@@ -104,8 +97,8 @@ def test_a_commit_past_the_mark_is_a_hole_at_the_partitions_end() -> None:
 
 
 def past_marks(marks: dict[int, int | None]) -> Callable[[int], int]:
-    """Progress as the applied marks alone tell it (exactly_once)."""
-    return lambda partition: progress_point(partition, marks.get, from_zero)
+    """Progress as the applied marks alone tell it (everything applied acknowledged)."""
+    return lambda partition: progress_point(partition, marks.get, from_zero, {})
 
 
 def test_records_past_a_point_that_did_not_move_for_a_look_are_stalled() -> None:
@@ -167,7 +160,7 @@ def test_a_range_read_back_empty_is_not_stalled_again_until_records_come() -> No
     assert watch.look(1, {0: 6}, progress) == [Gap(0, 4, 6)]
 
 
-def test_under_at_least_once_progress_stops_at_what_was_not_acknowledged() -> None:
+def test_progress_stops_at_what_was_not_acknowledged() -> None:
     marks = {0: 9, 1: 3, 2: None}.get
     committed = {0: 6, 1: 4}
     # 0: applied through 9, acknowledged through 5: 6..9 may lack their decisions.
@@ -176,7 +169,7 @@ def test_under_at_least_once_progress_stops_at_what_was_not_acknowledged() -> No
     assert progress_point(2, marks, from_zero, committed) == 0
     # faust committed past the mark (``tail_gaps``' case): the mark tells.
     assert progress_point(1, marks, from_zero, {1: 8}) == 4
-    assert progress_point(0, marks, from_zero) == 10
+    assert progress_point(0, marks, from_zero, {}) == 10
 
 
 def test_unmoved_keeps_only_gaps_nothing_was_done_of_since() -> None:
