@@ -47,3 +47,11 @@ def test_heartbeats_fit_a_few_times_in_the_session() -> None:
     with pytest.raises(ValidationError, match="a third"):
         AgentSettings(session_timeout_s=6.0, heartbeat_interval_s=3.0)
     assert AgentSettings(session_timeout_s=10.0, heartbeat_interval_s=3.0).session_timeout_s == 10
+
+
+def test_exactly_once_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust's exactly_once was removed (docs/adr/0002): a deployment that still names it
+    must fail at start, not silently run at-least-once."""
+    monkeypatch.setenv("SENTINEL_AGENTS_PROCESSING_GUARANTEE", "exactly_once")
+    with pytest.raises(ValidationError, match="at_least_once"):
+        AgentSettings()
