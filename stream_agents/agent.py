@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import faust
-from faust.types import Message
 
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, Outgoing, SourceRecord
@@ -35,6 +34,7 @@ from stream_agents.continuity import (
     tail_gaps,
     unmoved,
 )
+from stream_agents.faust_edge import PartitionedStore, acknowledge_records
 from stream_agents.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
@@ -45,7 +45,6 @@ from stream_agents.metrics import (
 )
 from stream_agents.output import BatchPublisher
 from stream_agents.repair import GapReader
-from stream_agents.table_store import PartitionedStore
 
 log = logging.getLogger("stream_agents")
 CHANGELOG = "changelog"  # output role of the feature table's changelog records
@@ -152,15 +151,7 @@ class DecisionAgent:
         everything after it. A record at or below the committed offset is a no-op for faust.
         """
         consumer = self.app.consumer
-
-        def book() -> None:
-            for r in found:
-                seconds = r.timestamp_ms / 1000
-                consumer.ack(
-                    Message(r.topic, r.partition, r.offset, seconds, 0, None, r.key, r.value, None)
-                )
-
-        return book
+        return lambda: acknowledge_records(consumer, found)
 
     def settled(self) -> bool:
         return not (self.app.rebalancing or self.app.in_recovery)

@@ -21,11 +21,10 @@ import faust
 from decision_core.pipeline import DecisionPipeline
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.agent import CHANGELOG, DecisionAgent
-from stream_agents.consumer import App
+from stream_agents.faust_edge import App, PartitionedStore
 from stream_agents.output import BatchPublisher
 from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
-from stream_agents.table_store import PartitionedStore
 
 FEATURE_TABLE = "account-features"
 

@@ -7,7 +7,7 @@ tests found faust skipping records around a rebalance (``stream_agents.continuit
 partition's applied mark must reach its last offset.
 
 The partitions-come-back test found faust dropping changelog records the table recovery
-had sought back to, so the recovery waited forever (``stream_agents.consumer``).
+had sought back to, so the recovery waited forever (``stream_agents.faust_edge``).
 
 Both table stores: memory (the default) rebuilds the whole changelog after the crash;
 rocksdb restarts on the killed worker's data dir, with its local state possibly ahead of

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from stream_agents import worker
-from stream_agents.consumer import RewindingConsumer
+from stream_agents.faust_edge import RewindingConsumer
 
 SOURCE_SUFFIX = ".transactions"
 

@@ -10,7 +10,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from stream_agents.table_store import PartitionedStore
+from stream_agents.faust_edge import PartitionedStore
 
 
 def table(store: str, datadir: Path) -> Any:

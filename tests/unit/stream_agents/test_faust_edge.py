@@ -1,5 +1,5 @@
 """Where the consumer seeks a changelog partition whose fetched records it dropped; the
-faust internals ``stream_agents.consumer`` was written against."""
+faust internals ``stream_agents.faust_edge`` was written against."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from importlib.metadata import version
 from faust.tables import TableManager
 from faust.types import TP
 
-from stream_agents.consumer import App, PromptTableManager, rewind_targets
+from stream_agents.faust_edge import App, PromptTableManager, rewind_targets
 
 A = TP("app-table-changelog", 0)
 B = TP("app-table-changelog", 1)
@@ -38,7 +38,7 @@ def test_partitions_no_longer_assigned_are_left_alone() -> None:
 
 
 def test_written_for_the_pinned_faust_and_aiokafka() -> None:
-    # stream_agents.consumer reaches into both (ADR 0001, ADR 0004): re-check it, and the
+    # stream_agents.faust_edge reaches into both (ADR 0001, ADR 0004): re-check it, and the
     # table manager's start below, on an upgrade.
     assert version("faust-streaming") == "0.15.3"
     assert version("aiokafka") == "0.14.0"

@@ -1,0 +1,202 @@
+"""THE one module that reaches into faust-streaming's and aiokafka's internals.
+
+Checked against faust-streaming 0.15.3 and aiokafka 0.14, the pinned versions; a unit test
+(``tests/unit/stream_agents/test_faust_edge.py``) fails on any other version, and on a
+change to the faust source these workarounds copy. Everything else in ``stream_agents``
+uses faust's public API. What is here, and why:
+
+1. **Changelog records fetched again when faust drops them** (``RewindingConsumer``).
+faust's ``Consumer.getmany`` drops a whole fetched batch when it comes back while the flow
+is stopped (a rebalance is under way), yet aiokafka has already counted those records as
+consumed: its position is past them. faust seeks the source partitions back to their
+committed offsets, but not the tables' changelog partitions. When the batch was fetched
+*after* the table recovery had sought a changelog partition back (to re-read it from the
+start), and before the recovery resumed the flow, nothing ever reads those records again:
+the recovery waits for them forever ("No event received for active tp ... since recovery
+start"). Seen in the partitions-come-back fault test, about one run in five under load:
+the partitions the worker had followed as a standby came back as actives, and the batch
+from the recovery's seek to offset 0 went in the bin.
+
+The fix: when a batch is dropped, each changelog partition in it is sought back to the
+first dropped offset, unless something (the recovery) has sought it further back since.
+Reading a changelog record twice is harmless (recovery applies an offset only past the
+last one it applied); skipping one is not. Source partitions are left to faust (it seeks
+them to their committed offsets) and to ``continuity`` (holes the agent reads back).
+
+2. **One delay taken out of a worker's start** (``PromptTableManager``): faust's table
+manager sleeps a second before it registers the tables' changelog channels, for tables
+declared after the app starts; ours are declared before, and that second is a fifth of a
+restarted worker's allowance (docs/adr/0004-static-membership.md).
+
+Internals: ``Consumer._wait_next_records``, ``getmany``'s ``flow_active`` test,
+``AIOKafkaConsumerThread._seek_wait``, ``TableManager.on_start``,
+``App._new_transport``.
+
+3. **The feature table's local store, by partition** (``PartitionedStore``).
+The agent works on whole micro-batches, so it reads and writes the table's store directly
+(and publishes the changelog records itself, with librdkafka) rather than through faust's
+per-event ``table[key]`` API. That is all the memory store needs: one dict for every
+partition, rebuilt from the whole changelog at every start.
+
+faust's rocksdb store (``rocksdb://``, the ``rocksdict`` package) keeps one database per
+partition and picks it from faust's *current event*, which is unset in the body of a
+``take_events`` batch: its ``Store._set`` then fails an assertion (the agent crashed on its
+first write before this workaround), and its reads would search every database. So with
+rocksdb a value is written to the database of the partition whose changelog receives it,
+and read from it. A restart reads only the changelog past the offset persisted in each
+database: faust records it when *its* producer acknowledges a changelog record, which the
+agent's records never pass through, so ``persisted`` records it once the agent's own
+publish is acknowledged (every value of the batch is in the database by then). This
+reaches into faust's rocksdb ``Store`` (``_db_for_partition``, ``_dbs``, ``_key_index``,
+``set_persisted_offset``): checked against faust-streaming 0.15.3, the pinned version.
+
+4. **Records read back from a hole acknowledged in faust's offset tracking**
+(``acknowledge_records``): faust commits a partition up to its first offset neither
+acknowledged nor booked as a gap, so records the agent read from the broker itself are
+acknowledged as ``faust.types.Message`` objects built here, not delivered by faust.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer
+from faust.tables import TableManager
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+
+from decision_core.records import SourceRecord
+
+log = logging.getLogger("stream_agents")
+
+
+def rewind_targets(dropped: Mapping[TP, int], positions: Mapping[TP, int]) -> dict[TP, int]:
+    """Where to seek each partition whose records from ``dropped[tp]`` on were dropped,
+    given its position now: back to the first dropped offset, unless the position is
+    already there or before it (a seek since the fetch, which stands)."""
+    return {tp: first for tp, first in dropped.items() if tp in positions and positions[tp] > first}
+
+
+class RewindingConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer; changelog records it drops are fetched again."""
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active_partitions = await super()._wait_next_records(timeout)
+        # getmany tests the flow right after this returns, with no await in between:
+        # if it is stopped now, the whole batch is about to be dropped.
+        if records and not self.flow_active:
+            dropped = {
+                tp: batch[0].offset
+                for tp, batch in records.items()
+                if batch and self._is_changelog_tp(tp)
+            }
+            if dropped:
+                await self._thread.call_thread(self._rewind, dropped)
+        return records, active_partitions
+
+    async def _rewind(self, dropped: Mapping[TP, int]) -> None:
+        """In the consumer's thread, where the recovery seeks too: reading the positions
+        and seeking cannot interleave with one of its seeks."""
+        consumer: AIOKafkaConsumer = self._thread._ensure_consumer()
+        assigned = consumer.assignment()
+        # position() returns without suspending for an assigned partition that has one.
+        positions = {tp: await consumer.position(tp) for tp in dropped if tp in assigned}
+        targets = rewind_targets(dropped, positions)
+        if targets:
+            # faust's own seek, the recovery's: it also resets faust's read offset, which
+            # would otherwise drop the records again.
+            await self._thread._seek_wait(consumer, targets)
+            log.info("changelog records dropped by the consumer, fetched again: %s", targets)
+
+
+class RewindingTransport(faust_aiokafka.Transport):
+    """faust's aiokafka transport with ``RewindingConsumer``."""
+
+    Consumer = RewindingConsumer
+
+
+class PromptTableManager(TableManager):
+    """faust's table manager without the second it waits at start."""
+
+    async def on_start(self) -> None:
+        # faust 0.15.3's on_start is ``await self.sleep(1.0)`` and then these two.
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+class App(faust.App):
+    """A faust app whose consumer is ``RewindingConsumer`` (brokers: ``kafka://``) and
+    whose table manager is ``PromptTableManager``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("TableManager", PromptTableManager)
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return RewindingTransport(self.conf.broker_consumer, self)
+
+
+class PartitionedStore:
+    """Reads and writes of one faust table's local store, addressed by partition."""
+
+    def __init__(self, table: Any) -> None:
+        # The table, not ``table.data``: faust builds the store lazily, on first use.
+        self._table = table
+
+    def get(self, key: bytes, partition: int | None = None) -> bytes | None:
+        """The value of ``key``, looked up in ``partition`` when the caller knows it."""
+        data = self._table.data
+        if not hasattr(data, "_db_for_partition"):
+            value: bytes | None = data.get(key)
+            return value
+        if partition is not None:
+            found: bytes | None = data._db_for_partition(partition).get(key)
+            return found
+        # An account: its partition is the one its transactions come from, which the
+        # pipeline does not pass down. faust keeps a key -> partition index (LRU); past
+        # it, ask each open database (a bloom-filter probe, then a read on a hit).
+        known = data._key_index.get(key)
+        if known is not None and known in data._dbs:
+            found = data._dbs[known].get(key)
+            if found is not None:
+                return found
+        for number, db in list(data._dbs.items()):
+            if db.key_may_exist(key):
+                found = db.get(key)
+                if found is not None:
+                    data._key_index[key] = number
+                    return found
+        return None
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key`` in ``partition``'s part of the table."""
+        data = self._table.data
+        if not hasattr(data, "_db_for_partition"):
+            data[key] = value
+            return
+        data._db_for_partition(partition).put(key, value)
+        data._key_index[key] = partition
+
+    def persisted(self, topic: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Record the changelog ``offsets`` the broker acknowledged (those of ``topic``;
+        others are ignored) as held by the local store, for the next start to skip."""
+        data = self._table.data
+        if not hasattr(data, "_db_for_partition"):
+            return  # the memory store keeps nothing across starts
+        for (name, partition), offset in offsets.items():
+            if name == topic:
+                data.set_persisted_offset(TP(name, partition), offset)
+
+
+def acknowledge_records(consumer: Any, records: Iterable[SourceRecord]) -> None:
+    """Book records faust never delivered (read back from a hole) as acknowledged in its
+    offset tracking; a record at or below the committed offset is a no-op for faust."""
+    for r in records:
+        seconds = r.timestamp_ms / 1000
+        consumer.ack(
+            Message(r.topic, r.partition, r.offset, seconds, 0, None, r.key, r.value, None)
+        )
