@@ -27,12 +27,9 @@ import pytest
 
 from tests.support.agents import (
     Workers,
-    applied_marks,
-    by_transaction,
-    changelog_states,
-    last_offsets,
+    assert_decided_identically,
+    assert_state_is_the_source_replayed,
     produce,
-    replayed_states,
     transactions,
     wait_for_decisions,
 )
@@ -66,14 +63,9 @@ def test_sigkill_mid_stream_repeats_decisions_identically_and_counts_nothing_twi
     workers.start()
     feeder.join()
 
-    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
-    grouped = dict(by_transaction(decisions))
-    assert set(grouped) == {t.transaction_id for t in txs}
-    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
-    assert all(len({d.outcome for d in ds}) == 1 for ds in grouped.values())
+    assert_decided_identically(prefix, {t.transaction_id for t in txs}, timeout=180)
     workers.stop_all()
-    assert changelog_states(prefix) == replayed_states(prefix)
-    assert applied_marks(prefix) == last_offsets(prefix)
+    assert_state_is_the_source_replayed(prefix)
 
 
 def decided_by(port: int) -> float:
@@ -104,15 +96,12 @@ def test_second_and_third_workers_share_the_partitions_and_keep_state_correct(
         }
         workers.start()
         produce_slowly(prefix, phase, 5, 0.3)
-    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
-    grouped = dict(by_transaction(decisions))
-    assert set(grouped) == {t.transaction_id for t in txs}
-    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
+    expected = {t.transaction_id for t in txs}
+    assert_decided_identically(prefix, expected, timeout=180, same_outcome=False)
     shares = [decided_by(port) for port in ports]
     assert all(share > 0 for share in shares), shares
     workers.stop_all()
-    assert changelog_states(prefix) == replayed_states(prefix)
-    assert applied_marks(prefix) == last_offsets(prefix)
+    assert_state_is_the_source_replayed(prefix)
 
 
 @STORES
@@ -152,10 +141,7 @@ def test_partitions_that_come_back_bring_the_state_written_while_they_were_away(
     second.wait(60)
     produce_slowly(prefix, phases[2], 5, 0.3)
 
-    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=180)
-    grouped = dict(by_transaction(decisions))
-    assert set(grouped) == {t.transaction_id for t in txs}
-    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
+    expected = {t.transaction_id for t in txs}
+    assert_decided_identically(prefix, expected, timeout=180, same_outcome=False)
     workers.stop_all()
-    assert changelog_states(prefix) == replayed_states(prefix)
-    assert applied_marks(prefix) == last_offsets(prefix)
+    assert_state_is_the_source_replayed(prefix)

@@ -21,14 +21,10 @@ import pytest
 
 from tests.support.agents import (
     Workers,
-    applied_marks,
-    by_transaction,
-    changelog_states,
-    last_offsets,
+    assert_decided_identically,
+    assert_state_is_the_source_replayed,
     produce,
-    replayed_states,
     transactions,
-    wait_for_decisions,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -75,11 +71,6 @@ def test_a_worker_killed_and_restarted_then_one_killed_for_good_lose_and_repeat_
     kill(second)  # for good: worker-0 takes its partitions after the session timeout
     feeder.join()
 
-    decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs}, timeout=120)
-    grouped = dict(by_transaction(decisions))
-    assert set(grouped) == {t.transaction_id for t in txs}
-    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
-    assert all(len({d.outcome for d in ds}) == 1 for ds in grouped.values())
+    assert_decided_identically(prefix, {t.transaction_id for t in txs}, timeout=120)
     workers.stop_all()
-    assert changelog_states(prefix) == replayed_states(prefix)
-    assert applied_marks(prefix) == last_offsets(prefix)
+    assert_state_is_the_source_replayed(prefix)

@@ -342,3 +342,23 @@ def agents(tmp_path: Path) -> Iterator[tuple[str, Workers]]:
     finally:
         workers.stop_all()
         delete_topics(prefix)
+
+
+def assert_decided_identically(
+    prefix: str, expected: set[str], timeout: float, same_outcome: bool = True
+) -> dict[str, list[Decision]]:
+    """Every expected transaction decided, each with one decision id however often it was
+    decided (and, unless ``same_outcome`` is off, one outcome); its decisions by id."""
+    grouped = dict(by_transaction(wait_for_decisions(prefix, expected, timeout=timeout)))
+    assert set(grouped) == expected
+    assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
+    if same_outcome:
+        assert all(len({d.outcome for d in ds}) == 1 for ds in grouped.values())
+    return grouped
+
+
+def assert_state_is_the_source_replayed(prefix: str) -> None:
+    """The changelog's states equal a recomputation over the source records (nothing
+    counted twice), and every partition's applied mark is its last offset (nothing left)."""
+    assert changelog_states(prefix) == replayed_states(prefix)
+    assert applied_marks(prefix) == last_offsets(prefix)
