@@ -160,3 +160,15 @@ def test_the_broker_refuses_to_auto_create_topics(
     )
     producer.flush(10)
     assert errors and errors[0] != "None"
+
+
+def test_deleting_a_topic_that_is_gone_counts_as_deleted(
+    topic_admin: TopicAdmin, unique: str
+) -> None:
+    """Two teardowns may both own a topic (the agents' changelog: declared, and made by a
+    worker's table): the second delete must not fail the test."""
+    spec = TopicSpec(f"test-{unique}.gone", 1, "deleted twice").fit_to_cluster(1)
+    topic_admin.create([spec])
+    topic_admin.delete([spec.name, spec.name])
+    topic_admin.delete([spec.name])
+    assert spec.name not in topic_admin.admin.list_topics(timeout=10).topics

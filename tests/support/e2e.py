@@ -13,9 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.topics import TopicAdmin
-from schemas.connections import KafkaConnection
-from tests.support.agents import SENTINEL, Workers, agent_env, changelog_topic
+from tests.support.agents import SENTINEL, Workers, agent_env
 from tests.support.api import start_api, stop_api
 from tests.support.models import announce_model, train_tiny_model
 from tests.support.receiver import Receiver
@@ -79,16 +77,8 @@ def pipeline(
         workers.stop_all()
         stop_api(api)
         receiver.__exit__()
-        _delete_changelog(topic_prefix)
 
 
 def _spawn(env: dict[str, str], work: Path, *args: str) -> subprocess.Popen[bytes]:
     with (work / f"{args[0]}.log").open("wb") as log:
         return subprocess.Popen([SENTINEL, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _delete_changelog(prefix: str) -> None:
-    admin = TopicAdmin(KafkaConnection().bootstrap_servers)
-    name = changelog_topic(prefix)
-    if name in admin.admin.list_topics(timeout=10).topics:
-        admin.delete([name])
