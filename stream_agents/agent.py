@@ -1,11 +1,12 @@
-"""The decision agent's work per micro-batch and per sweep, around the pure pipeline.
+"""The decision agent's work per micro-batch and per tick, around the pure pipeline.
 
 ``create_app`` (``stream_agents.app``) builds the faust app and hands each micro-batch and
-each sweep tick to one ``DecisionAgent``. It owns the order of effects: a batch's
+each timer tick to one ``DecisionAgent``. It owns the order of effects: a batch's
 decisions, webhook events and dead letters acknowledged by the broker, then its feature
 states and applied marks on the changelog and in the table, then its offsets acknowledged
-to faust. It fills holes faust left in what it delivered (``continuity``) from the broker
-(``repair``) before deciding anything after them.
+to faust. What it decides, and where faust must seek back to, is the checkpoint's call
+(``stream_agents.checkpoint``): the applied mark is the source of truth, redeliveries at
+or below it are dropped, and whatever faust skipped is read again by a seek.
 """
 
 from __future__ import annotations
@@ -13,38 +14,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, Outgoing, SourceRecord
-from stream_agents.continuity import (
-    Gap,
-    StallWatch,
+from stream_agents.checkpoint import (
+    Admitted,
+    Checkpoint,
     advanced_marks,
     decode_mark,
     encode_mark,
-    fill,
-    find_gaps,
-    gap_marks,
     mark_key,
-    progress_point,
-    tail_gaps,
-    unmoved,
 )
-from stream_agents.faust_edge import PartitionedStore, acknowledge_records
+from stream_agents.faust_edge import PartitionedStore, committed_offsets
 from stream_agents.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
     CONSUME_DELAY,
     DEAD_LETTERED,
     DECIDED,
-    GAP_RECORDS,
+    HELD_BACK,
+    REDELIVERED,
+    SEEKS,
 )
 from stream_agents.output import BatchPublisher
-from stream_agents.repair import GapReader
 
 log = logging.getLogger("stream_agents")
 CHANGELOG = "changelog"  # output role of the feature table's changelog records
@@ -54,7 +51,7 @@ Writes = list[tuple[int, bytes, bytes]]  # (partition, key, value) for the table
 
 
 class DecisionAgent:
-    """One worker's agent: decides micro-batches and repairs what faust skipped."""
+    """One worker's agent: decides micro-batches from each partition's checkpoint on."""
 
     def __init__(
         self,
@@ -62,71 +59,70 @@ class DecisionAgent:
         store: PartitionedStore,
         pipeline: DecisionPipeline,
         publisher: BatchPublisher,
-        gap_reader: GapReader,
+        checkpoint: Checkpoint,
         source_topic: str,
         changelog_topic: str,
-        max_stall_span: int,
     ) -> None:
         self.app = app
         self.store = store
         self.pipeline = pipeline
         self.publisher = publisher
-        self.gap_reader = gap_reader
+        self.checkpoint = checkpoint
         self.source_topic = source_topic
         self.changelog_topic = changelog_topic
-        # A batch and a sweep never interleave: each applies a partition's offsets in
-        # order. Uncontended (every batch but the rare sweep's), taking it does not yield.
+        # A batch and a tick never interleave: both read the marks and ask for seeks.
+        # Uncontended (every batch but the rare tick's), taking it does not yield.
         self.applying = asyncio.Lock()
-        # A stall is read back at most this many offsets per partition and look, so that a
-        # stuck partition with a deep backlog cannot hold the agent for long at a time.
-        self.stalls = StallWatch(max_span=max_stall_span)
+        # Each partition's log start, for a partition no mark was written for yet.
+        self.log_starts: dict[int, int] = {}
 
     def applied(self, partition: int) -> int | None:
         """The partition's applied mark: the highest source offset its state holds."""
         return decode_mark(self.store.get(mark_key(partition), partition))
+
+    def next_offset(self, partition: int) -> int:
+        """The first offset of ``partition`` not applied: past the mark, or its log start."""
+        mark = self.applied(partition)
+        start = self.log_starts.get(partition, 0)
+        return start if mark is None else max(mark + 1, start)
 
     def load(self, account: str) -> bytes | None:
         """An account's feature state, as the pipeline loads it."""
         return self.store.get(account.encode())
 
     async def decide(self, events: Sequence[Any]) -> None:
-        """One micro-batch faust delivered: holes filled, decided, published in order."""
+        """One micro-batch faust delivered: sorted out by the checkpoint, decided,
+        published in order; then the seeks it calls for."""
         started = time.time()
-        records = [_record(event) for event in events]
-        CONSUME_DELAY.observe(started - min(r.timestamp_ms for r in records) / 1000)
+        batch = [(_record(event), event.message.generation_id) for event in events]
+        CONSUME_DELAY.observe(started - min(r.timestamp_ms for r, _ in batch) / 1000)
         async with self.applying:
-            # faust may skip records around a rebalance (see ``continuity``): fill the
-            # holes from the broker before deciding anything after them.
-            gaps = find_gaps(records, self.applied, self.gap_reader.log_start)
-            found = self.read_back(gaps) if gaps else []
-            if found:
-                records = fill(records, found)
-            result = self.pipeline.process(records, self.load)
-            marks = advanced_marks(records, self.applied)
-            processed = time.time()
-            await self.publish(result, marks, self.acknowledge(found))
+            partitions = {r.partition for r, _ in batch}
+            await self.learn_log_starts(p for p in partitions if self.applied(p) is None)
+            admitted = self.checkpoint.admit(batch, self.next_offset)
+            processed = started
+            if admitted.records:
+                result = self.pipeline.process(admitted.records, self.load)
+                processed = time.time()
+                await self.publish(result, advanced_marks(admitted.records))
+                _count(result)
+            generation = self.app.consumer_generation_id
+            await self.seek(self.checkpoint.due(generation, self.assigned()))
+        _count_admitted(admitted)
         PROCESS_SECONDS.observe(processed - started)
         PUBLISH_SECONDS.observe(time.time() - processed)
-        BATCH_SIZE.observe(len(records))
-        _count(result)
+        BATCH_SIZE.observe(len(admitted.records))
 
-    async def publish(
-        self,
-        result: BatchResult,
-        marks: dict[int, int],
-        acknowledge_more: Callable[[], None] = lambda: None,
-    ) -> None:
+    async def publish(self, result: BatchResult, marks: dict[int, int]) -> None:
         """The batch's records to their topics, then its feature states and marks to the
-        table's changelog and the table; then ``acknowledge_more`` (the records faust did
-        not deliver)."""
+        table's changelog and the table."""
         writes = _table_writes(result, marks)
         changelog = [Outgoing(CHANGELOG, key, value, partition=p) for p, key, value in writes]
         # Decisions first, then the marks: a mark on the broker (or in the table) always
         # follows its records' decisions, so a record at or below a restored mark has
-        # them even when faust, after a crash, drops its redelivery and commits past it
-        # (seen: faust counts a hole in what it delivers as acknowledged). In one publish
-        # the changelog could land and the decisions not. faust acknowledges the batch's
-        # offsets only after both awaits, i.e. after the broker holds all of it.
+        # them, and its redelivery can be dropped. In one publish the changelog could land
+        # and the decisions not. faust acknowledges the batch's offsets only after both
+        # awaits, i.e. after the broker holds all of it.
         await self.publisher.publish(result.outgoing)
         delivered = await self.publisher.publish(changelog)
         # Into the table only now: a rocksdb store's local files then never hold a mark
@@ -134,100 +130,42 @@ class DecisionAgent:
         for partition, key, value in writes:
             self.store.put(partition, key, value)
         self.store.persisted(self.changelog_topic, delivered)
-        acknowledge_more()
 
-    def read_back(self, gaps: list[Gap], why: str = "consumer skipped") -> list[SourceRecord]:
-        found = [record for gap in gaps for record in self.gap_reader.read(gap)]
-        log.warning("%s %s; read %d records back", why, _describe(gaps), len(found))
-        GAP_RECORDS.inc(len(found))
-        return found
+    async def tick(self) -> None:
+        """Every partition's end and faust's commits against its checkpoint: the stalls
+        no batch reveals (``Checkpoint.look``), and seeks due again."""
+        if self.app.rebalancing or self.app.in_recovery:
+            self.checkpoint.unsettled()
+            return
+        async with self.applying:
+            assigned = self.assigned()
+            await self.learn_log_starts(p for p in assigned if self.applied(p) is None)
+            tps = {p: TP(self.source_topic, p) for p in assigned}
+            consumer = self.app.consumer
+            ends = {p: consumer.highwater(tp) for p, tp in tps.items()}
+            known = committed_offsets(consumer, tps.values())
+            committed = {p: known[tp] for p, tp in tps.items()}
+            generation = self.app.consumer_generation_id
+            rewinds = self.checkpoint.look(ends, committed, self.next_offset, generation)
+            await self.seek({**rewinds, **self.checkpoint.due(generation, assigned)})
 
-    def acknowledge(self, found: list[SourceRecord]) -> Callable[[], None]:
-        """What books records read back from a hole as acknowledged in faust's offset tracking.
+    async def seek(self, targets: Mapping[int, int]) -> None:
+        """faust's consumer sought back (its public ``Consumer.seek``, which also resets
+        the offset below which faust drops what it fetches)."""
+        for partition, offset in sorted(targets.items()):
+            await self.app.consumer.seek(TP(self.source_topic, partition), offset)
+            SEEKS.inc()
 
-        faust commits a partition up to its first offset neither acknowledged nor booked as
-        a gap; a hole it never saw (it delivered nothing of it) stays unacknowledged, and
-        the partition's committed offset stops there for good: a restart re-reads
-        everything after it. A record at or below the committed offset is a no-op for faust.
-        """
-        consumer = self.app.consumer
-        return lambda: acknowledge_records(consumer, found)
-
-    def settled(self) -> bool:
-        return not (self.app.rebalancing or self.app.in_recovery)
+    async def learn_log_starts(self, partitions: Iterable[int]) -> None:
+        """The log start of each of ``partitions`` not known yet (asked of the broker)."""
+        unknown = [TP(self.source_topic, p) for p in partitions if p not in self.log_starts]
+        if unknown:
+            found = await self.app.consumer.earliest_offsets(*unknown)
+            self.log_starts.update({tp.partition: offset or 0 for tp, offset in found.items()})
 
     def assigned(self) -> list[int]:
         assignment = self.app.consumer.assignment()
         return sorted(tp.partition for tp in assignment if tp.topic == self.source_topic)
-
-    def progress(self, committed: Mapping[int, int]) -> Callable[[int], int]:
-        """Each partition's first offset not known to be done: past its applied mark and
-        its committed offset (``continuity.progress_point``)."""
-        log_start = self.gap_reader.log_start
-        return lambda partition: progress_point(partition, self.applied, log_start, committed)
-
-    async def sweep_tails(self) -> None:
-        """Holes at a partition's end: records faust acknowledged without delivering them
-        (``tail_gaps``), or fetched and dropped without acknowledging them
-        (``StallWatch``); nothing later in the partition reveals either to a batch."""
-        if not self.settled():
-            self.stalls.forget()
-            return
-        partitions = self.assigned()
-        generation = self.app.consumer_generation_id
-        reader = self.gap_reader
-        committed, ends = await asyncio.to_thread(
-            lambda: (reader.committed(partitions), reader.ends(partitions))
-        )
-        skipped = tail_gaps(committed, self.applied, reader.log_start)
-        stalled = self.stalls.look(generation, ends, self.progress(committed))
-        if not (skipped or stalled):
-            return
-        async with self.applying:
-            if not self.settled() or self.app.consumer_generation_id != generation:
-                self.stalls.forget()
-                return
-            await self.repair_tails(stalled)
-
-    async def repair_tails(self, stalled: list[Gap]) -> None:
-        """Decide the tail holes there are now (the caller holds the lock)."""
-        # Whatever was acknowledged before the lock, committed: a second commit, as one
-        # under way may have gathered its offsets before the last acks.
-        await self.app.consumer.commit()
-        await self.app.consumer.commit()
-        committed = await asyncio.to_thread(self.gap_reader.committed, self.assigned())
-        gaps = tail_gaps(committed, self.applied, self.gap_reader.log_start)
-        if gaps:
-            found = await asyncio.to_thread(self.read_back, gaps, "consumer committed past")
-            result = self.pipeline.process(found, self.load)
-            await self.publish(result, gap_marks(gaps, self.applied))
-            _count(result)
-        # Since the look, a batch may have done them, or a repair above moved the mark.
-        stuck = unmoved(stalled, self.progress(committed))
-        if stuck:
-            await self._decide_stalled(stuck, committed)
-
-    async def _decide_stalled(self, stuck: list[Gap], committed: Mapping[int, int]) -> None:
-        why = f"consumer left unfinished for a sweep interval ({self._state(stuck, committed)})"
-        # In a thread: the event loop keeps serving faust's timers while it reads.
-        found = await asyncio.to_thread(self.read_back, stuck, why)
-        for gap in stuck:
-            if not any(r.partition == gap.partition for r in found):
-                self.stalls.empty(gap)
-        # What is at or below a mark has its decisions on the broker already (they go out
-        # before the mark): decided again, identically, as a redelivery would be
-        # (``continuity``). Acknowledged in faust like any hole read back, so its commits
-        # move past them.
-        result = self.pipeline.process(found, self.load)
-        await self.publish(result, gap_marks(stuck, self.applied), self.acknowledge(found))
-        _count(result)
-
-    def _state(self, gaps: list[Gap], committed: Mapping[int, int]) -> str:
-        """Each gap's partition's applied mark and committed offset, for the log."""
-        described = (
-            (g.partition, self.applied(g.partition), committed.get(g.partition)) for g in gaps
-        )
-        return ", ".join(f"[{p}] mark {mark} committed {at}" for p, mark, at in described)
 
 
 def _table_writes(result: BatchResult, marks: dict[int, int]) -> Writes:
@@ -237,13 +175,14 @@ def _table_writes(result: BatchResult, marks: dict[int, int]) -> Writes:
     return writes
 
 
-def _describe(gaps: list[Gap]) -> str:
-    return ", ".join(f"[{gap.partition}] {gap.start}..{gap.end - 1}" for gap in gaps)
-
-
 def _count(result: BatchResult) -> None:
     DECIDED.inc(result.decided)
     DEAD_LETTERED.inc(result.dead_lettered)
+
+
+def _count_admitted(admitted: Admitted) -> None:
+    REDELIVERED.inc(admitted.redelivered)
+    HELD_BACK.inc(admitted.held_back)
 
 
 def _record(event: Any) -> SourceRecord:

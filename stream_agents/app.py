@@ -1,6 +1,6 @@
 """The faust-streaming app: topics, the feature table, and the decision agent wired in.
 
-The only modules that import faust are this one, ``agent``, ``worker`` and ``consumer``.
+The only modules that import faust are this one, ``agent``, ``worker`` and ``faust_edge``.
 The agent (``stream_agents.agent.DecisionAgent``) takes micro-batches from
 ``transactions``, hands them to the pure ``DecisionPipeline``, and publishes with
 librdkafka, first its outputs, then the touched account states and marks for the table's
@@ -13,6 +13,7 @@ removed: docs/adr/0002-at-least-once-vs-exactly-once.md).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,9 +22,9 @@ import faust
 from decision_core.pipeline import DecisionPipeline
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.agent import CHANGELOG, DecisionAgent
+from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
 from stream_agents.output import BatchPublisher
-from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 
 FEATURE_TABLE = "account-features"
@@ -65,10 +66,9 @@ def create_app(
     pipeline: DecisionPipeline,
     replicas: int,
     publisher: BatchPublisher,
-    gap_reader: GapReader,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix, with
-    the decision agent on the transactions topic and its sweep on a timer."""
+    the decision agent on the transactions topic and its checkpoint's tick on a timer."""
     app = _faust_app(settings, replicas)
     transactions = raw_topic(app, input_topic(settings))
     agent = DecisionAgent(
@@ -76,10 +76,9 @@ def create_app(
         PartitionedStore(_feature_table(app, settings, replicas)),
         pipeline,
         publisher,
-        gap_reader,
+        Checkpoint(settings.seek_quiet_s, settings.stall_s, clock=time.monotonic),
         source_topic=input_topic(settings),
         changelog_topic=changelog_topic(settings),
-        max_stall_span=settings.batch_max * 10,
     )
     batch_wait_s = settings.batch_wait_ms / 1000
 
@@ -89,9 +88,9 @@ def create_app(
             await agent.decide(events)
             yield None
 
-    @app.timer(settings.tail_sweep_s)  # type: ignore[untyped-decorator]  # faust: untyped
-    async def sweep_tails() -> None:
-        await agent.sweep_tails()
+    @app.timer(settings.seek_quiet_s)  # type: ignore[untyped-decorator]  # faust: untyped
+    async def tick() -> None:
+        await agent.tick()
 
     return app
 

@@ -21,7 +21,7 @@ The fix: when a batch is dropped, each changelog partition in it is sought back 
 first dropped offset, unless something (the recovery) has sought it further back since.
 Reading a changelog record twice is harmless (recovery applies an offset only past the
 last one it applied); skipping one is not. Source partitions are left to faust (it seeks
-them to their committed offsets) and to ``continuity`` (holes the agent reads back).
+them to their committed offsets) and to the agent's checkpoint (``stream_agents.checkpoint``).
 
 2. **One delay taken out of a worker's start** (``PromptTableManager``): faust's table
 manager sleeps a second before it registers the tables' changelog channels, for tables
@@ -50,10 +50,11 @@ publish is acknowledged (every value of the batch is in the database by then). T
 reaches into faust's rocksdb ``Store`` (``_db_for_partition``, ``_dbs``, ``_key_index``,
 ``set_persisted_offset``): checked against faust-streaming 0.15.3, the pinned version.
 
-4. **Records read back from a hole acknowledged in faust's offset tracking**
-(``acknowledge_records``): faust commits a partition up to its first offset neither
-acknowledged nor booked as a gap, so records the agent read from the broker itself are
-acknowledged as ``faust.types.Message`` objects built here, not delivered by faust.
+4. **What faust has committed** (``committed_offsets``): faust keeps, per partition, the
+offset it last committed or found committed at its last seek (``Consumer._committed_offset``)
+and has no public accessor for it. The agent's stall check compares it with the applied
+mark: after a crash faust can drop a redelivery below the mark, and then nothing
+acknowledges it and its commits stop there (``stream_agents.checkpoint``).
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message
-
-from decision_core.records import SourceRecord
+from faust.types import TP
 
 log = logging.getLogger("stream_agents")
 
@@ -192,11 +191,7 @@ class PartitionedStore:
                 data.set_persisted_offset(TP(name, partition), offset)
 
 
-def acknowledge_records(consumer: Any, records: Iterable[SourceRecord]) -> None:
-    """Book records faust never delivered (read back from a hole) as acknowledged in its
-    offset tracking; a record at or below the committed offset is a no-op for faust."""
-    for r in records:
-        seconds = r.timestamp_ms / 1000
-        consumer.ack(
-            Message(r.topic, r.partition, r.offset, seconds, 0, None, r.key, r.value, None)
-        )
+def committed_offsets(consumer: Any, partitions: Iterable[TP]) -> dict[TP, int | None]:
+    """The offset faust last committed (or found committed) for each partition."""
+    known: Mapping[TP, int | None] = consumer._committed_offset
+    return {tp: known.get(tp) for tp in partitions}

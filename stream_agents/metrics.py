@@ -39,10 +39,15 @@ MODEL_LOAD_FAILURES = Counter(
 CHALLENGER_FAILURES = Counter(
     "sentinel_agent_challenger_failures_total", "micro-batches the challenger could not score"
 )
-GAP_RECORDS = Counter(
-    "sentinel_agent_gap_records_total",
-    "records the consumer skipped that the agent read back from the broker (continuity)",
+REDELIVERED = Counter(
+    "sentinel_agent_redelivered_total",
+    "records at or below their partition's applied mark: dropped, decided before",
 )
+HELD_BACK = Counter(
+    "sentinel_agent_held_back_total",
+    "records past a hole in what the consumer delivered: left for the seek to bring again",
+)
+SEEKS = Counter("sentinel_agent_seeks_total", "times a partition was sought back to its checkpoint")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Where an append->decision latency goes: waiting to be handed to the agent (from the
 # record's broker timestamp to the start of its batch), deciding, publishing.

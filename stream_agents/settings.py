@@ -54,10 +54,13 @@ class AgentSettings(DecisionSettings):
     session_timeout_s: float = Field(default=6.0, gt=0)
     # Heartbeats from faust's consumer thread: a third of the session timeout or less.
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
-    # How often a worker compares its group's committed offsets and each partition's end
-    # with what it applied, to find records faust skipped at the end of a partition
-    # (stream_agents.continuity); records dropped unacknowledged wait one to two of these.
-    tail_sweep_s: float = Field(default=5.0, gt=0)
+    # A partition with records waiting past its checkpoint that has not moved for this
+    # long is sought back to it: records faust dropped at a partition's end, where no
+    # later record reveals them (stream_agents.checkpoint).
+    stall_s: float = Field(default=5.0, gt=0)
+    # Between two seeks of the same partition: what faust delivered before a seek has
+    # arrived by then. Also the period of the checkpoint's tick.
+    seek_quiet_s: float = Field(default=1.0, gt=0)
     # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
     gc_freeze: bool = True
     # Only "at_least_once": deterministic decision ids, the sinks' uniqueness and marks that

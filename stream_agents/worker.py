@@ -17,11 +17,10 @@ from decision_core.reference import ReferenceData
 from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from rule_engine import BreakerConfig, DeclineBreaker
 from schemas.follower import TopicFollower
-from stream_agents.app import create_app, group_id, input_topic, output_topics
+from stream_agents.app import create_app, output_topics
 from stream_agents.followers import model_follower, reference_follower
 from stream_agents.metrics import MetricsObserver, watch_gc
 from stream_agents.output import BatchPublisher
-from stream_agents.repair import GapReader
 from stream_agents.settings import AgentSettings
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
@@ -103,8 +102,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
-    gap_reader = GapReader(settings.kafka, input_topic(settings), group_id(settings))
-    app = create_app(settings, pipeline, changelog_replicas(settings), publisher, gap_reader)
+    app = create_app(settings, pipeline, changelog_replicas(settings), publisher)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # Everything loaded so far (libraries, rules, models, reference data) lives as long as
     # the process: out of the collector's sight, a full collection no longer walks it.
@@ -114,7 +112,6 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
-        gap_reader.close()
         publisher.close()
         model_follower.stop()
         follower.stop()

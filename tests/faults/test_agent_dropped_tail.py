@@ -3,10 +3,11 @@
 faust's consumer can drop fetched records without acknowledging them (``getmany`` cut
 short by a flow stop; ``tests.support.dropping_worker`` injects exactly that): nothing
 commits past them and, at a partition's end, no later record reveals the hole. The
-sweep's ``StallWatch`` must see the records wait past a progress point that does not
-move, read them back, decide each, and acknowledge them so the group's commits move past
-them. Records past the applied mark, and records applied but never acknowledged, whose
-redelivery is what was dropped (after a crash the committed offset lags the mark).
+checkpoint (``stream_agents.checkpoint``) must see the records wait past a progress point
+that does not move and seek the partition back, so that they come again: records past
+the applied mark are then decided; records applied but never acknowledged (after a crash
+the committed offset lags the mark, and their redelivery is what was dropped) are
+acknowledged without being decided again, so the group's commits move past them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from tests.support.agents import (
     last_offsets,
     produce,
     replayed_states,
-    transaction_offsets,
     transactions,
     wait_for_decisions,
 )
@@ -46,13 +46,13 @@ def wait_for_commits(prefix: str, expected: dict[int, int], timeout: float = 30)
     assert group_committed(prefix, sorted(expected)) == expected
 
 
-def test_records_the_consumer_dropped_at_partition_ends_are_read_back_and_decided(
+def test_records_the_consumer_dropped_at_partition_ends_are_sought_back_and_decided(
     agents: tuple[str, Workers],
 ) -> None:
     prefix, workers = agents
     workers.env = {
         **workers.env,
-        "SENTINEL_AGENTS_TAIL_SWEEP_S": "1",
+        "SENTINEL_AGENTS_STALL_S": "1",
         "DROP_FROM_OFFSET": str(DROP_FROM_OFFSET),
     }
     workers.start(command=DROPPING_WORKER)
@@ -64,9 +64,9 @@ def test_records_the_consumer_dropped_at_partition_ends_are_read_back_and_decide
     assert set(grouped) == {t.transaction_id for t in txs}
     assert all(len({d.decision_id for d in ds}) == 1 for ds in grouped.values())
     ends = last_offsets(prefix)
-    # Every partition had records to drop, and they were read back by the sweep.
+    # Every partition had records to drop, and they came again after a seek.
     assert all(last >= DROP_FROM_OFFSET for last in ends.values()), ends
-    assert "left unfinished for a sweep interval" in workers.log_text(0)
+    assert f"no progress past {DROP_FROM_OFFSET}" in workers.log_text(0)
     # Acknowledged: the group's commits reach each partition's end.
     wait_for_commits(prefix, {partition: last + 1 for partition, last in ends.items()})
     workers.stop_all()
@@ -74,14 +74,15 @@ def test_records_the_consumer_dropped_at_partition_ends_are_read_back_and_decide
     assert applied_marks(prefix) == last_offsets(prefix)
 
 
-def test_applied_records_whose_redelivery_was_dropped_are_decided_again(
+def test_applied_records_whose_redelivery_was_dropped_are_acknowledged_not_redecided(
     agents: tuple[str, Workers],
 ) -> None:
-    """Every record applied (the marks at each partition's end), the
-    group's commits left behind at offset 2, and the redelivery from there dropped: the
-    sweep must decide offsets 2 on again (identically) and acknowledge them."""
+    """Every record applied (the marks at each partition's end), the group's commits left
+    behind at offset 2, and the redelivery from there dropped: the checkpoint must seek
+    back to the commits so the redeliveries come and are acknowledged, none decided again
+    (their decisions went out before their marks)."""
     prefix, workers = agents
-    workers.env = {**workers.env, "SENTINEL_AGENTS_TAIL_SWEEP_S": "1"}
+    workers.env = {**workers.env, "SENTINEL_AGENTS_STALL_S": "1"}
     workers.start()
     txs = transactions(accounts=24, per_account=6)
     produce(prefix, txs)
@@ -94,14 +95,10 @@ def test_applied_records_whose_redelivery_was_dropped_are_decided_again(
     workers.env = {**workers.env, "DROP_FROM_OFFSET": "0"}
     workers.start(command=DROPPING_WORKER)
     wait_for_commits(prefix, {partition: last + 1 for partition, last in ends.items()})
-    assert "left unfinished for a sweep interval" in workers.log_text(1)
+    assert "no progress past 2" in workers.log_text(1)
     workers.stop_all()
-    # Decided twice from offset 2 on (once by each worker), once before; one decision id
-    # per transaction all the same.
-    offsets = transaction_offsets(prefix)
-    copies = decision_records(prefix)
-    assert {copies[tx] for tx, offset in offsets.items() if offset >= 2} == {2}
-    assert {copies[tx] for tx, offset in offsets.items() if offset < 2} == {1}
+    # Each transaction decided once, by the first worker.
+    assert set(decision_records(prefix).values()) == {1}
     decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs})
     assert all(len({d.decision_id for d in ds}) == 1 for _tx, ds in by_transaction(decisions))
     assert changelog_states(prefix) == replayed_states(prefix)

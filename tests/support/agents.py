@@ -26,7 +26,7 @@ from schemas.enums import Channel, TxType
 from schemas.records import Decision, Transaction
 from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from stream_agents.app import FEATURE_TABLE
-from stream_agents.continuity import is_mark_key
+from stream_agents.checkpoint import is_mark_key
 from stream_agents.settings import AgentSettings
 from tests.support.models import announce_model, train_tiny_model
 

@@ -36,7 +36,7 @@ def test_records_committed_but_never_decided_at_a_partitions_end_are_decided_onc
     agents: tuple[str, Workers],
 ) -> None:
     prefix, workers = agents
-    workers.env = {**workers.env, "SENTINEL_AGENTS_TAIL_SWEEP_S": "2"}
+    workers.env = {**workers.env, "SENTINEL_AGENTS_STALL_S": "2"}
     workers.start()
     before = transactions(accounts=6, per_account=5, start=datetime.now(UTC) - timedelta(hours=3))
     produce(prefix, before)

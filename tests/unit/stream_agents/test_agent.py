@@ -1,14 +1,18 @@
-"""The agent's order of effects, without a broker: decisions acknowledged, then states and
-marks published, then the table written, then faust's acknowledgements."""
+"""The agent without a broker: its order of effects (decisions acknowledged, then states and
+marks published, then the table written), and what it decides from the checkpoint on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, cast
 
-from decision_core.records import BatchResult, Outgoing
+from faust.types import TP
+
+from decision_core.records import BatchResult, Outgoing, SourceRecord
 from stream_agents.agent import CHANGELOG, DecisionAgent
-from stream_agents.continuity import decode_mark, mark_key
+from stream_agents.checkpoint import Checkpoint, decode_mark, encode_mark, mark_key
 
 
 class Journal:
@@ -43,17 +47,70 @@ class Store:
         self.journal.entries.append(f"persisted {topic}")
 
 
+class Consumer:
+    """faust's consumer as the agent uses it: the seeks it was asked for."""
+
+    def __init__(self) -> None:
+        self.sought: list[tuple[int, int]] = []
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp.partition, offset))
+
+    def assignment(self) -> set[TP]:
+        return {TP("transactions", p) for p in range(4)}
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: 3 for tp in tps}
+
+
+class Pipeline:
+    """Decides every record it is given: one decision each, the offset as the state."""
+
+    def __init__(self) -> None:
+        self.decided: list[int] = []
+
+    def process(
+        self, records: list[SourceRecord], load: Callable[[str], bytes | None]
+    ) -> BatchResult:
+        self.decided += [r.offset for r in records]
+        return BatchResult(
+            outgoing=[Outgoing("decisions", r.key, r.value) for r in records],
+            states={f"acct-{r.offset}": (r.partition, b"s") for r in records},
+            decided=len(records),
+        )
+
+
+@dataclass
+class Event:
+    message: Any
+
+
+def event(partition: int, offset: int) -> Event:
+    return Event(
+        SimpleNamespace(
+            topic="transactions",
+            partition=partition,
+            offset=offset,
+            timestamp=1.0,
+            key=b"k",
+            value=b"v",
+            headers=[],
+            generation_id=1,
+        )
+    )
+
+
 def agent(journal: Journal) -> tuple[DecisionAgent, Store]:
     store = Store(journal)
+    app = SimpleNamespace(consumer=Consumer(), consumer_generation_id=1)
     made = DecisionAgent(
-        app=cast(Any, None),
+        app=cast(Any, app),
         store=cast(Any, store),
-        pipeline=cast(Any, None),
+        pipeline=cast(Any, Pipeline()),
         publisher=cast(Any, Publisher(journal)),
-        gap_reader=cast(Any, None),
+        checkpoint=Checkpoint(quiet_s=1.0, stall_s=5.0, clock=lambda: 0.0),
         source_topic="transactions",
         changelog_topic="account-features-changelog",
-        max_stall_span=10,
     )
     return made, store
 
@@ -66,16 +123,35 @@ async def test_a_mark_goes_out_after_its_decisions_and_into_the_table_last() -> 
         states={"acct-1": (3, b"state")},
         decided=1,
     )
-    await worker.publish(result, {3: 41}, lambda: journal.entries.append("acknowledged"))
+    await worker.publish(result, {3: 41})
     assert journal.entries == [
         "publish decisions,webhooks",
         f"publish {CHANGELOG}",
         "put",
         "put",
         "persisted account-features-changelog",
-        "acknowledged",
     ]
     assert store.rows[b"acct-1"] == b"state"
     assert decode_mark(store.rows[mark_key(3)]) == 41
     assert worker.applied(3) == 41
     assert worker.load("acct-1") == b"state"
+
+
+async def test_redeliveries_are_dropped_and_a_hole_is_sought_back_not_decided_past() -> None:
+    worker, store = agent(Journal())
+    store.rows[mark_key(0)] = encode_mark(9)
+    await worker.decide([event(0, 8), event(0, 9), event(0, 10), event(0, 12), event(0, 13)])
+    pipeline = cast(Pipeline, worker.pipeline)
+    assert pipeline.decided == [10]
+    assert worker.applied(0) == 10
+    assert cast(Consumer, worker.app.consumer).sought == [(0, 11)]
+
+
+async def test_a_partition_never_applied_starts_at_its_log_start() -> None:
+    worker, _store = agent(Journal())
+    await worker.decide([event(1, 5), event(1, 6)])
+    assert cast(Pipeline, worker.pipeline).decided == []
+    assert cast(Consumer, worker.app.consumer).sought == [(1, 3)]
+    await worker.decide([event(1, 3), event(1, 4)])
+    assert cast(Pipeline, worker.pipeline).decided == [3, 4]
+    assert worker.applied(1) == 4

@@ -4,12 +4,15 @@ faust internals ``stream_agents.faust_edge`` was written against."""
 from __future__ import annotations
 
 import inspect
+from collections import defaultdict
 from importlib.metadata import version
+from types import SimpleNamespace
 
 from faust.tables import TableManager
+from faust.transport import consumer as faust_consumer
 from faust.types import TP
 
-from stream_agents.faust_edge import App, PromptTableManager, rewind_targets
+from stream_agents.faust_edge import App, PromptTableManager, committed_offsets, rewind_targets
 
 A = TP("app-table-changelog", 0)
 B = TP("app-table-changelog", 1)
@@ -51,3 +54,12 @@ def test_the_table_manager_starts_as_fausts_does_less_its_second_of_sleep() -> N
     assert "await self.recovery.start()" in source
     app = App("unit-consumer", broker="kafka://127.0.0.1:9092")
     assert app.conf.TableManager is PromptTableManager
+
+
+def test_what_faust_committed_is_read_from_its_consumers_bookkeeping() -> None:
+    # faust sets it at each seek to the committed offsets and at each commit; no accessor.
+    assert "self._committed_offset.update(committed_offsets)" in inspect.getsource(
+        faust_consumer.Consumer.perform_seek
+    )
+    consumer = SimpleNamespace(_committed_offset=defaultdict(lambda: None, {A: 41}))
+    assert committed_offsets(consumer, [A, B]) == {A: 41, B: None}

@@ -30,17 +30,13 @@ def test_standby_replicas_follow_the_store_unless_given(
 
 def test_failover_settings_reach_fausts_consumer() -> None:
     settings = AgentSettings(instance_id="worker-1")
-    app = create_app(settings, cast(Any, None), 1, None, cast(Any, None))
+    app = create_app(settings, cast(Any, None), 1, cast(Any, None))
     assert app.conf.consumer_group_instance_id == "worker-1"
     assert app.conf.broker_session_timeout == settings.session_timeout_s == 6.0
     assert app.conf.broker_heartbeat_interval == settings.heartbeat_interval_s == 1.0
     # Unset: dynamic membership, as before.
-    assert (
-        create_app(
-            AgentSettings(), cast(Any, None), 1, None, cast(Any, None)
-        ).conf.consumer_group_instance_id
-        is None
-    )
+    dynamic = create_app(AgentSettings(), cast(Any, None), 1, cast(Any, None))
+    assert dynamic.conf.consumer_group_instance_id is None
 
 
 def test_heartbeats_fit_a_few_times_in_the_session() -> None:
