@@ -219,7 +219,7 @@ def invalid(tx: Transaction) -> str | None:
         return "account_id and merchant_id are required"
     if not tx.account_id.isprintable():
         # Also keeps account ids clear of the feature table's internal keys
-        # (``stream_agents.continuity``).
+        # (``stream_agents.checkpoint``).
         return "account_id must not contain control characters"
     return None
 

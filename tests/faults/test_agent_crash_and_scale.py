@@ -3,7 +3,7 @@
 After a crash the group re-reads what was not committed: every transaction must still end
 with decisions that all carry the same decision id, and the feature state in the changelog
 must equal a recomputation over the source records, i.e. no event counted twice. These
-tests found faust skipping records around a rebalance (``stream_agents.continuity``): each
+tests found faust skipping records around a rebalance (``stream_agents.checkpoint``): each
 partition's applied mark must reach its last offset.
 
 The partitions-come-back test found faust dropping changelog records the table recovery
