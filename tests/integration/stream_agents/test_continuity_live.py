@@ -1,13 +1,13 @@
 """A worker finds records its consumer group committed without the agent ever deciding
-them, at a partition's end where no later record reveals the hole (``tail_gaps``).
+them, at a partition's end where no later record reveals the hole.
 
 faust-streaming 0.15 can acknowledge records it dropped around a rebalance
-(``stream_agents.continuity``); at the end of a partition nothing comes after them. The
+(``stream_agents.checkpoint``); at the end of a partition nothing comes after them. The
 test leaves the same state on purpose: decided records, then more records with the
 group's offsets committed past them while no worker runs, on the partitions already
 applied and on some no worker ever applied (no mark: those count from their log start).
-The restarted worker is handed nothing by faust, and its sweep must read them back and
-decide each once.
+The restarted worker is handed nothing by faust, and its checkpoint must see each
+partition's end past its mark (or log start) and seek back there, so each is decided once.
 """
 
 from __future__ import annotations
