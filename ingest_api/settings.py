@@ -34,6 +34,10 @@ class ApiSettings(BaseSettings):
     rate_limit_per_second: int = Field(default=2_000, ge=1)
     rate_limit_burst: int = Field(default=4_000, ge=1)
 
+    # A rules dry run stops evaluating after this long (in a worker thread) and answers
+    # with what it evaluated, "complete": false.
+    rules_dry_run_budget_s: float = Field(default=5.0, gt=0, le=60)
+
     max_future_skew_s: int = 300
     max_age_days: int = 90
 
