@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from schemas.enums import Channel, Outcome, TxType
+from schemas.pan import contains_pan
 from schemas.records import Transaction
 from schemas.validation import (
     COUNTRIES,
@@ -87,6 +88,13 @@ class TransactionIn(BaseModel):
     @classmethod
     def _not_a_card_number(cls, value: str) -> str:
         return _ok(value, card_token_problem(value))
+
+    @field_validator("account_id", "merchant_id", "city", "device_id")
+    @classmethod
+    def _no_card_number_in_text(cls, value: str | None) -> str | None:
+        if value is not None and contains_pan(value):
+            raise ValueError("holds a card number (PAN); card numbers are never stored")
+        return value
 
     @field_validator("currency")
     @classmethod

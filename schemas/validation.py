@@ -15,7 +15,7 @@ hold an account's velocity windows frozen until its time came) is dead-lettered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -72,6 +72,15 @@ def card_token_problem(token: str) -> str | None:
     return None
 
 
+def free_text_problem(tx: Transaction) -> str | None:
+    """The first text field other than ``card_token`` that holds a card number (by name)."""
+    for spec in fields(tx):
+        value = getattr(tx, spec.name)
+        if spec.name != "card_token" and isinstance(value, str) and contains_pan(value):
+            return f"{spec.name} holds a card number (PAN); card numbers are never stored"
+    return None
+
+
 def time_problem(
     event_time: datetime, reference: datetime, window: TimeWindow = DEFAULT_WINDOW
 ) -> str | None:
@@ -95,6 +104,8 @@ def transaction_problem(
         ("currency", currency_problem(tx.currency)),
         ("country", country_problem(tx.country)),
         ("card_token", card_token_problem(tx.card_token)),
+        ("", free_text_problem(tx)),
         ("timestamp", None if reference is None else time_problem(tx.timestamp, reference, window)),
     )
-    return next((f"{name} {problem}" for name, problem in checks if problem is not None), None)
+    found = ((name, problem) for name, problem in checks if problem is not None)
+    return next((f"{name} {problem}".lstrip() for name, problem in found), None)
