@@ -207,7 +207,9 @@ class DecisionPipeline:
         )
 
 
-def invalid(tx: Transaction, timestamp_ms: int, window: TimeWindow = DEFAULT_WINDOW) -> str | None:
+def invalid(
+    tx: Transaction, timestamp_ms: int = -1, window: TimeWindow = DEFAULT_WINDOW
+) -> str | None:
     """Why a decodable transaction cannot be decided, or None.
 
     Gateways producing straight to Kafka skip the API's validation: the same checks
