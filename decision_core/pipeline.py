@@ -26,8 +26,8 @@ from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from schemas.codec import decode_transaction
 from schemas.enums import Outcome
 from schemas.errors import SchemaError
-from schemas.pan import contains_pan
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
+from schemas.validation import DEFAULT_WINDOW, TimeWindow, transaction_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,10 @@ class DecisionPipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         merchants: Callable[[str], MerchantValues | None] = lambda _merchant: None,
         observer: Observer = SILENT,
+        window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.models = models
+        self.window = window  # the event-time window around each record's Kafka timestamp
         self.judge = judge
         self.profiles = profiles
         self.clock = clock
@@ -136,7 +138,7 @@ class DecisionPipeline:
             except SchemaError:
                 result.dead_lettered += 1
                 continue
-            if invalid(tx) is not None:
+            if invalid(tx, record.timestamp_ms, self.window) is not None:
                 result.dead_lettered += 1
                 continue
             state = accounts.get(tx.account_id)
@@ -159,7 +161,7 @@ class DecisionPipeline:
             result.outgoing.append(dead_letter(record, getattr(exc, "code", "schema"), str(exc)))
             result.dead_lettered += 1
             return None
-        problem = invalid(tx)
+        problem = invalid(tx, record.timestamp_ms, self.window)
         if problem is not None:
             result.outgoing.append(dead_letter(record, "invalid_transaction", problem))
             result.dead_lettered += 1
@@ -205,16 +207,20 @@ class DecisionPipeline:
         )
 
 
-def invalid(tx: Transaction) -> str | None:
+def invalid(
+    tx: Transaction, timestamp_ms: int = -1, window: TimeWindow = DEFAULT_WINDOW
+) -> str | None:
     """Why a decodable transaction cannot be decided, or None.
 
-    Gateways producing straight to Kafka skip the API's validation; these are the rules
-    whose breach would poison the features or the ledger.
+    Gateways producing straight to Kafka skip the API's validation: the same checks
+    (``schemas.validation``) run here, the event time bounded around the record's Kafka
+    timestamp (``timestamp_ms``; a record without one, -1, is not bounded in time), plus
+    the rules whose breach would poison the features or the ledger.
     """
-    if tx.amount <= 0:
-        return f"amount must be positive, got {tx.amount}"
-    if contains_pan(tx.card_token):
-        return "card_token looks like a card number (PAN)"
+    reference = _append_time(timestamp_ms) if timestamp_ms > 0 else None
+    problem = transaction_problem(tx, reference, window)
+    if problem is not None:
+        return problem
     if not tx.account_id or not tx.merchant_id:
         return "account_id and merchant_id are required"
     if not tx.account_id.isprintable():

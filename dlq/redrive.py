@@ -29,6 +29,12 @@ from dlq.letters import (
 )
 from dlq.source import DlqTopics, load_letters, read_marks
 from schemas.connections import KafkaConnection
+from schemas.records import HEADER_PAN_MASKED
+
+MASKED = (
+    "it held a card number, masked when it was dead-lettered: it is no longer the original "
+    "record; have the producer send it again without the card number"
+)
 
 # Re-drives committed per Kafka transaction: a crash loses at most this many to a rerun.
 CHUNK = 100
@@ -115,6 +121,8 @@ def plan(
             known[source] = topic_exists(source)
         if letter.redriven:
             report.already.append(letter)
+        elif HEADER_PAN_MASKED in letter.letter.headers:
+            report.skipped.append((letter, MASKED))
         elif not known[source]:
             report.skipped.append((letter, f"source topic {source} does not exist"))
         else:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-import iso4217
-import pycountry
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -24,6 +22,16 @@ from pydantic import (
 from schemas.enums import Channel, Outcome, TxType
 from schemas.pan import contains_pan
 from schemas.records import Transaction
+from schemas.validation import (
+    COUNTRIES,
+    CURRENCY_EXPONENT,
+    TimeWindow,
+    amount_problem,
+    card_token_problem,
+    country_problem,
+    currency_problem,
+    time_problem,
+)
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
@@ -37,10 +45,8 @@ PrintableText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")
 # Multi-line text (rule expressions, descriptions): tabs and newlines allowed, never NUL.
 MultilineText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 
-CURRENCY_EXPONENT: dict[str, int] = {
-    c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
-}
-COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
+__all__ = ["COUNTRIES", "CURRENCY_EXPONENT"]  # re-exported: the checks live in schemas
+_T = TypeVar("_T")
 
 
 class ValidationContext(BaseModel):
@@ -77,48 +83,41 @@ class TransactionIn(BaseModel):
     timestamp: AwareDatetime
     type: TxType
 
+    # The checks are schemas.validation's, shared with the agents' Kafka path.
     @field_validator("card_token")
     @classmethod
     def _not_a_card_number(cls, value: str) -> str:
-        if contains_pan(value):
-            raise ValueError("looks like a card number (PAN); send a token instead")
+        return _ok(value, card_token_problem(value))
+
+    @field_validator("account_id", "merchant_id", "city", "device_id")
+    @classmethod
+    def _no_card_number_in_text(cls, value: str | None) -> str | None:
+        if value is not None and contains_pan(value):
+            raise ValueError("holds a card number (PAN); card numbers are never stored")
         return value
 
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:
-        if value not in CURRENCY_EXPONENT:
-            raise ValueError(f"{value} is not an ISO 4217 currency code")
-        return value
+        return _ok(value, currency_problem(value))
 
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str) -> str:
-        if value not in COUNTRIES:
-            raise ValueError(f"{value} is not an ISO 3166-1 alpha-2 country code")
-        return value
+        return _ok(value, country_problem(value))
 
     @field_validator("timestamp")
     @classmethod
     def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
         ctx = info.context
         if isinstance(ctx, ValidationContext):
-            if value > ctx.now + timedelta(seconds=ctx.max_future_skew_s):
-                raise ValueError("is in the future beyond the allowed clock skew")
-            if value < ctx.now - timedelta(days=ctx.max_age_days):
-                raise ValueError(f"is older than {ctx.max_age_days} days")
+            window = TimeWindow(ctx.max_future_skew_s, ctx.max_age_days)
+            return _ok(value, time_problem(value, ctx.now, window))
         return value
 
     @model_validator(mode="after")
     def _amount_fits_currency(self) -> TransactionIn:
-        amount = Decimal(self.amount)
-        if amount <= 0:
-            raise ValueError("amount must be greater than zero")
-        exponent = CURRENCY_EXPONENT.get(self.currency)
-        decimals = -int(amount.normalize().as_tuple().exponent)
-        if exponent is not None and decimals > exponent:
-            raise ValueError(f"amount has {decimals} decimals; {self.currency} allows {exponent}")
-        return self
+        return _ok(self, amount_problem(Decimal(self.amount), self.currency))
 
     def to_record(self, ingested_at: datetime, idempotency_key: str | None) -> Transaction:
         return Transaction(
@@ -141,6 +140,12 @@ class TransactionIn(BaseModel):
             ingested_at=ingested_at,
             idempotency_key=idempotency_key,
         )
+
+
+def _ok(value: _T, problem: str | None) -> _T:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class BatchIn(BaseModel):

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
+from schemas.validation import DEFAULT_WINDOW
 
 
 class ApiSettings(BaseSettings):
@@ -34,8 +35,13 @@ class ApiSettings(BaseSettings):
     rate_limit_per_second: int = Field(default=2_000, ge=1)
     rate_limit_burst: int = Field(default=4_000, ge=1)
 
-    max_future_skew_s: int = 300
-    max_age_days: int = 90
+    # A rules dry run stops evaluating after this long (in a worker thread) and answers
+    # with what it evaluated, "complete": false.
+    rules_dry_run_budget_s: float = Field(default=5.0, gt=0, le=60)
+
+    # The event-time window of schemas.validation (the agents apply its defaults).
+    max_future_skew_s: int = DEFAULT_WINDOW.max_future_skew_s
+    max_age_days: int = DEFAULT_WINDOW.max_age_days
 
     # Kafka produce: how long a request waits for the broker's acknowledgement before 503.
     produce_timeout_ms: int = 5_000

@@ -11,7 +11,10 @@ loops beyond bounded comprehensions, never ``eval``. On top of CEL's own parser,
 - ``lists`` used other than as ``<string field> in lists.<name>`` (see ``ListCheck``);
 - type errors and non-boolean results found by two trial runs on typed stand-in values
   (all low, all high); a trial that fails for a value-dependent reason (division by
-  zero, a bad ``int()`` conversion) proves nothing and is ignored.
+  zero, a bad ``int()`` conversion) proves nothing and is ignored;
+- rules whose evaluation would cost more than a budget (``budget``), and regex patterns
+  that are not literal or too costly (``patterns``); ``matches`` calls are rewritten to run
+  on a cached RE2 program, so the trial runs, and the agents, run the rewritten program.
 
 Positions: ``RuleCompileError`` carries ``line``/``column`` (from 1) and ``offset``
 (from 0), in characters of the expression as written. Parse errors take CEL's own
@@ -37,6 +40,7 @@ from rule_engine._lexer import (
     text_at,
     tokenize,
 )
+from rule_engine.budget import check_budget
 from rule_engine.environment import (
     ENVIRONMENT,
     MACROS,
@@ -45,6 +49,7 @@ from rule_engine.environment import (
     probe_values,
 )
 from rule_engine.errors import RuleCompileError, offset_of
+from rule_engine.patterns import ENGINE_FUNCTIONS, check_patterns, use_cached_match
 
 MAX_EXPRESSION_CHARS: Final = 4000
 _CEL_ERROR: Final = re.compile(r"ERROR: <input>:(\d+):(\d+): (?:Syntax error: )?(.*)")
@@ -95,6 +100,11 @@ def compile_rule(expression: str) -> CompiledRule:
         for index, token in enumerate(tokens)
         if token.text == "lists" and is_name(tokens, index)
     )
+    check_budget(tokens, expression)
+    calls = check_patterns(tokens, expression)
+    if calls:
+        source = use_cached_match(source, tokens, calls)
+        program = _parse(source, expression)
     _trial_runs(program, names, checks, expression)
     return CompiledRule(expression, source, program, names, checks)
 
@@ -211,7 +221,7 @@ _INCONCLUSIVE: Final = object()
 
 def _trial(program: cel.Program, values: dict[str, object], expression: str) -> object:
     try:
-        return program.execute(values)
+        return program.execute(cel.Context(values, functions=ENGINE_FUNCTIONS))
     except TypeError as exc:
         message = f"type error: {_first_sentence(str(exc))}; {_NUMBERS_HINT}"
         raise RuleCompileError(message, expression=expression) from None

@@ -27,6 +27,7 @@ import cel
 
 from rule_engine.environment import ENVIRONMENT, TRANSACTION_FIELDS
 from rule_engine.lists import EMPTY_LISTS, ListSet
+from rule_engine.patterns import ENGINE_FUNCTIONS
 from schemas.features import LIVE_FEATURE_NAMES
 from schemas.records import Transaction
 
@@ -99,7 +100,7 @@ class RuleContext:
         variables = {name: values[name] for name in names}
         if list_checks:
             variables["lists"] = self.lists.project(list_checks, values)
-        return cel.Context(variables)
+        return cel.Context(variables, functions=ENGINE_FUNCTIONS)
 
 
 class Binder:
@@ -140,7 +141,7 @@ class Binder:
         changed = {name: value for name, value in variables.items() if not _same(held, name, value)}
         try:
             if self._context is None:
-                self._context = cel.Context(variables)
+                self._context = cel.Context(variables, functions=ENGINE_FUNCTIONS)
             elif changed:
                 self._context.update(changed)
         except Exception:

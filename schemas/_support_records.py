@@ -7,12 +7,17 @@ Import them from `schemas.records`; this module only keeps that file small.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from schemas._convert import aware
 from schemas.enums import RuleMode
+from schemas.pan import mask_pans, mask_pans_in_bytes
+
+# Set on a dead letter whose bytes held a card number, masked before it was stored: it is
+# no longer the original record, so it cannot be re-driven as one.
+HEADER_PAN_MASKED = "sentinel-pan-masked"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +161,24 @@ class DeadLetter:
     failed_at: datetime
     key: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    def masked(self) -> Self:
+        """This letter with every card number masked (all but the last four digits), byte
+        positions kept; marked with ``HEADER_PAN_MASKED`` when anything was masked."""
+        key = None if self.key is None else mask_pans_in_bytes(self.key)
+        value = mask_pans_in_bytes(self.value)
+        message = mask_pans(self.error_message)
+        headers = {name: mask_pans(text) for name, text in self.headers.items()}
+        changed = (key, value, message, headers) != (
+            self.key,
+            self.value,
+            self.error_message,
+            dict(self.headers),
+        )
+        if not changed:
+            return self
+        headers[HEADER_PAN_MASKED] = "true"
+        return replace(self, key=key, value=value, error_message=message, headers=headers)
 
     def to_avro(self) -> dict[str, Any]:
         return {

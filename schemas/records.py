@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 from schemas._convert import AMOUNT_SCALE, avro_amount, aware, aware_or_none
 from schemas._support_records import (
+    HEADER_PAN_MASKED,
     AccountProfile,
     DeadLetter,
     Label,
@@ -31,6 +32,7 @@ from schemas.enums import Channel, Outcome, RuleMode, TxType
 
 __all__ = [
     "AMOUNT_SCALE",
+    "HEADER_PAN_MASKED",
     "RECORD_TYPES",
     "AccountProfile",
     "AvroRecord",

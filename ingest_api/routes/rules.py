@@ -22,7 +22,9 @@ from ingest_api.rules_check import (
     action_or_422,
     compiled_or_422,
     draft_set,
+    evaluate_draft,
     list_set,
+    off_loop,
     trial,
 )
 from ingest_api.runtime import Runtime
@@ -81,7 +83,7 @@ def _json(body: Any, status: int = 200) -> Response:
 
 @router.post("", status_code=201, responses={201: {}, **ERRORS}, summary="Create a rule")
 async def create_rule(body: RuleIn, runtime: RuntimeDep, key: AdminKey) -> Response:
-    compiled_or_422(body.expression)
+    await off_loop(compiled_or_422, body.expression)
     action_or_422(body.action)
     draft = rules_repo.draft(
         name=body.name,
@@ -111,7 +113,7 @@ async def new_version(
 ) -> Response:
     changes: dict[str, Any] = body.model_dump(exclude_none=True)
     if "expression" in changes:
-        compiled_or_422(changes["expression"])
+        await off_loop(compiled_or_422, changes["expression"])
     if "action" in changes:
         action_or_422(changes["action"])
         changes["action"], changes["score_delta"] = rules_repo.normalise_action(changes["action"])
@@ -170,9 +172,9 @@ async def get_rule(rule_id: RuleId, runtime: RuntimeDep, _key: AdminKey) -> Resp
 
 @router.post("/validate", responses=ERRORS, summary="Compile a rule and try it on a sample")
 async def validate(body: TryIn, _key: AdminKey) -> Response:
-    rules = draft_set(body.expression)
+    rules = await off_loop(draft_set, body.expression)
     named = list_set({n: ("merchants", v) for n, v in body.lists.items()})
-    result = trial(rules, body.sample, body.features, body.home_country, named)
+    result = await off_loop(trial, rules, body.sample, body.features, body.home_country, named)
     return _json({"valid": True, "fired": result.fired, "runtime_error": result.error})
 
 
@@ -182,33 +184,15 @@ async def validate(body: TryIn, _key: AdminKey) -> Response:
     summary="How often a draft would fire on the latest ledger transactions",
 )
 async def dry_run(body: DryRunIn, runtime: RuntimeDep, _key: AdminKey) -> Response:
-    rules = draft_set(body.expression)
+    rules = await off_loop(draft_set, body.expression)
 
     async def load(conn: AsyncConnection) -> tuple[list[dict[str, Any]], Any]:
         return await _recent(conn, body.limit), await reference_repo.lists(conn)
 
     rows, lists = await query(runtime, load)
-    named = list_set(lists)
-    hits = fraud_hits = errors = 0
-    examples: list[str] = []
-    for row in rows:
-        result = trial(rules, row, row.pop("features") or {}, row["home_country"], named)
-        errors += result.error is not None
-        if result.fired:
-            hits += 1
-            fraud_hits += bool(row["is_fraud"])
-            if len(examples) < 10:
-                examples.append(row["transaction_id"])
-    return _json(
-        {
-            "evaluated": len(rows),
-            "hits": hits,
-            "hits_labelled_fraud": fraud_hits,
-            "hit_rate": hits / len(rows) if rows else 0.0,
-            "runtime_errors": errors,
-            "examples": examples,
-        }
-    )
+    budget_s = runtime.settings.rules_dry_run_budget_s
+    report = await off_loop(evaluate_draft, rules, rows, list_set(lists), budget_s)
+    return _json(report.public())
 
 
 async def _recent(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:

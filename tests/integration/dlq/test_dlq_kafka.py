@@ -20,7 +20,7 @@ from dlq.source import DlqTopics
 from schemas.codec import encode_dead_letter, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, TxType
-from schemas.records import DeadLetter, Transaction
+from schemas.records import HEADER_PAN_MASKED, DeadLetter, Transaction
 from schemas.topics import TopicSpec
 from sentinel_cli.main import app
 
@@ -148,7 +148,11 @@ def test_show_decodes_the_original_and_masks_the_pan(
     assert shown["original"]["record"] == "transaction"
     assert shown["original"]["value"]["transaction_id"] == letters[1].transaction_id
     assert shown["original"]["value"]["card_token"] == "************1111"
-    assert shown["headers"] == {"transaction-id": letters[1].transaction_id}
+    # Masked when it was written (schemas.codec), and marked so: it cannot be re-driven.
+    assert shown["headers"] == {
+        "transaction-id": letters[1].transaction_id,
+        HEADER_PAN_MASKED: "true",
+    }
     printed = cli(prefix, "show", "0:1")
     assert letters[1].transaction_id in printed and PAN not in printed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Producer
@@ -62,7 +62,10 @@ def test_a_rule_change_switches_live_decisions_at_one_point_with_its_version(
 ) -> None:
     prefix, workers = agents
     workers.start()
-    stream = iter(transactions(accounts=1, per_account=400))
+    # A minute apart: start 7 h back so that none of the 400 lies in the future (the agents
+    # dead-letter an event time more than 300 s after its record's Kafka timestamp).
+    start = datetime.now(UTC) - timedelta(hours=7)
+    stream = iter(transactions(accounts=1, per_account=400, start=start))
     stop = threading.Event()
 
     def feed() -> None:

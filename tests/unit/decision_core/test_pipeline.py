@@ -184,9 +184,9 @@ def test_kafka_producer_path_takes_the_broker_append_time_as_ingest_time(
 ) -> None:
     direct = tx(ingested_at=None)
     record = records(direct)[0]
-    appended = SourceRecord(record.topic, 0, 0, 1_764_496_800_000, record.key, record.value)
+    appended = SourceRecord(record.topic, 0, 0, 1_796_032_800_000, record.key, record.value)
     decision = decode_decision(pipeline.process([appended], store()[1]).outgoing[0].value)
-    assert decision.ingested_at == datetime.fromtimestamp(1_764_496_800, UTC)
+    assert decision.ingested_at == datetime.fromtimestamp(1_796_032_800, UTC)
 
 
 def test_decide_gives_the_decisions_process_publishes_on_states_the_caller_holds(

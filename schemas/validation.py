@@ -1,0 +1,111 @@
+"""What makes a transaction decidable: one definition for the HTTP edge and the Kafka path.
+
+The API refuses a bad transaction with a ``422`` naming the field; the agent dead-letters
+the same transaction when a gateway produces it straight to Kafka. Both call these
+checks, so the two paths cannot drift apart: a positive amount with no more decimals than
+its ISO 4217 currency allows (``JPY 1.5`` is not money), an ISO 3166-1 alpha-2 country,
+no card number in ``card_token``, and an event time inside a window around a reference.
+
+The reference time differs by path, never the window. The API's is its clock at receipt.
+The agent's is the Kafka record's timestamp (when the producer sent it, or when the broker
+appended it): not the processing clock, so a replay of a months-old topic keeps every
+record the live run kept, while a record stamped hours after it was sent (which would
+hold an account's velocity windows frozen until its time came) is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Final
+
+import iso4217
+import pycountry
+
+from schemas.pan import contains_pan
+from schemas.records import Transaction
+
+CURRENCY_EXPONENT: Final[dict[str, int]] = {
+    c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
+}
+COUNTRIES: Final[frozenset[str]] = frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far an event time may lie after (clock skew) and before its reference time."""
+
+    max_future_skew_s: int = 300
+    max_age_days: int = 90
+
+
+DEFAULT_WINDOW: Final = TimeWindow()
+
+
+def currency_problem(code: str) -> str | None:
+    if code not in CURRENCY_EXPONENT:
+        return f"{code} is not an ISO 4217 currency code"
+    return None
+
+
+def country_problem(code: str) -> str | None:
+    if code not in COUNTRIES:
+        return f"{code} is not an ISO 3166-1 alpha-2 country code"
+    return None
+
+
+def amount_problem(amount: Decimal, currency: str) -> str | None:
+    """A non-positive amount, or more decimals than the currency's minor units."""
+    if not amount.is_finite() or amount <= 0:
+        return "amount must be greater than zero"
+    exponent = CURRENCY_EXPONENT.get(currency)
+    decimals = -int(amount.normalize().as_tuple().exponent)
+    if exponent is not None and decimals > exponent:
+        return f"amount has {decimals} decimals; {currency} allows {exponent}"
+    return None
+
+
+def card_token_problem(token: str) -> str | None:
+    if contains_pan(token):
+        return "looks like a card number (PAN); send a token instead"
+    return None
+
+
+def free_text_problem(tx: Transaction) -> str | None:
+    """The first text field other than ``card_token`` that holds a card number (by name)."""
+    for spec in fields(tx):
+        value = getattr(tx, spec.name)
+        if spec.name != "card_token" and isinstance(value, str) and contains_pan(value):
+            return f"{spec.name} holds a card number (PAN); card numbers are never stored"
+    return None
+
+
+def time_problem(
+    event_time: datetime, reference: datetime, window: TimeWindow = DEFAULT_WINDOW
+) -> str | None:
+    """An event time after ``reference`` by more than the skew, or older than the window."""
+    if event_time > reference + timedelta(seconds=window.max_future_skew_s):
+        return "is in the future beyond the allowed clock skew"
+    if event_time < reference - timedelta(days=window.max_age_days):
+        return f"is older than {window.max_age_days} days"
+    return None
+
+
+def transaction_problem(
+    tx: Transaction, reference: datetime | None, window: TimeWindow = DEFAULT_WINDOW
+) -> str | None:
+    """Why ``tx`` cannot be decided, naming the field, or None. ``reference``: the time
+    the event time is bounded by (None: unknown, the time window is not checked)."""
+    amount = amount_problem(tx.amount, tx.currency)  # its messages name the amount
+    if amount is not None:
+        return amount
+    checks = (
+        ("currency", currency_problem(tx.currency)),
+        ("country", country_problem(tx.country)),
+        ("card_token", card_token_problem(tx.card_token)),
+        ("", free_text_problem(tx)),
+        ("timestamp", None if reference is None else time_problem(tx.timestamp, reference, window)),
+    )
+    found = ((name, problem) for name, problem in checks if problem is not None)
+    return next((f"{name} {problem}".lstrip() for name, problem in found), None)
