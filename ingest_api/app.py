@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ingest_api import handlers
+from ingest_api.body_limit import BodyLimitMiddleware
 from ingest_api.metrics import MetricsMiddleware
 from ingest_api.models import TransactionIn
 from ingest_api.routes import (
@@ -49,7 +50,8 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
         lifespan=lifespan,
     )
     handlers.install(app)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)  # added last, so outermost: it counts the 413s too
     for module in (transactions, authorize, reads, rules, reference, webhooks, health):
         app.include_router(module.router)
     _document_raw_bodies(app, settings)

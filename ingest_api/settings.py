@@ -19,6 +19,8 @@ class ApiSettings(BaseSettings):
     workers: int = 1
 
     batch_max_items: int = Field(default=500, ge=1, le=10_000)
+    # Request bodies past this are a 413, read no further (500 transactions take ~200 KB).
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     # Synchronous authorize: how long a gateway may wait for a decision.
     authorize_deadline_ms: int = Field(default=150, ge=1)
     authorize_deadline_min_ms: int = 10
