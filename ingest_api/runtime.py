@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from ingest_api.auth import KeyCache
+from ingest_api.auth import KeyCache, LruTtlCache
 from ingest_api.decision_waiter import DecisionWaiter
 from ingest_api.idempotency import IdempotencyStore
 from ingest_api.publisher import KafkaPublisher
-from ingest_api.ratelimit import RateLimiter
+from ingest_api.ratelimit import FailedAuthLimiter, RateLimiter
 from ingest_api.settings import ApiSettings
 
 
@@ -47,7 +47,10 @@ class Runtime:
             limiter=RateLimiter(redis_url),
             pool=pool,
             keys=KeyCache(
-                pool, settings.api_key_pepper.get_secret_value(), settings.api_key_cache_s
+                pool,
+                settings.api_key_pepper.get_secret_value(),
+                LruTtlCache(settings.api_key_cache_max, settings.api_key_cache_s),
+                FailedAuthLimiter(redis_url, settings.auth_failures_per_minute),
             ),
         )
 

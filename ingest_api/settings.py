@@ -47,6 +47,10 @@ class ApiSettings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("sentinel-local-pepper")
     # Looked-up keys are cached for this long: revocation takes effect within it.
     api_key_cache_s: float = 10.0
+    # Most keys (known and unknown) cached per process; the least recently used go first.
+    api_key_cache_max: int = Field(default=10_000, ge=1)
+    # Failed authentications per client address per minute before it is answered 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1)
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
