@@ -115,4 +115,4 @@ class KeyCache:
             async with self.pool.connection(timeout=2) as conn:
                 return await find_by_secret(conn, secret, self.pepper)
         except (PsycopgError, TimeoutError) as exc:
-            raise Unavailable(f"key store unavailable: {exc}", 1) from exc
+            raise Unavailable("the key store is unavailable; retry shortly", 1) from exc

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from ingest_api.errors import IngestError
+from ingest_api.errors import IngestError, Unavailable
 
 log = logging.getLogger("ingest_api")
 
@@ -38,7 +38,12 @@ def field_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(IngestError)
-    async def domain_error(_request: Request, exc: IngestError) -> Response:
+    async def domain_error(request: Request, exc: IngestError) -> Response:
+        if isinstance(exc, Unavailable):
+            # The cause is for operators only: it names hosts, databases, driver states.
+            log.warning(
+                "503 on %s %s: %s (%r)", request.method, request.url.path, exc, exc.__cause__
+            )
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(ValidationError)

@@ -53,7 +53,7 @@ class RateLimiter:
                     stats = await self._limiter.get_window_stats(item, key_id)
                     raise _refusal(item, stats.remaining, stats.reset_time)
         except (StorageError, RedisError) as exc:
-            raise Unavailable(f"rate limiter unavailable: {exc}", 1) from exc
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
 
 
 class FailedAuthLimiter:
@@ -75,7 +75,7 @@ class FailedAuthLimiter:
             if not await self._limiter.test(self.item, self.NAMESPACE, address):
                 await self._refuse(address)
         except (StorageError, RedisError) as exc:
-            raise Unavailable(f"rate limiter unavailable: {exc}", 1) from exc
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
 
     async def failed(self, address: str) -> None:
         """Count one failure; raise RateLimited if it was one too many."""
@@ -83,7 +83,7 @@ class FailedAuthLimiter:
             if not await self._limiter.hit(self.item, self.NAMESPACE, address):
                 await self._refuse(address)
         except (StorageError, RedisError) as exc:
-            raise Unavailable(f"rate limiter unavailable: {exc}", 1) from exc
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
 
     async def _refuse(self, address: str) -> None:
         stats = await self._limiter.get_window_stats(self.item, self.NAMESPACE, address)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,13 +20,16 @@ FAILURES_PER_MINUTE = 5
 
 
 @pytest.fixture(scope="module")
-def api_without_db(
-    api_env: dict[str, str], module_id: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api") / "api.log"
+
+
+@pytest.fixture(scope="module")
+def api_without_db(api_env: dict[str, str], module_id: str, api_log: Path) -> Iterator[str]:
     """An API whose database does not exist: any key look-up answers 503."""
     missing = api_env["SENTINEL_POSTGRES_DSN"].rsplit("/", 1)[0] + f"/missing_{module_id}"
     env = {**api_env, "SENTINEL_POSTGRES_DSN": missing}
-    proc, url = start_api(env, tmp_path_factory.mktemp("api") / "api.log", ready="/healthz")
+    proc, url = start_api(env, api_log, ready="/healthz")
     yield url
     stop_api(proc)
 
@@ -66,6 +70,23 @@ def test_a_well_formed_unknown_key_does_reach_the_database(api_without_db: str) 
         f"{api_without_db}/v1/accounts/a-1/balance", headers=_as(_address(), generate_key())
     )
     assert response.status_code == 503
+
+
+def test_a_503_body_names_no_dependency_error(api_without_db: str, api_log: Path) -> None:
+    # Before authentication, to anyone: the body must not say which database is missing.
+    response = httpx.get(
+        f"{api_without_db}/v1/accounts/a-1/balance", headers=_as(_address(), generate_key())
+    )
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "unavailable",
+        "message": "the key store is unavailable; retry shortly",
+        "details": None,
+    }
+    assert int(response.headers["Retry-After"]) >= 1
+    # ... and the operators still see the cause, in the API's log.
+    logged = [line for line in api_log.read_text().splitlines() if "503 on GET" in line]
+    assert logged and "PoolTimeout" in logged[-1], api_log.read_text()[-2000:]
 
 
 def test_failed_authentications_are_limited_per_client_address(
