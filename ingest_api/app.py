@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from ingest_api import handlers
 from ingest_api.body_limit import BodyLimitMiddleware
@@ -52,8 +53,14 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
     handlers.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)  # added last, so outermost: it counts the 413s too
-    for module in (transactions, authorize, reads, rules, reference, webhooks, health):
+    modules = (transactions, authorize, reads, rules, reference, webhooks, health)
+    for module in modules:
         app.include_router(module.router)
+    # Every route with its methods, for the Allow header of a 405 (handlers.allowed_methods).
+    app.state.method_routes = [
+        *(route for route in app.router.routes if isinstance(route, Route)),
+        *(route for module in modules for route in module.router.routes),
+    ]
     _document_raw_bodies(app, settings)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -11,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from ingest_api.errors import IngestError, Unavailable
 
@@ -34,6 +37,20 @@ def field_errors(errors: list[Any]) -> list[dict[str, Any]]:
         }
         for error in errors
     ]
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at this path (RFC 9110's Allow for a 405).
+
+    Starlette names only the first route whose path matched, so GET /v1/rules beside
+    POST /v1/rules answered an OPTIONS with "Allow: POST".
+    """
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match in (Match.FULL, Match.PARTIAL) and isinstance(route, Route):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -62,11 +79,15 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            routes = getattr(request.app.state, "method_routes", [])
+            headers["Allow"] = ", ".join(allowed_methods(routes, request.scope))
+        return error_response(exc.status_code, code, str(exc.detail), None, headers)
 
     @app.exception_handler(ClientDisconnect)
     async def gone(_request: Request, _exc: ClientDisconnect) -> Response:
