@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 import iso4217
 import pycountry
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -32,10 +34,36 @@ Identifier = Annotated[
 # floats cannot hold money exactly.
 AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
 
-# Free text that PostgreSQL can store and a log line can show: no NUL, no control characters.
-PrintableText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+def no_format_characters(value: str) -> str:
+    """Refuse Unicode format characters (category Cf): bidi overrides and isolates,
+    zero-width spaces and joiners, soft hyphens. They make text display unlike what it
+    holds (a rule name that reads backwards, a city that looks like another), in the
+    console, in logs and in an analyst's spreadsheet.
+    """
+    if value.isascii():
+        return value  # the common case: no ASCII character is a format character
+    for index, char in enumerate(value):
+        if unicodedata.category(char) == "Cf":
+            raise ValueError(
+                f"contains the invisible format character U+{ord(char):04X} at index {index}"
+            )
+    return value
+
+
+# Free text that PostgreSQL can store and a log line can show: no NUL, no control characters
+# (C0, DEL, C1), no format characters.
+PrintableText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"),
+    AfterValidator(no_format_characters),
+]
 # Multi-line text (rule expressions, descriptions): tabs and newlines allowed, never NUL.
-MultilineText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+MultilineText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"),
+    AfterValidator(no_format_characters),
+]
 
 CURRENCY_EXPONENT: dict[str, int] = {
     c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
