@@ -43,7 +43,10 @@ def serve(
 
 def openapi_document() -> str:
     """The OpenAPI document the app serves, as committed (sorted keys, 2-space indent)."""
-    return json.dumps(create_app(with_runtime=False).openapi(), indent=2, sort_keys=True) + "\n"
+    # Everything exposed, whatever this machine's settings say: the contract is one document.
+    settings = ApiSettings(expose_docs=True, expose_metrics=True)
+    document = create_app(settings, with_runtime=False).openapi()
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 @api_app.command()

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine ("0.0.0.0" and "::" are not)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve anywhere
 
 
 class ApiSettings(BaseSettings):
@@ -17,6 +29,10 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # /docs, /redoc, /openapi.json and /metrics. None (the default): served only while the
+    # API listens on a loopback address; set true to serve them on any address.
+    expose_docs: bool | None = None
+    expose_metrics: bool | None = None
 
     batch_max_items: int = Field(default=500, ge=1, le=10_000)
     # Request bodies past this are a 413, read no further (500 transactions take ~200 KB).
@@ -51,6 +67,12 @@ class ApiSettings(BaseSettings):
     api_key_cache_max: int = Field(default=10_000, ge=1)
     # Failed authentications per client address per minute before it is answered 429.
     auth_failures_per_minute: int = Field(default=30, ge=1)
+
+    def docs_enabled(self) -> bool:
+        return self.expose_docs if self.expose_docs is not None else is_loopback(self.host)
+
+    def metrics_enabled(self) -> bool:
+        return self.expose_metrics if self.expose_metrics is not None else is_loopback(self.host)
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)

@@ -1,4 +1,5 @@
-"""HTTP edges answered before any dependency is used: 405s (the app without its runtime)."""
+"""HTTP edges answered before any dependency is used: 405s, what is exposed on which address
+(the app without its runtime)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import httpx
 import pytest
 
 from ingest_api.app import create_app
+from ingest_api.settings import ApiSettings, is_loopback
 
 
-async def _request(method: str, path: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=create_app(with_runtime=False))
+async def _request(method: str, path: str, settings: ApiSettings | None = None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=create_app(settings, with_runtime=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
         return await client.request(method, path)
 
@@ -29,3 +31,45 @@ async def test_a_405_names_every_allowed_method(method: str, path: str, allow: s
     assert response.status_code == 405
     assert response.headers["Allow"] == allow
     assert response.json()["code"] == "method_not_allowed"
+
+
+OPERATIONS = ["/docs", "/redoc", "/openapi.json", "/metrics"]
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+async def test_docs_and_metrics_are_off_on_a_public_address(path: str) -> None:
+    response = await _request("GET", path, ApiSettings(host="0.0.0.0"))  # noqa: S104
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+async def test_docs_and_metrics_are_on_for_loopback_by_default(path: str) -> None:
+    assert (await _request("GET", path, ApiSettings(host="127.0.0.1"))).status_code == 200
+
+
+async def test_each_can_be_exposed_on_purpose() -> None:
+    public = ApiSettings(host="0.0.0.0", expose_metrics=True)  # noqa: S104
+    assert (await _request("GET", "/metrics", public)).status_code == 200
+    assert (await _request("GET", "/docs", public)).status_code == 404
+    local_quiet = ApiSettings(host="127.0.0.1", expose_docs=False)
+    assert (await _request("GET", "/openapi.json", local_quiet)).status_code == 404
+    assert (await _request("GET", "/metrics", local_quiet)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::", False),
+        ("10.0.0.5", False),
+        ("api.internal", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
