@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from ingest_api import handlers
+from ingest_api.admin_idempotency import AdminIdempotencyMiddleware
 from ingest_api.body_limit import BodyLimitMiddleware
 from ingest_api.metrics import MetricsMiddleware
 from ingest_api.models import TransactionIn
@@ -55,6 +56,7 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
         openapi_url="/openapi.json" if docs else None,
     )
     handlers.install(app)
+    app.add_middleware(AdminIdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)  # added last, so outermost: it counts the 413s too
     routers = [m.router for m in (transactions, authorize, reads, rules, reference, webhooks)]

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ingest_api import admin_idempotency
 from ingest_api.auth import require_scope
 from ingest_api.errors import Unauthorized
 from ingest_api.keys import ApiKey, Scope
@@ -53,6 +54,8 @@ def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         key = await runtime.keys.authenticate(credentials.credentials, client_address(request))
         require_scope(key, scope)
         await runtime.limiter.hit(key.key_id, quota_of(key, runtime))
+        if scope is Scope.ADMIN:
+            await admin_idempotency.claim(request, runtime.idempotency, key)
         return key
 
     return dependency

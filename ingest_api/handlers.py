@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
+from ingest_api.admin_idempotency import Replayed, replay_response
 from ingest_api.errors import IngestError, Unavailable
 
 log = logging.getLogger("ingest_api")
@@ -62,6 +63,10 @@ def install(app: FastAPI) -> None:
                 "503 on %s %s: %s (%r)", request.method, request.url.path, exc, exc.__cause__
             )
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(Replayed)
+    async def replayed(_request: Request, exc: Replayed) -> Response:
+        return replay_response(exc)
 
     @app.exception_handler(ValidationError)
     async def model_error(_request: Request, exc: ValidationError) -> Response:
