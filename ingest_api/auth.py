@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from psycopg import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 
 from ingest_api.errors import Forbidden, Unauthorized, Unavailable
+from ingest_api.key_usage import UsageRecorder
 from ingest_api.keys import KEY_PREFIX, ApiKey, Scope, find_by_secret, hash_key
 from ingest_api.ratelimit import FailedAuthLimiter
 
@@ -85,11 +87,13 @@ class KeyCache:
         pepper: str,
         cache: LruTtlCache,
         failures: FailedAuthLimiter,
+        usage: UsageRecorder,
     ) -> None:
         self.pool = pool
         self.pepper = pepper
         self.cache = cache
         self.failures = failures
+        self.usage = usage
 
     async def authenticate(self, secret: str, address: str) -> ApiKey:
         """The key behind ``secret``, presented from client ``address``."""
@@ -102,8 +106,12 @@ class KeyCache:
             await self.failures.check(address)  # no query for an address out of failures
             key = await self._load(secret)
             self.cache.put(digest, key, now)
-        if key is None or key.revoked_at is not None:
+        if key is None:
             await self._refuse(address, "invalid or revoked API key")
+        refusal = key.refusal(datetime.now(UTC))
+        if refusal is not None:
+            await self._refuse(address, refusal)
+        self.usage.touch(key.key_id, now)
         return key
 
     async def _refuse(self, address: str, message: str) -> NoReturn:

@@ -65,6 +65,8 @@ class ApiSettings(BaseSettings):
     api_key_cache_s: float = 10.0
     # Most keys (known and unknown) cached per process; the least recently used go first.
     api_key_cache_max: int = Field(default=10_000, ge=1)
+    # api_keys.last_used_at is written at most this often per key (one UPDATE per round).
+    api_key_last_used_s: float = Field(default=60.0, gt=0)
     # Failed authentications per client address per minute before it is answered 429.
     auth_failures_per_minute: int = Field(default=30, ge=1)
 

@@ -1,10 +1,12 @@
-"""The key shape check and the key cache's LRU eviction (no services)."""
+"""The key shape check, the key cache's LRU eviction, expiry, batched usage (no services)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from ingest_api.auth import LruTtlCache, well_formed
+from ingest_api.key_usage import UsageRecorder
 from ingest_api.keys import ApiKey, Scope, generate_key
 
 
@@ -38,3 +40,23 @@ def test_an_entry_expires_after_its_ttl() -> None:
     cache.put(b"k", _key("k"), now=100)
     assert cache.get(b"k", now=104.9)[0]
     assert not cache.get(b"k", now=105)[0]
+
+
+def test_key_usage_is_written_at_most_once_per_interval() -> None:
+    usage = UsageRecorder(interval_s=60)
+    for second in range(30):
+        usage.touch("k1", now=second)  # a busy key: one write, not thirty
+    usage.touch("k2", now=5)
+    assert usage.take(now=30) == ["k1", "k2"]
+    usage.touch("k1", now=31)  # written a second ago: nothing to do
+    assert usage.take(now=40) == []
+    usage.touch("k1", now=90)  # a minute after its write: due again
+    assert usage.take(now=95) == ["k1"]
+
+
+def test_a_revoked_or_expired_key_says_why() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert _key("k").refusal(now) is None
+    assert replace(_key("k"), expires_at=now).refusal(now) == "expired API key"
+    assert replace(_key("k"), expires_at=now + timedelta(seconds=1)).refusal(now) is None
+    assert replace(_key("k"), revoked_at=now).refusal(now) == "revoked API key"
