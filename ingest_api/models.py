@@ -65,6 +65,9 @@ MultilineText = Annotated[
     AfterValidator(no_format_characters),
 ]
 
+# Zero written any way the amount pattern allows ("0", "000.00"): refused, stated in the schema.
+ZERO_AMOUNT = r"^0+(\.0+)?$"
+
 CURRENCY_EXPONENT: dict[str, int] = {
     c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
 }
@@ -89,11 +92,21 @@ class TransactionIn(BaseModel):
     card_token: Annotated[
         str, StringConstraints(min_length=8, max_length=128, pattern=r"^[\x21-\x7e]+$")
     ] = Field(description="A token standing for the card; a card number (PAN) is refused.")
-    amount: AmountText = Field(description='Decimal string such as "42.50", greater than zero.')
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    amount: AmountText = Field(
+        description='Decimal string such as "42.50", greater than zero, with no more decimals'
+        " than the currency's minor unit (JPY 0, INR 2, BHD 3).",
+        json_schema_extra={"not": {"pattern": ZERO_AMOUNT}},
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        description="An ISO 4217 currency code.",
+        json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)},
+    )
     merchant_id: Identifier
     mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        description="An ISO 3166-1 alpha-2 country code.",
+        json_schema_extra={"enum": sorted(COUNTRIES)},
+    )
     city: Annotated[PrintableText, StringConstraints(min_length=1, max_length=100)] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
@@ -102,7 +115,13 @@ class TransactionIn(BaseModel):
         None
     )
     ip: IPvAnyAddress | None = None
-    timestamp: AwareDatetime
+    timestamp: AwareDatetime = Field(
+        description="RFC 3339 with an offset, within the server's window: at most"
+        " SENTINEL_API_MAX_AGE_DAYS (90) days old and SENTINEL_API_MAX_FUTURE_SKEW_S (300)"
+        " seconds ahead of its clock. The window moves with the clock, so it is stated here"
+        " and in x-sentinel-window, not as fixed bounds.",
+        json_schema_extra={"x-sentinel-window": {"max_age_days": 90, "max_future_skew_s": 300}},
+    )
     type: TxType
 
     @field_validator("card_token")

@@ -52,7 +52,14 @@ async def get_history(
     runtime: RuntimeDep,
     _key: ReadKey,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Opaque: the `next_cursor` of the previous page (base64url).",
+        ),
+    ] = None,
     since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     outcome: Outcome | None = None,
