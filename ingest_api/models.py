@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     IPvAnyAddress,
+    JsonValue,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -74,6 +76,11 @@ CURRENCY_EXPONENT: dict[str, int] = {
 COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 
 
+def _enum(codes: Iterable[str]) -> list[JsonValue]:
+    """A code list as the schema's ``enum``, sorted so the committed document is stable."""
+    return list(sorted(codes))
+
+
 class ValidationContext(BaseModel):
     """Bounds that depend on the clock and the settings, passed to validation."""
 
@@ -99,13 +106,13 @@ class TransactionIn(BaseModel):
     )
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
         description="An ISO 4217 currency code.",
-        json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)},
+        json_schema_extra={"enum": _enum(CURRENCY_EXPONENT)},
     )
     merchant_id: Identifier
     mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
         description="An ISO 3166-1 alpha-2 country code.",
-        json_schema_extra={"enum": sorted(COUNTRIES)},
+        json_schema_extra={"enum": _enum(COUNTRIES)},
     )
     city: Annotated[PrintableText, StringConstraints(min_length=1, max_length=100)] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
