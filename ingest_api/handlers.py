@@ -41,17 +41,22 @@ def field_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 
 def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """Every method some route serves at this path (RFC 9110's Allow for a 405).
+    """Every method the most specific routes at this path serve (RFC 9110's Allow for a 405).
 
-    Starlette names only the first route whose path matched, so GET /v1/rules beside
-    POST /v1/rules answered an OPTIONS with "Allow: POST".
+    Starlette names only the first route whose path matched (GET /v1/rules beside POST
+    /v1/rules answered an OPTIONS with "Allow: POST"). A literal segment beats a parameter:
+    /v1/rules/dry-run is POST only, though GET /v1/rules/{rule_id} matches it too.
     """
-    methods: set[str] = set()
+    matched: dict[str, set[str]] = {}
     for route in routes:
         match, _ = route.matches(scope)
         if match in (Match.FULL, Match.PARTIAL) and isinstance(route, Route):
-            methods |= route.methods or set()
-    return sorted(methods)
+            matched.setdefault(route.path, set()).update(route.methods or ())
+    if not matched:
+        return []
+    fewest = min(template.count("{") for template in matched)
+    best = (m for template, m in matched.items() if template.count("{") == fewest)
+    return sorted(set().union(*best))
 
 
 def install(app: FastAPI) -> None:

@@ -146,6 +146,15 @@ def test_a_nul_byte_in_a_cursor_is_422_not_500(api_url: str, reader: dict[str, s
     assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
 
 
+@pytest.mark.parametrize("value", ["0.5", "1733300000", "yesterday"])
+def test_history_bounds_are_rfc3339_only(api_url: str, reader: dict[str, str], value: str) -> None:
+    # The schema says date-time; a number of seconds since the epoch was taken as one.
+    response = httpx.get(
+        f"{api_url}/v1/accounts/a/transactions", params={"to": value}, headers=reader
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
+
+
 def test_reads_need_the_read_scope(
     api_url: str, make_key: Callable[..., str], account: dict
 ) -> None:

@@ -24,6 +24,11 @@ async def _request(method: str, path: str, settings: ApiSettings | None = None) 
         ("OPTIONS", "/v1/transactions", "POST"),
         ("DELETE", "/v1/accounts/a-1/balance", "GET"),
         ("GET", "/v1/rules/r-1/disable", "POST"),
+        # A literal segment beats GET /v1/rules/{rule_id} and /v1/transactions/{id}:
+        ("PUT", "/v1/rules/dry-run", "POST"),
+        ("OPTIONS", "/v1/transactions/batch", "POST"),
+        ("OPTIONS", "/v1/rules/0b3f3cf4-3c5e-4a43-9c43-3ac6d1f2b6a1", "GET"),
+        ("GET", "/v1/rules/validate", "POST"),  # not a rule id: no GET here (was a 422)
     ],
 )
 async def test_a_405_names_every_allowed_method(method: str, path: str, allow: str) -> None:
