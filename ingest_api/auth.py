@@ -107,7 +107,7 @@ class KeyCache:
             key = await self._load(secret)
             self.cache.put(digest, key, now)
         if key is None:
-            await self._refuse(address, "invalid or revoked API key")
+            await self._refuse(address, "unknown API key")
         refusal = key.refusal(datetime.now(UTC))
         if refusal is not None:
             await self._refuse(address, refusal)
