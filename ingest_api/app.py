@@ -7,8 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from ingest_api import handlers
+from ingest_api.admin_idempotency import AdminIdempotencyMiddleware
+from ingest_api.body_limit import BodyLimitMiddleware
 from ingest_api.metrics import MetricsMiddleware
 from ingest_api.models import TransactionIn
 from ingest_api.routes import (
@@ -42,16 +45,29 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
         finally:
             await runtime.close()
 
+    docs = settings.docs_enabled()
     app = FastAPI(
         title="SentinelStream ingest API",
         version=API_VERSION,
         summary="Card transactions in, fraud decisions out.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     handlers.install(app)
-    app.add_middleware(MetricsMiddleware)
-    for module in (transactions, authorize, reads, rules, reference, webhooks, health):
-        app.include_router(module.router)
+    app.add_middleware(AdminIdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)  # added last, so outermost: it counts the 413s too
+    routers = [m.router for m in (transactions, authorize, reads, rules, reference, webhooks)]
+    routers += [health.router] + ([health.metrics_router] if settings.metrics_enabled() else [])
+    for router in routers:
+        app.include_router(router)
+    # Every route with its methods, for the Allow header of a 405 (handlers.allowed_methods).
+    app.state.method_routes = [
+        *(route for route in app.router.routes if isinstance(route, Route)),
+        *(route for router in routers for route in router.routes),
+    ]
     _document_raw_bodies(app, settings)
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -43,7 +44,10 @@ def serve(
 
 def openapi_document() -> str:
     """The OpenAPI document the app serves, as committed (sorted keys, 2-space indent)."""
-    return json.dumps(create_app(with_runtime=False).openapi(), indent=2, sort_keys=True) + "\n"
+    # Everything exposed, whatever this machine's settings say: the contract is one document.
+    settings = ApiSettings(expose_docs=True, expose_metrics=True)
+    document = create_app(settings, with_runtime=False).openapi()
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 @api_app.command()
@@ -73,16 +77,19 @@ def create(
     scopes: str = typer.Option("ingest,read", help="Comma-separated: ingest, read, admin."),
     rate: int = typer.Option(None, help="Sustained requests per second (default: settings)."),
     burst: int = typer.Option(None, help="Requests allowed in any one second."),
+    expires_in_days: float = typer.Option(
+        None, min=0.001, help="Refuse the key after this many days (default: never)."
+    ),
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     wanted = {Scope(s.strip()) for s in scopes.split(",") if s.strip()}
     settings = ApiSettings()
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def run() -> tuple[ApiKey, str]:
         async with await _connect(settings) as conn:
-            return await create_key(
-                conn, name, wanted, settings.api_key_pepper.get_secret_value(), rate, burst
-            )
+            pepper = settings.api_key_pepper.get_secret_value()
+            return await create_key(conn, name, wanted, pepper, rate, burst, expires_at)
 
     key, secret = asyncio.run(run())
     console.print(f"key id {key.key_id}, scopes {', '.join(sorted(key.scopes))}")
@@ -106,7 +113,7 @@ def revoke(key_id: str) -> None:
 
 @keys_app.command("list")
 def list_() -> None:
-    """List keys: id, name, prefix, scopes, limits, created, revoked."""
+    """List keys: id, name, prefix, scopes, limits, created, expires, last used, revoked."""
 
     async def run() -> list[ApiKey]:
         async with await _connect(ApiSettings()) as conn:
@@ -114,7 +121,8 @@ def list_() -> None:
 
     table = Table(title="API keys")
     table.add_column("key id", no_wrap=True)
-    for column in ("name", "prefix", "scopes", "rate/s", "burst", "created", "revoked"):
+    columns = ("name", "prefix", "scopes", "rate/s", "burst", "created", "expires", "last used")
+    for column in (*columns, "revoked"):
         table.add_column(column)
     for key in asyncio.run(run()):
         table.add_row(
@@ -125,6 +133,8 @@ def list_() -> None:
             str(key.rate_limit_per_second or "-"),
             str(key.burst or "-"),
             f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "",
+            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "",
             f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
         )
     console.print(table)

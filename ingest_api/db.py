@@ -20,4 +20,4 @@ async def query(runtime: Runtime, run: Callable[[AsyncConnection], Awaitable[T]]
     except (OperationalError, InterfaceError, TimeoutError) as exc:
         # Only "cannot reach or use the database" is a 503; a constraint violation is the
         # caller's business (e.g. a taken name is a 409).
-        raise Unavailable(f"the ledger database is unavailable: {exc}", 1) from exc
+        raise Unavailable("the ledger database is unavailable; retry shortly", 1) from exc

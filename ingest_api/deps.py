@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ingest_api import admin_idempotency
 from ingest_api.auth import require_scope
 from ingest_api.errors import Unauthorized
 from ingest_api.keys import ApiKey, Scope
@@ -27,6 +28,11 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address; behind a proxy, what uvicorn's --forwarded-allow-ips trusts."""
+    return request.client.host if request.client else "unknown"
+
+
 def quota_of(key: ApiKey, runtime: Runtime) -> Quota:
     settings = runtime.settings
     return Quota(
@@ -39,14 +45,17 @@ def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the caller's key, authenticated, holding ``scope``, within its limits."""
 
     async def dependency(
+        request: Request,
         runtime: RuntimeDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
         if credentials is None:
             raise Unauthorized("missing API key; send 'Authorization: Bearer <key>'")
-        key = await runtime.keys.authenticate(credentials.credentials)
+        key = await runtime.keys.authenticate(credentials.credentials, client_address(request))
         require_scope(key, scope)
         await runtime.limiter.hit(key.key_id, quota_of(key, runtime))
+        if scope is Scope.ADMIN:
+            await admin_idempotency.claim(request, runtime.idempotency, key)
         return key
 
     return dependency

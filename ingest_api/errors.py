@@ -55,7 +55,12 @@ class RateLimited(IngestError):
 
 
 class Unavailable(IngestError):
-    """A dependency (Kafka, Redis, PostgreSQL) cannot take the request now: retry later."""
+    """A dependency (Kafka, Redis, PostgreSQL) cannot take the request now: retry later.
+
+    Raise it ``from`` the dependency's error with a generic message: the handler logs the
+    cause, and the client, perhaps not even authenticated yet, never sees hosts, database
+    names or driver text.
+    """
 
     status, code = 503, "unavailable"
 

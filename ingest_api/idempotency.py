@@ -68,7 +68,7 @@ class IdempotencyStore:
         try:
             previous = await self.client.set(rkey, pending, nx=True, ex=self.lock_s, get=True)
         except RedisError as exc:
-            raise Unavailable(f"idempotency store unavailable: {exc}", 1) from exc
+            raise Unavailable("the idempotency store is unavailable; retry shortly", 1) from exc
         if previous is None:
             return None
         entry = orjson.loads(bytes(previous) if isinstance(previous, bytes) else str(previous))

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pydantic_core
 from fastapi import Response
 
+from ingest_api.errors import InvalidRequest
 from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key
 from ingest_api.metrics import IDEMPOTENT_REPLAYS
-from ingest_api.models import TransactionIn, ValidationContext
+from ingest_api.models import BatchIn, TransactionIn, ValidationContext
 from ingest_api.publisher import OutgoingRecord
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
@@ -37,6 +39,28 @@ def parse_transaction(raw: bytes | dict[str, Any], ctx: ValidationContext) -> Tr
         return TransactionIn.model_validate_json(raw, strict=True, context=ctx)
     # Items of a batch arrive parsed; round-trip them so they get the same JSON-mode rules.
     return TransactionIn.model_validate_json(orjson.dumps(raw), strict=True, context=ctx)
+
+
+def parse_batch(raw: bytes, max_items: int) -> list[dict[str, Any]]:
+    """A batch's items, counted before any of them is validated.
+
+    The body is parsed once without validation (it is bounded by the body limit), its items
+    counted, and only then is the batch's shape validated: an oversized batch costs no
+    per-item work. Big integers survive the parse, so such an item is refused on its own.
+    """
+    try:
+        parsed = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError:
+        parsed = None  # the strict validation below names the JSON error
+    items = parsed.get("transactions") if isinstance(parsed, dict) else None
+    if isinstance(items, list) and len(items) > max_items:
+        raise InvalidRequest(
+            f"a batch holds at most {max_items} transactions",
+            {"items": len(items), "max": max_items},
+        )
+    if parsed is None:
+        return BatchIn.model_validate_json(raw, strict=True).transactions
+    return BatchIn.model_validate(parsed, strict=True).transactions
 
 
 def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> OutgoingRecord:

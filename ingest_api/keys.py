@@ -37,6 +37,16 @@ class ApiKey:
     burst: int | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def refusal(self, now: datetime) -> str | None:
+        """Why this key may not be used at ``now``; None when it may."""
+        if self.revoked_at is not None:
+            return "revoked API key"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired API key"
+        return None
 
 
 def generate_key() -> str:
@@ -52,11 +62,14 @@ def display_prefix(key: str) -> str:
     return key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
 
 
-_COLUMNS = "key_id, name, key_prefix, scopes, rate_limit_per_second, burst, created_at, revoked_at"
+_COLUMNS = (
+    "key_id, name, key_prefix, scopes, rate_limit_per_second, burst, created_at, revoked_at,"
+    " expires_at, last_used_at"
+)
 
 
 def _row_to_key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, name, prefix, scopes, per_second, burst, created_at, revoked_at = row
+    key_id, name, prefix, scopes, per_second, burst, created_at, revoked_at, *times = row
     return ApiKey(
         key_id=str(key_id),
         name=name,
@@ -66,6 +79,8 @@ def _row_to_key(row: tuple[Any, ...]) -> ApiKey:
         burst=burst,
         created_at=created_at,
         revoked_at=revoked_at,
+        expires_at=times[0],
+        last_used_at=times[1],
     )
 
 
@@ -76,13 +91,14 @@ async def create_key(
     pepper: str,
     rate_limit_per_second: int | None = None,
     burst: int | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Insert a new key; returns its row and the secret (never stored, shown once)."""
     secret = generate_key()
     async with conn.cursor() as cur:
         await cur.execute(
             f"INSERT INTO api_keys (key_id, name, key_prefix, key_hash, scopes, "  # noqa: S608
-            f"rate_limit_per_second, burst) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"rate_limit_per_second, burst, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
             f"RETURNING {_COLUMNS}",
             (
                 uuid.uuid4(),
@@ -92,6 +108,7 @@ async def create_key(
                 sorted(scopes),
                 rate_limit_per_second,
                 burst,
+                expires_at,
             ),
         )
         row = await cur.fetchone()
@@ -115,6 +132,13 @@ async def revoke_key(conn: AsyncConnection, key_id: str) -> bool:
         (key_id,),
     )
     return cur.rowcount == 1
+
+
+async def mark_used(conn: AsyncConnection, key_ids: list[str]) -> None:
+    """One statement for every key used since the last call (see ingest_api.key_usage)."""
+    await conn.execute(
+        "UPDATE api_keys SET last_used_at = now() WHERE key_id = ANY(%s::uuid[])", (key_ids,)
+    )
 
 
 async def list_keys(conn: AsyncConnection) -> list[ApiKey]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     IPvAnyAddress,
+    JsonValue,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -40,13 +44,47 @@ Identifier = Annotated[
 # floats cannot hold money exactly.
 AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
 
-# Free text that PostgreSQL can store and a log line can show: no NUL, no control characters.
-PrintableText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+def no_format_characters(value: str) -> str:
+    """Refuse Unicode format characters (category Cf): bidi overrides and isolates,
+    zero-width spaces and joiners, soft hyphens. They make text display unlike what it
+    holds (a rule name that reads backwards, a city that looks like another), in the
+    console, in logs and in an analyst's spreadsheet.
+    """
+    if value.isascii():
+        return value  # the common case: no ASCII character is a format character
+    for index, char in enumerate(value):
+        if unicodedata.category(char) == "Cf":
+            raise ValueError(
+                f"contains the invisible format character U+{ord(char):04X} at index {index}"
+            )
+    return value
+
+
+# Free text that PostgreSQL can store and a log line can show: no NUL, no control characters
+# (C0, DEL, C1), no format characters.
+PrintableText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"),
+    AfterValidator(no_format_characters),
+]
 # Multi-line text (rule expressions, descriptions): tabs and newlines allowed, never NUL.
-MultilineText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+MultilineText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"),
+    AfterValidator(no_format_characters),
+]
+
+# Zero written any way the amount pattern allows ("0", "000.00"): refused, stated in the schema.
+ZERO_AMOUNT = r"^0+(\.0+)?$"
 
 __all__ = ["COUNTRIES", "CURRENCY_EXPONENT"]  # re-exported: the checks live in schemas
 _T = TypeVar("_T")
+
+
+def _enum(codes: Iterable[str]) -> list[JsonValue]:
+    """A code list as the schema's ``enum``, sorted so the committed document is stable."""
+    return list(sorted(codes))
 
 
 class ValidationContext(BaseModel):
@@ -67,11 +105,21 @@ class TransactionIn(BaseModel):
     card_token: Annotated[
         str, StringConstraints(min_length=8, max_length=128, pattern=r"^[\x21-\x7e]+$")
     ] = Field(description="A token standing for the card; a card number (PAN) is refused.")
-    amount: AmountText = Field(description='Decimal string such as "42.50", greater than zero.')
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    amount: AmountText = Field(
+        description='Decimal string such as "42.50", greater than zero, with no more decimals'
+        " than the currency's minor unit (JPY 0, INR 2, BHD 3).",
+        json_schema_extra={"not": {"pattern": ZERO_AMOUNT}},
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        description="An ISO 4217 currency code.",
+        json_schema_extra={"enum": _enum(CURRENCY_EXPONENT)},
+    )
     merchant_id: Identifier
     mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        description="An ISO 3166-1 alpha-2 country code.",
+        json_schema_extra={"enum": _enum(COUNTRIES)},
+    )
     city: Annotated[PrintableText, StringConstraints(min_length=1, max_length=100)] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
@@ -80,7 +128,13 @@ class TransactionIn(BaseModel):
         None
     )
     ip: IPvAnyAddress | None = None
-    timestamp: AwareDatetime
+    timestamp: AwareDatetime = Field(
+        description="RFC 3339 with an offset, within the server's window: at most"
+        " SENTINEL_API_MAX_AGE_DAYS (90) days old and SENTINEL_API_MAX_FUTURE_SKEW_S (300)"
+        " seconds ahead of its clock. The window moves with the clock, so it is stated here"
+        " and in x-sentinel-window, not as fixed bounds.",
+        json_schema_extra={"x-sentinel-window": {"max_age_days": 90, "max_future_skew_s": 300}},
+    )
     type: TxType
 
     # The checks are schemas.validation's, shared with the agents' Kafka path.

@@ -73,7 +73,7 @@ class KafkaPublisher:
         try:
             await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s + 1)
         except (TimeoutError, KafkaException) as exc:
-            raise Unavailable(f"Kafka did not acknowledge the transaction: {exc}", 2) from exc
+            raise Unavailable("Kafka did not acknowledge the transaction", 2) from exc
 
     def healthy(self) -> bool:
         return not self._brokers_down.is_set()

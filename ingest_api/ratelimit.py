@@ -1,7 +1,8 @@
-"""Per-API-key rate limits in Redis (the ``limits`` library): a burst and a sustained rate.
+"""Rate limits in Redis (the ``limits`` library): per API key, and failed logins per address.
 
-The burst limit caps any one second; the sustained limit caps the average over a minute.
-Both use sliding-window counters, so a client cannot double its rate at a window edge.
+A key's burst limit caps any one second; its sustained limit caps the average over a minute.
+Failed authentications are counted per client address over a minute. All use sliding-window
+counters, so a client cannot double its rate at a window edge.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ class Quota:
         return RateLimitItemPerSecond(self.burst, 1), RateLimitItemPerMinute(self.per_second * 60)
 
 
+def _sliding_limiter(redis_url: str) -> SlidingWindowCounterRateLimiter:
+    uri = redis_url.replace("redis://", "async+redis://", 1)
+    storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
+    return SlidingWindowCounterRateLimiter(storage)
+
+
 class RateLimiter:
     """Counts each request against its key's burst and sustained limits."""
 
     def __init__(self, redis_url: str) -> None:
-        uri = redis_url.replace("redis://", "async+redis://", 1)
-        storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._limiter = _sliding_limiter(redis_url)
 
     async def hit(self, key_id: str, quota: Quota, cost: int = 1) -> None:
         """Count ``cost`` requests; raise RateLimited when either limit is exhausted.
@@ -48,10 +53,51 @@ class RateLimiter:
                     stats = await self._limiter.get_window_stats(item, key_id)
                     raise _refusal(item, stats.remaining, stats.reset_time)
         except (StorageError, RedisError) as exc:
-            raise Unavailable(f"rate limiter unavailable: {exc}", 1) from exc
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
 
 
-def _refusal(item: RateLimitItem, remaining: int, reset_time: float) -> RateLimited:
+class FailedAuthLimiter:
+    """Failed authentications per client address: past ``per_minute``, a 429 for a while.
+
+    It guards PostgreSQL and the key space: an address that keeps presenting unknown keys
+    is refused before its next key is looked up.
+    """
+
+    NAMESPACE = "auth-failures"
+
+    def __init__(self, redis_url: str, per_minute: int) -> None:
+        self._limiter = _sliding_limiter(redis_url)
+        self.item = RateLimitItemPerMinute(per_minute)
+
+    async def check(self, address: str) -> None:
+        """Raise RateLimited if ``address`` has no failures left (counts nothing)."""
+        try:
+            if not await self._limiter.test(self.item, self.NAMESPACE, address):
+                await self._refuse(address)
+        except (StorageError, RedisError) as exc:
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+
+    async def failed(self, address: str) -> None:
+        """Count one failure; raise RateLimited if it was one too many."""
+        try:
+            if not await self._limiter.hit(self.item, self.NAMESPACE, address):
+                await self._refuse(address)
+        except (StorageError, RedisError) as exc:
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+
+    async def _refuse(self, address: str) -> None:
+        stats = await self._limiter.get_window_stats(self.item, self.NAMESPACE, address)
+        raise _refusal(
+            self.item, stats.remaining, stats.reset_time, "too many failed authentications"
+        )
+
+
+def _refusal(
+    item: RateLimitItem,
+    remaining: int,
+    reset_time: float,
+    what: str = "rate limit exceeded for this API key",
+) -> RateLimited:
     retry = max(1, math.ceil(reset_time - time.time()))
     headers = {
         "Retry-After": str(retry),
@@ -60,7 +106,7 @@ def _refusal(item: RateLimitItem, remaining: int, reset_time: float) -> RateLimi
         "RateLimit-Reset": str(retry),
     }
     return RateLimited(
-        f"rate limit of {item} exceeded for this API key",
+        f"{what} (limit {item})",
         {"limit": str(item), "retry_after_s": retry},
         headers=headers,
     )

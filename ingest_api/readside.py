@@ -78,11 +78,32 @@ def encode_cursor(event_ts: datetime, transaction_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (event time, transaction id) a cursor holds; anything else is a 422.
+
+    A cursor is client input: only what ``encode_cursor`` could have written gets through,
+    an aware time and an id PostgreSQL can compare (a NUL byte once came back as a 500).
+    Ids are not held to the API's shape: records produced straight to Kafka carry others.
+    """
     try:
-        ts, tid = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(ts), str(tid)
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        ts, tid = orjson.loads(raw)
+        moment = datetime.fromisoformat(ts)
+        if not _storable_id(tid) or moment.tzinfo is None:
+            raise ValueError("not a cursor this API wrote")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidRequest("malformed cursor", {"cursor": cursor}) from exc
+    return moment, tid
+
+
+def _storable_id(tid: object) -> bool:
+    """Text PostgreSQL accepts: no NUL, valid UTF-8 (no lone surrogate), of sane length."""
+    if not isinstance(tid, str) or not 1 <= len(tid) <= 256 or "\x00" in tid:
+        return False
+    try:
+        tid.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def history(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from ingest_api.auth import KeyCache
+from ingest_api.auth import KeyCache, LruTtlCache
 from ingest_api.decision_waiter import DecisionWaiter
 from ingest_api.idempotency import IdempotencyStore
+from ingest_api.key_usage import UsageRecorder
 from ingest_api.publisher import KafkaPublisher
-from ingest_api.ratelimit import RateLimiter
+from ingest_api.ratelimit import FailedAuthLimiter, RateLimiter
 from ingest_api.settings import ApiSettings
 
 
@@ -25,6 +27,7 @@ class Runtime:
     limiter: RateLimiter
     pool: AsyncConnectionPool
     keys: KeyCache
+    usage_task: asyncio.Task[None]
 
     @classmethod
     async def open(cls, settings: ApiSettings) -> Runtime:
@@ -34,6 +37,7 @@ class Runtime:
             settings.postgres.dsn.get_secret_value(), min_size=1, max_size=10, open=False
         )
         await pool.open(wait=False)
+        usage = UsageRecorder(settings.api_key_last_used_s)
         return cls(
             settings=settings,
             publisher=KafkaPublisher(
@@ -47,11 +51,17 @@ class Runtime:
             limiter=RateLimiter(redis_url),
             pool=pool,
             keys=KeyCache(
-                pool, settings.api_key_pepper.get_secret_value(), settings.api_key_cache_s
+                pool,
+                settings.api_key_pepper.get_secret_value(),
+                LruTtlCache(settings.api_key_cache_max, settings.api_key_cache_s),
+                FailedAuthLimiter(redis_url, settings.auth_failures_per_minute),
+                usage,
             ),
+            usage_task=asyncio.create_task(usage.run(pool), name="api-key-usage"),
         )
 
     async def close(self) -> None:
+        self.usage_task.cancel()
         self.waiter.close()
         self.publisher.close()
         await self.redis.aclose()

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
 from schemas.validation import DEFAULT_WINDOW
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine ("0.0.0.0" and "::" are not)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve anywhere
 
 
 class ApiSettings(BaseSettings):
@@ -18,8 +30,14 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # /docs, /redoc, /openapi.json and /metrics. None (the default): served only while the
+    # API listens on a loopback address; set true to serve them on any address.
+    expose_docs: bool | None = None
+    expose_metrics: bool | None = None
 
     batch_max_items: int = Field(default=500, ge=1, le=10_000)
+    # Request bodies past this are a 413, read no further (500 transactions take ~200 KB).
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     # Synchronous authorize: how long a gateway may wait for a decision.
     authorize_deadline_ms: int = Field(default=150, ge=1)
     authorize_deadline_min_ms: int = 10
@@ -51,6 +69,18 @@ class ApiSettings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("sentinel-local-pepper")
     # Looked-up keys are cached for this long: revocation takes effect within it.
     api_key_cache_s: float = 10.0
+    # Most keys (known and unknown) cached per process; the least recently used go first.
+    api_key_cache_max: int = Field(default=10_000, ge=1)
+    # api_keys.last_used_at is written at most this often per key (one UPDATE per round).
+    api_key_last_used_s: float = Field(default=60.0, gt=0)
+    # Failed authentications per client address per minute before it is answered 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+
+    def docs_enabled(self) -> bool:
+        return self.expose_docs if self.expose_docs is not None else is_loopback(self.host)
+
+    def metrics_enabled(self) -> bool:
+        return self.expose_metrics if self.expose_metrics is not None else is_loopback(self.host)
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from deploy.local import envfile, pipeline
 from deploy.local.http_traffic import run as http_traffic_run
+from deploy.local.secret_file import write_private
 from deploy.local.settings import StackSettings
 from deploy.local.supervisor import ServiceState
 from deploy.local.view import LiveView
@@ -46,11 +47,9 @@ def bootstrap() -> None:
     envfile.write(settings)  # what every later command reads (also written by stack up)
     _sentinel("rules", "load")
     key_file = settings.dir / "demo" / "api-key"
-    if not key_file.exists():
+    if not (key_file.exists() or key_file.is_symlink()):
         out = _sentinel("keys", "create", "--name", "demo", "--scopes", "ingest,read,admin")
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(out.split()[-1] + "\n")
-        key_file.chmod(0o600)
+        write_private(key_file, out.split()[-1] + "\n")
     registry = _registry(settings)
     if not (registry / "CURRENT").exists():
         console.print("training a first model on simulated data ...")

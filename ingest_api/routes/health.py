@@ -1,4 +1,4 @@
-"""Liveness, readiness (Kafka, Redis, PostgreSQL) and Prometheus metrics."""
+"""Liveness, readiness (Kafka, Redis, PostgreSQL) and Prometheus metrics (when exposed)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,11 @@ async def readyz(runtime: RuntimeDep) -> Response:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+# Included only when the settings expose it (see ApiSettings.metrics_enabled).
+metrics_router = APIRouter(tags=["operations"])
+
+
+@metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from ingest_api import readside
 from ingest_api.db import query
@@ -19,6 +20,18 @@ router = APIRouter(prefix="/v1", tags=["read"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 422, 429, 503)
 }
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only RFC 3339 text, as the schema's date-time says; pydantic alone would also take
+    "0.5" (seconds since the epoch) from a query string."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time such as 2026-12-04T10:30:00Z")
+    return value
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 
 
@@ -52,9 +65,16 @@ async def get_history(
     runtime: RuntimeDep,
     _key: ReadKey,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Opaque: the `next_cursor` of the previous page (base64url).",
+        ),
+    ] = None,
+    since: Annotated[Rfc3339 | None, Query(alias="from")] = None,
+    until: Annotated[Rfc3339 | None, Query(alias="to")] = None,
     outcome: Outcome | None = None,
 ) -> Response:
     """An account's transactions, newest first, with their outcomes; cursor-paginated."""

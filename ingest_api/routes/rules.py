@@ -150,7 +150,8 @@ async def list_rules(runtime: RuntimeDep, _key: AdminKey) -> Response:
     return _json([r.public() for r in sorted(rules, key=lambda r: r.name)])
 
 
-@router.get("/{rule_id}", responses=ERRORS, summary="A rule with its versions and audit log")
+# ":uuid" routes only ids here, so GET /v1/rules/validate is a 405 (POST only), not a 422.
+@router.get("/{rule_id:uuid}", responses=ERRORS, summary="A rule with its versions and audit log")
 async def get_rule(rule_id: RuleId, runtime: RuntimeDep, _key: AdminKey) -> Response:
     async def load(conn: AsyncConnection) -> tuple[list[Any], list[Any]]:
         return (

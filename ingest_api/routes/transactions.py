@@ -10,13 +10,13 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from ingest_api.deps import IngestKey, RuntimeDep, quota_of
-from ingest_api.errors import InvalidRequest
 from ingest_api.handlers import field_errors
 from ingest_api.ingest import (
     context,
     decision_url,
     idempotent,
     outgoing,
+    parse_batch,
     parse_transaction,
     utcnow,
 )
@@ -78,19 +78,11 @@ async def submit_batch(
     request: Request, runtime: RuntimeDep, key: IngestKey, idempotency_key: IdempotencyKey = None
 ) -> Response:
     body = await request.body()
-    batch = BatchIn.model_validate_json(body, strict=True)
-    limit = runtime.settings.batch_max_items
-    if len(batch.transactions) > limit:
-        raise InvalidRequest(
-            f"a batch holds at most {limit} transactions",
-            {"items": len(batch.transactions), "max": limit},
-        )
-    if len(batch.transactions) > 1:
-        await runtime.limiter.hit(
-            key.key_id, quota_of(key, runtime), cost=len(batch.transactions) - 1
-        )
+    items = parse_batch(body, runtime.settings.batch_max_items)
+    if len(items) > 1:
+        await runtime.limiter.hit(key.key_id, quota_of(key, runtime), cost=len(items) - 1)
     now = utcnow()
-    results, valid = _validate_items(batch.transactions, runtime, now)
+    results, valid = _validate_items(items, runtime, now)
 
     async def publish() -> tuple[int, bytes]:
         await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "") for tx in valid])

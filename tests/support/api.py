@@ -84,7 +84,11 @@ def api_env(api_db: str, topic_prefix: str) -> dict[str, str]:
     }
 
 
-def start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(
+    env: dict[str, str], log: Path, ready: str = "/readyz"
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `sentinel api serve`; return once ``ready`` answers 200 (/healthz: when a
+    dependency is meant to be down)."""
     port = free_port()
     env = {**env, "SENTINEL_API_PORT": str(port)}
     with log.open("wb") as out:
@@ -95,7 +99,7 @@ def start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], 
         if proc.poll() is not None:
             pytest.fail(f"the API exited with {proc.returncode}: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{ready}", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             pass

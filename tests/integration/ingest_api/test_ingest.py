@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import httpx
+import orjson
 import pytest
 
 from tests.support.api import headers, read_transactions, transaction
@@ -131,6 +132,35 @@ def test_batch_over_the_maximum_is_refused(api_url: str, ingest_key: str) -> Non
     )
     assert response.status_code == 422
     assert response.json()["details"] == {"items": 501, "max": 500}
+
+
+def test_a_batch_is_counted_before_its_items_are_validated(api_url: str, ingest_key: str) -> None:
+    batch = {"transactions": list(range(501))}  # not one item is an object
+    response = httpx.post(
+        f"{api_url}/v1/transactions/batch", json=batch, headers=headers(ingest_key)
+    )
+    assert response.status_code == 422
+    assert response.json()["details"] == {"items": 501, "max": 500}
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_body_over_the_limit_is_413(api_url: str, ingest_key: str, chunked: bool) -> None:
+    def chunks() -> Iterator[bytes]:  # sent chunked: no Content-Length to trust
+        yield b'{"transactions": ['
+        for _ in range(5_000):  # ~1.7 MB
+            yield orjson.dumps(transaction()) + b","
+        yield b"{}]}"
+
+    content: Iterator[bytes] | bytes = chunks() if chunked else b"".join(chunks())
+    response = httpx.post(
+        f"{api_url}/v1/transactions/batch", content=content, headers=headers(ingest_key)
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "payload_too_large",
+        "message": "the request body exceeds the limit of 1048576 bytes",
+        "details": {"max_bytes": 1_048_576},
+    }
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import orjson
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
@@ -133,6 +135,24 @@ def test_unknown_ids_are_404_and_bad_cursors_422(api_url: str, reader: dict[str,
         f"{api_url}/v1/accounts/a/transactions", params={"cursor": "%%%"}, headers=reader
     )
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
+
+
+def test_a_nul_byte_in_a_cursor_is_422_not_500(api_url: str, reader: dict[str, str]) -> None:
+    # Well-formed base64 and JSON, but PostgreSQL cannot hold the id it carries.
+    cursor = base64.urlsafe_b64encode(orjson.dumps([T0.isoformat(), "tx\x00"])).decode()
+    response = httpx.get(
+        f"{api_url}/v1/accounts/a/transactions", params={"cursor": cursor}, headers=reader
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
+
+
+@pytest.mark.parametrize("value", ["0.5", "1733300000", "yesterday"])
+def test_history_bounds_are_rfc3339_only(api_url: str, reader: dict[str, str], value: str) -> None:
+    # The schema says date-time; a number of seconds since the epoch was taken as one.
+    response = httpx.get(
+        f"{api_url}/v1/accounts/a/transactions", params={"to": value}, headers=reader
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
 
 
 def test_reads_need_the_read_scope(

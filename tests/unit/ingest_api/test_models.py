@@ -137,3 +137,41 @@ def test_currency_decimals_follow_iso_4217() -> None:
 def test_clock_skew_within_bounds_is_accepted() -> None:
     soon = (NOW + timedelta(seconds=299)).isoformat()
     assert parse(valid(timestamp=soon)).timestamp.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pune\u202e",  # RIGHT-TO-LEFT OVERRIDE: the rest displays reversed
+        "\u2066Pune\u2069",  # LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE
+        "Pu\u200bne",  # ZERO WIDTH SPACE: two names that look the same
+        "Pu\u00adne",  # SOFT HYPHEN
+        "\ufeffPune",  # BYTE ORDER MARK
+        "Pune\U000e0041",  # TAG LATIN CAPITAL LETTER A (astral)
+        "Pune\x85",  # NEXT LINE, a C1 control
+    ],
+)
+@pytest.mark.parametrize("field", ["city", "device_id"])
+def test_format_and_c1_characters_are_refused_in_free_text(field: str, text: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TransactionIn.model_validate_json(orjson.dumps(valid(**{field: text})), context=CTX)
+    assert refused.value.errors()[0]["loc"] == (field,)
+
+
+@pytest.mark.parametrize("text", ["München", "São Paulo", "पुणे", "東京", "Zürich 8001"])
+def test_ordinary_non_ascii_text_is_kept(text: str) -> None:
+    tx = TransactionIn.model_validate_json(orjson.dumps(valid(city=text)), context=CTX)
+    assert tx.city == text
+
+
+def test_rule_text_refuses_format_characters_too() -> None:
+    # Rule names, descriptions and expressions share the types: a "Trojan Source" rule, whose
+    # expression reads differently from what it evaluates, is refused on save.
+    from ingest_api.routes.rules import RuleIn
+
+    hidden = 'amount > 5000 and country != "IN\u202e\u2066" && true'
+    with pytest.raises(ValidationError) as refused:
+        RuleIn.model_validate(
+            {"name": "away", "expression": hidden, "action": "REVIEW", "priority": 1}
+        )
+    assert [e["loc"] for e in refused.value.errors()] == [("expression",)]
