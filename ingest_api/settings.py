@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
+from schemas.webhook_targets import WebhookTargetPolicy
 
 
 class ApiSettings(BaseSettings):
@@ -46,6 +47,9 @@ class ApiSettings(BaseSettings):
     # Looked-up keys are cached for this long: revocation takes effect within it.
     api_key_cache_s: float = 10.0
 
+    # Which webhook URLs an admin may subscribe (SENTINEL_WEBHOOKS_ALLOW_HTTP,
+    # _ALLOWED_NETWORKS): the same variables the dispatcher checks at every connection.
+    webhook_targets: WebhookTargetPolicy = Field(default_factory=WebhookTargetPolicy)
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)

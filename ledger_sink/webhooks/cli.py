@@ -17,6 +17,7 @@ from ledger_sink.errors import InvalidSubscription
 from ledger_sink.webhooks import service, subscriptions
 from ledger_sink.webhooks.settings import WebhookSettings
 from schemas.connections import PostgresConnection
+from schemas.webhook_targets import WebhookTargetPolicy, redact
 
 T = TypeVar("T")
 webhooks_app = typer.Typer(
@@ -53,11 +54,15 @@ def subscribe_command(
     """Add an active subscription; prints its id (and the secret when generated)."""
     types = [t.strip() for t in event_types.split(",") if t.strip()]
     try:
-        created = _with_db(lambda conn: subscriptions.create(conn, url, types, secret))
+        created = _with_db(
+            lambda conn: subscriptions.create(
+                conn, url, types, secret, policy=WebhookTargetPolicy()
+            )
+        )
     except InvalidSubscription as exc:
         errors.print(f"[red]refused[/]: {exc}", highlight=False)
         raise typer.Exit(1) from exc
-    console.print(f"[green]subscribed[/] {created.subscription_id} → {created.url}")
+    console.print(f"[green]subscribed[/] {created.subscription_id} → {redact(created.url)}")
     if secret is None:
         # Shown once: the receiver needs it to check signatures.
         console.print(f"secret: {created.secret}", highlight=False)
@@ -74,7 +79,7 @@ def list_command() -> None:
         active = "[green]yes[/]" if sub.active else "[dim]no[/]"
         table.add_row(
             sub.subscription_id,
-            sub.url,
+            redact(sub.url),
             ", ".join(sub.event_types),
             active,
             sub.created_at.isoformat(timespec="seconds"),

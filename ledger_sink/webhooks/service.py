@@ -18,6 +18,7 @@ from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.webhooks import retry_records
 from ledger_sink.webhooks.cache import SubscriptionCache
 from ledger_sink.webhooks.dispatcher import Delivery, Dispatcher
+from ledger_sink.webhooks.guard import GuardedTransport
 from ledger_sink.webhooks.kafka_edge import AsyncConsumer, AsyncProducer
 from ledger_sink.webhooks.offsets import OffsetTracker
 from ledger_sink.webhooks.pump import Abandoned, Pump
@@ -117,8 +118,11 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     if not await _first(cache.load(), stop):
         return  # stopped while the database was still unreachable
     producer = AsyncProducer(settings.kafka)
-    limits = httpx.Limits(max_connections=settings.max_concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_s) as client:
+    # trust_env off: a proxy from the environment would connect on our behalf, unchecked.
+    transport = GuardedTransport(settings.targets, settings.max_concurrency)
+    async with httpx.AsyncClient(
+        transport=transport, timeout=settings.request_timeout_s, trust_env=False
+    ) as client:
         outbox = KafkaOutbox(settings, producer)
         handlers = Handlers(cache, Dispatcher(settings, client, outbox), outbox, stop)
         pumps = [

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import DEAD_LETTER, WEBHOOKS, WEBHOOKS_DEAD_LETTER, WEBHOOKS_RETRY
+from schemas.webhook_targets import WebhookTargetPolicy
 
 
 class WebhookSettings(BaseSettings):
@@ -53,6 +54,9 @@ class WebhookSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
 
+    # Where deliveries may go (SENTINEL_WEBHOOKS_ALLOW_HTTP, _ALLOWED_NETWORKS), checked
+    # again at every connection: the admin API reads the same variables at registration.
+    targets: WebhookTargetPolicy = Field(default_factory=WebhookTargetPolicy)
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
 

@@ -10,6 +10,15 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ledger_sink.webhooks import signing
+from schemas.webhook_targets import LOOPBACK_NETWORKS, WebhookTargetPolicy
+
+# The receivers here listen on loopback over plain http: what the target policy refuses
+# unless told, as the local stack tells it (deploy.local.envfile).
+LOCAL_POLICY = WebhookTargetPolicy(allow_http=True, allowed_networks=LOOPBACK_NETWORKS)
+LOCAL_ENV = {
+    "SENTINEL_WEBHOOKS_ALLOW_HTTP": "true",
+    "SENTINEL_WEBHOOKS_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
+}
 
 
 class Receiver:

@@ -26,7 +26,7 @@ from tests.integration.ledger_sink.support import (
     read_all,
     wait_until,
 )
-from tests.support.receiver import Receiver
+from tests.support.receiver import LOCAL_POLICY, Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,8 @@ def ledger_db() -> Iterator[str]:
 def subscribe(dsn: str, url: str, event_types: list[str]) -> str:
     async def create() -> str:
         async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-            return (await subscriptions.create(conn, url, event_types, SECRET)).subscription_id
+            made = await subscriptions.create(conn, url, event_types, SECRET, policy=LOCAL_POLICY)
+            return made.subscription_id
 
     return asyncio.run(create())
 
@@ -56,6 +57,7 @@ def settings(topics: dict[str, TopicSpec], dsn: str, **changes: object) -> Webho
         "poll_timeout_s": 0.05,
         "commit_interval_s": 0.2,
         "shutdown_grace_s": 1.0,
+        "targets": LOCAL_POLICY,
         "kafka": KafkaConnection(topic_prefix=prefix),
         "postgres": PostgresConnection(dsn=dsn),
     }

@@ -11,9 +11,12 @@ import pytest
 from psycopg import AsyncConnection
 from typer.testing import CliRunner, Result
 
+from ledger_sink.errors import InvalidSubscription
 from ledger_sink.webhooks import subscriptions
 from ledger_sink.webhooks.cli import webhooks_app
+from schemas.webhook_targets import WebhookTargetPolicy
 from tests.integration.ledger_sink.support import migrated_database
+from tests.support.receiver import LOCAL_POLICY
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +31,15 @@ def ledger_db() -> Iterator[str]:
 
 async def test_create_list_get_and_disable(ledger_db: str) -> None:
     async with await AsyncConnection.connect(ledger_db, autocommit=True) as conn:
-        first = await subscriptions.create(conn, "https://a.example/h", ["decision.*"])
+        first = await subscriptions.create(
+            conn, "https://a.example/h", ["decision.*"], policy=LOCAL_POLICY
+        )
         second = await subscriptions.create(
-            conn, "http://127.0.0.1:9/h", ["decision.declined", "decision.declined"], "s" * 16
+            conn,
+            "http://127.0.0.1:9/h",
+            ["decision.declined", "decision.declined"],
+            "s" * 16,
+            policy=LOCAL_POLICY,
         )
         assert first.secret.startswith("whsec_") and len(first.secret) > 32
         assert second.event_types == ["decision.declined"]
@@ -45,6 +54,15 @@ async def test_create_list_get_and_disable(ledger_db: str) -> None:
         assert [s.subscription_id for s in active] == [first.subscription_id]
         found = await subscriptions.get(conn, second.subscription_id)
         assert found is not None and not found.active
+
+
+async def test_internal_targets_are_refused_before_anything_is_stored(ledger_db: str) -> None:
+    strict = WebhookTargetPolicy(allow_http=True, allowed_networks=())
+    async with await AsyncConnection.connect(ledger_db, autocommit=True) as conn:
+        for url in ("http://127.0.0.1:9/h", "http://0x7f000001/", "http://localhost:9/"):
+            with pytest.raises(InvalidSubscription, match="not a public address"):
+                await subscriptions.create(conn, url, ["*"], policy=strict)
+        assert await subscriptions.list_all(conn) == []
 
 
 def cli(dsn: str, *args: str) -> Result:
@@ -73,6 +91,11 @@ def test_the_cli_subscribes_lists_and_disables(ledger_db: str) -> None:
     assert cli(ledger_db, "disable", unknown).exit_code == 1
     refused = cli(ledger_db, "subscribe", "--url", "nope", "--event-types", "*")
     assert refused.exit_code == 1 and "refused" in refused.stderr
+    internal = cli(
+        ledger_db, "subscribe", "--url", "https://u:hunter2@169.254.169.254/", "--event-types", "*"
+    )
+    assert internal.exit_code == 1 and "not a public address" in internal.stderr
+    assert "hunter2" not in internal.output
 
 
 def test_the_sentinel_command_exposes_the_webhook_commands() -> None:

@@ -10,6 +10,7 @@ import httpx
 from ledger_sink.raw import RawRecord
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import signing
+from ledger_sink.webhooks.delivery import NO_RESPONSE
 from ledger_sink.webhooks.dispatcher import EXHAUSTED, Delivery, Dispatcher
 from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
@@ -122,4 +123,5 @@ async def test_a_connection_error_is_a_failure_not_a_crash() -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
     subject = Dispatcher(settings, client, outbox, wall=lambda: NOW)
     assert await subject.deliver(delivery()) == "failed"
-    assert outbox.retries[0].last_error.startswith("ConnectError: connection refused")
+    # Generic: "refused" here and "timed out" there would map a network's open ports.
+    assert outbox.retries[0].last_error == NO_RESPONSE
