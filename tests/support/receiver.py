@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ledger_sink.webhooks import signing
@@ -55,9 +56,10 @@ class Receiver:
         with self.lock:
             return sum(self.attempts.values())
 
-    def answer(self, event_id: str, body: bytes, timestamp: str, signature: str) -> int:
+    def answer(self, event_id: str, body: bytes, headers: Mapping[str, str]) -> int:
         """The status for one request; the decision and its bookkeeping under one lock."""
-        good = signing.verify(self.secret, timestamp, body, signature, time.time())
+        # As the docs tell receivers: the documented helper, then dedupe on the event id.
+        good = signing.verify_headers(self.secret, headers, body, time.time())
         with self.lock:
             self.attempts[event_id] += 1
             if not good:
@@ -88,12 +90,7 @@ class Receiver:
                 if receiver.hang:
                     receiver.release.wait(60)
                     return
-                status = receiver.answer(
-                    self.headers.get(signing.EVENT_ID, ""),
-                    body,
-                    self.headers.get(signing.TIMESTAMP, ""),
-                    self.headers.get(signing.SIGNATURE, ""),
-                )
+                status = receiver.answer(self.headers.get(signing.EVENT_ID, ""), body, self.headers)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
