@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,6 +97,46 @@ def test_the_cli_subscribes_lists_and_disables(ledger_db: str) -> None:
     )
     assert internal.exit_code == 1 and "not a public address" in internal.stderr
     assert "hunter2" not in internal.output
+
+
+def test_the_cli_reads_a_given_secret_from_a_file_or_stdin(ledger_db: str, tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("whsec_from_a_file_0123456789\n")
+    by_file = cli(
+        ledger_db, "subscribe", "--url", "https://a.example/h", "--event-types", "*",
+        "--secret-file", str(secret_file),
+    )  # fmt: skip
+    assert by_file.exit_code == 0, by_file.output
+    assert "secret:" not in by_file.stdout  # chosen by the caller: not shown
+    env = {"SENTINEL_POSTGRES_DSN": ledger_db, "COLUMNS": "250"}
+    by_stdin = CliRunner().invoke(
+        webhooks_app,
+        ["subscribe", "--url", "https://b.example/h", "--event-types", "*", "--secret-file", "-"],
+        env=env,
+        input="whsec_from_stdin_0123456789\n",
+    )
+    assert by_stdin.exit_code == 0, by_stdin.output
+
+    async def secrets() -> dict[str, str]:
+        async with await AsyncConnection.connect(ledger_db, autocommit=True) as conn:
+            return {s.url: s.secret for s in await subscriptions.list_all(conn)}
+
+    assert asyncio.run(secrets()) == {
+        "https://a.example/h": "whsec_from_a_file_0123456789",
+        "https://b.example/h": "whsec_from_stdin_0123456789",
+    }
+
+
+def test_a_secret_on_the_command_line_is_refused(ledger_db: str, tmp_path: Path) -> None:
+    given = "whsec_on_the_command_line_0123"
+    flag = cli(ledger_db, "subscribe", "--url", "https://a.example/h", "--event-types", "*",
+               "--secret", given)  # fmt: skip
+    assert flag.exit_code == 2 and "--secret-file" in flag.stderr
+    (tmp_path / "empty").write_text("")
+    empty = cli(ledger_db, "subscribe", "--url", "https://a.example/h", "--event-types", "*",
+                "--secret-file", str(tmp_path / "empty"))  # fmt: skip
+    assert empty.exit_code == 1 and "empty" in empty.stderr
+    assert cli(ledger_db, "list").stdout.count("a.example") == 0  # nothing was stored
 
 
 def test_the_sentinel_command_exposes_the_webhook_commands() -> None:
