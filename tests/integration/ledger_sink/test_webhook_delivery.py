@@ -134,14 +134,16 @@ def test_exhausted_deliveries_are_dead_lettered_and_the_circuit_opens(
             ledger_db,
             max_attempts=3,
             breaker_failures=3,
-            breaker_cooldown_s=60,
+            breaker_cooldown_s=0.5,
             per_subscriber_concurrency=1,
         )
         dead_letters = project_topics["webhooks.dead-letter"].name
         with dispatcher_thread(config):
             assert wait_until(lambda: len(read_all(dead_letters)) >= 10, 30)
-        # One at a time, three failures open the circuit; every later attempt is skipped.
-        assert broken.total_attempts() == 3
+        # One at a time, three failures open the circuit; then the events are parked and
+        # come back together, each cool-down letting one probe through: a handful of
+        # requests for 10 events x 3 attempts.
+        assert 3 <= broken.total_attempts() <= 8, broken.total_attempts()
     letters = [decode_dead_letter(r.value) for r in read_all(dead_letters)]
     assert len(letters) == 10
     by_event = {letter.headers["sentinel-event-id"]: letter for letter in letters}

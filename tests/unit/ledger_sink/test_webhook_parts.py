@@ -8,7 +8,8 @@ import hmac
 
 import pytest
 
-from ledger_sink.webhooks import backoff, retry_records, signing
+from ledger_sink.raw import RawRecord
+from ledger_sink.webhooks import backoff, parking, retry_records, signing
 from ledger_sink.webhooks.breaker import Breaker, State
 from ledger_sink.webhooks.offsets import OffsetTracker
 
@@ -138,3 +139,32 @@ def test_retry_tickets_round_trip_through_headers() -> None:
     assert retry_records.parse(dict(ticket.headers())) == ticket
     with pytest.raises(retry_records.InvalidRetryRecord):
         retry_records.parse({"sentinel-attempt": b"2"})
+
+
+def test_parked_batches_round_trip_and_refuse_truncation() -> None:
+    entries = [parking.Entry(1, b"first event"), parking.Entry(7, b""), parking.Entry(2, b"x")]
+    value = parking.encode(entries)
+    assert parking.decode(value) == entries
+    for broken in (value[:3], value[:-1], b"\x00\x00\x00\x00\x00\x00"):
+        with pytest.raises(retry_records.InvalidRetryRecord):
+            parking.decode(broken)
+
+
+def test_a_parked_entry_dead_letters_as_the_single_retry_it_stands_for() -> None:
+    record = RawRecord("t.webhooks.retry", 3, 90, b"sub-1", b"batch", {parking.BATCH: b"2"})
+    ticket = retry_records.Ticket("sub-1", 2, 1_764_460_800_000, "parked")
+    alone = parking.single(record, ticket, parking.Entry(4, b"event"), "ev-9")
+    assert (alone.topic, alone.offset, alone.value) == ("t.webhooks.retry", 90, b"event")
+    assert parking.BATCH not in alone.headers  # a re-drive sends this one event
+    assert retry_records.parse(alone.headers) == retry_records.Ticket(
+        "sub-1", 4, 1_764_460_800_000, "parked", "ev-9"
+    )
+
+
+def test_the_breaker_says_how_long_to_park() -> None:
+    breaker = Breaker(failure_threshold=1, cooldown_s=10)
+    assert breaker.parked_until(0, probe_s=2) is None
+    breaker.failed(5)
+    assert breaker.parked_until(6, probe_s=2) == 15
+    assert breaker.allow(15)  # the probe goes out...
+    assert breaker.parked_until(15.5, probe_s=2) == 17.5  # ...the rest wait for its answer
