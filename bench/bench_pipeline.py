@@ -77,7 +77,7 @@ from schemas.codec import decode_decision, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, WEBHOOKS, declared_topics
 from tests.support.models import train_tiny_model
-from tests.support.receiver import Receiver
+from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 RESULTS = Path(__file__).with_name("results")
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
@@ -188,7 +188,7 @@ def start_pipeline(env: dict[str, str], logs: Path) -> Pipeline:
         spawn(
             "webhooks",
             ["webhooks", "run"],
-            {**env, "SENTINEL_WEBHOOKS_INSTANCE_ID": "bench-hooks"},
+            {**env, **LOCAL_ENV, "SENTINEL_WEBHOOKS_INSTANCE_ID": "bench-hooks"},
             logs,
         )
     )
@@ -644,7 +644,9 @@ async def _credentials(dsn: str, receiver_url: str) -> str:
         _key, secret = await create_key(
             conn, "bench", {Scope.INGEST}, PEPPER, 10_000_000, 10_000_000
         )
-        await subscriptions.create(conn, receiver_url, ["decision.declined"], HOOK_SECRET)
+        await subscriptions.create(
+            conn, receiver_url, ["decision.declined"], HOOK_SECRET, policy=LOCAL_POLICY
+        )
         return secret
 
 

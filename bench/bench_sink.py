@@ -49,6 +49,7 @@ from schemas.codec import encode_decision, encode_webhook_event
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Decision, Outcome, TxType
 from schemas.topics import declared_topics
+from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 SECRET = "whsec_bench_0123456789"  # noqa: S105 - signs bench traffic only
@@ -196,13 +197,7 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                ok = signing.verify(
-                    SECRET,
-                    self.headers.get(signing.TIMESTAMP, ""),
-                    body,
-                    self.headers.get(signing.SIGNATURE, ""),
-                    time.time(),
-                )
+                ok = signing.verify_headers(SECRET, self.headers, body, time.time())
                 with receiver.lock:
                     if ok:
                         receiver.accepted.add(self.headers.get(signing.EVENT_ID, ""))
@@ -233,7 +228,9 @@ def webhooks(count: int) -> float:
 
             async def subscribe() -> None:
                 async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await subscriptions.create(conn, receiver.url, ["*"], SECRET)
+                    await subscriptions.create(
+                        conn, receiver.url, ["*"], SECRET, policy=LOCAL_POLICY
+                    )
 
             asyncio.run(subscribe())
             produce(
@@ -244,6 +241,7 @@ def webhooks(count: int) -> float:
                 **os.environ,
                 "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
                 "SENTINEL_POSTGRES_DSN": dsn,
+                **LOCAL_ENV,  # the receiver is on loopback, over plain http
             }
             with service(["webhooks", "run"], env):
                 rate = timed(receiver.count, count)

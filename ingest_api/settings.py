@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
 from schemas.validation import DEFAULT_WINDOW
+from schemas.webhook_targets import WebhookTargetPolicy
 
 
 def is_loopback(host: str) -> bool:
@@ -82,6 +83,9 @@ class ApiSettings(BaseSettings):
     def metrics_enabled(self) -> bool:
         return self.expose_metrics if self.expose_metrics is not None else is_loopback(self.host)
 
+    # Which webhook URLs an admin may subscribe (SENTINEL_WEBHOOKS_ALLOW_HTTP,
+    # _ALLOWED_NETWORKS): the same variables the dispatcher checks at every connection.
+    webhook_targets: WebhookTargetPolicy = Field(default_factory=WebhookTargetPolicy)
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)

@@ -45,6 +45,11 @@ WEBHOOK_RETRIES = Counter(
 WEBHOOK_DEAD_LETTERED = Counter(
     "sentinel_webhook_dead_lettered_total", "events dead-lettered by the dispatcher", ["reason"]
 )
+WEBHOOK_NO_RESPONSE = Counter(
+    "sentinel_webhook_no_response_total",
+    "webhook attempts that got no HTTP answer, by cause (refused: by the target policy)",
+    ["kind"],
+)
 WEBHOOK_PENDING = Gauge(
     "sentinel_webhook_pending_records", "records read but not yet finished", ["consumer"]
 )

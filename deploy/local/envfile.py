@@ -16,6 +16,7 @@ from dotenv import dotenv_values, load_dotenv
 
 from deploy.local.settings import StackSettings
 from ingest_api.settings import ApiSettings
+from schemas.webhook_targets import LOOPBACK_NETWORKS
 
 ENV_FILE_VAR = "SENTINEL_ENV_FILE"
 
@@ -49,6 +50,10 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
         "SENTINEL_API_HOST": api.host,
         "SENTINEL_API_PORT": str(api.port),
         "SENTINEL_AGENTS_MODEL_REGISTRY": str(settings.dir / "models"),
+        # The local demo's webhook receivers listen on this machine over plain http: what
+        # the webhook target policy refuses everywhere it is not said explicitly.
+        "SENTINEL_WEBHOOKS_ALLOW_HTTP": "true",
+        "SENTINEL_WEBHOOKS_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
     }
 
 

@@ -6,6 +6,7 @@ statements rather than importing the sink: the two services share the table, not
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from typing import Annotated, Any
@@ -17,14 +18,24 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
-from ingest_api.errors import NotFound
+from ingest_api.errors import InvalidRequest, NotFound
 from ingest_api.models import ErrorBody
+from schemas.webhook_targets import (
+    TargetRefused,
+    TargetUnresolvable,
+    WebhookTargetPolicy,
+    check_url,
+    redact,
+    resolve_checked,
+)
 
 router = APIRouter(prefix="/v1/webhooks/subscriptions", tags=["webhooks"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": ErrorBody} for c in (400, 401, 403, 404, 422, 429, 503)
 }
 EventType = Annotated[str, Field(pattern=r"^(\*|[a-z][a-z_]*(\.[a-z][a-z_]*)*(\.\*)?)$")]
+# A slow resolver must not hold an admin request long; an unresolved name is let through.
+_RESOLVE_TIMEOUT_S = 2.0
 COLUMNS = "subscription_id::text, url, event_types, active, created_at"
 
 
@@ -48,7 +59,7 @@ def _public(row: tuple[Any, ...]) -> dict[str, Any]:
     sid, url, event_types, active, created_at = row
     return {
         "subscription_id": sid,
-        "url": url,
+        "url": redact(url),
         "event_types": event_types,
         "active": active,
         "created_at": created_at.isoformat(),
@@ -57,6 +68,7 @@ def _public(row: tuple[Any, ...]) -> dict[str, Any]:
 
 @router.post("", status_code=201, responses={201: {}, **ERRORS}, summary="Subscribe a URL")
 async def subscribe(body: SubscriptionIn, runtime: RuntimeDep, _key: AdminKey) -> Response:
+    await _check_target(str(body.url), runtime.settings.webhook_targets)
     secret = body.secret or f"whsec_{secrets.token_urlsafe(32)}"
 
     async def insert(conn: AsyncConnection) -> tuple[Any, ...] | None:
@@ -71,6 +83,22 @@ async def subscribe(body: SubscriptionIn, runtime: RuntimeDep, _key: AdminKey) -
     assert row is not None  # noqa: S101 - INSERT ... RETURNING yields its row
     created = _public(row) | ({"secret": secret} if body.secret is None else {})
     return Response(orjson.dumps(created), 201, media_type="application/json")
+
+
+async def _check_target(url: str, policy: WebhookTargetPolicy) -> None:
+    """422 for a URL the webhook target policy refuses (checked again by the dispatcher at
+    every connection). A name that does not resolve yet passes; one that resolves to a
+    refused address does not. The message names the rule, never the URL (userinfo)."""
+    try:
+        target = check_url(url, policy)
+        async with asyncio.timeout(_RESOLVE_TIMEOUT_S):
+            await resolve_checked(target.host, target.port, policy)
+    except TargetRefused as exc:
+        raise InvalidRequest(
+            f"url refused: {exc}", [{"path": "url", "message": str(exc), "type": "url_refused"}]
+        ) from exc
+    except (TargetUnresolvable, TimeoutError):
+        return
 
 
 @router.get("", responses=ERRORS, summary="Every subscription (secrets are never listed)")

@@ -36,6 +36,15 @@ class Breaker:
             return True
         return False
 
+    def parked_until(self, now: float, probe_s: float) -> float | None:
+        """Until when deliveries should wait without trying (None: try now). Open: until the
+        cool-down ends; half-open with its probe out: until the probe has had `probe_s`."""
+        if self.state is State.OPEN and now - self.opened_at < self.cooldown_s:
+            return self.opened_at + self.cooldown_s
+        if self.state is State.HALF_OPEN and self.probing:
+            return now + probe_s
+        return None
+
     def succeeded(self) -> None:
         self.state, self.failures, self.probing = State.CLOSED, 0, False
 

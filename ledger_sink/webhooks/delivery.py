@@ -8,12 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+import structlog
 
 from ledger_sink import metrics
+from ledger_sink.webhooks.guard import Refused
 from ledger_sink.webhooks.signing import delivery_headers
 from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.records import WebhookEvent
 
+log = structlog.get_logger("ledger_sink.webhooks.delivery")
+# What a delivery that got no HTTP answer records, whatever the cause (refused, reset,
+# timed out, unresolvable, refused by the target policy): the retry headers and dead letters
+# are read back by admins, and "refused" versus "timed out" per address and port would make
+# the dispatcher a port scanner. The cause is counted in a metric and logged at debug.
+NO_RESPONSE = "no HTTP response"
 # Enough of a response body to keep the connection reusable; the rest is not our business.
 _MAX_BODY = 64 * 1024
 
@@ -45,7 +53,10 @@ async def post(
         async with asyncio.timeout(timeout_s):
             status = await _send(client, subscription.url, body, headers)
     except (httpx.HTTPError, TimeoutError) as exc:
-        return Attempt(ok=False, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        kind = "refused" if isinstance(exc, Refused) else type(exc).__name__
+        metrics.WEBHOOK_NO_RESPONSE.labels(kind).inc()
+        log.debug("no response", subscription_id=subscription.subscription_id, kind=kind)
+        return Attempt(ok=False, error=NO_RESPONSE)
     finally:
         metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
     if 200 <= status < 300:

@@ -1,5 +1,9 @@
-"""What happens to one (event, subscriber) delivery: send it, or schedule its next attempt,
-or dead-letter it; bounded concurrency and a circuit breaker per subscriber.
+"""What happens to one (event, subscriber) delivery: send it, park it, schedule its next
+attempt, or dead-letter it; bounded concurrency and a circuit breaker per subscriber.
+
+A subscriber whose circuit is open, or whose queue is full, gets no attempt: its deliveries
+are parked (ledger_sink.webhooks.parking), batched into one retry record per flush, and
+come back together when the circuit lets a probe through.
 
 Slots are taken per subscriber first, then globally: deliveries queued behind a hanging
 receiver wait on that receiver's own slots and never hold one another subscriber needs.
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +25,7 @@ from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.webhooks import backoff
 from ledger_sink.webhooks.breaker import Breaker
 from ledger_sink.webhooks.delivery import post
+from ledger_sink.webhooks.parking import Entry, ParkingLot
 from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.subscriptions import Subscription
@@ -47,6 +52,8 @@ class Delivery:
 class Outbox(Protocol):
     async def retry(self, delivery: Delivery, ticket: Ticket) -> None: ...
 
+    async def park(self, subscription_id: str, entries: list[Entry], due_ms: int) -> None: ...
+
     async def dead_letter(self, letter: DeadLetter) -> None: ...
 
 
@@ -64,6 +71,7 @@ class Dispatcher:
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._breakers: dict[str, Breaker] = {}
+        self.parking = ParkingLot(outbox.park, settings.park_flush_s, settings.park_batch_bytes)
 
     def breaker(self, subscription_id: str) -> Breaker:
         found = self._breakers.get(subscription_id)
@@ -72,24 +80,142 @@ class Dispatcher:
             self._breakers[subscription_id] = found
         return found
 
-    async def deliver(self, delivery: Delivery) -> str:
-        """Deliver, or pass it on to its next attempt; the result: delivered, failed or
-        circuit_open (both of the latter are retried or dead-lettered)."""
-        result, error = await self._attempt(delivery)
+    async def deliver_all(self, deliveries: list[Delivery]) -> None:
+        """One event to its subscribers: those that cannot take it now are parked on the
+        spot (no task, no request each: a dead subscriber costs an append), the others
+        delivered concurrently; returns once every delivery is delivered or stored."""
+        stored: dict[int, asyncio.Future[None]] = {}
+        now: list[Delivery] = []
+        for delivery in deliveries:
+            until = self._parked_until(delivery.subscription.subscription_id)
+            if until is None:
+                now.append(delivery)
+                continue
+            flushed = self.parking.park_nowait(
+                delivery.subscription.subscription_id,
+                Entry(delivery.attempt, delivery.event_bytes),
+                self._due_ms(until),
+            )
+            stored[id(flushed)] = flushed
+            metrics.WEBHOOK_DELIVERIES.labels("parked").inc()
+        waits: list[Awaitable[object]] = [self.deliver(d) for d in now]
+        if stored:  # shielded: a cancelled event (shutdown) must not cancel a shared batch
+            waits.append(asyncio.shield(asyncio.gather(*stored.values())))
+        await asyncio.gather(*waits)
+
+    async def deliver(self, delivery: Delivery, *, due_now: bool = False) -> str:
+        """Deliver, park, or pass it on to its next attempt; the result: delivered, parked
+        (its subscriber cannot take it now: no request made) or failed (retried or
+        dead-lettered). `due_now`: a parked delivery come due, which waits for its
+        subscriber's slots as long as it takes, and is counted an attempt if parked again."""
+        sub_id = delivery.subscription.subscription_id
+        until = self._parked_until(sub_id)
+        result, error = "parked", ""
+        if until is None:
+            wait_s = None if due_now else self.settings.slot_wait_s
+            result, error = await self._attempt(delivery, wait_s)
+            if result == "busy":
+                # A subscriber slower than its slots would queue every event here, holding
+                # the events topic (and so every other subscriber): it waits apart instead.
+                until = self.clock() + self.settings.request_timeout_s
+            elif result == "circuit_open":  # it opened while this one waited for a slot
+                until = self._parked_until(sub_id) or self.clock()
+            if until is not None:
+                result = "parked"
         metrics.WEBHOOK_DELIVERIES.labels(result).inc()
-        if result != "delivered":
+        if until is not None:
+            await self._park(delivery, until, counted=due_now)
+        elif result == "failed":
             await self._after_failure(delivery, error)
         return result
 
-    async def _attempt(self, delivery: Delivery) -> tuple[str, str]:
+    async def deliver_parked(self, parked: list[Delivery]) -> None:
+        """A parked batch come due. While its subscriber still cannot take deliveries, the
+        rest go back in one record, an attempt counted (the exhausted dead-lettered); else
+        they are delivered a few at a time through the subscriber's own slots."""
+        if not parked:
+            return
+        sub_id = parked[0].subscription.subscription_id
+        pending = iter(parked)
+
+        async def worker() -> None:
+            while self._parked_until(sub_id) is None:
+                delivery = next(pending, None)  # shared: each taken by one worker
+                if delivery is None:
+                    return
+                await self.deliver(delivery, due_now=True)
+
+        width = min(len(parked), self.settings.per_subscriber_concurrency)
+        await asyncio.gather(*(worker() for _ in range(width)))
+        rest = list(pending)
+        if not rest:
+            return
+        until = self._parked_until(sub_id)
+        if until is None:  # the probe came back good meanwhile: carry on
+            await self.deliver_parked(rest)
+            return
+        entries = [Entry(d.attempt, d.event_bytes) for d in rest]
+        await self.park_again(sub_id, entries, until)
+        for delivery in rest:
+            if delivery.attempt >= self.settings.max_attempts:
+                await self.dead_letter_parked(delivery)
+
+    def parked_until(self, subscription_id: str) -> float | None:
+        """Until when this subscriber's deliveries wait untried (None: they may go now)."""
+        return self._parked_until(subscription_id)
+
+    def _parked_until(self, sub_id: str) -> float | None:
+        return self.breaker(sub_id).parked_until(self.clock(), self.settings.request_timeout_s)
+
+    async def _park(self, delivery: Delivery, until: float, *, counted: bool) -> None:
+        if counted and delivery.attempt >= self.settings.max_attempts:
+            await self._dead_letter(delivery, "parked: the subscriber was failing")
+            return
+        attempt = delivery.attempt + 1 if counted else delivery.attempt
+        entry = Entry(attempt, delivery.event_bytes)
+        await self.parking.park(delivery.subscription.subscription_id, entry, self._due_ms(until))
+
+    def _due_ms(self, until: float) -> int:
+        """Epoch milliseconds of `until`, a time on the monotonic clock."""
+        return int((self.wall() + max(0.0, until - self.clock())) * 1000)
+
+    async def park_again(self, sub_id: str, entries: list[Entry], until: float) -> list[Entry]:
+        """Parked entries come due while their subscriber still cannot take them: an attempt
+        counted each, those with attempts left parked again in one record, without decoding
+        them. Returns the exhausted ones, for the caller to dead-letter."""
+        keep = [Entry(e.attempt + 1, e.event_bytes) for e in entries if not self._spent(e)]
+        if keep:
+            first = min(e.attempt for e in keep) - 1
+            wait_s = max(
+                until - self.clock(),
+                backoff.delay(first, self.settings.backoff_base_s, self.settings.backoff_max_s),
+            )
+            await self.outbox.park(sub_id, keep, int((self.wall() + wait_s) * 1000))
+            metrics.WEBHOOK_DELIVERIES.labels("parked").inc(len(keep))
+        return [e for e in entries if self._spent(e)]
+
+    def _spent(self, entry: Entry) -> bool:
+        return entry.attempt >= self.settings.max_attempts
+
+    async def dead_letter_parked(self, delivery: Delivery) -> None:
+        await self._dead_letter(delivery, "parked: the subscriber was failing")
+
+    async def _attempt(self, delivery: Delivery, wait_s: float | None) -> tuple[str, str]:
+        """One request, once a slot of the subscriber's is free: "busy" when none came
+        within `wait_s` (None: wait as long as it takes)."""
         sub_id = delivery.subscription.subscription_id
         slot = self._slots.setdefault(
             sub_id, asyncio.Semaphore(self.settings.per_subscriber_concurrency)
         )
-        async with slot:
+        try:
+            async with asyncio.timeout(wait_s):
+                await slot.acquire()
+        except TimeoutError:
+            return "busy", ""
+        try:
             breaker = self.breaker(sub_id)
             if not breaker.allow(self.clock()):
-                return "circuit_open", "circuit open: recent deliveries failed"
+                return "circuit_open", ""
             try:
                 async with self._global:
                     attempt = await post(
@@ -108,18 +234,12 @@ class Dispatcher:
                 return "delivered", ""
             breaker.failed(self.clock())
             return "failed", attempt.error or "failed"
+        finally:
+            slot.release()
 
     async def _after_failure(self, delivery: Delivery, error: str) -> None:
         if delivery.attempt >= self.settings.max_attempts:
-            await self.outbox.dead_letter(exhausted(delivery, error))
-            metrics.WEBHOOK_DEAD_LETTERED.labels("exhausted").inc()
-            log.warning(
-                "delivery dead-lettered",
-                event_id=delivery.event.event_id,
-                subscription_id=delivery.subscription.subscription_id,
-                attempts=delivery.attempt,
-                error=error,
-            )
+            await self._dead_letter(delivery, error)
             return
         wait_s = backoff.delay(
             delivery.attempt, self.settings.backoff_base_s, self.settings.backoff_max_s
@@ -133,6 +253,17 @@ class Dispatcher:
         )
         await self.outbox.retry(delivery, ticket)
         metrics.WEBHOOK_RETRIES.inc()
+
+    async def _dead_letter(self, delivery: Delivery, error: str) -> None:
+        await self.outbox.dead_letter(exhausted(delivery, error))
+        metrics.WEBHOOK_DEAD_LETTERED.labels("exhausted").inc()
+        log.warning(
+            "delivery dead-lettered",
+            event_id=delivery.event.event_id,
+            subscription_id=delivery.subscription.subscription_id,
+            attempts=delivery.attempt,
+            error=error,
+        )
 
 
 def exhausted(delivery: Delivery, error: str) -> DeadLetter:

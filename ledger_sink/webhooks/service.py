@@ -15,14 +15,17 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from ledger_sink import metrics
 from ledger_sink.errors import KafkaUnavailable
 from ledger_sink.raw import RawRecord, dead_letter
-from ledger_sink.webhooks import retry_records
+from ledger_sink.webhooks import parking, retry_records
 from ledger_sink.webhooks.cache import SubscriptionCache
 from ledger_sink.webhooks.dispatcher import Delivery, Dispatcher
+from ledger_sink.webhooks.guard import GuardedTransport
 from ledger_sink.webhooks.kafka_edge import AsyncConsumer, AsyncProducer
 from ledger_sink.webhooks.offsets import OffsetTracker
+from ledger_sink.webhooks.parking import Entry
 from ledger_sink.webhooks.pump import Abandoned, Pump
 from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
+from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.codec import decode_webhook_event, encode_dead_letter
 from schemas.errors import SchemaError
 from schemas.records import DeadLetter
@@ -39,6 +42,16 @@ class KafkaOutbox:
     async def retry(self, delivery: Delivery, ticket: Ticket) -> None:
         key = ticket.subscription_id.encode()
         await self._send(self.settings.retry_topic, key, delivery.event_bytes, ticket.headers())
+
+    async def park(self, subscription_id: str, entries: list[Entry], due_ms: int) -> None:
+        """One retry record for a batch of parked deliveries to one subscriber."""
+        ticket = Ticket(subscription_id, min(e.attempt for e in entries), due_ms, "parked")
+        await self._send(
+            self.settings.retry_topic,
+            subscription_id.encode(),
+            parking.encode(entries),
+            parking.batch_headers(ticket, len(entries)),
+        )
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         await self._send(self.settings.dead_letter_topic, letter.key, encode_dead_letter(letter))
@@ -77,13 +90,14 @@ class Handlers:
             await self.outbox.undecodable(dead_letter(record, exc.code, str(exc)))
             return
         wanted = await self.cache.matching(event.event_type)
-        await asyncio.gather(
-            *(self.dispatcher.deliver(Delivery(record, event, sub, 1)) for sub in wanted)
-        )
+        await self.dispatcher.deliver_all([Delivery(record, event, sub, 1) for sub in wanted])
 
     async def on_retry(self, record: RawRecord) -> None:
         try:
             ticket = retry_records.parse(record.headers)
+            if parking.is_batch(record):
+                await self._on_parked(record, ticket)
+                return
             event = decode_webhook_event(record.value)
         except (InvalidRetryRecord, SchemaError) as exc:
             code = getattr(exc, "code", "invalid_retry_record")
@@ -95,6 +109,44 @@ class Handlers:
             log.info("subscription inactive; retry dropped", subscription_id=ticket.subscription_id)
             return
         await self.dispatcher.deliver(Delivery(record, event, subscription, ticket.attempt))
+
+    async def _on_parked(self, record: RawRecord, ticket: Ticket) -> None:
+        """A batch of parked deliveries, held until due. If its subscriber still cannot take
+        them they go back as they are (undecoded: the cheap path of a dead subscriber);
+        else they are decoded (an undecodable entry dead-lettered alone) and delivered."""
+        entries = parking.decode(record.value or b"")
+        await self._until(ticket.due_ms / 1000)
+        subscription = await self.cache.find(ticket.subscription_id)
+        if subscription is None:
+            log.info(
+                "subscription inactive; parked deliveries dropped",
+                subscription_id=ticket.subscription_id,
+                count=len(entries),
+            )
+            return
+        until = self.dispatcher.parked_until(subscription.subscription_id)
+        if until is not None:
+            spent = await self.dispatcher.park_again(subscription.subscription_id, entries, until)
+            for delivery in await self._decoded(record, ticket, subscription, spent):
+                await self.dispatcher.dead_letter_parked(delivery)
+            return
+        parked = await self._decoded(record, ticket, subscription, entries)
+        await self.dispatcher.deliver_parked(parked)
+
+    async def _decoded(
+        self, record: RawRecord, ticket: Ticket, subscription: Subscription, entries: list[Entry]
+    ) -> list[Delivery]:
+        deliveries = []
+        for entry in entries:
+            try:
+                event = decode_webhook_event(entry.event_bytes)
+            except SchemaError as exc:
+                alone = parking.single(record, ticket, entry, "")
+                await self.outbox.undecodable(dead_letter(alone, exc.code, str(exc)))
+                continue
+            alone = parking.single(record, ticket, entry, event.event_id)
+            deliveries.append(Delivery(alone, event, subscription, entry.attempt))
+        return deliveries
 
     async def _until(self, due: float) -> None:
         """Wait for `due` (epoch seconds) without holding anything; give up on shutdown."""
@@ -117,8 +169,11 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     if not await _first(cache.load(), stop):
         return  # stopped while the database was still unreachable
     producer = AsyncProducer(settings.kafka)
-    limits = httpx.Limits(max_connections=settings.max_concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_s) as client:
+    # trust_env off: a proxy from the environment would connect on our behalf, unchecked.
+    transport = GuardedTransport(settings.targets, settings.max_concurrency)
+    async with httpx.AsyncClient(
+        transport=transport, timeout=settings.request_timeout_s, trust_env=False
+    ) as client:
         outbox = KafkaOutbox(settings, producer)
         handlers = Handlers(cache, Dispatcher(settings, client, outbox), outbox, stop)
         pumps = [

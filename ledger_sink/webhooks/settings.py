@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import DEAD_LETTER, WEBHOOKS, WEBHOOKS_DEAD_LETTER, WEBHOOKS_RETRY
+from schemas.webhook_targets import WebhookTargetPolicy
 
 
 class WebhookSettings(BaseSettings):
@@ -34,6 +35,14 @@ class WebhookSettings(BaseSettings):
     max_concurrency: int = Field(default=64, ge=1)
     # Per subscriber, so one slow receiver can never hold every global slot.
     per_subscriber_concurrency: int = Field(default=8, ge=1)
+    # How long a new delivery may wait for one of its subscriber's slots before it is
+    # parked for a request timeout: a healthy subscriber drains a burst well within it; a
+    # slow one never holds the events topic (and so the other subscribers) for longer.
+    slot_wait_s: float = Field(default=1.0, gt=0)
+    # Parked deliveries are stored as one retry record per subscriber per flush (the
+    # events they came from are committed after it: keep it within the commit interval).
+    park_flush_s: float = Field(default=1.0, gt=0)
+    park_batch_bytes: int = Field(default=512 * 1024, ge=1024)
 
     # Open a subscriber's circuit after this many consecutive failures, for this long.
     breaker_failures: int = Field(default=5, ge=1)
@@ -53,6 +62,9 @@ class WebhookSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
 
+    # Where deliveries may go (SENTINEL_WEBHOOKS_ALLOW_HTTP, _ALLOWED_NETWORKS), checked
+    # again at every connection: the admin API reads the same variables at registration.
+    targets: WebhookTargetPolicy = Field(default_factory=WebhookTargetPolicy)
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
 

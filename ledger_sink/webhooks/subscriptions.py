@@ -20,6 +20,13 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from ledger_sink.errors import InvalidSubscription
+from schemas.webhook_targets import (
+    TargetRefused,
+    TargetUnresolvable,
+    WebhookTargetPolicy,
+    check_url,
+    resolve_checked,
+)
 
 MIN_SECRET_LENGTH = 16
 _EVENT_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
@@ -29,7 +36,7 @@ _COLUMNS = "subscription_id::text, url, secret, event_types, active, created_at"
 @dataclass(frozen=True, slots=True)
 class Subscription:
     subscription_id: str
-    url: str
+    url: str = field(repr=False)  # may hold basic-auth userinfo: shown only through redact()
     secret: str = field(repr=False)  # signs deliveries; never logged or listed
     event_types: list[str]
     active: bool
@@ -45,14 +52,20 @@ def matches(pattern: str, event_type: str) -> bool:
     return pattern.endswith(".*") and event_type.startswith(pattern[:-1])
 
 
-def validate(url: str, event_types: Sequence[str], secret: str) -> None:
-    """InvalidSubscription naming the first problem, or nothing."""
+def validate(
+    url: str, event_types: Sequence[str], secret: str, policy: WebhookTargetPolicy
+) -> None:
+    """InvalidSubscription naming the first problem (never echoing the URL), or nothing."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidSubscription(f"url {url!r}: {exc}") from exc
+        raise InvalidSubscription("the URL cannot be parsed") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidSubscription(f"url {url!r} is not an http(s) URL with a host")
+        raise InvalidSubscription("the URL is not an http(s) URL with a host")
+    try:
+        check_url(url, policy)
+    except TargetRefused as exc:
+        raise InvalidSubscription(str(exc)) from exc
     if not event_types:
         raise InvalidSubscription("name at least one event type")
     for pattern in event_types:
@@ -62,16 +75,35 @@ def validate(url: str, event_types: Sequence[str], secret: str) -> None:
         raise InvalidSubscription(f"the secret needs at least {MIN_SECRET_LENGTH} characters")
 
 
+async def check_resolved(url: str, policy: WebhookTargetPolicy) -> None:
+    """Refuse a name that resolves to an address the policy refuses. A name that does not
+    resolve yet passes: the dispatcher checks again at every connection, which is the
+    guarantee; this only fails early."""
+    target = check_url(url, policy)
+    try:
+        await resolve_checked(target.host, target.port, policy)
+    except TargetRefused as exc:
+        raise InvalidSubscription(str(exc)) from exc
+    except TargetUnresolvable:
+        return
+
+
 def new_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
 
 async def create(
-    conn: AsyncConnection, url: str, event_types: Sequence[str], secret: str | None = None
+    conn: AsyncConnection,
+    url: str,
+    event_types: Sequence[str],
+    secret: str | None = None,
+    *,
+    policy: WebhookTargetPolicy,
 ) -> Subscription:
     """A new active subscription; a secret is generated when none is given."""
     secret = secret or new_secret()
-    validate(url, event_types, secret)
+    validate(url, event_types, secret, policy)
+    await check_resolved(url, policy)
     async with conn.cursor(row_factory=class_row(Subscription)) as cur:
         await cur.execute(
             f"INSERT INTO webhook_subscriptions (url, secret, event_types)"  # noqa: S608

@@ -25,7 +25,7 @@ from tests.integration.ledger_sink.support import (
     stop_gracefully,
     wait_until,
 )
-from tests.support.receiver import Receiver
+from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -50,7 +50,9 @@ def test_a_killed_dispatcher_restarts_and_every_event_is_accepted_once(
 
         async def subscribe() -> None:
             async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-                await subscriptions.create(conn, receiver.url, ["decision.*"], SECRET)
+                await subscriptions.create(
+                    conn, receiver.url, ["decision.*"], SECRET, policy=LOCAL_POLICY
+                )
 
         asyncio.run(subscribe())
         produce(
@@ -61,6 +63,7 @@ def test_a_killed_dispatcher_restarts_and_every_event_is_accepted_once(
             **os.environ,
             "SENTINEL_KAFKA_TOPIC_PREFIX": project_topics["webhooks"].name.removesuffix("webhooks"),
             "SENTINEL_POSTGRES_DSN": dsn,
+            **LOCAL_ENV,
             "SENTINEL_WEBHOOKS_INSTANCE_ID": "dispatcher-0",
             "SENTINEL_WEBHOOKS_BACKOFF_BASE_S": "1.0",
             "SENTINEL_WEBHOOKS_BACKOFF_MAX_S": "2.0",

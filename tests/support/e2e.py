@@ -16,7 +16,7 @@ import pytest
 from tests.support.agents import SENTINEL, Workers, agent_env
 from tests.support.api import start_api, stop_api
 from tests.support.models import announce_model, train_tiny_model
-from tests.support.receiver import Receiver
+from tests.support.receiver import LOCAL_ENV, Receiver
 
 SECRET = "e2e-webhook-secret-0123456789"
 
@@ -45,6 +45,7 @@ def pipeline(
         **agent_env(topic_prefix, work / "models", work / "agents"),
         **api_env,
         "SENTINEL_SINK_INSTANCE_ID": "e2e-sink",
+        **LOCAL_ENV,
         "SENTINEL_WEBHOOKS_INSTANCE_ID": "e2e-hooks",
         "SENTINEL_WEBHOOKS_SUBSCRIPTION_CACHE_S": "0.5",
     }

@@ -7,9 +7,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ledger_sink.webhooks import signing
+from schemas.webhook_targets import LOOPBACK_NETWORKS, WebhookTargetPolicy
+
+# The receivers here listen on loopback over plain http: what the target policy refuses
+# unless told, as the local stack tells it (deploy.local.envfile).
+LOCAL_POLICY = WebhookTargetPolicy(allow_http=True, allowed_networks=LOOPBACK_NETWORKS)
+LOCAL_ENV = {
+    "SENTINEL_WEBHOOKS_ALLOW_HTTP": "true",
+    "SENTINEL_WEBHOOKS_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
+}
 
 
 class Receiver:
@@ -46,9 +56,10 @@ class Receiver:
         with self.lock:
             return sum(self.attempts.values())
 
-    def answer(self, event_id: str, body: bytes, timestamp: str, signature: str) -> int:
+    def answer(self, event_id: str, body: bytes, headers: Mapping[str, str]) -> int:
         """The status for one request; the decision and its bookkeeping under one lock."""
-        good = signing.verify(self.secret, timestamp, body, signature, time.time())
+        # As the docs tell receivers: the documented helper, then dedupe on the event id.
+        good = signing.verify_headers(self.secret, headers, body, time.time())
         with self.lock:
             self.attempts[event_id] += 1
             if not good:
@@ -79,12 +90,7 @@ class Receiver:
                 if receiver.hang:
                     receiver.release.wait(60)
                     return
-                status = receiver.answer(
-                    self.headers.get(signing.EVENT_ID, ""),
-                    body,
-                    self.headers.get(signing.TIMESTAMP, ""),
-                    self.headers.get(signing.SIGNATURE, ""),
-                )
+                status = receiver.answer(self.headers.get(signing.EVENT_ID, ""), body, self.headers)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

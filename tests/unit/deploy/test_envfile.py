@@ -10,6 +10,7 @@ import pytest
 
 from deploy.local import envfile
 from deploy.local.settings import StackSettings
+from schemas.webhook_targets import TargetRefused, WebhookTargetPolicy, check_url
 
 
 @pytest.fixture
@@ -66,3 +67,18 @@ def test_an_empty_variable_reads_and_writes_none(
     assert envfile.write(StackSettings()) is None
     assert envfile.load() is None
     assert not (stack_dir / "sentinel.env").exists()
+
+
+def test_the_local_stack_lets_its_demo_receiver_on_loopback_through(
+    stack_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SENTINEL_WEBHOOKS_ALLOW_HTTP", "SENTINEL_WEBHOOKS_ALLOWED_NETWORKS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(TargetRefused):  # nothing said: loopback and plain http are refused
+        check_url("http://127.0.0.1:8099/hook", WebhookTargetPolicy())
+    envfile.write(StackSettings())
+    envfile.load()
+    local = WebhookTargetPolicy()
+    assert check_url("http://127.0.0.1:8099/hook", local).port == 8099
+    with pytest.raises(TargetRefused):  # loopback only, not the metadata endpoint
+        check_url("http://169.254.169.254/", local)

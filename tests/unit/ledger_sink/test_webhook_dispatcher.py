@@ -3,6 +3,8 @@ circuit — with httpx's in-memory transport standing in for the subscriber."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import httpx
@@ -10,7 +12,9 @@ import httpx
 from ledger_sink.raw import RawRecord
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import signing
+from ledger_sink.webhooks.delivery import NO_RESPONSE
 from ledger_sink.webhooks.dispatcher import EXHAUSTED, Delivery, Dispatcher
+from ledger_sink.webhooks.parking import Entry
 from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.subscriptions import Subscription
@@ -30,12 +34,18 @@ SUBSCRIPTION = Subscription(
 
 
 class Outbox:
+    """Records what the dispatcher would write to Kafka: one entry per record."""
+
     def __init__(self) -> None:
         self.retries: list[Ticket] = []
         self.letters: list[DeadLetter] = []
+        self.parked: list[tuple[str, list[Entry], int]] = []
 
     async def retry(self, delivery: Delivery, ticket: Ticket) -> None:
         self.retries.append(ticket)
+
+    async def park(self, subscription_id: str, entries: list[Entry], due_ms: int) -> None:
+        self.parked.append((subscription_id, entries, due_ms))
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         self.letters.append(letter)
@@ -54,7 +64,9 @@ def dispatcher(
         seen.append(request)
         return httpx.Response(statuses.pop(0) if statuses else 200)
 
-    settings = WebhookSettings(**({"max_attempts": 3, "breaker_failures": 2} | changes))  # type: ignore[arg-type]
+    settings = WebhookSettings(
+        **({"max_attempts": 3, "breaker_failures": 2, "park_flush_s": 0.01} | changes)
+    )  # type: ignore[arg-type]
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     outbox = Outbox()
     return Dispatcher(settings, client, outbox, clock=lambda: 0.0, wall=lambda: NOW), outbox
@@ -68,13 +80,8 @@ async def test_a_2xx_is_delivered_signed() -> None:
     (request,) = seen
     assert request.content == item.event.payload_json.encode()
     assert request.headers[signing.EVENT_ID] == item.event.event_id
-    assert signing.verify(
-        SECRET,
-        request.headers[signing.TIMESTAMP],
-        request.content,
-        request.headers[signing.SIGNATURE],
-        NOW,
-    )
+    assert request.headers[signing.EVENT_TYPE] == item.event.event_type
+    assert signing.verify_headers(SECRET, request.headers, request.content, NOW)
     assert outbox.retries == [] and outbox.letters == []
 
 
@@ -102,15 +109,79 @@ async def test_the_last_failed_attempt_is_dead_lettered_with_the_event_bytes() -
     assert outbox.retries == []
 
 
-async def test_an_open_circuit_skips_the_request_and_goes_to_retry() -> None:
+async def test_an_open_circuit_parks_without_a_request_or_a_counted_attempt() -> None:
+    seen: list[httpx.Request] = []
+    subject, outbox = dispatcher([500, 500], seen, breaker_cooldown_s=30.0)
+    assert [await subject.deliver(delivery()) for _ in range(3)] == ["failed", "failed", "parked"]
+    assert len(seen) == 2 and len(outbox.retries) == 2
+    ((sub_id, entries, due_ms),) = outbox.parked
+    assert sub_id == SUBSCRIPTION.subscription_id and [e.attempt for e in entries] == [1]
+    assert due_ms == int((NOW + 30.0) * 1000)  # back when the circuit lets a probe through
+
+
+async def test_a_dead_subscribers_events_are_parked_in_one_record_per_flush() -> None:
     seen: list[httpx.Request] = []
     subject, outbox = dispatcher([500, 500], seen)
-    assert [await subject.deliver(delivery()) for _ in range(3)] == [
-        "failed",
-        "failed",
-        "circuit_open",
+    await subject.deliver(delivery())
+    await subject.deliver(delivery())  # the circuit is open now
+    results = await asyncio.gather(*(subject.deliver(delivery()) for _ in range(500)))
+    assert set(results) == {"parked"} and len(seen) == 2  # no connect attempt per event
+    (parked,) = outbox.parked  # one retry record, not 500
+    assert len(parked[1]) == 500
+
+
+async def test_a_slow_subscriber_parks_what_waits_too_long_and_never_holds_another() -> None:
+    release = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "stuck.test":
+            await release.wait()  # a receiver that never answers (until the test ends)
+        return httpx.Response(204)
+
+    settings = WebhookSettings(per_subscriber_concurrency=2, slot_wait_s=0.05, park_flush_s=0.01)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    outbox = Outbox()
+    subject = Dispatcher(settings, client, outbox, clock=lambda: 0.0, wall=lambda: NOW)
+    stuck = dataclasses.replace(SUBSCRIPTION, subscription_id="stuck", url="http://stuck.test/")
+    stuck_tasks = [
+        asyncio.create_task(subject.deliver(dataclasses.replace(delivery(), subscription=stuck)))
+        for _ in range(20)
     ]
-    assert len(seen) == 2 and len(outbox.retries) == 3
+    async with asyncio.timeout(2):
+        # 2 in flight; the other 18 are parked after the short wait, not queued for good.
+        done, _ = await asyncio.wait(stuck_tasks, timeout=1)
+        assert len(done) == 18 and {t.result() for t in done} == {"parked"}
+        ((_sub, entries, due_ms),) = outbox.parked  # in one record
+        assert len(entries) == 18 and due_ms == int((NOW + 10.0) * 1000)
+        # Meanwhile another subscriber is served at once, a burst of it too.
+        many = await asyncio.gather(*(subject.deliver(delivery()) for _ in range(50)))
+        assert set(many) == {"delivered"}
+    release.set()
+    assert set(await asyncio.gather(*stuck_tasks)) == {"parked", "delivered"}
+
+
+def parked_batch(attempts: list[int]) -> list[Delivery]:
+    return [dataclasses.replace(delivery(), attempt=n) for n in attempts]
+
+
+async def test_a_parked_batch_due_while_the_circuit_is_open_goes_back_as_one_record() -> None:
+    seen: list[httpx.Request] = []
+    subject, outbox = dispatcher([500, 500], seen, breaker_cooldown_s=30.0, max_attempts=3)
+    await subject.deliver(delivery())
+    await subject.deliver(delivery())  # open
+    await subject.deliver_parked(parked_batch([1, 2, 3, 1]))
+    assert len(seen) == 2
+    ((_sub, entries, _due),) = outbox.parked
+    assert [e.attempt for e in entries] == [2, 3, 2]  # an attempt counted each
+    (letter,) = outbox.letters  # the one at its last attempt
+    assert letter.error_code == EXHAUSTED and letter.headers["sentinel-attempts"] == "3"
+
+
+async def test_a_parked_batch_is_delivered_once_the_subscriber_answers() -> None:
+    seen: list[httpx.Request] = []
+    subject, outbox = dispatcher([], seen)
+    await subject.deliver_parked(parked_batch([2] * 30))
+    assert len(seen) == 30 and outbox.parked == [] and outbox.retries == []
 
 
 async def test_a_connection_error_is_a_failure_not_a_crash() -> None:
@@ -122,4 +193,27 @@ async def test_a_connection_error_is_a_failure_not_a_crash() -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
     subject = Dispatcher(settings, client, outbox, wall=lambda: NOW)
     assert await subject.deliver(delivery()) == "failed"
-    assert outbox.retries[0].last_error.startswith("ConnectError: connection refused")
+    # Generic: "refused" here and "timed out" there would map a network's open ports.
+    assert outbox.retries[0].last_error == NO_RESPONSE
+
+
+async def test_an_event_reaches_the_live_subscriber_while_dead_ones_are_parked() -> None:
+    seen: list[httpx.Request] = []
+    subject, outbox = dispatcher([], seen, breaker_cooldown_s=30.0)
+    dead = [
+        dataclasses.replace(SUBSCRIPTION, subscription_id=f"dead-{n}", url=f"http://d{n}.test/")
+        for n in range(10)
+    ]
+    for sub in dead:  # every dead subscriber's circuit open
+        for _ in range(2):
+            subject.breaker(sub.subscription_id).failed(0.0)
+    items = [delivery() for _ in range(100)]
+    await asyncio.gather(  # concurrently, as the events pump runs them
+        *(
+            subject.deliver_all([dataclasses.replace(i, subscription=s) for s in dead] + [i])
+            for i in items
+        )
+    )
+    assert len(seen) == 100 and {r.url.host for r in seen} == {"receiver.test"}
+    assert sorted(sub for sub, _e, _d in outbox.parked) == sorted(s.subscription_id for s in dead)
+    assert all(len(entries) == 100 for _s, entries, _d in outbox.parked)  # one record each

@@ -8,35 +8,65 @@ import hmac
 
 import pytest
 
-from ledger_sink.webhooks import backoff, retry_records, signing
+from ledger_sink.raw import RawRecord
+from ledger_sink.webhooks import backoff, parking, retry_records, signing
 from ledger_sink.webhooks.breaker import Breaker, State
 from ledger_sink.webhooks.offsets import OffsetTracker
 
 SECRET = "whsec_0123456789abcdef"
 
 
-def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+TS, EVENT, KIND = "1764460800", "ev-1", "decision.declined"
+
+
+def test_the_signature_covers_timestamp_event_id_event_type_and_body() -> None:
     body = b'{"outcome":"DECLINE"}'
-    expected = hmac.new(SECRET.encode(), b"1764460800." + body, hashlib.sha256).hexdigest()
-    assert signing.signature(SECRET, "1764460800", body) == f"v1={expected}"
+    message = b"1764460800\nev-1\ndecision.declined\n" + body
+    expected = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    assert signing.signature(SECRET, TS, EVENT, KIND, body) == f"v2={expected}"
 
 
 def test_a_receiver_accepts_only_fresh_untouched_signed_bodies() -> None:
-    body, ts = b"{}", "1764460800"
-    header = signing.signature(SECRET, ts, body)
-    assert signing.verify(SECRET, ts, body, header, now=1764460800 + 10)
-    assert not signing.verify(SECRET, ts, b"{ }", header, now=1764460800)
-    assert not signing.verify("whsec_other_secret_", ts, body, header, now=1764460800)
-    assert not signing.verify(SECRET, ts, body, header, now=1764460800 + 301)  # a replay
-    assert not signing.verify(SECRET, "soon", body, header, now=1764460800)
+    body = b"{}"
+    header = signing.signature(SECRET, TS, EVENT, KIND, body)
+    assert signing.verify(SECRET, TS, EVENT, KIND, body, header, now=1764460800 + 10)
+    assert not signing.verify(SECRET, TS, EVENT, KIND, b"{ }", header, now=1764460800)
+    assert not signing.verify("whsec_other_secret_", TS, EVENT, KIND, body, header, 1764460800)
+    assert not signing.verify(SECRET, TS, EVENT, KIND, body, header, 1764460800 + 301)  # late
+    assert not signing.verify(SECRET, "soon", EVENT, KIND, body, header, now=1764460800)
 
 
-def test_delivery_headers_carry_the_event_id_timestamp_and_signature() -> None:
-    headers = signing.delivery_headers(SECRET, "ev-1", "decision.declined", b"{}", 1764460800.7, 3)
-    assert headers[signing.EVENT_ID] == "ev-1"
-    assert headers[signing.TIMESTAMP] == "1764460800"
-    assert headers[signing.SIGNATURE] == signing.signature(SECRET, "1764460800", b"{}")
+def test_a_captured_delivery_cannot_be_replayed_under_another_id_or_type() -> None:
+    body = b"{}"
+    header = signing.signature(SECRET, TS, EVENT, KIND, body)
+    now = 1764460800 + 5  # well inside the replay window
+    assert not signing.verify(SECRET, TS, "ev-2", KIND, body, header, now)
+    assert not signing.verify(SECRET, TS, EVENT, "decision.approved", body, header, now)
+    # The fields cannot be shifted into each other: a line break is no header character.
+    assert not signing.verify(SECRET, TS, "ev-1\ndecision", "declined", body, header, now)
+
+
+def test_only_v2_signatures_count_and_several_may_be_listed() -> None:
+    body = b"{}"
+    good = signing.signature(SECRET, TS, EVENT, KIND, body)
+    digest = good.removeprefix("v2=")
+    old = hmac.new(SECRET.encode(), b"1764460800." + body, hashlib.sha256).hexdigest()
+    assert not signing.verify(SECRET, TS, EVENT, KIND, body, f"v1={old}", 1764460800)
+    assert not signing.verify(SECRET, TS, EVENT, KIND, body, f"v1={digest}", 1764460800)
+    assert signing.verify(SECRET, TS, EVENT, KIND, body, f"v2={'0' * 64}, {good}", 1764460800)
+
+
+def test_delivery_headers_are_verified_by_the_receivers_helper() -> None:
+    headers = signing.delivery_headers(SECRET, EVENT, KIND, b"{}", 1764460800.7, 3)
+    assert headers[signing.EVENT_ID] == EVENT and headers[signing.EVENT_TYPE] == KIND
+    assert headers[signing.TIMESTAMP] == TS
+    assert headers[signing.SIGNATURE] == signing.signature(SECRET, TS, EVENT, KIND, b"{}")
     assert headers[signing.ATTEMPT] == "3"
+    assert signing.verify_headers(SECRET, headers, b"{}", 1764460801)
+    replayed = headers | {signing.EVENT_ID: "ev-other"}
+    assert not signing.verify_headers(SECRET, replayed, b"{}", 1764460801)
+    missing = {k: v for k, v in headers.items() if k != signing.EVENT_TYPE}
+    assert not signing.verify_headers(SECRET, missing, b"{}", 1764460801)
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -109,3 +139,32 @@ def test_retry_tickets_round_trip_through_headers() -> None:
     assert retry_records.parse(dict(ticket.headers())) == ticket
     with pytest.raises(retry_records.InvalidRetryRecord):
         retry_records.parse({"sentinel-attempt": b"2"})
+
+
+def test_parked_batches_round_trip_and_refuse_truncation() -> None:
+    entries = [parking.Entry(1, b"first event"), parking.Entry(7, b""), parking.Entry(2, b"x")]
+    value = parking.encode(entries)
+    assert parking.decode(value) == entries
+    for broken in (value[:3], value[:-1], b"\x00\x00\x00\x00\x00\x00"):
+        with pytest.raises(retry_records.InvalidRetryRecord):
+            parking.decode(broken)
+
+
+def test_a_parked_entry_dead_letters_as_the_single_retry_it_stands_for() -> None:
+    record = RawRecord("t.webhooks.retry", 3, 90, b"sub-1", b"batch", {parking.BATCH: b"2"})
+    ticket = retry_records.Ticket("sub-1", 2, 1_764_460_800_000, "parked")
+    alone = parking.single(record, ticket, parking.Entry(4, b"event"), "ev-9")
+    assert (alone.topic, alone.offset, alone.value) == ("t.webhooks.retry", 90, b"event")
+    assert parking.BATCH not in alone.headers  # a re-drive sends this one event
+    assert retry_records.parse(alone.headers) == retry_records.Ticket(
+        "sub-1", 4, 1_764_460_800_000, "parked", "ev-9"
+    )
+
+
+def test_the_breaker_says_how_long_to_park() -> None:
+    breaker = Breaker(failure_threshold=1, cooldown_s=10)
+    assert breaker.parked_until(0, probe_s=2) is None
+    breaker.failed(5)
+    assert breaker.parked_until(6, probe_s=2) == 15
+    assert breaker.allow(15)  # the probe goes out...
+    assert breaker.parked_until(15.5, probe_s=2) == 17.5  # ...the rest wait for its answer

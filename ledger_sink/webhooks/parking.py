@@ -1,0 +1,127 @@
+"""Parked deliveries: what waits for a subscriber that cannot take it now (its circuit is
+open, or its queue is full), batched into one ``webhooks.retry`` record per subscriber per
+flush rather than one record (and one connect attempt) per event.
+
+A dead subscriber then costs an append per event and a Kafka record per flush, and its
+events never hold the records of the events topic, so the live subscribers' deliveries go
+on at their own pace. A batch record's value is its entries back to back, each
+``>H attempt, >I length, event bytes``; its headers are a retry ticket plus the entry count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from ledger_sink.raw import RawRecord
+from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
+
+BATCH = "sentinel-batch"
+_ENTRY = struct.Struct(">HI")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One parked event: the attempt it is at (not yet made) and its bytes."""
+
+    attempt: int
+    event_bytes: bytes
+
+
+def encode(entries: Sequence[Entry]) -> bytes:
+    return b"".join(
+        _ENTRY.pack(min(e.attempt, 0xFFFF), len(e.event_bytes)) + e.event_bytes for e in entries
+    )
+
+
+def decode(value: bytes) -> list[Entry]:
+    """The entries of a batch record's value, or InvalidRetryRecord."""
+    entries, at = [], 0
+    while at < len(value):
+        if at + _ENTRY.size > len(value):
+            raise InvalidRetryRecord("a parked batch ends inside an entry header")
+        attempt, length = _ENTRY.unpack_from(value, at)
+        at += _ENTRY.size
+        if attempt < 1 or at + length > len(value):
+            raise InvalidRetryRecord("a parked batch entry is truncated or has no attempt")
+        entries.append(Entry(attempt, value[at : at + length]))
+        at += length
+    return entries
+
+
+def is_batch(record: RawRecord) -> bool:
+    return BATCH in record.headers
+
+
+def batch_headers(ticket: Ticket, count: int) -> list[tuple[str, bytes]]:
+    return [*ticket.headers(), (BATCH, str(count).encode())]
+
+
+def single(record: RawRecord, ticket: Ticket, entry: Entry, event_id: str) -> RawRecord:
+    """One entry as the single-event retry record it stands for: what its dead letter keeps
+    (the event's bytes, its own retry headers), so a re-drive sends that one event."""
+    own = Ticket(ticket.subscription_id, entry.attempt, ticket.due_ms, ticket.last_error, event_id)
+    return RawRecord(
+        record.topic, record.partition, record.offset, record.key, entry.event_bytes,
+        dict(own.headers()),
+    )  # fmt: skip
+
+
+Send = Callable[[str, list[Entry], int], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Open:
+    entries: list[Entry] = field(default_factory=list)
+    size: int = 0
+    due_ms: int = 0
+    flushed: asyncio.Future[None] | None = None
+
+
+class ParkingLot:
+    """Per subscriber, the batch being filled; `park` returns once its batch is stored."""
+
+    def __init__(self, send: Send, flush_s: float, max_bytes: int) -> None:
+        self._send, self.flush_s, self.max_bytes = send, flush_s, max_bytes
+        self._open: dict[str, _Open] = {}
+        self._storing: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
+
+    async def park(self, subscription_id: str, entry: Entry, due_ms: int) -> None:
+        # Shielded: a cancelled waiter (shutdown) must not cancel the batch others wait on.
+        await asyncio.shield(self.park_nowait(subscription_id, entry, due_ms))
+
+    def park_nowait(self, subscription_id: str, entry: Entry, due_ms: int) -> asyncio.Future[None]:
+        """Add `entry` to the subscriber's open batch; the future resolves once it is stored
+        (shared by the whole batch: await it shielded)."""
+        batch = self._open.get(subscription_id)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._open[subscription_id] = _Open(flushed=loop.create_future())
+            loop.call_later(self.flush_s, self._flush, subscription_id)
+        batch.entries.append(entry)
+        batch.size += len(entry.event_bytes) + _ENTRY.size
+        batch.due_ms = max(batch.due_ms, due_ms)
+        flushed = batch.flushed
+        assert flushed is not None  # noqa: S101 - set with the batch
+        if batch.size >= self.max_bytes:
+            self._flush(subscription_id)
+        return flushed
+
+    def _flush(self, subscription_id: str) -> None:
+        batch = self._open.pop(subscription_id, None)
+        if batch is None:
+            return  # already flushed because it was full
+        task = asyncio.get_running_loop().create_task(self._store(subscription_id, batch))
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def _store(self, subscription_id: str, batch: _Open) -> None:
+        assert batch.flushed is not None  # noqa: S101 - set with the batch
+        try:
+            await self._send(subscription_id, batch.entries, batch.due_ms)
+        except Exception as exc:  # the waiters' pump stops on it: nothing is committed
+            batch.flushed.set_exception(exc)
+            return
+        batch.flushed.set_result(None)
