@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
-from ledger_sink import labels, logs, migrate, service
+from ledger_sink import labels, logs, migrate, roles, service
 from ledger_sink.errors import MigrationError
 from ledger_sink.settings import SinkSettings
 from ledger_sink.verify import Report, verify_ledger
@@ -61,6 +61,25 @@ def migrate_command(revision: str = REVISION) -> None:
         console.print(f"[green]migrated[/] {_where(dsn)}: {before} → {result.after}")
     else:
         console.print(f"[dim]up to date[/] {_where(dsn)} at {result.after}")
+
+
+@db_app.command("roles")
+def roles_command() -> None:
+    """Create the services' NOLOGIN groups and the login roles whose DSNs are configured.
+
+    Runs as the superuser (SENTINEL_POSTGRES_ADMIN_DSN); idempotent. Each
+    SENTINEL_POSTGRES_<SINK|API|LABELS|WEBHOOKS|READER>_DSN names a login role (its user and
+    password), made a member of that service's group.
+    """
+    admin = PostgresConnection().admin_dsn.get_secret_value()
+    try:
+        created, logins = roles.provision(admin, roles.RuntimeRoles())
+    except (psycopg.Error, ValueError) as exc:
+        errors.print(f"[red]failed[/] on {_where(admin)}: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(f"groups created: {', '.join(created) or '(none missing)'}")
+    for login in logins:
+        console.print(f"login role [bold]{login.user}[/] in {login.group}")
 
 
 @db_app.command("current")

@@ -14,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from deploy.local.settings import LOOPBACK, StackSettings
 from deploy.local.system import StackError, postgres_bindir
+from ledger_sink import roles
 
 
 def _dsn_parts(dsn: str) -> dict[str, str]:
@@ -103,7 +104,7 @@ class PostgresService:
             return False
 
     def after_start(self) -> None:
-        """Create the application's role and database (idempotent)."""
+        """Create the application's role and database, and the services' roles (idempotent)."""
         user, password, dbname = self.app["user"], self.app.get("password", ""), self.app["dbname"]
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
@@ -121,6 +122,9 @@ class PostgresService:
                         sql.Identifier(dbname), sql.Identifier(user)
                     )
                 )
+        # The services' groups and the configured login roles: the migrations grant to the
+        # groups, and the migration role (the database owner) may not create roles itself.
+        roles.provision(self.admin_dsn, roles.RuntimeRoles())
 
     def stop(self) -> bool:
         if self.pid() is None:

@@ -1,0 +1,169 @@
+"""Each service's runtime role does its job and nothing else: connected as each, the sink
+writes the ledger, the labels sink its labels, and every one of them is refused UPDATE,
+DELETE and TRUNCATE of the ledger, DROP TABLE and ALTER TABLE ... DISABLE TRIGGER. The
+decided facts (transactions, decisions, rule hits) are append-only even for their owner."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from ledger_sink import roles
+from ledger_sink.labels import LabelWriter
+from ledger_sink.testing import decision, transaction
+from ledger_sink.writer import LedgerWriter
+from schemas.connections import PostgresConnection
+from schemas.records import Label, RuleHit
+from tests.integration.ledger_sink.support import migrated_database
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "acct-roles"
+
+
+@pytest.fixture(scope="module")
+def owner_dsn() -> Iterator[str]:
+    """A migrated database (owned by the migration role), with three approved decisions."""
+    with migrated_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def logins(owner_dsn: str) -> Iterator[dict[str, str]]:
+    """A throwaway login role in each group, as the stack's `sentinel db roles` makes them:
+    group -> DSN of `owner_dsn`'s database as that role."""
+    admin = PostgresConnection().admin_dsn.get_secret_value()
+    made = {
+        group: roles.Login(group, f"t_{group}_{uuid.uuid4().hex[:8]}", secrets.token_hex(16))
+        for group in roles.GROUPS
+    }
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for login in made.values():
+            roles.ensure_login(conn, login)
+    try:
+        yield {
+            group: make_conninfo(owner_dsn, user=login.user, password=login.password)
+            for group, login in made.items()
+        }
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for login in made.values():
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login.user)))
+
+
+@pytest.fixture(scope="module")
+def written(logins: dict[str, str]) -> str:
+    """The sink, connected as its runtime role, writes decisions (with rule hits)."""
+    writer = LedgerWriter(logins[roles.SINK])
+    hit = RuleHit(rule_id="r-1", version=1, action="REVIEW")
+    try:
+        for n in range(3):
+            tx = transaction(ACCOUNT, f"{n + 1}.25")
+            assert writer.write([decision(tx, rules=(hit,))]).written == 1
+    finally:
+        writer.close()
+    return logins[roles.SINK]
+
+
+def refused(dsn: str, statement: str) -> psycopg.Error:
+    with psycopg.connect(dsn, autocommit=True) as conn, pytest.raises(psycopg.Error) as caught:
+        conn.execute(statement)
+    return caught.value
+
+
+def test_the_sink_role_writes_the_ledger_and_its_balance(written: str) -> None:
+    with psycopg.connect(written) as conn:
+        seqs = conn.execute(
+            "SELECT max(seq) FROM ledger_entries WHERE account_id = %s", (ACCOUNT,)
+        ).fetchone()
+        balance = conn.execute(
+            "SELECT balance FROM balances WHERE account_id = %s", (ACCOUNT,)
+        ).fetchone()
+    assert seqs == (3,)
+    assert balance == (Decimal("-6.7500"),)
+
+
+def test_the_labels_role_writes_labels(logins: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    label = Label(
+        transaction_id="tx-roles", account_id=ACCOUNT, merchant_id="m-1", is_fraud=True,
+        scenario=None, labelled_at=now, transaction_timestamp=now,
+    )  # fmt: skip
+    writer = LabelWriter(logins[roles.LABELS])
+    try:
+        assert writer.write([label]).written == 1
+    finally:
+        writer.close()
+
+
+ATTACKS = [
+    "UPDATE ledger_entries SET amount = 0",
+    "DELETE FROM ledger_entries",
+    "TRUNCATE ledger_entries CASCADE",
+    "DROP TABLE ledger_entries CASCADE",
+    "ALTER TABLE ledger_entries DISABLE TRIGGER ALL",
+    "ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only",
+    "DROP TRIGGER ledger_entries_append_only ON ledger_entries",
+    "UPDATE transactions SET amount = 0",
+    "DELETE FROM decisions",
+    "ALTER TABLE balances OWNER TO CURRENT_USER",
+]
+
+
+@pytest.mark.parametrize("statement", ATTACKS)
+@pytest.mark.parametrize("group", roles.GROUPS)
+def test_every_runtime_role_is_refused_what_only_an_owner_could_do(
+    written: str, logins: dict[str, str], group: str, statement: str
+) -> None:
+    error = refused(logins[group], statement)
+    # Refused by the grants (42501 "permission denied" / 42501 "must be owner"), not by luck.
+    assert error.sqlstate == "42501", error
+    assert "append-only" not in str(error), "refused by the trigger, not by the grants"
+
+
+@pytest.mark.parametrize("group", [g for g in roles.GROUPS if g != roles.SINK])
+def test_only_the_sink_writes_balances_and_the_ledger(
+    written: str, logins: dict[str, str], group: str
+) -> None:
+    for statement in (
+        "UPDATE balances SET balance = 1000000",
+        "INSERT INTO balances (account_id, currency) VALUES ('acct-x', 'EUR')",
+        "INSERT INTO ledger_entries (account_id) VALUES ('acct-x')",
+    ):
+        assert refused(logins[group], statement).sqlstate == "42501", statement
+
+
+def test_the_reader_reads_and_writes_nothing(written: str, logins: dict[str, str]) -> None:
+    with psycopg.connect(logins[roles.READER]) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger_entries").fetchone() == (3,)
+    assert refused(logins[roles.READER], "INSERT INTO labels DEFAULT VALUES").sqlstate == "42501"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE transactions SET amount = amount + 1",
+        "DELETE FROM transactions",
+        "TRUNCATE transactions CASCADE",
+        "UPDATE decisions SET outcome = 'DECLINE'",
+        "DELETE FROM decisions",
+        "TRUNCATE decisions CASCADE",
+        "UPDATE decision_rule_hits SET action = 'APPROVE'",
+        "DELETE FROM decision_rule_hits",
+        "TRUNCATE decision_rule_hits",
+    ],
+)
+def test_decided_facts_are_append_only_even_for_their_owner(
+    written: str, owner_dsn: str, statement: str
+) -> None:
+    error = refused(owner_dsn, statement)
+    assert error.sqlstate == "42501"
+    assert "append-only" in str(error)
