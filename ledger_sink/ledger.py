@@ -55,6 +55,37 @@ def signed(amount: Decimal, entry_direction: str) -> Decimal:
     return -amount if entry_direction == "debit" else amount
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What the ledger entry of a transaction must agree with: the transaction and decision
+    rows it was written from (None where the row is missing)."""
+
+    amount: Decimal | None
+    currency: str | None
+    tx_type: str | None
+    outcome: str | None
+
+
+def source_mismatch(entry: LedgerEntry, source: Source) -> str | None:
+    """Why `entry` disagrees with its source transaction and decision, or None."""
+    if source.amount is None or source.tx_type is None:
+        return f"its transaction {entry.transaction_id} is missing"
+    if source.outcome != entry.outcome:
+        return f"outcome {entry.outcome} where its decision says {source.outcome}"
+    moving = entry.outcome in MOVING_OUTCOMES
+    expected = source.amount.quantize(_SCALE) if moving else ZERO
+    if entry.amount != expected:
+        return (
+            f"amount {entry.amount} where transaction {entry.transaction_id} "
+            f"({source.amount}, {entry.outcome}) gives {expected}"
+        )
+    if entry.direction != direction(TxType(source.tx_type)):
+        return f"direction {entry.direction} for a {source.tx_type} transaction"
+    if moving and (source.currency or "").strip() != entry.currency.strip():
+        return f"currency {entry.currency} where the transaction is in {source.currency}"
+    return None
+
+
 def next_entry(head: ChainHead, decision: Decision, now: datetime) -> LedgerEntry:
     """The sealed entry that records `decision` after `head`."""
     tx = decision.transaction

@@ -6,8 +6,12 @@ Three things must hold, and the first that does not is reported:
    entry_hash recomputed over the canonical encoding);
 2. each entry's arithmetic: ``balance_after`` is the previous one (0 before seq 1) plus or
    minus ``amount`` (see ``ledger_sink.ledger``);
-3. each balance row points at its chain's last entry and holds its ``balance_after``, which
-   is how a removed tail shows (a chain alone cannot tell it lost its last entries).
+3. each entry agrees with the rows it was written from (``ledger.source_mismatch``): its
+   transaction's amount (0 for an outcome that moves no money), type and currency, and its
+   decision's outcome, so an entry forged and re-hashed consistently still stands out;
+4. each balance row points at its chain's last entry and holds its ``balance_after``, which
+   is how a removed tail shows (a chain alone cannot tell it lost its last entries), and is
+   thereby recomputed from the ledger.
 
 It reads one REPEATABLE READ snapshot, so a sink writing meanwhile raises no false alarm,
 through a server-side cursor: memory grows with the number of accounts, not of entries.
@@ -15,21 +19,29 @@ through a server-side cursor: memory grows with the number of accounts, not of e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import psycopg
-from psycopg.rows import kwargs_row
+from psycopg.rows import RowMaker
 
 from ledger_sink.hashchain import LedgerEntry, verify_chain
-from ledger_sink.ledger import ZERO, signed
+from ledger_sink.ledger import ZERO, Source, signed, source_mismatch
 
-_COLUMNS = (
+_FIELDS = (
     "account_id, seq, transaction_id, decision_id, outcome, amount, currency, direction,"
     " balance_after, created_at, hash_version, prev_hash, entry_hash"
-)
-WALK = f"SELECT {_COLUMNS} FROM ledger_entries ORDER BY account_id, seq"  # noqa: S608
+).split(", ")
+# Each entry beside its source rows (LEFT JOIN: a missing one is reported, not skipped).
+WALK = f"""
+SELECT {", ".join("e." + name for name in _FIELDS)},
+       t.amount, t.currency, t.type, d.outcome
+FROM ledger_entries e
+LEFT JOIN transactions t ON t.transaction_id = e.transaction_id
+LEFT JOIN decisions d ON d.decision_id = e.decision_id
+ORDER BY e.account_id, e.seq
+"""  # noqa: S608
 
 # Each account's last entry beside its balance row; only the rows that disagree.
 TAILS = """
@@ -73,20 +85,27 @@ class _Walk:
     arithmetic: Break | None = field(default=None)
     _last: tuple[str, Decimal] | None = None
 
-    def entries(self, rows: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
-        for entry in rows:
+    def entries(self, rows: Iterable[tuple[LedgerEntry, Source]]) -> Iterator[LedgerEntry]:
+        for entry, source in rows:
             self._count(entry)
             yield entry  # verify_chain sees it first: a hash break at this entry wins
-            expected = self._expected_balance(entry)
-            if entry.balance_after != expected:
-                self.arithmetic = Break(
-                    entry.account_id,
-                    entry.seq,
-                    f"balance_after {entry.balance_after} where the previous balance and "
-                    f"{entry.direction} of {entry.amount} give {expected}",
-                )
+            self.arithmetic = self._content_break(entry, source)
+            if self.arithmetic is not None:
                 return
             self._last = (entry.account_id, entry.balance_after)
+
+    def _content_break(self, entry: LedgerEntry, source: Source) -> Break | None:
+        """The entry's arithmetic, then its agreement with its source rows."""
+        expected = self._expected_balance(entry)
+        if entry.balance_after != expected:
+            return Break(
+                entry.account_id,
+                entry.seq,
+                f"balance_after {entry.balance_after} where the previous balance and "
+                f"{entry.direction} of {entry.amount} give {expected}",
+            )
+        mismatch = source_mismatch(entry, source)
+        return None if mismatch is None else Break(entry.account_id, entry.seq, mismatch)
 
     def _count(self, entry: LedgerEntry) -> None:
         if self._last is None or self._last[0] != entry.account_id:
@@ -111,7 +130,7 @@ def verify_ledger(
     report = Report()
     with (
         conn.transaction(),
-        conn.cursor(name="ledger_verify", row_factory=kwargs_row(LedgerEntry)) as cursor,
+        conn.cursor(name="ledger_verify", row_factory=_entry_and_source) as cursor,
     ):
         # First statement of the transaction: `conn` must not be inside one already.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -124,6 +143,20 @@ def verify_ledger(
         else:
             report.broken = walk.arithmetic or _tail_break(conn)
     return report
+
+
+def _entry_and_source(
+    _cursor: psycopg.Cursor[tuple[LedgerEntry, Source]],
+) -> RowMaker[tuple[LedgerEntry, Source]]:
+    """Rows of WALK as (the entry, its source rows)."""
+    width = len(_FIELDS)
+
+    def make(values: Sequence[object]) -> tuple[LedgerEntry, Source]:
+        entry = LedgerEntry(**dict(zip(_FIELDS, values[:width], strict=True)))  # type: ignore[arg-type]
+        amount, currency, tx_type, outcome = values[width:]
+        return entry, Source(amount, currency, tx_type, outcome)  # type: ignore[arg-type]
+
+    return make
 
 
 def _tail_break(conn: psycopg.Connection) -> Break | None:
