@@ -11,11 +11,13 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
-from ledger_sink import labels, logs, migrate, roles, service
-from ledger_sink.errors import MigrationError
-from ledger_sink.settings import SinkSettings
+from ledger_sink import heads, labels, logs, migrate, roles, service
+from ledger_sink.errors import KafkaUnavailable, MigrationError
+from ledger_sink.heads import SignedHead
+from ledger_sink.kafka_io import read_to_end
+from ledger_sink.settings import LedgerSigning, SinkSettings
 from ledger_sink.verify import Report, verify_ledger
-from schemas.connections import PostgresConnection
+from schemas.connections import KafkaConnection, PostgresConnection
 
 db_app = typer.Typer(
     help="The PostgreSQL schema: ordered migrations in ledger_sink/migrations (alembic).",
@@ -147,23 +149,51 @@ def labels_sink_command() -> None:
 
 def _verify_table(report: Report) -> Table:
     table = Table(title="ledger verification")
-    for column in ("accounts", "entries", "result"):
+    for column in ("accounts", "entries", "signed heads", "result"):
         table.add_column(column)
     result = "[green]every chain holds[/]" if report.broken is None else "[red]BROKEN[/]"
-    table.add_row(str(report.accounts), str(report.entries), result)
+    signed = "[yellow]not checked[/]" if report.signed_heads is None else str(report.signed_heads)
+    table.add_row(str(report.accounts), str(report.entries), signed, result)
     return table
+
+
+def _signed_heads() -> tuple[dict[str, SignedHead], bytes] | None:
+    """The newest signed head per account from the heads topic, with the key; None when
+    no signing key is configured (then the chains are checked without anchors)."""
+    key = LedgerSigning().key()
+    if key is None:
+        errors.print(
+            "[yellow]signed heads not checked[/]: SENTINEL_LEDGER_SIGNING_KEY is unset, so a "
+            "tail re-sealed inside the database would go unnoticed",
+            highlight=False,
+        )
+        return None
+    kafka = KafkaConnection()
+    topic = LedgerSigning().heads_topic(kafka.topic_prefix)
+    try:
+        return heads.newest(read_to_end(kafka, topic)), key
+    except KafkaUnavailable as exc:
+        errors.print(f"[red]failed[/] reading the signed heads: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except heads.HeadError as exc:
+        errors.print(f"[red]unreadable signed head[/] on {topic}: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
 
 
 @ledger_app.command("verify")
 def verify_command() -> None:
-    """Walk every account's hash chain; exit 1 and name the first broken link if one is."""
+    """Walk every account's hash chain (through its signed head, with a signing key); exit 1
+    and name the first broken link if one is."""
     dsn = _dsn()
+    signed = _signed_heads()
     try:
         with (
             psycopg.connect(dsn) as conn,
             console.status("verifying the ledger…") as status,
         ):
-            report = verify_ledger(conn, lambda n: status.update(f"verified {n:,} entries…"))
+            report = verify_ledger(
+                conn, lambda n: status.update(f"verified {n:,} entries…"), signed
+            )
     except psycopg.Error as exc:
         errors.print(f"[red]failed[/] on {_where(dsn)}: {exc}", highlight=False)
         raise typer.Exit(2) from exc

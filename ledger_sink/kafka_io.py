@@ -7,6 +7,7 @@ producer returns only once the broker has acknowledged every record it was given
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -168,3 +169,46 @@ def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> l
         else:
             log.warning("consumer error", error=error.str())
     return records
+
+
+def read_to_end(kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> list[bytes]:
+    """Every value on `topic` up to each partition's end as it was on entry, in offset order
+    per partition; no group offsets are committed. Raises KafkaUnavailable."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"{kafka.topic_prefix}ledger-verify",
+            "enable.auto.commit": False,
+            "error_cb": _log_kafka_error,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise KafkaUnavailable(f"topic {topic} cannot be read: {metadata and metadata.error}")
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+            for p in metadata.partitions
+        }
+        return _read_until(consumer, topic, ends, timeout_s)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"reading {topic} failed: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+def _read_until(
+    consumer: Consumer, topic: str, ends: dict[int, int], timeout_s: float
+) -> list[bytes]:
+    consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+    reached = dict.fromkeys(ends, 0)
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while any(reached[p] < ends[p] for p in ends):
+        if time.monotonic() > deadline:
+            raise KafkaUnavailable(f"{topic} was not read to its end within {timeout_s} s")
+        for record in consume_records(consumer, 500, 0.2):
+            if record.offset < ends[record.partition]:
+                values.append(record.value or b"")
+            reached[record.partition] = max(reached[record.partition], record.offset + 1)
+    return values

@@ -25,6 +25,13 @@ SINK_DECISIONS = Counter(
 SINK_RETRIES = Counter(
     "sentinel_sink_retries_total", "batch attempts repeated after a transient error"
 )
+SINK_HEADS_PUBLISHED = Counter(
+    "sentinel_sink_heads_published_total", "signed ledger chain heads published"
+)
+SINK_HEADS_UNPUBLISHED = Counter(
+    "sentinel_sink_heads_publish_failures_total",
+    "attempts to publish signed heads that Kafka did not acknowledge (heads kept pending)",
+)
 SINK_DEAD_LETTERED = Counter(
     "sentinel_sink_dead_lettered_total", "records sent to the dead-letter topic", ["code"]
 )

@@ -11,12 +11,13 @@ from typing import Protocol, TypeVar
 import structlog
 
 from ledger_sink import metrics
+from ledger_sink.head_publisher import SigningWriter
 from ledger_sink.kafka_io import BatchConsumer, DurableProducer
 from ledger_sink.raw import RawRecord
 from ledger_sink.settings import ConsumerSettings, SinkSettings
 from ledger_sink.sink import Incoming, Sink, decode
 from ledger_sink.writer import LedgerWriter, WriteResult
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, Decision
 
 log = structlog.get_logger("ledger_sink.service")
 
@@ -82,5 +83,12 @@ def consume(
 
 def run(settings: SinkSettings, stopping: threading.Event) -> None:
     """Consume decisions into the ledger until `stopping` is set."""
-    writer = LedgerWriter(settings.postgres.dsn.get_secret_value())
+    writer: ClosingWriter[Decision] = LedgerWriter(settings.postgres.dsn.get_secret_value())
+    key = settings.signing.key()
+    if key is None:
+        log.warning("ledger heads are not signed: SENTINEL_LEDGER_SIGNING_KEY is unset")
+    else:
+        topic = settings.signing.heads_topic(settings.kafka.topic_prefix)
+        heads = DurableProducer(settings.kafka, topic)
+        writer = SigningWriter(writer, heads, key, settings.signing.heads_interval_s)
     consume("sink", settings, settings.decisions_topic, writer, decode, stopping)

@@ -3,11 +3,38 @@ shares with the labels sink; built once at the entry point."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger_sink.heads import MIN_KEY_BYTES
 from schemas.connections import KafkaConnection, PostgresConnection
-from schemas.topics import DEAD_LETTER, DECISIONS
+from schemas.topics import DEAD_LETTER, DECISIONS, LEDGER_HEADS
+
+
+class LedgerSigning(BaseSettings):
+    """The key that signs the ledger's chain heads (``SENTINEL_LEDGER_*``): the sink signs
+    with it, `sentinel ledger verify` checks with it. The database never holds it."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_LEDGER_", frozen=True, extra="ignore")
+
+    # None: heads are neither signed nor checked (the demo and tests' default).
+    signing_key: SecretStr | None = None
+    # How often the sink publishes the heads that moved (0: after every batch). A tail
+    # written since the last signature is protected by the chain alone until the next one.
+    heads_interval_s: float = Field(default=10.0, ge=0)
+
+    @field_validator("signing_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"the ledger signing key needs at least {MIN_KEY_BYTES} bytes")
+        return key
+
+    def key(self) -> bytes | None:
+        return None if self.signing_key is None else self.signing_key.get_secret_value().encode()
+
+    def heads_topic(self, prefix: str) -> str:
+        return f"{prefix}{LEDGER_HEADS.name}"
 
 
 class ConsumerSettings(BaseSettings):
@@ -54,6 +81,8 @@ class SinkSettings(ConsumerSettings):
     """Everything `sentinel sink run` reads from its environment (``SENTINEL_SINK_*``)."""
 
     model_config = SettingsConfigDict(env_prefix="SENTINEL_SINK_", frozen=True, extra="ignore")
+
+    signing: LedgerSigning = Field(default_factory=LedgerSigning)
 
     @property
     def decisions_topic(self) -> str:

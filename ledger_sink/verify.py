@@ -9,7 +9,11 @@ Three things must hold, and the first that does not is reported:
 3. each entry agrees with the rows it was written from (``ledger.source_mismatch``): its
    transaction's amount (0 for an outcome that moves no money), type and currency, and its
    decision's outcome, so an entry forged and re-hashed consistently still stands out;
-4. each balance row points at its chain's last entry and holds its ``balance_after``, which
+4. with signed heads (``ledger_sink.heads``, read from the heads topic by the CLI), each
+   signature holds under the operator's key and each chain passes through its signed head:
+   same entry id, same hash. A tail re-sealed inside the database after the head was signed
+   fails here, because the forger cannot sign the new hash;
+5. each balance row points at its chain's last entry and holds its ``balance_after``, which
    is how a removed tail shows (a chain alone cannot tell it lost its last entries), and is
    thereby recomputed from the ledger.
 
@@ -19,7 +23,7 @@ through a server-side cursor: memory grows with the number of accounts, not of e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -27,6 +31,7 @@ import psycopg
 from psycopg.rows import RowMaker
 
 from ledger_sink.hashchain import LedgerEntry, verify_chain
+from ledger_sink.heads import SignedHead, head_mismatch, signature_error
 from ledger_sink.ledger import ZERO, Source, signed, source_mismatch
 
 _FIELDS = (
@@ -36,12 +41,13 @@ _FIELDS = (
 # Each entry beside its source rows (LEFT JOIN: a missing one is reported, not skipped).
 WALK = f"""
 SELECT {", ".join("e." + name for name in _FIELDS)},
-       t.amount, t.currency, t.type, d.outcome
+       t.amount, t.currency, t.type, d.outcome, e.entry_id
 FROM ledger_entries e
 LEFT JOIN transactions t ON t.transaction_id = e.transaction_id
 LEFT JOIN decisions d ON d.decision_id = e.decision_id
 ORDER BY e.account_id, e.seq
 """  # noqa: S608
+_Row = tuple[LedgerEntry, Source, int]
 
 # Each account's last entry beside its balance row; only the rows that disagree.
 TAILS = """
@@ -74,6 +80,8 @@ class Report:
     accounts: int = 0
     entries: int = 0
     broken: Break | None = None
+    # How many accounts' signed heads were checked; None: no signing key, none checked.
+    signed_heads: int | None = None
 
 
 @dataclass(slots=True)
@@ -82,17 +90,38 @@ class _Walk:
 
     report: Report
     on_progress: Callable[[int], None] | None = None
+    heads: Mapping[str, SignedHead] = field(default_factory=dict)
     arithmetic: Break | None = field(default=None)
+    reached: set[str] = field(default_factory=set)
     _last: tuple[str, Decimal] | None = None
 
-    def entries(self, rows: Iterable[tuple[LedgerEntry, Source]]) -> Iterator[LedgerEntry]:
-        for entry, source in rows:
+    def entries(self, rows: Iterable[_Row]) -> Iterator[LedgerEntry]:
+        for entry, source, entry_id in rows:
             self._count(entry)
             yield entry  # verify_chain sees it first: a hash break at this entry wins
-            self.arithmetic = self._content_break(entry, source)
+            self.arithmetic = self._content_break(entry, source) or self._head_break(
+                entry, entry_id
+            )
             if self.arithmetic is not None:
                 return
             self._last = (entry.account_id, entry.balance_after)
+
+    def _head_break(self, entry: LedgerEntry, entry_id: int) -> Break | None:
+        anchor = self.heads.get(entry.account_id)
+        if anchor is None or anchor.head.seq != entry.seq:
+            return None
+        self.reached.add(entry.account_id)
+        mismatch = head_mismatch(anchor.head, entry, entry_id)
+        return None if mismatch is None else Break(entry.account_id, entry.seq, mismatch)
+
+    def unreached(self) -> Break | None:
+        """A signed head whose chain ended before it: entries removed since it was signed."""
+        for account, anchor in sorted(self.heads.items()):
+            if account not in self.reached:
+                return Break(
+                    account, anchor.head.seq, "the chain ends before its signed head: removed"
+                )
+        return None
 
     def _content_break(self, entry: LedgerEntry, source: Source) -> Break | None:
         """The entry's arithmetic, then its agreement with its source rows."""
@@ -120,14 +149,33 @@ class _Walk:
         return previous + signed(entry.amount, entry.direction)
 
 
+def signature_break(heads: Mapping[str, SignedHead], key: bytes) -> Break | None:
+    """The first signed head (by account) whose signature does not hold under `key`."""
+    for account, anchor in sorted(heads.items()):
+        reason = signature_error(anchor, key)
+        if reason is not None:
+            return Break(account, anchor.head.seq, f"the signed head is refused: {reason}")
+    return None
+
+
 def verify_ledger(
-    conn: psycopg.Connection, on_progress: Callable[[int], None] | None = None
+    conn: psycopg.Connection,
+    on_progress: Callable[[int], None] | None = None,
+    signed_heads: tuple[Mapping[str, SignedHead], bytes] | None = None,
 ) -> Report:
     """Walk every chain in `conn`'s database; the report names the first break, if any.
 
+    `signed_heads`: the newest signed head per account and the key they must be signed with.
     `conn` must be idle (autocommit, or not inside a transaction).
     """
     report = Report()
+    heads: Mapping[str, SignedHead] = {}
+    if signed_heads is not None:
+        heads, key = signed_heads
+        report.signed_heads = len(heads)
+        report.broken = signature_break(heads, key)
+        if report.broken is not None:
+            return report
     with (
         conn.transaction(),
         conn.cursor(name="ledger_verify", row_factory=_entry_and_source) as cursor,
@@ -136,25 +184,23 @@ def verify_ledger(
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cursor.itersize = 5_000
         cursor.execute(WALK)
-        walk = _Walk(report, on_progress)
+        walk = _Walk(report, on_progress, heads)
         link = verify_chain(walk.entries(cursor))
         if link is not None:
             report.broken = Break(link.account_id, link.seq, link.reason)
         else:
-            report.broken = walk.arithmetic or _tail_break(conn)
+            report.broken = walk.arithmetic or _tail_break(conn) or walk.unreached()
     return report
 
 
-def _entry_and_source(
-    _cursor: psycopg.Cursor[tuple[LedgerEntry, Source]],
-) -> RowMaker[tuple[LedgerEntry, Source]]:
-    """Rows of WALK as (the entry, its source rows)."""
+def _entry_and_source(_cursor: psycopg.Cursor[_Row]) -> RowMaker[_Row]:
+    """Rows of WALK as (the entry, its source rows, its entry_id)."""
     width = len(_FIELDS)
 
-    def make(values: Sequence[object]) -> tuple[LedgerEntry, Source]:
+    def make(values: Sequence[object]) -> _Row:
         entry = LedgerEntry(**dict(zip(_FIELDS, values[:width], strict=True)))  # type: ignore[arg-type]
-        amount, currency, tx_type, outcome = values[width:]
-        return entry, Source(amount, currency, tx_type, outcome)  # type: ignore[arg-type]
+        amount, currency, tx_type, outcome, entry_id = values[width:]
+        return entry, Source(amount, currency, tx_type, outcome), int(entry_id)  # type: ignore[arg-type, call-overload]
 
     return make
 

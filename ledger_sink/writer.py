@@ -16,6 +16,7 @@ import psycopg
 
 from ledger_sink import rows, sql
 from ledger_sink.hashchain import LedgerEntry
+from ledger_sink.heads import Head
 from ledger_sink.ledger import ChainHead, first_currencies, plan_entries
 from schemas.records import Decision
 
@@ -26,6 +27,8 @@ class WriteResult:
 
     written: int
     duplicates: int
+    # Each account's chain head after the batch (the ledger sink's; for signing).
+    heads: tuple[Head, ...] = ()
 
 
 def _utc_now() -> datetime:
@@ -44,16 +47,17 @@ class LedgerWriter:
         """Write `decisions` (in stream order) atomically; raises psycopg errors as they come."""
         batch = rows.unique_by_transaction(decisions)
         conn = self._connection()
+        heads: list[Head] = []
         try:
             with conn.transaction():
                 new = self._insert_operational(conn, batch) if batch else []
                 if new:
-                    self._append_ledger(conn, new)
+                    heads = self._append_ledger(conn, new)
                     self._fill_star_schema(conn, new)
         except psycopg.OperationalError:
             self.close()  # a lost connection is not reused; the next attempt reconnects
             raise
-        return WriteResult(written=len(new), duplicates=len(decisions) - len(new))
+        return WriteResult(len(new), len(decisions) - len(new), tuple(heads))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -87,7 +91,7 @@ class LedgerWriter:
             conn.execute(sql.RULE_HITS, rows.columns(hits, sql.RULE_HITS_WIDTH))
         return new
 
-    def _append_ledger(self, conn: psycopg.Connection, new: list[Decision]) -> None:
+    def _append_ledger(self, conn: psycopg.Connection, new: list[Decision]) -> list[Head]:
         heads = self._lock_heads(conn, new)
         entries, moved = plan_entries(new, heads, self._clock())
         cursor = conn.execute(
@@ -100,6 +104,7 @@ class LedgerWriter:
             sql.UPDATE_BALANCES,
             [accounts, [moved[a].balance for a in accounts], [last_id[a] for a in accounts]],
         )
+        return [Head(a, last_id[a], moved[a].seq, moved[a].entry_hash or b"") for a in accounts]
 
     def _lock_heads(self, conn: psycopg.Connection, new: list[Decision]) -> dict[str, ChainHead]:
         currencies = sorted(first_currencies(new).items())

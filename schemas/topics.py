@@ -106,6 +106,12 @@ MERCHANT_RISK = TopicSpec(
     "per-merchant risk features for the current hour, keyed by merchant id",
     _compacted(),
 )
+# Signed chain heads of the ledger (ledger_sink.heads), keyed by account id: compaction keeps
+# each account's newest, which is all `sentinel ledger verify` needs. It lives outside the
+# database on purpose: whoever can rewrite the ledger's rows cannot rewrite this.
+LEDGER_HEADS = TopicSpec(
+    "ledger-heads", 3, "signed ledger chain heads, keyed by account id", _compacted()
+)
 DEAD_LETTER = TopicSpec(
     "dead-letter",
     3,
@@ -165,6 +171,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ACCOUNTS,
     LABELS,
     MERCHANT_RISK,
+    LEDGER_HEADS,
     DEAD_LETTER,
     DEAD_LETTER_REDRIVES,
     MODELS,

@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +24,10 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import kwargs_row
 
 from ledger_sink import service
+from ledger_sink.hashchain import LedgerEntry, seal
 from ledger_sink.migrate import upgrade
 from ledger_sink.raw import RawRecord
 from ledger_sink.settings import SinkSettings
@@ -268,3 +271,42 @@ def stop_gracefully(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> int
         proc.kill()
         proc.wait()
         raise
+
+
+def reseal_from(
+    tamper: psycopg.Connection, account: str, seq: int, amount: Decimal
+) -> list[LedgerEntry]:
+    """What an insider with write access does: change entry `seq`'s amount, then recompute
+    every balance_after and hash from there to the tail, and the balance row: every chain
+    link, every sum and the tail check hold again. The re-sealed chain, oldest first."""
+    with tamper.cursor(row_factory=kwargs_row(LedgerEntry)) as cur:
+        cur.execute(
+            "SELECT account_id, seq, transaction_id, decision_id, outcome, amount, currency,"
+            " direction, balance_after, created_at, hash_version, prev_hash, entry_hash"
+            " FROM ledger_entries WHERE account_id = %s ORDER BY seq",
+            (account,),
+        )
+        chain = cur.fetchall()
+    previous: LedgerEntry | None = None
+    resealed = []
+    for entry in chain:
+        change = amount if entry.seq == seq else entry.amount
+        before = previous.balance_after if previous else Decimal("0.0000")
+        sign = -1 if entry.direction == "debit" else 1
+        content = replace(entry, amount=change, balance_after=before + sign * change)
+        if entry.seq >= seq:
+            content = seal(content, previous.entry_hash if previous else None)
+        resealed.append(content)
+        previous = content
+    for entry in resealed:
+        tamper.execute(
+            "UPDATE ledger_entries SET amount = %s, balance_after = %s, prev_hash = %s,"
+            " entry_hash = %s WHERE account_id = %s AND seq = %s",
+            (entry.amount, entry.balance_after, entry.prev_hash, entry.entry_hash, account,
+             entry.seq),
+        )  # fmt: skip
+    tamper.execute(
+        "UPDATE balances SET balance = %s WHERE account_id = %s",
+        (resealed[-1].balance_after, account),
+    )
+    return resealed

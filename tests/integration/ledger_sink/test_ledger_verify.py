@@ -21,7 +21,7 @@ from ledger_sink.testing import decision, transaction
 from ledger_sink.writer import LedgerWriter
 from schemas.connections import PostgresConnection
 from sentinel_cli.main import app
-from tests.integration.ledger_sink.support import migrated_database
+from tests.integration.ledger_sink.support import migrated_database, reseal_from
 
 pytestmark = pytest.mark.integration
 
@@ -118,45 +118,6 @@ def test_a_rehashed_entry_with_wrong_arithmetic_is_caught(
     assert done.returncode == 1
     assert "account acct-a seq 1" in done.stderr
     assert "balance_after -1.5000 where the previous balance" in done.stderr
-
-
-def reseal_from(
-    tamper: psycopg.Connection, account: str, seq: int, amount: Decimal
-) -> list[LedgerEntry]:
-    """What an insider with write access does: change entry `seq`'s amount, then recompute
-    every balance_after and hash from there to the tail, and the balance row: every chain
-    link, every sum and the tail check hold again. The re-sealed chain, oldest first."""
-    with tamper.cursor(row_factory=kwargs_row(LedgerEntry)) as cur:
-        cur.execute(
-            "SELECT account_id, seq, transaction_id, decision_id, outcome, amount, currency,"
-            " direction, balance_after, created_at, hash_version, prev_hash, entry_hash"
-            " FROM ledger_entries WHERE account_id = %s ORDER BY seq",
-            (account,),
-        )
-        chain = cur.fetchall()
-    previous: LedgerEntry | None = None
-    resealed = []
-    for entry in chain:
-        change = amount if entry.seq == seq else entry.amount
-        before = previous.balance_after if previous else Decimal("0.0000")
-        sign = -1 if entry.direction == "debit" else 1
-        content = replace(entry, amount=change, balance_after=before + sign * change)
-        if entry.seq >= seq:
-            content = seal(content, previous.entry_hash if previous else None)
-        resealed.append(content)
-        previous = content
-    for entry in resealed:
-        tamper.execute(
-            "UPDATE ledger_entries SET amount = %s, balance_after = %s, prev_hash = %s,"
-            " entry_hash = %s WHERE account_id = %s AND seq = %s",
-            (entry.amount, entry.balance_after, entry.prev_hash, entry.entry_hash, account,
-             entry.seq),
-        )  # fmt: skip
-    tamper.execute(
-        "UPDATE balances SET balance = %s WHERE account_id = %s",
-        (resealed[-1].balance_after, account),
-    )
-    return resealed
 
 
 def test_a_resealed_amount_that_is_not_its_transactions_is_caught(
