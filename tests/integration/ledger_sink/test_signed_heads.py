@@ -19,12 +19,22 @@ from typer.testing import CliRunner
 from ledger_sink import heads
 from ledger_sink.head_publisher import SigningWriter
 from ledger_sink.kafka_io import DurableProducer
+from ledger_sink.settings import LedgerSigning, SinkSettings
 from ledger_sink.testing import decision, transaction
 from ledger_sink.writer import LedgerWriter
+from schemas.codec import encode_decision
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.topics import TopicSpec
 from sentinel_cli.main import app
-from tests.integration.ledger_sink.support import migrated_database, produce, reseal_from
+from tests.integration.ledger_sink.support import (
+    counts,
+    migrated_database,
+    produce,
+    read_all,
+    reseal_from,
+    sink_thread,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +149,28 @@ def test_a_head_published_by_someone_without_the_key_is_refused(
     code, _, err = verify(ledger_db, prefix)
     assert code == 1
     assert "signature does not match its contents" in err
+
+
+def test_the_running_sink_signs_what_it_writes_and_stops_with_every_head_published(
+    project_topics: dict[str, TopicSpec], prefix: str
+) -> None:
+    """`sentinel sink run`'s loop, configured by its settings (key, interval), publishes the
+    heads of what it committed; verify then checks each account through its signed head."""
+    decisions = [decision(transaction(a, f"{n}.10")) for n in range(1, 6) for a in ACCOUNTS]
+    produce(f"{prefix}decisions", [(d.account_id.encode(), encode_decision(d)) for d in decisions])
+    with migrated_database() as dsn:
+        config = SinkSettings(
+            poll_timeout_s=0.1,
+            stats_interval_ms=0,
+            kafka=KafkaConnection(topic_prefix=prefix),
+            postgres=PostgresConnection(dsn=dsn),  # type: ignore[arg-type]
+            signing=LedgerSigning(signing_key=KEY, heads_interval_s=3600),  # type: ignore[arg-type]
+        )
+        with sink_thread(config):
+            assert wait_until(lambda: counts(dsn)["ledger_entries"] >= len(decisions), 30)
+        # The interval never elapsed: the heads went out when the sink stopped.
+        published = heads.newest([r.value or b"" for r in read_all(f"{prefix}ledger-heads")])
+        assert {a: s.head.seq for a, s in published.items()} == dict.fromkeys(ACCOUNTS, 5)
+        code, out, err = verify(dsn, prefix)
+        assert code == 0, err
+        assert " 3 " in out
