@@ -16,12 +16,13 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from ingest_api import keys, readside, reference_repo, rules_repo
 from ledger_sink import roles
 from ledger_sink.labels import LabelWriter
 from ledger_sink.testing import decision, transaction
 from ledger_sink.writer import LedgerWriter
 from schemas.connections import PostgresConnection
-from schemas.records import Label, RuleHit
+from schemas.records import AccountProfile, Label, RuleHit
 from tests.integration.ledger_sink.support import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -167,3 +168,45 @@ def test_decided_facts_are_append_only_even_for_their_owner(
     error = refused(owner_dsn, statement)
     assert error.sqlstate == "42501"
     assert "append-only" in str(error)
+
+
+async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
+    written: str, logins: dict[str, str]
+) -> None:
+    """The API's repository functions, connected as sentinel_api: its grants are enough."""
+    published: list[object] = []
+
+    async def publish(item: object) -> None:
+        published.append(item)
+
+    async with await psycopg.AsyncConnection.connect(logins[roles.API], autocommit=True) as conn:
+        key, _ = await keys.create_key(conn, "roles-test", {keys.Scope.READ}, "p" * 32)
+        await keys.mark_used(conn, [key.key_id])
+        assert await keys.revoke_key(conn, key.key_id)
+        rule = await rules_repo.create(
+            conn,
+            rules_repo.draft(
+                name=f"r-{uuid.uuid4().hex[:6]}", description="", expression="amount > 1",
+                action="REVIEW", priority=1, mode="active", author="t",
+            ),
+            publish,
+        )  # fmt: skip
+        changed = await rules_repo.change(
+            conn, rule.rule_id, {"priority": 2}, "t", "update", publish
+        )
+        assert changed is not None and changed.version == 2
+        await reference_repo.create_list(conn, "roles_test", "merchants", "", ["m-1"], "t", publish)
+        assert await reference_repo.add_items(conn, "roles_test", ["m-2"], "t", publish)
+        assert await reference_repo.remove_item(conn, "roles_test", "m-1", publish)
+        profile = AccountProfile(
+            account_id=ACCOUNT, home_country="FR", updated_at=datetime.now(UTC), home_lat=48.8
+        )
+        await reference_repo.upsert_profile(conn, profile, publish)
+        await conn.execute(
+            "INSERT INTO webhook_subscriptions (url, secret, event_types)"
+            " VALUES ('https://example.com/h', %s, ARRAY['*'])",
+            (secrets.token_hex(16),),
+        )
+        await conn.execute("UPDATE webhook_subscriptions SET active = false")
+        assert await readside.balance(conn, ACCOUNT) is not None
+    assert published
