@@ -15,14 +15,17 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from typer.testing import CliRunner
 
 from ingest_api import keys, readside, reference_repo, rules_repo
 from ledger_sink import roles
 from ledger_sink.labels import LabelWriter
 from ledger_sink.testing import decision, transaction
+from ledger_sink.verify import verify_ledger
 from ledger_sink.writer import LedgerWriter
 from schemas.connections import PostgresConnection
 from schemas.records import AccountProfile, Label, RuleHit
+from sentinel_cli.main import app
 from tests.integration.ledger_sink.support import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -210,3 +213,25 @@ async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
         await conn.execute("UPDATE webhook_subscriptions SET active = false")
         assert await readside.balance(conn, ACCOUNT) is not None
     assert published
+
+
+def test_db_roles_creates_the_login_roles_configured_and_the_reader_can_verify(
+    written: str, owner_dsn: str
+) -> None:
+    user, password = f"t_reader_{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
+    dsn = make_conninfo(owner_dsn, user=user, password=password)
+    admin = PostgresConnection().admin_dsn.get_secret_value()
+    try:
+        for _ in range(2):  # idempotent
+            done = CliRunner().invoke(
+                app, ["db", "roles"], env={"SENTINEL_POSTGRES_READER_DSN": dsn}
+            )
+            assert done.exit_code == 0, done.output
+        assert user in done.output and password not in done.output
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            report = verify_ledger(conn)
+            assert (report.broken, report.entries) == (None, 3)
+        assert refused(dsn, "DELETE FROM labels").sqlstate == "42501"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
