@@ -31,6 +31,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: ApiSettings) -> Runtime:
+        settings.refuse_default_secrets()  # every worker process, however it was started
         redis_url = settings.redis.url.get_secret_value()
         client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         pool = AsyncConnectionPool(
