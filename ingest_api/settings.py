@@ -46,6 +46,11 @@ class ApiSettings(BaseSettings):
     idempotency_ttl_s: int = 24 * 60 * 60
     # A first request still in flight after this long is presumed dead; its key is freed.
     idempotency_lock_s: int = 30
+    # The store (Redis, noeviction) refuses every write when full: warn, and raise the
+    # sentinel_api_idempotency_store_near_full gauge, from this fill ratio on; read the
+    # fill level this often (and at every /metrics scrape).
+    idempotency_store_warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    idempotency_store_poll_s: float = Field(default=15.0, gt=0)
 
     # Per API key unless the key carries its own limits.
     rate_limit_per_second: int = Field(default=2_000, ge=1)
