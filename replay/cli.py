@@ -80,7 +80,8 @@ def main(
     """Replay a range of the transactions topic with the live agents' code and compare."""
     agents = DecisionSettings()
     settings = ReplaySettings()
-    refuse_default_secrets(settings.kafka, settings.postgres)
+    # PostgreSQL only when it is read: the ledger to compare with, or rules named by id.
+    refuse_default_secrets(settings.kafka, *([settings.postgres] if ledger or rule else []))
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     try:

@@ -121,8 +121,15 @@ SERVICE_STARTS = {
     "webhooks run": "ledger_sink.webhooks.service.main",
     "merchant-risk run --once": "stream_agents.merchant_risk.job.MerchantRiskJob",
     "db migrate": "ledger_sink.migrate.upgrade",
+    "replay": "replay.cli.replay",
 }
-COMMANDS = [*SERVICE_STARTS, "ledger verify", "webhooks list", "keys list", "rules sync"]
+COMMANDS = [
+    *SERVICE_STARTS,
+    "ledger verify",
+    "webhooks list",
+    "keys list",
+    "rules sync",
+]
 
 
 class Started(Exception):
