@@ -25,8 +25,8 @@ _STATE = "admin_idempotency_claim"
 @dataclass(frozen=True, slots=True)
 class Claim:
     store: IdempotencyStore
-    rkey: str
-    fingerprint: str
+    rkey: bytes
+    fingerprint: bytes
 
 
 class Replayed(Exception):  # noqa: N818 - not an error: the stored answer, to send again

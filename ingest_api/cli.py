@@ -16,6 +16,7 @@ from rich.table import Table
 from ingest_api.app import create_app
 from ingest_api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
 from ingest_api.settings import ApiSettings
+from schemas.secrets import refuse_default_secrets
 
 api_app = typer.Typer(help="The HTTP ingest API.")
 keys_app = typer.Typer(help="API keys (stored hashed; a new key is shown once).")
@@ -29,6 +30,7 @@ def serve(
 ) -> None:
     """Run the API with uvicorn (uvloop, httptools) on SENTINEL_API_HOST:PORT."""
     settings = ApiSettings()
+    settings.refuse_default_secrets()  # before binding; Runtime.open checks it again per worker
     uvicorn.run(
         "ingest_api.app:create_app",
         factory=True,
@@ -67,6 +69,8 @@ def openapi(
 
 
 async def _connect(settings: ApiSettings) -> psycopg.AsyncConnection:
+    # Keys are hashed with the pepper: a key made with the default one is a guessable key.
+    refuse_default_secrets(settings.postgres, secrets=[settings.pepper_secret()])
     dsn = settings.postgres.dsn.get_secret_value()
     return await psycopg.AsyncConnection.connect(dsn, autocommit=True)
 

@@ -2,17 +2,16 @@
 
 One key per (API key, Idempotency-Key) holds either a short-lived "pending" claim (the first
 request is still running) or, for 24 h, the finished response. The claim is one atomic
-``SET NX GET``, so of any number of concurrent duplicates exactly one proceeds.
+``SET NX GET``, so of any number of concurrent duplicates exactly one proceeds. The entry's
+bytes are packed by `ingest_api.idempotency_entry`; the store's fill level is watched by
+`ingest_api.store_capacity`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from dataclasses import dataclass
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -22,20 +21,24 @@ from ingest_api.errors import (
     IdempotencyKeyReused,
     Unavailable,
 )
+from ingest_api.idempotency_entry import (
+    StoredResponse,
+    entry_key,
+    fingerprint,
+    pack_done,
+    pack_pending,
+    unpack,
+)
+
+__all__ = ["IdempotencyStore", "StoredResponse", "body_fingerprint", "check_key"]
 
 log = logging.getLogger("ingest_api.idempotency")
 
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status: int
-    body: bytes
-
-
-def body_fingerprint(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def body_fingerprint(body: bytes) -> bytes:
+    return fingerprint(body)
 
 
 def check_key(value: str | None) -> str:
@@ -55,50 +58,44 @@ class IdempotencyStore:
         self.lock_s = lock_s
 
     @staticmethod
-    def redis_key(scope: str, key: str) -> str:
-        return f"idem:{scope}:{key}"
+    def redis_key(scope: str, key: str) -> bytes:
+        return entry_key(scope, key)
 
-    async def claim(self, rkey: str, fingerprint: str) -> StoredResponse | None:
+    async def claim(self, rkey: bytes, fp: bytes) -> StoredResponse | None:
         """None if this request now owns the key; the stored response for a replay.
 
         Raises IdempotencyInFlight while the first request runs, IdempotencyKeyReused when
         the key was used with a different body.
         """
-        pending = orjson.dumps({"state": "pending", "fp": fingerprint})
+        pending = pack_pending(fp)
         try:
             previous = await self.client.set(rkey, pending, nx=True, ex=self.lock_s, get=True)
         except RedisError as exc:
             raise Unavailable("the idempotency store is unavailable; retry shortly", 1) from exc
         if previous is None:
             return None
-        entry = orjson.loads(bytes(previous) if isinstance(previous, bytes) else str(previous))
-        if entry["fp"] != fingerprint:
+        entry = unpack(previous if isinstance(previous, bytes) else str(previous).encode())
+        if entry.fingerprint != fp:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request body"
             )
-        if entry["state"] == "pending":
+        if entry.response is None:
             raise IdempotencyInFlight(
                 "a request with this Idempotency-Key is still being processed",
                 headers={"Retry-After": "1"},
             )
-        return StoredResponse(entry["status"], entry["body"].encode())
+        return entry.response
 
-    async def complete(self, rkey: str, fingerprint: str, response: StoredResponse) -> None:
-        done = {
-            "state": "done",
-            "fp": fingerprint,
-            "status": response.status,
-            "body": response.body.decode(),
-        }
+    async def complete(self, rkey: bytes, fp: bytes, response: StoredResponse) -> None:
         try:
-            await self.client.set(rkey, orjson.dumps(done), ex=self.ttl_s)
+            await self.client.set(rkey, pack_done(fp, response), ex=self.ttl_s)
         except RedisError as exc:
             # The transaction is already on the broker: answering 5xx now would invite a
             # retry that publishes it again. Answer as accepted; the pending claim expires
             # after lock_s, and a later retry is deduplicated downstream by transaction id.
-            log.warning("idempotency key %s not completed: %s", rkey, exc)
+            log.warning("idempotency key %s not completed: %s", rkey.hex(), exc)
 
-    async def release(self, rkey: str) -> None:
+    async def release(self, rkey: bytes) -> None:
         """Free the key after a failure that published nothing, so a retry may proceed."""
         try:
             await self.client.delete(rkey)

@@ -17,6 +17,7 @@ from ingest_api.publisher import KafkaPublisher
 from ingest_api.reference_publish import list_publisher, rule_publisher
 from ingest_api.settings import ApiSettings
 from rule_engine import RuleSpec, compile_rule, load_seed_lists, load_seed_rules
+from schemas.secrets import refuse_default_secrets
 
 rules_app = typer.Typer(help="Analysts' rules: seed them, republish them.")
 console = Console()
@@ -30,6 +31,7 @@ def _specs(path: Path | None) -> list[RuleSpec]:
 
 
 async def _load(settings: ApiSettings, specs: list[RuleSpec]) -> list[tuple[str, str]]:
+    refuse_default_secrets(settings.kafka, settings.postgres)
     publisher = KafkaPublisher(settings.kafka, 1.0, settings.produce_timeout_ms)
     publish = rule_publisher(publisher, settings.kafka)
     publish_list = list_publisher(publisher, settings.kafka)
@@ -85,6 +87,7 @@ def load(
 
 
 async def _sync(settings: ApiSettings) -> tuple[int, int]:
+    refuse_default_secrets(settings.kafka, settings.postgres)
     publisher = KafkaPublisher(settings.kafka, 1.0, settings.produce_timeout_ms)
     try:
         dsn = settings.postgres.dsn.get_secret_value()

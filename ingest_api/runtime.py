@@ -15,6 +15,7 @@ from ingest_api.key_usage import UsageRecorder
 from ingest_api.publisher import KafkaPublisher
 from ingest_api.ratelimit import FailedAuthLimiter, RateLimiter
 from ingest_api.settings import ApiSettings
+from ingest_api.store_capacity import FillAlarm, watch
 
 
 @dataclass
@@ -28,9 +29,12 @@ class Runtime:
     pool: AsyncConnectionPool
     keys: KeyCache
     usage_task: asyncio.Task[None]
+    store_alarm: FillAlarm
+    capacity_task: asyncio.Task[None]
 
     @classmethod
     async def open(cls, settings: ApiSettings) -> Runtime:
+        settings.refuse_default_secrets()  # every worker process, however it was started
         redis_url = settings.redis.url.get_secret_value()
         client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         pool = AsyncConnectionPool(
@@ -38,6 +42,8 @@ class Runtime:
         )
         await pool.open(wait=False)
         usage = UsageRecorder(settings.api_key_last_used_s)
+        alarm = FillAlarm(settings.idempotency_store_warn_ratio)
+        capacity = watch(client, alarm, settings.idempotency_store_poll_s)
         return cls(
             settings=settings,
             publisher=KafkaPublisher(
@@ -58,10 +64,13 @@ class Runtime:
                 usage,
             ),
             usage_task=asyncio.create_task(usage.run(pool), name="api-key-usage"),
+            store_alarm=alarm,
+            capacity_task=asyncio.create_task(capacity, name="idempotency-store-capacity"),
         )
 
     async def close(self) -> None:
         self.usage_task.cancel()
+        self.capacity_task.cancel()
         self.waiter.close()
         self.publisher.close()
         await self.redis.aclose()

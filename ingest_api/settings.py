@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.enums import Outcome
+from schemas.secrets import (
+    DEFAULT_PEPPER,
+    Secret,
+    is_loopback,
+    pepper_secret,
+    refuse_default_secrets,
+)
 from schemas.validation import DEFAULT_WINDOW
 from schemas.webhook_targets import WebhookTargetPolicy
 
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine ("0.0.0.0" and "::" are not)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # another host name: it may resolve anywhere
+__all__ = ["ApiSettings", "is_loopback"]
 
 
 class ApiSettings(BaseSettings):
@@ -49,6 +46,11 @@ class ApiSettings(BaseSettings):
     idempotency_ttl_s: int = 24 * 60 * 60
     # A first request still in flight after this long is presumed dead; its key is freed.
     idempotency_lock_s: int = 30
+    # The store (Redis, noeviction) refuses every write when full: warn, and raise the
+    # sentinel_api_idempotency_store_near_full gauge, from this fill ratio on; read the
+    # fill level this often (and at every /metrics scrape).
+    idempotency_store_warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    idempotency_store_poll_s: float = Field(default=15.0, gt=0)
 
     # Per API key unless the key carries its own limits.
     rate_limit_per_second: int = Field(default=2_000, ge=1)
@@ -67,7 +69,7 @@ class ApiSettings(BaseSettings):
     producer_linger_ms: float = 2.0
 
     # Keyed hash of API keys: a database leak alone does not let anyone test key guesses.
-    api_key_pepper: SecretStr = SecretStr("sentinel-local-pepper")
+    api_key_pepper: SecretStr = SecretStr(DEFAULT_PEPPER)
     # Looked-up keys are cached for this long: revocation takes effect within it.
     api_key_cache_s: float = 10.0
     # Most keys (known and unknown) cached per process; the least recently used go first.
@@ -82,6 +84,22 @@ class ApiSettings(BaseSettings):
 
     def metrics_enabled(self) -> bool:
         return self.expose_metrics if self.expose_metrics is not None else is_loopback(self.host)
+
+    def pepper_secret(self) -> Secret:
+        """The pepper, for schemas.secrets: default when it is the shipped one or empty."""
+        return pepper_secret("SENTINEL_API_API_KEY_PEPPER", self.api_key_pepper.get_secret_value())
+
+    def refuse_default_secrets(self) -> None:
+        """Raise DefaultSecretError (schemas.secrets) before anything listens or connects if
+        a shipped password or pepper is in use while any host, or the bind address, is not
+        loopback."""
+        refuse_default_secrets(
+            self.kafka,
+            self.postgres,
+            self.redis,
+            bind_hosts=[self.host],
+            secrets=[self.pepper_secret()],
+        )
 
     # Which webhook URLs an admin may subscribe (SENTINEL_WEBHOOKS_ALLOW_HTTP,
     # _ALLOWED_NETWORKS): the same variables the dispatcher checks at every connection.

@@ -18,6 +18,7 @@ from ledger_sink.kafka_io import read_to_end
 from ledger_sink.settings import LedgerSigning, SinkSettings
 from ledger_sink.verify import Report, verify_ledger
 from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.secrets import refuse_default_secrets
 
 db_app = typer.Typer(
     help="The PostgreSQL schema: ordered migrations in ledger_sink/migrations (alembic).",
@@ -35,7 +36,9 @@ REVISION = typer.Option("head", "--revision", "-r", help="Target revision (defau
 
 
 def _dsn() -> str:
-    return PostgresConnection().dsn.get_secret_value()
+    postgres = PostgresConnection()
+    refuse_default_secrets(postgres)
+    return postgres.dsn.get_secret_value()
 
 
 def _where(dsn: str) -> str:
@@ -131,6 +134,7 @@ def revision_command(message: str = typer.Argument(..., help="What the migration
 def sink_run_command() -> None:
     """Consume decisions into the ledger until SIGTERM (which finishes the batch first)."""
     settings = SinkSettings()
+    refuse_default_secrets(settings.kafka, settings.postgres)
     logs.configure(settings.log_level)
     stopping = threading.Event()
     service.stop_on_signals(stopping)
@@ -141,6 +145,7 @@ def sink_run_command() -> None:
 def labels_sink_command() -> None:
     """Consume fraud labels into the labels table until SIGTERM (idempotent, newest wins)."""
     settings = labels.LabelsSettings()
+    refuse_default_secrets(settings.kafka, settings.postgres)
     logs.configure(settings.log_level)
     stopping = threading.Event()
     service.stop_on_signals(stopping)

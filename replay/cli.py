@@ -26,6 +26,7 @@ from replay.service import ReplayRequest, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
 from rule_engine import BreakerConfig
+from schemas.secrets import refuse_default_secrets
 
 replay_app = typer.Typer(help="Replay transactions through candidate rules and models.")
 console = Console()
@@ -79,6 +80,8 @@ def main(
     """Replay a range of the transactions topic with the live agents' code and compare."""
     agents = DecisionSettings()
     settings = ReplaySettings()
+    # PostgreSQL only when it is read: the ledger to compare with, or rules named by id.
+    refuse_default_secrets(settings.kafka, *([settings.postgres] if ledger or rule else []))
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     try:

@@ -17,6 +17,7 @@ from decision_core.reference import ReferenceData
 from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from rule_engine import BreakerConfig, DeclineBreaker
 from schemas.follower import TopicFollower
+from schemas.secrets import refuse_default_secrets
 from stream_agents.app import create_app, output_topics
 from stream_agents.followers import model_follower, reference_follower
 from stream_agents.metrics import MetricsObserver, watch_gc
@@ -88,6 +89,8 @@ def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
 def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
     """Run one agent worker; start more processes to add capacity (no code change)."""
     settings = AgentSettings()
+    # Kafka alone carries no shipped secret today; the call keeps the rule one rule.
+    refuse_default_secrets(settings.kafka)
     # faust creates only the last level of its data dir; nothing else may have to exist.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.metrics_port:

@@ -9,6 +9,7 @@ from rich.table import Table
 from deploy.local import envfile, stack
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
+from schemas.secrets import refuse_default_secrets
 
 app = typer.Typer(help="Run the local stack: Apache Kafka (KRaft), PostgreSQL and Redis.")
 console = Console()
@@ -28,6 +29,8 @@ def _show(rows: list[stack.ServiceStatus]) -> None:
 def up() -> None:
     """Install what is missing, start every service and wait until each one answers."""
     settings = StackSettings()
+    # The stack's servers listen where these settings say, with these passwords.
+    refuse_default_secrets(settings.kafka, settings.postgres, settings.redis, admin=True)
     try:
         rows = stack.up(settings, say=lambda line: console.print(f"[dim]{line}[/]"))
     except StackError as exc:

@@ -10,6 +10,7 @@ services see. Variables already set in the environment win over the file, and
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from dotenv import dotenv_values, load_dotenv
@@ -66,6 +67,7 @@ def write(settings: StackSettings) -> Path | None:
         {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
     )
     values.update(local_configuration(settings))
+    _generate_pepper(values, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# The local deployment's configuration: written by `make up`, read by every\n"
     header += "# `sentinel` command. Environment variables win over these lines.\n"
@@ -75,6 +77,22 @@ def write(settings: StackSettings) -> Path | None:
     tmp.chmod(0o600)  # it holds the database and Redis passwords
     tmp.replace(path)
     return path
+
+
+PEPPER_VAR = "SENTINEL_API_API_KEY_PEPPER"
+
+
+def _generate_pepper(values: dict[str, str], settings: StackSettings) -> None:
+    """Give a new checkout's stack an API-key pepper of its own, never the public default.
+
+    Only once, and only before the demo key exists: a key is stored as its hash under the
+    pepper, so changing the pepper of a running stack would lock out every key it has.
+    (PostgreSQL's and Redis's passwords stay the loopback defaults: the test suites reach
+    the same servers without this file.)
+    """
+    if PEPPER_VAR in values or (settings.dir / "demo" / "api-key").exists():
+        return
+    values[PEPPER_VAR] = secrets.token_urlsafe(32)
 
 
 def _quoted(value: str) -> str:

@@ -42,8 +42,8 @@ class StackSettings(BaseSettings):
     postgres_data: Path | None = None
     postgres_shared_buffers: str = "128MB"
     postgres_max_connections: int = 200
-    # Idempotency keys live 24 h and are never evicted: at ~1.4 KB each, 1 GiB holds ~750,000
-    # (a full Redis answers every ingest 503; 256 MiB filled up under a day of benchmarks).
+    # Idempotency keys live 24 h and are never evicted: at 136 bytes each 1 GiB holds a day of
+    # ~73 POSTs a second (a full Redis answers every ingest 503; docs/operations.md sizes it).
     redis_maxmemory: str = "1gb"
     start_timeout_s: float = 120.0
     stop_timeout_s: float = 60.0

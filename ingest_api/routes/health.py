@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest_api.deps import RuntimeDep
 from ingest_api.runtime import Runtime
+from ingest_api.store_capacity import refresh
 
 router = APIRouter(tags=["operations"])
 
@@ -40,7 +41,12 @@ metrics_router = APIRouter(tags=["operations"])
 
 
 @metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    # The idempotency store's fill level as of this scrape, not of the last poll (an app
+    # built without its runtime has no store to read).
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        await refresh(runtime.redis, runtime.store_alarm)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

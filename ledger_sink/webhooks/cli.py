@@ -19,6 +19,7 @@ from ledger_sink.errors import InvalidSubscription
 from ledger_sink.webhooks import service, subscriptions
 from ledger_sink.webhooks.settings import WebhookSettings
 from schemas.connections import PostgresConnection
+from schemas.secrets import refuse_default_secrets
 from schemas.webhook_targets import WebhookTargetPolicy, redact
 
 T = TypeVar("T")
@@ -32,7 +33,9 @@ errors = Console(stderr=True)
 
 def _with_db(action: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     async def run() -> T:
-        dsn = PostgresConnection().dsn.get_secret_value()
+        postgres = PostgresConnection()
+        refuse_default_secrets(postgres)
+        dsn = postgres.dsn.get_secret_value()
         async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
             return await action(conn)
 
@@ -133,5 +136,6 @@ def disable_command(
 def run_command() -> None:
     """Deliver webhook events until SIGTERM (in-flight deliveries get a grace period)."""
     settings = WebhookSettings()
+    refuse_default_secrets(settings.kafka, settings.postgres)
     logs.configure(settings.log_level)
     service.main(settings)

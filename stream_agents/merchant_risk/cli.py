@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from decision_core.features.merchant import HOUR_MS
+from schemas.secrets import refuse_default_secrets
 
 merchant_risk_app = typer.Typer(
     help="Merchant-risk features: computed hourly from the ledger, published for the agents.",
@@ -40,6 +41,7 @@ def run(
     from stream_agents.merchant_risk.job import MerchantRiskJob, MerchantRiskSettings
 
     settings = MerchantRiskSettings()
+    refuse_default_secrets(settings.kafka, settings.postgres)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

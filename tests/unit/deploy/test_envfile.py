@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from deploy.local import envfile
 from deploy.local.settings import StackSettings
+from schemas.secrets import DEFAULT_PEPPER
 from schemas.webhook_targets import TargetRefused, WebhookTargetPolicy, check_url
 
 
@@ -82,3 +84,23 @@ def test_the_local_stack_lets_its_demo_receiver_on_loopback_through(
     assert check_url("http://127.0.0.1:8099/hook", local).port == 8099
     with pytest.raises(TargetRefused):  # loopback only, not the metadata endpoint
         check_url("http://169.254.169.254/", local)
+
+
+def test_a_new_stack_gets_a_pepper_of_its_own_once(stack_dir: Path) -> None:
+    path = envfile.write(StackSettings())
+    assert path is not None
+    pepper = dotenv_values(path)[envfile.PEPPER_VAR]
+    assert pepper and pepper != DEFAULT_PEPPER and len(pepper) >= 32
+    envfile.write(StackSettings())
+    assert dotenv_values(path)[envfile.PEPPER_VAR] == pepper  # keys hashed with it still work
+    other = stack_dir / "other"
+    os.environ["SENTINEL_STACK_DIR"] = str(other)
+    assert dotenv_values(envfile.write(StackSettings()))[envfile.PEPPER_VAR] != pepper
+
+
+def test_an_existing_stack_keeps_the_pepper_its_demo_key_was_made_with(stack_dir: Path) -> None:
+    (stack_dir / "demo").mkdir()
+    (stack_dir / "demo" / "api-key").write_text("sk_demo\n")
+    path = envfile.write(StackSettings())
+    assert path is not None
+    assert envfile.PEPPER_VAR not in dotenv_values(path)

@@ -47,5 +47,5 @@ async def test_a_published_transaction_is_not_turned_into_a_5xx_by_a_full_store(
 ) -> None:
     # complete() runs after the broker acknowledged the transaction: it must not raise.
     store = IdempotencyStore(_FullRedis(), ttl_s=60, lock_s=5)  # type: ignore[arg-type]
-    await store.complete("k", "fp", StoredResponse(202, b"{}"))
+    await store.complete(b"k", b"f" * 16, StoredResponse(202, b"{}"))
     assert "not completed" in caplog.text
