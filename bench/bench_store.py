@@ -1,7 +1,7 @@
 """Benchmark: the agents' feature-table store, faust's memory store against rocksdb.
 
 Run from the repository root: .venv/bin/python -m bench.bench_store [--quick]
-(stack up; the rocksdb store needs the ``rocksdb`` extra: pip install -e '.[rocksdb]').
+(stack up).
 
 1. Start-up: the feature-table changelog of N accounts is written straight to its topic,
    under the agent's keys and partitions (murmur2 of the account id, as the transactions
