@@ -346,7 +346,7 @@ def main(
                 if runs
             },
             "run_seconds": time.perf_counter() - began,
-        }
+        },
     )
 
 
