@@ -76,16 +76,12 @@ bench-agents: stack-up ## Benchmark the stream agent against a raw Kafka loop; w
 	$(BIN)/python -m bench.bench_agents
 
 bench-store: stack-up ## Benchmark the agents' table store, memory vs rocksdb: start-up and decisions/s (~5 min; BENCH_ARGS=--quick)
-	@$(BIN)/python -c 'import rocksdict' 2>/dev/null || \
-		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,rocksdb]'
 	$(BIN)/python -m bench.bench_store $(BENCH_ARGS)
 
 bench-replay: stack-up ## Benchmark `sentinel replay` (replayed tx/s) on a generated range; writes bench/results/
 	$(BIN)/python -m bench.bench_replay
 
 bench-failover: stack-up ## Agent workers killed with kill -9 under traffic: each partition's decision gap, restarted and taken over (~5 min; BENCH_ARGS="--duration 60")
-	@$(BIN)/python -c 'import rocksdict' 2>/dev/null || \
-		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,rocksdb]'
 	$(BIN)/python -m bench.bench_failover $(BENCH_ARGS)
 
 bench-decide: venv ## CPU µs per transaction of the decision code, agent and replay shapes (no services)

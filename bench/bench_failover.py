@@ -35,6 +35,7 @@ from typing import Any
 import typer
 from confluent_kafka.admin import AdminClient
 
+from bench.bench_store import write_changelog
 from bench.common import console, measures_table, producer, seed_reference, write_results
 from bench.failover_traffic import DecisionWatch, Feeder
 from schemas.connections import KafkaConnection
@@ -150,7 +151,12 @@ def main(
     warmup: float = typer.Option(20.0, help="Seconds of traffic before the first kill."),
     after_last: float = typer.Option(30.0, help="Seconds of traffic after the unrestarted kill."),
     static: bool = typer.Option(True, help="Static membership: SENTINEL_AGENTS_INSTANCE_ID."),
-    store: str = typer.Option("memory://", help="SENTINEL_AGENTS_STORE."),
+    store: str = typer.Option("rocksdb://", help="SENTINEL_AGENTS_STORE."),
+    preload: int = typer.Option(
+        0,
+        help="Account states written to the changelog first (start-up and takeover of a "
+        "large table; the state check is then skipped: they come from no source record).",
+    ),
     entry: str = typer.Option("module", help="Start workers with 'module' or 'sentinel'."),
     agent_env: list[str] = typer.Option(  # noqa: B008 - typer's way to declare the option
         [], "--env", help="More worker settings, NAME=VALUE (repeatable)."
@@ -163,6 +169,14 @@ def main(
     prefix = f"bench-failover-{uuid.uuid4().hex[:8]}."
     root = Path(tempfile.mkdtemp(prefix="failover-"))
     create_topics(prefix)
+    if preload:
+        began = time.perf_counter()
+        size = write_changelog(prefix, preload, events=60)
+        console.print(
+            f"preloaded {preload:,} account states ({size / 2**20:,.0f} MiB) "
+            f"in {time.perf_counter() - began:.0f} s"
+        )
+        check_state = False
     announce_model(prefix, train_tiny_model(root / "models"))
     seed_reference(producer(), prefix)
     env = {
@@ -175,14 +189,18 @@ def main(
     pool = Pool(env, root, static, entry)
     load_before = os.getloadavg()
     kills: list[Kill] = []
-    feeder = Feeder(prefix, rate, warmup + duration + after_last + 10)
+    loading = preload / 500  # the longest a preloaded table may take to load, in seconds
+    feeder = Feeder(prefix, rate, loading + warmup + duration + after_last + 10)
     watch = DecisionWatch(prefix)
     try:
+        started = time.time()
         for n in range(workers):
             pool.start(n)
         watch.start()
         feeder.start()
-        watch.wait_until_deciding(timeout=120)
+        # A preloaded table is first loaded into each worker's store: minutes per million.
+        watch.wait_until_deciding(timeout=120 + loading)
+        first_decision_s = time.time() - started
         began = time.time()
         time.sleep(warmup)
         while time.time() - began < warmup + duration:
@@ -204,6 +222,8 @@ def main(
             "rate_per_s": rate,
             "static": static,
             "store": store,
+            "preloaded_accounts": preload,
+            "start_to_first_decision_s": round(first_decision_s, 1),
             "every_s": every,
             "env": agent_env,
             "load_before": load_before,

@@ -1,7 +1,7 @@
 """Benchmark: the agents' feature-table store, faust's memory store against rocksdb.
 
 Run from the repository root: .venv/bin/python -m bench.bench_store [--quick]
-(stack up; the rocksdb store needs the ``rocksdb`` extra: pip install -e '.[rocksdb]').
+(stack up).
 
 1. Start-up: the feature-table changelog of N accounts is written straight to its topic,
    under the agent's keys and partitions (murmur2 of the account id, as the transactions
@@ -165,7 +165,7 @@ def worker_env(prefix: str, store: str, data: Path, registry: Path) -> dict[str,
 
 
 def start(
-    env: dict[str, str], log: Path, timeout_s: float = 300
+    env: dict[str, str], log: Path, timeout_s: float = 1200
 ) -> tuple[subprocess.Popen[bytes], Start]:
     """A worker, once ready; the time and RSS of its start."""
     sentinel = str(Path(sys.executable).with_name("sentinel"))
@@ -317,7 +317,8 @@ def main(
     events: int = typer.Option(60, help="Transactions in each account's state (30 days)."),
     accounts: int = typer.Option(10_000, help="Accounts of the throughput backlog."),
     per_account: int = typer.Option(4, help="Transactions per account in the backlog."),
-    rounds: int = typer.Option(2, help="Throughput runs per store, in ABBA order."),
+    rounds: int = typer.Option(2, help="Throughput runs per store, in ABBA order (0: none)."),
+    out: str = typer.Option("", help="Where to write the results (default store.json)."),
 ) -> None:
     counts = [int(s) for s in sizes.split(",")] if sizes else [10_000, 100_000]
     if quick:
@@ -332,6 +333,7 @@ def main(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the rocksdb files: ~0.6x the changelog
     report(
+        Path(out) if out else RESULTS,
         {
             "state_events_per_account": events,
             "startup": startup,
@@ -341,9 +343,10 @@ def main(
             **{
                 f"{store}_decisions_per_s_mean": statistics.fmean(runs)
                 for store, runs in rates.items()
+                if runs
             },
             "run_seconds": time.perf_counter() - began,
-        }
+        },
     )
 
 
@@ -361,7 +364,7 @@ def throughput(
     return rates
 
 
-def report(result: dict[str, Any]) -> None:
+def report(out: Path, result: dict[str, Any]) -> None:
     table = Table(title=f"feature-table store, one worker, {os.cpu_count()} cores (shared)")
     table.add_column("accounts", justify="right")
     table.add_column("changelog", justify="right")
@@ -381,7 +384,7 @@ def report(result: dict[str, Any]) -> None:
     for store in STORES:
         runs = ", ".join(f"{rate:,.0f}" for rate in result[f"{store}_decisions_per_s"])
         console.print(f"{store}: {runs} decisions/s")
-    write_results(RESULTS, result)
+    write_results(out, result)
 
 
 if __name__ == "__main__":

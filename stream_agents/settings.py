@@ -24,10 +24,13 @@ class AgentSettings(DecisionSettings):
     # of 1,004, with the same p99 (README, Performance).
     batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=10.0, ge=0)
-    # "memory://" rebuilds tables from their changelog at start; "rocksdb://" keeps them on
-    # disk and reads only the changelog it has not persisted (the ``rocksdb`` extra; one
-    # data dir per worker: rocksdb locks its files). README, "Table store".
-    store: str = "memory://"
+    # "rocksdb://" keeps the feature table on disk and reads only the changelog it has not
+    # persisted at a start: a restarted worker decides again in ~2 s, whatever the state's
+    # size; "memory://" re-reads the whole changelog at every start (~5-6 s at the bench's
+    # size, minutes for a million accounts). docs/agents.md, "Table store".
+    store: str = "rocksdb://"
+    # Each worker claims a folder of its own below it (stream_agents.datadir): its
+    # instance id's, else the first free worker-N.
     data_dir: Path = Path(".stack/agents")
     # Standby replicas of the feature table (faust follows other workers' changelog
     # partitions). Unset: none with memory://, whose recovery re-reads a partition that

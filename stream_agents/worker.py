@@ -19,6 +19,7 @@ from rule_engine import BreakerConfig, DeclineBreaker
 from schemas.follower import TopicFollower
 from schemas.secrets import refuse_default_secrets
 from stream_agents.app import create_app, output_topics
+from stream_agents.datadir import ClaimedDir, DataDirInUse, claim
 from stream_agents.followers import model_follower, reference_follower
 from stream_agents.metrics import MetricsObserver, watch_gc
 from stream_agents.output import BatchPublisher
@@ -85,14 +86,24 @@ def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
     return models, follower
 
 
+def claim_data_dir(settings: AgentSettings) -> ClaimedDir:
+    """A folder of its own under the data dir (rocksdb locks its files), with its parents
+    (faust creates only the last level)."""
+    try:
+        return claim(settings.data_dir, settings.instance_id)
+    except DataDirInUse as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+
+
 @agents_app.command("run")
 def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
     """Run one agent worker; start more processes to add capacity (no code change)."""
-    settings = AgentSettings()
+    base = AgentSettings()
     # Kafka alone carries no shipped secret today; the call keeps the rule one rule.
-    refuse_default_secrets(settings.kafka)
-    # faust creates only the last level of its data dir; nothing else may have to exist.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    refuse_default_secrets(base.kafka)
+    own = claim_data_dir(base)
+    settings = base.model_copy(update={"data_dir": own.path})
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
     reference = ReferenceData(observer=OBSERVER)
@@ -115,6 +126,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
     finally:
+        own.release()
         publisher.close()
         model_follower.stop()
         follower.stop()

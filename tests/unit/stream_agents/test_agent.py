@@ -74,7 +74,7 @@ class Pipeline:
     ) -> BatchResult:
         self.decided += [r.offset for r in records]
         return BatchResult(
-            outgoing=[Outgoing("decisions", r.key, r.value) for r in records],
+            outgoing=[Outgoing("decisions", r.key or b"", r.value or b"") for r in records],
             states={f"acct-{r.offset}": (r.partition, b"s") for r in records},
             decided=len(records),
         )
