@@ -155,12 +155,8 @@ class DecisionPipeline:
             state = accounts.get(tx.account_id)
             if state is None:
                 state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
-            event = feature_event(tx)
-            if conflicting_fields(state.state, event):
+            if not apply_transaction(state, tx, record.partition, record.offset):
                 result.dead_lettered += 1
-                continue
-            settle_currency(state.state, tx.currency)
-            state.apply_at(event, record.partition, record.offset)
 
     def _observe(
         self,
@@ -255,6 +251,18 @@ def invalid(
         # (``stream_agents.checkpoint``).
         return "account_id must not contain control characters"
     return None
+
+
+def apply_transaction(state: AccountFeatures, tx: Transaction, partition: int, offset: int) -> bool:
+    """What deciding ``tx`` (record ``partition``/``offset``) does to its account's state,
+    without computing features: replay's warm-up, and any recomputation of the agents'
+    states. False for a conflicting reuse of a transaction id, which changes nothing."""
+    event = feature_event(tx)
+    if conflicting_fields(state.state, event):
+        return False
+    settle_currency(state.state, tx.currency)
+    state.apply_at(event, partition, offset)
+    return True
 
 
 def _bounded(item: _Item, judgement: Judgement) -> Judgement:
