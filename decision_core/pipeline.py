@@ -17,6 +17,13 @@ from datetime import UTC, datetime
 
 from decision_core.features import AccountFeatures, HomeProfile, StateDecodeError
 from decision_core.features.merchant import MerchantValues, merchant_features
+from decision_core.ledger_policy import (
+    CONFLICTING_DUPLICATE,
+    CURRENCY_MISMATCH,
+    conflicting_fields,
+    declined_for_currency,
+    settle_currency,
+)
 from decision_core.live_models import shadow_scores
 from decision_core.observer import SILENT, Observer
 from decision_core.outputs import dead_letter, publishable
@@ -36,6 +43,8 @@ class _Item:
     tx: Transaction
     features: dict[str, float]
     home_country: str | None
+    # In another currency than the account's ledger: declined (``ledger_policy``).
+    foreign_currency: bool = False
 
 
 class DecisionPipeline:
@@ -100,7 +109,9 @@ class DecisionPipeline:
         assessment = model.assess(rows) if model else None
         scores: Sequence[float | None] = assessment.scores if assessment else [None] * len(rows)
         judgements = [
-            self.judge(item.tx, item.features, score, item.home_country, live.thresholds)
+            _bounded(
+                item, self.judge(item.tx, item.features, score, item.home_country, live.thresholds)
+            )
             for item, score in zip(items, scores, strict=True)
         ]
         # Exact TreeSHAP where the reasons stop a payment (REVIEW, DECLINE): they are read
@@ -144,7 +155,8 @@ class DecisionPipeline:
             state = accounts.get(tx.account_id)
             if state is None:
                 state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
-            state.apply_at(feature_event(tx), record.partition, record.offset)
+            if not apply_transaction(state, tx, record.partition, record.offset):
+                result.dead_lettered += 1
 
     def _observe(
         self,
@@ -169,13 +181,22 @@ class DecisionPipeline:
         state = accounts.get(tx.account_id)
         if state is None:
             state = accounts[tx.account_id] = _load(load_state(tx.account_id))
-        profile = self.profiles(tx.account_id)
         event = feature_event(tx)
+        conflict = conflicting_fields(state.state, event)
+        if conflict:
+            # A reused transaction id, not a redelivery: nothing is decided or published
+            # for it, and the state is left as the first one made it.
+            message = f"transaction id reused with a different {', '.join(conflict)}"
+            result.outgoing.append(dead_letter(record, CONFLICTING_DUPLICATE, message))
+            result.dead_lettered += 1
+            return None
+        foreign = not settle_currency(state.state, tx.currency)
+        profile = self.profiles(tx.account_id)
         observation = state.observe_at(event, record.partition, record.offset, profile)
         home = observation.home_country  # the one the features used, from the same window
         features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
-        return _Item(record, tx, features, home)
+        return _Item(record, tx, features, home, foreign)
 
     def _decision(
         self,
@@ -188,6 +209,8 @@ class DecisionPipeline:
     ) -> Decision:
         tx = item.tx
         challenger = live.challenger
+        if item.foreign_currency:
+            reasons = (CURRENCY_MISMATCH, *reasons)
         return Decision(
             decision_id=decision_id_for(tx.transaction_id),
             transaction_id=tx.transaction_id,
@@ -228,6 +251,23 @@ def invalid(
         # (``stream_agents.checkpoint``).
         return "account_id must not contain control characters"
     return None
+
+
+def apply_transaction(state: AccountFeatures, tx: Transaction, partition: int, offset: int) -> bool:
+    """What deciding ``tx`` (record ``partition``/``offset``) does to its account's state,
+    without computing features: replay's warm-up, and any recomputation of the agents'
+    states. False for a conflicting reuse of a transaction id, which changes nothing."""
+    event = feature_event(tx)
+    if conflicting_fields(state.state, event):
+        return False
+    settle_currency(state.state, tx.currency)
+    state.apply_at(event, partition, offset)
+    return True
+
+
+def _bounded(item: _Item, judgement: Judgement) -> Judgement:
+    """The judgement the ledger can book (``ledger_policy``)."""
+    return declined_for_currency(judgement) if item.foreign_currency else judgement
 
 
 def _load(data: bytes | None) -> AccountFeatures:

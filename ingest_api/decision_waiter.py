@@ -2,7 +2,9 @@
 
 Each API process reads every partition of ``decisions`` from the end, without a consumer
 group, so any number of API processes can wait at once. Records carry the transaction id
-in a header: a decision nobody here waits for is skipped without being decoded.
+in a header: a decision nobody here waits for is skipped without being decoded. A waiter
+may name the content hash of the transaction it published (``schemas.fingerprint``): a
+decision for another transaction that reused the id does not answer it (issue 18).
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from schemas.codec import decode_decision
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
+from schemas.fingerprint import transaction_fingerprint
 from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Decision]", str | None]
 
 
 class DecisionWaiter:
@@ -25,7 +31,8 @@ class DecisionWaiter:
 
     def __init__(self, kafka: KafkaConnection) -> None:
         self.topic = f"{kafka.topic_prefix}{DECISIONS.name}"
-        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Decision]]] = {}
+        # transaction id -> (loop, future, content hash the decision must have, or None)
+        self._waiting: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -42,12 +49,15 @@ class DecisionWaiter:
         self._thread = threading.Thread(target=self._serve, name="decision-waiter", daemon=True)
         self._thread.start()
 
-    def expect(self, transaction_id: str) -> asyncio.Future[Decision]:
-        """Register interest before publishing, so a fast decision cannot be missed."""
+    def expect(
+        self, transaction_id: str, fingerprint: str | None = None
+    ) -> asyncio.Future[Decision]:
+        """Register interest before publishing, so a fast decision cannot be missed; with
+        ``fingerprint``, only a decision of a transaction with that content answers."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         with self._lock:
-            self._waiting[transaction_id] = (loop, future)
+            self._waiting[transaction_id] = (loop, future, fingerprint)
         return future
 
     def forget(self, transaction_id: str) -> None:
@@ -99,15 +109,29 @@ class DecisionWaiter:
 
     def _deliver(self, transaction_id: str | None, value: bytes | None) -> None:
         with self._lock:
-            if transaction_id is None or transaction_id not in self._waiting:
-                return
-            loop, future = self._waiting.pop(transaction_id)
+            waiter = self._waiting.get(transaction_id) if transaction_id is not None else None
+        if waiter is None or transaction_id is None:
+            return
+        loop, future, fingerprint = waiter
         try:
             decision = decode_decision(value)
         except SchemaError as exc:
-            loop.call_soon_threadsafe(_fail, future, exc)
+            self._settle(transaction_id, waiter, _fail, exc)
             return
-        loop.call_soon_threadsafe(_resolve, future, decision)
+        if fingerprint is not None and transaction_fingerprint(decision.transaction) != fingerprint:
+            return  # another body under the same id: keep waiting for this one's decision
+        self._settle(transaction_id, waiter, _resolve, decision)
+
+    def _settle(
+        self, transaction_id: str, waiter: _Waiter, settle: Callable[..., None], result: object
+    ) -> None:
+        """Hand ``result`` to the waiter, if it is still the one registered for the id."""
+        with self._lock:
+            if self._waiting.get(transaction_id) is not waiter:
+                return
+            del self._waiting[transaction_id]
+        loop, future, _fingerprint = waiter
+        loop.call_soon_threadsafe(settle, future, result)
 
 
 def _header(headers: object) -> str | None:

@@ -76,3 +76,9 @@ class RuleInvalid(IngestError):
     """A rule expression that does not compile; details carry the line and column."""
 
     status, code = 422, "rule_invalid"
+
+
+class TransactionIdConflict(IngestError):
+    """The transaction id was already used for a transaction with other content."""
+
+    status, code = 409, "transaction_id_conflict"

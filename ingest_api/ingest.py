@@ -10,14 +10,16 @@ import orjson
 import pydantic_core
 from fastapi import Response
 
-from ingest_api.errors import InvalidRequest
+from ingest_api.errors import InvalidRequest, TransactionIdConflict
 from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key
 from ingest_api.metrics import IDEMPOTENT_REPLAYS
 from ingest_api.models import BatchIn, TransactionIn, ValidationContext
 from ingest_api.publisher import OutgoingRecord
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
+from ingest_api.transaction_ids import TransactionIds, conflicts, created, short_fingerprint
 from schemas.codec import encode_transaction
+from schemas.records import Transaction
 
 JSON = "application/json"
 Action = Callable[[], Awaitable[tuple[int, bytes]]]
@@ -64,8 +66,40 @@ def parse_batch(raw: bytes, max_items: int) -> list[dict[str, Any]]:
 
 
 def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> OutgoingRecord:
-    record = tx.to_record(now, idempotency_key)
+    return outgoing_record(tx.to_record(now, idempotency_key))
+
+
+def outgoing_record(record: Transaction) -> OutgoingRecord:
     return OutgoingRecord(key=record.account_id.encode(), value=encode_transaction(record))
+
+
+async def publish_claimed(runtime: Runtime, records: list[Transaction]) -> list[bool]:
+    """Publish ``records`` whose transaction ids are not taken by other content; per record,
+    whether it was refused as a conflict (``transaction_ids``). Nothing is published for
+    a conflicting one; a failed publish frees the ids it claimed."""
+    ids = TransactionIds(runtime.redis, runtime.settings.transaction_id_window_s)
+    claims = [(r.transaction_id, short_fingerprint(r)) for r in records]
+    previous = await ids.claim(claims)
+    clashing = conflicts(claims, previous)
+    publishable = [
+        outgoing_record(r) for r, clash in zip(records, clashing, strict=True) if not clash
+    ]
+    try:
+        if publishable:
+            await runtime.publisher.publish(publishable)
+    except BaseException:
+        await ids.release(created(claims, previous))
+        raise
+    return clashing
+
+
+async def publish_one(runtime: Runtime, record: Transaction) -> None:
+    """``publish_claimed`` for one transaction: a conflict is a 409, nothing published."""
+    if (await publish_claimed(runtime, [record]))[0]:
+        raise TransactionIdConflict(
+            "this transaction_id was already used for a transaction with different content",
+            {"transaction_id": record.transaction_id},
+        )
 
 
 def decision_url(transaction_id: str) -> str:

@@ -51,6 +51,10 @@ class ApiSettings(BaseSettings):
     # fill level this often (and at every /metrics scrape).
     idempotency_store_warn_ratio: float = Field(default=0.8, gt=0, le=1)
     idempotency_store_poll_s: float = Field(default=15.0, gt=0)
+    # How long a transaction id stays claimed with its content hash: a reuse with other
+    # content within it is a 409 (0 turns the check off; the sink still dead-letters reuses).
+    # Redis holds one small key per transaction for this long: see docs/operations.md.
+    transaction_id_window_s: int = Field(default=900, ge=0)
 
     # Per API key unless the key carries its own limits.
     rate_limit_per_second: int = Field(default=2_000, ge=1)

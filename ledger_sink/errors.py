@@ -48,3 +48,10 @@ class KafkaUnavailable(LedgerSinkError):
 
 class InvalidSubscription(LedgerSinkError, ValueError):
     """A webhook subscription's URL, secret or event types are not acceptable."""
+
+
+class ConflictingDuplicate(Unwritable):
+    """A transaction id already in the ledger (or earlier in the batch) with other content:
+    a reused id, not a redelivery (``schemas.fingerprint``)."""
+
+    code = "conflicting_duplicate"

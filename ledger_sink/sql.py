@@ -46,6 +46,15 @@ RETURNING transaction_id
 """
 DECISIONS_WIDTH = 12
 
+# The booked transactions of ids a batch repeats, in ``schemas.fingerprint.CANONICAL_FIELDS``
+# order: a repeat is a redelivery only when its content hash matches (``conflicts``).
+STORED_TRANSACTIONS = """
+SELECT transaction_id, account_id, card_token, amount, currency, merchant_id, merchant_name,
+       mcc, country, city, lat, lon, channel, device_id, ip, event_ts, type
+FROM transactions
+WHERE transaction_id = ANY(%b::text[])
+"""
+
 RULE_HITS = """
 INSERT INTO decision_rule_hits (decision_id, rule_id, rule_version, action, shadow)
 SELECT * FROM unnest(%b::uuid[], %b::text[], %b::int[], %b::text[], %b::bool[])

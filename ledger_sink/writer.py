@@ -2,7 +2,8 @@
 
 Per batch, in one transaction and one round trip per table: accounts, transactions,
 decisions (whose RETURNING tells which are new), rule hits, then — for the new ones only —
-the ledger entries, chained after each account's head read under its balance row's lock,
+the ledger entries (after refusing a reused transaction id with other content,
+``conflicts``), chained after each account's head read under its balance row's lock,
 the balances, and the star schema. A redelivered decision adds nothing anywhere.
 """
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from ledger_sink import rows, sql
+from ledger_sink import conflicts, rows, sql
 from ledger_sink.hashchain import LedgerEntry
 from ledger_sink.heads import Head
 from ledger_sink.ledger import ChainHead, first_currencies, plan_entries
@@ -45,6 +46,7 @@ class LedgerWriter:
 
     def write(self, decisions: Sequence[Decision]) -> WriteResult:
         """Write `decisions` (in stream order) atomically; raises psycopg errors as they come."""
+        conflicts.refuse(conflicts.within(decisions))
         batch = rows.unique_by_transaction(decisions)
         conn = self._connection()
         heads: list[Head] = []
@@ -86,6 +88,11 @@ class LedgerWriter:
         )
         inserted = {row[0] for row in cursor.fetchall()}
         new = [d for d in batch if d.transaction_id in inserted]
+        repeats = sorted(d.transaction_id for d in batch if d.transaction_id not in inserted)
+        if repeats:
+            # Raised inside the transaction: nothing of the batch is committed.
+            stored = conflicts.stored_fingerprints(conn.execute(sql.STORED_TRANSACTIONS, [repeats]))
+            conflicts.refuse(conflicts.against(batch, stored))
         hits = [hit for d in new for hit in rows.rule_hit_rows(d)]
         if hits:
             conn.execute(sql.RULE_HITS, rows.columns(hits, sql.RULE_HITS_WIDTH))

@@ -5,6 +5,10 @@ the same transaction when a gateway produces it straight to Kafka. Both call the
 checks, so the two paths cannot drift apart: a positive amount with no more decimals than
 its ISO 4217 currency allows (``JPY 1.5`` is not money), an ISO 3166-1 alpha-2 country,
 no card number in ``card_token``, and an event time inside a window around a reference.
+Plus what the ledger's columns refuse (``ledger_problem``: id lengths, the MCC's shape,
+finite coordinates in range): the API's own schema is stricter, and a record produced
+straight to Kafka is dead-lettered by the agent before any decision goes out, rather than
+approved and then refused by the sink (issue 18, item 9).
 
 The reference time differs by path, never the window. The API's is its clock at receipt.
 The agent's is the Kafka record's timestamp (when the producer sent it, or when the broker
@@ -15,6 +19,8 @@ hold an account's velocity windows frozen until its time came) is dead-lettered.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,6 +36,9 @@ CURRENCY_EXPONENT: Final[dict[str, int]] = {
     c.code: c.exponent for c in iso4217.Currency if c.exponent is not None
 }
 COUNTRIES: Final[frozenset[str]] = frozenset(c.alpha_2 for c in pycountry.countries)
+# The ledger's external_id domain and column checks (ledger_sink/migrations, 0100).
+EXTERNAL_ID_MAX: Final = 256
+_MCC: Final = re.compile(r"[0-9]{4}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,20 @@ def free_text_problem(tx: Transaction) -> str | None:
     return None
 
 
+def ledger_problem(tx: Transaction) -> str | None:
+    """What the ledger's ``transactions`` columns would refuse, naming the field, or None."""
+    for name in ("transaction_id", "account_id", "merchant_id"):
+        if not 1 <= len(getattr(tx, name)) <= EXTERNAL_ID_MAX:
+            return f"{name} must be 1 to {EXTERNAL_ID_MAX} characters"
+    if tx.mcc is not None and not _MCC.fullmatch(tx.mcc):
+        return "mcc must be four digits"
+    for name, bound in (("lat", 90), ("lon", 180)):
+        value = getattr(tx, name)
+        if value is not None and not (math.isfinite(value) and -bound <= value <= bound):
+            return f"{name} must be a number from -{bound} to {bound}"
+    return None
+
+
 def time_problem(
     event_time: datetime, reference: datetime, window: TimeWindow = DEFAULT_WINDOW
 ) -> str | None:
@@ -105,6 +128,7 @@ def transaction_problem(
         ("country", country_problem(tx.country)),
         ("card_token", card_token_problem(tx.card_token)),
         ("", free_text_problem(tx)),
+        ("", ledger_problem(tx)),
         ("timestamp", None if reference is None else time_problem(tx.timestamp, reference, window)),
     )
     found = ((name, problem) for name, problem in checks if problem is not None)

@@ -23,11 +23,17 @@ Format 2 (binary, written since issue 15), little-endian::
              each a packed array of the first of a few 8- to 64-bit integer types that
              holds all its values (``_pack``)
 
+Format 3 is format 2 with the account's ledger currency (issue 18): the same bytes after
+the first, then the currency in UTF-8 and its length in one byte. A state without a
+currency is still written in format 2, byte for byte as before, and states written in
+format 1 or 2 decode with no currency (the pipeline learns it from the next transaction).
+
 A state the binary layout cannot hold (an integer beyond 64 bits, a NUL inside a string)
 is written in format 1, the JSON layout earlier versions wrote, which the decoder still
 reads, so a changelog written before the upgrade keeps working: a JSON array ``[1,
 next_seq, ts_deltas, ids, amounts, merchants, countries, lats, lons, seqs, flags,
-seen_countries, seen_devices, seen_merchants, offsets]``.
+seen_countries, seen_devices, seen_merchants, offsets]``, plus the currency as a 16th
+element when the state has one.
 """
 
 import sys
@@ -46,8 +52,9 @@ import orjson
 from decision_core.features.windows import DEFAULT_CONFIG, AccountWindows, FeatureConfig
 
 FORMAT_VERSION: Final = 2
+CURRENCY_FORMAT: Final = 3  # format 2 plus the account's currency at the end
 JSON_FORMAT: Final = 1
-_JSON_PARTS: Final = 15
+_JSON_PARTS: Final = 15  # 16 with the currency
 # ts deltas, amounts, merchants, countries, lats, lons, seqs, flags, offsets
 _COLUMNS: Final = 9
 # format, next_seq, rows, first ts, first seq, strings, string bytes, seen countries,
@@ -69,26 +76,55 @@ class StateDecodeError(ValueError):
 
 
 class _Unfit(Exception):
-    """A state the binary layout cannot hold exactly (written as JSON instead)."""
+    """Format 3 is format 2 with the account's ledger currency (issue 18): the same bytes after
+    the first, then the currency in UTF-8 and its length in one byte. A state without a
+    currency is still written in format 2, byte for byte as before, and states written in
+    format 1 or 2 decode with no currency (the pipeline learns it from the next transaction).
+
+    A state the binary layout cannot hold exactly (written as JSON instead)."""
 
 
 def encode_state(state: AccountWindows) -> bytes:
     try:
-        return _encode_binary(state)
+        return _with_currency(_encode_binary(state), state.currency)
     except _Unfit:
         return _encode_json(state)
 
 
 def decode_state(data: bytes, config: FeatureConfig = DEFAULT_CONFIG) -> AccountWindows:
-    """Inverse of ``encode_state`` (either format); checks the layout, trusts the values."""
+    """Inverse of ``encode_state`` (any format); checks the layout, trusts the values."""
     if data[:1] == b"[":
         return _decode_json(data, config)
-    if data[:1] != bytes([FORMAT_VERSION]):
+    if data[:1] not in (bytes([FORMAT_VERSION]), bytes([CURRENCY_FORMAT])):
         raise StateDecodeError("account state has an unknown format")
     try:
-        return _decode_binary(data, config)
+        body, currency = _split_currency(data)
+        state = _decode_binary(body, config)
     except (StructError, IndexError, ValueError) as exc:
         raise StateDecodeError(f"account state is malformed: {exc}") from exc
+    state.currency = currency
+    return state
+
+
+def _with_currency(data: bytes, currency: str | None) -> bytes:
+    """Format 2 bytes as format 3 when there is a currency to keep."""
+    if currency is None:
+        return data
+    raw = currency.encode("utf-8", "surrogatepass")
+    if not 0 < len(raw) < 256:
+        raise _Unfit("a currency code of more than 255 bytes")
+    return b"".join([bytes([CURRENCY_FORMAT]), data[1:], raw, bytes([len(raw)])])
+
+
+def _split_currency(data: bytes) -> tuple[bytes, str | None]:
+    """Format 2 bytes and the currency of a format 2 or 3 state."""
+    if data[0] == FORMAT_VERSION:
+        return data, None
+    size = data[-1]
+    if not 0 < size < len(data) - 1:
+        raise ValueError("the currency trailer is truncated")
+    currency = data[-1 - size : -1].decode("utf-8", "surrogatepass")
+    return bytes([FORMAT_VERSION]) + data[1 : -1 - size], currency
 
 
 def _encode_binary(state: AccountWindows) -> bytes:
@@ -310,6 +346,8 @@ def _encode_json(state: AccountWindows) -> bytes:
         list(state.seen_merchants),
         [x for partition in sorted(offsets) for x in (partition, offsets[partition])],
     ]
+    if state.currency is not None:
+        payload.append(state.currency)
     return orjson.dumps(payload)
 
 
@@ -322,6 +360,7 @@ def _decode_json(data: bytes, config: FeatureConfig) -> AccountWindows:
         [list(accumulate(payload[2])), *payload[3:11]],
         payload[11:14],
         dict(zip(offsets[::2], offsets[1::2], strict=True)),
+        payload[15] if len(payload) > _JSON_PARTS else None,
     )
 
 
@@ -330,11 +369,17 @@ def _load_json(data: bytes) -> list[Any]:
         payload = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise StateDecodeError(f"account state is not JSON: {exc}") from exc
-    if not isinstance(payload, list) or len(payload) != _JSON_PARTS or payload[0] != JSON_FORMAT:
+    if (
+        not isinstance(payload, list)
+        or len(payload) not in (_JSON_PARTS, _JSON_PARTS + 1)
+        or payload[0] != JSON_FORMAT
+    ):
         raise StateDecodeError("account state has an unknown layout or version")
+    if len(payload) > _JSON_PARTS and not isinstance(payload[15], str):
+        raise StateDecodeError("account state currency must be a string")
     if not isinstance(payload[1], int):
         raise StateDecodeError("account state arrival counter must be an integer")
-    if any(not isinstance(part, list) for part in payload[2:]):
+    if any(not isinstance(part, list) for part in payload[2:_JSON_PARTS]):
         raise StateDecodeError("account state columns must be arrays")
     if len({len(column) for column in payload[2:11]}) > 1:
         raise StateDecodeError("account state columns differ in length")

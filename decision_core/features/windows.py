@@ -32,6 +32,11 @@ First-seen memory
     ``max_seen`` most recently seen distinct values". Late events and duplicates leave it
     alone. An event without a device id has an unknown (not new) device.
 
+Currency
+    ``currency`` is the currency of the account's first decided transaction, the one its
+    ledger is kept in; the pipeline declines a transaction in another before it is decided
+    (``decision_core.ledger_policy``).
+
 Applied offsets
     ``applied_offsets`` maps a source partition to the highest offset applied to this
     state; ``should_apply`` is false at or below it. Stored with the state, it makes a
@@ -99,7 +104,7 @@ class AccountWindows:
     __slots__ = (
         "config", "ts", "ids", "amounts", "merchants", "countries", "lats", "lons",
         "seqs", "flags", "next_seq", "seen_countries", "seen_devices", "seen_merchants",
-        "applied_offsets", "_id_ts", "_tally",
+        "applied_offsets", "currency", "_id_ts", "_tally",
     )  # fmt: skip
 
     def __init__(self, config: FeatureConfig = DEFAULT_CONFIG) -> None:
@@ -118,6 +123,10 @@ class AccountWindows:
         self.seen_devices: dict[str, None] = {}
         self.seen_merchants: dict[str, None] = {}
         self.applied_offsets: dict[int, int] = {}
+        # The account's ledger currency: its first decided transaction's, as the ledger's
+        # balance row takes it (``ledger_sink.ledger``). None until then, and in states
+        # written before it was kept.
+        self.currency: str | None = None
         self._id_ts: dict[str, int] = {}
         # Maintained over all retained rows: a window's tally is this minus a few edge rows.
         self._tally = Tally({}, 0, 0, 0)
@@ -269,10 +278,12 @@ class AccountWindows:
         columns: Sequence[list[Any]],
         seen: Sequence[list[str]],
         applied_offsets: dict[int, int],
+        currency: str | None = None,
     ) -> "AccountWindows":
         """Rebuild a state from its parts (see ``codec``), applying ``config`` bounds."""
         state = cls(config)
         state.next_seq = next_seq
+        state.currency = currency
         for column, values in zip(state.columns(), columns, strict=True):
             column.extend(values)
         state._id_ts = dict(zip(state.ids, state.ts, strict=True))

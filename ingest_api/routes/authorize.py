@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from ingest_api.deps import IngestKey, RuntimeDep
 from ingest_api.errors import InvalidRequest
-from ingest_api.ingest import context, idempotent, outgoing, parse_transaction, utcnow
+from ingest_api.ingest import context, idempotent, parse_transaction, publish_one, utcnow
 from ingest_api.metrics import AUTHORIZE_FALLBACKS
 from ingest_api.models import AuthorizeOut, TransactionIn
 from ingest_api.routes.transactions import ERRORS, IdempotencyKey, _body
 from schemas.enums import Outcome
+from schemas.fingerprint import transaction_fingerprint
 from schemas.records import Decision
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -49,9 +50,12 @@ async def authorize(
     tid = str(tx.transaction_id)
 
     async def publish_and_wait() -> tuple[int, bytes]:
-        waiting = runtime.waiter.expect(tid)
+        record = tx.to_record(now, idempotency_key or "")
+        # Only the decision of this very transaction answers: not one for another body that
+        # reused its id (produced straight to Kafka, where no 409 stops it).
+        waiting = runtime.waiter.expect(tid, transaction_fingerprint(record))
         try:
-            await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "")])
+            await publish_one(runtime, record)
             remaining = deadline / 1000 - (time.perf_counter() - started)
             decision = await asyncio.wait_for(waiting, max(remaining, 0.0))
         except TimeoutError:

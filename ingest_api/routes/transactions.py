@@ -15,9 +15,10 @@ from ingest_api.ingest import (
     context,
     decision_url,
     idempotent,
-    outgoing,
     parse_batch,
     parse_transaction,
+    publish_claimed,
+    publish_one,
     utcnow,
 )
 from ingest_api.models import Accepted, BatchAccepted, BatchIn, ErrorBody, TransactionIn
@@ -59,7 +60,7 @@ async def submit(
     tid = str(tx.transaction_id)
 
     async def publish() -> tuple[int, bytes]:
-        await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "")])
+        await publish_one(runtime, tx.to_record(now, idempotency_key or ""))
         return 202, Accepted(
             transaction_id=tid, decision_url=decision_url(tid)
         ).model_dump_json().encode()
@@ -85,7 +86,10 @@ async def submit_batch(
     results, valid = _validate_items(items, runtime, now)
 
     async def publish() -> tuple[int, bytes]:
-        await runtime.publisher.publish([outgoing(tx, now, idempotency_key or "") for tx in valid])
+        records = [tx.to_record(now, idempotency_key or "") for tx in valid]
+        clashing = await publish_claimed(runtime, records)
+        pairs = zip(records, clashing, strict=True)
+        _refuse_conflicts(results, {r.transaction_id for r, clash in pairs if clash})
         accepted = sum(1 for r in results if r["status"] == "accepted")
         out = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         return 202, orjson.dumps(out)
@@ -118,6 +122,17 @@ def _validate_items(
         valid.append(tx)
         results.append(_result(index, tid))
     return results, valid
+
+
+def _refuse_conflicts(results: list[dict[str, Any]], conflicting: set[str]) -> None:
+    """Turn the accepted results of ``conflicting`` transaction ids into rejections."""
+    for index, result in enumerate(results):
+        if result["status"] == "accepted" and result["transaction_id"] in conflicting:
+            error = _error(
+                "transaction_id_conflict",
+                "transaction_id already used for a transaction with different content",
+            )
+            results[index] = _result(result["index"], result["transaction_id"], error)
 
 
 def _details(exc: ValidationError | orjson.JSONEncodeError) -> list[dict[str, Any]]:

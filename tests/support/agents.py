@@ -18,7 +18,8 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from decision_core.features import AccountFeatures
-from decision_core.transaction_features import FEATURE_CONFIG, feature_event
+from decision_core.pipeline import apply_transaction
+from decision_core.transaction_features import FEATURE_CONFIG
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import decode_decision, decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
@@ -290,7 +291,8 @@ def replayed_states(prefix: str) -> dict[str, bytes]:
     records = read_topic(f"{prefix}{TRANSACTIONS.name}")
     for msg in sorted(records, key=lambda m: (m.partition(), m.offset())):
         tx = decode_transaction(msg.value())
-        states[tx.account_id].observe_at(feature_event(tx), msg.partition(), msg.offset())
+        # As the agent applies it (its currency, a reused id changing nothing).
+        apply_transaction(states[tx.account_id], tx, msg.partition(), msg.offset())
     return {account: state.to_bytes() for account, state in states.items()}
 
 

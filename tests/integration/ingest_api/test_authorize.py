@@ -12,15 +12,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from schemas.codec import decode_transaction, encode_decision
+from schemas.codec import decode_transaction, encode_decision, encode_transaction
 from schemas.connections import KafkaConnection
-from schemas.enums import Outcome
-from schemas.records import Decision, ReasonCode, decision_id_for
+from schemas.enums import Channel, Outcome, TxType
+from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID, TRANSACTIONS
 from tests.support.api import headers, start_api, stop_api, transaction
 
@@ -147,3 +148,50 @@ def test_authorize_replay_returns_the_first_answer(
     again = httpx.post(f"{api_url}/v1/authorize", json=body, headers=sent, timeout=5)
     assert first.status_code == again.status_code == 200
     assert first.content == again.content
+
+
+def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
+    api_url: str, ingest_key: str, topic_prefix: str, decider: None
+) -> None:
+    """A gateway producing straight to Kafka reused the id (no 409 stops it there): its
+    decision must not answer this authorize, which falls back instead (issue 18, item 8)."""
+    body = transaction(account_id=SILENT_ACCOUNT)  # the decider never answers this one
+    impostor = Transaction(
+        transaction_id=body["transaction_id"],
+        account_id="acct-impostor",
+        card_token="tok_5d41402abc4b",
+        amount=Decimal("1.00"),
+        currency="INR",
+        merchant_id="m-1",
+        country="IN",
+        channel=Channel.ECOM,
+        timestamp=datetime.now(UTC),
+        type=TxType.DEBIT,
+    )
+    answer = decide(encode_transaction(impostor))
+    assert answer is not None
+    key, value, tid = answer
+
+    def inject() -> None:
+        time.sleep(0.3)  # after the API published and registered its waiter
+        producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers})
+        producer.produce(
+            f"{topic_prefix}{DECISIONS.name}",
+            value,
+            key.encode(),
+            headers=[(HEADER_TRANSACTION_ID, tid.encode())],
+        )
+        producer.flush(5)
+
+    injector = threading.Thread(target=inject)
+    injector.start()
+    response = httpx.post(
+        f"{api_url}/v1/authorize",
+        params={"deadline_ms": 1500},
+        json=body,
+        headers=headers(ingest_key),
+        timeout=5,
+    )
+    injector.join(10)
+    assert response.status_code == 200, response.text
+    assert response.json()["fallback"] is True

@@ -81,12 +81,18 @@ BAD = {
     "too_old": dict(at=NOW - timedelta(days=91)),
     "zero_amount": dict(amount=Decimal("0")),
     "pan_token": dict(card_token="4111111111111111"),
+    # What the ledger's columns refuse: approved here, the sink could not book it (item 9).
+    "mcc_not_four_digits": dict(mcc="54111"),
+    "lat_out_of_range": dict(lat=95.0, lon=2.0),
+    "lon_out_of_range": dict(lat=48.0, lon=-181.0),
+    "account_id_past_the_ledgers_256": dict(account_id="a" * 257),
 }
 GOOD = {
     "jpy_whole": dict(currency="JPY", amount=Decimal("1500")),
     "within_the_skew": dict(at=NOW + timedelta(seconds=299)),
     "eighty_nine_days_old": dict(at=NOW - timedelta(days=89)),
     "bhd_three_decimals": dict(currency="BHD", amount=Decimal("1.234")),
+    "located_at_the_edges": dict(mcc="5411", lat=-90.0, lon=180.0),
 }
 
 
@@ -120,7 +126,15 @@ def test_a_record_produced_straight_to_kafka_is_dead_lettered_with_its_reason(
     assert result.decided == 0 and result.dead_lettered == 1
     (letter,) = [decode_dead_letter(o.value) for o in result.outgoing]
     assert letter.error_code == "invalid_transaction"
-    field = {"far_future": "timestamp", "just_past_the_skew": "timestamp", "too_old": "timestamp"}
+    field = {
+        "far_future": "timestamp",
+        "just_past_the_skew": "timestamp",
+        "too_old": "timestamp",
+        "mcc_not_four_digits": "mcc",
+        "lat_out_of_range": "lat",
+        "lon_out_of_range": "lon",
+        "account_id_past_the_ledgers_256": "account_id",
+    }
     assert field.get(case, "") in letter.error_message
 
 
@@ -151,3 +165,15 @@ def test_a_replay_of_history_is_bounded_by_the_records_own_times(registry: Path)
     ]
     result = replay.process(old, store())
     assert (result.decided, result.dead_lettered) == (3, 0)
+
+
+@pytest.mark.parametrize("coordinate", ["lat", "lon"])
+def test_a_coordinate_json_cannot_carry_is_refused_on_the_kafka_path(
+    registry: Path, coordinate: str
+) -> None:
+    """NaN reaches the agent only through Avro; the ledger's range check refuses it."""
+    bad = tx(**{"lat": 1.0, "lon": 1.0, coordinate: float("nan")})  # type: ignore[arg-type]
+    result = pipeline(registry).process([record(bad, sent=NOW)], store())
+    (letter,) = [decode_dead_letter(o.value) for o in result.outgoing]
+    assert (result.decided, letter.error_code) == (0, "invalid_transaction")
+    assert coordinate in letter.error_message

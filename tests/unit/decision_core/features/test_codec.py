@@ -1,4 +1,5 @@
-"""The account state codec: binary format 2, exact both ways, and format 1 (JSON) still read."""
+"""The account state codec: binary formats 2 and 3 (2 plus the currency), exact both ways,
+and format 1 (JSON) still read."""
 
 import uuid
 
@@ -138,6 +139,41 @@ def test_format_1_written_before_the_upgrade_is_still_read() -> None:
     restored = AccountFeatures.from_bytes(FORMAT_1)
     observed = restored.observe(FeatureEvent("tx-2", T0 + MINUTE, 250000, "m2", "DE"))
     assert observed.duplicate
+
+
+def test_a_state_with_a_currency_is_format_3_and_round_trips_exactly() -> None:
+    state = busy()
+    without = encode_state(state)
+    state.currency = "INR"
+    data = exact(state)
+    assert data[0] == 3 and without[0] == 2
+    # Format 2 with the currency after it: a state without one is written as before.
+    assert data[1:-4] == without[1:] and data[-4:] == b"INR\x03"
+    assert decode_state(data).currency == "INR"
+    assert decode_state(without).currency is None
+
+
+def test_format_2_written_before_the_currency_decodes_without_one() -> None:
+    state = decode_state(encode_state(two_events().state))
+    assert state.currency is None
+    assert AccountFeatures(state=state).state.ids == [
+        "5f0c1a52-3b7e-4d47-9a51-0c6f1e2d3a4b",
+        "tx-2",
+    ]
+
+
+def test_a_json_state_keeps_its_currency_and_format_1_has_none() -> None:
+    state = two_events().state
+    state.currency = "EUR"
+    restored = decode_state(_encode_json(state))
+    assert restored.currency == "EUR" and parts(restored) == parts(state)
+    assert decode_state(FORMAT_1).currency is None
+
+
+@pytest.mark.parametrize("data", [b"\x03" + b"x" * 5 + b"\x00", b"\x03\x05", b"\x03INR\x09"])
+def test_a_malformed_currency_trailer_raises_a_decode_error(data: bytes) -> None:
+    with pytest.raises(StateDecodeError):
+        decode_state(data)
 
 
 @pytest.mark.parametrize("cut", [1, 10, -1])
