@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -28,7 +28,10 @@ class Feeder(threading.Thread):
         self.topic = f"{prefix}{TRANSACTIONS.name}"
         self.rate = rate
         per_account = int(rate * seconds) // 2000 + 2
-        self.txs = transactions(accounts=2000, per_account=per_account, start=datetime.now(UTC))
+        # A minute apart per account, all in the past: the agents dead-letter an event time
+        # more than 5 minutes ahead of its record's broker timestamp (schemas.validation).
+        start = datetime.now(UTC) - timedelta(minutes=per_account)
+        self.txs = transactions(accounts=2000, per_account=per_account, start=start)
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._where: dict[str, tuple[int, int]] = {}  # id -> (partition, timestamp ms)
