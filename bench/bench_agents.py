@@ -198,9 +198,9 @@ def start_worker(
 def paced(prefix: str, rate: int, seconds: float) -> set[str]:
     """Produce fresh transactions at ``rate`` per second for ``seconds``; returns their ids."""
     per_account = int(rate * seconds) // 2000 + 2
-    # A minute apart per account, all in the past: the agents dead-letter an event time
-    # more than 5 minutes ahead of its record's broker timestamp (schemas.validation).
-    start = datetime.now(UTC) - timedelta(minutes=per_account)
+    # Event times a minute apart per round and a second apart per account, all in the
+    # past: the agents dead-letter one more than 5 minutes ahead of its broker timestamp.
+    start = datetime.now(UTC) - timedelta(minutes=per_account, seconds=2000)
     txs = transactions(accounts=2000, per_account=per_account, start=start)
     out = producer()
     sent, began = 0, time.perf_counter()

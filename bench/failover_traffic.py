@@ -28,9 +28,9 @@ class Feeder(threading.Thread):
         self.topic = f"{prefix}{TRANSACTIONS.name}"
         self.rate = rate
         per_account = int(rate * seconds) // 2000 + 2
-        # A minute apart per account, all in the past: the agents dead-letter an event time
-        # more than 5 minutes ahead of its record's broker timestamp (schemas.validation).
-        start = datetime.now(UTC) - timedelta(minutes=per_account)
+        # Event times a minute apart per round and a second apart per account, all in the
+        # past: the agents dead-letter one more than 5 minutes ahead of its broker timestamp.
+        start = datetime.now(UTC) - timedelta(minutes=per_account, seconds=2000)
         self.txs = transactions(accounts=2000, per_account=per_account, start=start)
         self.stopped = threading.Event()
         self._lock = threading.Lock()
