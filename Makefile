@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-failover test-quarantine
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-failover test-quarantine audit
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -86,6 +86,14 @@ bench-failover: stack-up ## Agent workers killed with kill -9 under traffic: eac
 
 bench-decide: venv ## CPU µs per transaction of the decision code, agent and replay shapes (no services)
 	$(BIN)/python -m bench.bench_decide $(BENCH_ARGS)
+
+AUDIT_SERVICE ?= pypi
+AUDIT_REQUIRED ?=
+
+# Not part of `make test`: it needs advisory data these machines cannot reach.
+audit: venv ## pip-audit of the pinned dependencies (the virtualenv); skips, exit 0, only when the advisory service is unreachable (AUDIT_REQUIRED=1: fail)
+	$(BIN)/python -m deploy.audit --service $(AUDIT_SERVICE) $(if $(AUDIT_REQUIRED),--required,) \
+		-- --skip-editable --progress-spinner off
 
 format: venv ## Apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .

@@ -42,6 +42,12 @@ class CurrencyMismatch(Unwritable):
     code = "currency_mismatch"
 
 
+class BalanceOutOfRange(Unwritable):
+    """An approved amount that would take its account's balance past numeric(38, 4)."""
+
+    code = "balance_out_of_range"
+
+
 class KafkaUnavailable(LedgerSinkError):
     """The broker did not acknowledge a produce or a commit in time: transient, retried."""
 

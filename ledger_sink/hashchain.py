@@ -17,7 +17,8 @@ separators) and every non-ASCII character escaped as ``\\uXXXX``:
 - ``"amount"``, ``"balance_after"``: decimal strings with exactly four fractional digits, no
   exponent, no ``+``, and ``0.0000`` for zero of either sign — what ``numeric(_, 4)`` gives
   back, so ``42.5`` and ``42.5000`` encode alike and a value with more than four decimals
-  (which the database would round) is refused;
+  (which the database would round) is refused; so is one of more than 38 digits in all,
+  which no ``numeric(38, 4)`` column holds;
 - ``"created_at"``: the instant in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (microseconds:
   PostgreSQL's ``timestamptz`` precision); a naive datetime is refused.
 
@@ -34,7 +35,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from ledger_sink.errors import CanonicalEncodingError
 
@@ -55,6 +56,9 @@ HASH_SIZE = 32
 # What the first entry of every account chains from (it is stored as NULL).
 GENESIS = bytes(HASH_SIZE)
 _SCALE = Decimal("0.0001")
+# The widest column encoded is numeric(38, 4). Python's default context (28 digits) refused
+# balances past 10**24; a wider context changes no encoding, it only reaches further.
+_ENCODABLE = Context(prec=38, traps=[InvalidOperation])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +94,7 @@ def _amount(value: Decimal) -> str:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise CanonicalEncodingError(f"amount {value!r} is not a finite Decimal")
     try:
-        scaled = value.quantize(_SCALE)
+        scaled = value.quantize(_SCALE, context=_ENCODABLE)
     except InvalidOperation as exc:
         raise CanonicalEncodingError(f"amount {value} is too large to encode") from exc
     if scaled != value:

@@ -13,6 +13,9 @@ Money movement (the sink's policy; the ledger_entries table comment says the sam
   FX here: an APPROVE in another currency is refused (``CurrencyMismatch``, dead-lettered);
   a REVIEW or DECLINE in another currency moves nothing and is recorded in the ledger's.
 - ``direction`` is the transaction's: ``debit`` for a debit, ``credit`` for a credit or refund.
+- A balance lives in ``numeric(38, 4)`` (34 integer digits, 10**20 credits of the largest
+  amount): an entry that would take it out of that range is refused (``BalanceOutOfRange``,
+  dead-lettered) rather than overflowing the column. The arithmetic is exact over that range.
 """
 
 from __future__ import annotations
@@ -20,15 +23,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
 
-from ledger_sink.errors import CurrencyMismatch
+from ledger_sink.errors import BalanceOutOfRange, CurrencyMismatch
 from ledger_sink.hashchain import LedgerEntry, seal
 from schemas.records import Decision, Outcome, TxType
 
 ZERO = Decimal("0.0000")
 _SCALE = Decimal("0.0001")
 MOVING_OUTCOMES = frozenset({Outcome.APPROVE})
+# balances.balance and ledger_entries.balance_after are numeric(38, 4) (migration 20261205_0200).
+BALANCE_LIMIT = Decimal(10) ** (38 - 4)
+# Python's default context keeps 28 digits: past 10**24 a sum would be rounded and quantize
+# would raise, stopping the sink. Two digits more than the column keep any sum of an in-range
+# balance and an amount exact, so one just past the limit is reported as such.
+_MONEY = Context(prec=40, traps=[InvalidOperation])
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,17 @@ def moves_money(decision: Decision) -> bool:
 def signed(amount: Decimal, entry_direction: str) -> Decimal:
     """The balance change an entry of `amount` in `entry_direction` makes."""
     return -amount if entry_direction == "debit" else amount
+
+
+def balance_after(balance: Decimal, amount: Decimal, entry_direction: str) -> Decimal:
+    """`balance` moved by an entry of `amount` in `entry_direction`, exactly, at scale 4."""
+    return _MONEY.quantize(_MONEY.add(balance, signed(amount, entry_direction)), _SCALE)
+
+
+def in_range(balance: Decimal) -> bool:
+    """Whether `balance` fits the balance columns, numeric(38, 4)."""
+    # Comparisons are exact; abs() and unary minus round to the default context's 28 digits.
+    return -BALANCE_LIMIT < balance < BALANCE_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +117,12 @@ def next_entry(head: ChainHead, decision: Decision, now: datetime) -> LedgerEntr
         )
     entry_direction = direction(tx.type)
     amount = tx.amount.quantize(_SCALE) if moving else ZERO
+    after = balance_after(head.balance, amount, entry_direction)
+    if not in_range(after):
+        raise BalanceOutOfRange(
+            f"{entry_direction} of {amount} by transaction {tx.transaction_id} would take the "
+            f"balance of account {tx.account_id} to {after}, past what a balance holds"
+        )
     content = LedgerEntry(
         account_id=head.account_id,
         seq=head.seq + 1,
@@ -106,7 +132,7 @@ def next_entry(head: ChainHead, decision: Decision, now: datetime) -> LedgerEntr
         amount=amount,
         currency=head.currency,
         direction=entry_direction,
-        balance_after=(head.balance + signed(amount, entry_direction)).quantize(_SCALE),
+        balance_after=after,
         created_at=now,
     )
     return seal(content, head.entry_hash)

@@ -32,7 +32,7 @@ from psycopg.rows import RowMaker
 
 from ledger_sink.hashchain import LedgerEntry, verify_chain
 from ledger_sink.heads import SignedHead, head_mismatch, signature_error
-from ledger_sink.ledger import ZERO, Source, signed, source_mismatch
+from ledger_sink.ledger import ZERO, Source, balance_after, source_mismatch
 
 _FIELDS = (
     "account_id, seq, transaction_id, decision_id, outcome, amount, currency, direction,"
@@ -146,7 +146,7 @@ class _Walk:
     def _expected_balance(self, entry: LedgerEntry) -> Decimal:
         same = self._last is not None and self._last[0] == entry.account_id
         previous = self._last[1] if same and self._last is not None else ZERO
-        return previous + signed(entry.amount, entry.direction)
+        return balance_after(previous, entry.amount, entry.direction)
 
 
 def signature_break(heads: Mapping[str, SignedHead], key: bytes) -> Break | None:

@@ -3,6 +3,8 @@ overlapping batches (a rebalance) write nothing twice, and the star schema is fi
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -15,6 +17,7 @@ from ledger_sink.verify import verify_ledger
 from ledger_sink.writer import LedgerWriter
 from schemas.records import Decision, Outcome, TxType
 from tests.integration.ledger_sink.support import (
+    SENTINEL,
     balances,
     counts,
     expected_balances,
@@ -125,3 +128,31 @@ def test_entries_balances_and_facts_hold_the_exact_values(ledger_db: str) -> Non
             ("APPROVE", Decimal("100.1000"), 12, 9, 30, 2026, "POS", None, "m-1"),
             ("REVIEW", Decimal("999.9900"), 12, 9, 30, 2026, "POS", "Paris", "m-1"),
         ]
+
+
+# The largest amount the API and the agents accept in EUR: 14 integer digits, 2 decimals.
+MAXIMAL_EUR = Decimal("99999999999999.99")
+
+
+def test_150_maximal_credits_on_one_account_book_and_verify(ledger_db: str) -> None:
+    # numeric(20, 4) held 16 integer digits: the 101st such credit overflowed (SQLSTATE 22003).
+    credits = [
+        decision(transaction("acct-rich", MAXIMAL_EUR, tx_type=TxType.CREDIT)) for _ in range(150)
+    ]
+    writer = LedgerWriter(ledger_db)
+    try:
+        for start in range(0, 150, 50):
+            assert writer.write(credits[start : start + 50]).written == 50
+    finally:
+        writer.close()
+    total = (150 * MAXIMAL_EUR).quantize(Decimal("0.0001"))
+    assert total == Decimal("14999999999999998.5000")
+    assert balances(ledger_db) == {"acct-rich": total}
+    with psycopg.connect(ledger_db) as conn:
+        assert conn.execute("SELECT max(balance_after) FROM ledger_entries").fetchone() == (total,)
+    env = {**os.environ, "SENTINEL_POSTGRES_DSN": ledger_db, "COLUMNS": "250"}
+    done = subprocess.run(
+        [SENTINEL, "ledger", "verify"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "every chain holds" in done.stdout

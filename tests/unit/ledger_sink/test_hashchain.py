@@ -228,6 +228,7 @@ def test_a_broken_link_says_where_and_why() -> None:
         {"amount": Decimal("1.00001")},
         {"amount": Decimal("NaN")},
         {"balance_after": Decimal("Infinity")},
+        {"balance_after": Decimal("1" + "0" * 34 + ".0000")},  # 39 digits: no numeric(38, 4)
         {"seq": 0},
         {"decision_id": "not-a-uuid"},
         {"hash_version": 9},
@@ -236,6 +237,13 @@ def test_a_broken_link_says_where_and_why() -> None:
 def test_values_without_a_canonical_encoding_are_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(CanonicalEncodingError):
         canonical_bytes(sample(**changes))
+
+
+def test_every_balance_numeric_38_4_holds_encodes_exactly() -> None:
+    # Python's default 28-digit context refused anything past 10**24 as "too large".
+    for text in ("9" * 34 + ".9999", "-" + "9" * 34 + ".9999", "1" + "0" * 24 + ".5000"):
+        encoded = json.loads(canonical_bytes(sample(balance_after=Decimal(text))))
+        assert encoded["balance_after"] == text
 
 
 def test_a_prev_hash_of_the_wrong_size_is_refused() -> None:

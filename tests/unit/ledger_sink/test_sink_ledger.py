@@ -7,9 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_sink.errors import CurrencyMismatch
+from ledger_sink.errors import BalanceOutOfRange, CurrencyMismatch
 from ledger_sink.hashchain import verify_chain
-from ledger_sink.ledger import ChainHead, first_currencies, next_entry, plan_entries
+from ledger_sink.ledger import (
+    BALANCE_LIMIT,
+    ChainHead,
+    first_currencies,
+    next_entry,
+    plan_entries,
+)
+from ledger_sink.sink import rejection
 from ledger_sink.testing import decision, transaction
 from schemas.records import Outcome, TxType
 
@@ -100,3 +107,43 @@ def test_a_new_account_takes_its_first_transaction_s_currency() -> None:
         decision(transaction("a", "1", currency="USD"), Outcome.DECLINE),
     ]
     assert first_currencies(batch) == {"a": "INR", "b": "EUR"}
+
+
+MAXIMAL_EUR = "99999999999999.99"  # 14 integer digits: the largest amount validation accepts
+# The largest balance numeric(38, 4) holds (a literal, negated by copy_negate: arithmetic,
+# abs() and unary minus round to the default 28-digit context, the very trap under test).
+LARGEST = Decimal("9" * 34 + ".9999")
+
+
+def test_balances_past_python_s_default_28_digits_stay_exact() -> None:
+    # Decimal's default context rounded this sum to 28 digits and quantize then raised
+    # InvalidOperation, which would have stopped the sink instead of booking the credit.
+    head = ChainHead("acct", "EUR", Decimal("999999999999999999999999999999.0000"), seq=7)
+    credit = decision(transaction("acct", MAXIMAL_EUR, tx_type=TxType.CREDIT))
+    entry = next_entry(head, credit, NOW)
+    assert entry.balance_after == Decimal("1000000000000000099999999999998.9900")
+    assert entry.balance_after.as_tuple().exponent == -4
+    assert entry.entry_hash is not None  # sealed: the hash chain encodes such a balance
+
+
+@pytest.mark.parametrize(
+    ("start", "tx_type"),
+    [
+        (LARGEST, TxType.CREDIT),
+        (LARGEST.copy_negate(), TxType.DEBIT),
+    ],
+)
+def test_a_balance_past_numeric_38_4_is_refused_as_a_dead_letter(
+    start: Decimal, tx_type: TxType
+) -> None:
+    assert -BALANCE_LIMIT < start < BALANCE_LIMIT
+    head = ChainHead("acct", "EUR", start, seq=3)
+    approved = decision(transaction("acct", "0.01", tx_type=tx_type))
+    with pytest.raises(BalanceOutOfRange) as refused:
+        next_entry(head, approved, NOW)
+    code, message = rejection(refused.value) or ("", "")
+    assert code == "balance_out_of_range"
+    assert approved.transaction_id in message and "acct" in message
+    # A decline moves nothing, so it is still booked at the edge of the range.
+    declined = next_entry(head, decision(approved.transaction, Outcome.DECLINE), NOW)
+    assert declined.balance_after == start
