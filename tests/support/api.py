@@ -81,6 +81,11 @@ def api_env(api_db: str, topic_prefix: str) -> dict[str, str]:
         "SENTINEL_API_API_KEY_PEPPER": PEPPER,
         "SENTINEL_API_API_KEY_CACHE_S": "0",
         "SENTINEL_API_PRODUCE_TIMEOUT_MS": "3000",
+        # Every test's requests come from 127.0.0.1, and the failed-authentication budget is
+        # per client address: the tests that present bad keys on purpose (the contract's,
+        # the admin's) would spend it for every test after them within the minute. The
+        # test of the budget itself sets its own, and an address per test.
+        "SENTINEL_API_AUTH_FAILURES_PER_MINUTE": "1000000",
     }
 
 
