@@ -82,7 +82,9 @@ class DecisionAgent:
 
     def next_offset(self, partition: int) -> int:
         """The first offset of ``partition`` not applied: past the mark, or its log start."""
-        mark = self.applied(partition)
+        return self._past(partition, self.applied(partition))
+
+    def _past(self, partition: int, mark: int | None) -> int:
         start = self.log_starts.get(partition, 0)
         return start if mark is None else max(mark + 1, start)
 
@@ -97,9 +99,10 @@ class DecisionAgent:
         batch = [(_record(event), event.message.generation_id) for event in events]
         CONSUME_DELAY.observe(started - min(r.timestamp_ms for r, _ in batch) / 1000)
         async with self.applying:
-            partitions = {r.partition for r, _ in batch}
-            await self.learn_log_starts(p for p in partitions if self.applied(p) is None)
-            admitted = self.checkpoint.admit(batch, self.next_offset)
+            # Each partition's mark read once per batch (a store read with rocksdb).
+            marks = {p: self.applied(p) for p in {r.partition for r, _ in batch}}
+            await self.learn_log_starts(p for p, mark in marks.items() if mark is None)
+            admitted = self.checkpoint.admit(batch, lambda p: self._past(p, marks[p]))
             processed = started
             if admitted.records:
                 result = self.pipeline.process(admitted.records, self.load)
