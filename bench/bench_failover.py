@@ -21,11 +21,13 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,7 +38,14 @@ import typer
 from confluent_kafka.admin import AdminClient
 
 from bench.bench_store import write_changelog
-from bench.common import console, measures_table, producer, seed_reference, write_results
+from bench.common import (
+    console,
+    kept_results,
+    measures_table,
+    producer,
+    seed_reference,
+    write_results,
+)
 from bench.failover_traffic import DecisionWatch, Feeder
 from schemas.connections import KafkaConnection
 from schemas.topics import TRANSACTIONS
@@ -80,9 +89,15 @@ class Pool:
         self.env, self.root, self.static = env, root, static
         self.command = ENTRIES[entry]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.ports: dict[int, int] = {}
 
     def start(self, n: int) -> None:
-        env = {**self.env, "SENTINEL_AGENTS_DATA_DIR": str(self.root / f"data-{n}")}
+        port = self.ports.setdefault(n, free_port())
+        env = {
+            **self.env,
+            "SENTINEL_AGENTS_DATA_DIR": str(self.root / f"data-{n}"),
+            "SENTINEL_AGENTS_METRICS_PORT": str(port),
+        }
         if self.static:
             env["SENTINEL_AGENTS_INSTANCE_ID"] = f"worker-{n}"
         with (self.root / f"worker-{n}.log").open("ab") as log:
@@ -97,6 +112,25 @@ class Pool:
         proc.wait()
         return at
 
+    def standbys_ready(self, n: int) -> bool:
+        """Whether worker ``n``'s standby partitions have caught up (its metrics)."""
+        url = f"http://127.0.0.1:{self.ports[n]}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+                text = answer.read().decode()
+        except OSError:
+            return False
+        return "\nsentinel_agent_standbys_ready 1.0" in text
+
+    def wait_standbys_ready(self, timeout: float) -> float:
+        """Seconds until every live worker's standbys have caught up (``timeout`` at most)."""
+        began = time.time()
+        while time.time() - began < timeout:
+            if all(self.standbys_ready(n) for n in self.procs):
+                break
+            time.sleep(0.5)
+        return round(time.time() - began, 1)
+
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.terminate()
@@ -107,6 +141,12 @@ class Pool:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def owned_partitions(prefix: str, worker: int) -> list[int] | None:
@@ -162,6 +202,11 @@ def main(
         [], "--env", help="More worker settings, NAME=VALUE (repeatable)."
     ),
     seed: int = typer.Option(7, help="Random seed for the choice of victims."),
+    settle: float = typer.Option(
+        600.0,
+        help="Before the unrestarted kill, wait (at most this many seconds) until every "
+        "worker's standby partitions have caught up, as a long-running group's have (0: no wait).",
+    ),
     check_state: bool = typer.Option(True, help="Compare the changelog with a recomputation."),
     out: Path = typer.Option(RESULTS, help="Results file (the PNG goes beside it)."),  # noqa: B008
 ) -> None:
@@ -190,7 +235,7 @@ def main(
     load_before = os.getloadavg()
     kills: list[Kill] = []
     loading = preload / 500  # the longest a preloaded table may take to load, in seconds
-    feeder = Feeder(prefix, rate, loading + warmup + duration + after_last + 10)
+    feeder = Feeder(prefix, rate, loading + warmup + duration + settle + after_last + 10)
     watch = DecisionWatch(prefix)
     try:
         started = time.time()
@@ -207,6 +252,7 @@ def main(
             victim = pick.choice(sorted(pool.procs))
             kills.append(kill_one(pool, prefix, victim, restart=True))
             time.sleep(every)
+        standbys_waited_s = pool.wait_standbys_ready(settle) if settle else None
         victim = pick.choice(sorted(pool.procs))
         kills.append(kill_one(pool, prefix, victim, restart=False))
         time.sleep(after_last)
@@ -225,12 +271,14 @@ def main(
             "preloaded_accounts": preload,
             "start_to_first_decision_s": round(first_decision_s, 1),
             "every_s": every,
+            "standbys_caught_up_wait_s": standbys_waited_s,
             "env": agent_env,
             "load_before": load_before,
             "load_after": os.getloadavg(),
             "logs": str(root),
         }
-        write_results(out, result)
+        # bench_recovery's restart-after-traffic figures live in the same file.
+        write_results(out, {**result, **kept_results(out, "restart_after_traffic")})
         plot(result, feeder, watch, kills, out.with_suffix(".png"))
         report(result)
     finally:

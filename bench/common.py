@@ -81,3 +81,17 @@ def write_results(path: Path, result: dict[str, Any]) -> None:
     stamped = {"measured_at": datetime.now(UTC).isoformat(), "cores": os.cpu_count(), **result}
     path.write_text(json.dumps(stamped, indent=2) + "\n")
     console.print(f"wrote {path}")
+
+
+def merge_result(path: Path, key: str, value: Any) -> None:
+    """Set one key of an existing results file, keeping the rest (another bench's part)."""
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current[key] = {"measured_at": datetime.now(UTC).isoformat(), **value}
+    path.write_text(json.dumps(current, indent=2) + "\n")
+    console.print(f"updated {key} in {path}")
+
+
+def kept_results(path: Path, *keys: str) -> dict[str, Any]:
+    """The given keys of an existing results file (written there by another bench)."""
+    current = json.loads(path.read_text()) if path.exists() else {}
+    return {key: current[key] for key in keys if key in current}

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.tables import TableManager
 
 from decision_core.pipeline import DecisionPipeline
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
+from stream_agents.metrics import StandbyReport
 from stream_agents.output import BatchPublisher
 from stream_agents.settings import AgentSettings
 
@@ -88,9 +90,18 @@ def create_app(
             await agent.decide(events)
             yield None
 
+    standbys = StandbyReport()
+
     @app.timer(settings.seek_quiet_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def tick() -> None:
         await agent.tick()
+        # TableManager.recovery is public, though faust's abstract TableManagerT omits it.
+        tables = cast(TableManager, app.tables)
+        recovery = tables.recovery
+        behind = StandbyReport.behind(
+            recovery.standby_tps, recovery.standby_highwaters, recovery.standby_offsets
+        )
+        standbys.observe(tables.actives_ready, behind)
 
     return app
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from decision_core.observer import Observer
@@ -48,6 +52,15 @@ HELD_BACK = Counter(
     "records past a hole in what the consumer delivered: left for the seek to bring again",
 )
 SEEKS = Counter("sentinel_agent_seeks_total", "times a partition was sought back to its checkpoint")
+STANDBYS_READY = Gauge(
+    "sentinel_agent_standbys_ready",
+    "1 once the standby partitions this worker follows have caught up with the changelog "
+    "(a takeover of them is warm); 0 from each rebalance until then",
+)
+STANDBY_BEHIND = Gauge(
+    "sentinel_agent_standby_behind_records",
+    "changelog records the standby partitions are behind the ends seen at the last rebalance",
+)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Where an append->decision latency goes: waiting to be handed to the agent (from the
 # record's broker timestamp to the start of its batch), deciding, publishing.
@@ -115,3 +128,48 @@ def watch_gc() -> None:
             GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - started[0])
 
     gc.callbacks.append(callback)
+
+
+Partition = TypeVar("Partition", bound=Hashable)
+
+
+class StandbyReport:
+    """Whether the feature table's standby partitions on this worker are warm: the gauges
+    above, and one log line each time they catch up (after a start or a rebalance).
+
+    A worker that takes a partition over from a dead one reads the changelog only past what
+    its standby already applied; until the standbys have caught up, a takeover waits for
+    them (docs/agents.md, failover). faust's own ``standbys_ready`` flag is not used: it is
+    set only when the sum of every partition's distance to its high-water (which goes
+    negative once traffic passes the high-water read at the rebalance) is exactly zero
+    after a record, which an offset gap can step over for good."""
+
+    def __init__(self) -> None:
+        self.ready: bool | None = None
+
+    @staticmethod
+    def behind(
+        standbys: Iterable[Partition],
+        highwaters: Mapping[Partition, int | None],
+        offsets: Mapping[Partition, int | None],
+    ) -> int | None:
+        """Records the standby partitions are behind the high-waters read when faust
+        started them; None before it has (no high-water yet for one of them)."""
+        total = 0
+        for tp in standbys:
+            highwater = highwaters.get(tp)
+            if highwater is None:
+                return None
+            applied = offsets.get(tp)
+            total += max(highwater - (-1 if applied is None else applied), 0)
+        return total
+
+    def observe(self, actives_ready: bool, behind: int | None) -> None:
+        """``actives_ready``: faust has recovered the active partitions since the last
+        rebalance (it reads the standbys' high-waters just before)."""
+        ready = actives_ready and behind == 0
+        STANDBYS_READY.set(1 if ready else 0)
+        STANDBY_BEHIND.set(behind or 0)
+        if ready and not self.ready:
+            logging.getLogger("stream_agents").info("standby partitions caught up")
+        self.ready = ready

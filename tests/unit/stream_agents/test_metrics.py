@@ -42,3 +42,36 @@ def test_each_report_counts_once(
 def test_the_rule_set_size_is_a_gauge() -> None:
     OBSERVER.rules_loaded(7)
     assert sample("sentinel_agent_rules_loaded", {}) == 7
+
+
+def test_standby_report_logs_each_catch_up_once_and_sets_the_gauges(caplog) -> None:
+    from stream_agents.metrics import StandbyReport
+
+    report = StandbyReport()
+    with caplog.at_level("INFO", logger="stream_agents"):
+        report.observe(False, None)  # a rebalance: faust recovers the actives first
+        assert sample("sentinel_agent_standbys_ready", {}) == 0
+        report.observe(True, 1200)
+        assert sample("sentinel_agent_standby_behind_records", {}) == 1200
+        report.observe(True, 0)
+        report.observe(True, 0)
+        report.observe(False, 0)  # the next rebalance: behind again until shown otherwise
+        report.observe(True, 0)
+    caught_up = [r for r in caplog.records if r.getMessage() == "standby partitions caught up"]
+    assert len(caught_up) == 2
+    assert sample("sentinel_agent_standbys_ready", {}) == 1
+    assert sample("sentinel_agent_standby_behind_records", {}) == 0
+
+
+def test_standbys_behind_counts_each_partition_up_to_its_high_water() -> None:
+    from stream_agents.metrics import StandbyReport
+
+    standbys = ["p0", "p1", "p2"]
+    # p0 has passed its high-water (traffic since the rebalance): 0, not negative; p1 has
+    # applied nothing yet (-1 or None); p2 is 5 behind.
+    highwaters = {"p0": 100, "p1": 9, "p2": 50}
+    assert StandbyReport.behind(standbys, highwaters, {"p0": 130, "p1": None, "p2": 45}) == 15
+    assert StandbyReport.behind(standbys, highwaters, {"p0": 130, "p1": 9, "p2": 50}) == 0
+    # Before faust has read a high-water for every standby: unknown, not caught up.
+    assert StandbyReport.behind(standbys, {"p0": 100}, {"p0": 100}) is None
+    assert StandbyReport.behind([], {}, {}) == 0
