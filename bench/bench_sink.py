@@ -8,7 +8,8 @@ Each run gets its own topics (a unique prefix) and its own database, dropped aft
   the first ledger entry to the last, so consumer-group start-up is left out.
 - sink, database only: LedgerWriter.write in batches of 500, no Kafka: the write path alone.
 - webhooks: events pre-produced; `sentinel webhooks run` (its own process) POSTs each to a
-  local keep-alive HTTP receiver in this process that checks every signature.
+  local keep-alive HTTP receiver in this process that checks every signature
+  (tests/support/receiver.py, shared with the tests and bench_webhooks.py).
 Medians over --runs runs. Kafka, PostgreSQL, the sink and the receiver share the cores.
 """
 
@@ -22,13 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
@@ -43,13 +42,13 @@ from rich.table import Table
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.migrate import upgrade
 from ledger_sink.testing import decision, transaction, webhook_event
-from ledger_sink.webhooks import signing, subscriptions
+from ledger_sink.webhooks import subscriptions
 from ledger_sink.writer import LedgerWriter
 from schemas.codec import encode_decision, encode_webhook_event
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Decision, Outcome, TxType
 from schemas.topics import declared_topics
-from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY
+from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 SECRET = "whsec_bench_0123456789"  # noqa: S105 - signs bench traffic only
@@ -183,74 +182,30 @@ def sink_database_only(count: int, size: int = 500) -> float:
             writer.close()
 
 
-class Receiver:
-    """Keep-alive HTTP/1.1 receiver that verifies signatures and counts distinct events."""
-
-    def __init__(self) -> None:
-        self.accepted: set[str] = set()
-        self.bad = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                ok = signing.verify_headers(SECRET, self.headers, body, time.time())
-                with receiver.lock:
-                    if ok:
-                        receiver.accepted.add(self.headers.get(signing.EVENT_ID, ""))
-                    else:
-                        receiver.bad += 1
-                self.send_response(204 if ok else 401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.accepted)
-
-
 def webhooks(count: int) -> float:
     events = [webhook_event(d) for d in decisions(count)]
-    receiver = Receiver()
-    try:
-        with topics() as prefix, database() as dsn:
+    with Receiver(SECRET, keep_alive=True) as receiver, topics() as prefix, database() as dsn:
 
-            async def subscribe() -> None:
-                async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await subscriptions.create(
-                        conn, receiver.url, ["*"], SECRET, policy=LOCAL_POLICY
-                    )
+        async def subscribe() -> None:
+            async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+                await subscriptions.create(conn, receiver.url, ["*"], SECRET, policy=LOCAL_POLICY)
 
-            asyncio.run(subscribe())
-            produce(
-                f"{prefix}webhooks",
-                [(e.account_id.encode(), encode_webhook_event(e)) for e in events],
-            )
-            env = {
-                **os.environ,
-                "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
-                "SENTINEL_POSTGRES_DSN": dsn,
-                **LOCAL_ENV,  # the receiver is on loopback, over plain http
-            }
-            with service(["webhooks", "run"], env):
-                rate = timed(receiver.count, count)
-        if receiver.bad:
-            raise RuntimeError(f"{receiver.bad} deliveries had a bad signature")
-        return rate
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+        asyncio.run(subscribe())
+        produce(
+            f"{prefix}webhooks",
+            [(e.account_id.encode(), encode_webhook_event(e)) for e in events],
+        )
+        env = {
+            **os.environ,
+            "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+            "SENTINEL_POSTGRES_DSN": dsn,
+            **LOCAL_ENV,  # the receiver is on loopback, over plain http
+        }
+        with service(["webhooks", "run"], env):
+            rate = timed(receiver.count, count)
+    if receiver.bad_signatures:
+        raise RuntimeError(f"{receiver.bad_signatures} deliveries had a bad signature")
+    return rate
 
 
 def main(

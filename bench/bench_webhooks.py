@@ -1,18 +1,23 @@
 """Benchmark: what dead webhook subscribers cost the dispatcher, and whether they slow a
 live one.
 
-Run: .venv/bin/python bench/bench_webhooks.py --label after  (the stack must be up)
-Writes bench/results/webhooks.json, one entry per label (``before``/``after`` a change).
+Run: .venv/bin/python bench/bench_webhooks.py  (the stack must be up)
+Writes bench/results/webhooks.json.
 
 One `sentinel webhooks run` process (default settings but for the loopback allow-list)
-serves eleven subscriptions to every event type: ten dead ones, whose hosts cannot be
-reached, and one live local receiver. Five dead ones are black holes (a listening socket
-nobody accepts on: once its queue is full, connections hang until the request deadline, as
-behind a firewall that drops), five refuse connections (a closed port). Events are produced
-at --rate per second for --seconds; each carries the time it was produced, so the live
-receiver measures produce-to-delivery latency. Reported: the dispatcher's CPU (user+system,
-in cores) over the produce window, its peak memory, and the live receiver's latency
-percentiles and the share of events it got in time.
+serves subscriptions to every event type: one live local receiver (tests/support/receiver,
+keep-alive), and in the "dead" variant ten more whose hosts cannot be reached. Five dead
+ones are black holes (a listening socket nobody accepts on: once its queue is full,
+connections hang until the request deadline, as behind a firewall that drops), five refuse
+connections (a closed port). Events are produced at --rate per second: --warmup seconds
+first (the consumer group joined, the dead subscribers' circuits opened), then --seconds
+measured; each carries the time it was produced, so the live receiver's arrival time gives
+produce-to-delivery latency. Reported per variant: the dispatcher's CPU (user+system, in
+cores) over the measured window, its memory, and the live receiver's latency percentiles.
+
+The variants run alternately, --rounds times each, in one run (the machine's noise hits
+them alike); the medians of the rounds are reported. --before PATH adds a variant with the
+dead subscribers whose dispatcher runs the code of another checkout (its PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -23,12 +28,10 @@ import json
 import os
 import socket
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,57 +42,19 @@ from psycopg import AsyncConnection
 from bench.bench_sink import database, service, topics
 from bench.common import console, measures_table, producer, write_results
 from ledger_sink.testing import decision, transaction, webhook_event
-from ledger_sink.webhooks import signing, subscriptions
+from ledger_sink.webhooks import subscriptions
 from schemas.codec import encode_webhook_event
-from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY
+from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 SECRET = "whsec_bench_0123456789"  # noqa: S105 - signs bench traffic only
 RESULTS = Path(__file__).resolve().parent / "results" / "webhooks.json"
 
 
-class Live:
-    """The live subscriber: checks each signature, notes when each event arrived."""
-
-    def __init__(self) -> None:
-        self.latencies_s: dict[str, float] = {}
-        self.sent_at: dict[str, float] = {}
-        self.bad = 0
-        self.lock = threading.Lock()
-        live = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                arrived = time.time()
-                ok = signing.verify_headers(SECRET, self.headers, body, arrived)
-                with live.lock:
-                    if ok:
-                        sent = float(json.loads(body)["produced_at"])
-                        event_id = self.headers.get(signing.EVENT_ID, "")
-                        live.latencies_s.setdefault(event_id, arrived - sent)
-                        live.sent_at.setdefault(event_id, sent)
-                    else:
-                        live.bad += 1
-                self.send_response(204 if ok else 401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def received(self) -> int:
-        with self.lock:
-            return len(self.latencies_s)
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    label: str
+    dead: int
+    pythonpath: str | None = None  # None: this checkout's code
 
 
 @contextmanager
@@ -122,15 +87,16 @@ def subscribe_all(dsn: str, urls: list[str]) -> None:
     asyncio.run(create())
 
 
-def drive(topic: str, rate: int, seconds: float) -> int:
-    """Produce `rate` events/s for `seconds`, each stamped with when it was produced."""
+def drive(topic: str, rate: int, seconds: float, measured: bool = True) -> int:
+    """Produce `rate` events/s for `seconds`, each stamped with when it was produced and
+    whether it counts (warm-up events do not)."""
     template = webhook_event(decision(transaction("acct-bench", "12.00")))
     out = producer(linger_ms=2)
     sent, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
         due = int(elapsed * rate) + 1
         while sent < due:
-            payload = json.dumps({"produced_at": time.time(), "n": sent})
+            payload = json.dumps({"produced_at": time.time(), "n": sent, "measured": measured})
             event = dataclasses.replace(template, event_id=str(uuid.uuid4()), payload_json=payload)
             out.produce(topic, encode_webhook_event(event), f"acct-{sent % 64}".encode())
             sent += 1
@@ -158,9 +124,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(rate: int, seconds: float, dead: int) -> dict[str, Any]:
-    live = Live()
-    with topics() as prefix, database() as dsn, dead_hosts(dead) as urls:
+def run(variant: Variant, rate: int, seconds: float, warmup: float) -> dict[str, Any]:
+    with (
+        Receiver(SECRET, keep_alive=True) as live,
+        topics() as prefix,
+        database() as dsn,
+        dead_hosts(variant.dead) as urls,
+    ):
         subscribe_all(dsn, [*urls, live.url])
         env = {
             **os.environ,
@@ -168,11 +138,13 @@ def run(rate: int, seconds: float, dead: int) -> dict[str, Any]:
             "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
             "SENTINEL_POSTGRES_DSN": dsn,
         }
+        if variant.pythonpath is not None:
+            env["PYTHONPATH"] = variant.pythonpath
         with service(["webhooks", "run"], env):
             topic = f"{prefix}webhooks"
-            drive(topic, 5, 1.0)  # warm up: the consumer group has joined once these arrive
+            warm = drive(topic, rate, warmup, measured=False)
             deadline = time.monotonic() + 60
-            while live.received() < 5 and time.monotonic() < deadline:
+            while live.count() < warm and time.monotonic() < deadline:
                 time.sleep(0.1)
             proc = dispatcher_process(prefix)
             before = proc.cpu_times()
@@ -181,53 +153,72 @@ def run(rate: int, seconds: float, dead: int) -> dict[str, Any]:
             window = time.perf_counter() - started
             after = proc.cpu_times()
             rss_mb = proc.memory_info().rss / 2**20
-            drain = time.monotonic() + 20
-            while live.received() < sent + 5 and time.monotonic() < drain:
+            drain = time.monotonic() + 30
+            while live.count() < warm + sent and time.monotonic() < drain:
                 time.sleep(0.1)
     used = (after.user + after.system) - (before.user + before.system)
-    latencies = list(live.latencies_s.values())[5:]
-    windows = by_window(live, 5.0)
+    latencies = measured_latencies(live)
     return {
-        "dead_subscribers": dead,
-        "live_subscribers": 1,
-        "rate_per_s": rate,
+        "dead_subscribers": variant.dead,
         "seconds": round(window, 1),
         "events": sent,
         "dispatcher_cpu_cores": round(used / window, 3),
         "dispatcher_rss_mb": round(rss_mb, 1),
         "live_delivered": len(latencies),
-        "live_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "live_p50_ms": round(percentile(latencies, 0.50) * 1000, 1) if latencies else None,
         "live_p99_ms": round(percentile(latencies, 0.99) * 1000, 1) if latencies else None,
         "live_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
-        "live_p99_ms_per_5s_of_production": windows,
-        "bad_signatures": live.bad,
+        "bad_signatures": live.bad_signatures,
     }
 
 
-def by_window(live: Live, width_s: float) -> list[float]:
-    """The live receiver's p99 for the events produced in each `width_s` window: whether a
-    slow tail is start-up or steady state."""
-    if not live.sent_at:
-        return []
-    start = min(live.sent_at.values())
-    buckets: dict[int, list[float]] = {}
-    for event_id, sent in live.sent_at.items():
-        buckets.setdefault(int((sent - start) // width_s), []).append(live.latencies_s[event_id])
-    return [round(percentile(buckets[k], 0.99) * 1000, 1) for k in sorted(buckets)]
+def measured_latencies(live: Receiver) -> list[float]:
+    """Produce-to-delivery seconds of each measured event the live receiver accepted."""
+    with live.lock:
+        arrivals = [(json.loads(live.bodies[e]), at) for e, at in live.arrived.items()]
+    return [at - body["produced_at"] for body, at in arrivals if body["measured"]]
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds (counts: the smallest)."""
+    keep_min = {"events", "live_delivered"}
+    out: dict[str, Any] = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs if r[key] is not None]
+        if key in keep_min:
+            out[key] = min(values)
+        elif values and isinstance(values[0], int | float):
+            out[key] = round(statistics.median(values), 3)
+        else:
+            out[key] = values[0] if values else None
+    return out
 
 
 def main(
-    label: str = typer.Option("after", help="The entry of bench/results/webhooks.json."),
     rate: int = typer.Option(200, help="Events produced per second."),
-    seconds: float = typer.Option(45.0, help="How long events are produced."),
+    seconds: float = typer.Option(30.0, help="How long events are produced and measured."),
+    warmup: float = typer.Option(10.0, help="Seconds of traffic before the measured window."),
     dead: int = typer.Option(10, help="Dead subscribers beside the live one."),
+    rounds: int = typer.Option(3, help="Rounds; each runs every variant once, alternated."),
+    before: str = typer.Option(
+        "", help="A checkout whose code runs as the 'before' variant (with the dead ones)."
+    ),
 ) -> None:
-    result = run(rate, seconds, dead)
-    measures_table(f"webhook dispatcher, {dead} dead subscribers + 1 live ({label})", result)
-    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    runs = {k: v for k, v in previous.items() if isinstance(v, dict)}
-    write_results(RESULTS, runs | {label: result})
-    console.print(f"written to {RESULTS}")
+    variants = [Variant("live_only", 0), Variant("dead", dead)]
+    if before:
+        variants.append(Variant("before", dead, str(Path(before).resolve())))
+    runs: dict[str, list[dict[str, Any]]] = {v.label: [] for v in variants}
+    for n in range(rounds):
+        for variant in variants:
+            with console.status(f"round {n + 1} of {rounds}: {variant.label}…"):
+                result = run(variant, rate, seconds, warmup)
+            runs[variant.label].append(result)
+            console.print(f"round {n + 1} {variant.label}: {json.dumps(result)}")
+    summary: dict[str, Any] = {"rate_per_s": rate, "seconds": seconds, "warmup_s": warmup}
+    for label, results in runs.items():
+        summary[label] = {"median": medians(results), "rounds": results}
+        measures_table(f"webhook dispatcher, {label}: medians of {rounds}", medians(results))
+    write_results(RESULTS, summary)
 
 
 if __name__ == "__main__":

@@ -158,9 +158,27 @@ def _log_kafka_error(error: KafkaError) -> None:
 
 
 def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
-    """One poll's records; a fatal client error raises, a transient one is logged and skipped."""
+    """One poll's records: `max_records`, or what came within `timeout_s` (a batch for the
+    sink's one transaction); a fatal client error raises, a transient one is logged."""
+    return _records(consumer.consume(num_messages=max_records, timeout=timeout_s))
+
+
+def consume_ready(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
+    """Records as soon as there are any: waits up to `timeout_s` for the first, then takes
+    what else has already been fetched, up to `max_records`. (`consume` would wait for
+    `max_records` or the whole timeout: at a steady trickle, always the timeout.)"""
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    rest = consumer.consume(num_messages=max_records - 1, timeout=0) if max_records > 1 else []
+    return _records([first, *rest])
+
+
+def _records(messages: Sequence[Message]) -> list[RawRecord]:
+    """The records among `messages`; a fatal client error raises, a transient one is logged
+    and skipped."""
     records = []
-    for message in consumer.consume(num_messages=max_records, timeout=timeout_s):
+    for message in messages:
         error = message.error()
         if error is None:
             records.append(raw_record(message))

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -33,6 +33,7 @@ from schemas.records import DeadLetter, WebhookEvent
 
 log = structlog.get_logger("ledger_sink.webhooks")
 EXHAUSTED = "webhook_retries_exhausted"
+_PARKED = metrics.WEBHOOK_DELIVERIES.labels("parked")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class Dispatcher:
         self.clock, self.wall = clock, wall
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._answered: dict[str, int] = {}  # requests each subscriber has finished
         self._breakers: dict[str, Breaker] = {}
         self.parking = ParkingLot(outbox.park, settings.park_flush_s, settings.park_batch_bytes)
 
@@ -80,11 +82,13 @@ class Dispatcher:
             self._breakers[subscription_id] = found
         return found
 
-    async def deliver_all(self, deliveries: list[Delivery]) -> None:
+    async def deliver_all(self, deliveries: list[Delivery]) -> asyncio.Future[Any] | None:
         """One event to its subscribers: those that cannot take it now are parked on the
         spot (no task, no request each: a dead subscriber costs an append), the others
-        delivered concurrently; returns once every delivery is delivered or stored."""
-        stored: dict[int, asyncio.Future[None]] = {}
+        delivered concurrently. Returns once those are delivered (or failed, or parked),
+        with the future of the parked ones' store (None: nothing parked), which the caller
+        must see resolved before it counts the event done; no delivery waits for it."""
+        stored: list[asyncio.Future[None] | None] = []
         now: list[Delivery] = []
         for delivery in deliveries:
             until = self._parked_until(delivery.subscription.subscription_id)
@@ -96,18 +100,35 @@ class Dispatcher:
                 Entry(delivery.attempt, delivery.event_bytes),
                 self._due_ms(until),
             )
-            stored[id(flushed)] = flushed
-            metrics.WEBHOOK_DELIVERIES.labels("parked").inc()
-        waits: list[Awaitable[object]] = [self.deliver(d) for d in now]
-        if stored:  # shielded: a cancelled event (shutdown) must not cancel a shared batch
-            waits.append(asyncio.shield(asyncio.gather(*stored.values())))
-        await asyncio.gather(*waits)
+            if not stored or stored[-1] is not flushed:
+                stored.append(flushed)
+        if len(now) < len(deliveries):
+            _PARKED.inc(len(deliveries) - len(now))
+        if len(now) == 1:
+            stored.append((await self._deliver(now[0], due_now=False))[1])
+        elif now:
+            done = await asyncio.gather(*(self._deliver(d, due_now=False) for d in now))
+            stored.extend(f for _result, f in done)
+        # One flush's future for them all, as a rule; more if a flush came in between.
+        distinct = list({id(f): f for f in stored if f is not None}.values())
+        if len(distinct) > 1:
+            return asyncio.gather(*distinct)
+        return distinct[0] if distinct else None
 
     async def deliver(self, delivery: Delivery, *, due_now: bool = False) -> str:
         """Deliver, park, or pass it on to its next attempt; the result: delivered, parked
         (its subscriber cannot take it now: no request made) or failed (retried or
         dead-lettered). `due_now`: a parked delivery come due, which waits for its
         subscriber's slots as long as it takes, and is counted an attempt if parked again."""
+        result, stored = await self._deliver(delivery, due_now=due_now)
+        if stored is not None:  # shielded: a cancelled waiter must not cancel the flush
+            await asyncio.shield(stored)
+        return result
+
+    async def _deliver(
+        self, delivery: Delivery, *, due_now: bool
+    ) -> tuple[str, asyncio.Future[None] | None]:
+        """`deliver`, but a parked delivery's store is returned rather than awaited."""
         sub_id = delivery.subscription.subscription_id
         until = self._parked_until(sub_id)
         result, error = "parked", ""
@@ -124,10 +145,10 @@ class Dispatcher:
                 result = "parked"
         metrics.WEBHOOK_DELIVERIES.labels(result).inc()
         if until is not None:
-            await self._park(delivery, until, counted=due_now)
-        elif result == "failed":
+            return result, await self._park(delivery, until, counted=due_now)
+        if result == "failed":
             await self._after_failure(delivery, error)
-        return result
+        return result, None
 
     async def deliver_parked(self, parked: list[Delivery]) -> None:
         """A parked batch come due. While its subscriber still cannot take deliveries, the
@@ -155,7 +176,9 @@ class Dispatcher:
             await self.deliver_parked(rest)
             return
         entries = [Entry(d.attempt, d.event_bytes) for d in rest]
-        await self.park_again(sub_id, entries, until)
+        stored, _spent = self.park_again(sub_id, entries, until)
+        if stored is not None:
+            await asyncio.shield(stored)
         for delivery in rest:
             if delivery.attempt >= self.settings.max_attempts:
                 await self.dead_letter_parked(delivery)
@@ -167,32 +190,43 @@ class Dispatcher:
     def _parked_until(self, sub_id: str) -> float | None:
         return self.breaker(sub_id).parked_until(self.clock(), self.settings.request_timeout_s)
 
-    async def _park(self, delivery: Delivery, until: float, *, counted: bool) -> None:
+    async def _park(
+        self, delivery: Delivery, until: float, *, counted: bool
+    ) -> asyncio.Future[None] | None:
+        """Park it (the future of its store), or dead-letter it if that was its last try."""
         if counted and delivery.attempt >= self.settings.max_attempts:
             await self._dead_letter(delivery, "parked: the subscriber was failing")
-            return
+            return None
         attempt = delivery.attempt + 1 if counted else delivery.attempt
         entry = Entry(attempt, delivery.event_bytes)
-        await self.parking.park(delivery.subscription.subscription_id, entry, self._due_ms(until))
+        sub_id = delivery.subscription.subscription_id
+        return self.parking.park_nowait(sub_id, entry, self._due_ms(until))
 
     def _due_ms(self, until: float) -> int:
         """Epoch milliseconds of `until`, a time on the monotonic clock."""
         return int((self.wall() + max(0.0, until - self.clock())) * 1000)
 
-    async def park_again(self, sub_id: str, entries: list[Entry], until: float) -> list[Entry]:
+    def park_again(
+        self, sub_id: str, entries: list[Entry], until: float
+    ) -> tuple[asyncio.Future[None] | None, list[Entry]]:
         """Parked entries come due while their subscriber still cannot take them: an attempt
-        counted each, those with attempts left parked again in one record, without decoding
-        them. Returns the exhausted ones, for the caller to dead-letter."""
+        counted each, those with attempts left parked again, without decoding them, in the
+        subscriber's batch of such entries (every batch that comes due in one flush goes
+        back as one record). Returns the future of that store (None: nothing parked) and
+        the exhausted entries, for the caller to dead-letter."""
         keep = [Entry(e.attempt + 1, e.event_bytes) for e in entries if not self._spent(e)]
+        stored = None
         if keep:
             first = min(e.attempt for e in keep) - 1
             wait_s = max(
                 until - self.clock(),
                 backoff.delay(first, self.settings.backoff_base_s, self.settings.backoff_max_s),
             )
-            await self.outbox.park(sub_id, keep, int((self.wall() + wait_s) * 1000))
-            metrics.WEBHOOK_DELIVERIES.labels("parked").inc(len(keep))
-        return [e for e in entries if self._spent(e)]
+            due_ms = int((self.wall() + wait_s) * 1000)
+            for entry in keep:
+                stored = self.parking.park_nowait(sub_id, entry, due_ms, again=True)
+            _PARKED.inc(len(keep))
+        return stored, [e for e in entries if self._spent(e)]
 
     def _spent(self, entry: Entry) -> bool:
         return entry.attempt >= self.settings.max_attempts
@@ -207,10 +241,7 @@ class Dispatcher:
         slot = self._slots.setdefault(
             sub_id, asyncio.Semaphore(self.settings.per_subscriber_concurrency)
         )
-        try:
-            async with asyncio.timeout(wait_s):
-                await slot.acquire()
-        except TimeoutError:
+        if not await self._slot(sub_id, slot, wait_s):
             return "busy", ""
         try:
             breaker = self.breaker(sub_id)
@@ -229,6 +260,7 @@ class Dispatcher:
             except BaseException:
                 breaker.probing = False  # cancelled mid-probe: let the next one probe
                 raise
+            self._answered[sub_id] = self._answered.get(sub_id, 0) + 1
             if attempt.ok:
                 breaker.succeeded()
                 return "delivered", ""
@@ -236,6 +268,29 @@ class Dispatcher:
             return "failed", attempt.error or "failed"
         finally:
             slot.release()
+
+    async def _slot(self, sub_id: str, slot: asyncio.Semaphore, wait_s: float | None) -> bool:
+        """Take one of the subscriber's slots: False when none came within `wait_s` while
+        the subscriber finished no request (it hangs), or within a request timeout at most
+        (it is slower than its traffic). A subscriber that answers keeps its deliveries in
+        line however long the dispatcher itself took to get to them (a busy machine, a
+        burst), rather than see them parked for a request timeout."""
+        if wait_s is None:
+            await slot.acquire()
+            return True
+        waited = 0.0
+        while True:
+            answered = self._answered.get(sub_id, 0)
+            try:
+                async with asyncio.timeout(wait_s):
+                    await slot.acquire()
+                return True
+            except TimeoutError:
+                waited += wait_s
+            if self._answered.get(sub_id, 0) == answered:
+                return False
+            if waited >= self.settings.request_timeout_s:
+                return False
 
     async def _after_failure(self, delivery: Delivery, error: str) -> None:
         if delivery.attempt >= self.settings.max_attempts:

@@ -18,7 +18,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ledger_sink.errors import KafkaUnavailable
-from ledger_sink.kafka_io import consume_records, consumer_config
+from ledger_sink.kafka_io import consume_ready, consumer_config
 from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks.offsets import OffsetTracker, Place
 from schemas.connections import KafkaConnection
@@ -63,7 +63,8 @@ class AsyncConsumer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
 
     def _poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        return consume_records(self._consumer, max_records, timeout_s)
+        # At once, not when `max_records` have come: a delivery's latency is not a batch's.
+        return consume_ready(self._consumer, max_records, timeout_s)
 
     def _commit(self, points: dict[Place, int]) -> None:
         if not points:

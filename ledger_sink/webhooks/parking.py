@@ -70,6 +70,9 @@ def single(record: RawRecord, ticket: Ticket, entry: Entry, event_id: str) -> Ra
 
 
 Send = Callable[[str, list[Entry], int], Awaitable[None]]
+# A subscriber's batches: new events (due when its circuit lets a probe through) apart from
+# batches that came due and go back (due after their backoff, often much later).
+Lane = tuple[str, bool]
 
 
 @dataclass(slots=True)
@@ -77,51 +80,65 @@ class _Open:
     entries: list[Entry] = field(default_factory=list)
     size: int = 0
     due_ms: int = 0
-    flushed: asyncio.Future[None] | None = None
 
 
 class ParkingLot:
-    """Per subscriber, the batch being filled; `park` returns once its batch is stored."""
+    """The batches being filled, one per subscriber (and lane), all flushed together every
+    `flush_s` (or once one holds `max_bytes`): each flush stores one record per batch, and
+    one future per flush tells every waiter that its entries are stored. An event parked
+    for ten dead subscribers then waits on one future, not ten."""
 
     def __init__(self, send: Send, flush_s: float, max_bytes: int) -> None:
         self._send, self.flush_s, self.max_bytes = send, flush_s, max_bytes
-        self._open: dict[str, _Open] = {}
+        self._open: dict[Lane, _Open] = {}
+        self._flushed: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._storing: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     async def park(self, subscription_id: str, entry: Entry, due_ms: int) -> None:
-        # Shielded: a cancelled waiter (shutdown) must not cancel the batch others wait on.
+        # Shielded: a cancelled waiter (shutdown) must not cancel the flush others wait on.
         await asyncio.shield(self.park_nowait(subscription_id, entry, due_ms))
 
-    def park_nowait(self, subscription_id: str, entry: Entry, due_ms: int) -> asyncio.Future[None]:
-        """Add `entry` to the subscriber's open batch; the future resolves once it is stored
-        (shared by the whole batch: await it shielded)."""
-        batch = self._open.get(subscription_id)
-        if batch is None:
+    def park_nowait(
+        self, subscription_id: str, entry: Entry, due_ms: int, *, again: bool = False
+    ) -> asyncio.Future[None]:
+        """Add `entry` to the subscriber's open batch (`again`: of entries come due and
+        going back); the future resolves once it is stored (shared by the whole flush:
+        await it shielded, or add a callback)."""
+        flushed = self._flushed
+        if flushed is None:
             loop = asyncio.get_running_loop()
-            batch = self._open[subscription_id] = _Open(flushed=loop.create_future())
-            loop.call_later(self.flush_s, self._flush, subscription_id)
+            flushed = self._flushed = loop.create_future()
+            self._timer = loop.call_later(self.flush_s, self.flush)
+        batch = self._open.get((subscription_id, again))
+        if batch is None:
+            batch = self._open[(subscription_id, again)] = _Open()
         batch.entries.append(entry)
         batch.size += len(entry.event_bytes) + _ENTRY.size
-        batch.due_ms = max(batch.due_ms, due_ms)
-        flushed = batch.flushed
-        assert flushed is not None  # noqa: S101 - set with the batch
+        if due_ms > batch.due_ms:
+            batch.due_ms = due_ms
         if batch.size >= self.max_bytes:
-            self._flush(subscription_id)
+            self.flush()
         return flushed
 
-    def _flush(self, subscription_id: str) -> None:
-        batch = self._open.pop(subscription_id, None)
-        if batch is None:
-            return  # already flushed because it was full
-        task = asyncio.get_running_loop().create_task(self._store(subscription_id, batch))
+    def flush(self) -> None:
+        """Store every open batch now (one record each)."""
+        flushed, batches = self._flushed, self._open
+        if flushed is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._flushed, self._timer, self._open = None, None, {}
+        task = asyncio.get_running_loop().create_task(self._store(batches, flushed))
         self._storing.add(task)
         task.add_done_callback(self._storing.discard)
 
-    async def _store(self, subscription_id: str, batch: _Open) -> None:
-        assert batch.flushed is not None  # noqa: S101 - set with the batch
+    async def _store(self, batches: dict[Lane, _Open], flushed: asyncio.Future[None]) -> None:
         try:
-            await self._send(subscription_id, batch.entries, batch.due_ms)
+            await asyncio.gather(
+                *(self._send(sub_id, b.entries, b.due_ms) for (sub_id, _), b in batches.items())
+            )
         except Exception as exc:  # the waiters' pump stops on it: nothing is committed
-            batch.flushed.set_exception(exc)
+            flushed.set_exception(exc)
             return
-        batch.flushed.set_result(None)
+        flushed.set_result(None)

@@ -1,11 +1,18 @@
 """Reads one topic and runs a handler per record concurrently, committing offsets below the
-oldest unfinished record; pauses the consumer when too many records are unfinished."""
+oldest unfinished record; pauses the consumer when too many records are being handled.
+
+A handler may finish a record in two steps: it returns once its work is done but for a
+store it started (parked deliveries: ledger_sink.webhooks.parking), with that store's
+future. The record is committed only once the future resolves, but it no longer counts
+towards the pause: a dead subscriber's batches, flushed every second, must not hold back
+the records the live subscribers are waiting for."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -15,7 +22,10 @@ from ledger_sink.webhooks.kafka_edge import AsyncConsumer
 from ledger_sink.webhooks.settings import WebhookSettings
 
 log = structlog.get_logger("ledger_sink.webhooks.pump")
-Handler = Callable[[RawRecord], Awaitable[None]]
+# What a handler returns: None (the record is done) or the future of what it still waits
+# to have stored before the record may be committed.
+Stored = asyncio.Future[Any] | None
+Handler = Callable[[RawRecord], Awaitable[Stored]]
 
 
 class Abandoned(Exception):  # noqa: N818 - a signal, not an error
@@ -29,6 +39,8 @@ class Pump:
         self.name, self.consumer, self.handler, self.settings = name, consumer, handler, settings
         self.tracker = consumer.tracker
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: set[asyncio.Future[Any]] = set()  # stores that records wait on
+        self._waiting = 0  # records whose handler is done but whose store is not
         self._fatal: BaseException | None = None
         self._paused = False
 
@@ -61,7 +73,7 @@ class Pump:
 
     async def _handle(self, record: RawRecord) -> None:
         try:
-            await self.handler(record)
+            stored = await self.handler(record)
         except Abandoned:
             return
         except Exception as exc:
@@ -70,10 +82,27 @@ class Pump:
             log.exception("handler failed; stopping", pump=self.name, offset=record.offset)
             self._fatal = exc
             return
-        self.tracker.finished((record.topic, record.partition), record.offset)
+        if stored is None or stored.done():
+            self._finished(record, stored)
+            return
+        self._waiting += 1
+        self._held.add(stored)
+        stored.add_done_callback(self._held.discard)
+        stored.add_done_callback(lambda done: self._finished(record, done, waited=True))
+
+    def _finished(self, record: RawRecord, stored: Stored, *, waited: bool = False) -> None:
+        if waited:
+            self._waiting -= 1
+        error = None if stored is None or stored.cancelled() else stored.exception()
+        if error is not None:  # the store failed: stop, leaving the record uncommitted
+            log.error("storing failed; stopping", pump=self.name, error=str(error))
+            self._fatal = self._fatal or error
+            return
+        if stored is None or not stored.cancelled():
+            self.tracker.finished((record.topic, record.partition), record.offset)
 
     async def _flow_control(self) -> None:
-        pending = self.tracker.pending()
+        pending = self.tracker.pending() - self._waiting
         metrics.WEBHOOK_PENDING.labels(self.name).set(pending)
         if pending >= self.settings.max_pending:
             # Again on every turn: partitions assigned by a rebalance arrive unpaused.
@@ -84,13 +113,15 @@ class Pump:
             self._paused = False
 
     async def _drain(self) -> None:
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(
-            set(self._tasks), timeout=self.settings.shutdown_grace_s
-        )
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-            log.info("abandoned unfinished records", pump=self.name, count=len(pending))
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
+        if self._tasks:
+            _done, pending = await asyncio.wait(
+                set(self._tasks), timeout=self.settings.shutdown_grace_s
+            )
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+                log.info("abandoned unfinished records", pump=self.name, count=len(pending))
+        if self._held:  # stores under way: their records commit if they finish in time
+            await asyncio.wait(set(self._held), timeout=max(0.0, deadline - time.monotonic()))

@@ -22,7 +22,7 @@ from ledger_sink.webhooks.guard import GuardedTransport
 from ledger_sink.webhooks.kafka_edge import AsyncConsumer, AsyncProducer
 from ledger_sink.webhooks.offsets import OffsetTracker
 from ledger_sink.webhooks.parking import Entry
-from ledger_sink.webhooks.pump import Abandoned, Pump
+from ledger_sink.webhooks.pump import Abandoned, Pump, Stored
 from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.subscriptions import Subscription
@@ -83,34 +83,38 @@ class Handlers:
     ) -> None:
         self.cache, self.dispatcher, self.outbox, self.stop = cache, dispatcher, outbox, stop
 
-    async def on_event(self, record: RawRecord) -> None:
+    async def on_event(self, record: RawRecord) -> Stored:
+        """Returns once the event is with every subscriber that can take it now; the
+        parked rest are stored when the returned future resolves."""
         try:
             event = decode_webhook_event(record.value)
         except SchemaError as exc:
             await self.outbox.undecodable(dead_letter(record, exc.code, str(exc)))
-            return
+            return None
         wanted = await self.cache.matching(event.event_type)
-        await self.dispatcher.deliver_all([Delivery(record, event, sub, 1) for sub in wanted])
+        return await self.dispatcher.deliver_all(
+            [Delivery(record, event, sub, 1) for sub in wanted]
+        )
 
-    async def on_retry(self, record: RawRecord) -> None:
+    async def on_retry(self, record: RawRecord) -> Stored:
         try:
             ticket = retry_records.parse(record.headers)
             if parking.is_batch(record):
-                await self._on_parked(record, ticket)
-                return
+                return await self._on_parked(record, ticket)
             event = decode_webhook_event(record.value)
         except (InvalidRetryRecord, SchemaError) as exc:
             code = getattr(exc, "code", "invalid_retry_record")
             await self.outbox.undecodable(dead_letter(record, code, str(exc)))
-            return
+            return None
         await self._until(ticket.due_ms / 1000)
         subscription = await self.cache.find(ticket.subscription_id)
         if subscription is None:
             log.info("subscription inactive; retry dropped", subscription_id=ticket.subscription_id)
-            return
+            return None
         await self.dispatcher.deliver(Delivery(record, event, subscription, ticket.attempt))
+        return None
 
-    async def _on_parked(self, record: RawRecord, ticket: Ticket) -> None:
+    async def _on_parked(self, record: RawRecord, ticket: Ticket) -> Stored:
         """A batch of parked deliveries, held until due. If its subscriber still cannot take
         them they go back as they are (undecoded: the cheap path of a dead subscriber);
         else they are decoded (an undecodable entry dead-lettered alone) and delivered."""
@@ -123,15 +127,16 @@ class Handlers:
                 subscription_id=ticket.subscription_id,
                 count=len(entries),
             )
-            return
+            return None
         until = self.dispatcher.parked_until(subscription.subscription_id)
         if until is not None:
-            spent = await self.dispatcher.park_again(subscription.subscription_id, entries, until)
+            stored, spent = self.dispatcher.park_again(subscription.subscription_id, entries, until)
             for delivery in await self._decoded(record, ticket, subscription, spent):
                 await self.dispatcher.dead_letter_parked(delivery)
-            return
+            return stored
         parked = await self._decoded(record, ticket, subscription, entries)
         await self.dispatcher.deliver_parked(parked)
+        return None
 
     async def _decoded(
         self, record: RawRecord, ticket: Ticket, subscription: Subscription, entries: list[Entry]

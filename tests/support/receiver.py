@@ -1,6 +1,7 @@
 """A real webhook receiver on a free local port, in a thread: it checks every signature,
 answers as told (fail the first N tries of each event, or hang), and — as the docs ask of
-receivers — counts an event as accepted only once however often it is delivered."""
+receivers — counts an event as accepted only once however often it is delivered. The tests
+and the benchmarks (bench/bench_sink.py, bench/bench_webhooks.py) share it."""
 
 from __future__ import annotations
 
@@ -24,16 +25,26 @@ LOCAL_ENV = {
 
 class Receiver:
     def __init__(
-        self, secret: str, *, fail_first: int = 0, always_fail: bool = False, hang: bool = False
+        self,
+        secret: str,
+        *,
+        fail_first: int = 0,
+        always_fail: bool = False,
+        hang: bool = False,
+        keep_alive: bool = False,
     ) -> None:
+        """`keep_alive`: HTTP/1.1 persistent connections, as a production receiver (the
+        benchmarks); off, every delivery gets a connection of its own."""
         self.secret = secret
         self.fail_first, self.always_fail, self.hang = fail_first, always_fail, hang
+        self.keep_alive = keep_alive
         self.lock = threading.Lock()
         self.attempts: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()  # first 2xx per event: 1 each, or a bug
         self.duplicates = 0
         self.bad_signatures = 0
         self.bodies: dict[str, bytes] = {}
+        self.arrived: dict[str, float] = {}  # epoch seconds of each event's first 2xx
         self.release = threading.Event()  # lets hanging handlers go at shutdown
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -51,6 +62,11 @@ class Receiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def count(self) -> int:
+        """Events accepted so far (each once)."""
+        with self.lock:
+            return len(self.accepted)
 
     def total_attempts(self) -> int:
         with self.lock:
@@ -72,12 +88,15 @@ class Receiver:
             else:
                 self.accepted[event_id] += 1
                 self.bodies[event_id] = body
+                self.arrived[event_id] = time.time()
             return 204
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
@@ -89,6 +108,7 @@ class Receiver:
                     return
                 if receiver.hang:
                     receiver.release.wait(60)
+                    self.close_connection = True  # no answer: the connection is done
                     return
                 status = receiver.answer(self.headers.get(signing.EVENT_ID, ""), body, self.headers)
                 self.send_response(status)

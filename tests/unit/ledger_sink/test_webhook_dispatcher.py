@@ -160,6 +160,22 @@ async def test_a_slow_subscriber_parks_what_waits_too_long_and_never_holds_anoth
     assert set(await asyncio.gather(*stuck_tasks)) == {"parked", "delivered"}
 
 
+async def test_a_subscriber_that_answers_keeps_its_queue_in_line() -> None:
+    async def answer(_request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.02)  # it answers, one at a time, slower than its queue grows
+        return httpx.Response(204)
+
+    settings = WebhookSettings(per_subscriber_concurrency=1, slot_wait_s=0.05)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    outbox = Outbox()
+    subject = Dispatcher(settings, client, outbox, clock=lambda: 0.0, wall=lambda: NOW)
+    async with asyncio.timeout(5):
+        # The last of 20 waits ~0.4 s for the one slot, far past the slot wait; yet the
+        # subscriber is answering, so none is parked for a request timeout.
+        results = await asyncio.gather(*(subject.deliver(delivery()) for _ in range(20)))
+    assert results == ["delivered"] * 20 and outbox.parked == []
+
+
 def parked_batch(attempts: list[int]) -> list[Delivery]:
     return [dataclasses.replace(delivery(), attempt=n) for n in attempts]
 
@@ -175,6 +191,21 @@ async def test_a_parked_batch_due_while_the_circuit_is_open_goes_back_as_one_rec
     assert [e.attempt for e in entries] == [2, 3, 2]  # an attempt counted each
     (letter,) = outbox.letters  # the one at its last attempt
     assert letter.error_code == EXHAUSTED and letter.headers["sentinel-attempts"] == "3"
+
+
+async def test_parked_batches_due_together_go_back_as_one_record() -> None:
+    seen: list[httpx.Request] = []
+    subject, outbox = dispatcher([500, 500], seen, breaker_cooldown_s=30.0, park_flush_s=3600.0)
+    await subject.deliver(delivery())
+    await subject.deliver(delivery())  # open
+    entries = [Entry(1, delivery().event_bytes) for _ in range(5)]
+    # Thirty batches parked while the circuit was open all come due at its cool-down's end.
+    results = [subject.park_again(SUBSCRIPTION.subscription_id, entries, 30.0) for _ in range(30)]
+    assert {id(stored) for stored, _spent in results} == {id(results[0][0])}  # one store
+    subject.parking.flush()
+    await asyncio.shield(results[0][0])  # type: ignore[arg-type]
+    ((_sub, again, _due),) = outbox.parked  # one record, not thirty
+    assert len(again) == 150 and {e.attempt for e in again} == {2}
 
 
 async def test_a_parked_batch_is_delivered_once_the_subscriber_answers() -> None:
@@ -199,7 +230,8 @@ async def test_a_connection_error_is_a_failure_not_a_crash() -> None:
 
 async def test_an_event_reaches_the_live_subscriber_while_dead_ones_are_parked() -> None:
     seen: list[httpx.Request] = []
-    subject, outbox = dispatcher([], seen, breaker_cooldown_s=30.0)
+    # A flush far away: the live deliveries must not wait for the dead ones' batches.
+    subject, outbox = dispatcher([], seen, breaker_cooldown_s=30.0, park_flush_s=3600.0)
     dead = [
         dataclasses.replace(SUBSCRIPTION, subscription_id=f"dead-{n}", url=f"http://d{n}.test/")
         for n in range(10)
@@ -208,12 +240,21 @@ async def test_an_event_reaches_the_live_subscriber_while_dead_ones_are_parked()
         for _ in range(2):
             subject.breaker(sub.subscription_id).failed(0.0)
     items = [delivery() for _ in range(100)]
-    await asyncio.gather(  # concurrently, as the events pump runs them
-        *(
-            subject.deliver_all([dataclasses.replace(i, subscription=s) for s in dead] + [i])
-            for i in items
+    async with asyncio.timeout(5):
+        stored = await asyncio.gather(  # concurrently, as the events pump runs them
+            *(
+                subject.deliver_all([dataclasses.replace(i, subscription=s) for s in dead] + [i])
+                for i in items
+            )
         )
-    )
+    # Every event is with the live subscriber before any parked batch is stored...
     assert len(seen) == 100 and {r.url.host for r in seen} == {"receiver.test"}
+    assert outbox.parked == []
+    # ...and each event waits on one store (its flush), not one per dead subscriber.
+    (flush,) = {id(f): f for f in stored if f is not None}.values()
+    assert all(f is flush for f in stored)
+    subject.parking.flush()
+    async with asyncio.timeout(5):
+        await flush
     assert sorted(sub for sub, _e, _d in outbox.parked) == sorted(s.subscription_id for s in dead)
     assert all(len(entries) == 100 for _s, entries, _d in outbox.parked)  # one record each
