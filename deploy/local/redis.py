@@ -113,21 +113,26 @@ class RedisService:
     def secure(self, timeout_s: float) -> list[str]:
         """Give a Redis this stack runs without a password (one started before the generated
         passwords) the configured one, live; what it changed. Its config file already holds
-        it for the next start."""
+        it for the next start.
+
+        Asked without a password, not with it: a Redis with none accepts any AUTH.
+        """
         del timeout_s  # a Redis still starting reads the password from its config file
-        if self.password is None or self.pid() is None or self.answers():
+        if self.password is None or self.pid() is None:
             return []
         anonymous = redis.Redis(
             host=self.host, port=self.port, socket_timeout=2, socket_connect_timeout=2
         )
         try:
             anonymous.ping()
-        except redis.AuthenticationError as exc:  # NOAUTH: it has a password, another one
+        except redis.AuthenticationError:  # NOAUTH: it has a password; is it ours?
+            if self.answers():
+                return []
             raise StackError(
                 f"Redis on {self.address} wants a password other than SENTINEL_REDIS_URL's: "
                 "`sentinel stack down` then `sentinel stack up` restarts it with the one in "
                 f"{self.config_file}"
-            ) from exc
+            ) from None
         except redis.RedisError:
             return []  # still starting: `stack up` waits for it
         else:
