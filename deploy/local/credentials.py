@@ -45,14 +45,17 @@ def dsn_with_password(dsn: str, password: str) -> str:
 
 
 def redis_url_with_password(url: str, password: str) -> str:
-    """``url`` authenticating as Redis's default user with ``password``."""
+    """``url`` authenticating as Redis's default user with ``password``.
+
+    The user is named (``default``), not left empty: ``redis-cli -u`` would send an empty
+    user name, which Redis refuses; redis-py and Redis 6+ take either."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "password"]
         # By hand: urlunsplit would drop the empty authority (unix:///path -> unix:/path).
         return f"unix://{parts.path}?{urlencode([*query, ('password', password)])}"
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"default:{quote(password, safe='')}@{host}"))
 
 
 def _explicit(name: str, file_values: Mapping[str, str], environ: Mapping[str, str]) -> bool:

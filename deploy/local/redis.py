@@ -48,8 +48,8 @@ class RedisService:
             raise StackError(f"the local Redis binds to loopback only, not {self.host!r}")
         if unquote(urlsplit(self.url).username or "default") != "default":
             raise StackError(
-                "the local Redis has one user, the default one: give SENTINEL_REDIS_URL a "
-                "password only (redis://:PASSWORD@host:port/db)"
+                "the local Redis has one user, the default one: give SENTINEL_REDIS_URL its "
+                "password (redis://default:PASSWORD@host:port/db)"
             )
         self.password = url_password(self.url)
         self.home = settings.dir / "redis"

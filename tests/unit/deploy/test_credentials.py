@@ -57,7 +57,7 @@ def test_the_redis_url_keeps_its_address_and_database() -> None:
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("127.0.0.1", 6380, 0)
     assert kwargs["password"] == url_password(url)
-    assert kwargs.get("username") is None  # the default user: requirepass
+    assert kwargs["username"] == "default"  # the user requirepass sets the password of
 
 
 def test_secrets_of_ones_own_are_kept() -> None:

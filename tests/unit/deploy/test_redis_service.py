@@ -62,5 +62,5 @@ def test_a_password_is_quoted_as_redis_conf_reads_it() -> None:
 
 
 def test_an_acl_user_is_refused_with_what_to_write(tmp_path: Path) -> None:
-    with pytest.raises(StackError, match=r"redis://:PASSWORD@"):
+    with pytest.raises(StackError, match=r"redis://default:PASSWORD@"):
         RedisService(settings(tmp_path, "redis://app:pw@127.0.0.1:6390/0"))
