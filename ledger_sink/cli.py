@@ -76,7 +76,9 @@ def roles_command() -> None:
     SENTINEL_POSTGRES_<SINK|API|LABELS|WEBHOOKS|READER>_DSN names a login role (its user and
     password), made a member of that service's group.
     """
-    admin = PostgresConnection().admin_dsn.get_secret_value()
+    postgres = PostgresConnection()
+    refuse_default_secrets(postgres, admin=True)  # the superuser's password, off loopback
+    admin = postgres.admin_dsn.get_secret_value()
     try:
         created, logins = roles.provision(admin, roles.RuntimeRoles())
     except (psycopg.Error, ValueError) as exc:

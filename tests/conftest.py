@@ -15,12 +15,17 @@ import pytest
 import redis
 from psycopg import sql
 
+from deploy.local import envfile
 from deploy.topics import TopicAdmin, apply
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.topics import TopicSpec, declared_topics
 
-# The suites never read a developer's `.stack/sentinel.env` (deploy.local.envfile): each
-# test names its own topics, database and registry. Subprocesses inherit this.
+# The suites reach the local stack with the addresses and passwords its env file holds
+# (`sentinel stack up` generates the passwords), unless the environment names them; they
+# read nothing else of `.stack/sentinel.env` (deploy.local.envfile): each test names its own
+# topics, database and registry. Subprocesses inherit both.
+for _name, _value in envfile.connection_values().items():
+    os.environ.setdefault(_name, _value)
 os.environ["SENTINEL_ENV_FILE"] = ""
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local import envfile, stack
+from deploy.local import credentials, envfile, stack
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
 from schemas.secrets import refuse_default_secrets
@@ -31,15 +33,34 @@ def up() -> None:
     settings = StackSettings()
     # The stack's servers listen where these settings say, with these passwords.
     refuse_default_secrets(settings.kafka, settings.postgres, settings.redis, admin=True)
+    generated: list[str] = []
+    if envfile.env_file_path() is not None:  # somewhere to keep them: generate, else don't
+        settings, generated = credentials.generate(settings, envfile.file_values(), os.environ)
+    # Written before any server is given a new password, so that none is ever lost.
+    written = envfile.write(settings)
+    if generated:
+        console.print(f"[dim]generated passwords for {', '.join(generated)} in {written}[/]")
+    changes: list[str] = []
+
+    def secured(change: str) -> None:
+        console.print(f"[yellow]{change}[/]")
+        changes.append(change)
+
     try:
-        rows = stack.up(settings, say=lambda line: console.print(f"[dim]{line}[/]"))
+        rows = stack.up(
+            settings, say=lambda line: console.print(f"[dim]{line}[/]"), secured=secured
+        )
     except StackError as exc:
         console.print(f"[red]stack up failed:[/] {exc}")
         raise typer.Exit(1) from exc
     _show(rows)
-    written = envfile.write(settings)
     if written is not None:
         console.print(f"configuration every sentinel command reads: {written}")
+    if changes:
+        console.print(
+            "[yellow]the stack's passwords changed: processes started before this (the "
+            "pipeline's services) must restart to read them: `make down && make up`[/]"
+        )
 
 
 @app.command()

@@ -15,11 +15,20 @@ from pathlib import Path
 
 from dotenv import dotenv_values, load_dotenv
 
+from deploy.local.secret_file import replace_private
 from deploy.local.settings import StackSettings
 from ingest_api.settings import ApiSettings
 from schemas.webhook_targets import LOOPBACK_NETWORKS
 
 ENV_FILE_VAR = "SENTINEL_ENV_FILE"
+# Where the stack's servers are and the passwords they take: what a test suite, which reads
+# nothing else of the file, needs to reach them (tests/conftest.py).
+CONNECTION_VARS = (
+    "SENTINEL_KAFKA_BOOTSTRAP_SERVERS",
+    "SENTINEL_POSTGRES_DSN",
+    "SENTINEL_POSTGRES_ADMIN_DSN",
+    "SENTINEL_REDIS_URL",
+)
 
 
 def env_file_path() -> Path | None:
@@ -39,6 +48,20 @@ def load() -> Path | None:
     return path
 
 
+def file_values(path: Path | None = None) -> dict[str, str]:
+    """The file's lines as a mapping (none when there is no file)."""
+    path = path if path is not None else env_file_path()
+    if path is None or not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def connection_values() -> dict[str, str]:
+    """The stack's addresses and passwords from the file, and nothing else of it."""
+    values = file_values()
+    return {name: values[name] for name in CONNECTION_VARS if name in values}
+
+
 def local_configuration(settings: StackSettings) -> dict[str, str]:
     """The values every service of the local deployment and every command must agree on."""
     api = ApiSettings()
@@ -47,6 +70,7 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SENTINEL_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "SENTINEL_POSTGRES_DSN": settings.postgres.dsn.get_secret_value(),
+        "SENTINEL_POSTGRES_ADMIN_DSN": settings.postgres.admin_dsn.get_secret_value(),
         "SENTINEL_REDIS_URL": settings.redis.url.get_secret_value(),
         "SENTINEL_API_HOST": api.host,
         "SENTINEL_API_PORT": str(api.port),
@@ -63,19 +87,13 @@ def write(settings: StackSettings) -> Path | None:
     path = env_file_path()
     if path is None:
         return None
-    values = (
-        {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
-    )
+    values = file_values(path)
     values.update(local_configuration(settings))
     _generate_pepper(values, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = "# The local deployment's configuration: written by `make up`, read by every\n"
     header += "# `sentinel` command. Environment variables win over these lines.\n"
     body = "".join(f"{key}={_quoted(value)}\n" for key, value in sorted(values.items()))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(header + body)
-    tmp.chmod(0o600)  # it holds the database and Redis passwords
-    tmp.replace(path)
+    replace_private(path, header + body)  # it holds the database and Redis passwords
     return path
 
 
@@ -87,8 +105,7 @@ def _generate_pepper(values: dict[str, str], settings: StackSettings) -> None:
 
     Only once, and only before the demo key exists: a key is stored as its hash under the
     pepper, so changing the pepper of a running stack would lock out every key it has.
-    (PostgreSQL's and Redis's passwords stay the loopback defaults: the test suites reach
-    the same servers without this file.)
+    (The PostgreSQL and Redis passwords are `sentinel stack up`'s: deploy.local.credentials.)
     """
     if PEPPER_VAR in values or (settings.dir / "demo" / "api-key").exists():
         return

@@ -112,6 +112,11 @@ class KafkaService:
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"
             return False
 
+    def secure(self, timeout_s: float) -> list[str]:
+        """The local broker has no password (PLAINTEXT on loopback): nothing to set."""
+        del timeout_s
+        return []
+
     def stop(self) -> bool:
         pid = self.pid()
         stopped = pid is not None and terminate(pid, self.settings.stop_timeout_s)

@@ -1,4 +1,10 @@
-"""The local PostgreSQL server: its own cluster on loopback, the project's role and database."""
+"""The local PostgreSQL server: its own cluster on loopback, the project's role and database.
+
+The cluster trusts connections on its own Unix socket, which lives in the data directory
+(mode 0700: only the server's user, and root, can reach it). That is how the stack sets the
+superuser's password to the configured one on a cluster initialised with another (a `.stack/`
+from before the generated passwords): no old password is needed, nothing is lost.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from deploy.local.process import tail, wait_until
 from deploy.local.settings import LOOPBACK, StackSettings
 from deploy.local.system import StackError, postgres_bindir
 from ledger_sink import roles
@@ -98,6 +105,43 @@ class PostgresService:
     def answers(self) -> bool:
         try:
             with psycopg.connect(self.admin_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def local_conninfo(self) -> str:
+        """The superuser over the cluster's own socket, where it trusts local connections."""
+        return make_conninfo(
+            host=str(self.data),
+            port=self.admin.get("port", "5432"),
+            user=self.admin.get("user", "postgres"),
+            dbname="postgres",
+            connect_timeout=2,
+        )
+
+    def secure(self, timeout_s: float) -> list[str]:
+        """Give the superuser the configured password if it does not log in with it; what
+        it changed. Waits (up to ``timeout_s``) for the server, which may be starting."""
+        if not wait_until(lambda: self.answers() or self._socket_answers(), timeout_s):
+            raise StackError(
+                f"postgres did not answer on {self.address} nor on its socket within "
+                f"{timeout_s:.0f} s; its log is {self.log_file}. Last lines:\n{tail(self.log_file)}"
+            )
+        if self.answers() or "password" not in self.admin:
+            return []  # no password configured: a .pgpass or PGPASSWORD is the user's own
+        user = self.admin.get("user", "postgres")
+        with psycopg.connect(self.local_conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(user), sql.Literal(self.admin.get("password", ""))
+                )
+            )
+        return [f"PostgreSQL role {user}: password set to SENTINEL_POSTGRES_ADMIN_DSN's"]
+
+    def _socket_answers(self) -> bool:
+        try:
+            with psycopg.connect(self.local_conninfo()) as conn:
                 conn.execute("SELECT 1")
             return True
         except psycopg.Error:

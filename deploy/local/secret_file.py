@@ -1,8 +1,11 @@
-"""Files that hold a secret (the demo API key): created private, mode 0600, from the start."""
+"""Files that hold a secret (the demo API key, the stack's env file, Redis's config): created
+private, mode 0600, from the start."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -18,3 +21,22 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (new or replaced whole), readable by its owner only.
+
+    The text goes to a new file beside it, which ``mkstemp`` creates 0600 and exclusively,
+    then is renamed over ``path``: a reader sees the old file or the new one, never a half,
+    and never a moment where the secret is readable by others.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

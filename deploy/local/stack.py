@@ -27,6 +27,7 @@ class Service(Protocol):
     def address(self) -> str: ...
     def prepare(self) -> None: ...
     def start(self) -> None: ...
+    def secure(self, timeout_s: float) -> list[str]: ...
     def pid(self) -> int | None: ...
     def answers(self) -> bool: ...
     def stop(self) -> bool: ...
@@ -47,8 +48,14 @@ def services(settings: StackSettings) -> list[Service]:
     return [PostgresService(settings), RedisService(settings), KafkaService(settings)]
 
 
-def up(settings: StackSettings, say: Callable[[str], None] = lambda _: None) -> list[ServiceStatus]:
-    """Install what is missing, start what is not running, wait until every service answers."""
+def up(
+    settings: StackSettings,
+    say: Callable[[str], None] = lambda _: None,
+    secured: Callable[[str], None] | None = None,
+) -> list[ServiceStatus]:
+    """Install what is missing, start what is not running, wait until every service answers.
+
+    ``secured`` hears each password given to a running server (``say`` if not given)."""
     installed = ensure_packages()
     if installed:
         say(f"installed Debian packages: {' '.join(installed)}")
@@ -62,6 +69,10 @@ def up(settings: StackSettings, say: Callable[[str], None] = lambda _: None) -> 
             say(f"starting {service.name} on {service.address}")
             service.start()
     for service in stack:
+        # A server from before the generated passwords gets them here, before it is asked
+        # to answer with them.
+        for change in service.secure(settings.start_timeout_s):
+            (secured or say)(change)
         _wait(service, settings.start_timeout_s)
     _after_start(stack)
     return status(settings)

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from deploy.local.credentials import new_password
 from deploy.local.postgres import PostgresService
 from deploy.local.process import wait_until as service_answers
 from deploy.local.settings import StackSettings
@@ -48,8 +49,8 @@ def private_postgres(tmp_path: Path) -> Iterator[tuple[PostgresService, str]]:
     """A PostgreSQL server of this test's own, migrated; its DSN as the application role."""
     port = free_port()
     connection = PostgresConnection(
-        dsn=f"postgresql://sentinel:sentinel@127.0.0.1:{port}/sentinel",
-        admin_dsn=f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres",
+        dsn=f"postgresql://sentinel:{new_password()}@127.0.0.1:{port}/sentinel",
+        admin_dsn=f"postgresql://postgres:{new_password()}@127.0.0.1:{port}/postgres",
     )
     settings = StackSettings(
         dir=tmp_path / "stack", postgres=connection, postgres_shared_buffers="32MB"

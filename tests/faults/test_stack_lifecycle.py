@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from deploy.local import stack
+from deploy.local.credentials import new_password
 from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin
 from schemas.topics import TopicSpec
@@ -45,9 +46,12 @@ def private_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
         "SENTINEL_STACK_KAFKA_CONTROLLER_PORT": str(controller),
         "SENTINEL_STACK_KAFKA_HEAP": "384m",
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
-        "SENTINEL_POSTGRES_DSN": f"postgresql://sentinel:sentinel@127.0.0.1:{pg}/sentinel",
-        "SENTINEL_POSTGRES_ADMIN_DSN": f"postgresql://postgres:postgres@127.0.0.1:{pg}/postgres",
-        "SENTINEL_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        # Passwords of its own, as `stack up` generates them for a checkout's stack.
+        "SENTINEL_POSTGRES_DSN": f"postgresql://sentinel:{new_password()}@127.0.0.1:{pg}/sentinel",
+        "SENTINEL_POSTGRES_ADMIN_DSN": (
+            f"postgresql://postgres:{new_password()}@127.0.0.1:{pg}/postgres"
+        ),
+        "SENTINEL_REDIS_URL": f"redis://:{new_password()}@127.0.0.1:{redis_port}/0",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from psycopg.conninfo import conninfo_to_dict
 
 from deploy.topics import TopicAdmin, apply
 from ingest_api.keys import Scope, create_key
@@ -51,8 +52,9 @@ def api_db(module_id: str) -> Iterator[str]:
 
     postgres = PostgresConnection()
     name = f"test_api_{module_id}"
+    owner = conninfo_to_dict(postgres.dsn.get_secret_value())["user"]  # the configured role
     with psycopg.connect(postgres.admin_dsn.get_secret_value(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" OWNER sentinel')
+        admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
     dsn = postgres.dsn.get_secret_value().rsplit("/", 1)[0] + f"/{name}"
     try:
         upgrade(dsn)

@@ -104,3 +104,47 @@ def test_an_existing_stack_keeps_the_pepper_its_demo_key_was_made_with(stack_dir
     path = envfile.write(StackSettings())
     assert path is not None
     assert envfile.PEPPER_VAR not in dotenv_values(path)
+
+
+def test_created_0600_never_chmod_ed(stack_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file written, then chmod-ed, holds the passwords readable by all in between.
+    def no_chmod(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("chmod after the file was written")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    previous = os.umask(0)  # the worst case: nothing masked by the process
+    try:
+        path = envfile.write(StackSettings())
+    finally:
+        os.umask(previous)
+    assert path is not None and path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in stack_dir.iterdir()] == ["sentinel.env"]  # no temporary left
+
+
+def test_the_suites_read_only_the_connections(stack_dir: Path) -> None:
+    path = stack_dir / "sentinel.env"
+    path.write_text(
+        "SENTINEL_POSTGRES_DSN='postgresql://sentinel:pw1@127.0.0.1:5433/sentinel'\n"
+        "SENTINEL_POSTGRES_ADMIN_DSN='postgresql://postgres:pw2@127.0.0.1:5433/postgres'\n"
+        "SENTINEL_REDIS_URL='redis://:pw3@127.0.0.1:6380/0'\n"
+        "SENTINEL_KAFKA_BOOTSTRAP_SERVERS='127.0.0.1:9092'\n"
+        "SENTINEL_KAFKA_TOPIC_PREFIX='demo.'\n"
+        "SENTINEL_API_API_KEY_PEPPER='pepper'\n"
+    )
+    assert envfile.connection_values() == {
+        "SENTINEL_POSTGRES_DSN": "postgresql://sentinel:pw1@127.0.0.1:5433/sentinel",
+        "SENTINEL_POSTGRES_ADMIN_DSN": "postgresql://postgres:pw2@127.0.0.1:5433/postgres",
+        "SENTINEL_REDIS_URL": "redis://:pw3@127.0.0.1:6380/0",
+        "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    }
+
+
+def test_the_superuser_dsn_is_written_for_the_commands_that_need_it(stack_dir: Path) -> None:
+    # `sentinel db roles` and the suites' fixtures create roles and databases as the
+    # superuser: once its password is the stack's own, only the file knows it.
+    admin = "postgresql://postgres:own-pw@127.0.0.1:5433/postgres"
+    os.environ["SENTINEL_POSTGRES_ADMIN_DSN"] = admin
+    path = envfile.write(StackSettings())
+    assert path is not None
+    assert dotenv_values(path)["SENTINEL_POSTGRES_ADMIN_DSN"] == admin

@@ -160,3 +160,33 @@ async def test_every_api_worker_refuses_before_connecting() -> None:
 
     with pytest.raises(DefaultSecretError, match="SENTINEL_API_API_KEY_PEPPER"):
         await Runtime.open(ApiSettings(host="0.0.0.0"))  # noqa: S104
+
+
+def test_db_roles_refuses_the_superusers_default_password_off_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `db roles` connects as the superuser only: its DSN is the one to check.
+    monkeypatch.setattr("ledger_sink.roles.provision", lambda *_: pytest.fail("connected"))
+    monkeypatch.setenv(
+        "SENTINEL_POSTGRES_DSN", "postgresql://sentinel:own-pw-0123@db.invalid:5433/sentinel"
+    )
+    monkeypatch.setenv(
+        "SENTINEL_POSTGRES_ADMIN_DSN", "postgresql://postgres:postgres@db.invalid:5433/postgres"
+    )
+    result = CliRunner().invoke(app, ["db", "roles"])
+    assert isinstance(result.exception, DefaultSecretError), result.output
+    assert "SENTINEL_POSTGRES_ADMIN_DSN" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://10.0.0.5:6379/0",
+        "redis://:@10.0.0.5:6379/0",  # an empty password is none
+        "redis://app@10.0.0.5:6379/0",  # a user without a password
+        "rediss://cache.internal:6379/0?password=",
+    ],
+)
+def test_a_redis_without_a_password_is_refused_off_loopback(url: str) -> None:
+    with pytest.raises(DefaultSecretError, match="SENTINEL_REDIS_URL"):
+        refuse_default_secrets(RedisConnection(url=SecretStr(url)))
