@@ -35,7 +35,11 @@ class AgentSettings(DecisionSettings):
     # Standby replicas of the feature table (faust follows other workers' changelog
     # partitions). Unset: none with memory://, whose recovery re-reads a partition that
     # comes back from offset 0 anyway (it persists no offsets), so following it only costs
-    # CPU; one with rocksdb://, whose files it keeps current (README, "Table store").
+    # CPU; two with rocksdb://, whose files it keeps current. Two, not one: faust's
+    # assignor keeps the survivors balanced before it prefers standbys, so with one
+    # replica a dead worker's partitions can go to a survivor that never followed them,
+    # which then re-reads them whole while all its partitions wait (a million accounts:
+    # 102 s instead of 7). faust caps it at workers - 1 (docs/agents.md, "Failover").
     standby_replicas: int | None = Field(default=None, ge=0)
     # Partitions of the tables' changelog topics: must equal the transactions topic's.
     table_partitions: int = 12
@@ -79,7 +83,7 @@ class AgentSettings(DecisionSettings):
         """The standby replicas faust keeps of the feature table (``standby_replicas``)."""
         if self.standby_replicas is not None:
             return self.standby_replicas
-        return 0 if self.store == "memory://" else 1
+        return 0 if self.store == "memory://" else 2
 
     @model_validator(mode="after")
     def _heartbeats_within_session(self) -> Self:

@@ -16,8 +16,9 @@ from stream_agents.settings import AgentSettings
     [
         # memory:// re-reads a partition that comes back from offset 0: a standby is waste.
         ("memory://", None, 0),
-        # rocksdb:// keeps the files of a followed partition current.
-        ("rocksdb://", None, 1),
+        # rocksdb:// keeps the files of a followed partition current; two, so that a dead
+        # worker's partitions each go to a survivor that followed them (test_standby_placement).
+        ("rocksdb://", None, 2),
         ("memory://", 2, 2),
     ],
 )
