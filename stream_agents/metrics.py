@@ -47,6 +47,16 @@ HELD_BACK = Counter(
     "sentinel_agent_held_back_total",
     "records past a hole in what the consumer delivered: left for the seek to bring again",
 )
+TXID_REUSED = Counter(
+    "sentinel_agent_txid_reused_total",
+    "transactions dead-lettered because another body claimed their transaction id first "
+    "(the registry shared with the API)",
+)
+TXID_UNCHECKED = Counter(
+    "sentinel_agent_txid_unchecked_total",
+    "transactions decided without claiming their id (registry unavailable): only the "
+    "ledger sink checks them for a reused id",
+)
 SEEKS = Counter("sentinel_agent_seeks_total", "times a partition was sought back to its checkpoint")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Where an append->decision latency goes: waiting to be handed to the agent (from the
@@ -58,8 +68,9 @@ CONSUME_DELAY = Histogram(
 )
 BATCH_SECONDS = Histogram(
     "sentinel_agent_batch_seconds",
-    "time per micro-batch in each stage (process: features, model, rules, state; publish: "
-    "until the broker acknowledged every output)",
+    "time per micro-batch in each stage (claim: the transaction ids' round trip to the "
+    "registry; process: decoding, features, model, rules, state; publish: until the broker "
+    "acknowledged every output)",
     ["stage"],
     buckets=_LATENCY_BUCKETS,
 )

@@ -24,3 +24,11 @@ def test_the_short_fingerprint_ignores_the_ingest_time_and_the_idempotency_key()
     assert len(short_fingerprint(tx)) == 32
     assert short_fingerprint(replace(tx, account_id="acct-2")) != short_fingerprint(tx)
     assert claim_key("t-1") == "txid:t-1"
+
+
+def test_two_bodies_of_one_id_in_one_pipeline_the_first_wins() -> None:
+    # The answers of SET NX GET sent in order: the second claim sees the first one's hash.
+    claims = [("t-1", "aa"), ("t-1", "bb"), ("t-1", "aa")]
+    previous = [None, "aa", "aa"]
+    assert conflicts(claims, previous) == [False, True, False]
+    assert created(claims, previous) == [("t-1", "aa")]
