@@ -13,8 +13,9 @@ here, from the account's state, so that the ledger, the webhook and ``/authorize
   different content, is not a redelivery but a reuse of the id. It is dead-lettered
   (``conflicting_duplicate``) and nothing is decided for it. The state keeps what the
   features need (time, amount, merchant, country, location), so that is what is compared
-  here; the API (every account, every field, by content hash) and the sink (every account,
-  every field) check the rest.
+  here; the API and the agents' claims (every account within the window, every field, by
+  content hash: ``schemas.transaction_claims``) and the sink (every account, every field)
+  check the rest.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from decision_core.ledger_policy import (
 from decision_core.live_models import shadow_scores
 from decision_core.observer import SILENT, Observer
 from decision_core.outputs import dead_letter, publishable
-from decision_core.records import BatchResult, Judge, Judgement, SourceRecord
+from decision_core.records import BatchResult, Judge, Judgement, Screened, SourceRecord
 from decision_core.scoring import LiveModels, ModelSource
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from schemas.codec import decode_transaction
@@ -72,9 +72,25 @@ class DecisionPipeline:
         self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
     ) -> BatchResult:
         result = BatchResult()
+        return self.process_screened(self.screen(records, result), load_state, result)
+
+    def process_screened(
+        self,
+        screened: Sequence[Screened],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+        reused: Sequence[bool] = (),
+    ) -> BatchResult:
+        """``process`` past ``screen``: the agent claims the screened transaction ids in
+        between (``stream_agents.txid_claims``). ``reused`` (in ``screened``'s order, or
+        empty: none) marks those whose id another body claimed first: each is dead-lettered
+        as a conflicting duplicate, nothing decided or published for it, no state touched.
+        """
         accounts: dict[str, AccountFeatures] = {}
         partitions: dict[str, int] = {}
-        for record, decision in self.decide(records, accounts, load_state, result):
+        if reused:
+            screened = _refuse_reused(screened, reused, result)
+        for record, decision in self._decide(screened, accounts, load_state, result):
             partitions[decision.account_id] = record.partition
             result.outgoing.extend(publishable(decision))
         # Each touched account is written once per batch, not once per event.
@@ -97,10 +113,24 @@ class DecisionPipeline:
         ``accounts`` holds the feature states in use; an account missing from it is loaded
         with ``load_state``. Dead letters go to ``result.outgoing``.
         """
+        return self._decide(self.screen(records, result), accounts, load_state, result)
+
+    def screen(self, records: Sequence[SourceRecord], result: BatchResult) -> list[Screened]:
+        """Each record decoded and validated; the undecodable or invalid ones are
+        dead-lettered into ``result``."""
+        return [item for record in records if (item := self._screen(record, result)) is not None]
+
+    def _decide(
+        self,
+        screened: Sequence[Screened],
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> list[tuple[SourceRecord, Decision]]:
         items = [
             item
-            for record in records
-            if (item := self._observe(record, accounts, load_state, result)) is not None
+            for one in screened
+            if (item := self._observe(one, accounts, load_state, result)) is not None
         ]
         # Read once: a model swapped in meanwhile applies from the next batch on.
         live = self.models.live()
@@ -158,13 +188,7 @@ class DecisionPipeline:
             if not apply_transaction(state, tx, record.partition, record.offset):
                 result.dead_lettered += 1
 
-    def _observe(
-        self,
-        record: SourceRecord,
-        accounts: dict[str, AccountFeatures],
-        load_state: Callable[[str], bytes | None],
-        result: BatchResult,
-    ) -> _Item | None:
+    def _screen(self, record: SourceRecord, result: BatchResult) -> Screened | None:
         try:
             # Produced straight to Kafka, a transaction has no ingest time: the broker's
             # append time is its ingest time.
@@ -178,6 +202,16 @@ class DecisionPipeline:
             result.outgoing.append(dead_letter(record, "invalid_transaction", problem))
             result.dead_lettered += 1
             return None
+        return Screened(record, tx)
+
+    def _observe(
+        self,
+        screened: Screened,
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> _Item | None:
+        record, tx = screened.record, screened.tx
         state = accounts.get(tx.account_id)
         if state is None:
             state = accounts[tx.account_id] = _load(load_state(tx.account_id))
@@ -263,6 +297,22 @@ def apply_transaction(state: AccountFeatures, tx: Transaction, partition: int, o
     settle_currency(state.state, tx.currency)
     state.apply_at(event, partition, offset)
     return True
+
+
+def _refuse_reused(
+    screened: Sequence[Screened], reused: Sequence[bool], result: BatchResult
+) -> list[Screened]:
+    """The screened records whose id is theirs; the others dead-lettered (no field values
+    in the message: the body that claimed the id first may be another account's)."""
+    kept = []
+    for one, clash in zip(screened, reused, strict=True):
+        if clash:
+            message = "transaction id already claimed by a transaction with different content"
+            result.outgoing.append(dead_letter(one.record, CONFLICTING_DUPLICATE, message))
+            result.dead_lettered += 1
+        else:
+            kept.append(one)
+    return kept
 
 
 def _bounded(item: _Item, judgement: Judgement) -> Judgement:

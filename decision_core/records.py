@@ -26,6 +26,14 @@ class SourceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Screened:
+    """A source record that decoded into a valid transaction: one to claim and decide."""
+
+    record: SourceRecord
+    tx: Transaction
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """A record to publish: ``role`` names the destination topic (decisions, webhooks, ...)."""
 

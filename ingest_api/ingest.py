@@ -17,9 +17,10 @@ from ingest_api.models import BatchIn, TransactionIn, ValidationContext
 from ingest_api.publisher import OutgoingRecord
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
-from ingest_api.transaction_ids import TransactionIds, conflicts, created, short_fingerprint
+from ingest_api.transaction_ids import TransactionIds
 from schemas.codec import encode_transaction
 from schemas.records import Transaction
+from schemas.transaction_claims import conflicts, created, short_fingerprint
 
 JSON = "application/json"
 Action = Callable[[], Awaitable[tuple[int, bytes]]]

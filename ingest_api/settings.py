@@ -14,6 +14,7 @@ from schemas.secrets import (
     pepper_secret,
     refuse_default_secrets,
 )
+from schemas.transaction_claims import DEFAULT_WINDOW_S
 from schemas.validation import DEFAULT_WINDOW
 from schemas.webhook_targets import WebhookTargetPolicy
 
@@ -54,7 +55,7 @@ class ApiSettings(BaseSettings):
     # How long a transaction id stays claimed with its content hash: a reuse with other
     # content within it is a 409 (0 turns the check off; the sink still dead-letters reuses).
     # Redis holds one small key per transaction for this long: see docs/operations.md.
-    transaction_id_window_s: int = Field(default=900, ge=0)
+    transaction_id_window_s: int = Field(default=DEFAULT_WINDOW_S, ge=0)
 
     # Per API key unless the key carries its own limits.
     rate_limit_per_second: int = Field(default=2_000, ge=1)

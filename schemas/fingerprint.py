@@ -2,8 +2,8 @@
 
 The same ``transaction_id`` may arrive more than once: a gateway's retry, a redelivery after
 a crash, a replay. That is harmless when the content is the same, and must be refused when
-it is not (issue 18, item 8). The API (``ingest_api.transaction_ids``) and the ledger sink
-(``ledger_sink.conflicts``) compare this hash, so both must compute it from the same
+it is not (issue 18, item 8). The API and the agents (``schemas.transaction_claims``) and the
+ledger sink (``ledger_sink.conflicts``) compare this hash, so all must compute it from the same
 canonical form: the fields a gateway sends, in ``CANONICAL_FIELDS`` order, each normalised
 the way the contract stores it (amounts at 4 decimals, times in UTC milliseconds, enums as
 their values). ``ingested_at`` and ``idempotency_key`` are left out: a retry changes them,

@@ -6,7 +6,9 @@ decisions, webhook events and dead letters acknowledged by the broker, then its 
 states and applied marks on the changelog and in the table, then its offsets acknowledged
 to faust. What it decides, and where faust must seek back to, is the checkpoint's call
 (``stream_agents.checkpoint``): the applied mark is the source of truth, redeliveries at
-or below it are dropped, and whatever faust skipped is read again by a seek.
+or below it are dropped, and whatever faust skipped is read again by a seek. Between
+screening a batch and deciding it, its transaction ids are claimed in the registry the API
+shares (``stream_agents.txid_claims``): a reused id of any account is dead-lettered.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ from stream_agents.metrics import (
     SEEKS,
 )
 from stream_agents.output import BatchPublisher
+from stream_agents.txid_claims import TransactionIdClaims
 
 log = logging.getLogger("stream_agents")
 CHANGELOG = "changelog"  # output role of the feature table's changelog records
+CLAIM_SECONDS = BATCH_SECONDS.labels("claim")
 PROCESS_SECONDS = BATCH_SECONDS.labels("process")
 PUBLISH_SECONDS = BATCH_SECONDS.labels("publish")
 Writes = list[tuple[int, bytes, bytes]]  # (partition, key, value) for the table
@@ -62,6 +66,7 @@ class DecisionAgent:
         checkpoint: Checkpoint,
         source_topic: str,
         changelog_topic: str,
+        claims: TransactionIdClaims | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -70,6 +75,7 @@ class DecisionAgent:
         self.checkpoint = checkpoint
         self.source_topic = source_topic
         self.changelog_topic = changelog_topic
+        self.claims = claims  # None: no registry (the check off)
         # A batch and a tick never interleave: both read the marks and ask for seeks.
         # Uncontended (every batch but the rare tick's), taking it does not yield.
         self.applying = asyncio.Lock()
@@ -103,18 +109,31 @@ class DecisionAgent:
             marks = {p: self.applied(p) for p in {r.partition for r, _ in batch}}
             await self.learn_log_starts(p for p, mark in marks.items() if mark is None)
             admitted = self.checkpoint.admit(batch, lambda p: self._past(p, marks[p]))
-            processed = started
+            processed, claiming = started, 0.0
             if admitted.records:
-                result = self.pipeline.process(admitted.records, self.load)
+                result, claiming = await self.process(admitted.records)
                 processed = time.time()
                 await self.publish(result, advanced_marks(admitted.records))
                 _count(result)
             generation = self.app.consumer_generation_id
             await self.seek(self.checkpoint.due(generation, self.assigned()))
         _count_admitted(admitted)
-        PROCESS_SECONDS.observe(processed - started)
+        CLAIM_SECONDS.observe(claiming)
+        PROCESS_SECONDS.observe(processed - started - claiming)
         PUBLISH_SECONDS.observe(time.time() - processed)
         BATCH_SIZE.observe(len(admitted.records))
+
+    async def process(self, records: Sequence[SourceRecord]) -> tuple[BatchResult, float]:
+        """The admitted records screened, their ids claimed, then decided; and the seconds
+        the claim took."""
+        result = BatchResult()
+        screened = self.pipeline.screen(records, result)
+        if self.claims is None or not screened:
+            return self.pipeline.process_screened(screened, self.load, result), 0.0
+        started = time.perf_counter()
+        reused = await self.claims.reused([one.tx for one in screened])
+        claiming = time.perf_counter() - started
+        return self.pipeline.process_screened(screened, self.load, result, reused), claiming
 
     async def publish(self, result: BatchResult, marks: dict[int, int]) -> None:
         """The batch's records to their topics, then its feature states and marks to the

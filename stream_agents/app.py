@@ -28,6 +28,7 @@ from stream_agents.faust_edge import App, PartitionedStore
 from stream_agents.metrics import StandbyReport
 from stream_agents.output import BatchPublisher
 from stream_agents.settings import AgentSettings
+from stream_agents.txid_claims import TransactionIdClaims
 
 FEATURE_TABLE = "account-features"
 
@@ -68,9 +69,11 @@ def create_app(
     pipeline: DecisionPipeline,
     replicas: int,
     publisher: BatchPublisher,
+    claims: TransactionIdClaims | None = None,
 ) -> faust.App:
     """A faust app whose consumer group, changelog topics and topics carry the prefix, with
-    the decision agent on the transactions topic and its checkpoint's tick on a timer."""
+    the decision agent on the transactions topic and its checkpoint's tick on a timer.
+    ``claims``: the transaction id registry the agent claims each batch's ids in."""
     app = _faust_app(settings, replicas)
     transactions = raw_topic(app, input_topic(settings))
     agent = DecisionAgent(
@@ -81,6 +84,7 @@ def create_app(
         Checkpoint(settings.seek_quiet_s, settings.stall_s, clock=time.monotonic),
         source_topic=input_topic(settings),
         changelog_topic=changelog_topic(settings),
+        claims=claims,
     )
     batch_wait_s = settings.batch_wait_ms / 1000
 

@@ -51,6 +51,16 @@ HELD_BACK = Counter(
     "sentinel_agent_held_back_total",
     "records past a hole in what the consumer delivered: left for the seek to bring again",
 )
+TXID_REUSED = Counter(
+    "sentinel_agent_txid_reused_total",
+    "transactions dead-lettered because another body claimed their transaction id first "
+    "(the registry shared with the API)",
+)
+TXID_UNCHECKED = Counter(
+    "sentinel_agent_txid_unchecked_total",
+    "transactions decided without claiming their id (registry unavailable): only the "
+    "ledger sink checks them for a reused id",
+)
 SEEKS = Counter("sentinel_agent_seeks_total", "times a partition was sought back to its checkpoint")
 STANDBYS_READY = Gauge(
     "sentinel_agent_standbys_ready",
@@ -71,8 +81,9 @@ CONSUME_DELAY = Histogram(
 )
 BATCH_SECONDS = Histogram(
     "sentinel_agent_batch_seconds",
-    "time per micro-batch in each stage (process: features, model, rules, state; publish: "
-    "until the broker acknowledged every output)",
+    "time per micro-batch in each stage (claim: the transaction ids' round trip to the "
+    "registry; process: decoding, features, model, rules, state; publish: until the broker "
+    "acknowledged every output)",
     ["stage"],
     buckets=_LATENCY_BUCKETS,
 )

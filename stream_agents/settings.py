@@ -5,18 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from decision_core.settings import DecisionSettings
-from schemas.connections import KafkaConnection
+from schemas.connections import KafkaConnection, RedisConnection
+from schemas.transaction_claims import DEFAULT_WINDOW_S
 
 
 class AgentSettings(DecisionSettings):
     """The faust worker and its micro-batches; the model registry, the decision thresholds
     and the breaker are ``DecisionSettings``' (the same variables, shared with replay)."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_AGENTS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_AGENTS_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     app_id: str = "sentinel-agents"
     # Micro-batch: up to this many transactions, or whatever arrived within the wait.
@@ -76,7 +79,22 @@ class AgentSettings(DecisionSettings):
     # removed; naming it is refused, not ignored (docs/adr/0002-at-least-once-vs-exactly-once.md).
     processing_guarantee: Literal["at_least_once"] = "at_least_once"
 
+    # How long a transaction id stays claimed in the registry the API shares (Redis): the
+    # API's window, read from its variable unless the agents' own is set, so one setting
+    # keeps both equal; 0 turns the agents' claims off (stream_agents.txid_claims).
+    transaction_id_window_s: int = Field(
+        default=DEFAULT_WINDOW_S,
+        ge=0,
+        validation_alias=AliasChoices(
+            "SENTINEL_AGENTS_TRANSACTION_ID_WINDOW_S", "SENTINEL_API_TRANSACTION_ID_WINDOW_S"
+        ),
+    )
+    # A batch waits at most this long for its claims; past it (or on any Redis error) the
+    # batch is decided without them and the registry is left alone for a few seconds.
+    transaction_id_timeout_s: float = Field(default=0.25, gt=0)
+
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    redis: RedisConnection = Field(default_factory=RedisConnection)
 
     @property
     def table_standby_replicas(self) -> int:

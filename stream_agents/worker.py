@@ -24,6 +24,7 @@ from stream_agents.followers import model_follower, reference_follower
 from stream_agents.metrics import MetricsObserver, watch_gc
 from stream_agents.output import BatchPublisher
 from stream_agents.settings import AgentSettings
+from stream_agents.txid_claims import TransactionIdClaims
 
 agents_app = typer.Typer(help="The stream agents (faust worker).")
 log = logging.getLogger("stream_agents")
@@ -86,6 +87,19 @@ def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
     return models, follower
 
 
+def transaction_claims(settings: AgentSettings) -> TransactionIdClaims | None:
+    """The registry client each batch claims its transaction ids with (none: the check off).
+
+    Connecting is lazy: a worker starts, and decides, while Redis is down."""
+    if settings.transaction_id_window_s <= 0:
+        return None
+    return TransactionIdClaims.connect(
+        settings.redis.url.get_secret_value(),
+        settings.transaction_id_window_s,
+        settings.transaction_id_timeout_s,
+    )
+
+
 def claim_data_dir(settings: AgentSettings) -> ClaimedDir:
     """A folder of its own under the data dir (rocksdb locks its files), with its parents
     (faust creates only the last level)."""
@@ -100,8 +114,7 @@ def claim_data_dir(settings: AgentSettings) -> ClaimedDir:
 def run(log_level: str = typer.Option("info", help="faust worker log level")) -> None:
     """Run one agent worker; start more processes to add capacity (no code change)."""
     base = AgentSettings()
-    # Kafka alone carries no shipped secret today; the call keeps the rule one rule.
-    refuse_default_secrets(base.kafka)
+    refuse_default_secrets(base.kafka, base.redis)
     own = claim_data_dir(base)
     settings = base.model_copy(update={"data_dir": own.path})
     if settings.metrics_port:
@@ -116,7 +129,9 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
-    app = create_app(settings, pipeline, changelog_replicas(settings), publisher)
+    app = create_app(
+        settings, pipeline, changelog_replicas(settings), publisher, transaction_claims(settings)
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # Everything loaded so far (libraries, rules, models, reference data) lives as long as
     # the process: out of the collector's sight, a full collection no longer walks it.

@@ -29,6 +29,7 @@ from schemas.codec import (
 )
 from schemas.enums import Channel, Outcome, TxType
 from schemas.records import Transaction
+from schemas.transaction_claims import claim_of, conflicts
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -190,3 +191,62 @@ def test_replay_warm_up_skips_a_conflicting_reuse_as_the_live_agent_does(
     assert result.dead_lettered == 1
     assert accounts["acct-1"].state.amounts == [250_000]
     assert accounts["acct-1"].state.currency == "INR"
+
+
+def claimed_before(registry: dict[str, str], claims: list[tuple[str, str]]) -> list[str | None]:
+    """The answers of a pipelined ``SET NX GET`` per claim, against a dict as the registry."""
+    previous = []
+    for tid, fingerprint in claims:
+        previous.append(registry.get(tid))
+        registry.setdefault(tid, fingerprint)
+    return previous
+
+
+def test_a_reused_id_of_another_account_is_dead_lettered_by_the_registry_claims(
+    pipeline: DecisionPipeline,
+) -> None:
+    # Two accounts: neither state can see the other's id; the registry (the API's) can.
+    first = tx(0, account_id="acct-1")
+    reuse = tx(1, account_id="acct-2", transaction_id=first.transaction_id)
+    result = BatchResult()
+    screened = pipeline.screen(records(first, reuse), result)
+    claims = [claim_of(one.tx) for one in screened]
+    reused = conflicts(claims, claimed_before({}, claims))
+    assert reused == [False, True]
+    pipeline.process_screened(screened, {}.get, result, reused)
+    decisions = [decode_decision(v) for v in roles(result, "decisions")]
+    assert [d.account_id for d in decisions] == ["acct-1"]
+    assert [decode_webhook_event(v).account_id for v in roles(result, "webhooks")] == ["acct-1"]
+    letters = [decode_dead_letter(v) for v in roles(result, "dead-letter")]
+    assert [(x.error_code, x.offset) for x in letters] == [("conflicting_duplicate", 101)]
+    assert "acct-1" not in letters[0].error_message  # nothing of the other account's body
+    assert set(result.states) == {"acct-1"}  # acct-2's state untouched
+    assert result.decided == 1 and result.dead_lettered == 1
+
+
+def test_an_id_claimed_with_the_same_body_is_decided_a_redelivery_or_the_apis_claim(
+    pipeline: DecisionPipeline,
+) -> None:
+    first = tx(0)
+    registry = {first.transaction_id: claim_of(first)[1]}  # the API's, or this agent's earlier
+    result = BatchResult()
+    screened = pipeline.screen(records(first), result)
+    claims = [claim_of(one.tx) for one in screened]  # decoded from Kafka: the same hash
+    reused = conflicts(claims, claimed_before(registry, claims))
+    pipeline.process_screened(screened, {}.get, result, reused)
+    assert reused == [False]
+    assert len(roles(result, "decisions")) == 1 and roles(result, "dead-letter") == []
+
+
+def test_screening_dead_letters_what_cannot_be_claimed(pipeline: DecisionPipeline) -> None:
+    bad = tx(0, amount=Decimal("-1.00"))
+    result = BatchResult()
+    good = tx(1)
+    batch = [
+        *records(bad),
+        SourceRecord("transactions", 3, 7, 0, b"k", b"\x00junk"),
+        *records(good, first_offset=8),
+    ]
+    screened = pipeline.screen(batch, result)
+    assert [one.tx.transaction_id for one in screened] == [good.transaction_id]
+    assert result.dead_lettered == 2 and len(roles(result, "dead-letter")) == 2

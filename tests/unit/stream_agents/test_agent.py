@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from faust.types import TP
 
-from decision_core.records import BatchResult, Outgoing, SourceRecord
+from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint, decode_mark, encode_mark, mark_key
 
@@ -64,20 +64,42 @@ class Consumer:
 
 
 class Pipeline:
-    """Decides every record it is given: one decision each, the offset as the state."""
+    """Decides every record it is given, but those the claims call reused: one decision
+    each, the offset as the state; the transaction of a record is its offset."""
 
     def __init__(self) -> None:
         self.decided: list[int] = []
+        self.refused: list[int] = []
 
-    def process(
-        self, records: list[SourceRecord], load: Callable[[str], bytes | None]
+    def screen(self, records: list[SourceRecord], result: BatchResult) -> list[Screened]:
+        return [Screened(r, cast(Any, r.offset)) for r in records]
+
+    def process_screened(
+        self,
+        screened: list[Screened],
+        load: Callable[[str], bytes | None],
+        result: BatchResult,
+        reused: Sequence[bool] = (),
     ) -> BatchResult:
+        clash = list(reused) or [False] * len(screened)
+        records = [one.record for one, c in zip(screened, clash, strict=True) if not c]
+        self.refused += [one.record.offset for one, c in zip(screened, clash, strict=True) if c]
         self.decided += [r.offset for r in records]
-        return BatchResult(
-            outgoing=[Outgoing("decisions", r.key or b"", r.value or b"") for r in records],
-            states={f"acct-{r.offset}": (r.partition, b"s") for r in records},
-            decided=len(records),
-        )
+        result.outgoing += [Outgoing("decisions", r.key or b"", r.value or b"") for r in records]
+        result.states = {f"acct-{r.offset}": (r.partition, b"s") for r in records}
+        result.decided = len(records)
+        return result
+
+
+class Claims:
+    """The registry: every odd transaction (offset) was claimed by another body."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    async def reused(self, txs: Sequence[int]) -> list[bool]:
+        self.asked.append(list(txs))
+        return [tx % 2 == 1 for tx in txs]
 
 
 @dataclass
@@ -100,7 +122,7 @@ def event(partition: int, offset: int) -> Event:
     )
 
 
-def agent(journal: Journal) -> tuple[DecisionAgent, Store]:
+def agent(journal: Journal, claims: Claims | None = None) -> tuple[DecisionAgent, Store]:
     store = Store(journal)
     app = SimpleNamespace(consumer=Consumer(), consumer_generation_id=1)
     made = DecisionAgent(
@@ -111,6 +133,7 @@ def agent(journal: Journal) -> tuple[DecisionAgent, Store]:
         checkpoint=Checkpoint(quiet_s=1.0, stall_s=5.0, clock=lambda: 0.0),
         source_topic="transactions",
         changelog_topic="account-features-changelog",
+        claims=cast(Any, claims),
     )
     return made, store
 
@@ -155,3 +178,19 @@ async def test_a_partition_never_applied_starts_at_its_log_start() -> None:
     await worker.decide([event(1, 3), event(1, 4)])
     assert cast(Pipeline, worker.pipeline).decided == [3, 4]
     assert worker.applied(1) == 4
+
+
+async def test_the_admitted_records_ids_are_claimed_in_one_call_and_a_reused_one_not_decided() -> (
+    None
+):
+    claims = Claims()
+    worker, store = agent(Journal(), claims)
+    store.rows[mark_key(0)] = encode_mark(9)
+    # 9 is a redelivery (at the mark): dropped before anything is claimed.
+    await worker.decide([event(0, 9), event(0, 10), event(0, 11), event(0, 12)])
+    pipeline = cast(Pipeline, worker.pipeline)
+    assert claims.asked == [[10, 11, 12]]
+    assert pipeline.decided == [10, 12]
+    assert pipeline.refused == [11]
+    # A refused record is applied all the same (dead-lettered): the mark moves past it.
+    assert worker.applied(0) == 12

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from stream_agents.app import create_app
 from stream_agents.settings import AgentSettings
+from stream_agents.worker import transaction_claims
 
 
 @pytest.mark.parametrize(
@@ -52,3 +53,17 @@ def test_exactly_once_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SENTINEL_AGENTS_PROCESSING_GUARANTEE", "exactly_once")
     with pytest.raises(ValidationError, match="at_least_once"):
         AgentSettings()
+
+
+def test_the_claims_window_is_the_apis_unless_the_agents_own_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SENTINEL_API_TRANSACTION_ID_WINDOW_S", "SENTINEL_AGENTS_TRANSACTION_ID_WINDOW_S"):
+        monkeypatch.delenv(name, raising=False)
+    assert AgentSettings().transaction_id_window_s == 900
+    monkeypatch.setenv("SENTINEL_API_TRANSACTION_ID_WINDOW_S", "3600")
+    assert AgentSettings().transaction_id_window_s == 3600
+    monkeypatch.setenv("SENTINEL_AGENTS_TRANSACTION_ID_WINDOW_S", "0")
+    assert AgentSettings().transaction_id_window_s == 0
+    assert transaction_claims(AgentSettings()) is None  # 0: no claims at all
+    assert AgentSettings(transaction_id_window_s=60).transaction_id_window_s == 60
