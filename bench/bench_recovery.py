@@ -44,7 +44,14 @@ from bench.bench_store import (
     stop,
     worker_env,
 )
-from bench.common import console, measures_table, producer, seed_reference, write_results
+from bench.common import (
+    console,
+    measures_table,
+    merge_result,
+    producer,
+    seed_reference,
+    write_results,
+)
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
@@ -79,7 +86,12 @@ def disk_bytes(topic: str) -> int:
     )
 
 
-def write_updates(topic: str, accounts: int, updates: int, pool: list[bytes]) -> None:
+def write_updates(
+    topic: str, accounts: int, updates: int, pool: list[bytes], max_on_disk: int
+) -> float:
+    """Write the updates; whenever the topic's segments on disk pass ``max_on_disk`` bytes,
+    pause until the broker's cleaner brings them back under it (a day of updates written
+    at once would fill the disk before it could). Returns the seconds paused."""
     out = Producer(
         {
             "bootstrap.servers": BOOTSTRAP,
@@ -89,7 +101,14 @@ def write_updates(topic: str, accounts: int, updates: int, pool: list[bytes]) ->
             "queue.buffering.max.kbytes": 262_144,
         }
     )
+    paused = 0.0
     for n in range(updates):
+        if n and n % 1_000_000 == 0 and disk_bytes(topic) > max_on_disk:
+            out.flush(600)
+            began = time.monotonic()
+            while disk_bytes(topic) > max_on_disk * 0.5:
+                time.sleep(2)
+            paused += time.monotonic() - began
         key = f"acct-{n % accounts}".encode()
         while True:
             try:
@@ -100,6 +119,7 @@ def write_updates(topic: str, accounts: int, updates: int, pool: list[bytes]) ->
         if n % 1000 == 0:
             out.poll(0)
     out.flush(600)
+    return paused
 
 
 def roll_and_compact(topic: str, value: bytes, timeout_s: float) -> float:
@@ -140,7 +160,13 @@ def probe(prefix: str) -> None:
 
 
 def scenario(
-    config: str, accounts: int, updates: int, pool: list[bytes], registry: Path, version: str
+    config: str,
+    accounts: int,
+    updates: int,
+    pool: list[bytes],
+    registry: Path,
+    version: str,
+    max_on_disk: int,
 ) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     admin = TopicAdmin(BOOTSTRAP)
@@ -153,7 +179,7 @@ def scenario(
     workdir = Path(tempfile.mkdtemp(prefix="bench-recovery-"))
     try:
         began = time.monotonic()
-        write_updates(topic, accounts, updates, pool)
+        paused = write_updates(topic, accounts, updates, pool, max_on_disk)
         written_s, on_disk = time.monotonic() - began, disk_bytes(topic)
         waited = roll_and_compact(topic, pool[0], 900) if config == "declared" else 0.0
         probe(prefix)
@@ -173,6 +199,7 @@ def scenario(
             # The cleaner works while the bench writes (segments roll every 5 s).
             "on_disk_after_write_mib": round(on_disk / 2**20, 1),
             "write_s": round(written_s, 1),
+            "paused_for_cleaner_s": round(paused, 1),
             "compaction_wait_s": round(waited, 1),
             "on_disk_at_start_mib": round(disk_bytes(topic) / 2**20, 1),
             "ready_s": round(run.seconds, 2),
@@ -196,10 +223,26 @@ def main(
         help="State updates (transactions) per run, comma-separated.",
     ),
     legacy_max: int = typer.Option(1_200_000, help="Largest run also made with the legacy config."),
+    hours: str = typer.Option(
+        "", help="Instead of --updates: hours of traffic at --rate, comma-separated (1,24)."
+    ),
+    rate: int = typer.Option(1_000, help="Transactions per second, for --hours."),
+    max_on_disk_mib: int = typer.Option(
+        4_096, help="Pause writing while the changelog's segments on disk exceed this."
+    ),
     quick: bool = typer.Option(False, help="2,000 accounts, 2,000 and 20,000 updates."),
-    write: bool = typer.Option(True, help="Write bench/results/recovery.json."),
+    write: bool = typer.Option(True, help="Write the results."),
+    out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
+    failover: Path | None = typer.Option(  # noqa: B008
+        None,
+        help="Also record the --hours runs as restart_after_traffic in this file "
+        "(bench/results/failover.json, where the issue's targets are read).",
+    ),
 ) -> None:
     counts = [int(n) for n in updates.split(",")]
+    if hours:
+        counts = [round(float(h) * 3600 * rate) for h in hours.split(",")]
+        legacy_max = min(legacy_max, 0)
     if quick:
         accounts, counts, legacy_max = 2_000, [2_000, 20_000], 20_000
     workdir = Path(tempfile.mkdtemp(prefix="bench-recovery-models-"))
@@ -214,7 +257,9 @@ def main(
             for config in ("declared", "legacy"):
                 if config == "legacy" and n > legacy_max:
                     continue
-                runs.append(scenario(config, accounts, n, pool, workdir, version))
+                runs.append(
+                    scenario(config, accounts, n, pool, workdir, version, max_on_disk_mib * 2**20)
+                )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result = {
@@ -223,7 +268,27 @@ def main(
         "runs": runs,
     }
     if write:
-        write_results(RESULTS, result)
+        write_results(out, result)
+    if write and failover and hours:
+        restarts = {
+            f"after_{h}_h": {
+                "first_decision_s": run["first_decision_s"],
+                "updates": run["updates"],
+                "on_disk_at_start_mib": run["on_disk_at_start_mib"],
+            }
+            for h, run in zip(hours.split(","), runs, strict=True)
+        }
+        merge_result(
+            failover,
+            "restart_after_traffic",
+            {
+                "store": "memory:// (a fresh worker: the whole compacted changelog re-read)",
+                "accounts": accounts,
+                "rate_per_s": rate,
+                "results": str(out),
+                **restarts,
+            },
+        )
 
 
 if __name__ == "__main__":
