@@ -4,7 +4,6 @@ transaction id with different content is dead-lettered with nothing published fo
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,29 +26,17 @@ from schemas.codec import (
     decode_webhook_event,
     encode_transaction,
 )
-from schemas.enums import Channel, Outcome, TxType
+from schemas.enums import Outcome
 from schemas.records import Transaction
 from schemas.transaction_claims import claim_of, conflicts
+from tests.support.records import transaction
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def tx(minutes: int = 0, **changes: object) -> Transaction:
-    fields: dict[str, object] = {
-        "transaction_id": str(uuid.uuid4()),
-        "account_id": "acct-1",
-        "card_token": "tok_abcdefgh",
-        "amount": Decimal("25.00"),
-        "currency": "INR",
-        "merchant_id": "m-1",
-        "country": "IN",
-        "channel": Channel.POS,
-        "timestamp": T0 + timedelta(minutes=minutes),
-        "type": TxType.DEBIT,
-        "ingested_at": T0 + timedelta(minutes=minutes),
-    }
-    fields.update(changes)
-    return Transaction(**fields)  # type: ignore[arg-type]
+    at = T0 + timedelta(minutes=minutes)
+    return transaction(**{"timestamp": at, "ingested_at": at, **changes})
 
 
 def records(*txs: Transaction, first_offset: int = 100) -> list[SourceRecord]:

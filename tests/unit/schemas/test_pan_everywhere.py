@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import orjson
 import pytest
@@ -20,9 +19,9 @@ from dlq.redrive import MASKED, plan
 from ingest_api.ingest import parse_transaction
 from ingest_api.models import ValidationContext
 from schemas.codec import decode_dead_letter, decode_transaction, encode_transaction
-from schemas.enums import Channel, TxType
 from schemas.pan import contains_pan, looks_like_pan
 from schemas.records import HEADER_PAN_MASKED, Transaction
+from tests.support.records import transaction
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 PAN = "4111111111111111"
@@ -67,20 +66,7 @@ def test_a_pan_shaped_token_is_still_refused(token: str) -> None:
 
 
 def tx(**changes: object) -> Transaction:
-    fields: dict[str, object] = {
-        "transaction_id": str(uuid.uuid4()),
-        "account_id": "acct-1",
-        "card_token": "tok_abcdefgh",
-        "amount": Decimal("25.00"),
-        "currency": "EUR",
-        "merchant_id": "m-1",
-        "country": "FR",
-        "channel": Channel.POS,
-        "timestamp": NOW,
-        "type": TxType.DEBIT,
-    }
-    fields.update(changes)
-    return Transaction(**fields)  # type: ignore[arg-type]
+    return transaction(**{"currency": "EUR", "country": "FR", "timestamp": NOW, **changes})
 
 
 FREE_TEXT = {

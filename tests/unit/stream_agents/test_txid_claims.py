@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import logging
 import socket
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
 
-from schemas.enums import Channel, TxType
 from schemas.records import Transaction
 from stream_agents.txid_claims import LOG_EVERY_S, RETRY_S, Outage, TransactionIdClaims
+from tests.support.records import transaction
 
 
 class Clock:
@@ -26,18 +24,7 @@ class Clock:
 
 
 def tx(n: int) -> Transaction:
-    return Transaction(
-        transaction_id=f"t-{n}",
-        account_id="acct-1",
-        card_token="tok_abcdefgh",
-        amount=Decimal("25.00"),
-        currency="INR",
-        merchant_id="m-1",
-        country="IN",
-        channel=Channel.POS,
-        timestamp=datetime(2026, 11, 30, tzinfo=UTC),
-        type=TxType.DEBIT,
-    )
+    return transaction(transaction_id=f"t-{n}")
 
 
 def unchecked() -> float:
