@@ -6,7 +6,6 @@ dead-letter, with the reason, every transaction the API would refuse with a 422.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,28 +24,15 @@ from ingest_api.ingest import parse_transaction
 from ingest_api.models import ValidationContext
 from rule_engine import Thresholds
 from schemas.codec import decode_dead_letter, decode_decision, encode_transaction
-from schemas.enums import Channel, TxType
 from schemas.records import Transaction
 from tests.support.models import train_tiny_model
+from tests.support.records import transaction
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def tx(at: datetime = NOW, **changes: object) -> Transaction:
-    fields: dict[str, object] = {
-        "transaction_id": str(uuid.uuid4()),
-        "account_id": "acct-1",
-        "card_token": "tok_abcdefgh",
-        "amount": Decimal("25.00"),
-        "currency": "EUR",
-        "merchant_id": "m-1",
-        "country": "FR",
-        "channel": Channel.POS,
-        "timestamp": at,
-        "type": TxType.DEBIT,
-    }
-    fields.update(changes)
-    return Transaction(**fields)  # type: ignore[arg-type]
+    return transaction(**{"currency": "EUR", "country": "FR", "timestamp": at, **changes})
 
 
 def record(t: Transaction, sent: datetime, offset: int = 0) -> SourceRecord:
