@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ledger_sink.migrate import upgrade
 from schemas.connections import PostgresConnection
+from tests.integration.ledger_sink.support import migrated_database
 
 
 @contextmanager
@@ -62,6 +63,13 @@ def migrated_db() -> Iterator[str]:
     """The DSN (application role) of a fresh database migrated to head, for this module."""
     with throwaway_database() as dsn:
         upgrade(dsn)
+        yield dsn
+
+
+@pytest.fixture
+def ledger_db() -> Iterator[str]:
+    """A migrated database of this test's own (function scope): its row counts are exact."""
+    with migrated_database() as dsn:
         yield dsn
 
 

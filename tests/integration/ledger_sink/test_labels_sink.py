@@ -19,17 +19,11 @@ from schemas.codec import decode_dead_letter, encode_label
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Label
 from schemas.topics import TopicSpec
-from tests.integration.ledger_sink.support import migrated_database, produce, read_all, wait_until
+from tests.integration.ledger_sink.support import produce, read_all, wait_until
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def label(n: int, fraud: bool = True, later_h: int = 0) -> Label:

@@ -4,7 +4,6 @@ nothing booked for it; a redelivery with the same content stays a harmless dupli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -21,7 +20,6 @@ from schemas.records import Decision
 from schemas.topics import TopicSpec
 from tests.integration.ledger_sink.support import (
     counts,
-    migrated_database,
     produce,
     read_all,
     sink_thread,
@@ -29,12 +27,6 @@ from tests.integration.ledger_sink.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def settings(topics: dict[str, TopicSpec], dsn: str) -> SinkSettings:

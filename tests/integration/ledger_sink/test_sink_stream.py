@@ -4,7 +4,6 @@ redelivery is a no-op; bad records are dead-lettered and the stream goes on."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 
@@ -23,7 +22,6 @@ from tests.integration.ledger_sink.support import (
     balances,
     counts,
     expected_balances,
-    migrated_database,
     produce,
     read_all,
     sink_thread,
@@ -31,13 +29,6 @@ from tests.integration.ledger_sink.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    """A migrated database of this test's own: row counts are exact."""
-    with migrated_database() as dsn:
-        yield dsn
 
 
 ACCOUNTS = [f"acct-{n}" for n in range(7)]

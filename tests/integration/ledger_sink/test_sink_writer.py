@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 import psycopg
@@ -21,16 +21,9 @@ from tests.integration.ledger_sink.support import (
     balances,
     counts,
     expected_balances,
-    migrated_database,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def decisions(count: int, accounts: int, offset: int = 0) -> list[Decision]:

@@ -19,7 +19,6 @@ from schemas.connections import KafkaConnection
 from schemas.topics import TopicSpec
 from tests.integration.ledger_sink.support import (
     dispatcher_thread,
-    migrated_database,
     produce,
     read_all,
     wait_until,
@@ -34,12 +33,6 @@ from tests.integration.ledger_sink.test_webhook_delivery import (
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def refused_url(name: str) -> str:

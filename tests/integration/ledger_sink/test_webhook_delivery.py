@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 from psycopg import AsyncConnection
@@ -21,7 +20,6 @@ from schemas.records import Outcome, WebhookEvent
 from schemas.topics import TopicSpec
 from tests.integration.ledger_sink.support import (
     dispatcher_thread,
-    migrated_database,
     produce,
     read_all,
     wait_until,
@@ -31,12 +29,6 @@ from tests.support.receiver import LOCAL_POLICY, Receiver
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_test_0123456789abcdef"
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def subscribe(dsn: str, url: str, event_types: list[str]) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,11 @@ from ledger_sink.errors import InvalidSubscription
 from ledger_sink.webhooks import subscriptions
 from ledger_sink.webhooks.cli import webhooks_app
 from schemas.webhook_targets import WebhookTargetPolicy
-from tests.integration.ledger_sink.support import migrated_database
 from tests.support.receiver import LOCAL_POLICY
 
 pytestmark = pytest.mark.integration
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 async def test_create_list_get_and_disable(ledger_db: str) -> None:
