@@ -13,7 +13,15 @@ from deploy.local.settings import StackSettings
 from schemas.connections import PostgresConnection, RedisConnection
 from schemas.secrets import DEFAULT_POSTGRES_PASSWORDS, connection_secrets
 
-DEFAULTS = StackSettings(postgres=PostgresConnection(), redis=RedisConnection())
+# The shipped defaults, whatever the environment holds (the suites export the stack's own).
+DEFAULTS = StackSettings(
+    postgres=PostgresConnection(
+        **{name: field.default for name, field in PostgresConnection.model_fields.items()}
+    ),
+    redis=RedisConnection(
+        **{name: field.default for name, field in RedisConnection.model_fields.items()}
+    ),
+)
 NO_FILE: dict[str, str] = {}
 
 
