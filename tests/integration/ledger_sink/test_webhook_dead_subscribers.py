@@ -80,6 +80,9 @@ def test_the_live_subscriber_is_not_held_back_by_dead_ones_parked_batches(
             park_flush_s=20.0,  # parked batches stored only long after the live deliveries
             max_pending=20,  # fewer records in hand than events: the pump must move on
             batch_size=10,
+            # The dead ones refuse at once; the live one must not be timed out (and, with
+            # one failure opening a circuit, parked for the test) on a loaded machine.
+            request_timeout_s=5.0,
         )
         with dispatcher_thread(config):
             # Every event reaches the live subscriber while the dead ones' batches are
