@@ -25,7 +25,7 @@ from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.webhooks import backoff
 from ledger_sink.webhooks.breaker import Breaker
 from ledger_sink.webhooks.delivery import post
-from ledger_sink.webhooks.parking import Entry, ParkingLot
+from ledger_sink.webhooks.parking import Entry, ParkingLot, joined
 from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.subscriptions import Subscription
@@ -95,13 +95,13 @@ class Dispatcher:
             if until is None:
                 now.append(delivery)
                 continue
-            flushed = self.parking.park_nowait(
-                delivery.subscription.subscription_id,
-                Entry(delivery.attempt, delivery.event_bytes),
-                self._due_ms(until),
+            stored.append(
+                self.parking.park_nowait(
+                    delivery.subscription.subscription_id,
+                    Entry(delivery.attempt, delivery.event_bytes),
+                    self._due_ms(until),
+                )
             )
-            if not stored or stored[-1] is not flushed:
-                stored.append(flushed)
         if len(now) < len(deliveries):
             _PARKED.inc(len(deliveries) - len(now))
         if len(now) == 1:
@@ -109,11 +109,7 @@ class Dispatcher:
         elif now:
             done = await asyncio.gather(*(self._deliver(d, due_now=False) for d in now))
             stored.extend(f for _result, f in done)
-        # One flush's future for them all, as a rule; more if a flush came in between.
-        distinct = list({id(f): f for f in stored if f is not None}.values())
-        if len(distinct) > 1:
-            return asyncio.gather(*distinct)
-        return distinct[0] if distinct else None
+        return joined(stored)
 
     async def deliver(self, delivery: Delivery, *, due_now: bool = False) -> str:
         """Deliver, park, or pass it on to its next attempt; the result: delivered, parked
@@ -208,14 +204,14 @@ class Dispatcher:
 
     def park_again(
         self, sub_id: str, entries: list[Entry], until: float
-    ) -> tuple[asyncio.Future[None] | None, list[Entry]]:
+    ) -> tuple[asyncio.Future[Any] | None, list[Entry]]:
         """Parked entries come due while their subscriber still cannot take them: an attempt
         counted each, those with attempts left parked again, without decoding them, in the
         subscriber's batch of such entries (every batch that comes due in one flush goes
         back as one record). Returns the future of that store (None: nothing parked) and
         the exhausted entries, for the caller to dead-letter."""
         keep = [Entry(e.attempt + 1, e.event_bytes) for e in entries if not self._spent(e)]
-        stored = None
+        stored: asyncio.Future[Any] | None = None
         if keep:
             first = min(e.attempt for e in keep) - 1
             wait_s = max(
@@ -223,8 +219,10 @@ class Dispatcher:
                 backoff.delay(first, self.settings.backoff_base_s, self.settings.backoff_max_s),
             )
             due_ms = int((self.wall() + wait_s) * 1000)
-            for entry in keep:
-                stored = self.parking.park_nowait(sub_id, entry, due_ms, again=True)
+            # Every entry's store: a batch that fills up mid-way flushes on its own.
+            stored = joined(
+                [self.parking.park_nowait(sub_id, entry, due_ms, again=True) for entry in keep]
+            )
             _PARKED.inc(len(keep))
         return stored, [e for e in entries if self._spent(e)]
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
@@ -95,10 +96,6 @@ class ParkingLot:
         self._timer: asyncio.TimerHandle | None = None
         self._storing: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
-    async def park(self, subscription_id: str, entry: Entry, due_ms: int) -> None:
-        # Shielded: a cancelled waiter (shutdown) must not cancel the flush others wait on.
-        await asyncio.shield(self.park_nowait(subscription_id, entry, due_ms))
-
     def park_nowait(
         self, subscription_id: str, entry: Entry, due_ms: int, *, again: bool = False
     ) -> asyncio.Future[None]:
@@ -142,3 +139,12 @@ class ParkingLot:
             flushed.set_exception(exc)
             return
         flushed.set_result(None)
+
+
+def joined(stores: Iterable[asyncio.Future[Any] | None]) -> asyncio.Future[Any] | None:
+    """One future for the stores some entries wait on (None: none): as a rule they share
+    one flush's; when a full batch flushed in between, every flush's, gathered."""
+    distinct = list({id(f): f for f in stores if f is not None}.values())
+    if len(distinct) > 1:
+        return asyncio.gather(*distinct)
+    return distinct[0] if distinct else None

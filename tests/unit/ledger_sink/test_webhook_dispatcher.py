@@ -208,6 +208,35 @@ async def test_parked_batches_due_together_go_back_as_one_record() -> None:
     assert len(again) == 150 and {e.attempt for e in again} == {2}
 
 
+class SlowFirstStore(Outbox):
+    """The first parked batch's store waits for `release`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def park(self, subscription_id: str, entries: list[Entry], due_ms: int) -> None:
+        await super().park(subscription_id, entries, due_ms)
+        if len(self.parked) == 1:
+            await self.release.wait()
+
+
+async def test_parked_again_past_a_full_batch_waits_for_every_flush() -> None:
+    settings = WebhookSettings(park_flush_s=3600.0, park_batch_bytes=1024)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda _r: httpx.Response(204)))
+    outbox = SlowFirstStore()
+    subject = Dispatcher(settings, client, outbox, clock=lambda: 0.0, wall=lambda: NOW)
+    entries = [Entry(1, b"e" * 2048) for _ in range(3)]
+    # Each entry fills a batch on its own: three flushes, each its own store.
+    stored, _spent = subject.park_again(SUBSCRIPTION.subscription_id, entries, 30.0)
+    assert stored is not None
+    await asyncio.sleep(0.05)
+    assert len(outbox.parked) == 3 and not stored.done()  # the first store is still under way
+    outbox.release.set()
+    async with asyncio.timeout(2):
+        await asyncio.shield(stored)
+
+
 async def test_a_parked_batch_is_delivered_once_the_subscriber_answers() -> None:
     seen: list[httpx.Request] = []
     subject, outbox = dispatcher([], seen)
