@@ -2,12 +2,13 @@
 
 Every transaction the API publishes claims ``txid:<transaction_id>`` with its content hash
 (``schemas.transaction_claims``: the key, the value, what conflicts) for
-``transaction_id_window_s``, in one pipelined ``SET NX GET`` per request, across every API
-key and account. The same id again with the same content is a retry: it passes, and
-downstream ids make it harmless. With other content it is refused before anything is
-published. A transaction produced straight to Kafka is claimed in the same keys by the
-agents before they decide it (``stream_agents.txid_claims``); past the window the ledger
-sink (any account, any time) still dead-letters the reuse (``ledger_sink.conflicts``).
+``transaction_id_window_s``, in one call of the registry's claim script per request (a
+``SET NX GET`` per id, as the agents claim), across every API key and account. The same id
+again with the same content is a retry: it passes, and downstream ids make it harmless.
+With other content it is refused before anything is published. A transaction produced
+straight to Kafka is claimed in the same keys by the agents before they decide it
+(``stream_agents.txid_claims``); past the window the ledger sink (any account, any time)
+still dead-letters the reuse (``ledger_sink.conflicts``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ingest_api.errors import Unavailable
-from schemas.transaction_claims import Claim, claim_key, text
+from schemas.transaction_claims import CLAIM_SCRIPT, Claim, claim_key, script_call, text
 
 log = logging.getLogger("ingest_api.transaction_ids")
 
@@ -39,11 +40,9 @@ class TransactionIds:
         """
         if not claims or self.window_s <= 0:
             return [None] * len(claims)
-        pipe = self.client.pipeline(transaction=False)
-        for tid, fingerprint in claims:
-            pipe.set(claim_key(tid), fingerprint, nx=True, get=True, ex=self.window_s)
+        keys, args = script_call(claims, self.window_s)
         try:
-            previous = await pipe.execute()
+            previous = await self.client.register_script(CLAIM_SCRIPT)(keys=keys, args=args)
         except RedisError as exc:
             raise Unavailable("the transaction id store is unavailable; retry shortly") from exc
         return [text(old) for old in previous]

@@ -27,6 +27,18 @@ DEFAULT_WINDOW_S: Final = 900
 _HASH_CHARS: Final = 32
 
 Claim = tuple[str, str]  # (transaction id, short fingerprint)
+# The claim itself, for every claimer: one script call per batch. KEYS: the ids' keys;
+# ARGV: their hashes, then the window (s). Answers, per key, the hash it held before (nil:
+# free until now). One command instead of one SET per id: measured, a quarter of the client
+# CPU and less than half the wait of a pipeline at 500 ids (bench/bench_claims.py).
+CLAIM_SCRIPT: Final = """
+local window = ARGV[#ARGV]
+local before = {}
+for i, key in ipairs(KEYS) do
+  before[i] = redis.call('SET', key, ARGV[i], 'NX', 'GET', 'EX', window) or false
+end
+return before
+"""
 
 
 def short_fingerprint(tx: Transaction) -> str:
@@ -40,6 +52,12 @@ def claim_key(transaction_id: str) -> str:
 
 def claim_of(tx: Transaction) -> Claim:
     return tx.transaction_id, short_fingerprint(tx)
+
+
+def script_call(claims: Sequence[Claim], window_s: int) -> tuple[list[str], list[str | int]]:
+    """``CLAIM_SCRIPT``'s keys and arguments for ``claims``."""
+    keys = [claim_key(tid) for tid, _fingerprint in claims]
+    return keys, [*(fingerprint for _tid, fingerprint in claims), window_s]
 
 
 def conflicts(claims: Sequence[Claim], previous: Sequence[str | None]) -> list[bool]:

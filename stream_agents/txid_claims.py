@@ -10,10 +10,9 @@ conflicting duplicate (``DecisionPipeline.process_screened`` dead-letters it). I
 earlier claim (a redelivery after a crash) or the API's for the same body holds the same
 hash: no conflict.
 
-The batch's ``SET``s run in one small Lua script (``CLAIM_SCRIPT``, by its SHA once loaded)
-rather than a pipeline of 500 commands: measured (``bench/bench_claims.py``), it costs the
-worker a quarter of the CPU and the batch less than half the wait, since redis-py packs and
-parses one command instead of 500. A script's keys must share a slot in a Redis Cluster:
+The batch's ``SET``s run in the registry's one small Lua script
+(``schemas.transaction_claims.CLAIM_SCRIPT``, by its SHA once loaded), as the API's do. A
+script's keys must share a slot in a Redis Cluster:
 the registry is a single Redis (or a primary with replicas), as the API's is.
 
 The registry is a guard, not a dependency: when Redis fails or is slow (``timeout_s``) the
@@ -37,22 +36,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from schemas.records import Transaction
-from schemas.transaction_claims import claim_key, claim_of, conflicts, text
+from schemas.transaction_claims import CLAIM_SCRIPT, claim_of, conflicts, script_call, text
 from stream_agents.metrics import TXID_REUSED, TXID_UNCHECKED
 
 log = logging.getLogger("stream_agents.txid_claims")
 RETRY_S: Final = 5.0  # after a failure, batches go unchecked this long before Redis is asked
 LOG_EVERY_S: Final = 60.0  # one warning per interval while the registry is unavailable
-# KEYS: the ids' keys; ARGV: their hashes, then the window (s). Per key the hash it held
-# before the claim (nil: free until now), as the API's pipelined SET NX GET answers.
-CLAIM_SCRIPT: Final = """
-local window = ARGV[#ARGV]
-local before = {}
-for i, key in ipairs(KEYS) do
-  before[i] = redis.call('SET', key, ARGV[i], 'NX', 'GET', 'EX', window) or false
-end
-return before
-"""
 
 
 class Outage:
@@ -136,11 +125,10 @@ class TransactionIdClaims:
             self._unchecked(len(txs))
             return []
         claims = [claim_of(tx) for tx in txs]
-        keys = [claim_key(tid) for tid, _fingerprint in claims]
-        args = [fingerprint for _tid, fingerprint in claims]
+        keys, args = script_call(claims, self.window_s)
         try:
             async with asyncio.timeout(self.timeout_s):
-                previous = await self.script(keys=keys, args=[*args, self.window_s])
+                previous = await self.script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             log.debug("transaction id claims failed: %r", exc)
             self._unchecked(len(txs))
