@@ -13,7 +13,7 @@ import ipaddress
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel
@@ -76,9 +76,10 @@ def postgres_parts(dsn: str) -> tuple[list[str], str | None]:
 
 
 def redis_parts(url: str) -> tuple[str, str | None]:
-    """The host and the password of a Redis URL (userinfo or a ``password=`` query)."""
+    """The host and the password of a Redis URL (userinfo or a ``password=`` query), the
+    password decoded as redis-py reads it."""
     parts = urlsplit(url)
-    password = parts.password or parse_qs(parts.query).get("password", [None])[0]
+    password = unquote(parts.password or "") or parse_qs(parts.query).get("password", [None])[0]
     if parts.scheme == "unix":
         return "/unix-socket", password or None
     return parts.hostname or "localhost", password or None

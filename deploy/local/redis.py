@@ -28,11 +28,8 @@ def config_text(password: str | None) -> str:
 
 
 def url_password(url: str) -> str | None:
-    """The password of a Redis URL as redis-py reads it (the userinfo's is percent-decoded)."""
-    parts = urlsplit(url)
-    if parts.password:
-        return unquote(parts.password)
-    return redis_parts(url)[1]  # ?password=, already decoded
+    """The password of a Redis URL as redis-py reads it (``schemas.secrets.redis_parts``)."""
+    return redis_parts(url)[1]
 
 
 class RedisService:
