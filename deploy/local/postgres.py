@@ -103,12 +103,7 @@ class PostgresService:
         return pid if runs(pid, "postgres") else None
 
     def answers(self) -> bool:
-        try:
-            with psycopg.connect(self.admin_dsn, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            return False
+        return _answers(make_conninfo(self.admin_dsn, connect_timeout=2))
 
     def local_conninfo(self) -> str:
         """The superuser over the cluster's own socket, where it trusts local connections."""
@@ -123,7 +118,7 @@ class PostgresService:
     def secure(self, timeout_s: float) -> list[str]:
         """Give the superuser the configured password if it does not log in with it; what
         it changed. Waits (up to ``timeout_s``) for the server, which may be starting."""
-        if not wait_until(lambda: self.answers() or self._socket_answers(), timeout_s):
+        if not wait_until(lambda: self.answers() or _answers(self.local_conninfo()), timeout_s):
             raise StackError(
                 f"postgres did not answer on {self.address} nor on its socket within "
                 f"{timeout_s:.0f} s; its log is {self.log_file}. Last lines:\n{tail(self.log_file)}"
@@ -138,14 +133,6 @@ class PostgresService:
                 )
             )
         return [f"PostgreSQL role {user}: password set to SENTINEL_POSTGRES_ADMIN_DSN's"]
-
-    def _socket_answers(self) -> bool:
-        try:
-            with psycopg.connect(self.local_conninfo()) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            return False
 
     def after_start(self) -> None:
         """Create the application's role and database, and the services' roles (idempotent)."""
@@ -212,3 +199,13 @@ class PostgresService:
     def _own(path: Path) -> None:
         if os.geteuid() == 0:
             shutil.chown(path, "postgres", "postgres")
+
+
+def _answers(conninfo: str) -> bool:
+    """Whether a server takes a login and a query there."""
+    try:
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
