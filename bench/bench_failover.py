@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from tests.support.agents import (
     read_topic,
     replayed_states,
 )
+from tests.support.api import free_port
 from tests.support.models import announce_model, train_tiny_model
 
 RESULTS = Path(__file__).with_name("results") / "failover.json"
@@ -141,12 +141,6 @@ class Pool:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def owned_partitions(prefix: str, worker: int) -> list[int] | None:

@@ -4,7 +4,6 @@ on free ports (the shared stack's passwords are not this test's to change), new 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +17,9 @@ from deploy.local.postgres import PostgresService
 from deploy.local.redis import RedisService
 from deploy.local.settings import StackSettings
 from schemas.connections import PostgresConnection, RedisConnection
+from tests.support.api import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ API shares)."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from schemas.records import Transaction
 from schemas.topics import DEAD_LETTER, DECISIONS, WEBHOOKS
 from tests.integration.ledger_sink.support import migrated_database, sink_thread, wait_until
 from tests.support.agents import Workers, produce, read_topic, transactions, wait_for_decisions
+from tests.support.api import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -131,18 +131,12 @@ def test_a_reused_id_of_another_account_gets_a_dead_letter_and_nothing_else(
     assert outputs_of(prefix, tid)[2] == [("conflicting_duplicate", "transactions")]
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_without_the_registry_the_agent_decides_as_before_and_the_sink_refuses_the_reuse(
     agents: tuple[str, Workers],
 ) -> None:
     prefix, workers = agents
     # Redis where nothing listens: the worker starts and decides all the same.
-    workers.env["SENTINEL_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    workers.env["SENTINEL_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
     workers.start()
     (first,) = transactions(accounts=1, per_account=1)
     tid = first.transaction_id

@@ -5,13 +5,13 @@ asked again for a while."""
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 from prometheus_client import REGISTRY
 
 from schemas.records import Transaction
 from stream_agents.txid_claims import LOG_EVERY_S, RETRY_S, Outage, TransactionIdClaims
+from tests.support.api import free_port
 from tests.support.records import transaction
 
 
@@ -29,12 +29,6 @@ def tx(n: int) -> Transaction:
 
 def unchecked() -> float:
     return REGISTRY.get_sample_value("sentinel_agent_txid_unchecked_total") or 0.0
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_an_outage_is_retried_after_an_interval_and_reported_once_per_interval() -> None:
@@ -62,7 +56,7 @@ async def test_an_unreachable_registry_decides_the_batch_unchecked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = Clock()
-    claims = TransactionIdClaims.connect(f"redis://127.0.0.1:{closed_port()}/0", 900, 0.25)
+    claims = TransactionIdClaims.connect(f"redis://127.0.0.1:{free_port()}/0", 900, 0.25)
     claims.outage.clock = clock
     before = unchecked()
     with caplog.at_level(logging.WARNING, "stream_agents.txid_claims"):
@@ -80,7 +74,7 @@ async def test_an_unreachable_registry_decides_the_batch_unchecked(
 
 
 async def test_a_window_of_zero_claims_nothing() -> None:
-    claims = TransactionIdClaims.connect(f"redis://127.0.0.1:{closed_port()}/0", 0, 0.25)
+    claims = TransactionIdClaims.connect(f"redis://127.0.0.1:{free_port()}/0", 0, 0.25)
     before = unchecked()
     assert await claims.reused([tx(1)]) == []
     assert unchecked() == before  # off, not unavailable
