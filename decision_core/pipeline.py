@@ -88,7 +88,7 @@ class DecisionPipeline:
         """
         accounts: dict[str, AccountFeatures] = {}
         partitions: dict[str, int] = {}
-        if reused:
+        if any(reused):  # as a rule none: the batch passes as it is
             screened = _refuse_reused(screened, reused, result)
         for record, decision in self._decide(screened, accounts, load_state, result):
             partitions[decision.account_id] = record.partition
