@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from console.cli import console_app, users_app
 from deploy.cli import topics_app
 from deploy.local import envfile
 from deploy.local.cli import app as stack_app
@@ -47,4 +48,6 @@ app.add_typer(labels_app, name="labels")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(replay_app, name="replay")
+app.add_typer(users_app, name="users")
+app.add_typer(console_app, name="console")
 register_fraudsim(app)  # simulate, train, models

@@ -1,0 +1,53 @@
+"""The append-only ``console_audit`` trail: who did what to which target, when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+# The actions written so far; pages added later add theirs here.
+SIGNIN = "signin"
+SIGNIN_FAILED = "signin.failed"
+SIGNOUT = "signout"
+USER_CREATED = "user.created"
+USER_DISABLED = "user.disabled"
+
+MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    audit_id: int
+    actor: str
+    action: str
+    target: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+async def record(
+    conn: AsyncConnection,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO console_audit (actor, action, target, detail) VALUES (%s, %s, %s, %s)",
+        (actor[:MAX_ACTOR], action, target, Jsonb(detail or {})),
+    )
+
+
+async def latest(conn: AsyncConnection, limit: int = 100) -> list[Entry]:
+    async with conn.cursor(row_factory=class_row(Entry)) as cur:
+        await cur.execute(
+            "SELECT audit_id, actor, action, target, at, detail FROM console_audit"
+            " ORDER BY audit_id DESC LIMIT %s",
+            (limit,),
+        )
+        return await cur.fetchall()

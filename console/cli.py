@@ -1,0 +1,129 @@
+"""`sentinel users create|list|disable` and `sentinel console run`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import psycopg
+import typer
+from psycopg import AsyncConnection
+from rich.console import Console
+from rich.table import Table
+
+from console import audit, passwords, users
+from console.roles import Role
+from console.settings import ConsoleSettings
+from schemas.connections import PostgresConnection
+from schemas.secrets import refuse_default_secrets
+
+T = TypeVar("T")
+users_app = typer.Typer(help="Analyst console users: create, list, disable.", no_args_is_help=True)
+console_app = typer.Typer(help="The analyst console (a web service).", no_args_is_help=True)
+out = Console()
+errors = Console(stderr=True)
+CLI_ACTOR = "cli"  # the audit's actor for changes made from the command line
+
+
+def _with_db(action: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        postgres = PostgresConnection()
+        refuse_default_secrets(postgres)
+        async with await AsyncConnection.connect(
+            postgres.dsn.get_secret_value(), autocommit=True
+        ) as conn:
+            return await action(conn)
+
+    try:
+        return asyncio.run(run())
+    except psycopg.Error as exc:
+        errors.print(f"[red]database error[/]: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def read_password(source: str) -> str:
+    """The password in a file, or on stdin for '-': its first line, without the line break.
+    Never an argument: a command line is visible in ps and kept in shell history."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.print(f"[red]cannot read the password[/]: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+@users_app.command("create")
+def create_command(
+    username: Annotated[str, typer.Argument(help="2-63 characters: a-z 0-9 . _ -")],
+    role: Annotated[Role, typer.Option("--role", help="viewer, analyst or admin.")],
+    password_file: str = typer.Option(
+        "-", "--password-file", help="Read the password from this file, or stdin ('-')."
+    ),
+) -> None:
+    """Add a console user with a password (12+ characters) read from stdin or a file."""
+    try:
+        hashed = passwords.hash_password(read_password(password_file))
+    except passwords.WeakPassword as exc:
+        errors.print(f"[red]refused[/]: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+    async def create(conn: AsyncConnection) -> users.User:
+        async with conn.transaction():
+            user = await users.create(conn, username, role, hashed)
+            await audit.record(conn, CLI_ACTOR, audit.USER_CREATED, username, {"role": role})
+        return user
+
+    try:
+        user = _with_db(create)
+    except users.InvalidUser as exc:
+        errors.print(f"[red]refused[/]: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    out.print(f"[green]created[/] {user.username} ({user.role})", highlight=False)
+
+
+@users_app.command("list")
+def list_command() -> None:
+    """Every console user (never a hash)."""
+    table = Table(title="console users")
+    for column in ("user", "role", "disabled", "created"):
+        table.add_column(column)
+    for user in _with_db(users.list_all):
+        disabled = "[yellow]yes[/]" if user.disabled else "no"
+        table.add_row(
+            user.username, user.role, disabled, user.created_at.isoformat(timespec="seconds")
+        )
+    out.print(table)
+
+
+@users_app.command("disable")
+def disable_command(username: str = typer.Argument(..., help="The user to disable.")) -> None:
+    """Disable a user: no more sign-ins, and their open sessions end at their next request."""
+
+    async def disable(conn: AsyncConnection) -> bool:
+        async with conn.transaction():
+            done = await users.disable(conn, username)
+            if done:
+                await audit.record(conn, CLI_ACTOR, audit.USER_DISABLED, username)
+        return done
+
+    if not _with_db(disable):
+        errors.print(f"[red]no user[/] {username}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"[yellow]disabled[/] {username}", highlight=False)
+
+
+@console_app.command("run")
+def run_command() -> None:
+    """Serve the console on SENTINEL_CONSOLE_HOST:PORT (default 127.0.0.1:8100)."""
+    import uvicorn
+
+    from console.app import create_app
+
+    settings = ConsoleSettings()
+    settings.refuse_default_secrets()
+    out.print(f"console: http://{settings.host}:{settings.port}/console/", highlight=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

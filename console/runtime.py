@@ -1,0 +1,52 @@
+"""The clients one console process holds for its lifetime, opened and closed by its lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from console.lockout import Lockout, Policy, redis_storage
+from console.sessions import Lifetime, SessionStore
+from console.settings import ConsoleSettings
+
+
+@dataclass
+class Runtime:
+    settings: ConsoleSettings
+    pool: AsyncConnectionPool
+    redis: aioredis.Redis
+    sessions: SessionStore
+    lockout: Lockout
+
+    @classmethod
+    async def open(cls, settings: ConsoleSettings) -> Runtime:
+        settings.refuse_default_secrets()
+        redis_url = settings.redis.url.get_secret_value()
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        pool = AsyncConnectionPool(
+            settings.postgres.dsn.get_secret_value(),
+            min_size=1,
+            max_size=settings.pool_max,
+            open=False,
+            kwargs={"autocommit": True},
+        )
+        await pool.open(wait=False)
+        lifetime = Lifetime(settings.session_idle_s, settings.session_absolute_s)
+        policy = Policy(
+            settings.lockout_user_failures,
+            settings.lockout_address_failures,
+            settings.lockout_window_s,
+        )
+        return cls(
+            settings=settings,
+            pool=pool,
+            redis=client,
+            sessions=SessionStore(client, settings.redis_prefix, lifetime),
+            lockout=Lockout(redis_storage(redis_url), policy, settings.redis_prefix),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.pool.close()

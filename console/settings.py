@@ -1,0 +1,48 @@
+"""Settings of the analyst console (``SENTINEL_CONSOLE_*``), built once at the entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.connections import PostgresConnection, RedisConnection
+from schemas.secrets import is_loopback, refuse_default_secrets
+
+
+class ConsoleSettings(BaseSettings):
+    """Everything the console process reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_CONSOLE_", frozen=True, extra="ignore")
+
+    # Its own port, never the API's: see docs/adr/0006-console-as-its-own-service.md.
+    host: str = "127.0.0.1"
+    port: int = 8100
+    # Cookies carry Secure unless the console listens on loopback only (plain http there).
+    # None: decided from host; set true behind a TLS-terminating proxy on loopback.
+    secure_cookies: bool | None = None
+
+    # A session ends after this long without a request, and this long after sign-in at most.
+    session_idle_s: int = Field(default=30 * 60, ge=30)
+    session_absolute_s: int = Field(default=12 * 60 * 60, ge=60)
+    # Lock-out: this many failed sign-ins within the window, for one user name or one
+    # client address, refuse every further sign-in of it until the window slides past.
+    lockout_user_failures: int = Field(default=5, ge=1)
+    lockout_address_failures: int = Field(default=20, ge=1)
+    lockout_window_s: int = Field(default=15 * 60, ge=1)
+    # Prefix of every Redis key the console writes (sessions, lock-out counters).
+    redis_prefix: str = "console"
+    # Connections the console may hold: few, its pages are not the hot path.
+    pool_max: int = Field(default=4, ge=1)
+
+    postgres: PostgresConnection = Field(default_factory=PostgresConnection)
+    redis: RedisConnection = Field(default_factory=RedisConnection)
+
+    def cookies_secure(self) -> bool:
+        return (
+            self.secure_cookies if self.secure_cookies is not None else not is_loopback(self.host)
+        )
+
+    def refuse_default_secrets(self) -> None:
+        """Raise DefaultSecretError before listening if a shipped password is in use while
+        the database, Redis or the bind address is not loopback."""
+        refuse_default_secrets(self.postgres, self.redis, bind_hosts=[self.host])
