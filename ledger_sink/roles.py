@@ -26,7 +26,9 @@ SINK, API, LABELS, WEBHOOKS, READER = (
     "sentinel_webhooks",
     "sentinel_reader",
 )
-GROUPS = (SINK, API, LABELS, WEBHOOKS, READER)
+# The analyst console's group: migration 20261205_0300 (ADR 0006).
+CONSOLE = "sentinel_console"
+GROUPS = (SINK, API, LABELS, WEBHOOKS, READER, CONSOLE)
 
 
 class RuntimeRoles(BaseSettings):
@@ -39,6 +41,7 @@ class RuntimeRoles(BaseSettings):
     labels_dsn: SecretStr | None = None
     webhooks_dsn: SecretStr | None = None
     reader_dsn: SecretStr | None = None
+    console_dsn: SecretStr | None = None
 
     def logins(self) -> list[Login]:
         """The login roles these DSNs name, each with its group."""
@@ -48,6 +51,7 @@ class RuntimeRoles(BaseSettings):
             (LABELS, self.labels_dsn),
             (WEBHOOKS, self.webhooks_dsn),
             (READER, self.reader_dsn),
+            (CONSOLE, self.console_dsn),
         )
         return [login_of(group, dsn.get_secret_value()) for group, dsn in pairs if dsn]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import pytest
 
@@ -10,18 +11,24 @@ from ledger_sink import migrate, roles
 from ledger_sink.roles import RuntimeRoles, login_of
 
 MIGRATION = "20261205_0100_runtime_roles_and_append_only.py"
+CONSOLE_MIGRATION = "20261205_0300_console_users_and_audit.py"
 
 
-def test_the_migration_grants_to_exactly_the_groups_the_cli_creates() -> None:
+def _migration(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(
-        "roles_migration",
-        f"{migrate.__file__.rsplit('/', 1)[0]}/migrations/versions/{MIGRATION}",
+        name.removesuffix(".py"),
+        f"{migrate.__file__.rsplit('/', 1)[0]}/migrations/versions/{name}",
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.GROUPS == roles.GROUPS
-    assert {role for role, _, _ in module.GRANTS} == set(roles.GROUPS)
+    return module
+
+
+def test_the_migrations_grant_to_exactly_the_groups_the_cli_creates() -> None:
+    module, console = _migration(MIGRATION), _migration(CONSOLE_MIGRATION)
+    assert (*module.GROUPS, console.GROUP) == roles.GROUPS
+    assert {role for role, _, _ in module.GRANTS} | {console.GROUP} == set(roles.GROUPS)
 
 
 def test_a_configured_dsn_names_a_login_in_its_group_and_never_shows_its_password() -> None:

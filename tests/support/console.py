@@ -1,0 +1,119 @@
+"""A real console process (`sentinel console run`) per test module, on its own database and
+Redis prefix, and helpers to create users and sign in through the real form."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from schemas.connections import RedisConnection
+from tests.support.api import SENTINEL, free_port, stop_api
+
+PASSWORD = "a long test password"  # noqa: S105 - the tests' own users
+USER_FAILURES = 3
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def console_env(api_db: str, module_id: str) -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ,
+        "SENTINEL_POSTGRES_DSN": api_db,
+        "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{module_id}",
+        "SENTINEL_CONSOLE_LOCKOUT_USER_FAILURES": str(USER_FAILURES),
+        # Every request comes from 127.0.0.1: the per-address count is the unit tests'.
+        "SENTINEL_CONSOLE_LOCKOUT_ADDRESS_FAILURES": "1000000",
+    }
+
+
+@pytest.fixture(scope="module")
+def console_url(
+    console_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("console") / "console.log"
+    env = {**console_env, "SENTINEL_CONSOLE_PORT": str(port)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([SENTINEL, "console", "run"], env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, log)
+    yield url
+    stop_api(proc)
+    client = redis.Redis.from_url(RedisConnection().url.get_secret_value())
+    for key in client.scan_iter(f"{console_env['SENTINEL_CONSOLE_REDIS_PREFIX']}:*"):
+        client.delete(key)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the console exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/console/signin", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the console never became ready: {log.read_text()[-3000:]}")
+
+
+def run_users(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SENTINEL, "users", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def make_user(console_env: dict[str, str]) -> Callable[[str], str]:
+    """Create a user with ``role`` through the CLI (password on stdin); returns its name."""
+
+    def make(role: str) -> str:
+        name = f"t-{role}-{uuid.uuid4().hex[:8]}"
+        done = run_users(console_env, "create", name, "--role", role, stdin=PASSWORD + "\n")
+        assert done.returncode == 0, done.stderr
+        return name
+
+    return make
+
+
+def signin_token(client: httpx.Client) -> str:
+    page = client.get("/console/signin")
+    assert page.status_code == 200
+    found = TOKEN.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+    token = signin_token(client)
+    return client.post(
+        "/console/signin",
+        data={"username": username, "password": password, "csrf_token": token},
+    )
+
+
+def page_token(client: httpx.Client, path: str = "/console/") -> str:
+    """The session's CSRF token, as a signed-in page carries it."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = TOKEN.search(page.text)
+    assert found is not None
+    return found.group(1)
