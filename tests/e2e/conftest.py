@@ -7,4 +7,9 @@ from tests.support.api import (  # noqa: F401 - fixtures are found by name
     module_id,
     topic_prefix,
 )
+from tests.support.console import (  # noqa: F401 - found by name
+    console_env,
+    console_url,
+    make_user,
+)
 from tests.support.e2e import pipeline  # noqa: F401 - found by name

@@ -117,3 +117,25 @@ def page_token(client: httpx.Client, path: str = "/console/") -> str:
     found = TOKEN.search(page.text)
     assert found is not None
     return found.group(1)
+
+
+def write_decisions(dsn: str, outcomes: dict[str, int]) -> None:
+    """Decisions through the real ledger writer (ledger, star schema), their transactions
+    two minutes old: inside the Overview's window of complete minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger_sink.testing import decision, transaction
+    from ledger_sink.writer import LedgerWriter
+    from schemas.records import Outcome
+
+    at = datetime.now(UTC) - timedelta(minutes=2)
+    made = [
+        decision(transaction(f"acct-{uuid.uuid4().hex[:8]}", at=at), Outcome(outcome))
+        for outcome, count in outcomes.items()
+        for _ in range(count)
+    ]
+    writer = LedgerWriter(dsn)
+    try:
+        assert writer.write(made).written == len(made)
+    finally:
+        writer.close()

@@ -3,6 +3,7 @@ lock-out, audit, sign-out. Each test creates its own users (unique names)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.support.console import (
     page_token,
     run_users,
     sign_in,
+    write_decisions,
 )
 
 pytestmark = pytest.mark.integration
@@ -77,6 +79,19 @@ def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_overview(
     assert figures.status_code == 200 and 'id="rate"' in figures.text
     actions = [row[0] for row in audit_rows(api_db, name)]
     assert actions == ["signin"]
+
+
+def test_the_overview_shows_the_ledgers_own_figures(
+    client: httpx.Client, api_db: str, make_user: Callable[[str], str]
+) -> None:
+    write_decisions(api_db, {"APPROVE": 8, "REVIEW": 1, "DECLINE": 3})
+    assert sign_in(client, make_user("viewer")).status_code == 303
+    figures = client.get("/console/overview/figures", headers={"HX-Request": "true"}).text
+    assert '<dd id="total">12</dd>' in figures
+    assert '<dd id="rate">0.04</dd>' in figures  # 12 in 5 minutes
+    rows = re.findall(r"<td>(APPROVE|REVIEW|DECLINE)</td><td>(\d+)</td>", figures)
+    assert rows == [("APPROVE", "8"), ("REVIEW", "1"), ("DECLINE", "3")]
+    assert "12 ms" in figures  # the writer's decisions take 12 ms each
 
 
 def test_pages_redirect_to_sign_in_without_a_session(client: httpx.Client) -> None:
