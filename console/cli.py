@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,7 +26,14 @@ users_app = typer.Typer(help="Analyst console users: create, list, disable.", no
 console_app = typer.Typer(help="The analyst console (a web service).", no_args_is_help=True)
 out = Console()
 errors = Console(stderr=True)
-CLI_ACTOR = "cli"  # the audit's actor for changes made from the command line
+
+
+def cli_actor() -> str:
+    """The audit's actor for a change made from the command line: the OS account."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "cli"
 
 
 def _with_db(action: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -74,7 +82,7 @@ def create_command(
     async def create(conn: AsyncConnection) -> users.User:
         async with conn.transaction():
             user = await users.create(conn, username, role, hashed)
-            await audit.record(conn, CLI_ACTOR, audit.USER_CREATED, username, {"role": role})
+            await audit.record(conn, cli_actor(), audit.USER_CREATED, username, {"role": role})
         return user
 
     try:
@@ -107,7 +115,7 @@ def disable_command(username: str = typer.Argument(..., help="The user to disabl
         async with conn.transaction():
             done = await users.disable(conn, username)
             if done:
-                await audit.record(conn, CLI_ACTOR, audit.USER_DISABLED, username)
+                await audit.record(conn, cli_actor(), audit.USER_DISABLED, username)
         return done
 
     if not _with_db(disable):

@@ -49,6 +49,9 @@ async def signin(
         await _audit(runtime, name, audit.SIGNIN_FAILED, {"address": address, "why": why})
         return _form(request, runtime, REFUSED, 401)
     await runtime.lockout.succeeded(name)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # a new id at every sign-in, and the one before it ends (no fixation)
+        await runtime.sessions.destroy(previous)
     session_id, _ = await runtime.sessions.create(
         user.user_id, user.username, user.role, time.time()
     )

@@ -58,7 +58,10 @@ def test_users_cli_reads_the_password_from_stdin_and_never_lists_hashes(
         ).fetchone()
     assert stored is not None
     assert stored[0] == "analyst" and stored[1].startswith("$argon2id$") and not stored[2]
-    assert ("user.created", name, {"role": "analyst"}) in audit_rows(api_db, "cli")
+    import getpass
+
+    actor = f"cli:{getpass.getuser()}"
+    assert ("user.created", name, {"role": "analyst"}) in audit_rows(api_db, actor)
 
 
 def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_overview(
@@ -165,6 +168,19 @@ def test_unknown_and_disabled_users_are_refused_alike(
     assert disabled.status_code == ghost.status_code == 401
     assert [r[2]["why"] for r in audit_rows(api_db, name)] == ["disabled"]
     assert run_users(console_env, "disable", name + "-ghost").returncode == 1
+
+
+def test_signing_in_again_ends_the_session_before(
+    console_url: str, make_user: Callable[[str], str]
+) -> None:
+    name = make_user("viewer")
+    with httpx.Client(base_url=console_url, timeout=10, follow_redirects=False) as c:
+        assert sign_in(c, name).status_code == 303
+        first = c.cookies[SESSION_COOKIE]
+        assert sign_in(c, name).status_code == 303
+        assert c.cookies[SESSION_COOKIE] != first
+    with httpx.Client(base_url=console_url, timeout=10, cookies={SESSION_COOKIE: first}) as old:
+        assert old.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_sign_out_ends_the_session_server_side(
