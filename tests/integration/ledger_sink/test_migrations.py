@@ -23,6 +23,8 @@ TABLES = {
     "public.alembic_version",
     "public.api_keys",
     "public.balances",
+    "public.console_audit",
+    "public.console_users",
     "public.decision_rule_hits",
     "public.decisions",
     "public.labels",
