@@ -151,6 +151,35 @@ def test_the_reader_reads_and_writes_nothing(written: str, logins: dict[str, str
     assert refused(logins[roles.READER], "INSERT INTO labels DEFAULT VALUES").sqlstate == "42501"
 
 
+@pytest.mark.parametrize("group", [g for g in roles.GROUPS if g != roles.CONSOLE])
+def test_only_the_console_reads_its_users(logins: dict[str, str], group: str) -> None:
+    error = refused(logins[group], "SELECT password_hash FROM console_users")
+    assert error.sqlstate == "42501", error
+
+
+def test_the_console_role_writes_users_and_audit_but_never_changes_the_audit(
+    logins: dict[str, str],
+) -> None:
+    name = f"t-roles-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(logins[roles.CONSOLE], autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO console_users (username, role, password_hash)"
+            " VALUES (%s, 'viewer', '$argon2id$v=19$m=65536,t=3,p=4$x$y')",
+            (name,),
+        )
+        conn.execute("UPDATE console_users SET disabled = true WHERE username = %s", (name,))
+        conn.execute("INSERT INTO console_audit (actor, action) VALUES (%s, 'test')", (name,))
+        assert conn.execute("SELECT count(*) FROM decisions").fetchone() is not None
+    for statement in (
+        "UPDATE console_audit SET actor = 'x'",
+        "DELETE FROM console_audit",
+        "TRUNCATE console_audit",
+        "DELETE FROM console_users",
+        "INSERT INTO labels DEFAULT VALUES",
+    ):
+        assert refused(logins[roles.CONSOLE], statement).sqlstate == "42501", statement
+
+
 @pytest.mark.parametrize(
     "statement",
     [
