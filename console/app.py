@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg import OperationalError
@@ -52,6 +53,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(pages.router)
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_form)  # type: ignore[arg-type]
     app.add_exception_handler(RedisError, _unavailable)
     app.add_exception_handler(OperationalError, _unavailable)
     app.middleware("http")(_security_headers)
@@ -76,6 +78,15 @@ async def _console_error(request: Request, exc: ConsoleError) -> Response:
         return RedirectResponse("/console/signin", status_code=303)
     return templates.TemplateResponse(
         request, "error.html", {"message": str(exc), "status": exc.status}, status_code=exc.status
+    )
+
+
+async def _bad_form(request: Request, exc: RequestValidationError) -> Response:
+    """A form field missing or too long: a page, not the API's JSON error body."""
+    fields = sorted({str(error["loc"][-1]) for error in exc.errors()})
+    message = "the form was incomplete or too long: " + ", ".join(fields)
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message, "status": 400}, status_code=400
     )
 
 

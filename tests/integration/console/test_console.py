@@ -97,6 +97,14 @@ def test_the_overview_shows_the_ledgers_own_figures(
     assert "12 ms" in figures  # the writer's decisions take 12 ms each
 
 
+def test_a_malformed_sign_in_form_gets_a_page_not_json(client: httpx.Client) -> None:
+    client.get("/console/signin")
+    answer = client.post("/console/signin", data={"username": "x" * 300, "password": "p"})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "username" in answer.text
+
+
 def test_pages_redirect_to_sign_in_without_a_session(client: httpx.Client) -> None:
     page = client.get("/console/")
     assert page.status_code == 303 and page.headers["location"] == "/console/signin"
