@@ -50,7 +50,8 @@ def console_url(
     yield url
     stop_api(proc)
     client = redis.Redis.from_url(RedisConnection().url.get_secret_value())
-    for key in client.scan_iter(f"{console_env['SENTINEL_CONSOLE_REDIS_PREFIX']}:*"):
+    # Sessions under the prefix; the lock-out counters inside the limits library's own keys.
+    for key in client.scan_iter(f"*{console_env['SENTINEL_CONSOLE_REDIS_PREFIX']}:*"):
         client.delete(key)
 
 
