@@ -1,5 +1,5 @@
-"""`sentinel db …` (migrations), `sentinel sink run`, `sentinel labels sink` and
-`sentinel ledger verify`."""
+"""`sentinel db …` (migrations), `sentinel sink run`, `sentinel labels sink`,
+`sentinel reviews sink` and `sentinel ledger verify`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
-from ledger_sink import heads, labels, logs, migrate, roles, service
+from ledger_sink import heads, labels, logs, migrate, reviews, roles, service
 from ledger_sink.errors import KafkaUnavailable, MigrationError
 from ledger_sink.heads import SignedHead
 from ledger_sink.kafka_io import read_to_end
@@ -28,6 +28,9 @@ sink_app = typer.Typer(help="The ledger sink: decisions into PostgreSQL.", no_ar
 ledger_app = typer.Typer(help="The hash-chained ledger.", no_args_is_help=True)
 labels_app = typer.Typer(
     help="Fraud labels: the labels topic into PostgreSQL.", no_args_is_help=True
+)
+reviews_app = typer.Typer(
+    help="Analysts' resolutions: the reviews topic into the ledger.", no_args_is_help=True
 )
 console = Console()
 errors = Console(stderr=True)
@@ -152,6 +155,18 @@ def labels_sink_command() -> None:
     stopping = threading.Event()
     service.stop_on_signals(stopping)
     labels.run(settings, stopping)
+
+
+@reviews_app.command("sink")
+def reviews_sink_command() -> None:
+    """Apply resolutions of REVIEW decisions until SIGTERM: the approval's ledger entry, the
+    decision.resolved webhook event and the label (one resolution per case)."""
+    settings = reviews.ReviewsSettings()
+    refuse_default_secrets(settings.kafka, settings.postgres)
+    logs.configure(settings.log_level)
+    stopping = threading.Event()
+    service.stop_on_signals(stopping)
+    reviews.run(settings, stopping)
 
 
 def _verify_table(report: Report) -> Table:

@@ -22,6 +22,11 @@ separators) and every non-ASCII character escaped as ``\\uXXXX``:
 - ``"created_at"``: the instant in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (microseconds:
   PostgreSQL's ``timestamptz`` precision); a naive datetime is refused.
 
+Canonical encoding, version 2 (the entries of kind ``resolution``: an analyst's approval of
+a REVIEW decision, ``ledger_sink/reviews.py``): version 1's keys with ``"v"`` 2, plus
+``"kind"`` (the string ``resolution``) and ``"resolution_id"`` (a UUID, as ``decision_id``).
+Entries of kind ``decision`` are always version 1, so no stored hash changes.
+
 ``entry_hash(prev_hash, entry)`` is ``SHA-256(prev_hash || canonical_bytes(entry))``, where the
 first entry of an account (``seq`` 1, stored with ``prev_hash`` NULL) chains from 32 zero bytes.
 """
@@ -42,6 +47,7 @@ from ledger_sink.errors import CanonicalEncodingError
 __all__ = [
     "GENESIS",
     "HASH_VERSION",
+    "RESOLUTION_HASH_VERSION",
     "BrokenLink",
     "CanonicalEncodingError",
     "LedgerEntry",
@@ -52,6 +58,8 @@ __all__ = [
 ]
 
 HASH_VERSION = 1
+RESOLUTION_HASH_VERSION = 2
+DECISION_KIND, RESOLUTION_KIND = "decision", "resolution"
 HASH_SIZE = 32
 # What the first entry of every account chains from (it is stored as NULL).
 GENESIS = bytes(HASH_SIZE)
@@ -76,6 +84,8 @@ class LedgerEntry:
     balance_after: Decimal
     created_at: datetime
     hash_version: int = HASH_VERSION
+    kind: str = DECISION_KIND
+    resolution_id: str | uuid.UUID | None = None
     prev_hash: bytes | None = None
     entry_hash: bytes | None = None
 
@@ -111,21 +121,34 @@ def _instant(moment: datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
-def _uuid(value: str | uuid.UUID) -> str:
+def _uuid(value: str | uuid.UUID | None, name: str = "decision_id") -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError as exc:
-        raise CanonicalEncodingError(f"decision_id {value!r} is not a UUID") from exc
+        raise CanonicalEncodingError(f"{name} {value!r} is not a UUID") from exc
+
+
+def _version_fields(entry: LedgerEntry) -> dict[str, object]:
+    """The keys that name the encoding: version 1 for decision entries, 2 for resolutions."""
+    if entry.hash_version == HASH_VERSION and entry.kind == DECISION_KIND:
+        if entry.resolution_id is not None:
+            raise CanonicalEncodingError("a decision entry names no resolution")
+        return {"v": HASH_VERSION}
+    if entry.hash_version == RESOLUTION_HASH_VERSION and entry.kind == RESOLUTION_KIND:
+        resolution = _uuid(entry.resolution_id, "resolution_id")
+        return {"v": RESOLUTION_HASH_VERSION, "kind": entry.kind, "resolution_id": resolution}
+    raise CanonicalEncodingError(
+        f"no encoding for a {entry.kind!r} entry at hash version {entry.hash_version}"
+    )
 
 
 def canonical_bytes(entry: LedgerEntry) -> bytes:
     """The frozen byte encoding of `entry`'s hashed fields (see the module docstring)."""
-    if entry.hash_version != HASH_VERSION:
-        raise CanonicalEncodingError(f"unknown hash version {entry.hash_version}")
+    versioned = _version_fields(entry)
     if isinstance(entry.seq, bool) or not isinstance(entry.seq, int) or entry.seq < 1:
         raise CanonicalEncodingError(f"seq {entry.seq!r} is not a positive integer")
     document = {
-        "v": HASH_VERSION,
+        **versioned,
         "account_id": entry.account_id,
         "seq": entry.seq,
         "transaction_id": entry.transaction_id,

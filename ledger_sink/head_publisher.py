@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 
@@ -20,13 +20,17 @@ from ledger_sink import metrics
 from ledger_sink.errors import KafkaUnavailable
 from ledger_sink.heads import Head, encode, sign
 from ledger_sink.writer import WriteResult
-from schemas.records import Decision
 
 log = structlog.get_logger("ledger_sink.heads")
 
 
-class LedgerWriting(Protocol):
-    def write(self, decisions: Sequence[Decision], /) -> WriteResult: ...
+# What is written: decisions (the sink) or review resolutions (the reviews sink).
+V = TypeVar("V")
+V_contra = TypeVar("V_contra", contravariant=True)
+
+
+class LedgerWriting(Protocol[V_contra]):
+    def write(self, items: Sequence[V_contra], /) -> WriteResult: ...
 
     def close(self) -> None: ...
 
@@ -41,12 +45,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SigningWriter:
+class SigningWriter(Generic[V]):
     """`inner`, whose committed heads are signed with `key` and sent through `producer`."""
 
     def __init__(
         self,
-        inner: LedgerWriting,
+        inner: LedgerWriting[V],
         producer: Producing,
         key: bytes,
         interval_s: float,
@@ -59,8 +63,8 @@ class SigningWriter:
         self._pending: dict[str, Head] = {}
         self._last = monotonic()
 
-    def write(self, decisions: Sequence[Decision], /) -> WriteResult:
-        result = self.inner.write(decisions)
+    def write(self, items: Sequence[V], /) -> WriteResult:
+        result = self.inner.write(items)
         for head in result.heads:
             self._pending[head.account_id] = head
         if self._monotonic() - self._last >= self.interval_s:

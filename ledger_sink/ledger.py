@@ -24,9 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
+from typing import Any
 
 from ledger_sink.errors import BalanceOutOfRange, CurrencyMismatch
-from ledger_sink.hashchain import LedgerEntry, seal
+from ledger_sink.hashchain import RESOLUTION_HASH_VERSION, RESOLUTION_KIND, LedgerEntry, seal
 from schemas.records import Decision, Outcome, TxType
 
 ZERO = Decimal("0.0000")
@@ -109,31 +110,69 @@ def source_mismatch(entry: LedgerEntry, source: Source) -> str | None:
 def next_entry(head: ChainHead, decision: Decision, now: datetime) -> LedgerEntry:
     """The sealed entry that records `decision` after `head`."""
     tx = decision.transaction
-    moving = moves_money(decision)
-    if moving and tx.currency != head.currency:
+    return _sealed(
+        head,
+        Movement(tx.transaction_id, tx.amount, tx.currency, tx.type, moves_money(decision)),
+        now,
+        decision_id=decision.decision_id,
+        outcome=str(decision.outcome),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What an entry may move: its transaction's amount, currency and type, and whether the
+    verdict it records moves money at all."""
+
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    tx_type: TxType
+    moving: bool
+
+
+def resolution_entry(
+    head: ChainHead, movement: Movement, decision_id: str, resolution_id: str, now: datetime
+) -> LedgerEntry:
+    """The sealed entry an approved review appends after `head`: it moves the amount the
+    REVIEW decision's own (zero) entry held back (kind ``resolution``, encoding 2)."""
+    return _sealed(
+        head,
+        movement,
+        now,
+        decision_id=decision_id,
+        outcome=str(Outcome.APPROVE),
+        hash_version=RESOLUTION_HASH_VERSION,
+        kind=RESOLUTION_KIND,
+        resolution_id=resolution_id,
+    )
+
+
+def _sealed(head: ChainHead, movement: Movement, now: datetime, **identity: Any) -> LedgerEntry:
+    if movement.moving and movement.currency != head.currency:
         raise CurrencyMismatch(
-            f"approved {tx.currency} transaction {tx.transaction_id} on account "
-            f"{tx.account_id}, whose ledger is in {head.currency}"
+            f"approved {movement.currency} transaction {movement.transaction_id} on account "
+            f"{head.account_id}, whose ledger is in {head.currency}"
         )
-    entry_direction = direction(tx.type)
-    amount = tx.amount.quantize(_SCALE) if moving else ZERO
+    entry_direction = direction(movement.tx_type)
+    amount = movement.amount.quantize(_SCALE) if movement.moving else ZERO
     after = balance_after(head.balance, amount, entry_direction)
     if not in_range(after):
         raise BalanceOutOfRange(
-            f"{entry_direction} of {amount} by transaction {tx.transaction_id} would take the "
-            f"balance of account {tx.account_id} to {after}, past what a balance holds"
+            f"{entry_direction} of {amount} by transaction {movement.transaction_id} would "
+            f"take the balance of account {head.account_id} to {after}, past what a balance "
+            "holds"
         )
     content = LedgerEntry(
         account_id=head.account_id,
         seq=head.seq + 1,
-        transaction_id=tx.transaction_id,
-        decision_id=decision.decision_id,
-        outcome=str(decision.outcome),
+        transaction_id=movement.transaction_id,
         amount=amount,
         currency=head.currency,
         direction=entry_direction,
         balance_after=after,
         created_at=now,
+        **identity,
     )
     return seal(content, head.entry_hash)
 

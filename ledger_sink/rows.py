@@ -131,6 +131,8 @@ def entry_row(entry: LedgerEntry) -> Row:
         entry.hash_version,
         entry.prev_hash,
         entry.entry_hash,
+        entry.kind,
+        None if entry.resolution_id is None else str(entry.resolution_id),
     )
 
 

@@ -88,15 +88,16 @@ WHERE b.account_id = ANY(%b::text[])
 LEDGER_ENTRIES = """
 INSERT INTO ledger_entries (
     account_id, seq, transaction_id, decision_id, outcome, amount, currency, direction,
-    balance_after, created_at, hash_version, prev_hash, entry_hash
+    balance_after, created_at, hash_version, prev_hash, entry_hash, kind, resolution_id
 )
 SELECT * FROM unnest(
     %b::text[], %b::bigint[], %b::text[], %b::uuid[], %b::text[], %b::numeric[], %b::text[],
-    %b::text[], %b::numeric[], %b::timestamptz[], %b::smallint[], %b::bytea[], %b::bytea[]
+    %b::text[], %b::numeric[], %b::timestamptz[], %b::smallint[], %b::bytea[], %b::bytea[],
+    %b::text[], %b::uuid[]
 )
 RETURNING entry_id, account_id, seq
 """
-LEDGER_ENTRIES_WIDTH = 13
+LEDGER_ENTRIES_WIDTH = 15
 
 UPDATE_BALANCES = """
 UPDATE balances AS b

@@ -36,15 +36,18 @@ from ledger_sink.ledger import ZERO, Source, balance_after, source_mismatch
 
 _FIELDS = (
     "account_id, seq, transaction_id, decision_id, outcome, amount, currency, direction,"
-    " balance_after, created_at, hash_version, prev_hash, entry_hash"
+    " balance_after, created_at, hash_version, prev_hash, entry_hash, kind, resolution_id"
 ).split(", ")
-# Each entry beside its source rows (LEFT JOIN: a missing one is reported, not skipped).
+# Each entry beside its source rows (LEFT JOIN: a missing one is reported, not skipped). A
+# resolution entry's outcome is its resolution's verdict, not its REVIEW decision's outcome.
 WALK = f"""
 SELECT {", ".join("e." + name for name in _FIELDS)},
-       t.amount, t.currency, t.type, d.outcome, e.entry_id
+       t.amount, t.currency, t.type,
+       CASE WHEN e.kind = 'resolution' THEN r.verdict ELSE d.outcome END, e.entry_id
 FROM ledger_entries e
 LEFT JOIN transactions t ON t.transaction_id = e.transaction_id
 LEFT JOIN decisions d ON d.decision_id = e.decision_id
+LEFT JOIN review_resolutions r ON r.resolution_id = e.resolution_id
 ORDER BY e.account_id, e.seq
 """  # noqa: S608
 _Row = tuple[LedgerEntry, Source, int]

@@ -99,31 +99,9 @@ class LedgerWriter:
         return new
 
     def _append_ledger(self, conn: psycopg.Connection, new: list[Decision]) -> list[Head]:
-        heads = self._lock_heads(conn, new)
+        heads = lock_heads(conn, first_currencies(new))
         entries, moved = plan_entries(new, heads, self._clock())
-        cursor = conn.execute(
-            sql.LEDGER_ENTRIES,
-            rows.columns([rows.entry_row(e) for e in entries], sql.LEDGER_ENTRIES_WIDTH),
-        )
-        last_id = _last_entry_ids(cursor.fetchall(), entries)
-        accounts = sorted(moved)
-        conn.execute(
-            sql.UPDATE_BALANCES,
-            [accounts, [moved[a].balance for a in accounts], [last_id[a] for a in accounts]],
-        )
-        return [Head(a, last_id[a], moved[a].seq, moved[a].entry_hash or b"") for a in accounts]
-
-    def _lock_heads(self, conn: psycopg.Connection, new: list[Decision]) -> dict[str, ChainHead]:
-        currencies = sorted(first_currencies(new).items())
-        accounts = [account for account, _ in currencies]
-        conn.execute(sql.SEED_BALANCES, rows.columns(currencies, 2))
-        conn.execute(sql.LOCK_BALANCES, [accounts])
-        return {
-            account: ChainHead(account, currency.strip(), balance, seq, entry_hash)
-            for account, currency, balance, seq, entry_hash in conn.execute(
-                sql.CHAIN_HEADS, [accounts]
-            )
-        }
+        return append_entries(conn, entries, moved)
 
     def _fill_star_schema(self, conn: psycopg.Connection, new: list[Decision]) -> None:
         conn.execute(sql.DIM_ACCOUNTS, [sorted({d.account_id for d in new})])
@@ -132,6 +110,37 @@ class LedgerWriter:
         conn.execute(sql.DIM_DATES, [sorted({rows.event_date(d) for d in new})])
         facts = sorted((rows.fact_row(d) for d in new), key=lambda row: str(row[0]))
         conn.execute(sql.FACTS, rows.columns(facts, sql.FACTS_WIDTH))
+
+
+def lock_heads(conn: psycopg.Connection, currencies: dict[str, str]) -> dict[str, ChainHead]:
+    """Lock the balance rows of `currencies`' accounts (seeding a new account's row with its
+    currency) and read each chain's head: only the holder of the lock extends a chain."""
+    ordered = sorted(currencies.items())
+    accounts = [account for account, _ in ordered]
+    conn.execute(sql.SEED_BALANCES, rows.columns(ordered, 2))
+    conn.execute(sql.LOCK_BALANCES, [accounts])
+    return {
+        account: ChainHead(account, currency.strip(), balance, seq, entry_hash)
+        for account, currency, balance, seq, entry_hash in conn.execute(sql.CHAIN_HEADS, [accounts])
+    }
+
+
+def append_entries(
+    conn: psycopg.Connection, entries: list[LedgerEntry], moved: dict[str, ChainHead]
+) -> list[Head]:
+    """Insert sealed `entries` and move the balances to `moved` (heads locked by
+    `lock_heads` in this transaction); each touched account's new head, for signing."""
+    cursor = conn.execute(
+        sql.LEDGER_ENTRIES,
+        rows.columns([rows.entry_row(e) for e in entries], sql.LEDGER_ENTRIES_WIDTH),
+    )
+    last_id = _last_entry_ids(cursor.fetchall(), entries)
+    accounts = sorted(moved)
+    conn.execute(
+        sql.UPDATE_BALANCES,
+        [accounts, [moved[a].balance for a in accounts], [last_id[a] for a in accounts]],
+    )
+    return [Head(a, last_id[a], moved[a].seq, moved[a].entry_hash or b"") for a in accounts]
 
 
 def _last_entry_ids(

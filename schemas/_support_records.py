@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from schemas._convert import aware
-from schemas.enums import RuleMode
+from schemas.enums import Outcome, RuleMode
 from schemas.pan import mask_pans, mask_pans_in_bytes
 
 # Set on a dead letter whose bytes held a card number, masked before it was stored: it is
@@ -143,6 +143,55 @@ class Label:
             scenario=value.get("scenario"),
             labelled_at=value["labelled_at"],
             transaction_timestamp=value["transaction_timestamp"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewResolution:
+    """An analyst's verdict on a REVIEW decision, from the console (review_resolution.avsc).
+
+    ``verdict`` is ``APPROVE`` (the money moves) or ``DECLINE`` (nothing moves);
+    ``confirmed_fraud`` goes only with ``DECLINE``. The reviews sink applies the first
+    resolution of a transaction and refuses any other (``ledger_sink.reviews``).
+    """
+
+    RECORD: ClassVar[str] = "review_resolution"
+
+    resolution_id: str
+    transaction_id: str
+    account_id: str
+    decision_id: str
+    verdict: Outcome
+    confirmed_fraud: bool
+    note: str
+    analyst: str
+    resolved_at: datetime
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "resolution_id": self.resolution_id,
+            "transaction_id": self.transaction_id,
+            "account_id": self.account_id,
+            "decision_id": self.decision_id,
+            "verdict": self.verdict.value,
+            "confirmed_fraud": self.confirmed_fraud,
+            "note": self.note,
+            "analyst": self.analyst,
+            "resolved_at": aware(self.resolved_at),
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(
+            resolution_id=value["resolution_id"],
+            transaction_id=value["transaction_id"],
+            account_id=value["account_id"],
+            decision_id=value["decision_id"],
+            verdict=Outcome(value["verdict"]),
+            confirmed_fraud=value["confirmed_fraud"],
+            note=value["note"],
+            analyst=value["analyst"],
+            resolved_at=value["resolved_at"],
         )
 
 

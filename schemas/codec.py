@@ -27,6 +27,7 @@ from schemas.records import (
     MerchantRisk,
     ModelAnnouncement,
     NamedList,
+    ReviewResolution,
     Rule,
     Transaction,
     WebhookEvent,
@@ -190,6 +191,16 @@ def encode_label(label: Label, version: int | None = None) -> bytes:
 
 def decode_label(data: Buffer | None, reader_version: int | None = None) -> Label:
     return decode_as(Label, data, reader_version)
+
+
+def encode_review_resolution(resolution: ReviewResolution, version: int | None = None) -> bytes:
+    return encode_obj(resolution, version)
+
+
+def decode_review_resolution(
+    data: Buffer | None, reader_version: int | None = None
+) -> ReviewResolution:
+    return decode_as(ReviewResolution, data, reader_version)
 
 
 def encode_dead_letter(letter: DeadLetter, version: int | None = None) -> bytes:

@@ -25,6 +25,7 @@ from schemas._support_records import (
     MerchantRisk,
     ModelAnnouncement,
     NamedList,
+    ReviewResolution,
     Rule,
     WebhookEvent,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "NamedList",
     "Outcome",
     "ReasonCode",
+    "ReviewResolution",
     "Rule",
     "RuleHit",
     "RuleMode",
@@ -284,6 +286,7 @@ RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
             NamedList,
             MerchantRisk,
             ModelAnnouncement,
+            ReviewResolution,
         )
     }
 )

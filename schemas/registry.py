@@ -45,6 +45,7 @@ RECORD_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "named_list": 8,
         "merchant_risk": 9,
         "model_announcement": 10,
+        "review_resolution": 11,
     }
 )
 

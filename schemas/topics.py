@@ -99,6 +99,12 @@ MODEL_ROLES = ("champion", "challenger")
 LABELS = TopicSpec(
     "labels", 6, "fraud confirmations and chargebacks, keyed by account id", _durable(400)
 )
+# The analysts' verdicts on REVIEW decisions (the console's review queue), keyed by account
+# id like the decisions they resolve: the reviews sink applies them to the ledger in order.
+# Kept as long as the ledger's other evidence, the labels.
+REVIEWS = TopicSpec(
+    "reviews", 6, "analysts' resolutions of REVIEW decisions, keyed by account id", _durable(400)
+)
 # Rewritten whole every hour by `sentinel merchant-risk run`; every agent reads all of it.
 MERCHANT_RISK = TopicSpec(
     "merchant-risk",
@@ -170,6 +176,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     LISTS,
     ACCOUNTS,
     LABELS,
+    REVIEWS,
     MERCHANT_RISK,
     LEDGER_HEADS,
     DEAD_LETTER,

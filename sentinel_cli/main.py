@@ -13,7 +13,7 @@ from dlq.cli import dlq_app
 from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
 from ingest_api.rules_cli import rules_app
-from ledger_sink.cli import db_app, labels_app, ledger_app, sink_app
+from ledger_sink.cli import db_app, labels_app, ledger_app, reviews_app, sink_app
 from ledger_sink.webhooks.cli import webhooks_app
 from replay.cli import replay_app
 from stream_agents.merchant_risk.cli import merchant_risk_app
@@ -45,6 +45,7 @@ app.add_typer(merchant_risk_app, name="merchant-risk")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(labels_app, name="labels")
+app.add_typer(reviews_app, name="reviews")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(replay_app, name="replay")

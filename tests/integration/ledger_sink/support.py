@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +36,7 @@ from ledger_sink.webhooks import service as webhook_service
 from ledger_sink.webhooks.settings import WebhookSettings
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Decision, Outcome, TxType
+from tests.support.loops import loop_thread
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 TABLES = (
@@ -176,28 +177,21 @@ def migrated_database(admin_dsn: str | None = None, app_dsn: str | None = None) 
             )
 
 
-@contextmanager
-def sink_thread(settings: SinkSettings) -> Iterator[threading.Thread]:
+def sink_thread(settings: SinkSettings) -> AbstractContextManager[threading.Thread]:
     """`sentinel sink run`'s loop in a thread of this process, stopped (gracefully) after."""
-    stopping = threading.Event()
-    failures: list[BaseException] = []
+    return loop_thread(service.run, settings, "sink")
 
-    def target() -> None:
-        try:
-            service.run(settings, stopping)
-        except BaseException as exc:  # surfaced in the test, not lost in the thread
-            failures.append(exc)
 
-    thread = threading.Thread(target=target, name="sink", daemon=True)
-    thread.start()
+def caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """`group` has committed every partition's end of `topic`: it processed everything."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
-        yield thread
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+        ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed]
+        return all(tp.offset == end or end == 0 for tp, end in zip(committed, ends, strict=True))
     finally:
-        stopping.set()
-        thread.join(timeout=30)
-        if failures:  # the sink's own error explains a test failure best
-            raise failures[0]
-    assert not thread.is_alive(), "the sink did not stop"
+        consumer.close()
 
 
 @contextmanager

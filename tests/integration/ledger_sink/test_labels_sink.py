@@ -5,13 +5,11 @@ dead-lettered and the stream goes on."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from ledger_sink import labels
 from ledger_sink.labels import LabelsSettings
@@ -19,7 +17,13 @@ from schemas.codec import decode_dead_letter, encode_label
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Label
 from schemas.topics import TopicSpec
-from tests.integration.ledger_sink.support import produce, read_all, wait_until
+from tests.integration.ledger_sink.support import (
+    caught_up,
+    produce,
+    read_all,
+    wait_until,
+)
+from tests.support.loops import loop_thread
 
 pytestmark = pytest.mark.integration
 
@@ -46,27 +50,9 @@ def settings(topics: dict[str, TopicSpec], dsn: str, group: str) -> LabelsSettin
     )
 
 
-@contextmanager
-def labels_sink(config: LabelsSettings) -> Iterator[None]:
+def labels_sink(config: LabelsSettings) -> AbstractContextManager[threading.Thread]:
     """`sentinel labels sink`'s loop in a thread, stopped gracefully after."""
-    stopping = threading.Event()
-    failures: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            labels.run(config, stopping)
-        except BaseException as exc:
-            failures.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stopping.set()
-        thread.join(timeout=30)
-        if failures:
-            raise failures[0]
+    return loop_thread(labels.run, config, "labels sink")
 
 
 def stored(dsn: str) -> dict[str, tuple[object, ...]]:
@@ -78,19 +64,8 @@ def stored(dsn: str) -> dict[str, tuple[object, ...]]:
     return {row[0]: row[1:] for row in rows}
 
 
-def caught_up(config: LabelsSettings) -> bool:
-    """The sink's group has committed every partition's end: it processed everything."""
-    topic = config.labels_topic
-    consumer = Consumer(
-        {"bootstrap.servers": config.kafka.bootstrap_servers, "group.id": config.consumer_group}
-    )
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-        ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed]
-        return all(tp.offset == end or end == 0 for tp, end in zip(committed, ends, strict=True))
-    finally:
-        consumer.close()
+def done(config: LabelsSettings) -> bool:
+    return caught_up(config.kafka.bootstrap_servers, config.consumer_group, config.labels_topic)
 
 
 def as_row(x: Label) -> tuple[object, ...]:
@@ -112,7 +87,7 @@ def test_labels_land_once_and_a_redelivered_stream_changes_nothing(
 
     first_run = settings(project_topics, ledger_db, "labels-a")
     with labels_sink(first_run):
-        assert wait_until(lambda: caught_up(first_run), 60)
+        assert wait_until(lambda: done(first_run), 60)
     expected = {x.transaction_id: as_row(x) for x in [*first, label(200)]}
     expected[verdict.transaction_id] = as_row(verdict)
     assert stored(ledger_db) == expected
@@ -121,7 +96,7 @@ def test_labels_land_once_and_a_redelivered_stream_changes_nothing(
     # verdict among them): the table must not change at all.
     second_run = settings(project_topics, ledger_db, "labels-b")
     with labels_sink(second_run):
-        assert wait_until(lambda: caught_up(second_run), 60)
+        assert wait_until(lambda: done(second_run), 60)
     assert stored(ledger_db) == expected
     letters = [decode_dead_letter(r.value) for r in read_all(project_topics["dead-letter"].name)]
     assert {letter.error_code for letter in letters} == {"malformed_message"}

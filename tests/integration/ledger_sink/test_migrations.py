@@ -34,6 +34,7 @@ TABLES = {
     "public.rule_audit",
     "public.rule_versions",
     "public.rules",
+    "public.review_resolutions",
     "public.transactions",
     "public.webhook_subscriptions",
     "analytics.dim_account",

@@ -19,12 +19,15 @@ from typer.testing import CliRunner
 
 from ingest_api import keys, readside, reference_repo, rules_repo
 from ledger_sink import roles
+from ledger_sink.kafka_io import DurableProducer
 from ledger_sink.labels import LabelWriter
+from ledger_sink.reviews import ReviewWriter
 from ledger_sink.testing import decision, transaction
 from ledger_sink.verify import verify_ledger
 from ledger_sink.writer import LedgerWriter
-from schemas.connections import PostgresConnection
-from schemas.records import AccountProfile, Label, RuleHit
+from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.records import AccountProfile, Label, Outcome, ReviewResolution, RuleHit
+from schemas.topics import TopicSpec
 from sentinel_cli.main import app
 from tests.integration.ledger_sink.support import migrated_database
 
@@ -108,6 +111,39 @@ def test_the_labels_role_writes_labels(logins: dict[str, str]) -> None:
         writer.close()
 
 
+def test_the_sink_role_applies_a_review_resolution(
+    logins: dict[str, str], project_topics: dict[str, TopicSpec]
+) -> None:
+    """`sentinel reviews sink` runs as the sink's role: it records the resolution and
+    appends the approval's ledger entry."""
+    review = decision(transaction("acct-roles-review", "9.50"), Outcome.REVIEW)
+    writer = LedgerWriter(logins[roles.SINK])
+    try:
+        writer.write([review])
+    finally:
+        writer.close()
+    kafka = KafkaConnection(topic_prefix=project_topics["reviews"].name.removesuffix("reviews"))
+    webhooks = DurableProducer(kafka, project_topics["webhooks"].name)
+    labels = DurableProducer(kafka, project_topics["labels"].name)
+    resolver = ReviewWriter(logins[roles.SINK], webhooks, labels)
+    approval = ReviewResolution(
+        resolution_id=str(uuid.uuid4()), transaction_id=review.transaction_id,
+        account_id=review.account_id, decision_id=review.decision_id, verdict=Outcome.APPROVE,
+        confirmed_fraud=False, note="", analyst="ana", resolved_at=datetime.now(UTC),
+    )  # fmt: skip
+    try:
+        assert resolver.write([approval]).written == 1
+    finally:
+        resolver.close()
+        webhooks.close()
+        labels.close()
+    with psycopg.connect(logins[roles.READER]) as conn:
+        balance = conn.execute(
+            "SELECT balance FROM balances WHERE account_id = 'acct-roles-review'"
+        ).fetchone()
+    assert balance == (Decimal("-9.5000"),)
+
+
 ATTACKS = [
     "UPDATE ledger_entries SET amount = 0",
     "DELETE FROM ledger_entries",
@@ -141,13 +177,16 @@ def test_only_the_sink_writes_balances_and_the_ledger(
         "UPDATE balances SET balance = 1000000",
         "INSERT INTO balances (account_id, currency) VALUES ('acct-x', 'EUR')",
         "INSERT INTO ledger_entries (account_id) VALUES ('acct-x')",
+        "INSERT INTO review_resolutions (transaction_id) VALUES ('tx-x')",
     ):
         assert refused(logins[group], statement).sqlstate == "42501", statement
 
 
 def test_the_reader_reads_and_writes_nothing(written: str, logins: dict[str, str]) -> None:
     with psycopg.connect(logins[roles.READER]) as conn:
-        assert conn.execute("SELECT count(*) FROM ledger_entries").fetchone() == (3,)
+        assert conn.execute(
+            "SELECT count(*) FROM ledger_entries WHERE account_id = %s", (ACCOUNT,)
+        ).fetchone() == (3,)
     assert refused(logins[roles.READER], "INSERT INTO labels DEFAULT VALUES").sqlstate == "42501"
 
 
@@ -259,7 +298,9 @@ def test_db_roles_creates_the_login_roles_configured_and_the_reader_can_verify(
         assert user in done.output and password not in done.output
         with psycopg.connect(dsn, autocommit=True) as conn:
             report = verify_ledger(conn)
-            assert (report.broken, report.entries) == (None, 3)
+            # Every entry (other tests of the module may have added theirs) walked, none broken.
+            stored = conn.execute("SELECT count(*) FROM ledger_entries").fetchone()
+            assert report.broken is None and (report.entries,) == stored and report.entries >= 3
         assert refused(dsn, "DELETE FROM labels").sqlstate == "42501"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:

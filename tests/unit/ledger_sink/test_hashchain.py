@@ -140,6 +140,22 @@ def test_the_encoding_is_frozen() -> None:
     )
 
 
+def test_the_resolution_encoding_is_frozen_too() -> None:
+    # Encoding 2: version 1's keys, "v" 2, and the kind and resolution id it records.
+    entry = sample(
+        hash_version=2, kind="resolution", resolution_id="9b2f0c4e-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+    )
+    assert canonical_bytes(entry) == (
+        b'{"account_id":"acct-1","amount":"42.5000","balance_after":"957.5000",'
+        b'"created_at":"2026-11-30T12:00:00.123456Z","currency":"EUR",'
+        b'"decision_id":"0e5a7a1b-2c3d-5e4f-8a9b-0c1d2e3f4a5b","direction":"debit",'
+        b'"kind":"resolution","outcome":"APPROVE",'
+        b'"resolution_id":"9b2f0c4e-1a2b-4c3d-8e4f-5a6b7c8d9e0f","seq":1,'
+        b'"transaction_id":"6f1c1c8e-5d0b-4b8e-9a3c-2f7f9d2b1a10","v":2}'
+    )
+    assert verify_chain([seal(entry, None)]) is None
+
+
 def test_the_first_entry_chains_from_32_zero_bytes() -> None:
     entry = sample()
     assert entry_hash(None, entry) == entry_hash(GENESIS, entry)
@@ -232,6 +248,12 @@ def test_a_broken_link_says_where_and_why() -> None:
         {"seq": 0},
         {"decision_id": "not-a-uuid"},
         {"hash_version": 9},
+        # Encoding 2 is the resolution entries' alone, and names its resolution.
+        {"hash_version": 2},
+        {"kind": "resolution"},
+        {"resolution_id": "0e5a7a1b-2c3d-5e4f-8a9b-0c1d2e3f4a5b"},
+        {"hash_version": 2, "kind": "resolution"},
+        {"hash_version": 2, "kind": "resolution", "resolution_id": "not-a-uuid"},
     ],
 )
 def test_values_without_a_canonical_encoding_are_refused(changes: dict[str, Any]) -> None:

@@ -62,6 +62,7 @@ def test_wire_ids_are_pinned() -> None:
         "named_list": 8,
         "merchant_risk": 9,
         "model_announcement": 10,
+        "review_resolution": 11,
     }
     assert REGISTRY.get("transaction", 1).header == b"\x00\x00\x00\x03\xe9"  # id 1001
     assert schema_id("transaction", 2) == 1002
