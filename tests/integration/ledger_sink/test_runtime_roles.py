@@ -17,12 +17,13 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
-from ingest_api import keys, readside, reference_repo, rules_repo
+from ingest_api import keys, readside
 from ledger_sink import roles
 from ledger_sink.labels import LabelWriter
 from ledger_sink.testing import decision, transaction
 from ledger_sink.verify import verify_ledger
 from ledger_sink.writer import LedgerWriter
+from reference_store import reference_repo, rules_repo
 from schemas.connections import PostgresConnection
 from schemas.records import AccountProfile, Label, RuleHit
 from sentinel_cli.main import app

@@ -18,8 +18,11 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from rule_engine import RuleAction
+from schemas.codec import encode_rule
+from schemas.connections import KafkaConnection
 from schemas.enums import RuleMode
 from schemas.records import Rule
+from schemas.topics import RULES
 
 Publish = Callable[[Rule], Awaitable[None]]
 # created_at of a draft not saved yet; the database sets the real one.
@@ -59,6 +62,17 @@ class RuleVersion:
         out = asdict(self)
         out["created_at"] = self.created_at.isoformat()
         return out
+
+
+def rules_topic(kafka: KafkaConnection) -> str:
+    """The compacted topic the agents follow for rule changes."""
+    return f"{kafka.topic_prefix}{RULES.name}"
+
+
+def rule_message(rule: Rule) -> tuple[bytes, bytes]:
+    """The ``rules`` topic's record for ``rule``: keyed by its id (compaction keeps the
+    latest version), the value Avro-encoded."""
+    return rule.rule_id.encode(), encode_rule(rule)
 
 
 _COLUMNS = (
