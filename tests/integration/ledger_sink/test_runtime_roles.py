@@ -171,12 +171,25 @@ def test_the_console_role_writes_users_and_audit_but_never_changes_the_audit(
         conn.execute("UPDATE console_users SET disabled = true WHERE username = %s", (name,))
         conn.execute("INSERT INTO console_audit (actor, action) VALUES (%s, 'test')", (name,))
         assert conn.execute("SELECT count(*) FROM decisions").fetchone() is not None
+        # Rules, as the API saves them (reference_store.rules_repo): rows, never changes.
+        rule_id = conn.execute(
+            "INSERT INTO rules (name, created_by) VALUES (%s, %s) RETURNING rule_id", (name, name)
+        ).fetchone()
+        assert rule_id is not None
+        conn.execute("SELECT 1 FROM rules WHERE rule_id = %s FOR UPDATE", rule_id)
+        conn.execute(
+            "INSERT INTO rule_versions (rule_id, version, name, expression, action, priority,"
+            " mode, author) VALUES (%s, 1, %s, 'amount > 1.0', 'REVIEW', 0, 'shadow', %s)",
+            (rule_id[0], name, name),
+        )
     for statement in (
         "UPDATE console_audit SET actor = 'x'",
         "DELETE FROM console_audit",
         "TRUNCATE console_audit",
         "DELETE FROM console_users",
         "INSERT INTO labels DEFAULT VALUES",
+        "UPDATE rule_versions SET expression = 'true'",
+        "DELETE FROM rule_audit",
     ):
         assert refused(logins[roles.CONSOLE], statement).sqlstate == "42501", statement
 
