@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from psycopg.errors import UniqueViolation
+from pydantic import AfterValidator
 
 from console import audit, rules_store
 from console.deps import Analyst, PostedBy, RuntimeDep, SignedIn, Viewer
 from console.errors import Conflict, NotFound
-from console.rules_view import MODE_ACTIONS, Problem, check, mode_choices, with_diffs
+from console.rules_view import MODE_ACTIONS, Problem, check, mode_choices, newlines, with_diffs
 from console.runtime import Runtime
 from console.templating import templates
 from reference_store import reference_repo, rules_repo, samples
@@ -25,9 +26,9 @@ from schemas.enums import RuleMode
 
 router = APIRouter(prefix="/console/rules")
 RuleId = Annotated[uuid.UUID, Path()]
-Expression = Annotated[str, Form(max_length=4000)]
+Expression = Annotated[str, Form(max_length=4000), AfterValidator(newlines)]
 Action = Annotated[str, Form(max_length=32)]
-Description = Annotated[str, Form(max_length=2000)]
+Description = Annotated[str, Form(max_length=2000), AfterValidator(newlines)]
 Priority = Annotated[int, Form(ge=-1000, le=1000)]
 Version = Annotated[int, Form(ge=1)]
 

@@ -32,6 +32,11 @@ class Problem:
         return " " * ((self.column or 1) - 1)
 
 
+def newlines(text: str) -> str:
+    """A form's text with the browser's CRLF line breaks stored as the API stores them (LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def compile_problem(exc: RuleCompileError) -> Problem:
     """The rule engine's compile error as the editor shows it."""
     lines = exc.expression.split("\n")

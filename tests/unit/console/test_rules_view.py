@@ -15,6 +15,7 @@ from console.rules_view import (
     check,
     hit_figures,
     mode_choices,
+    newlines,
     unified,
     version_text,
     with_diffs,
@@ -125,3 +126,7 @@ def test_each_version_gets_the_diff_from_the_one_before_the_first_none() -> None
 def test_the_modes_offered_are_every_other_one() -> None:
     assert mode_choices("shadow") == [RuleMode.ACTIVE, RuleMode.DISABLED]
     assert mode_choices("disabled") == [RuleMode.ACTIVE, RuleMode.SHADOW]
+
+
+def test_a_browsers_crlf_line_breaks_are_stored_as_lf() -> None:
+    assert newlines("a > 1.0 and\r\n  b\rc") == "a > 1.0 and\n  b\nc"
