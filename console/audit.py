@@ -16,6 +16,11 @@ SIGNIN_FAILED = "signin.failed"
 SIGNOUT = "signout"
 USER_CREATED = "user.created"
 USER_DISABLED = "user.disabled"
+RULE_CREATED = "rule.created"
+RULE_UPDATED = "rule.updated"
+RULE_ACTIVATED = "rule.activated"
+RULE_SHADOWED = "rule.shadowed"
+RULE_DISABLED = "rule.disabled"
 
 MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded
 

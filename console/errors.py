@@ -25,3 +25,15 @@ class Unavailable(ConsoleError):
     """PostgreSQL or Redis cannot be reached."""
 
     status = 503
+
+
+class NotFound(ConsoleError):
+    """No such thing (a rule id that names no rule)."""
+
+    status = 404
+
+
+class Conflict(ConsoleError):
+    """The thing changed since the page showed it, or a name is taken."""
+
+    status = 409

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from console.kafka import RulePublisher
 from console.lockout import Lockout, Policy, redis_storage
 from console.sessions import Lifetime, SessionStore
 from console.settings import ConsoleSettings
+
+DRY_RUNS = 2
 
 
 @dataclass
@@ -19,6 +23,9 @@ class Runtime:
     redis: aioredis.Redis
     sessions: SessionStore
     lockout: Lockout
+    rules_out: RulePublisher
+    # Dry runs hold a CPU in a worker thread for up to their budget: a few at a time.
+    dry_runs: asyncio.Semaphore
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -45,8 +52,11 @@ class Runtime:
             redis=client,
             sessions=SessionStore(client, settings.redis_prefix, lifetime),
             lockout=Lockout(redis_storage(redis_url), policy, settings.redis_prefix),
+            rules_out=RulePublisher(settings.kafka, settings.produce_timeout_ms),
+            dry_runs=asyncio.Semaphore(DRY_RUNS),
         )
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.rules_out.close)
         await self.redis.aclose()
         await self.pool.close()

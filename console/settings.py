@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.connections import PostgresConnection, RedisConnection
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.secrets import is_loopback, refuse_default_secrets
 
 
@@ -34,6 +34,13 @@ class ConsoleSettings(BaseSettings):
     # Connections the console may hold: few, its pages are not the hot path.
     pool_max: int = Field(default=4, ge=1)
 
+    # Rules: a save waits this long for Kafka's acknowledgement; a dry run reads this many
+    # recent decided transactions and stops after this many seconds, saying how far it got.
+    produce_timeout_ms: int = Field(default=5000, ge=100)
+    dry_run_rows: int = Field(default=2000, ge=1, le=100_000)
+    dry_run_budget_s: float = Field(default=10.0, gt=0)
+
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)
 
@@ -45,4 +52,4 @@ class ConsoleSettings(BaseSettings):
     def refuse_default_secrets(self) -> None:
         """Raise DefaultSecretError before listening if a shipped password is in use while
         the database, Redis or the bind address is not loopback."""
-        refuse_default_secrets(self.postgres, self.redis, bind_hosts=[self.host])
+        refuse_default_secrets(self.kafka, self.postgres, self.redis, bind_hosts=[self.host])

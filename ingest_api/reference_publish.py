@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ingest_api.publisher import KafkaPublisher, OutgoingRecord
-from schemas.codec import encode_account_profile, encode_named_list, encode_rule
+from reference_store.rules_repo import rule_message, rules_topic
+from schemas.codec import encode_account_profile, encode_named_list
 from schemas.connections import KafkaConnection
 from schemas.records import AccountProfile, NamedList, Rule
-from schemas.topics import ACCOUNTS, LISTS, RULES
+from schemas.topics import ACCOUNTS, LISTS
 
 
 def _publisher(publisher: KafkaPublisher, topic: str) -> Callable[[bytes, bytes], Awaitable[None]]:
@@ -19,10 +20,10 @@ def _publisher(publisher: KafkaPublisher, topic: str) -> Callable[[bytes, bytes]
 
 
 def rule_publisher(p: KafkaPublisher, kafka: KafkaConnection) -> Callable[[Rule], Awaitable[None]]:
-    send = _publisher(p, f"{kafka.topic_prefix}{RULES.name}")
+    send = _publisher(p, rules_topic(kafka))
 
     async def publish(rule: Rule) -> None:
-        await send(rule.rule_id.encode(), encode_rule(rule))
+        await send(*rule_message(rule))
 
     return publish
 

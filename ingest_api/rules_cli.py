@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest_api import reference_repo, rules_repo
 from ingest_api.publisher import KafkaPublisher
 from ingest_api.reference_publish import list_publisher, rule_publisher
 from ingest_api.settings import ApiSettings
+from reference_store import reference_repo, rules_repo
 from rule_engine import RuleSpec, compile_rule, load_seed_lists, load_seed_rules
 from schemas.secrets import refuse_default_secrets
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Path, Response
 from psycopg.errors import UniqueViolation
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest_api import reference_repo
 from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
 from ingest_api.errors import Conflict, InvalidRequest, NotFound
 from ingest_api.models import COUNTRIES, ErrorBody, MultilineText, PrintableText
 from ingest_api.reference_publish import list_publisher, profile_publisher
 from ingest_api.routes.reads import Id
+from reference_store import reference_repo
 from schemas.records import AccountProfile, NamedList
 
 router = APIRouter(prefix="/v1", tags=["reference data"])

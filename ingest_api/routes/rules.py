@@ -9,25 +9,17 @@ import orjson
 from fastapi import APIRouter, Path, Response
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
-from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest_api import reference_repo, rules_repo
 from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
 from ingest_api.errors import Conflict, NotFound
 from ingest_api.models import ErrorBody, MultilineText, PrintableText
 from ingest_api.reference_publish import rule_publisher
-from ingest_api.rules_check import (
-    action_or_422,
-    compiled_or_422,
-    draft_set,
-    evaluate_draft,
-    list_set,
-    off_loop,
-    trial,
-)
+from ingest_api.rules_check import action_or_422, compiled_or_422, draft_set, off_loop
 from ingest_api.runtime import Runtime
+from reference_store import reference_repo, rules_repo, samples
+from rule_engine.dry_run import evaluate_draft, list_set, trial
 from schemas.enums import RuleMode
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
@@ -188,24 +180,9 @@ async def dry_run(body: DryRunIn, runtime: RuntimeDep, _key: AdminKey) -> Respon
     rules = await off_loop(draft_set, body.expression)
 
     async def load(conn: AsyncConnection) -> tuple[list[dict[str, Any]], Any]:
-        return await _recent(conn, body.limit), await reference_repo.lists(conn)
+        return await samples.recent_decided(conn, body.limit), await reference_repo.lists(conn)
 
     rows, lists = await query(runtime, load)
     budget_s = runtime.settings.rules_dry_run_budget_s
     report = await off_loop(evaluate_draft, rules, rows, list_set(lists), budget_s)
     return _json(report.public())
-
-
-async def _recent(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT t.transaction_id, t.account_id, t.card_token, t.amount, t.currency,"
-            " t.merchant_id, t.mcc, t.country, t.city, t.lat, t.lon, t.channel, t.device_id,"
-            " t.ip, t.type, t.event_ts AS timestamp, d.features, a.home_country, l.is_fraud"
-            " FROM transactions t JOIN decisions d USING (transaction_id)"
-            " LEFT JOIN accounts a ON a.account_id = t.account_id"
-            " LEFT JOIN labels l ON l.transaction_id = t.transaction_id"
-            " ORDER BY t.recorded_at DESC LIMIT %s",
-            (limit,),
-        )
-        return await cur.fetchall()

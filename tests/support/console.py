@@ -23,12 +23,14 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def console_env(api_db: str, module_id: str) -> dict[str, str]:
+def console_env(api_db: str, module_id: str, topic_prefix: str) -> dict[str, str]:
     import os
 
     return {
         **os.environ,
         "SENTINEL_POSTGRES_DSN": api_db,
+        # The rules pages publish to the module's own topics (tests.support.api.topic_prefix).
+        "SENTINEL_KAFKA_TOPIC_PREFIX": topic_prefix,
         "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{module_id}",
         "SENTINEL_CONSOLE_LOCKOUT_USER_FAILURES": str(USER_FAILURES),
         # Every request comes from 127.0.0.1: the per-address count is the unit tests'.

@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
-from ingest_api import keys, readside, reference_repo, rules_repo
+from ingest_api import keys, readside
 from ledger_sink import roles
 from ledger_sink.kafka_io import DurableProducer
 from ledger_sink.labels import LabelWriter
@@ -25,6 +25,7 @@ from ledger_sink.reviews import ReviewWriter
 from ledger_sink.testing import decision, transaction
 from ledger_sink.verify import verify_ledger
 from ledger_sink.writer import LedgerWriter
+from reference_store import reference_repo, rules_repo
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import AccountProfile, Label, Outcome, ReviewResolution, RuleHit
 from schemas.topics import TopicSpec
@@ -209,12 +210,25 @@ def test_the_console_role_writes_users_and_audit_but_never_changes_the_audit(
         conn.execute("UPDATE console_users SET disabled = true WHERE username = %s", (name,))
         conn.execute("INSERT INTO console_audit (actor, action) VALUES (%s, 'test')", (name,))
         assert conn.execute("SELECT count(*) FROM decisions").fetchone() is not None
+        # Rules, as the API saves them (reference_store.rules_repo): rows, never changes.
+        rule_id = conn.execute(
+            "INSERT INTO rules (name, created_by) VALUES (%s, %s) RETURNING rule_id", (name, name)
+        ).fetchone()
+        assert rule_id is not None
+        conn.execute("SELECT 1 FROM rules WHERE rule_id = %s FOR UPDATE", rule_id)
+        conn.execute(
+            "INSERT INTO rule_versions (rule_id, version, name, expression, action, priority,"
+            " mode, author) VALUES (%s, 1, %s, 'amount > 1.0', 'REVIEW', 0, 'shadow', %s)",
+            (rule_id[0], name, name),
+        )
     for statement in (
         "UPDATE console_audit SET actor = 'x'",
         "DELETE FROM console_audit",
         "TRUNCATE console_audit",
         "DELETE FROM console_users",
         "INSERT INTO labels DEFAULT VALUES",
+        "UPDATE rule_versions SET expression = 'true'",
+        "DELETE FROM rule_audit",
     ):
         assert refused(logins[roles.CONSOLE], statement).sqlstate == "42501", statement
 

@@ -4,8 +4,9 @@ import asyncio
 import itertools
 import time
 
-from ingest_api.rules_check import draft_set, evaluate_draft, off_loop
+from ingest_api.rules_check import draft_set, off_loop
 from rule_engine import EMPTY_LISTS
+from rule_engine.dry_run import evaluate_draft
 
 
 def rows(n: int) -> list[dict[str, object]]:

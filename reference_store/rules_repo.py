@@ -18,8 +18,11 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from rule_engine import RuleAction
+from schemas.codec import encode_rule
+from schemas.connections import KafkaConnection
 from schemas.enums import RuleMode
 from schemas.records import Rule
+from schemas.topics import RULES
 
 Publish = Callable[[Rule], Awaitable[None]]
 # created_at of a draft not saved yet; the database sets the real one.
@@ -61,6 +64,17 @@ class RuleVersion:
         return out
 
 
+def rules_topic(kafka: KafkaConnection) -> str:
+    """The compacted topic the agents follow for rule changes."""
+    return f"{kafka.topic_prefix}{RULES.name}"
+
+
+def rule_message(rule: Rule) -> tuple[bytes, bytes]:
+    """The ``rules`` topic's record for ``rule``: keyed by its id (compaction keeps the
+    latest version), the value Avro-encoded."""
+    return rule.rule_id.encode(), encode_rule(rule)
+
+
 _COLUMNS = (
     "rule_id::text, version, name, description, expression, action, score_delta, priority,"
     " mode, author, created_at"
@@ -100,6 +114,11 @@ def draft(
         author=author,
         created_at=UNSAVED,
     )
+
+
+def replace_id(draft: RuleVersion, rule_id: str) -> RuleVersion:
+    """``draft`` under ``rule_id`` (a caller that must name the rule before ``create``)."""
+    return replace(draft, rule_id=rule_id)
 
 
 async def _insert(conn: AsyncConnection, v: RuleVersion) -> RuleVersion:
@@ -149,9 +168,10 @@ async def _audit(
 
 
 async def create(conn: AsyncConnection, draft: RuleVersion, publish: Publish) -> RuleVersion:
-    """A new rule at version 1 (IntegrityError when the name is taken)."""
+    """A new rule at version 1 (IntegrityError when the name is taken), under the draft's
+    ``rule_id`` when it has one (a caller that must name it first), else a new one."""
     async with conn.transaction():
-        rule_id = str(uuid.uuid4())
+        rule_id = draft.rule_id or str(uuid.uuid4())
         await conn.execute(
             "INSERT INTO rules (rule_id, name, created_by) VALUES (%s, %s, %s)",
             (rule_id, draft.name, draft.author),
@@ -162,6 +182,14 @@ async def create(conn: AsyncConnection, draft: RuleVersion, publish: Publish) ->
     return saved
 
 
+class StaleVersion(Exception):
+    """The rule changed since the version the caller saw (``expected``)."""
+
+    def __init__(self, rule_id: str, expected: int, current: int) -> None:
+        super().__init__(f"rule {rule_id} is at version {current}, not {expected}")
+        self.current = current
+
+
 async def change(
     conn: AsyncConnection,
     rule_id: str,
@@ -169,14 +197,18 @@ async def change(
     author: str,
     action: str,
     publish: Publish,
+    expected: int | None = None,
 ) -> RuleVersion | None:
-    """A new version with ``changes`` applied to the current one (None: no such rule)."""
+    """A new version with ``changes`` applied to the current one (None: no such rule).
+    With ``expected``, raises StaleVersion unless the current version is that one."""
     async with conn.transaction():
         # Lock the rule so two concurrent edits cannot both claim the next version.
         await conn.execute("SELECT 1 FROM rules WHERE rule_id = %s FOR UPDATE", (rule_id,))
         current = await latest(conn, rule_id)
         if current is None:
             return None
+        if expected is not None and current.version != expected:
+            raise StaleVersion(rule_id, expected, current.version)
         saved = await _insert(
             conn, replace(current, **changes, version=current.version + 1, author=author)
         )
