@@ -25,3 +25,15 @@ class Unavailable(ConsoleError):
     """PostgreSQL or Redis cannot be reached."""
 
     status = 503
+
+
+class BadRequest(ConsoleError):
+    """A query the page cannot run (a malformed id, date or page link)."""
+
+    status = 400
+
+
+class NotFound(ConsoleError):
+    """No such transaction or account."""
+
+    status = 404

@@ -34,6 +34,9 @@ class ConsoleSettings(BaseSettings):
     # Connections the console may hold: few, its pages are not the hot path.
     pool_max: int = Field(default=4, ge=1)
 
+    # An account page verifies at most this many of the newest entries of its hash chain.
+    chain_check_entries: int = Field(default=1000, ge=1)
+
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)
 
