@@ -49,8 +49,8 @@ async def search_page(
         if found is lookup.Found.ACCOUNT:
             return RedirectResponse(account_path(text), status_code=303)
         context["found"] = found
-    status = 404 if context["found"] is lookup.Found.NOTHING else 200
-    status = 400 if context["problem"] else status
+    # A search that ran and matched nothing is a page of results (200), not a missing page.
+    status = 400 if context["problem"] else 200
     return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 

@@ -73,7 +73,7 @@ def test_search_goes_to_the_transaction_or_the_account_page(
 @pytest.mark.parametrize(
     ("q", "status", "message"),
     [
-        ("no-such-id", 404, "No transaction or account has the id"),
+        ("no-such-id", 200, "No transaction or account has the id"),
         ("x" * 257, 400, "an id must be 1 to 256 characters"),
         ("4111111111111111", 400, "looks like a card number"),
     ],
