@@ -28,12 +28,19 @@ class Unavailable(ConsoleError):
 
 
 class NotFound(ConsoleError):
-    """No such thing (a rule id that names no rule)."""
+    """No such thing: a rule, transaction, account or dead letter the page names."""
 
     status = 404
 
 
 class Conflict(ConsoleError):
-    """The thing changed since the page showed it, or a name is taken."""
+    """The thing changed since the page showed it, a name is taken, or the action does not
+    fit its state (a case claimed by another or already resolved)."""
 
     status = 409
+
+
+class BadRequest(ConsoleError):
+    """A query the page cannot run (a malformed id, date or page link)."""
+
+    status = 400

@@ -41,6 +41,9 @@ class ConsoleSettings(BaseSettings):
     dry_run_budget_s: float = Field(default=10.0, gt=0)
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
+    # An account page verifies at most this many of the newest entries of its hash chain.
+    chain_check_entries: int = Field(default=1000, ge=1)
+
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)
 

@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from ingest_api.errors import InvalidRequest
+from schemas.validation import external_id_problem
 
 TX_COLUMNS = (
     "t.transaction_id, t.account_id, t.card_token, t.amount, t.currency, t.merchant_id, "
@@ -88,22 +89,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         ts, tid = orjson.loads(raw)
         moment = datetime.fromisoformat(ts)
-        if not _storable_id(tid) or moment.tzinfo is None:
+        if not isinstance(tid, str) or external_id_problem(tid) or moment.tzinfo is None:
             raise ValueError("not a cursor this API wrote")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidRequest("malformed cursor", {"cursor": cursor}) from exc
     return moment, tid
-
-
-def _storable_id(tid: object) -> bool:
-    """Text PostgreSQL accepts: no NUL, valid UTF-8 (no lone surrogate), of sane length."""
-    if not isinstance(tid, str) or not 1 <= len(tid) <= 256 or "\x00" in tid:
-        return False
-    try:
-        tid.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 async def history(

@@ -37,14 +37,15 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
 
 from ledger_sink.errors import CanonicalEncodingError
 
 __all__ = [
+    "ENTRY_FIELDS",
     "GENESIS",
     "HASH_VERSION",
     "RESOLUTION_HASH_VERSION",
@@ -88,6 +89,10 @@ class LedgerEntry:
     resolution_id: str | uuid.UUID | None = None
     prev_hash: bytes | None = None
     entry_hash: bytes | None = None
+
+
+# The columns of ``ledger_entries`` a LedgerEntry is read from, in its fields' order.
+ENTRY_FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(LedgerEntry))
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,15 +200,21 @@ def _link_error(entry: LedgerEntry, last: tuple[int, bytes] | None) -> str | Non
     return None
 
 
-def verify_chain(entries: Iterable[LedgerEntry]) -> BrokenLink | None:
+def verify_chain(
+    entries: Iterable[LedgerEntry], resume_from: Mapping[str, tuple[int, bytes]] | None = None
+) -> BrokenLink | None:
     """The first broken link in `entries`, or None when every chain holds.
 
     `entries` may interleave accounts, but each account's entries must come complete (from
     seq 1) and in ascending seq order, as ``ORDER BY account_id, seq`` or ``ORDER BY
     entry_id`` returns them. A chain's missing tail is not detectable here: compare the last
     entry with ``balances.last_entry_id``.
+
+    `resume_from` checks only a chain's tail: an account named there continues after the
+    given (seq, entry_hash) of an entry read but not verified, so its entries before that
+    one are taken on trust; its first entry in `entries` must follow it.
     """
-    last_of: dict[str, tuple[int, bytes]] = {}
+    last_of: dict[str, tuple[int, bytes]] = dict(resume_from or {})
     for position, entry in enumerate(entries):
         reason = _link_error(entry, last_of.get(entry.account_id))
         if reason is not None or entry.entry_hash is None:

@@ -30,14 +30,11 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import RowMaker
 
-from ledger_sink.hashchain import LedgerEntry, verify_chain
+from ledger_sink.hashchain import ENTRY_FIELDS, LedgerEntry, verify_chain
 from ledger_sink.heads import SignedHead, head_mismatch, signature_error
 from ledger_sink.ledger import ZERO, Source, balance_after, source_mismatch
 
-_FIELDS = (
-    "account_id, seq, transaction_id, decision_id, outcome, amount, currency, direction,"
-    " balance_after, created_at, hash_version, prev_hash, entry_hash, kind, resolution_id"
-).split(", ")
+_FIELDS = ENTRY_FIELDS
 # Each entry beside its source rows (LEFT JOIN: a missing one is reported, not skipped). A
 # resolution entry's outcome is its resolution's verdict, not its REVIEW decision's outcome.
 WALK = f"""

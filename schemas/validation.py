@@ -90,6 +90,25 @@ def free_text_problem(tx: Transaction) -> str | None:
     return None
 
 
+def external_id_problem(value: str) -> str | None:
+    """Why ``value`` is no id the ledger can hold (its ``external_id`` domain), or None.
+
+    Any text of 1 to ``EXTERNAL_ID_MAX`` characters that PostgreSQL stores: no NUL, valid
+    UTF-8 (no lone surrogate). Ids are not held to the API's shape: records produced
+    straight to Kafka carry others. Client input naming an id (a search, a cursor) is
+    checked with this before it reaches a query.
+    """
+    if not 1 <= len(value) <= EXTERNAL_ID_MAX:
+        return f"must be 1 to {EXTERNAL_ID_MAX} characters"
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "must be valid Unicode text"
+    return None
+
+
 def ledger_problem(tx: Transaction) -> str | None:
     """What the ledger's ``transactions`` columns would refuse, naming the field, or None."""
     for name in ("transaction_id", "account_id", "merchant_id"):

@@ -8,7 +8,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -16,6 +18,9 @@ import redis
 
 from schemas.connections import RedisConnection
 from tests.support.api import SENTINEL, free_port, stop_api
+
+if TYPE_CHECKING:
+    from schemas.records import Decision
 
 PASSWORD = "a long test password"  # noqa: S105 - the tests' own users
 USER_FAILURES = 3
@@ -142,3 +147,36 @@ def write_decisions(dsn: str, outcomes: dict[str, int]) -> None:
         assert writer.write(made).written == len(made)
     finally:
         writer.close()
+
+
+def write_account(
+    dsn: str, account_id: str, outcomes: list[str], *, start: datetime | None = None
+) -> list[Decision]:
+    """Decisions of one account through the real ledger writer, one a minute from `start`
+    (oldest first, so its chain's seq follows the list); the first fires a rule and carries
+    reason codes."""
+    from dataclasses import replace
+    from datetime import UTC, timedelta
+
+    from ledger_sink.testing import decision, transaction
+    from ledger_sink.writer import LedgerWriter
+    from schemas.records import Outcome, ReasonCode, RuleHit
+
+    at = start or datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    made = []
+    for n, outcome in enumerate(outcomes):
+        tx = transaction(
+            account_id, f"{n + 1}.25", merchant_id=f"m-{n}", at=at + timedelta(minutes=n)
+        )
+        made.append(decision(tx, Outcome(outcome), risk_score=0.05 + n / 1000))
+    made[0] = replace(
+        made[0],
+        rules_fired=(RuleHit(rule_id="big-abroad", version=3, action="REVIEW"),),
+        reason_codes=(ReasonCode(feature="amount_zscore", value=4.2, contribution=0.31),),
+    )
+    writer = LedgerWriter(dsn)
+    try:
+        assert writer.write(made).written == len(made)
+    finally:
+        writer.close()
+    return made

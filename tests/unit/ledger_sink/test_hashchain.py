@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger_sink.hashchain import (
+    ENTRY_FIELDS,
     GENESIS,
     CanonicalEncodingError,
     LedgerEntry,
@@ -235,6 +236,38 @@ def test_a_broken_link_says_where_and_why() -> None:
     assert broken is not None
     assert (broken.position, broken.account_id, broken.seq) == (1, "acct-1", 2)
     assert "does not match" in broken.reason
+
+
+@given(ONE_CHAIN, st.data())
+def test_a_tail_verifies_after_the_entry_it_resumes_from(
+    chain: list[LedgerEntry], data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(0, len(chain) - 2))
+    anchor = chain[cut]
+    assert anchor.entry_hash is not None
+    resume = {"acct": (anchor.seq, anchor.entry_hash)}
+    assert verify_chain(chain[cut + 1 :], resume_from=resume) is None
+    # Without the anchor the tail starts at a seq other than 1; after another entry, the
+    # first link of the tail does not hold.
+    assert verify_chain(chain[cut + 1 :]) is not None
+    broken = verify_chain(chain[cut + 1 :], resume_from={"acct": (anchor.seq, GENESIS)})
+    assert broken is not None and broken.position == 0 and "prev_hash" in broken.reason
+
+
+def test_a_tampered_entry_of_a_tail_is_found_after_the_anchor() -> None:
+    chain = [seal(sample(), None)]
+    for seq in (2, 3, 4):
+        chain.append(seal(sample(seq=seq, transaction_id=f"t-{seq}"), chain[-1].entry_hash))
+    tail = [chain[2], replace(chain[3], amount=Decimal("1"))]
+    assert chain[1].entry_hash is not None
+    broken = verify_chain(tail, resume_from={"acct-1": (2, chain[1].entry_hash)})
+    assert broken is not None and (broken.position, broken.seq) == (1, 4)
+
+
+def test_entry_fields_name_every_column_a_ledger_entry_is_read_from() -> None:
+    assert ENTRY_FIELDS[:2] == ("account_id", "seq")
+    assert ENTRY_FIELDS[-3:] == ("hash_version", "prev_hash", "entry_hash")
+    assert LedgerEntry(**{name: getattr(sample(), name) for name in ENTRY_FIELDS}) == sample()
 
 
 @pytest.mark.parametrize(
