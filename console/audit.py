@@ -16,6 +16,7 @@ SIGNIN_FAILED = "signin.failed"
 SIGNOUT = "signout"
 USER_CREATED = "user.created"
 USER_DISABLED = "user.disabled"
+DEAD_LETTER_REDRIVE = "dead_letter.redrive"
 USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name
 
 MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.connections import PostgresConnection, RedisConnection
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.secrets import is_loopback, refuse_default_secrets
 
 
@@ -34,8 +34,12 @@ class ConsoleSettings(BaseSettings):
     # Connections the console may hold: few, its pages are not the hot path.
     pool_max: int = Field(default=4, ge=1)
 
+    # The dead letters page reads at most this many of the newest records per partition.
+    dead_letters_per_partition: int = Field(default=200, ge=1, le=5_000)
+
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
 
     def cookies_secure(self) -> bool:
         return (
