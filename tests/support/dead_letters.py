@@ -71,3 +71,21 @@ def write_letters(
         assert producer.flush(30) == 0
         written.append((LetterId(0, offsets[-1]), tx))
     return written
+
+
+def write_webhook_letter(prefix: str, subscription_id: str, error: str) -> None:
+    """A delivery to ``subscription_id`` dead-lettered as the dispatcher does it."""
+    letter = DeadLetter(
+        source_topic=f"{prefix}webhooks",
+        partition=0,
+        offset=7,
+        key=b"acct-1",
+        value=b"{}",
+        error_code="webhook_retries_exhausted",
+        error_message=error,
+        failed_at=datetime.now(UTC),
+        headers={"sentinel-subscription-id": subscription_id, "sentinel-attempts": "8"},
+    )
+    producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers})
+    producer.produce(f"{prefix}webhooks.dead-letter", encode_dead_letter(letter), letter.key)
+    assert producer.flush(30) == 0

@@ -1,6 +1,7 @@
-"""The dead letters pages against the real broker, PostgreSQL and Redis: a console process
-on this module's own topic prefix lists, shows and re-drives letters written onto its own
-dead-letter topic, and the re-drive is the dlq library's (the record and its mark, once)."""
+"""The dead letters and webhooks pages against the real broker, PostgreSQL and Redis: a
+console process on this module's own topic prefix and database lists, shows and re-drives
+letters written onto its own dead-letter topic (the re-drive is the dlq library's: the record
+and its mark, once), and shows its subscriptions beside their dead-lettered deliveries."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dlq import kafka
 from dlq.letters import HEADER_REDRIVE_OF
 from schemas.connections import KafkaConnection
 from tests.support.console import page_token, sign_in
-from tests.support.dead_letters import PAN, SOURCE_PARTITION, write_letters
+from tests.support.dead_letters import PAN, SOURCE_PARTITION, write_letters, write_webhook_letter
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +135,24 @@ async def test_a_list_reads_only_the_newest_records_of_each_partition(topic_pref
     conn = KafkaConnection(topic_prefix=topic_prefix)
     newest = await dead_letters.recent(conn, topics_of("dead-letter", conn), last=2)
     assert [letter.letter.error_code for letter in newest.letters] == ["b", "c"]
+
+
+def test_the_webhooks_page_shows_subscriptions_and_their_dead_letters_never_secrets(
+    signed_in: Callable[[str], httpx.Client], topic_prefix: str, api_db: str
+) -> None:
+    secret = "whsec_" + "s3cret" * 6  # noqa: S105 - the test's own subscription
+    with psycopg.connect(api_db) as db:
+        row = db.execute(
+            "INSERT INTO webhook_subscriptions (url, secret, event_types, active)"
+            " VALUES (%s, %s, %s, false) RETURNING subscription_id::text",
+            ("https://bob:pw@hooks.example.com/in?token=t0k", secret, ["decision.*"]),
+        ).fetchone()
+    assert row is not None
+    write_webhook_letter(topic_prefix, row[0], "8 attempts; the last: HTTP 503")
+    page = signed_in("viewer").get("/console/webhooks")
+    assert page.status_code == 200
+    assert "https://***@hooks.example.com/in?…" in page.text
+    assert secret not in page.text and "t0k" not in page.text and "bob:pw" not in page.text
+    section = page.text[page.text.index(f'id="sub-{row[0]}"') :]
+    assert "decision.*" in section and "<td>no</td>" in section
+    assert ">1</a>" in section and "HTTP 503" in section
