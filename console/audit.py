@@ -21,6 +21,8 @@ RULE_UPDATED = "rule.updated"
 RULE_ACTIVATED = "rule.activated"
 RULE_SHADOWED = "rule.shadowed"
 RULE_DISABLED = "rule.disabled"
+DEAD_LETTER_REDRIVE = "dead_letter.redrive"
+USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name
 
 MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded
 

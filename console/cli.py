@@ -22,6 +22,9 @@ from schemas.connections import PostgresConnection
 from schemas.secrets import refuse_default_secrets
 
 T = TypeVar("T")
+# `users create`'s exit status when the name is taken: scripts (make up's demo analyst) tell
+# it from a refusal (1) or a database error (2).
+EXIT_USER_EXISTS = 3
 users_app = typer.Typer(help="Analyst console users: create, list, disable.", no_args_is_help=True)
 console_app = typer.Typer(help="The analyst console (a web service).", no_args_is_help=True)
 out = Console()
@@ -89,8 +92,36 @@ def create_command(
         user = _with_db(create)
     except users.InvalidUser as exc:
         errors.print(f"[red]refused[/]: {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(EXIT_USER_EXISTS if isinstance(exc, users.UserExists) else 1) from exc
     out.print(f"[green]created[/] {user.username} ({user.role})", highlight=False)
+
+
+@users_app.command("password")
+def password_command(
+    username: Annotated[str, typer.Argument(help="The user whose password to set.")],
+    password_file: str = typer.Option(
+        "-", "--password-file", help="Read the password from this file, or stdin ('-')."
+    ),
+) -> None:
+    """Set a user's password (12+ characters) from stdin or a file; audited. Their open
+    sessions go on: disable the user to end those."""
+    try:
+        hashed = passwords.hash_password(read_password(password_file))
+    except passwords.WeakPassword as exc:
+        errors.print(f"[red]refused[/]: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+    async def set_password(conn: AsyncConnection) -> bool:
+        async with conn.transaction():
+            done = await users.set_password_hash(conn, username, hashed)
+            if done:
+                await audit.record(conn, cli_actor(), audit.USER_PASSWORD_SET, username)
+        return done
+
+    if not _with_db(set_password):
+        errors.print(f"[red]no user[/] {username}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"[green]password set[/] for {username}", highlight=False)
 
 
 @users_app.command("list")

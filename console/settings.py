@@ -40,12 +40,14 @@ class ConsoleSettings(BaseSettings):
     dry_run_rows: int = Field(default=2000, ge=1, le=100_000)
     dry_run_budget_s: float = Field(default=10.0, gt=0)
 
-    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     # An account page verifies at most this many of the newest entries of its hash chain.
     chain_check_entries: int = Field(default=1000, ge=1)
+    # The dead letters page reads at most this many of the newest records per partition.
+    dead_letters_per_partition: int = Field(default=200, ge=1, le=5_000)
 
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)
+    kafka: KafkaConnection = Field(default_factory=KafkaConnection)
 
     def cookies_secure(self) -> bool:
         return (

@@ -21,6 +21,10 @@ class InvalidUser(ConsoleError, ValueError):
     """A user that cannot be created as asked."""
 
 
+class UserExists(InvalidUser):
+    """A user of that name exists already (disabled users too: names are never reused)."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     user_id: int
@@ -52,7 +56,7 @@ async def create(conn: AsyncConnection, username: str, role: Role, password_hash
             )
             created = await cur.fetchone()
     except UniqueViolation as exc:
-        raise InvalidUser(f"the user {username!r} exists already") from exc
+        raise UserExists(f"the user {username!r} exists already") from exc
     assert created is not None  # noqa: S101 - INSERT ... RETURNING returns the row
     return created
 
@@ -86,6 +90,15 @@ async def disable(conn: AsyncConnection, username: str) -> bool:
     next request (each request re-reads the user: ``console/deps.py``)."""
     cur = await conn.execute(
         "UPDATE console_users SET disabled = true WHERE username = %s", (username,)
+    )
+    return cur.rowcount == 1
+
+
+async def set_password_hash(conn: AsyncConnection, username: str, password_hash: str) -> bool:
+    """Give ``username`` a new password (its hash); False when there is no such user."""
+    cur = await conn.execute(
+        "UPDATE console_users SET password_hash = %s WHERE username = %s",
+        (password_hash, username),
     )
     return cur.rowcount == 1
 

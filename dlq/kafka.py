@@ -134,21 +134,30 @@ def topic_exists(kafka: KafkaConnection, topic: str) -> bool:
 
 
 def read_all(
-    kafka: KafkaConnection, topic: str, idle_timeout_s: float = _TIMEOUT_S
+    kafka: KafkaConnection,
+    topic: str,
+    idle_timeout_s: float = _TIMEOUT_S,
+    last: int | None = None,
 ) -> list[RawRecord]:
-    """Every record of ``topic`` up to the high watermarks it had when the read started."""
+    """Every record of ``topic`` up to the high watermarks it had when the read started;
+    with ``last``, only the offsets within ``last`` of each partition's high watermark (a
+    bounded read: the console's pages)."""
     consumer = _consumer(kafka)
     try:
-        return list(_bounded(consumer, topic, idle_timeout_s))
+        return list(_bounded(consumer, topic, idle_timeout_s, last))
     finally:
         consumer.close()
 
 
-def _bounded(consumer: Consumer, topic: str, idle_timeout_s: float) -> Iterator[RawRecord]:
+def _bounded(
+    consumer: Consumer, topic: str, idle_timeout_s: float, last: int | None = None
+) -> Iterator[RawRecord]:
     ends: dict[int, int] = {}
     starts = []
     for partition in _partitions(consumer, topic):
         low, high = _watermarks(consumer, topic, partition)
+        if last is not None:
+            low = max(low, high - last)
         if high > low:
             ends[partition] = high
             starts.append(TopicPartition(topic, partition, low))

@@ -136,8 +136,10 @@ def redrive(
     chosen: LetterFilter,
     dry_run: bool = False,
     on_progress: Callable[[int], None] = lambda _n: None,
+    by: str | None = None,
 ) -> RedriveReport:
-    """Re-drive the letters ``chosen`` selects that no run re-drove before."""
+    """Re-drive the letters ``chosen`` selects that no run re-drove before. ``by`` names who
+    in the marks (default: the OS account and host; the console passes its user)."""
     if not kafka.topic_exists(conn, topics.marks):
         raise kafka.TopicMissing(
             f"topic {topics.marks} does not exist: `sentinel topics apply` creates it"
@@ -151,7 +153,7 @@ def redrive(
         report.dry_run = dry_run
         if producer is None:
             return report
-        at, by = datetime.now(UTC), operator()
+        at, by = datetime.now(UTC), by or operator()
         while report.pending:
             chunk, report.pending = report.pending[:CHUNK], report.pending[CHUNK:]
             try:

@@ -52,13 +52,17 @@ def read_marks(conn: KafkaConnection, topics: DlqTopics) -> frozenset[str]:
 
 
 def load_letters(
-    conn: KafkaConnection, topics: DlqTopics, marks: frozenset[str] | None = None
+    conn: KafkaConnection,
+    topics: DlqTopics,
+    marks: frozenset[str] | None = None,
+    last: int | None = None,
 ) -> Loaded:
-    """Every letter of the topic as it stood when the read started, marked if re-driven."""
+    """Every letter of the topic as it stood when the read started, marked if re-driven;
+    with ``last``, only the newest ``last`` offsets of each partition."""
     marks = read_marks(conn, topics) if marks is None else marks
     letters: list[Letter] = []
     unreadable: list[Unreadable] = []
-    for record in kafka.read_all(conn, topics.name):
+    for record in kafka.read_all(conn, topics.name, last=last):
         item = _letter(record)
         if isinstance(item, Letter):
             letters.append(item)

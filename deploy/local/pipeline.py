@@ -2,11 +2,11 @@
 
 ``sentinel pipeline up`` starts a detached supervisor (``deploy.local.supervisor``); it
 starts the ingest API, two agent workers, the ledger sink, the labels sink, the hourly
-merchant-risk job, the webhook dispatcher and simulated traffic, restarts any that exits
-(with backoff), and stops them all on SIGTERM (``sentinel pipeline down``, which
-``make down`` calls). ``up`` returns only once every service has stayed up and the first
-decision is in the ledger, or fails naming the service that did not. Logs go to
-``.stack/logs/<service>.log``; each service's restarts and last error to
+merchant-risk job, the webhook dispatcher, the analyst console and simulated traffic,
+restarts any that exits (with backoff), and stops them all on SIGTERM (``sentinel
+pipeline down``, which ``make down`` calls). ``up`` returns only once every service has
+stayed up and the first decision is in the ledger, or fails naming the service that did
+not. Logs go to ``.stack/logs/<service>.log``; each service's restarts and last error to
 ``.stack/pipeline/state.json``.
 """
 
@@ -67,6 +67,8 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             (SENTINEL, "webhooks", "run"),
             {"SENTINEL_WEBHOOKS_INSTANCE_ID": "webhooks-1"},
         ),
+        # SENTINEL_CONSOLE_HOST/_PORT (127.0.0.1:8100); `bootstrap` made its demo analyst.
+        ServiceSpec("console", (SENTINEL, "console", "run")),
         ServiceSpec("traffic", (SENTINEL, "simulate", "produce", "--rate", f"{rate * 0.9:g}")),
         # A tenth of the traffic through the HTTP API, so both ingest paths run.
         ServiceSpec(

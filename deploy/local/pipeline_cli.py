@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local import envfile, pipeline
+from console.settings import ConsoleSettings
+from deploy.local import demo_analyst, envfile, pipeline
 from deploy.local.http_traffic import run as http_traffic_run
 from deploy.local.secret_file import write_private
 from deploy.local.settings import StackSettings
@@ -39,10 +41,31 @@ def _sentinel(*args: str) -> str:
     return done.stdout
 
 
+def _sentinel_status(args: Sequence[str]) -> int:
+    """`sentinel <args>`'s exit status, its output shown when it failed."""
+    done = subprocess.run(  # noqa: S603 - our own console script
+        [pipeline.SENTINEL, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        console.print(f"[dim]sentinel {' '.join(args)}: {done.stderr.strip()}[/]", highlight=False)
+    return done.returncode
+
+
+def _demo_analyst(settings: StackSettings) -> None:
+    path = demo_analyst.password_file(settings.dir)
+    try:
+        outcome = demo_analyst.ensure(path, _sentinel_status)
+    except demo_analyst.DemoAnalystError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"console user {demo_analyst.USERNAME} {outcome}; password in {path}")
+
+
 @pipeline_app.command()
 def bootstrap() -> None:
-    """Seed rules, a demo API key and, if none is registered, a model trained on simulated
-    data (a minute or two the first time), announced as champion unless one is."""
+    """Seed rules, a demo API key, the console's demo analyst and, if none is registered, a
+    model trained on simulated data (a minute or two the first time), announced as champion
+    unless one is."""
     settings = StackSettings()
     envfile.write(settings)  # what every later command reads (also written by stack up)
     _sentinel("rules", "load")
@@ -50,6 +73,7 @@ def bootstrap() -> None:
     if not (key_file.exists() or key_file.is_symlink()):
         out = _sentinel("keys", "create", "--name", "demo", "--scopes", "ingest,read,admin")
         write_private(key_file, out.split()[-1] + "\n")
+    _demo_analyst(settings)
     registry = _registry(settings)
     if not (registry / "CURRENT").exists():
         console.print("training a first model on simulated data ...")
@@ -105,6 +129,12 @@ def up(
     )
     ports = [settings.agents_metrics_port + n for n in range(pipeline.AGENT_WORKERS)]
     console.print("agent metrics  " + "  ".join(f"http://127.0.0.1:{p}/metrics" for p in ports))
+    console.print(f"API key  {settings.dir / 'demo' / 'api-key'}")
+    web = ConsoleSettings()
+    console.print(
+        f"console  http://{web.host}:{web.port}/console/   sign in as "
+        f"{demo_analyst.USERNAME}, password in {demo_analyst.password_file(settings.dir)}"
+    )
     console.print("stop everything with: make down")
 
 

@@ -87,6 +87,8 @@ def newcomer(
             "SENTINEL_KAFKA_TOPIC_PREFIX": topic_prefix,
             "SENTINEL_POSTGRES_DSN": api_db,
             "SENTINEL_API_PORT": str(free_port()),
+            "SENTINEL_CONSOLE_PORT": str(free_port()),
+            "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{topic_prefix}",
             "SENTINEL_STACK_AGENTS_METRICS_PORT": str(free_port()),
             "SENTINEL_STACK_PIPELINE_READY_TIMEOUT_S": "60",
             # A smaller simulated history than the demo's, so the first model trains fast.
@@ -136,6 +138,16 @@ def test_up_decides_within_a_minute_with_every_service_up(newcomer: Newcomer) ->
     status = newcomer.sentinel("pipeline", "status")
     assert status.returncode == 0, status.stdout
     assert "failing" not in status.stdout
+
+
+def test_up_says_where_the_console_is_and_its_demo_analysts_password(newcomer: Newcomer) -> None:
+    password = newcomer.clone / ".stack" / "demo" / "console-analyst"
+    assert password.stat().st_mode & 0o777 == 0o600
+    out = " ".join(newcomer.up.stdout.split())  # rich wraps long lines
+    port = newcomer.env["SENTINEL_CONSOLE_PORT"]
+    assert f"http://127.0.0.1:{port}/console/" in out, out
+    assert "demo-analyst" in out and str(password) in out, out
+    assert str(newcomer.clone / ".stack" / "demo" / "api-key") in out, out
 
 
 def test_view_shows_decisions_flowing(newcomer: Newcomer) -> None:

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,19 +47,28 @@ def console_env(api_db: str, module_id: str, topic_prefix: str) -> dict[str, str
 def console_url(
     console_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = free_port()
     log = tmp_path_factory.mktemp("console") / "console.log"
-    env = {**console_env, "SENTINEL_CONSOLE_PORT": str(port)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([SENTINEL, "console", "run"], env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, log)
+    proc, url = start_console((SENTINEL, "console", "run"), console_env, log)
     yield url
     stop_api(proc)
     client = redis.Redis.from_url(RedisConnection().url.get_secret_value())
     # Sessions under the prefix; the lock-out counters inside the limits library's own keys.
     for key in client.scan_iter(f"*{console_env['SENTINEL_CONSOLE_REDIS_PREFIX']}:*"):
         client.delete(key)
+
+
+def start_console(
+    argv: Sequence[str], env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``argv`` (a console command) on a free port, once it answers: (process, base URL)."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own console script
+            list(argv), env={**env, "SENTINEL_CONSOLE_PORT": str(port)}, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, log)
+    return proc, url
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import redis
 
+from console.cli import EXIT_USER_EXISTS
 from schemas.connections import RedisConnection
 from tests.support.console import (
     PASSWORD,
@@ -50,7 +51,7 @@ def test_users_cli_reads_the_password_from_stdin_and_never_lists_hashes(
     weak = run_users(console_env, "create", name + "x", "--role", "viewer", stdin="short\n")
     assert weak.returncode == 1 and "12 characters" in weak.stderr
     again = run_users(console_env, "create", name, "--role", "viewer", stdin=PASSWORD + "\n")
-    assert again.returncode == 1 and "exists already" in again.stderr
+    assert again.returncode == EXIT_USER_EXISTS and "exists already" in again.stderr
     with psycopg.connect(api_db) as conn:
         stored = conn.execute(
             "SELECT role::text, password_hash, disabled FROM console_users WHERE username = %s",
