@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from psycopg import OperationalError
 from redis.exceptions import RedisError
 
-from console import dead_letter_pages, pages, rules_pages, search_pages, signin, webhook_pages
+from console import (
+    dead_letter_pages,
+    pages,
+    review_pages,
+    rules_pages,
+    search_pages,
+    signin,
+    webhook_pages,
+)
 from console.errors import ConsoleError, NotSignedIn, Unavailable
 from console.runtime import Runtime
 from console.settings import ConsoleSettings
@@ -56,6 +64,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(search_pages.router)
     app.include_router(dead_letter_pages.router)
     app.include_router(webhook_pages.router)
+    app.include_router(review_pages.router)
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_form)  # type: ignore[arg-type]
     app.add_exception_handler(RedisError, _unavailable)

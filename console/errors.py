@@ -22,7 +22,7 @@ class Forbidden(ConsoleError):
 
 
 class Unavailable(ConsoleError):
-    """PostgreSQL or Redis cannot be reached."""
+    """PostgreSQL, Redis or Kafka cannot be reached."""
 
     status = 503
 

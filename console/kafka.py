@@ -1,9 +1,13 @@
-"""The console's Kafka edge: one idempotent producer for the rules it saves (``rules`` topic).
+"""The console's Kafka edge: one idempotent producer for what the console changes.
 
-The records are the API's (``reference_store.rules_repo.rule_message``): a rule saved here
-reaches the agents as one saved through ``/v1/rules`` does. ``publish`` returns only after
-the broker acknowledged the record (acks=all); otherwise it raises ``Unavailable`` and the
-rule's database transaction rolls back.
+- Rules it saves (``rules`` topic): the API's records (``reference_store.rules_repo.
+  rule_message``), so a rule saved here reaches the agents as one saved through
+  ``/v1/rules`` does; the rule's database transaction rolls back if the broker refuses.
+- Resolutions of REVIEW cases (``reviews`` topic, keyed by account): the reviews sink
+  applies them (``ledger_sink/reviews.py``).
+
+Each call returns only after the broker acknowledged the record (acks=all); otherwise it
+raises ``Unavailable``.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from console.errors import Unavailable
 from reference_store.rules_repo import rule_message, rules_topic
+from schemas.codec import encode_review_resolution
 from schemas.connections import KafkaConnection
-from schemas.records import Rule
+from schemas.records import ReviewResolution, Rule
+from schemas.topics import REVIEWS
 
 
-class RulePublisher:
+class Publisher:
     """One librdkafka producer; a daemon thread serves its delivery callbacks."""
 
     def __init__(self, kafka: KafkaConnection, timeout_ms: int) -> None:
-        self.topic = rules_topic(kafka)
+        self.rules_topic = rules_topic(kafka)
+        self.reviews_topic = f"{kafka.topic_prefix}{REVIEWS.name}"
         self.timeout_s = timeout_ms / 1000
         self._stop = threading.Event()
         self._producer = Producer(
@@ -32,14 +39,27 @@ class RulePublisher:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 0,
+                # Java's murmur2, as every other producer of ours: one account, one partition.
+                "partitioner": "murmur2_random",
                 "message.timeout.ms": timeout_ms,
             }
         )
         self._thread = threading.Thread(target=self._serve, name="console-kafka", daemon=True)
         self._thread.start()
 
-    async def publish(self, rule: Rule) -> None:
-        """Produce ``rule`` and wait for the broker's acknowledgement."""
+    async def rule(self, rule: Rule) -> None:
+        """Publish a saved rule version; nothing is saved if the broker refuses it."""
+        key, value = rule_message(rule)
+        await self._send(self.rules_topic, key, value, "the rule; nothing was saved")
+
+    async def resolution(self, resolution: ReviewResolution) -> None:
+        """Publish an analyst's resolution for the reviews sink to apply."""
+        key = resolution.account_id.encode()
+        value = encode_review_resolution(resolution)
+        await self._send(self.reviews_topic, key, value, "the resolution; nothing was resolved")
+
+    async def _send(self, topic: str, key: bytes, value: bytes, what: str) -> None:
+        """Produce one record and wait for the broker's acknowledgement."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -47,12 +67,11 @@ class RulePublisher:
             failure = None if error is None else KafkaException(error)
             loop.call_soon_threadsafe(_settle, done, failure)
 
-        key, value = rule_message(rule)
         try:
-            self._producer.produce(self.topic, value, key, on_delivery=delivered)
+            self._producer.produce(topic, value, key, on_delivery=delivered)
             await asyncio.wait_for(done, self.timeout_s + 1)
         except (BufferError, TimeoutError, KafkaException) as exc:
-            raise Unavailable("Kafka did not acknowledge the rule; nothing was saved") from exc
+            raise Unavailable(f"Kafka did not acknowledge {what}") from exc
 
     def close(self) -> None:
         self._stop.set()

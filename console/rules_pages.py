@@ -120,7 +120,7 @@ async def create(
         async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
             detail = {"to_version": 1, "name": draft.name, "mode": draft.mode}
             await audit.record(conn, user.username, audit.RULE_CREATED, draft.rule_id, detail)
-            saved = await rules_repo.create(conn, draft, runtime.rules_out.publish)
+            saved = await rules_repo.create(conn, draft, runtime.publisher.rule)
     except UniqueViolation:
         taken = [Problem("name", f"a rule named {draft.name!r} exists already")]
         return _editor(request, user, None, fields, taken, 409)
@@ -203,7 +203,7 @@ async def _change(
         async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
             await audit.record(conn, user.username, action, str(rule_id), detail)
             saved = await rules_repo.change(
-                conn, str(rule_id), changes, author(user), kind, runtime.rules_out.publish, expected
+                conn, str(rule_id), changes, author(user), kind, runtime.publisher.rule, expected
             )
             if saved is None:
                 raise NotFound(f"no rule {rule_id}")

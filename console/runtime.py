@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from console.kafka import RulePublisher
+from console.kafka import Publisher
 from console.lockout import Lockout, Policy, redis_storage
+from console.reviews import Claims
 from console.sessions import Lifetime, SessionStore
 from console.settings import ConsoleSettings
 
@@ -23,7 +24,9 @@ class Runtime:
     redis: aioredis.Redis
     sessions: SessionStore
     lockout: Lockout
-    rules_out: RulePublisher
+    # Rules and resolutions go to Kafka through one producer.
+    publisher: Publisher
+    claims: Claims
     # Dry runs hold a CPU in a worker thread for up to their budget: a few at a time.
     dry_runs: asyncio.Semaphore
 
@@ -52,11 +55,12 @@ class Runtime:
             redis=client,
             sessions=SessionStore(client, settings.redis_prefix, lifetime),
             lockout=Lockout(redis_storage(redis_url), policy, settings.redis_prefix),
-            rules_out=RulePublisher(settings.kafka, settings.produce_timeout_ms),
+            publisher=Publisher(settings.kafka, settings.produce_timeout_ms),
             dry_runs=asyncio.Semaphore(DRY_RUNS),
+            claims=Claims(client, settings.redis_prefix, settings.review_claim_s),
         )
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.rules_out.close)
+        await asyncio.to_thread(self.publisher.close)
         await self.redis.aclose()
         await self.pool.close()

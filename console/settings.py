@@ -33,9 +33,16 @@ class ConsoleSettings(BaseSettings):
     redis_prefix: str = "console"
     # Connections the console may hold: few, its pages are not the hot path.
     pool_max: int = Field(default=4, ge=1)
+    # The review queue: a case older than this is past its SLA (three quarters: nearly);
+    # a claim lapses after this long unless renewed; after publishing a resolution the
+    # page waits this long for the reviews sink to apply it before saying it is pending.
+    review_sla_minutes: int = Field(default=60, ge=1)
+    review_claim_s: int = Field(default=15 * 60, ge=30)
+    resolve_wait_s: float = Field(default=5.0, ge=0)
 
-    # Rules: a save waits this long for Kafka's acknowledgement; a dry run reads this many
-    # recent decided transactions and stops after this many seconds, saying how far it got.
+    # A rule's save or a resolution waits this long for Kafka's acknowledgement (then 503);
+    # a dry run reads this many recent decided transactions and stops after this many
+    # seconds, saying how far it got.
     produce_timeout_ms: int = Field(default=5000, ge=100)
     dry_run_rows: int = Field(default=2000, ge=1, le=100_000)
     dry_run_budget_s: float = Field(default=10.0, gt=0)

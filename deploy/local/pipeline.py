@@ -61,6 +61,10 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
         ServiceSpec(
             "labels", (SENTINEL, "labels", "sink"), {"SENTINEL_LABELS_INSTANCE_ID": "labels-1"}
         ),
+        # The analysts' resolutions from the console's review queue into the ledger.
+        ServiceSpec(
+            "reviews", (SENTINEL, "reviews", "sink"), {"SENTINEL_REVIEWS_INSTANCE_ID": "reviews-1"}
+        ),
         ServiceSpec("merchant-risk", (SENTINEL, "merchant-risk", "run")),
         ServiceSpec(
             "webhooks",

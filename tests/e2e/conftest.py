@@ -11,5 +11,6 @@ from tests.support.console import (  # noqa: F401 - found by name
     console_env,
     console_url,
     make_user,
+    reviews_sink,
 )
 from tests.support.e2e import pipeline  # noqa: F401 - found by name

@@ -3,15 +3,13 @@ an analyst lists a dead letter, opens it, re-drives it; the webhooks page render
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.test_console_browser import CHROMIUM
-from tests.support.console import PASSWORD
+from tests.support.browser import screenshots, signed_in
 from tests.support.dead_letters import write_letters, write_webhook_letter
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +31,6 @@ def subscribe(dsn: str, url: str) -> str:
     return str(row[0])
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")
 def test_an_analyst_lists_opens_and_redrives_a_dead_letter(
     console_url: str,
     api_db: str,
@@ -41,38 +38,26 @@ def test_an_analyst_lists_opens_and_redrives_a_dead_letter(
     make_user: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     written = write_letters(topic_prefix, ["invalid_transaction", "unknown_schema_id"], pan=True)
     letter_id = str(written[-1][0])
     sub = subscribe(api_db, "https://hooks.example.com/fraud")
     subscribe(api_db, "https://ops.example.net/sentinel")
     write_webhook_letter(topic_prefix, sub, "8 attempts; the last: HTTP 503")
-    shots = Path(os.environ.get("SENTINEL_SCREENSHOTS") or tmp_path)
+    shots = screenshots(tmp_path)
     name = make_user("analyst")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(f"{console_url}/console/signin")
-            page.get_by_label("User name").fill(name)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("link", name="Dead letters").click()
-            expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
-            page.screenshot(path=str(shots / "dead-letters.png"), full_page=True)
-            page.get_by_role("link", name=letter_id, exact=True).click()
-            expect(page.get_by_role("heading", name=f"Dead letter {letter_id}")).to_be_visible()
-            expect(page.locator("#redriven")).to_have_text("no")
-            page.get_by_role("button", name="Re-drive").click()
-            expect(page.get_by_role("status")).to_contain_text("re-driven to")
-            expect(page.locator("#redriven")).to_have_text("yes")
-            page.get_by_role("link", name="Webhooks").click()
-            expect(page.get_by_role("heading", name="Webhook subscriptions")).to_be_visible()
-            expect(page.locator(f"#sub-{sub} .wh-dead")).to_have_text("1")
-            page.screenshot(path=str(shots / "webhooks.png"), full_page=True)
-            assert errors == [], errors  # no CSP violation, no script error
-        finally:
-            browser.close()
+    with signed_in(console_url, name) as page:
+        page.get_by_role("link", name="Dead letters").click()
+        expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+        page.screenshot(path=str(shots / "dead-letters.png"), full_page=True)
+        page.get_by_role("link", name=letter_id, exact=True).click()
+        expect(page.get_by_role("heading", name=f"Dead letter {letter_id}")).to_be_visible()
+        expect(page.locator("#redriven")).to_have_text("no")
+        page.get_by_role("button", name="Re-drive").click()
+        expect(page.get_by_role("status")).to_contain_text("re-driven to")
+        expect(page.locator("#redriven")).to_have_text("yes")
+        page.get_by_role("link", name="Webhooks").click()
+        expect(page.get_by_role("heading", name="Webhook subscriptions")).to_be_visible()
+        expect(page.locator(f"#sub-{sub} .wh-dead")).to_have_text("1")
+        page.screenshot(path=str(shots / "webhooks.png"), full_page=True)

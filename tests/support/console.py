@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,8 +16,14 @@ import httpx
 import pytest
 import redis
 
-from schemas.connections import RedisConnection
+from ledger_sink import reviews
+from ledger_sink.reviews import ReviewsSettings
+from ledger_sink.testing import decision, transaction
+from ledger_sink.writer import LedgerWriter
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
+from schemas.records import Decision, Outcome
 from tests.support.api import SENTINEL, free_port, stop_api
+from tests.support.loops import loop_thread
 
 if TYPE_CHECKING:
     from schemas.records import Decision
@@ -36,6 +42,8 @@ def console_env(api_db: str, module_id: str, topic_prefix: str) -> dict[str, str
         "SENTINEL_POSTGRES_DSN": api_db,
         # The rules pages publish to the module's own topics (tests.support.api.topic_prefix).
         "SENTINEL_KAFKA_TOPIC_PREFIX": topic_prefix,
+        # The reviews sink of a test applies a resolution in well under a second.
+        "SENTINEL_CONSOLE_RESOLVE_WAIT_S": "10",
         "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{module_id}",
         "SENTINEL_CONSOLE_LOCKOUT_USER_FAILURES": str(USER_FAILURES),
         # Every request comes from 127.0.0.1: the per-address count is the unit tests'.
@@ -136,21 +144,21 @@ def page_token(client: httpx.Client, path: str = "/console/") -> str:
     return found.group(1)
 
 
-def write_decisions(dsn: str, outcomes: dict[str, int]) -> None:
+def write_decisions(dsn: str, outcomes: dict[str, int]) -> list[Decision]:
     """Decisions through the real ledger writer (ledger, star schema), their transactions
     two minutes old: inside the Overview's window of complete minutes."""
-    from datetime import UTC, datetime, timedelta
-
-    from ledger_sink.testing import decision, transaction
-    from ledger_sink.writer import LedgerWriter
-    from schemas.records import Outcome
-
     at = datetime.now(UTC) - timedelta(minutes=2)
     made = [
         decision(transaction(f"acct-{uuid.uuid4().hex[:8]}", at=at), Outcome(outcome))
         for outcome, count in outcomes.items()
         for _ in range(count)
     ]
+    write_ledger(dsn, made)
+    return made
+
+
+def write_ledger(dsn: str, made: list[Decision]) -> None:
+    """`made` through the real ledger writer, every one new."""
     writer = LedgerWriter(dsn)
     try:
         assert writer.write(made).written == len(made)
@@ -165,11 +173,8 @@ def write_account(
     (oldest first, so its chain's seq follows the list); the first fires a rule and carries
     reason codes."""
     from dataclasses import replace
-    from datetime import UTC, timedelta
 
-    from ledger_sink.testing import decision, transaction
-    from ledger_sink.writer import LedgerWriter
-    from schemas.records import Outcome, ReasonCode, RuleHit
+    from schemas.records import ReasonCode, RuleHit
 
     at = start or datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     made = []
@@ -183,9 +188,18 @@ def write_account(
         rules_fired=(RuleHit(rule_id="big-abroad", version=3, action="REVIEW"),),
         reason_codes=(ReasonCode(feature="amount_zscore", value=4.2, contribution=0.31),),
     )
-    writer = LedgerWriter(dsn)
-    try:
-        assert writer.write(made).written == len(made)
-    finally:
-        writer.close()
+    write_ledger(dsn, made)
     return made
+
+
+@pytest.fixture(scope="module")
+def reviews_sink(api_db: str, topic_prefix: str) -> Iterator[ReviewsSettings]:
+    """`sentinel reviews sink`'s loop on the console's database and topics, for the module."""
+    settings = ReviewsSettings(
+        group_id="reviews-sink",
+        poll_timeout_s=0.1,
+        kafka=KafkaConnection(topic_prefix=topic_prefix),
+        postgres=PostgresConnection(dsn=api_db),
+    )
+    with loop_thread(reviews.run, settings, "reviews sink"):
+        yield settings

@@ -9,4 +9,5 @@ from tests.support.console import (  # noqa: F401 - found by name
     console_env,
     console_url,
     make_user,
+    reviews_sink,
 )

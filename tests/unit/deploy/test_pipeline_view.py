@@ -52,6 +52,7 @@ def test_every_service_of_the_pipeline_is_supervised(tmp_path: Path) -> None:
         "agent-2",
         "sink",
         "labels",
+        "reviews",
         "merchant-risk",
         "webhooks",
         "console",
