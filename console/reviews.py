@@ -48,7 +48,7 @@ SELECT resolution_id::text, verdict::text, confirmed_fraud, note, analyst, resol
 FROM review_resolutions WHERE transaction_id = %s
 """
 
-RULE_NAMES = "SELECT rule_id, name FROM rules WHERE rule_id = ANY(%s)"
+RULE_NAMES = "SELECT rule_id::text, name FROM rules WHERE rule_id::text = ANY(%s::text[])"
 
 # Deletes the claim only if `username` still holds it (a claim that expired and was taken
 # by someone else is theirs).

@@ -84,9 +84,9 @@ class LedgerEntry:
     direction: str
     balance_after: Decimal
     created_at: datetime
-    hash_version: int = HASH_VERSION
     kind: str = DECISION_KIND
     resolution_id: str | uuid.UUID | None = None
+    hash_version: int = HASH_VERSION
     prev_hash: bytes | None = None
     entry_hash: bytes | None = None
 

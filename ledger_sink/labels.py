@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-import psycopg
 import structlog
 from pydantic_settings import SettingsConfigDict
 
+from ledger_sink.connection import OwnConnection
 from ledger_sink.raw import RawRecord, dead_letter
 from ledger_sink.rows import columns
 from ledger_sink.service import consume
@@ -93,8 +93,7 @@ class LabelWriter:
     """Owns one connection, reopened after a failure; not thread-safe (one per sink)."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: psycopg.Connection | None = None
+        self._db = OwnConnection(dsn)
 
     def write(self, labels: Sequence[Label], /) -> WriteResult:
         batch = latest_per_transaction(labels)
@@ -103,24 +102,12 @@ class LabelWriter:
              x.labelled_at, x.transaction_timestamp)
             for x in batch
         ]  # fmt: skip
-        conn = self._connection()
-        try:
-            with conn.transaction():
-                written = len(conn.execute(UPSERT_LABELS, columns(rows, UPSERT_WIDTH)).fetchall())
-        except psycopg.OperationalError:
-            self.close()
-            raise
+        with self._db.transaction() as conn:
+            written = len(conn.execute(UPSERT_LABELS, columns(rows, UPSERT_WIDTH)).fetchall())
         return WriteResult(written=written, duplicates=len(labels) - written)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._dsn, connect_timeout=5, autocommit=True)
-        return self._conn
+        self._db.close()
 
 
 def run(settings: LabelsSettings, stopping: threading.Event) -> None:

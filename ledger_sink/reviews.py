@@ -37,6 +37,7 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from ledger_sink.connection import OwnConnection
 from ledger_sink.errors import Unwritable
 from ledger_sink.hashchain import LedgerEntry
 from ledger_sink.head_publisher import Producing, SigningWriter
@@ -267,20 +268,14 @@ class ReviewWriter:
         labels: Producing,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self._dsn = dsn
+        self._db = OwnConnection(dsn)
         self._webhooks, self._labels = webhooks, labels
         self._clock = clock
-        self._conn: psycopg.Connection | None = None
 
     def write(self, resolutions: Sequence[ReviewResolution], /) -> WriteResult:
         batch = first_per_case(resolutions)
-        conn = self._connection()
-        try:
-            with conn.transaction():
-                applied, inserted, heads = self._apply(conn, batch)
-        except psycopg.OperationalError:
-            self.close()
-            raise
+        with self._db.transaction() as conn:
+            applied, inserted, heads = self._apply(conn, batch)
         self._publish(applied)
         return WriteResult(len(inserted), len(resolutions) - len(inserted), tuple(heads))
 
@@ -330,14 +325,7 @@ class ReviewWriter:
             self._labels.produce_all(labels)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._dsn, connect_timeout=5, autocommit=True)
-        return self._conn
+        self._db.close()
 
 
 def _resolution_row(r: ReviewResolution) -> tuple[object, ...]:

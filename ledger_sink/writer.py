@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from ledger_sink import conflicts, rows, sql
+from ledger_sink.connection import OwnConnection
 from ledger_sink.hashchain import LedgerEntry
 from ledger_sink.heads import Head
 from ledger_sink.ledger import ChainHead, first_currencies, plan_entries
@@ -40,36 +41,23 @@ class LedgerWriter:
     """Owns one connection, reopened after a failure; not thread-safe (one per sink)."""
 
     def __init__(self, dsn: str, clock: Callable[[], datetime] = _utc_now) -> None:
-        self._dsn = dsn
+        self._db = OwnConnection(dsn)
         self._clock = clock
-        self._conn: psycopg.Connection | None = None
 
     def write(self, decisions: Sequence[Decision]) -> WriteResult:
         """Write `decisions` (in stream order) atomically; raises psycopg errors as they come."""
         conflicts.refuse(conflicts.within(decisions))
         batch = rows.unique_by_transaction(decisions)
-        conn = self._connection()
         heads: list[Head] = []
-        try:
-            with conn.transaction():
-                new = self._insert_operational(conn, batch) if batch else []
-                if new:
-                    heads = self._append_ledger(conn, new)
-                    self._fill_star_schema(conn, new)
-        except psycopg.OperationalError:
-            self.close()  # a lost connection is not reused; the next attempt reconnects
-            raise
+        with self._db.transaction() as conn:
+            new = self._insert_operational(conn, batch) if batch else []
+            if new:
+                heads = self._append_ledger(conn, new)
+                self._fill_star_schema(conn, new)
         return WriteResult(len(new), len(decisions) - len(new), tuple(heads))
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._dsn, connect_timeout=5, autocommit=True)
-        return self._conn
+        self._db.close()
 
     def _insert_operational(
         self, conn: psycopg.Connection, batch: list[Decision]
