@@ -165,4 +165,12 @@ def run_command() -> None:
     settings = ConsoleSettings()
     settings.refuse_default_secrets()
     out.print(f"console: http://{settings.host}:{settings.port}/console/", highlight=False)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # No access log: a URL may carry what an analyst typed into the search box, a card
+    # number included (the page refuses it, the log would keep it). Actions are audited.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
