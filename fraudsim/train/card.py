@@ -39,6 +39,8 @@ def data_section(data: TrainingData, source: str) -> dict[str, Any]:
     return {
         "source": source,
         "transactions": len(data),
+        # Rows of the source the live path would refuse (dead letters there): left out.
+        "refused_rows": data.refused,
         "frauds": int(data.fraud.sum()),
         "fraud_rate": float(data.fraud.mean()),
         "accounts": int(data.account.max()) + 1,

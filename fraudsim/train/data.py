@@ -27,6 +27,9 @@ class TrainingData:
     day: Ints  # whole days since the first day of the data (UTC)
     scenario: Ints  # 0 genuine, else an index into SCENARIOS
     labelled_at_ms: Ints  # when each fraud became known (unused for genuine rows)
+    # Rows dropped because the live path refuses them (``accepted_only``): the API answers
+    # 422 and the agent dead-letters such a transaction, so it is in no account's state.
+    refused: int = 0
 
     @property
     def fraud(self) -> npt.NDArray[np.bool_]:
@@ -38,6 +41,26 @@ class TrainingData:
 
     def __len__(self) -> int:
         return len(self.ts_ms)
+
+    def accepted_only(self, accepted: npt.NDArray[np.bool_]) -> TrainingData:
+        """The rows `accepted` marks, in the same order; the others counted as refused."""
+        keep = np.flatnonzero(accepted)
+        c = self.columns
+        columns = TransactionColumns(
+            {name: [values[i] for i in keep] for name, values in c.values.items()},
+            [c.ts_ms[i] for i in keep],
+            [c.cents[i] for i in keep],
+        )
+        return TrainingData(
+            columns,
+            self.account[keep],
+            self.merchant[keep],
+            self.ts_ms[keep],
+            self.day[keep],
+            self.scenario[keep],
+            self.labelled_at_ms[keep],
+            self.refused + len(accepted) - len(keep),
+        )
 
 
 def load(directory: Path) -> TrainingData:

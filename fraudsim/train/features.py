@@ -6,12 +6,19 @@ them, in canonical order per account and without a home profile (the simulator p
 none, so the live agent learns homes too). Nothing is vectorised: the features offline are
 the live ones by construction. Features depend only on an account's own events, so
 accounts are shared out among worker processes without changing any value.
+
+A row the live path refuses (``schemas.validation.transaction_problem``: the API answers
+422, the agent dead-letters it, so it never enters an account's state there) gets no
+features here and never enters its account's state either: one definition of a valid
+transaction for serving and training (issue 21). Its event-time window is the one check
+left out: it is measured against the Kafka record's timestamp, which a data set has not.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +27,11 @@ from decision_core.features import AccountFeatures
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from fraudsim.tables import TransactionColumns
 from schemas.features import FEATURE_NAMES
+from schemas.validation import transaction_problem
 
 Matrix = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 _CHUNKS_PER_WORKER = 8  # small enough chunks to keep both cores busy to the end
 
 # Set in the parent just before forking: workers read it copy-on-write instead of
@@ -30,11 +39,22 @@ _CHUNKS_PER_WORKER = 8  # small enough chunks to keep both cores busy to the end
 _SHARED: TransactionColumns | None = None
 
 
-def replay(columns: TransactionColumns, rows: Iterable[int]) -> Iterator[dict[str, float]]:
-    """Features of ``rows`` (canonical order), as the live agent computes them."""
+class Features(NamedTuple):
+    """Every row's features, and which rows the live path accepts (a refused row's are NaN)."""
+
+    matrix: Matrix
+    accepted: Bools
+
+
+def replay(columns: TransactionColumns, rows: Iterable[int]) -> Iterator[dict[str, float] | None]:
+    """Features of ``rows`` (canonical order), as the live agent computes them; None for a
+    row it refuses (which changes no state)."""
     accounts: dict[str, AccountFeatures] = {}
     for offset, i in enumerate(rows):
         tx = columns.record(i)
+        if transaction_problem(tx, None) is not None:
+            yield None
+            continue
         state = accounts.get(tx.account_id)
         if state is None:
             state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
@@ -42,14 +62,17 @@ def replay(columns: TransactionColumns, rows: Iterable[int]) -> Iterator[dict[st
         yield state.observe_at(feature_event(tx), 0, offset).features
 
 
-def _matrix(columns: TransactionColumns, rows: Ints) -> Matrix:
-    out = np.empty((len(rows), len(FEATURE_NAMES)), dtype=np.float32)
+def _matrix(columns: TransactionColumns, rows: Ints) -> Features:
+    out = np.full((len(rows), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+    accepted = np.zeros(len(rows), dtype=bool)
     for j, features in enumerate(replay(columns, rows.tolist())):
-        out[j] = list(features.values())
-    return out
+        if features is not None:
+            out[j] = list(features.values())
+            accepted[j] = True
+    return Features(out, accepted)
 
 
-def _chunk(rows: Ints) -> tuple[Ints, Matrix]:
+def _chunk(rows: Ints) -> tuple[Ints, Features]:
     if _SHARED is None:
         raise RuntimeError("worker started without the shared rows")
     return rows, _matrix(_SHARED, rows)
@@ -60,25 +83,27 @@ def feature_matrix(
     account: Ints,
     workers: int = 1,
     on_chunk: Callable[[int, int], None] = lambda _done, _total: None,
-) -> Matrix:
-    """All rows' features (columns in ``FEATURE_NAMES`` order, float32 as the scorer uses)."""
+) -> Features:
+    """All rows' features (columns in ``FEATURE_NAMES`` order, float32 as the scorer uses)
+    and which rows the live path accepts."""
     chunks = max(1, workers * _CHUNKS_PER_WORKER)
     of_row = account % chunks
     order = np.argsort(of_row, kind="stable")  # stable: canonical order within a chunk
     tasks = np.split(order, np.cumsum(np.bincount(of_row, minlength=chunks))[:-1])
     out = np.empty((len(account), len(FEATURE_NAMES)), dtype=np.float32)
+    accepted = np.empty(len(account), dtype=bool)
     if workers <= 1:
         for done, rows in enumerate(tasks, 1):
-            out[rows] = _matrix(columns, rows)
+            out[rows], accepted[rows] = _matrix(columns, rows)
             on_chunk(done, len(tasks))
-        return out
+        return Features(out, accepted)
     global _SHARED
     _SHARED = columns
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for done, (rows, values) in enumerate(pool.imap_unordered(_chunk, tasks), 1):
-                out[rows] = values
+                out[rows], accepted[rows] = values
                 on_chunk(done, len(tasks))
     finally:
         _SHARED = None
-    return out
+    return Features(out, accepted)

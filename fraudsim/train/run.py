@@ -71,7 +71,12 @@ def _features(opts: Options, data: TrainingData, progress: Progress) -> Setup:
     def advance(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
-    matrix = feature_matrix(data.columns, data.account, opts.workers, advance)
+    features = feature_matrix(data.columns, data.account, opts.workers, advance)
+    matrix = features.matrix
+    if not features.accepted.all():
+        # What the live path refuses is in no account's state there: not in training either.
+        data = data.accepted_only(features.accepted)
+        matrix = matrix[features.accepted]
     names: tuple[str, ...] = FEATURE_NAMES
     if opts.merchant_risk:
         matrix = np.hstack([matrix, merchant_risk.merchant_risk(data)])
@@ -129,8 +134,9 @@ def train(opts: Options, progress: Progress) -> Result:
         booster, window, holdout, chosen = _final(opts, setup, params)
     extra = {"merchant_risk": merchant_risk.__doc__} if opts.merchant_risk else {}
     timings = {**watch.laps, "total": watch.total()}
+    source = card.data_section(setup.data, str(opts.data))
     inputs = card.CardInputs(
-        setup.names, card.data_section(data, str(opts.data)), opts.protocol, params, selection,
+        setup.names, source, opts.protocol, params, selection,
         folds, summarise(folds), window, holdout, chosen, extra, timings, opts.review_rate,
         opts.decline_precision,
     )  # fmt: skip

@@ -66,25 +66,69 @@ def live_features(columns: TransactionColumns) -> dict[str, Mapping[str, float]]
     return features
 
 
+# What the live path refuses (the API's 422, the agent's dead letter), in turn.
+REFUSED = ({"cents": 0}, {"country": "XX"}, {"currency": "JPY", "cents": 150})
+
+
+def with_refused_rows(
+    columns: TransactionColumns, every: int = 97
+) -> tuple[TransactionColumns, set[str]]:
+    """`columns` with a refused copy after every `every`-th row (a fresh id): an amount of
+    0.00, an unknown country, 1.50 JPY in turn (the simulator never makes these)."""
+    values: dict[str, list[object]] = {name: [] for name in columns.values}
+    ts_ms: list[int] = []
+    cents: list[int] = []
+    refused: set[str] = set()
+    for i in range(len(columns)):
+        copies = [{}] if i % every else [{}, REFUSED[(i // every) % len(REFUSED)]]
+        for change in copies:
+            row = {name: column[i] for name, column in columns.values.items()}
+            row.update({k: v for k, v in change.items() if k != "cents"})
+            if change:
+                row["transaction_id"] = f"refused-{i}"
+                refused.add(row["transaction_id"])
+            for name, value in row.items():
+                values[name].append(value)
+            ts_ms.append(columns.ts_ms[i])
+            cents.append(int(change.get("cents", columns.cents[i])))
+    return TransactionColumns(values, ts_ms, cents), refused
+
+
 def test_offline_features_equal_the_live_agents(parity_data: SimulatedData) -> None:
-    columns = TransactionColumns.from_table(transactions_table(parity_data))
+    clean = TransactionColumns.from_table(transactions_table(parity_data))
+    columns, refused = with_refused_rows(clean)
     live = live_features(columns)
     offline = list(replay(columns, range(len(columns))))
-    assert len(live) == len(offline) == len(columns) > 1_000
+    assert len(offline) == len(columns) == len(clean) + len(refused) and len(refused) > 10
+    assert len(live) == len(clean) > 1_000  # the refused rows were dead-lettered, not decided
+    # Refused rows have no features and change no account's state: the other rows' features
+    # are exactly those of the data without them.
+    ids = columns.values["transaction_id"]
+    assert {ids[i] for i, f in enumerate(offline) if f is None} == refused
+    assert [f for f in offline if f is not None] == list(replay(clean, range(len(clean))))
     for i, features in enumerate(offline):
+        if features is None:
+            continue
         known = {k: v for k, v in features.items() if not math.isnan(v)}  # decisions omit NaN
         # No merchant-risk values were published here: zeros (their parity with training is
         # tests/integration/stream_agents/test_merchant_risk.py, through the real job).
         merchant = dict.fromkeys(MERCHANT_FEATURE_NAMES, 0.0)
-        assert live[columns.values["transaction_id"][i]] == known | merchant, f"row {i}"
-    assert tuple(offline[0]) == FEATURE_NAMES
+        assert live[ids[i]] == known | merchant, f"row {i}"
+    assert tuple(offline[0] or ()) == FEATURE_NAMES
 
 
 def test_parallel_feature_matrix_equals_the_serial_replay(parity_data: SimulatedData) -> None:
-    columns = TransactionColumns.from_table(transactions_table(parity_data))
-    account = codes(columns.values["account_id"])
-    serial = np.array(
-        [list(f.values()) for f in replay(columns, range(len(columns)))], dtype=np.float32
+    columns, refused = with_refused_rows(
+        TransactionColumns.from_table(transactions_table(parity_data))
     )
+    account = codes(columns.values["account_id"])
+    nan_row = [math.nan] * len(FEATURE_NAMES)
+    serial = np.array(
+        [nan_row if f is None else list(f.values()) for f in replay(columns, range(len(columns)))],
+        dtype=np.float32,
+    )
+    accepted = np.array([t not in refused for t in columns.values["transaction_id"]])
     for workers in (1, 2):
-        np.testing.assert_array_equal(feature_matrix(columns, account, workers), serial)
+        features = feature_matrix(columns, account, workers)
+        np.testing.assert_array_equal(features.matrix, serial)
+        np.testing.assert_array_equal(features.accepted, accepted)

@@ -144,3 +144,17 @@ def test_simulate_generate_writes_the_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = load(tmp_path)
     assert len(data) > 100 and data.days == 5
+
+
+def test_rows_the_live_path_refuses_leave_every_column_together(train_dir: Path) -> None:
+    data = load(train_dir)
+    accepted = np.arange(len(data)) % 50 != 7
+    kept = data.accepted_only(accepted)
+    assert (len(kept), kept.refused) == (int(accepted.sum()), int((~accepted).sum()))
+    # Each kept row keeps its own id, time, amount, account and label.
+    ids = [data.columns.values["transaction_id"][i] for i in np.flatnonzero(accepted)]
+    assert kept.columns.values["transaction_id"] == ids
+    assert kept.columns.ts_ms == list(data.ts_ms[accepted]) == list(kept.ts_ms)
+    assert kept.columns.cents == [data.columns.cents[i] for i in np.flatnonzero(accepted)]
+    np.testing.assert_array_equal(kept.scenario, data.scenario[accepted])
+    np.testing.assert_array_equal(kept.account, data.account[accepted])
