@@ -271,20 +271,11 @@ def invalid(
 
     Gateways producing straight to Kafka skip the API's validation: the same checks
     (``schemas.validation``) run here, the event time bounded around the record's Kafka
-    timestamp (``timestamp_ms``; a record without one, -1, is not bounded in time), plus
-    the rules whose breach would poison the features or the ledger.
+    timestamp (``timestamp_ms``; a record without one, -1, is not bounded in time). Training
+    and replay run the same checks, so what is dead-lettered here is in no state anywhere.
     """
     reference = _append_time(timestamp_ms) if timestamp_ms > 0 else None
-    problem = transaction_problem(tx, reference, window)
-    if problem is not None:
-        return problem
-    if not tx.account_id or not tx.merchant_id:
-        return "account_id and merchant_id are required"
-    if not tx.account_id.isprintable():
-        # Also keeps account ids clear of the feature table's internal keys
-        # (``stream_agents.checkpoint``).
-        return "account_id must not contain control characters"
-    return None
+    return transaction_problem(tx, reference, window)
 
 
 def apply_transaction(state: AccountFeatures, tx: Transaction, partition: int, offset: int) -> bool:

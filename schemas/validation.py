@@ -109,11 +109,18 @@ def external_id_problem(value: str) -> str | None:
     return None
 
 
+def account_id_problem(account_id: str) -> str | None:
+    """An account id with a control character: it would reach the features' table keys
+    (``stream_agents.checkpoint`` keeps internal keys apart by that rule)."""
+    return None if account_id.isprintable() else "must not contain control characters"
+
+
 def ledger_problem(tx: Transaction) -> str | None:
     """What the ledger's ``transactions`` columns would refuse, naming the field, or None."""
     for name in ("transaction_id", "account_id", "merchant_id"):
-        if not 1 <= len(getattr(tx, name)) <= EXTERNAL_ID_MAX:
-            return f"{name} must be 1 to {EXTERNAL_ID_MAX} characters"
+        problem = external_id_problem(getattr(tx, name))
+        if problem is not None:
+            return f"{name} {problem}"
     if tx.mcc is not None and not _MCC.fullmatch(tx.mcc):
         return "mcc must be four digits"
     for name, bound in (("lat", 90), ("lon", 180)):
@@ -147,6 +154,7 @@ def transaction_problem(
         ("country", country_problem(tx.country)),
         ("card_token", card_token_problem(tx.card_token)),
         ("", free_text_problem(tx)),
+        ("account_id", account_id_problem(tx.account_id)),
         ("", ledger_problem(tx)),
         ("timestamp", None if reference is None else time_problem(tx.timestamp, reference, window)),
     )
