@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import psycopg
 import typer
@@ -15,7 +17,7 @@ from ledger_sink import heads, labels, logs, migrate, reviews, roles, service
 from ledger_sink.errors import KafkaUnavailable, MigrationError
 from ledger_sink.heads import SignedHead
 from ledger_sink.kafka_io import read_to_end
-from ledger_sink.settings import LedgerSigning, SinkSettings
+from ledger_sink.settings import ConsumerSettings, LedgerSigning, SinkSettings
 from ledger_sink.verify import Report, verify_ledger
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.secrets import refuse_default_secrets
@@ -34,6 +36,7 @@ reviews_app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+S = TypeVar("S", bound=ConsumerSettings)
 
 REVISION = typer.Option("head", "--revision", "-r", help="Target revision (default: the newest).")
 
@@ -138,35 +141,29 @@ def revision_command(message: str = typer.Argument(..., help="What the migration
 @sink_app.command("run")
 def sink_run_command() -> None:
     """Consume decisions into the ledger until SIGTERM (which finishes the batch first)."""
-    settings = SinkSettings()
-    refuse_default_secrets(settings.kafka, settings.postgres)
-    logs.configure(settings.log_level)
-    stopping = threading.Event()
-    service.stop_on_signals(stopping)
-    service.run(settings, stopping)
+    _consume(SinkSettings(), service.run)
 
 
 @labels_app.command("sink")
 def labels_sink_command() -> None:
     """Consume fraud labels into the labels table until SIGTERM (idempotent, newest wins)."""
-    settings = labels.LabelsSettings()
-    refuse_default_secrets(settings.kafka, settings.postgres)
-    logs.configure(settings.log_level)
-    stopping = threading.Event()
-    service.stop_on_signals(stopping)
-    labels.run(settings, stopping)
+    _consume(labels.LabelsSettings(), labels.run)
 
 
 @reviews_app.command("sink")
 def reviews_sink_command() -> None:
     """Apply resolutions of REVIEW decisions until SIGTERM: the approval's ledger entry, the
     decision.resolved webhook event and the label (one resolution per case)."""
-    settings = reviews.ReviewsSettings()
+    _consume(reviews.ReviewsSettings(), reviews.run)
+
+
+def _consume(settings: S, run: Callable[[S, threading.Event], None]) -> None:
+    """Run one ledger consumer in the foreground until SIGTERM or SIGINT."""
     refuse_default_secrets(settings.kafka, settings.postgres)
     logs.configure(settings.log_level)
     stopping = threading.Event()
     service.stop_on_signals(stopping)
-    reviews.run(settings, stopping)
+    run(settings, stopping)
 
 
 def _verify_table(report: Report) -> Table:
