@@ -98,7 +98,9 @@ async def _console_error(request: Request, exc: ConsoleError) -> Response:
 
 
 def _wants_events(request: Request) -> bool:
-    return "text/event-stream" in request.headers.get("accept", "")
+    """A stream's request: an EventSource asks for events; its URL ends in /stream."""
+    accept = request.headers.get("accept", "")
+    return "text/event-stream" in accept or request.url.path.endswith("/stream")
 
 
 async def _bad_form(request: Request, exc: RequestValidationError) -> Response:

@@ -59,26 +59,21 @@ async def overview_figures(request: Request, runtime: RuntimeDep, user: Viewer) 
 async def overview_stream(runtime: RuntimeDep, user: Viewer) -> AsyncIterator[ServerSentEvent]:
     """The figures and the chart every ``overview_push_s``, the first at once."""
     push_s = runtime.settings.overview_push_s
-    pushes = 0
     yield live.opening(push_s)
-    try:
-        while True:
-            try:
-                snapshot = await _snapshot(runtime, user)
-            except SessionEnded as ended:
-                yield live.end_event(str(ended))
-                return
-            except (OperationalError, PoolTimeout, RedisError) as exc:
-                # Nothing pushed: the page keeps its last figures; the next push retries.
-                log.warning("overview push skipped: %s", exc)
-            else:
-                html = templates.get_template("_figures.html").render(_context(snapshot))
-                yield live.figures_event(html)
-                yield live.chart_event(snapshot.chart)
-                pushes += 1
-            await asyncio.sleep(push_s)
-    finally:
-        log.info("overview stream of %s closed after %d pushes", user.username, pushes)
+    while True:
+        try:
+            snapshot = await _snapshot(runtime, user)
+        except SessionEnded as ended:
+            yield live.end_event(str(ended))
+            return
+        except (OperationalError, PoolTimeout, RedisError) as exc:
+            # Nothing pushed: the page keeps its last figures; the next push retries.
+            log.warning("overview push skipped: %s", exc)
+        else:
+            html = templates.get_template("_figures.html").render(_context(snapshot))
+            yield live.figures_event(html)
+            yield live.chart_event(snapshot.chart)
+        await asyncio.sleep(push_s)
 
 
 async def _snapshot(
