@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from console import (
     dead_letter_pages,
+    overview_pages,
     pages,
     review_pages,
     rules_pages,
@@ -59,6 +60,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     )
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(signin.router)
+    app.include_router(overview_pages.router)
     app.include_router(pages.router)
     app.include_router(rules_pages.router)
     app.include_router(search_pages.router)
@@ -86,12 +88,19 @@ async def _security_headers(
 
 async def _console_error(request: Request, exc: ConsoleError) -> Response:
     if isinstance(exc, NotSignedIn):
-        if request.headers.get("HX-Request"):
+        # htmx and an EventSource (the Overview's stream) cannot follow a redirect to a form.
+        if request.headers.get("HX-Request") or _wants_events(request):
             return Response(status_code=401, headers={"HX-Redirect": "/console/signin"})
         return RedirectResponse("/console/signin", status_code=303)
     return templates.TemplateResponse(
         request, "error.html", {"message": str(exc), "status": exc.status}, status_code=exc.status
     )
+
+
+def _wants_events(request: Request) -> bool:
+    """A stream's request: an EventSource asks for events; its URL ends in /stream."""
+    accept = request.headers.get("accept", "")
+    return "text/event-stream" in accept or request.url.path.endswith("/stream")
 
 
 async def _bad_form(request: Request, exc: RequestValidationError) -> Response:

@@ -25,6 +25,8 @@ T = TypeVar("T")
 # `users create`'s exit status when the name is taken: scripts (make up's demo analyst) tell
 # it from a refusal (1) or a database error (2).
 EXIT_USER_EXISTS = 3
+# Longer than any request but a stream: a resolution waits 5 s for the reviews sink.
+SHUTDOWN_GRACE_S = 8
 users_app = typer.Typer(help="Analyst console users: create, list, disable.", no_args_is_help=True)
 console_app = typer.Typer(help="The analyst console (a web service).", no_args_is_help=True)
 out = Console()
@@ -173,4 +175,7 @@ def run_command() -> None:
         port=settings.port,
         log_level="info",
         access_log=False,
+        # An open Overview's stream never ends by itself: on shutdown it is cancelled after
+        # this long (the browser reconnects to the next console), not waited for forever.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )

@@ -31,6 +31,23 @@ class Window:
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
+    @property
+    def minutes(self) -> list[datetime]:
+        """The start of each minute in the window, oldest first."""
+        count = int(self.seconds // 60)
+        return [self.start + timedelta(minutes=n) for n in range(count)]
+
+    def bounds(self) -> dict[str, int]:
+        """The window as the star schema's keys: the queries' parameters."""
+        start_date, start_time = Window.keys(self.start)
+        end_date, end_time = Window.keys(self.end)
+        return {
+            "start_date": start_date,
+            "start_time": start_time,
+            "end_date": end_date,
+            "end_time": end_time,
+        }
+
     @staticmethod
     def keys(moment: datetime) -> tuple[int, int]:
         """(date_key, time_key) as the star schema writes them."""
@@ -69,17 +86,7 @@ GROUP BY ROLLUP (outcome)
 
 
 async def figures(conn: AsyncConnection, window: Window) -> Figures:
-    start_date, start_time = Window.keys(window.start)
-    end_date, end_time = Window.keys(window.end)
-    cur = await conn.execute(
-        _QUERY,
-        {
-            "start_date": start_date,
-            "start_time": start_time,
-            "end_date": end_date,
-            "end_time": end_time,
-        },
-    )
+    cur = await conn.execute(_QUERY, window.bounds())
     mix: dict[str, int] = {}
     total, p50, p95, p99 = 0, None, None, None
     for outcome, count, q50, q95, q99 in await cur.fetchall():

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from console.kafka import Publisher
+from console.lag import StageLags
 from console.lockout import Lockout, Policy, redis_storage
 from console.reviews import Claims
 from console.sessions import Lifetime, SessionStore
@@ -29,6 +30,8 @@ class Runtime:
     claims: Claims
     # Dry runs hold a CPU in a worker thread for up to their budget: a few at a time.
     dry_runs: asyncio.Semaphore
+    # The pipeline's lag per stage, read for every Overview stream at once.
+    lags: StageLags
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -58,9 +61,13 @@ class Runtime:
             publisher=Publisher(settings.kafka, settings.produce_timeout_ms),
             dry_runs=asyncio.Semaphore(DRY_RUNS),
             claims=Claims(client, settings.redis_prefix, settings.review_claim_s),
+            lags=StageLags(
+                settings.kafka, settings.overview_lag_wait_s, max_age_s=settings.overview_push_s
+            ),
         )
 
     async def close(self) -> None:
+        await self.lags.close()
         await asyncio.to_thread(self.publisher.close)
         await self.redis.aclose()
         await self.pool.close()

@@ -89,6 +89,15 @@ class SessionStore:
         await self._write(session_id, touched, now)
         return touched
 
+    async def peek(self, session_id: str, now: float) -> Session | None:
+        """The live session behind ``session_id``, its idle clock left as it is: what a
+        long-lived stream checks on each push, so watching a page is not activity."""
+        raw = await self.client.get(storage_key(self.prefix, session_id))
+        if raw is None:
+            return None
+        session = Session.from_json(raw)
+        return session if self.lifetime.alive(session, now) else None
+
     async def destroy(self, session_id: str) -> None:
         await self.client.delete(storage_key(self.prefix, session_id))
 

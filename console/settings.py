@@ -47,6 +47,11 @@ class ConsoleSettings(BaseSettings):
     dry_run_rows: int = Field(default=2000, ge=1, le=100_000)
     dry_run_budget_s: float = Field(default=10.0, gt=0)
 
+    # The Overview's stream pushes its figures, chart and lag this often; Kafka's answer for
+    # the lag is awaited this long at most (then the last one is shown, marked stale).
+    overview_push_s: float = Field(default=5.0, ge=0.5, le=60)
+    overview_lag_wait_s: float = Field(default=3.0, gt=0, le=30)
+
     # An account page verifies at most this many of the newest entries of its hash chain.
     chain_check_entries: int = Field(default=1000, ge=1)
     # The dead letters page reads at most this many of the newest records per partition.

@@ -21,24 +21,18 @@ from deploy.local.view_window import OUTCOMES, RuleNames, Window
 from schemas.codec import decode_decision, decode_rule
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
-from schemas.topics import DECISIONS, RULES, TRANSACTIONS, WEBHOOKS
+from schemas.stages import LagReader
+from schemas.topics import DECISIONS, RULES
 
-# stage -> (consumer group, the topic it consumes)
-STAGES = {
-    "agents": ("sentinel-agents", TRANSACTIONS.name),
-    "ledger sink": ("ledger-sink", DECISIONS.name),
-    "webhooks": ("webhook-dispatcher", WEBHOOKS.name),
-}
 REPORT_EVERY_S = 10.0
 
 
 class LiveView:
     def __init__(self, kafka: KafkaConnection) -> None:
         self.prefix = kafka.topic_prefix
-        self.bootstrap = kafka.bootstrap_servers
         self.decisions_topic = f"{self.prefix}{DECISIONS.name}"
         self.rules_topic = f"{self.prefix}{RULES.name}"
-        self._readers: dict[str, Consumer] = {}
+        self.lags = LagReader(kafka)
         # A group id is required by librdkafka, but the view only assigns: it never joins
         # the group nor commits.
         self.consumer = Consumer(
@@ -96,9 +90,8 @@ class LiveView:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
-        for reader in (self.consumer, *self._readers.values()):
-            reader.close()
-        self._readers.clear()
+        self.consumer.close()
+        self.lags.close()
 
     def poll(self, timeout: float) -> None:
         now = time.monotonic()
@@ -146,38 +139,9 @@ class LiveView:
         table = Table(title="consumer lag (records behind)")
         table.add_column("stage")
         table.add_column("lag", justify="right")
-        for stage, (group, topic) in STAGES.items():
-            table.add_row(stage, str(self.lag(f"{self.prefix}{group}", f"{self.prefix}{topic}")))
+        for stage in self.lags.stages():
+            table.add_row(stage.stage, stage.shown)
         return table
-
-    def lag(self, group: str, topic: str) -> int | str:
-        """Records of ``topic`` the ``group`` has not committed yet ("-" before it commits).
-
-        Read with a consumer that names the group but never joins it (``committed``), not the
-        admin API: on a brand-new cluster the admin call crashed the process in librdkafka.
-        """
-        try:
-            reader = self._readers.get(group)
-            if reader is None:
-                reader = self._readers[group] = Consumer(
-                    {
-                        "bootstrap.servers": self.bootstrap,
-                        "group.id": group,
-                        "enable.auto.commit": False,
-                    }
-                )
-            parts = reader.list_topics(topic, timeout=2).topics[topic].partitions
-            committed = reader.committed([TopicPartition(topic, p) for p in parts], timeout=2)
-            behind, any_commit = 0, False
-            for tp in committed:
-                if tp.offset < 0:
-                    continue
-                any_commit = True
-                _low, high = reader.get_watermark_offsets(tp, timeout=2, cached=False)
-                behind += max(0, high - tp.offset)
-            return behind if any_commit else "-"
-        except Exception:  # noqa: BLE001 - a view shows "?" rather than dying
-            return "?"
 
 
 def rules_table(window: Window, names: RuleNames) -> Table:

@@ -35,7 +35,6 @@ def test_an_analyst_signs_in_through_the_page_and_out_again(
         expect(page.get_by_text(f"{name} (analyst)")).to_be_visible()
         # htmx is loaded from the vendored file (the CSP allows nothing else).
         assert page.evaluate("typeof htmx !== 'undefined' && htmx.version") == "2.0.11"
-        page.screenshot(path=str(shots / "overview.png"), full_page=True)
         page.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(f"{console_url}/console/signin")
         page.goto(f"{console_url}/console/")

@@ -44,6 +44,8 @@ def console_env(api_db: str, module_id: str, topic_prefix: str) -> dict[str, str
         "SENTINEL_KAFKA_TOPIC_PREFIX": topic_prefix,
         # The reviews sink of a test applies a resolution in well under a second.
         "SENTINEL_CONSOLE_RESOLVE_WAIT_S": "10",
+        # The Overview's stream pushes every second: its tests see updates within one.
+        "SENTINEL_CONSOLE_OVERVIEW_PUSH_S": "1",
         "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{module_id}",
         "SENTINEL_CONSOLE_LOCKOUT_USER_FAILURES": str(USER_FAILURES),
         # Every request comes from 127.0.0.1: the per-address count is the unit tests'.
@@ -203,3 +205,27 @@ def reviews_sink(api_db: str, topic_prefix: str) -> Iterator[ReviewsSettings]:
     )
     with loop_thread(reviews.run, settings, "reviews sink"):
         yield settings
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str | None, str]]:
+    """(event name, data) of each event of a text/event-stream response, as EventSource
+    reassembles them (comments and retry lines skipped)."""
+    name: str | None = None
+    data: list[str] = []
+    for line in response.iter_lines():
+        if line == "":
+            if name is not None or data:
+                yield name, "\n".join(data)
+            name, data = None, []
+        elif line.startswith("event:"):
+            name = line.removeprefix("event:").removeprefix(" ")
+        elif line.startswith("data:"):
+            data.append(line.removeprefix("data:").removeprefix(" "))
+
+
+def next_event(events: Iterator[tuple[str | None, str]], name: str) -> str:
+    """The data of the next event called ``name`` (others before it are skipped)."""
+    for found, data in events:
+        if found == name:
+            return data
+    raise AssertionError(f"the stream ended before a {name!r} event")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -295,6 +295,24 @@ async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
         await conn.execute("UPDATE webhook_subscriptions SET active = false")
         assert await readside.balance(conn, ACCOUNT) is not None
     assert published
+
+
+async def test_the_console_role_reads_what_the_overview_shows(
+    written: str, logins: dict[str, str]
+) -> None:
+    """The Overview's queries, connected as sentinel_console (20261205_0610's grant)."""
+    from console import activity, overview
+    from ledger_sink.testing import EPOCH
+
+    window = overview.Window.last_minutes(EPOCH + timedelta(minutes=1), 5)
+    async with await psycopg.AsyncConnection.connect(logins[roles.CONSOLE]) as conn:
+        figures = await overview.figures(conn, window)
+        rules = await activity.top_rules(conn, window)
+        minutes = await activity.per_minute(conn, window)
+        declined = await activity.latest_declines(conn, window)
+    assert figures.decisions >= 3 and declined == []
+    assert [(r.rule_id, r.name) for r in rules] == [("r-1", None)] and rules[0].hits >= 3
+    assert sum(m.decisions for m in minutes) == figures.decisions
 
 
 def test_db_roles_creates_the_login_roles_configured_and_the_reader_can_verify(

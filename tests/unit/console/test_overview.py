@@ -30,3 +30,14 @@ def test_rate_and_shares() -> None:
     assert figures.share("REVIEW") == 0.0
     empty = Figures(window, 0, {}, None, None, None)
     assert empty.share("APPROVE") == 0.0
+
+
+def test_minutes_and_bounds_of_a_window() -> None:
+    window = Window.last_minutes(datetime(2026, 12, 6, 0, 1, 59, tzinfo=UTC), 3)
+    assert [m.strftime("%H:%M") for m in window.minutes] == ["23:58", "23:59", "00:00"]
+    assert window.bounds() == {
+        "start_date": 20261205,
+        "start_time": 1438,
+        "end_date": 20261206,
+        "end_time": 1,
+    }
