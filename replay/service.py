@@ -40,6 +40,9 @@ class ReplayRequest:
     topic: str | None = None  # default: the prefixed transactions topic
     rules_file: Path | None = None
     rule_refs: tuple[RuleRef, ...] = ()
+    # Candidate rules given as specs by a library caller (the console's backtest of a
+    # draft that is in no file and no table yet); overlaid after the file's and the table's.
+    rules: tuple[RuleSpec, ...] = ()
     rules_base: str = "live"  # live: the rules topic now; none: only the candidate's rules
     registry: Path | None = None
     model: str | None = None
@@ -74,6 +77,7 @@ def candidate(
     if request.rule_refs:
         with connect(settings.postgres.dsn.get_secret_value()) as conn:
             changes += rules_from_database(conn, request.rule_refs)
+    changes += request.rules
     if request.rules_base not in ("live", "none"):
         raise ReplayError("--rules-base is live or none")
     base = reference.rules.specs.values() if request.rules_base == "live" else ()
