@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from console.backtests import Runner
 from console.kafka import Publisher
 from console.lockout import Lockout, Policy, redis_storage
 from console.reviews import Claims
 from console.sessions import Lifetime, SessionStore
 from console.settings import ConsoleSettings
+from decision_core.settings import DecisionSettings
 
 DRY_RUNS = 2
 
@@ -29,6 +31,11 @@ class Runtime:
     claims: Claims
     # Dry runs hold a CPU in a worker thread for up to their budget: a few at a time.
     dry_runs: asyncio.Semaphore
+    # Backtests run in worker processes this runner starts and watches.
+    backtests: Runner
+    # The agents' model registry, thresholds and breaker (SENTINEL_AGENTS_*), as
+    # `sentinel replay` reads them: a backtest decides as the agents do.
+    agents: DecisionSettings
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -58,9 +65,12 @@ class Runtime:
             publisher=Publisher(settings.kafka, settings.produce_timeout_ms),
             dry_runs=asyncio.Semaphore(DRY_RUNS),
             claims=Claims(client, settings.redis_prefix, settings.review_claim_s),
+            backtests=Runner(pool, settings.backtest_concurrency),
+            agents=DecisionSettings(),
         )
 
     async def close(self) -> None:
+        await self.backtests.close()
         await asyncio.to_thread(self.publisher.close)
         await self.redis.aclose()
         await self.pool.close()
