@@ -181,6 +181,7 @@ class Bar:
     height: float
 
 
+CHART_TOP = 16.0  # room for the tallest bar's count above it
 CHART_HEIGHT = 160.0
 GROUP_WIDTH = 140.0
 BAR_WIDTH = 48.0
@@ -188,7 +189,7 @@ BAR_WIDTH = 48.0
 
 def outcome_bars(summary: Summary) -> list[Bar]:
     """Grouped bars, live beside candidate, per outcome, scaled to the tallest (SVG units:
-    y grows downwards, bars stand on ``CHART_HEIGHT``)."""
+    y grows downwards, bars stand on the axis at ``CHART_TOP + CHART_HEIGHT``)."""
     pairs = [
         ("APPROVE", summary.live.approve, summary.candidate.approve),
         ("REVIEW", summary.live.review, summary.candidate.review),
@@ -200,5 +201,5 @@ def outcome_bars(summary: Summary) -> list[Bar]:
         for j, (side, count) in enumerate((("live", live), ("candidate", cand))):
             height = CHART_HEIGHT * count / top
             x = 40 + i * GROUP_WIDTH + j * (BAR_WIDTH + 4)
-            bars.append(Bar(label, side, count, x, CHART_HEIGHT - height, height))
+            bars.append(Bar(label, side, count, x, CHART_TOP + CHART_HEIGHT - height, height))
     return bars

@@ -129,7 +129,7 @@ def test_the_bars_stand_on_the_axis_scaled_to_the_tallest() -> None:
         ("APPROVE", "candidate", 5),
     ]
     tallest = max(bars, key=lambda b: b.count)
-    assert tallest.y == 0 and tallest.height == 160
-    assert all(b.y + b.height == pytest.approx(160) for b in bars)
+    assert tallest.y == 16 and tallest.height == 160
+    assert all(b.y + b.height == pytest.approx(176) for b in bars)
     empty = next(b for b in bars if b.count == 0)
     assert empty.height == 0
