@@ -13,9 +13,11 @@ from psycopg import OperationalError
 from redis.exceptions import RedisError
 
 from console import (
+    backtest_pages,
     dead_letter_pages,
     overview_pages,
     pages,
+    pending_pages,
     review_pages,
     rules_pages,
     search_pages,
@@ -62,6 +64,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(overview_pages.router)
     app.include_router(pages.router)
+    # Before rules_pages: their fixed paths under /console/rules are not rule ids.
+    app.include_router(backtest_pages.router)
+    app.include_router(pending_pages.router)
     app.include_router(rules_pages.router)
     app.include_router(search_pages.router)
     app.include_router(dead_letter_pages.router)

@@ -21,6 +21,11 @@ RULE_UPDATED = "rule.updated"
 RULE_ACTIVATED = "rule.activated"
 RULE_SHADOWED = "rule.shadowed"
 RULE_DISABLED = "rule.disabled"
+RULE_BACKTEST = "rule.backtest"
+# Maker-checker (SENTINEL_CONSOLE_MAKER_CHECKER): a change held, then approved or rejected.
+RULE_CHANGE_SUBMITTED = "rule.change_submitted"
+RULE_CHANGE_APPROVED = "rule.change_approved"
+RULE_CHANGE_REJECTED = "rule.change_rejected"
 DEAD_LETTER_REDRIVE = "dead_letter.redrive"
 USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name
 

@@ -44,3 +44,9 @@ class BadRequest(ConsoleError):
     """A query the page cannot run (a malformed id, date or page link)."""
 
     status = 400
+
+
+class Busy(ConsoleError):
+    """The console runs as many of this kind of work (backtests) as it may at once."""
+
+    status = 429

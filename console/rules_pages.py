@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request, Response
@@ -13,7 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from psycopg.errors import UniqueViolation
 from pydantic import AfterValidator
 
-from console import audit, rules_store
+from console import audit, backtests, pending, rules_store
+from console.backtest_view import backtest_modes, default_range
 from console.deps import Analyst, PostedBy, RuntimeDep, SignedIn, Viewer
 from console.errors import Conflict, NotFound
 from console.rules_view import MODE_ACTIONS, Problem, check, mode_choices, newlines, with_diffs
@@ -48,7 +50,7 @@ async def rules_page(request: Request, runtime: RuntimeDep, user: Viewer) -> Res
 
 @router.get("/new", response_class=HTMLResponse)
 async def new_page(request: Request, user: Analyst) -> Response:
-    return _editor(request, user, None, {"action": "REVIEW", "mode": "shadow", "priority": 0})
+    return editor_page(request, user, None, {"action": "REVIEW", "mode": "shadow", "priority": 0})
 
 
 @router.get("/{rule_id}/edit", response_class=HTMLResponse)
@@ -56,7 +58,7 @@ async def edit_page(
     request: Request, runtime: RuntimeDep, user: Analyst, rule_id: RuleId
 ) -> Response:
     rule = await _current(runtime, rule_id)
-    return _editor(request, user, rule, _fields(rule))
+    return editor_page(request, user, rule, _fields(rule))
 
 
 @router.post("/validate", response_class=HTMLResponse)
@@ -105,7 +107,7 @@ async def create(
     if not fields["name"]:
         problems.append(Problem("name", "a rule needs a name"))
     if problems:
-        return _editor(request, user, None, fields, problems, 422)
+        return editor_page(request, user, None, fields, problems, 422)
     draft = rules_repo.draft(
         name=fields["name"],
         description=description,
@@ -116,6 +118,15 @@ async def create(
         author=author(user),
     )
     draft = rules_repo.replace_id(draft, str(uuid.uuid4()))
+    if runtime.settings.maker_checker:
+        async with runtime.pool.connection(timeout=2) as conn:
+            if await rules_repo.by_name(conn, draft.name) is not None:
+                taken = [Problem("name", f"a rule named {draft.name!r} exists already")]
+                return editor_page(request, user, None, fields, taken, 409)
+        held = {k: fields[k] for k in ("name", "description", "expression", "action")}
+        held |= {"priority": priority, "mode": mode.value}
+        await _hold(runtime, user, draft.rule_id, "create", None, held, audit.RULE_CREATED)
+        return RedirectResponse("/console/rules/pending", status_code=303)
     try:
         async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
             detail = {"to_version": 1, "name": draft.name, "mode": draft.mode}
@@ -123,7 +134,7 @@ async def create(
             saved = await rules_repo.create(conn, draft, runtime.publisher.rule)
     except UniqueViolation:
         taken = [Problem("name", f"a rule named {draft.name!r} exists already")]
-        return _editor(request, user, None, fields, taken, 409)
+        return editor_page(request, user, None, fields, taken, 409)
     return RedirectResponse(f"/console/rules/{saved.rule_id}/versions", status_code=303)
 
 
@@ -145,13 +156,14 @@ async def save_version(
     fields |= {"action": action, "priority": priority}
     problems = await asyncio.to_thread(check, expression, action)
     if problems:
-        return _editor(request, user, current, fields, problems, 422)
+        return editor_page(request, user, current, fields, problems, 422)
     text, delta = rules_repo.normalise_action(action)
     changes: dict[str, Any] = {"description": description, "expression": expression}
     changes["action"] = text
     changes |= {"score_delta": delta, "priority": priority}
-    await _change(runtime, user, rule_id, changes, expected_version, audit.RULE_UPDATED)
-    return RedirectResponse(f"/console/rules/{rule_id}/versions", status_code=303)
+    return await _change_or_hold(
+        runtime, user, rule_id, changes, expected_version, audit.RULE_UPDATED
+    )
 
 
 @router.post("/{rule_id}/mode")
@@ -164,10 +176,9 @@ async def change_mode(
     mode: Annotated[RuleMode, Form()],
 ) -> Response:
     """Activate, shadow or disable: a new version in ``mode``, published like any other."""
-    await _change(
+    return await _change_or_hold(
         runtime, user, rule_id, {"mode": mode.value}, expected_version, MODE_ACTIONS[mode]
     )
-    return RedirectResponse(f"/console/rules/{rule_id}/versions", status_code=303)
 
 
 @router.get("/{rule_id}/versions", response_class=HTMLResponse)
@@ -176,6 +187,7 @@ async def versions_page(
 ) -> Response:
     async with runtime.pool.connection(timeout=2) as conn:
         versions = await rules_repo.history(conn, str(rule_id))
+        tests = await backtests.for_rule(conn, str(rule_id))
     if not versions:
         raise NotFound(f"no rule {rule_id}")
     context = {
@@ -183,8 +195,55 @@ async def versions_page(
         "rule": versions[0],
         "rows": with_diffs(versions),
         "choices": mode_choices(versions[0].mode),
+        "backtests": tests,
+        "range": default_range(datetime.now(UTC)),
+        "modes": backtest_modes(),
+        "maker_checker": runtime.settings.maker_checker,
     }
     return templates.TemplateResponse(request, "rule_versions.html", context)
+
+
+async def _change_or_hold(
+    runtime: Runtime,
+    user: SignedIn,
+    rule_id: uuid.UUID,
+    changes: dict[str, Any],
+    expected: int,
+    action: str,
+) -> Response:
+    """Publish the change now, or with maker-checker on, hold it for a second analyst."""
+    if not runtime.settings.maker_checker:
+        await _change(runtime, user, rule_id, changes, expected, action)
+        return RedirectResponse(f"/console/rules/{rule_id}/versions", status_code=303)
+    current = await _current(runtime, rule_id)
+    if current.version != expected:
+        raise Conflict(
+            f"the rule changed meanwhile (now version {current.version}); reload and try again"
+        )
+    kind = "mode" if set(changes) == {"mode"} else "update"
+    await _hold(runtime, user, str(rule_id), kind, expected, changes, action)
+    return RedirectResponse("/console/rules/pending", status_code=303)
+
+
+async def _hold(
+    runtime: Runtime,
+    user: SignedIn,
+    rule_id: str,
+    kind: str,
+    base: int | None,
+    changes: dict[str, Any],
+    action: str,
+) -> None:
+    async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
+        await pending.submit(
+            conn,
+            rule_id=rule_id,
+            kind=kind,
+            base_version=base,
+            changes=changes,
+            audit_action=action,
+            maker=user.username,
+        )
 
 
 async def _change(
@@ -243,7 +302,7 @@ def _fields(rule: RuleVersion) -> dict[str, Any]:
     return {k: getattr(rule, k) for k in keys}
 
 
-def _editor(
+def editor_page(
     request: Request,
     user: SignedIn,
     rule: RuleVersion | None,
@@ -251,5 +310,11 @@ def _editor(
     problems: list[Problem] | None = None,
     status: int = 200,
 ) -> Response:
-    context = {"user": user, "rule": rule, "fields": fields, "problems": problems or []}
+    """The editor with ``fields`` (a draft kept across a refused save or backtest)."""
+    context: dict[str, Any] = {"user": user, "rule": rule, "fields": fields}
+    context |= {
+        "problems": problems or [],
+        "range": default_range(datetime.now(UTC)),
+        "modes": backtest_modes(),
+    }
     return templates.TemplateResponse(request, "rule_edit.html", context, status_code=status)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from console.backtests import Runner
 from console.kafka import Publisher
 from console.lag import StageLags
 from console.lockout import Lockout, Policy, redis_storage
 from console.reviews import Claims
 from console.sessions import Lifetime, SessionStore
 from console.settings import ConsoleSettings
+from decision_core.settings import DecisionSettings
 
 DRY_RUNS = 2
 
@@ -32,6 +34,11 @@ class Runtime:
     dry_runs: asyncio.Semaphore
     # The pipeline's lag per stage, read for every Overview stream at once.
     lags: StageLags
+    # Backtests run in worker processes this runner starts and watches.
+    backtests: Runner
+    # The agents' model registry, thresholds and breaker (SENTINEL_AGENTS_*), as
+    # `sentinel replay` reads them: a backtest decides as the agents do.
+    agents: DecisionSettings
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -64,9 +71,12 @@ class Runtime:
             lags=StageLags(
                 settings.kafka, settings.overview_lag_wait_s, max_age_s=settings.overview_push_s
             ),
+            backtests=Runner(pool, settings.backtest_concurrency),
+            agents=DecisionSettings(),
         )
 
     async def close(self) -> None:
+        await self.backtests.close()
         await self.lags.close()
         await asyncio.to_thread(self.publisher.close)
         await self.redis.aclose()

@@ -52,6 +52,18 @@ class ConsoleSettings(BaseSettings):
     overview_push_s: float = Field(default=5.0, ge=0.5, le=60)
     overview_lag_wait_s: float = Field(default=3.0, gt=0, le=30)
 
+    # Backtests (``console/backtests.py``): a range of at most this many days, replayed in
+    # a worker process (at most this many at once) that is killed after the budget; each
+    # partition is read from this long before the range to warm the features (replay's
+    # default: the longest window plus lateness; "0" or "all" as ``sentinel replay``).
+    backtest_max_days: float = Field(default=7, gt=0, le=92)
+    backtest_concurrency: int = Field(default=1, ge=1, le=2)
+    backtest_budget_s: float = Field(default=600, gt=0)
+    backtest_warmup: str = "30d5m"
+
+    # Maker-checker: a rule change made in the console waits for a second analyst.
+    maker_checker: bool = False
+
     # An account page verifies at most this many of the newest entries of its hash chain.
     chain_check_entries: int = Field(default=1000, ge=1)
     # The dead letters page reads at most this many of the newest records per partition.

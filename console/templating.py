@@ -12,3 +12,5 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 # An id as one path segment of a link (ids may hold "/", "?" or spaces).
 templates.env.filters["id_segment"] = lambda value: quote(str(value), safe="")
+# A share (precision, recall) as a percentage; "–" when there is nothing to divide by.
+templates.env.filters["share"] = lambda value: "–" if value is None else f"{value:.1%}"

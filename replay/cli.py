@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from decision_core.settings import DecisionSettings
-from decision_core.thresholds import ThresholdOverrides
 from replay.errors import ReplayError
 from replay.output import show, write
 from replay.plan import (
@@ -22,10 +21,9 @@ from replay.plan import (
     parse_offsets,
     parse_partitions,
 )
-from replay.service import ReplayRequest, replay
+from replay.service import ReplayRequest, agents_breaker, agents_thresholds, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
-from rule_engine import BreakerConfig
 from schemas.secrets import refuse_default_secrets
 
 replay_app = typer.Typer(help="Replay transactions through candidate rules and models.")
@@ -100,8 +98,8 @@ def main(
             rules_base=rules_base,
             registry=registry or agents.model_registry,
             model=model,
-            thresholds=_thresholds(agents, review_at, decline_at),
-            breaker=_breaker(agents) if breaker else None,
+            thresholds=agents_thresholds(agents, review_at, decline_at),
+            breaker=agents_breaker(agents) if breaker else None,
             to_topic=to_topic,
             compare_ledger=ledger,
         )
@@ -120,24 +118,6 @@ def main(
     if out is not None:
         for path in write(out, outcome.report, outcome.changes):
             console.print(f"wrote {path}")
-
-
-def _thresholds(
-    agents: DecisionSettings, review: float | None, decline: float | None
-) -> ThresholdOverrides:
-    """The options, else the agents' environment overrides; unset: the model card's."""
-    return ThresholdOverrides(
-        agents.review_at if review is None else review,
-        agents.decline_at if decline is None else decline,
-    )
-
-
-def _breaker(agents: DecisionSettings) -> BreakerConfig:
-    return BreakerConfig(
-        max_share=agents.breaker_max_share,
-        min_volume=agents.breaker_min_volume,
-        window_events=agents.breaker_window_events,
-    )
 
 
 def _progress() -> Progress:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from decision_core.reference import ReferenceData
+from decision_core.settings import DecisionSettings
 from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from replay.candidate import (
     Candidate,
@@ -40,6 +41,9 @@ class ReplayRequest:
     topic: str | None = None  # default: the prefixed transactions topic
     rules_file: Path | None = None
     rule_refs: tuple[RuleRef, ...] = ()
+    # Candidate rules given as specs by a library caller (the console's backtest of a
+    # draft that is in no file and no table yet); overlaid after the file's and the table's.
+    rules: tuple[RuleSpec, ...] = ()
     rules_base: str = "live"  # live: the rules topic now; none: only the candidate's rules
     registry: Path | None = None
     model: str | None = None
@@ -54,6 +58,25 @@ class ReplayRequest:
 class ReplayOutcome:
     report: dict[str, Any]
     changes: list[Change]
+
+
+def agents_thresholds(
+    agents: DecisionSettings, review: float | None = None, decline: float | None = None
+) -> ThresholdOverrides:
+    """``review``/``decline``, else the agents' environment overrides; unset: the card's."""
+    return ThresholdOverrides(
+        agents.review_at if review is None else review,
+        agents.decline_at if decline is None else decline,
+    )
+
+
+def agents_breaker(agents: DecisionSettings) -> BreakerConfig:
+    """The decline circuit breaker as the agents configure it."""
+    return BreakerConfig(
+        max_share=agents.breaker_max_share,
+        min_volume=agents.breaker_min_volume,
+        window_events=agents.breaker_window_events,
+    )
 
 
 def plan(request: ReplayRequest, settings: ReplaySettings) -> tuple[str, list[PartitionRange]]:
@@ -74,6 +97,7 @@ def candidate(
     if request.rule_refs:
         with connect(settings.postgres.dsn.get_secret_value()) as conn:
             changes += rules_from_database(conn, request.rule_refs)
+    changes += request.rules
     if request.rules_base not in ("live", "none"):
         raise ReplayError("--rules-base is live or none")
     base = reference.rules.specs.values() if request.rules_base == "live" else ()

@@ -35,6 +35,8 @@ TABLES = {
     "public.rule_versions",
     "public.rules",
     "public.review_resolutions",
+    "public.rule_backtests",
+    "public.rule_changes_pending",
     "public.transactions",
     "public.webhook_subscriptions",
     "analytics.dim_account",

@@ -205,3 +205,15 @@ def test_a_report_knows_every_rule_it_may_name_the_candidates_first() -> None:
         "uuid-2": ("Big", 1),
         "cand": ("Velocity", 2),
     }
+
+
+def test_rules_given_as_specs_replace_the_live_rule_of_the_same_id() -> None:
+    reference = reference_of_the_live_topics()
+    live = next(iter(reference.rules.specs.values()))
+    draft = RuleSpec(rule_id=live.rule_id, version=live.version + 1, name=live.name,
+                     expression="amount > 1.0", action=RuleAction.parse("DECLINE"))  # fmt: skip
+    chosen = candidate(ReplayRequest(rules=(draft,)), ReplaySettings(), reference)
+    by_id = {spec.rule_id: spec for spec in chosen.rules}
+    assert by_id[live.rule_id] == draft
+    assert len(chosen.rules) == len(reference.rules.specs)
+    assert chosen.changed == (live.rule_id,)
