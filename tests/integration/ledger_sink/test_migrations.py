@@ -36,6 +36,7 @@ TABLES = {
     "public.rules",
     "public.review_resolutions",
     "public.transactions",
+    "public.webhook_delivery_stats",
     "public.webhook_subscriptions",
     "analytics.dim_account",
     "analytics.dim_channel",
