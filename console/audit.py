@@ -22,6 +22,9 @@ RULE_ACTIVATED = "rule.activated"
 RULE_SHADOWED = "rule.shadowed"
 RULE_DISABLED = "rule.disabled"
 DEAD_LETTER_REDRIVE = "dead_letter.redrive"
+LIST_ITEMS_ADDED = "list.items_added"
+LIST_ITEM_REMOVED = "list.item_removed"
+MODEL_ANNOUNCED = "model.announced"
 USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name
 
 MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded

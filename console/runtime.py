@@ -15,6 +15,7 @@ from console.sessions import Lifetime, SessionStore
 from console.settings import ConsoleSettings
 
 DRY_RUNS = 2
+MODEL_IO = 2
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Runtime:
     claims: Claims
     # Dry runs hold a CPU in a worker thread for up to their budget: a few at a time.
     dry_runs: asyncio.Semaphore
+    # Models pages: reading the models topic, loading a model to check it, announcing.
+    model_io: asyncio.Semaphore
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -57,6 +60,7 @@ class Runtime:
             lockout=Lockout(redis_storage(redis_url), policy, settings.redis_prefix),
             publisher=Publisher(settings.kafka, settings.produce_timeout_ms),
             dry_runs=asyncio.Semaphore(DRY_RUNS),
+            model_io=asyncio.Semaphore(MODEL_IO),
             claims=Claims(client, settings.redis_prefix, settings.review_claim_s),
         )
 

@@ -72,7 +72,12 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             {"SENTINEL_WEBHOOKS_INSTANCE_ID": "webhooks-1"},
         ),
         # SENTINEL_CONSOLE_HOST/_PORT (127.0.0.1:8100); `bootstrap` made its demo analyst.
-        ServiceSpec("console", (SENTINEL, "console", "run")),
+        # Its Models page reads (and an admin's promotion writes) the agents' registry.
+        ServiceSpec(
+            "console",
+            (SENTINEL, "console", "run"),
+            {"SENTINEL_CONSOLE_MODEL_REGISTRY": str(registry)},
+        ),
         ServiceSpec("traffic", (SENTINEL, "simulate", "produce", "--rate", f"{rate * 0.9:g}")),
         # A tenth of the traffic through the HTTP API, so both ingest paths run.
         ServiceSpec(
