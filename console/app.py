@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 from console import (
     backtest_pages,
     dead_letter_pages,
+    lists_pages,
+    models_pages,
     overview_pages,
     pages,
     pending_pages,
@@ -72,6 +74,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(dead_letter_pages.router)
     app.include_router(webhook_pages.router)
     app.include_router(review_pages.router)
+    app.include_router(lists_pages.router)
+    app.include_router(models_pages.router)
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_form)  # type: ignore[arg-type]
     app.add_exception_handler(RedisError, _unavailable)

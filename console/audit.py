@@ -27,6 +27,9 @@ RULE_CHANGE_SUBMITTED = "rule.change_submitted"
 RULE_CHANGE_APPROVED = "rule.change_approved"
 RULE_CHANGE_REJECTED = "rule.change_rejected"
 DEAD_LETTER_REDRIVE = "dead_letter.redrive"
+LIST_ITEMS_ADDED = "list.items_added"
+LIST_ITEM_REMOVED = "list.item_removed"
+MODEL_ANNOUNCED = "model.announced"
 USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name
 
 MAX_ACTOR = 64  # a failed sign-in's actor is whatever was typed: bounded

@@ -5,6 +5,9 @@
   ``/v1/rules`` does; the rule's database transaction rolls back if the broker refuses.
 - Resolutions of REVIEW cases (``reviews`` topic, keyed by account): the reviews sink
   applies them (``ledger_sink/reviews.py``).
+- Named lists it changes (compacted ``lists`` topic, keyed by name, the whole membership):
+  the record the API's list endpoints publish (``ingest_api/reference_publish.py``), through
+  ``reference_store.reference_repo``, so the agents pick the list up alike.
 
 Each call returns only after the broker acknowledged the record (acks=all); otherwise it
 raises ``Unavailable``.
@@ -19,10 +22,10 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from console.errors import Unavailable
 from reference_store.rules_repo import rule_message, rules_topic
-from schemas.codec import encode_review_resolution
+from schemas.codec import encode_named_list, encode_review_resolution
 from schemas.connections import KafkaConnection
-from schemas.records import ReviewResolution, Rule
-from schemas.topics import REVIEWS
+from schemas.records import NamedList, ReviewResolution, Rule
+from schemas.topics import LISTS, REVIEWS
 
 
 class Publisher:
@@ -31,6 +34,7 @@ class Publisher:
     def __init__(self, kafka: KafkaConnection, timeout_ms: int) -> None:
         self.rules_topic = rules_topic(kafka)
         self.reviews_topic = f"{kafka.topic_prefix}{REVIEWS.name}"
+        self.lists_topic = f"{kafka.topic_prefix}{LISTS.name}"
         self.timeout_s = timeout_ms / 1000
         self._stop = threading.Event()
         self._producer = Producer(
@@ -57,6 +61,11 @@ class Publisher:
         key = resolution.account_id.encode()
         value = encode_review_resolution(resolution)
         await self._send(self.reviews_topic, key, value, "the resolution; nothing was resolved")
+
+    async def named_list(self, named: NamedList) -> None:
+        """Publish a list's whole membership; nothing is saved if the broker refuses it."""
+        value = encode_named_list(named)
+        await self._send(self.lists_topic, named.name.encode(), value, "the list; nothing changed")
 
     async def _send(self, topic: str, key: bytes, value: bytes, what: str) -> None:
         """Produce one record and wait for the broker's acknowledgement."""

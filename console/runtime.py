@@ -18,6 +18,7 @@ from console.settings import ConsoleSettings
 from decision_core.settings import DecisionSettings
 
 DRY_RUNS = 2
+MODEL_IO = 2
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Runtime:
     # The agents' model registry, thresholds and breaker (SENTINEL_AGENTS_*), as
     # `sentinel replay` reads them: a backtest decides as the agents do.
     agents: DecisionSettings
+    # Models pages: reading the models topic, loading a model to check it, announcing.
+    model_io: asyncio.Semaphore
 
     @classmethod
     async def open(cls, settings: ConsoleSettings) -> Runtime:
@@ -67,6 +70,7 @@ class Runtime:
             lockout=Lockout(redis_storage(redis_url), policy, settings.redis_prefix),
             publisher=Publisher(settings.kafka, settings.produce_timeout_ms),
             dry_runs=asyncio.Semaphore(DRY_RUNS),
+            model_io=asyncio.Semaphore(MODEL_IO),
             claims=Claims(client, settings.redis_prefix, settings.review_claim_s),
             lags=StageLags(
                 settings.kafka, settings.overview_lag_wait_s, max_age_s=settings.overview_push_s

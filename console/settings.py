@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
@@ -68,6 +70,16 @@ class ConsoleSettings(BaseSettings):
     chain_check_entries: int = Field(default=1000, ge=1)
     # The dead letters page reads at most this many of the newest records per partition.
     dead_letters_per_partition: int = Field(default=200, ge=1, le=5_000)
+
+    # The model registry folder: the console's own variable, else the one the agents read
+    # (so a console beside the agents needs nothing more); None: the Models page says so.
+    # Promoting writes its CURRENT, as `sentinel models promote` does.
+    model_registry: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SENTINEL_CONSOLE_MODEL_REGISTRY", "SENTINEL_AGENTS_MODEL_REGISTRY", "model_registry"
+        ),
+    )
 
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)

@@ -1,5 +1,6 @@
 """The webhooks page: every subscription (URL without credentials, events, enabled, created)
-beside its dead-lettered deliveries. Viewers read; nothing here changes anything."""
+beside its last hour of deliveries (the dispatcher's statistics) and its dead-lettered
+deliveries. Viewers read; nothing here changes anything."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ router = APIRouter(prefix="/console")
 async def webhooks_page(request: Request, runtime: RuntimeDep, user: Viewer) -> Response:
     async with runtime.pool.connection(timeout=2) as conn:
         subscriptions = await webhooks.subscriptions(conn)
+        figures = await webhooks.delivery_stats(conn)
     kafka = runtime.settings.kafka
     last = runtime.settings.dead_letters_per_partition
     topics = dead_letters.topics_of(WEBHOOKS_DEAD_LETTER.name, kafka)
@@ -31,6 +33,7 @@ async def webhooks_page(request: Request, runtime: RuntimeDep, user: Viewer) -> 
     context = {
         "user": user,
         "subscriptions": subscriptions,
+        "figures": figures,
         "dead": webhooks.dead_lettered(loaded.letters),
         "last": last,
         "topic": WEBHOOKS_DEAD_LETTER.name,

@@ -52,8 +52,10 @@ def announce(
     version: str | None,
     forced: bool = False,
     timeout_s: float = 15.0,
+    by: str | None = None,
 ) -> ModelAnnouncement | None:
-    """Announce ``version`` in ``role`` (None clears the role); returns once the broker holds it."""
+    """Announce ``version`` in ``role`` (None clears the role); returns once the broker holds it.
+    ``by`` names who announced it (default: the OS user at this host)."""
     if role not in MODEL_ROLES:
         raise ValueError(f"unknown model role {role!r}, expected one of {MODEL_ROLES}")
     record = None
@@ -63,7 +65,7 @@ def announce(
             role=role,
             version=version,
             announced_at=datetime.now(UTC),
-            announced_by=_who(),
+            announced_by=by or _who(),
             forced=forced,
         )
         value = encode_model_announcement(record)

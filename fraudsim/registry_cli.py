@@ -58,27 +58,6 @@ Force = Annotated[
 ]
 
 
-def _checked(registry: Path, version: str, force: bool) -> Model:
-    from fraudsim.registry import RegistryError, check
-
-    try:
-        return check(registry, version, force)
-    except RegistryError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(1) from exc
-
-
-def _announce(role: str, version: str | None, forced: bool = False) -> None:
-    from fraudsim.announce import AnnounceError, announce
-    from schemas.connections import KafkaConnection
-
-    try:
-        announce(KafkaConnection(), role, version, forced)
-    except AnnounceError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(1) from exc
-
-
 def _thresholds(model: Model) -> str:
     from decision_core.thresholds import card_thresholds
 
@@ -86,6 +65,11 @@ def _thresholds(model: Model) -> str:
     if chosen is None:
         return "no thresholds in its card: the agents' defaults apply"
     return f"card thresholds review {chosen.review_at:.4g}, decline {chosen.decline_at:.4g}"
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    console.print(f"[red]{exc}")
+    return typer.Exit(1)
 
 
 @models_app.command("promote")
@@ -96,23 +80,22 @@ def promote_model(
 ) -> None:
     """Announce VERSION as champion on the models topic (running agents swap it in) and point
     CURRENT at it; a challenger of the same version stops shadowing."""
-    from fraudsim.announce import AnnounceError, announced
-    from fraudsim.registry import write_current
+    from fraudsim.announce import AnnounceError
+    from fraudsim.promotion import promote
+    from fraudsim.registry import RegistryError
     from schemas.connections import KafkaConnection
 
-    model = _checked(registry, version, force)
-    _announce("champion", version, forced=force)
-    write_current(registry, version)
+    try:
+        done = promote(KafkaConnection(), registry, version, force)
+    except (RegistryError, AnnounceError) as exc:
+        raise _refused(exc) from exc
+    model = done.model
     console.print(
         f"{version} is champion ({len(model.feature_names)} features; {_thresholds(model)})"
     )
-    try:
-        challenger = announced(KafkaConnection()).get("challenger")
-    except AnnounceError as exc:
-        console.print(f"[yellow]could not check the challenger: {exc}")
-        return
-    if challenger is not None and challenger.version == version:
-        _announce("challenger", None)
+    for warning in done.warnings:
+        console.print(f"[yellow]{warning}")
+    if done.challenger_cleared:
         console.print(f"{version} no longer shadows as challenger")
 
 
@@ -127,16 +110,22 @@ def challenge_model(
 ) -> None:
     """Announce VERSION as challenger: agents score every batch with it too and record its
     score in each decision, never letting it decide. ``--clear`` removes the challenger."""
+    from fraudsim.announce import AnnounceError
+    from fraudsim.promotion import challenge
+    from fraudsim.registry import RegistryError
+    from schemas.connections import KafkaConnection
+
     if clear == (version is not None):
         console.print("[red]give a VERSION or --clear")
         raise typer.Exit(2)
+    try:
+        challenge(KafkaConnection(), registry, version, force)
+    except (RegistryError, AnnounceError) as exc:
+        raise _refused(exc) from exc
     if version is None:
-        _announce("challenger", None)
         console.print("no challenger: agents score with the champion only")
-        return
-    _checked(registry, version, force)
-    _announce("challenger", version, forced=force)
-    console.print(f"{version} is challenger (scored in shadow, recorded, never deciding)")
+    else:
+        console.print(f"{version} is challenger (scored in shadow, recorded, never deciding)")
 
 
 @models_app.command("announced")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from schemas.validation import (
     card_token_problem,
     country_problem,
     currency_problem,
+    format_character_problem,
     time_problem,
 )
 
@@ -51,13 +51,9 @@ def no_format_characters(value: str) -> str:
     holds (a rule name that reads backwards, a city that looks like another), in the
     console, in logs and in an analyst's spreadsheet.
     """
-    if value.isascii():
-        return value  # the common case: no ASCII character is a format character
-    for index, char in enumerate(value):
-        if unicodedata.category(char) == "Cf":
-            raise ValueError(
-                f"contains the invisible format character U+{ord(char):04X} at index {index}"
-            )
+    problem = format_character_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

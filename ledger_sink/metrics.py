@@ -57,6 +57,15 @@ WEBHOOK_NO_RESPONSE = Counter(
     "webhook attempts that got no HTTP answer, by cause (refused: by the target policy)",
     ["kind"],
 )
+WEBHOOK_STATS_FLUSHES = Counter(
+    "sentinel_webhook_stats_flushes_total",
+    "upserts of per-subscription delivery statistics, by result (written, failed)",
+    ["result"],
+)
+WEBHOOK_STATS_DROPPED = Counter(
+    "sentinel_webhook_stats_dropped_rows_total",
+    "per-subscription statistics rows dropped unwritten (the database was away too long)",
+)
 WEBHOOK_PENDING = Gauge(
     "sentinel_webhook_pending_records", "records read but not yet finished", ["consumer"]
 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ COUNTRIES: Final[frozenset[str]] = frozenset(c.alpha_2 for c in pycountry.countr
 # The ledger's external_id domain and column checks (ledger_sink/migrations, 0100).
 EXTERNAL_ID_MAX: Final = 256
 _MCC: Final = re.compile(r"[0-9]{4}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +162,29 @@ def transaction_problem(
     )
     found = ((name, problem) for name, problem in checks if problem is not None)
     return next((f"{name} {problem}".lstrip() for name, problem in found), None)
+
+
+def format_character_problem(value: str) -> str | None:
+    """Unicode format characters (category Cf: bidi overrides and isolates, zero-width
+    spaces and joiners, soft hyphens) make text display unlike what it holds (a rule name
+    that reads backwards, a city that looks like another), in the console, in logs and in
+    an analyst's spreadsheet: the first one's position, or None."""
+    if value.isascii():
+        return None  # the common case: no ASCII character is a format character
+    for index, char in enumerate(value):
+        if unicodedata.category(char) == "Cf":
+            return f"contains the invisible format character U+{ord(char):04X} at index {index}"
+    return None
+
+
+def list_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a member of a named list (``/v1/lists``' rule: 1 to 256
+    printable characters, no control or format character; and, as everywhere, no card
+    number: a cards list holds card tokens), or None."""
+    if not 1 <= len(value) <= EXTERNAL_ID_MAX:
+        return f"must be 1 to {EXTERNAL_ID_MAX} characters"
+    if _CONTROL.search(value):
+        return "must not contain a control character"
+    if contains_pan(value):
+        return "looks like a card number; lists hold card tokens, never card numbers"
+    return format_character_problem(value)

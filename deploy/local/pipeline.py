@@ -72,7 +72,8 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             {"SENTINEL_WEBHOOKS_INSTANCE_ID": "webhooks-1"},
         ),
         # SENTINEL_CONSOLE_HOST/_PORT (127.0.0.1:8100); `bootstrap` made its demo analyst.
-        # The agents' registry too: its backtests score with the model the agents run.
+        # The agents' registry: backtests score with the model the agents run, and the
+        # Models page reads it (an admin's promotion rewrites its CURRENT).
         ServiceSpec(
             "console",
             (SENTINEL, "console", "run"),

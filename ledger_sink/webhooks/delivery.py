@@ -31,6 +31,7 @@ class Attempt:
     ok: bool
     status: int | None = None
     error: str | None = None
+    seconds: float = 0.0  # from the request's start to its answer (or its failure)
 
 
 async def post(
@@ -56,12 +57,21 @@ async def post(
         kind = "refused" if isinstance(exc, Refused) else type(exc).__name__
         metrics.WEBHOOK_NO_RESPONSE.labels(kind).inc()
         log.debug("no response", subscription_id=subscription.subscription_id, kind=kind)
-        return Attempt(ok=False, error=NO_RESPONSE)
-    finally:
-        metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+        return Attempt(ok=False, error=NO_RESPONSE, seconds=_observed(started))
+    except BaseException:
+        _observed(started)
+        raise
+    seconds = _observed(started)
     if 200 <= status < 300:
-        return Attempt(ok=True, status=status)
-    return Attempt(ok=False, status=status, error=f"HTTP {status}")
+        return Attempt(ok=True, status=status, seconds=seconds)
+    return Attempt(ok=False, status=status, error=f"HTTP {status}", seconds=seconds)
+
+
+def _observed(started: float) -> float:
+    """The seconds since ``started``, observed in the latency histogram."""
+    seconds = time.perf_counter() - started
+    metrics.WEBHOOK_SECONDS.observe(seconds)
+    return seconds
 
 
 async def _send(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -28,6 +28,7 @@ from ledger_sink.webhooks.delivery import post
 from ledger_sink.webhooks.parking import Entry, ParkingLot, joined
 from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
+from ledger_sink.webhooks.stats import DeliveryStats
 from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.records import DeadLetter, WebhookEvent
 
@@ -66,9 +67,12 @@ class Dispatcher:
         outbox: Outbox,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        stats: DeliveryStats | None = None,
     ) -> None:
         self.settings, self.client, self.outbox = settings, client, outbox
         self.clock, self.wall = clock, wall
+        # Per subscription and minute, in memory; a StatsFlusher writes them (service.py).
+        self.stats = stats if stats is not None else DeliveryStats(wall)
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._answered: dict[str, int] = {}  # requests each subscriber has finished
@@ -95,6 +99,7 @@ class Dispatcher:
             if until is None:
                 now.append(delivery)
                 continue
+            self.stats.retries_scheduled(delivery.subscription.subscription_id)
             stored.append(
                 self.parking.park_nowait(
                     delivery.subscription.subscription_id,
@@ -196,6 +201,7 @@ class Dispatcher:
         attempt = delivery.attempt + 1 if counted else delivery.attempt
         entry = Entry(attempt, delivery.event_bytes)
         sub_id = delivery.subscription.subscription_id
+        self.stats.retries_scheduled(sub_id)
         return self.parking.park_nowait(sub_id, entry, self._due_ms(until))
 
     def _due_ms(self, until: float) -> int:
@@ -224,6 +230,7 @@ class Dispatcher:
                 [self.parking.park_nowait(sub_id, entry, due_ms, again=True) for entry in keep]
             )
             _PARKED.inc(len(keep))
+            self.stats.retries_scheduled(sub_id, len(keep))
         return stored, [e for e in entries if self._spent(e)]
 
     def _spent(self, entry: Entry) -> bool:
@@ -259,6 +266,7 @@ class Dispatcher:
                 breaker.probing = False  # cancelled mid-probe: let the next one probe
                 raise
             self._answered[sub_id] = self._answered.get(sub_id, 0) + 1
+            self.stats.attempted(sub_id, attempt.status, attempt.ok, attempt.seconds)
             if attempt.ok:
                 breaker.succeeded()
                 return "delivered", ""
@@ -306,10 +314,12 @@ class Dispatcher:
         )
         await self.outbox.retry(delivery, ticket)
         metrics.WEBHOOK_RETRIES.inc()
+        self.stats.retries_scheduled(ticket.subscription_id)
 
     async def _dead_letter(self, delivery: Delivery, error: str) -> None:
         await self.outbox.dead_letter(exhausted(delivery, error))
         metrics.WEBHOOK_DEAD_LETTERED.labels("exhausted").inc()
+        self.stats.dead_lettered(delivery.subscription.subscription_id)
         log.warning(
             "delivery dead-lettered",
             event_id=delivery.event.event_id,

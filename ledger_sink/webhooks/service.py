@@ -25,6 +25,7 @@ from ledger_sink.webhooks.parking import Entry
 from ledger_sink.webhooks.pump import Abandoned, Pump, Stored
 from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
+from ledger_sink.webhooks.stats import DeliveryStats, StatsFlusher
 from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.codec import decode_webhook_event, encode_dead_letter
 from schemas.errors import SchemaError
@@ -107,6 +108,7 @@ class Handlers:
             await self.outbox.undecodable(dead_letter(record, code, str(exc)))
             return None
         await self._until(ticket.due_ms / 1000)
+        self.dispatcher.stats.retries_taken(ticket.subscription_id)
         subscription = await self.cache.find(ticket.subscription_id)
         if subscription is None:
             log.info("subscription inactive; retry dropped", subscription_id=ticket.subscription_id)
@@ -120,6 +122,7 @@ class Handlers:
         else they are decoded (an undecodable entry dead-lettered alone) and delivered."""
         entries = parking.decode(record.value or b"")
         await self._until(ticket.due_ms / 1000)
+        self.dispatcher.stats.retries_taken(ticket.subscription_id, len(entries))
         subscription = await self.cache.find(ticket.subscription_id)
         if subscription is None:
             log.info(
@@ -180,7 +183,15 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
         transport=transport, timeout=settings.request_timeout_s, trust_env=False
     ) as client:
         outbox = KafkaOutbox(settings, producer)
-        handlers = Handlers(cache, Dispatcher(settings, client, outbox), outbox, stop)
+        stats = DeliveryStats(max_rows=settings.stats_max_rows)
+        dispatcher = Dispatcher(settings, client, outbox, stats=stats)
+        handlers = Handlers(cache, dispatcher, outbox, stop)
+        flusher = StatsFlusher(
+            stats, settings.postgres.dsn.get_secret_value(), settings.stats_flush_s
+        )
+        # Its own stop: it writes once more after the pumps have finished their deliveries.
+        flushed = asyncio.Event()
+        flushing = asyncio.create_task(flusher.run(flushed))
         pumps = [
             Pump(
                 "events",
@@ -199,6 +210,8 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
         try:
             await _run_all(pumps, stop)
         finally:
+            flushed.set()
+            await flushing
             producer.close()
             log.info("dispatcher stopped")
 

@@ -49,6 +49,11 @@ class WebhookSettings(BaseSettings):
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
 
     subscription_cache_s: float = Field(default=5.0, ge=0)
+    # Delivery statistics per subscription and minute (webhook_delivery_stats): written
+    # this often, one upsert each time; while the database is away, at most this many
+    # (subscription, minute) rows wait in memory, the oldest dropped beyond it.
+    stats_flush_s: float = Field(default=5.0, gt=0)
+    stats_max_rows: int = Field(default=50_000, ge=100)
     # Records read but not finished, per consumer; beyond it the consumer pauses.
     max_pending: int = Field(default=5_000, ge=1)
     batch_size: int = Field(default=200, ge=1)

@@ -44,3 +44,57 @@ def train_tiny_model(
 def announce_model(prefix: str, version: str | None, role: str = "champion") -> None:
     """Announce ``version`` in ``role`` on the models topic of the test's ``prefix``."""
     announce(KafkaConnection(topic_prefix=prefix), role, version)
+
+
+def card_like_training(seed: int) -> dict[str, Any]:
+    """The sections of a training run's card (fraudsim/train/card.py) the console shows,
+    with made-up figures that differ by ``seed``."""
+    shift = seed / 100
+    return {
+        "created_at": f"2026-12-0{seed}T10:00:00+00:00",
+        "model": {"library": "xgboost", "params": {}, "trees": 15},
+        "data": {"transactions": 4000, "frauds": 400 + seed, "days": 70},
+        "validation": {
+            "test_metrics": {
+                "auc_roc": {"mean": 0.88 + shift, "std": 0.004},
+                "average_precision": {"mean": 0.70 + shift, "std": 0.03},
+                "card_precision_at_100": {"mean": 0.29 + shift, "std": 0.02},
+                "recall_card_testing": {"mean": 0.61, "std": 0.05},
+            },
+            "test_folds": [
+                {
+                    "start_day": 42,
+                    "test_rows": 27000,
+                    "test_frauds": 700,
+                    "auc_roc": 0.89,
+                    "average_precision": 0.71,
+                    "card_precision_at_100": 0.3,
+                },
+            ],
+        },  # fmt: skip
+        "holdout": {"auc_roc": 0.92, "average_precision": 0.80},
+        "thresholds": {
+            "review_at": 0.6,
+            "decline_at": 0.9,
+            "review_rate": 0.01,
+            "review_precision": 0.95,
+            "review_recall": 0.4,
+            "decline_rate": 0.004,
+            "decline_precision": 0.99,
+            "decline_recall": 0.2,
+        },  # fmt: skip
+        "published_reference": {"auc_roc": [0.869, 0.872]},
+        "targets": {"average_precision": 0.7},
+    }
+
+
+def draw_pr_curve(directory: Path, seed: int) -> Path:
+    """A precision-recall figure drawn by training's own plotting code, from random scores."""
+    from fraudsim.train.evaluate import FoldResult
+    from fraudsim.train.plots import pr_curves
+
+    rng = np.random.default_rng(seed)
+    fraud = rng.random(2000) < 0.1
+    score = np.clip(fraud * 0.5 + rng.random(2000) * 0.6, 0, 1)
+    fold = FoldResult(42, 1000, 2000, int(fraud.sum()), 0.9, 0.7, 0.3, {}, fraud, score)
+    return pr_curves([fold], directory / "pr_curve.png", "2026-10-01")

@@ -38,6 +38,7 @@ TABLES = {
     "public.rule_backtests",
     "public.rule_changes_pending",
     "public.transactions",
+    "public.webhook_delivery_stats",
     "public.webhook_subscriptions",
     "analytics.dim_account",
     "analytics.dim_channel",

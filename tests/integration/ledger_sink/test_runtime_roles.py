@@ -24,6 +24,7 @@ from ledger_sink.labels import LabelWriter
 from ledger_sink.reviews import ReviewWriter
 from ledger_sink.testing import decision, transaction
 from ledger_sink.verify import verify_ledger
+from ledger_sink.webhooks.stats import DeliveryStats, StatsFlusher
 from ledger_sink.writer import LedgerWriter
 from reference_store import reference_repo, rules_repo
 from schemas.connections import KafkaConnection, PostgresConnection
@@ -337,3 +338,46 @@ def test_db_roles_creates_the_login_roles_configured_and_the_reader_can_verify(
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
+
+
+async def test_the_dispatcher_role_upserts_delivery_stats_and_the_readers_read_them(
+    logins: dict[str, str],
+) -> None:
+    sub_id = str(uuid.uuid4())
+    stats = DeliveryStats(lambda: 1_800_000_000.0)
+    flusher = StatsFlusher(stats, logins[roles.WEBHOOKS], interval_s=1)
+    for status in (200, 503):
+        stats.attempted(sub_id, status, status == 200, 0.02)
+        assert await flusher.flush() == 1  # the second adds to the first's row
+    await flusher.close()
+    for group in (roles.CONSOLE, roles.READER, roles.API):
+        with psycopg.connect(logins[group]) as conn:
+            row = conn.execute(
+                "SELECT deliveries, successes, failed_5xx, last_status, latency_buckets"
+                " FROM webhook_delivery_stats WHERE subscription_id = %s",
+                (sub_id,),
+            ).fetchone()
+        assert row is not None and row[:4] == (2, 1, 1, 503), group
+        assert sum(row[4]) == 2
+    for group in (roles.CONSOLE, roles.API, roles.READER, roles.SINK):
+        statement = "DELETE FROM webhook_delivery_stats"
+        assert refused(logins[group], statement).sqlstate == "42501", group
+
+
+async def test_the_console_role_edits_lists_as_the_api_does(logins: dict[str, str]) -> None:
+    published: list[str] = []
+
+    async def publish(named: object) -> None:
+        published.append(str(named))
+
+    name = f"t_console_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(logins[roles.API], autocommit=True) as conn:
+        await reference_repo.create_list(conn, name, "merchants", "", ["m-1"], "api", publish)
+    async with await psycopg.AsyncConnection.connect(
+        logins[roles.CONSOLE], autocommit=True
+    ) as conn:
+        added = await reference_repo.add_items(conn, name, ["m-2"], "console:ana", publish)
+        assert added is not None and added.values == ("m-1", "m-2")
+        removed = await reference_repo.remove_item(conn, name, "m-1", publish)
+        assert removed is not None and removed.values == ("m-2",)
+    assert len(published) == 3

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import psycopg
 import pytest
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import subscriptions
@@ -146,3 +148,42 @@ def test_exhausted_deliveries_are_dead_lettered_and_the_circuit_opens(
         assert letter.headers["sentinel-subscription-id"] == subscription_id
         assert letter.headers["sentinel-attempts"] == "3"
         assert letter.value == encode_webhook_event(event)
+
+
+def stats_rows(dsn: str, subscription_id: str) -> list[dict[str, object]]:
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT * FROM webhook_delivery_stats WHERE subscription_id = %s ORDER BY minute",
+            (subscription_id,),
+        ).fetchall()
+
+
+def summed(rows: list[dict[str, object]], column: str) -> int:
+    return sum(int(row[column]) for row in rows)  # type: ignore[call-overload]
+
+
+def test_the_dispatcher_records_each_subscriptions_deliveries_in_the_stats_table(
+    project_topics: dict[str, TopicSpec], ledger_db: str
+) -> None:
+    batch = events(6)
+    with Receiver(SECRET, fail_first=2) as flaky, Receiver(SECRET) as healthy:
+        flaky_id = subscribe(ledger_db, flaky.url, ["decision.declined"])
+        healthy_id = subscribe(ledger_db, healthy.url, ["decision.declined"])
+        publish(project_topics, batch)
+        config = settings(project_topics, ledger_db, breaker_failures=1000, stats_flush_s=0.2)
+        with dispatcher_thread(config):
+            assert wait_until(lambda: summed(stats_rows(ledger_db, flaky_id), "successes") == 6, 30)
+            assert wait_until(
+                lambda: summed(stats_rows(ledger_db, healthy_id), "successes") == 6, 10
+            )
+    flaky_rows, healthy_rows = stats_rows(ledger_db, flaky_id), stats_rows(ledger_db, healthy_id)
+    # Each event: two 503s, each scheduling a retry taken back off the retry topic, then a 204.
+    assert summed(flaky_rows, "deliveries") == 18
+    assert summed(flaky_rows, "failed_5xx") == 12
+    assert summed(flaky_rows, "retries_scheduled") == summed(flaky_rows, "retries_taken") == 12
+    assert summed(healthy_rows, "deliveries") == 6 and summed(healthy_rows, "failed_5xx") == 0
+    for row in flaky_rows + healthy_rows:
+        buckets = row["latency_buckets"]
+        assert isinstance(buckets, list) and sum(buckets) == row["latency_count"]
+        assert row["latency_count"] == row["deliveries"]
+    assert flaky_rows[-1]["last_status"] == 204 and summed(flaky_rows, "dead_lettered") == 0
