@@ -53,8 +53,10 @@ def parse_range(since: str, until: str, now: datetime, max_days: float) -> Range
 
 
 def default_range(now: datetime) -> Range:
-    """What the forms offer: the last 24 hours, to the minute."""
-    end = now.astimezone(UTC).replace(second=0, microsecond=0)
+    """What the forms offer: the last 24 hours to the end of the current minute (the form
+    holds minutes; an end rounded down would leave out this minute's transactions, and a
+    future end is cut to the moment the backtest starts)."""
+    end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     return Range(end - timedelta(days=1), end)
 
 

@@ -1,7 +1,7 @@
 """The review queue in a real browser (Debian's Chromium via Playwright) with the real
 reviews sink: an analyst claims and approves a case, and the ledger entry, the
 ``decision.resolved`` webhook event and the label appear; a viewer can read a case but
-not claim or resolve it."""
+not claim or resolve it; a form posted without its CSRF token is refused."""
 
 from __future__ import annotations
 
@@ -63,6 +63,10 @@ def test_an_analyst_approves_a_review_and_the_money_moves(
         page.goto(case_url)
         expect(page.get_by_text("an analyst can claim and resolve it")).to_be_visible()
         expect(page.get_by_role("button", name="Claim this case")).to_have_count(0)
+        # Not even a hand-made request with the viewer's session and token: 403.
+        token = page.locator('input[name="csrf_token"]').first.input_value()
+        claim = page.request.post(f"{case_url}/claim", form={"csrf_token": token})
+        assert claim.status == 403
 
     with signed_in(console_url, analyst, height=900) as page:
         page.get_by_role("link", name="Reviews").click()
@@ -72,6 +76,9 @@ def test_an_analyst_approves_a_review_and_the_money_moves(
         page.screenshot(path=str(folder / "reviews.png"), full_page=True)
         row.get_by_role("link", name=credit.transaction_id).click()
         expect(page.locator("svg.reasons rect")).to_have_count(3)
+        # A form posted without its CSRF token, from the signed-in browser: refused.
+        forged = page.request.post(f"{page.url}/claim", form={})
+        assert forged.status == 403
         page.get_by_role("button", name="Claim this case").click()
         page.get_by_label("Approve: the money moves").check()
         page.get_by_label("Note").fill("Salary credit, the customer confirmed by phone")

@@ -51,8 +51,10 @@ def test_a_range_is_refused_with_the_reason(since: str, until: str, why: str) ->
 def test_exactly_the_limit_is_allowed_and_the_form_offers_the_last_day() -> None:
     span = parse_range("2026-11-28T00:00", "2026-12-05T00:00", NOW, 7)
     assert span.until - span.since == timedelta(days=7)
+    # To the end of the current minute: what was decided seconds ago is in the range.
     offered = default_range(NOW.replace(second=31))
-    assert (offered.since, offered.until) == (NOW - timedelta(days=1), NOW)
+    end = NOW + timedelta(minutes=1)
+    assert (offered.since, offered.until) == (end - timedelta(days=1), end)
 
 
 def test_the_candidate_is_a_rule_spec_the_rule_engine_accepts() -> None:
