@@ -22,6 +22,7 @@ from schemas.codec import decode_named_list
 from schemas.connections import KafkaConnection
 from schemas.records import NamedList, Outcome
 from schemas.topics import LISTS
+from tests.integration.ledger_sink.support import read_all
 from tests.support.console import page_token, sign_in, write_ledger
 from tests.support.models import (
     announce_model,
@@ -188,29 +189,9 @@ def test_the_live_comparison_reads_the_challengers_scores_from_the_ledger(
 
 
 def lists_on_topic(prefix: str, name: str) -> list[NamedList]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    topic = f"{prefix}{LISTS.name}"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": KafkaConnection().bootstrap_servers,
-            "group.id": uuid.uuid4().hex,
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in parts}
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
-        out, seen = [], dict.fromkeys(ends, 0)
-        while any(seen[p] < ends[p] for p in ends):
-            for m in consumer.consume(num_messages=100, timeout=1):
-                seen[m.partition()] = m.offset() + 1
-                if m.error() is None and m.key() == name.encode():
-                    out.append(decode_named_list(m.value()))
-        return out
-    finally:
-        consumer.close()
+    """Every record of the list ``name`` on the module's lists topic, in order."""
+    records = read_all(f"{prefix}{LISTS.name}")
+    return [decode_named_list(r.value) for r in records if r.key == name.encode()]
 
 
 def members(dsn: str, name: str) -> list[tuple[str, str]]:

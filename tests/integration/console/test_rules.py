@@ -13,12 +13,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from schemas.codec import decode_rule
-from schemas.connections import KafkaConnection
 from schemas.records import Outcome, Rule, RuleHit
 from schemas.topics import RULES
+from tests.integration.ledger_sink.support import read_all
 from tests.support.console import page_token, sign_in
 
 pytestmark = pytest.mark.integration
@@ -34,27 +33,8 @@ def analyst(console_url: str, make_user: Callable[[str], str]) -> Iterator[httpx
 
 def rules_on_topic(prefix: str, rule_id: str) -> list[Rule]:
     """Every record of ``rule_id`` on the module's rules topic, in order."""
-    topic = f"{prefix}{RULES.name}"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": KafkaConnection().bootstrap_servers,
-            "group.id": uuid.uuid4().hex,
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in parts}
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
-        out, seen = [], dict.fromkeys(ends, 0)
-        while any(seen[p] < ends[p] for p in ends):
-            for m in consumer.consume(num_messages=100, timeout=1):
-                seen[m.partition()] = m.offset() + 1
-                if m.error() is None and m.key() == rule_id.encode():
-                    out.append(decode_rule(m.value()))
-        return out
-    finally:
-        consumer.close()
+    records = read_all(f"{prefix}{RULES.name}")
+    return [decode_rule(r.value) for r in records if r.key == rule_id.encode()]
 
 
 def versions(dsn: str, rule_id: str) -> list[tuple[Any, ...]]:
