@@ -94,7 +94,7 @@ class Bar:
     contribution towards genuine, right for one towards fraud."""
 
     feature: str
-    value: float
+    value: float | None  # None: the feature had no value (stored as null, NaN in the model)
     contribution: float
     x: float
     width: float
@@ -108,7 +108,8 @@ def contribution_bars(reasons: list[dict[str, Any]], half_width: float = 150.0) 
         contribution = float(reason["contribution"])
         width = abs(contribution) / largest * half_width
         x = half_width if contribution >= 0 else half_width - width
-        bars.append(Bar(str(reason["feature"]), float(reason["value"]), contribution, x, width))
+        value = None if reason.get("value") is None else float(reason["value"])
+        bars.append(Bar(str(reason["feature"]), value, contribution, x, width))
     return bars
 
 
