@@ -110,12 +110,19 @@ def run_users(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Co
 
 @pytest.fixture(scope="module")
 def make_user(console_env: dict[str, str]) -> Callable[[str], str]:
-    """Create a user with ``role`` through the CLI (password on stdin); returns its name."""
+    """Create a user with ``role`` through the CLI's own command (password on stdin), run in
+    this process: a `sentinel` subprocess per user cost 3-12 s of interpreter start, most of
+    the console suites' time. The subprocess path has its own test (``run_users``)."""
+    from typer.testing import CliRunner
+
+    from sentinel_cli.main import app
 
     def make(role: str) -> str:
         name = f"t-{role}-{uuid.uuid4().hex[:8]}"
-        done = run_users(console_env, "create", name, "--role", role, stdin=PASSWORD + "\n")
-        assert done.returncode == 0, done.stderr
+        done = CliRunner().invoke(
+            app, ["users", "create", name, "--role", role], input=PASSWORD + "\n", env=console_env
+        )
+        assert done.exit_code == 0, done.output
         return name
 
     return make
