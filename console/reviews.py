@@ -184,6 +184,8 @@ class Claims:
 
     def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int) -> None:
         self._client, self._prefix, self.ttl_s = client, prefix, ttl_s
+        # redis-py's registered script: EVALSHA, the script sent again only if Redis lost it.
+        self._release = client.register_script(_RELEASE)
 
     def _key(self, transaction_id: str) -> str:
         return f"{self._prefix}:review-claim:{transaction_id}"
@@ -209,7 +211,7 @@ class Claims:
         return {t: _text(v) for t, v in zip(transaction_ids, values, strict=True) if v}
 
     async def release(self, transaction_id: str, username: str) -> bool:
-        released = await self._client.eval(_RELEASE, 1, self._key(transaction_id), username)
+        released = await self._release(keys=[self._key(transaction_id)], args=[username])
         return bool(released)
 
 
