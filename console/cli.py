@@ -114,15 +114,9 @@ def password_command(
         raise typer.Exit(1) from exc
 
     async def set_password(conn: AsyncConnection) -> bool:
-        async with conn.transaction():
-            done = await users.set_password_hash(conn, username, hashed)
-            if done:
-                await audit.record(conn, cli_actor(), audit.USER_PASSWORD_SET, username)
-        return done
+        return await users.set_password_hash(conn, username, hashed)
 
-    if not _with_db(set_password):
-        errors.print(f"[red]no user[/] {username}", highlight=False)
-        raise typer.Exit(1)
+    _change_user(username, set_password, audit.USER_PASSWORD_SET)
     out.print(f"[green]password set[/] for {username}", highlight=False)
 
 
@@ -145,16 +139,28 @@ def disable_command(username: str = typer.Argument(..., help="The user to disabl
     """Disable a user: no more sign-ins, and their open sessions end at their next request."""
 
     async def disable(conn: AsyncConnection) -> bool:
+        return await users.disable(conn, username)
+
+    _change_user(username, disable, audit.USER_DISABLED)
+    out.print(f"[yellow]disabled[/] {username}", highlight=False)
+
+
+def _change_user(
+    username: str, change: Callable[[AsyncConnection], Awaitable[bool]], action: str
+) -> None:
+    """`change` an existing user and audit it as `action` in one transaction; exit 1 when
+    there is no such user."""
+
+    async def audited(conn: AsyncConnection) -> bool:
         async with conn.transaction():
-            done = await users.disable(conn, username)
+            done = await change(conn)
             if done:
-                await audit.record(conn, cli_actor(), audit.USER_DISABLED, username)
+                await audit.record(conn, cli_actor(), action, username)
         return done
 
-    if not _with_db(disable):
+    if not _with_db(audited):
         errors.print(f"[red]no user[/] {username}", highlight=False)
         raise typer.Exit(1)
-    out.print(f"[yellow]disabled[/] {username}", highlight=False)
 
 
 @console_app.command("run")

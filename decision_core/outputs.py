@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
-
 from decision_core.records import Outgoing, SourceRecord
 from schemas.codec import encode_dead_letter, encode_decision, encode_webhook_event
 from schemas.enums import Outcome
@@ -14,7 +12,7 @@ from schemas.records import (
     Decision,
     ReasonCode,
     WebhookEvent,
-    webhook_event_id_for,
+    decision_event,
 )
 from schemas.topics import HEADER_TRANSACTION_ID
 
@@ -59,13 +57,13 @@ def webhook_event(decision: Decision) -> WebhookEvent:
         "reasons": [_reason(r) for r in decision.reason_codes],
         "decided_at": decision.decided_at.isoformat(),
     }
-    return WebhookEvent(
-        event_id=webhook_event_id_for(decision.decision_id, event_type),
-        event_type=event_type,
+    return decision_event(
+        decision.decision_id,
+        event_type,
         created_at=decision.decided_at,
         account_id=decision.account_id,
         transaction_id=decision.transaction_id,
-        payload_json=orjson.dumps(payload).decode(),
+        payload=payload,
     )
 
 

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import orjson
 import psycopg
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -58,8 +57,8 @@ from schemas.records import (
     Label,
     ReviewResolution,
     WebhookEvent,
+    decision_event,
     decision_id_for,
-    webhook_event_id_for,
 )
 from schemas.topics import LABELS, REVIEWS, WEBHOOKS
 
@@ -228,13 +227,13 @@ def resolved_event(resolution: ReviewResolution, case: Case) -> WebhookEvent:
         "currency": case.currency.strip(),
         "resolved_at": resolution.resolved_at.isoformat(),
     }
-    return WebhookEvent(
-        event_id=webhook_event_id_for(case.decision_id, RESOLVED_EVENT),
-        event_type=RESOLVED_EVENT,
+    return decision_event(
+        case.decision_id,
+        RESOLVED_EVENT,
         created_at=resolution.resolved_at,
         account_id=case.account_id,
         transaction_id=case.transaction_id,
-        payload_json=orjson.dumps(payload).decode(),
+        payload=payload,
     )
 
 

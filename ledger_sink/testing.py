@@ -10,8 +10,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import orjson
-
 from schemas.records import (
     Channel,
     Decision,
@@ -20,8 +18,8 @@ from schemas.records import (
     Transaction,
     TxType,
     WebhookEvent,
+    decision_event,
     decision_id_for,
-    webhook_event_id_for,
 )
 
 EPOCH = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -96,13 +94,13 @@ def webhook_event(decision: Decision, event_type: str | None = None) -> WebhookE
         "amount": str(decision.transaction.amount),
         "currency": decision.transaction.currency,
     }
-    return WebhookEvent(
-        event_id=webhook_event_id_for(decision.decision_id, kind),
-        event_type=kind,
+    return decision_event(
+        decision.decision_id,
+        kind,
         created_at=decision.decided_at,
         account_id=decision.account_id,
         transaction_id=decision.transaction_id,
-        payload_json=orjson.dumps(payload).decode(),
+        payload=payload,
     )
 
 

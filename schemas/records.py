@@ -16,6 +16,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, Self
 
+import orjson
+
 from schemas._convert import AMOUNT_SCALE, avro_amount, aware, aware_or_none
 from schemas._support_records import (
     HEADER_PAN_MASKED,
@@ -53,6 +55,7 @@ __all__ = [
     "Transaction",
     "TxType",
     "WebhookEvent",
+    "decision_event",
     "decision_id_for",
     "webhook_event_id_for",
 ]
@@ -81,6 +84,27 @@ def decision_id_for(transaction_id: str) -> str:
 def webhook_event_id_for(decision_id: str, event_type: str) -> str:
     """A webhook event id that is the same on every redelivery of the same decision."""
     return uuid5_text(_WEBHOOK_NAMESPACE, f"{decision_id}/{event_type}")
+
+
+def decision_event(
+    decision_id: str,
+    event_type: str,
+    *,
+    created_at: datetime,
+    account_id: str,
+    transaction_id: str,
+    payload: Mapping[str, Any],
+) -> WebhookEvent:
+    """A webhook event about a decision (decided, resolved): its id derived from the decision
+    and the type, so a resend is the same event; ``payload`` becomes its JSON body."""
+    return WebhookEvent(
+        event_id=webhook_event_id_for(decision_id, event_type),
+        event_type=event_type,
+        created_at=created_at,
+        account_id=account_id,
+        transaction_id=transaction_id,
+        payload_json=orjson.dumps(payload).decode(),
+    )
 
 
 def uuid5_text(namespace: uuid.UUID, name: str) -> str:
