@@ -228,8 +228,11 @@ def main(
         None,
         help="The worker's micro-batch wait (SENTINEL_AGENTS_BATCH_WAIT_MS) if not its default.",
     ),
+    profile: Path | None = typer.Option(  # noqa: B008
+        None, help="py-spy the worker during the steady-rate phase: collapsed stacks here."
+    ),
 ) -> None:
-    ceiling, measured = measure(backlog, rate, seconds, None, batch_wait_ms)
+    ceiling, measured = measure(backlog, rate, seconds, None, batch_wait_ms, profile)
     result: dict[str, Any] = {"raw_loop_per_s": ceiling, **measured}
     report(result, out)
 
@@ -240,6 +243,7 @@ def measure(
     seconds: float,
     ceiling: float | None,
     batch_wait_ms: float | None,
+    profile: Path | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """One worker on fresh topics: throughput on a backlog, then
     latency at ``rate`` and the worker's CPU meanwhile; the raw loop too unless its
@@ -265,7 +269,10 @@ def measure(
             # far less sensitive to a noisy machine than the latencies.
             process = psutil.Process(worker.pid)
             cpu_before, began = _cpu_s(process), time.monotonic()
+            spy = None if profile is None else py_spy(worker.pid, seconds, profile)
             sent = paced(prefix, rate, seconds)
+            if spy is not None:
+                spy.wait(seconds + 30)
             decided = decisions(prefix, backlog + len(sent), timeout_s=120)
             cpu_s, elapsed = _cpu_s(process) - cpu_before, time.monotonic() - began
             latency = _latencies(prefix, decided, sent, arrivals)
@@ -289,6 +296,33 @@ def measure(
         "worker_cpu_share_at_rate": cpu_s / elapsed,
         **latency,
     }
+
+
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for ``seconds``, idle samples left out, without pausing it
+    (a paused worker falls behind, and its profile becomes a backlog's); collapsed stacks,
+    one line per stack: frames, then a count."""
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(  # noqa: S603 - a dev dependency's console script
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--threads",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _cpu_s(process: psutil.Process) -> float:

@@ -63,9 +63,12 @@ from rich.table import Table
 
 from bench import pipeline_stats as stats
 from bench.bench_agents import raw_loop
+from bench.bench_decide import measure as measure_decide
 from bench.bench_ingest import drive as wrk_drive
 from bench.bench_sink import database
 from bench.http_driver import ACCOUNT_PREFIX
+from deploy.local.kafka import KafkaService
+from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin, apply
 from fraudsim.simulate.config import SimConfig
 from fraudsim.simulate.dataset import simulate
@@ -174,10 +177,15 @@ class Pipeline:
             service.stop()
 
 
-def start_pipeline(env: dict[str, str], logs: Path) -> Pipeline:
+def start_pipeline(env: dict[str, str], logs: Path, workers: int = 2) -> Pipeline:
     api, url = start_api(env, logs)
     pipeline = Pipeline(url, [api])
-    agents = [spawn(f"agent-{n}", ["agents", "run"], env, logs) for n in (1, 2)]
+    agents = [
+        spawn(
+            f"agent-{n}", ["agents", "run"], {**env, "SENTINEL_AGENTS_INSTANCE_ID": f"a{n}"}, logs
+        )
+        for n in range(1, workers + 1)
+    ]
     pipeline.services += agents
     for agent in agents:
         wait_until(agent.name, lambda a=agent: "[^Worker]: Ready" in a.tail(100_000), agents, 180)
@@ -323,6 +331,41 @@ class Offsets:
             consumer.close()
 
 
+class LogSizes:
+    """Bytes in the local broker's log segments of the run's topics (and of the shared
+    consumer offsets topic, which every commit appends to): what was written to Kafka,
+    after compression and with the record batches' overhead."""
+
+    OFFSETS = "__consumer_offsets"
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.root = KafkaService(StackSettings()).data
+
+    def read(self) -> dict[str, int]:
+        """Topic (without the run's prefix) -> bytes of its partitions' ``.log`` files."""
+        sizes: dict[str, int] = {}
+        for folder in self.root.iterdir():
+            topic, _, partition = folder.name.rpartition("-")
+            if not partition.isdigit():
+                continue  # not a partition: a deleted one awaiting removal, metadata
+            if topic.startswith(self.prefix):
+                name = topic.removeprefix(self.prefix)
+            elif topic == self.OFFSETS:
+                name = f"{self.OFFSETS} (shared)"
+            else:
+                continue
+            sizes[name] = sizes.get(name, 0) + sum(_size(log) for log in folder.glob("*.log"))
+        return sizes
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # a segment deleted or compacted away meanwhile
+        return 0
+
+
 @dataclass
 class Sample:
     transaction_id: str
@@ -402,6 +445,7 @@ class Run:
     values: Iterator[tuple[bytes, bytes]]  # (key, value) of simulated transactions, in order
     offsets: Offsets
     producer: Producer
+    logs: LogSizes
 
 
 def simulated(count: int, seed: int = 11) -> Iterator[tuple[bytes, bytes]]:
@@ -524,9 +568,11 @@ def step(
     paced(run.producer, topic, warm, kafka_rate)
     start_ms = int(time.time() * 1000)
     before = backlogs(run)
+    written_before = run.logs.read()
     usage.start()
     took = paced(run.producer, topic, measured, kafka_rate)
     resources = usage.stop()
+    written_after = run.logs.read()
     after = backlogs(run)
     end_ms = int(time.time() * 1000)
     lags = {stage: run.offsets.lag(stage) for stage in GROUPS}
@@ -565,6 +611,12 @@ def step(
         "sample_stride": stride,
         "settle_after": drained,
         "resources": resources,
+        # What each process (and the machine) spends per transaction at this rate, and
+        # what each topic grew by: the capacity model's inputs (docs/capacity.md).
+        "cpu_us_per_tx": stats.per_transaction(
+            resources, count / window_s, http_rate, psutil.cpu_count() or 1
+        ),
+        "kafka_bytes_per_tx": stats.bytes_per_transaction(written_before, written_after, count),
     }
     result["keeps_up"] = stats.keeps_up(result)
     return result
@@ -670,7 +722,11 @@ def main(
     warmup: float = typer.Option(5.0, help="Warm-up of each step, not measured."),
     http_share: float = typer.Option(0.1, help="Share of each step's rate sent over HTTP."),
     http_cap: float = typer.Option(200.0, help="At most this many HTTP requests a second."),
-    budget_ms: float = typer.Option(200.0, help="p99 ingest -> decision budget."),
+    budget_ms: float = typer.Option(50.0, help="p99 ingest -> decision budget (issue 16)."),
+    agent_workers: int = typer.Option(2, help="Agent worker processes."),
+    decide: bool = typer.Option(
+        True, help="Measure the decision code alone (make bench-decide's agent shape) first."
+    ),
     raw_records: int = typer.Option(200_000, help="Records for the raw Kafka ceiling."),
     wrk_seconds: float = typer.Option(6.0, help="Each wrk run of the HTTP ceiling."),
     max_samples: int = typer.Option(20_000, help="Decisions decoded per step for latency."),
@@ -694,10 +750,13 @@ def main(
         "http_share": http_share,
         "http_cap_per_s": http_cap,
         "budget_ms": budget_ms,
-        "agent_workers": 2,
+        "agent_workers": agent_workers,
         "quick": quick,
     }
     total = int(sum(r * (seconds + warmup) for r in steps_wanted)) + raw_records + 10_000
+    # Before any service starts: the decision code alone, in the agent's shape (batches of
+    # 500, states through bytes) and replay's, to hold each agent's CPU against.
+    decision_code = measure_decide(count=6_000, repeat=3) if decide else None
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     console.print(f"run {prefix}, logs in {work}; simulating {total:,} transactions")
@@ -710,7 +769,14 @@ def main(
         offsets = Offsets(prefix)
         stack.callback(offsets.close)
         run = Run(
-            prefix, dsn, key, work, simulated(total), offsets, kafka_producer(KafkaConnection())
+            prefix,
+            dsn,
+            key,
+            work,
+            simulated(total),
+            offsets,
+            kafka_producer(KafkaConnection()),
+            LogSizes(prefix),
         )
         env = {
             **os.environ,
@@ -726,7 +792,7 @@ def main(
         )
         found_ceilings = ceilings(run, env, take(run.values, raw_records), wrk_seconds)
         console.print("starting the pipeline")
-        pipeline = start_pipeline(env, work)
+        pipeline = start_pipeline(env, work, agent_workers)
         stack.callback(pipeline.stop)
         # First records through every stage: groups joined, model and rules loaded.
         paced(run.producer, f"{prefix}{TRANSACTIONS.name}", take(run.values, 500), 250)
@@ -750,6 +816,10 @@ def main(
             result = step(
                 run, pipeline, usage, rate, warmup, seconds, http_share, http_cap, max_samples
             )
+            result["agent_to_decision_code"] = stats.ratio(
+                stats.mean_of(result["cpu_us_per_tx"], prefix="agent-"),
+                None if decision_code is None else decision_code["agent_cpu_us_per_tx"],
+            )
             steps.append(result)
             console.print(step_line(result))
             if not result["keeps_up"]:
@@ -767,6 +837,7 @@ def main(
             "run_seconds": round(time.monotonic() - began),
             "ceilings": found_ceilings,
             "idle_resources": idle,
+            "decision_code_cpu_us_per_tx": decision_code,
             "steps": steps,
             "sustained": None
             if found is None

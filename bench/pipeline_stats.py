@@ -95,3 +95,49 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return numerator / denominator
+
+
+def per_transaction(
+    resources: Mapping[str, Mapping[str, float]],
+    decided_per_s: float,
+    http_per_s: float,
+    cores: int,
+) -> dict[str, float | None]:
+    """CPU microseconds per transaction of each measured process, from a step's
+    ``resources`` (name -> {"cpu_percent": % of one core}) and its decided rate.
+
+    The API's figure is per transaction it received over HTTP (it sees no other); the
+    machine's is its busy share of all cores (``cpu_percent`` of the machine) per decided
+    transaction. None where the rate is zero.
+    """
+    out: dict[str, float | None] = {}
+    for name, use in resources.items():
+        rate = http_per_s if name == "api" else decided_per_s
+        share = float(use["cpu_percent"]) / 100
+        if name == "machine":
+            share *= cores
+        out[name] = round(share / rate * 1e6, 1) if rate > 0 else None
+    return out
+
+
+def bytes_per_transaction(
+    before: Mapping[str, int], after: Mapping[str, int], decided: int
+) -> dict[str, float | None]:
+    """Bytes appended to each topic's log (and in all) per decided transaction, between two
+    readings of the logs' sizes (topic -> bytes). A topic compacted in between reads as
+    zero, never negative."""
+    grown = {topic: max(0, after.get(topic, 0) - before.get(topic, 0)) for topic in after}
+    grown["all topics"] = sum(grown.values())
+    return {
+        topic: round(size / decided, 1) if decided > 0 else None
+        for topic, size in sorted(grown.items())
+    }
+
+
+def mean_of(figures: Mapping[str, float | None], prefix: str) -> float | None:
+    """The mean of the figures whose name starts with ``prefix`` (e.g. every agent
+    worker's), None when there is none or one is missing."""
+    found = [value for name, value in figures.items() if name.startswith(prefix)]
+    if not found or any(value is None for value in found):
+        return None
+    return sum(v for v in found if v is not None) / len(found)

@@ -115,3 +115,37 @@ def test_ratio_without_a_figure_is_none() -> None:
     assert stats.ratio(None, 10.0) is None
     assert stats.ratio(5.0, 0.0) is None
     assert stats.ratio(5.0, 10.0) == 0.5
+
+
+def test_cpu_per_transaction_of_each_process() -> None:
+    resources = {
+        "agent-1": {"cpu_percent": 40.0, "rss_mib": 300.0},
+        "api": {"cpu_percent": 15.0, "rss_mib": 300.0},
+        "machine": {"cpu_percent": 50.0},
+    }
+    found = stats.per_transaction(resources, decided_per_s=1000.0, http_per_s=100.0, cores=2)
+    # 0.4 of a core over 1,000 decisions a second; the API over the 100 it received; the
+    # machine: half of two cores.
+    assert found == {"agent-1": 400.0, "api": 1500.0, "machine": 1000.0}
+    assert stats.per_transaction(resources, 0.0, 0.0, cores=2)["agent-1"] is None
+
+
+def test_bytes_per_transaction_by_topic_and_in_all() -> None:
+    before = {"decisions": 1_000, "changelog": 50_000}
+    after = {"decisions": 201_000, "changelog": 40_000, "webhooks": 30_000}
+    found = stats.bytes_per_transaction(before, after, decided=100)
+    # The changelog was compacted in between: counted as zero, never negative.
+    assert found == {
+        "all topics": 2_300.0,
+        "changelog": 0.0,
+        "decisions": 2_000.0,
+        "webhooks": 300.0,
+    }
+    assert stats.bytes_per_transaction(before, after, decided=0)["decisions"] is None
+
+
+def test_mean_of_the_agent_workers() -> None:
+    figures = {"agent-1": 400.0, "agent-2": 500.0, "api": 1500.0}
+    assert stats.mean_of(figures, "agent-") == 450.0
+    assert stats.mean_of({"api": 1.0}, "agent-") is None
+    assert stats.mean_of({"agent-1": 1.0, "agent-2": None}, "agent-") is None
