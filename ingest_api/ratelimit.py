@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -32,9 +34,12 @@ class Quota:
         return RateLimitItemPerSecond(self.burst, 1), RateLimitItemPerMinute(self.per_second * 60)
 
 
-def _sliding_limiter(redis_url: str) -> SlidingWindowCounterRateLimiter:
+def _sliding_limiter(
+    redis_url: str, pool: aioredis.ConnectionPool | None = None
+) -> SlidingWindowCounterRateLimiter:
     uri = redis_url.replace("redis://", "async+redis://", 1)
-    storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
+    options: dict[str, Any] = {} if pool is None else {"connection_pool": pool}
+    storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True, **options)
     return SlidingWindowCounterRateLimiter(storage)
 
 
@@ -50,8 +55,9 @@ def window_keys(item: RateLimitItem, key_id: str) -> tuple[str, str]:
 class RateLimiter:
     """Counts each request against its key's burst and sustained limits."""
 
-    def __init__(self, redis_url: str, admission: Admission) -> None:
-        self._limiter = _sliding_limiter(redis_url)
+    def __init__(self, redis_url: str, admission: Admission, client: aioredis.Redis) -> None:
+        # On ``client``'s connections: the script counts there, limits reads a refusal there.
+        self._limiter = _sliding_limiter(redis_url, client.connection_pool)
         self._admission = admission
 
     @staticmethod

@@ -57,7 +57,7 @@ class Runtime:
             idempotency=IdempotencyStore(
                 client, settings.idempotency_ttl_s, settings.idempotency_lock_s
             ),
-            limiter=RateLimiter(redis_url, admission),
+            limiter=RateLimiter(redis_url, admission, client),
             admission=admission,
             pool=pool,
             keys=KeyCache(
