@@ -168,7 +168,7 @@ def redis_calls(server: psutil.Process, url: str, key: str, requests: int) -> di
     port = client.connection_pool.connection_kwargs["port"]
     counts: dict[str, int] = {}
     time.sleep(1.0)  # the last wrk requests' own commands, answered after wrk stopped
-    with client.monitor() as monitor:
+    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
             for i in range(requests):
                 headers = {"Idempotency-Key": str(uuid.uuid4())}
