@@ -1,6 +1,10 @@
 """Benchmark: HTTP ingest requests/s and latency, single and batch, against the real stack.
 
 Run: make bench-ingest  (the stack must be up: make up)
+``--code PATH`` serves another checkout's API (its PYTHONPATH), e.g. the code before a change,
+and ``--out PATH`` writes its results elsewhere: run both alternately and compare medians.
+After the wrk runs, ``--count-redis N`` single requests are sent one by one while Redis's
+MONITOR lists the commands of the API's own connections: the round trips a request costs.
 Starts `sentinel api serve` on a free port with its own topics and a bench API key, then
 drives it with wrk (C, one thread, closed loop: each connection sends its next request when
 the previous one is answered; bench/wrk_ingest.lua makes every body and key unique).
@@ -25,6 +29,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+import redis
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +37,7 @@ from rich.table import Table
 from deploy.topics import TopicAdmin, apply
 from ingest_api.keys import Scope, create_key
 from ledger_sink.migrate import upgrade
-from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.topics import declared_topics
 
 RESULTS = Path(__file__).with_name("results") / "ingest.json"
@@ -98,7 +103,7 @@ def prepare(prefix: str) -> tuple[str, str]:
     return dsn, asyncio.run(make_key())
 
 
-def start_api(prefix: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(prefix: str, workers: int, code: str) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -108,6 +113,8 @@ def start_api(prefix: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
         "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
         "SENTINEL_API_API_KEY_PEPPER": PEPPER,
     }
+    if code:
+        env["PYTHONPATH"] = str(Path(code).resolve())
     sentinel = str(Path(sys.executable).with_name("sentinel"))
     argv = [sentinel, "api", "serve", "--workers", str(workers)]
     proc = subprocess.Popen(argv, env=env)  # noqa: S603 - our own console script
@@ -127,10 +134,13 @@ def main(
     concurrency: int = typer.Option(32, help="Concurrent connections (wrk -c)."),
     workers: int = typer.Option(1, help="API worker processes."),
     batch: int = typer.Option(100, help="Items per batch request."),
+    code: str = typer.Option("", help="A checkout whose API code is served (default: this)."),
+    out: str = typer.Option(str(RESULTS), help="Where the results JSON goes."),
+    count_redis: int = typer.Option(200, help="Requests whose Redis commands are counted."),
 ) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     _dsn, key = prepare(prefix)
-    proc, url = start_api(prefix, workers)
+    proc, url = start_api(prefix, workers, code)
     server = psutil.Process(proc.pid)
     try:
         drive(url, key, 1, 2.0, concurrency)  # warm-up
@@ -140,14 +150,53 @@ def main(
             result = drive(url, key, size, seconds, concurrency)
             result["server_cpu_s"] = _cpu(server) - cpu_before
             result["server_rss_mib"] = _rss(server)
+            result["server_cpu_us_per_request"] = result["server_cpu_s"] / result["requests"] * 1e6
             runs.append(result)
+        calls = redis_calls(server, url, key, count_redis) if count_redis else {}
     finally:
         proc.terminate()
         proc.wait(15)
         TopicAdmin(KafkaConnection().bootstrap_servers).delete(
             s.name for s in declared_topics(prefix)
         )
-    report(runs, workers, seconds)
+    report(runs, workers, seconds, calls, code, Path(out))
+
+
+def redis_calls(server: psutil.Process, url: str, key: str, requests: int) -> dict[str, Any]:
+    """Redis commands the API sends per single request: MONITOR, its own connections only."""
+    client = redis.Redis.from_url(RedisConnection().url.get_secret_value())
+    port = client.connection_pool.connection_kwargs["port"]
+    counts: dict[str, int] = {}
+    time.sleep(1.0)  # the last wrk requests' own commands, answered after wrk stopped
+    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+            for i in range(requests):
+                headers = {"Idempotency-Key": str(uuid.uuid4())}
+                http.post("/v1/transactions", json=body(i), headers=headers).raise_for_status()
+        ours = _local_ports(server, port)
+        http_sentinel = "bench-monitor-end"
+        client.echo(http_sentinel)
+        for command in monitor.listen():
+            if http_sentinel in command["command"]:
+                break
+            if int(command.get("client_port") or 0) in ours:
+                name = command["command"].split(" ", 1)[0].upper()
+                counts[name] = counts.get(name, 0) + 1
+    return {
+        "requests": requests,
+        "commands": counts,
+        "per_request": sum(counts.values()) / requests,
+    }
+
+
+def _local_ports(proc: psutil.Process, redis_port: int) -> set[int]:
+    procs = [proc, *proc.children(recursive=True)]
+    return {
+        c.laddr.port
+        for p in procs
+        for c in p.net_connections("tcp")
+        if c.raddr and c.raddr.port == redis_port
+    }
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -160,7 +209,14 @@ def _rss(proc: psutil.Process) -> float:
     return sum(p.memory_info().rss for p in procs) / 2**20
 
 
-def report(runs: list[dict[str, Any]], workers: int, seconds: float) -> None:
+def report(
+    runs: list[dict[str, Any]],
+    workers: int,
+    seconds: float,
+    calls: dict[str, Any],
+    code: str,
+    out: Path,
+) -> None:
     table = Table(title=f"HTTP ingest, {workers} API worker(s), {os.cpu_count()} cores")
     for column in (
         "scenario",
@@ -170,6 +226,7 @@ def report(runs: list[dict[str, Any]], workers: int, seconds: float) -> None:
         "p99 ms",
         "errors",
         "server CPU s",
+        "CPU µs/req",
         "server RSS MiB",
     ):
         table.add_column(column, justify="right")
@@ -183,11 +240,14 @@ def report(runs: list[dict[str, Any]], workers: int, seconds: float) -> None:
             f"{r['p99_ms']:.1f}",
             str(r["non_2xx"]),
             f"{r['server_cpu_s']:.1f}",
+            f"{r['server_cpu_us_per_request']:.0f}",
             f"{r['server_rss_mib']:.0f}",
         )
     console.print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
+    if calls:
+        console.print(f"Redis commands per single request: {calls['per_request']:.2f} {calls}")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "measured_at": datetime.now(UTC).isoformat(),
@@ -195,13 +255,15 @@ def report(runs: list[dict[str, Any]], workers: int, seconds: float) -> None:
                 "machine": platform.machine(),
                 "seconds_per_scenario": seconds,
                 "workers": workers,
+                "code": code or "this checkout",
                 "runs": runs,
+                "redis_calls": calls,
             },
             indent=2,
         )
         + "\n"
     )
-    console.print(f"wrote {RESULTS}")
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import re
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ingest_api.admission import Claims
 from ingest_api.errors import (
     IdempotencyInFlight,
     IdempotencyKeyMissing,
@@ -30,7 +31,7 @@ from ingest_api.idempotency_entry import (
     unpack,
 )
 
-__all__ = ["IdempotencyStore", "StoredResponse", "body_fingerprint", "check_key"]
+__all__ = ["IdempotencyStore", "StoredResponse", "body_fingerprint", "check_key", "unavailable"]
 
 log = logging.getLogger("ingest_api.idempotency")
 
@@ -47,6 +48,10 @@ def check_key(value: str | None) -> str:
     if not _KEY_SHAPE.match(value):
         raise IdempotencyKeyMissing("Idempotency-Key must be 1-255 visible ASCII characters")
     return value
+
+
+def unavailable() -> Unavailable:
+    return Unavailable("the idempotency store is unavailable; retry shortly", 1)
 
 
 class IdempotencyStore:
@@ -71,7 +76,17 @@ class IdempotencyStore:
         try:
             previous = await self.client.set(rkey, pending, nx=True, ex=self.lock_s, get=True)
         except RedisError as exc:
-            raise Unavailable("the idempotency store is unavailable; retry shortly", 1) from exc
+            raise unavailable() from exc
+        return self.replay_of(previous, fp)
+
+    def claims(self, rkey: bytes, fp: bytes) -> Claims:
+        """The claim ``claim`` makes, for the admission script to make it with the rest."""
+        return Claims(rkey, pack_pending(fp), self.lock_s)
+
+    @staticmethod
+    def replay_of(previous: object, fp: bytes) -> StoredResponse | None:
+        """What the key held before this request's claim means: None (it was free), the
+        stored response, or IdempotencyInFlight / IdempotencyKeyReused."""
         if previous is None:
             return None
         entry = unpack(previous if isinstance(previous, bytes) else str(previous).encode())

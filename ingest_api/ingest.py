@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pydantic_core
 from fastapi import Response
+from redis.exceptions import RedisError
 
-from ingest_api.errors import InvalidRequest, TransactionIdConflict
-from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key
+from ingest_api.admission import Admitted, Claims
+from ingest_api.errors import IdempotencyKeyMissing, InvalidRequest, TransactionIdConflict
+from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key, unavailable
 from ingest_api.metrics import IDEMPOTENT_REPLAYS
 from ingest_api.models import BatchIn, TransactionIn, ValidationContext
 from ingest_api.publisher import OutgoingRecord
+from ingest_api.ratelimit import Quota
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
 from ingest_api.transaction_ids import TransactionIds
 from schemas.codec import encode_transaction
 from schemas.records import Transaction
-from schemas.transaction_claims import conflicts, created, short_fingerprint
+from schemas.transaction_claims import Claim, claim_of, conflicts, created
 
 JSON = "application/json"
-Action = Callable[[], Awaitable[tuple[int, bytes]]]
+# A request's transaction id claims, and the hash each id held before (None: claimed now).
+IdClaims = tuple[list[Claim], list[str | None]]
+Action = Callable[[IdClaims], Awaitable[tuple[int, bytes]]]
 
 
 def utcnow() -> datetime:
@@ -74,13 +81,14 @@ def outgoing_record(record: Transaction) -> OutgoingRecord:
     return OutgoingRecord(key=record.account_id.encode(), value=encode_transaction(record))
 
 
-async def publish_claimed(runtime: Runtime, records: list[Transaction]) -> list[bool]:
+async def publish_claimed(
+    runtime: Runtime, records: list[Transaction], claimed: IdClaims
+) -> list[bool]:
     """Publish ``records`` whose transaction ids are not taken by other content; per record,
     whether it was refused as a conflict (``transaction_ids``). Nothing is published for
-    a conflicting one; a failed publish frees the ids it claimed."""
-    ids = TransactionIds(runtime.redis, runtime.settings.transaction_id_window_s)
-    claims = [(r.transaction_id, short_fingerprint(r)) for r in records]
-    previous = await ids.claim(claims)
+    a conflicting one; a failed publish frees the ids it claimed. ``claimed``: the records'
+    claims and what each id held before them (``idempotent`` made them)."""
+    claims, previous = claimed
     clashing = conflicts(claims, previous)
     publishable = [
         outgoing_record(r) for r, clash in zip(records, clashing, strict=True) if not clash
@@ -89,14 +97,15 @@ async def publish_claimed(runtime: Runtime, records: list[Transaction]) -> list[
         if publishable:
             await runtime.publisher.publish(publishable)
     except BaseException:
+        ids = TransactionIds(runtime.redis, runtime.settings.transaction_id_window_s)
         await ids.release(created(claims, previous))
         raise
     return clashing
 
 
-async def publish_one(runtime: Runtime, record: Transaction) -> None:
+async def publish_one(runtime: Runtime, record: Transaction, claimed: IdClaims) -> None:
     """``publish_claimed`` for one transaction: a conflict is a 409, nothing published."""
-    if (await publish_claimed(runtime, [record]))[0]:
+    if (await publish_claimed(runtime, [record], claimed))[0]:
         raise TransactionIdConflict(
             "this transaction_id was already used for a transaction with different content",
             {"transaction_id": record.transaction_id},
@@ -107,6 +116,15 @@ def decision_url(transaction_id: str) -> str:
     return f"/v1/decisions/{transaction_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Rate-limit cost a request still owes (a batch's items beyond the first)."""
+
+    key_id: str
+    quota: Quota
+    cost: int
+
+
 async def idempotent(
     runtime: Runtime,
     scope: str,
@@ -114,20 +132,52 @@ async def idempotent(
     idempotency_key: str | None,
     body: bytes,
     action: Action,
+    records: Sequence[Transaction] = (),
+    charge: Charge | None = None,
 ) -> Response:
-    """Run ``action`` once per (key, Idempotency-Key); replay its response afterwards."""
-    key = check_key(idempotency_key)
+    """Run ``action`` once per (key, Idempotency-Key); replay its response afterwards.
+
+    One round trip (``admission``) counts ``charge``, claims the key and, if the key was
+    free, the transaction ids of ``records``, whose claims ``action`` receives.
+    """
+    try:
+        key = check_key(idempotency_key)
+    except IdempotencyKeyMissing:
+        if charge is not None:  # counted before the header is looked at, as always
+            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+        raise
     store = runtime.idempotency
     rkey = store.redis_key(scope, key)
     fingerprint = body_fingerprint(route.encode() + b"\n" + body)
-    stored = await store.claim(rkey, fingerprint)
+    ids = [claim_of(r) for r in records]
+    admitted = await _admit(runtime, store.claims(rkey, fingerprint), ids, charge)
+    stored = store.replay_of(admitted.entry, fingerprint)
     if stored is not None:
         IDEMPOTENT_REPLAYS.inc()
         return Response(stored.body, stored.status, {"Idempotent-Replayed": "true"}, JSON)
     try:
-        status, payload = await action()
+        status, payload = await action((ids, admitted.ids or [None] * len(ids)))
     except BaseException:
         await store.release(rkey)
         raise
     await store.complete(rkey, fingerprint, StoredResponse(status, payload))
     return Response(payload, status, media_type=JSON)
+
+
+async def _admit(
+    runtime: Runtime, claims: Claims, ids: list[Claim], charge: Charge | None
+) -> Admitted:
+    """The admission round trip; RateLimited for a refused charge (nothing claimed)."""
+    windows = (
+        [] if charge is None else runtime.limiter.windows(charge.key_id, charge.quota, charge.cost)
+    )
+    window_s = runtime.settings.transaction_id_window_s
+    if window_s > 0:  # otherwise the registry is off: no id is claimed, none conflicts
+        claims = dataclasses.replace(claims, ids=ids, window_s=window_s)
+    try:
+        admitted = await runtime.admission([w for _item, w in windows], claims)
+    except RedisError as exc:
+        raise unavailable() from exc
+    if admitted.refused is not None and charge is not None:
+        await runtime.limiter.refuse(windows[admitted.refused][0], charge.key_id)
+    return admitted

@@ -2,7 +2,9 @@
 
 A key's burst limit caps any one second; its sustained limit caps the average over a minute.
 Failed authentications are counted per client address over a minute. All use sliding-window
-counters, so a client cannot double its rate at a window edge.
+counters, so a client cannot double its rate at a window edge. A key's two windows are
+counted in one round trip (``ingest_api.admission``, ``limits``' own acquire script per window)
+under the keys ``limits`` gives them, so its strategy reads them back for a refusal's headers.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 
+from ingest_api.admission import Admission, Window
 from ingest_api.errors import RateLimited, Unavailable
 
 
@@ -29,31 +34,62 @@ class Quota:
         return RateLimitItemPerSecond(self.burst, 1), RateLimitItemPerMinute(self.per_second * 60)
 
 
-def _sliding_limiter(redis_url: str) -> SlidingWindowCounterRateLimiter:
+def _sliding_limiter(
+    redis_url: str, pool: aioredis.ConnectionPool | None = None
+) -> SlidingWindowCounterRateLimiter:
     uri = redis_url.replace("redis://", "async+redis://", 1)
-    storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
+    options: dict[str, Any] = {} if pool is None else {"connection_pool": pool}
+    storage = RedisStorage(uri, implementation="redispy", wrap_exceptions=True, **options)
     return SlidingWindowCounterRateLimiter(storage)
+
+
+def window_keys(item: RateLimitItem, key_id: str) -> tuple[str, str]:
+    """The previous and current window keys ``limits`` (pinned in pyproject) counts
+    ``item`` of ``key_id`` in: its storage's prefix, the item's key in braces (one cluster
+    slot), ``/-1`` for the previous one. tests/integration/ingest_api/test_admission.py
+    checks that ``limits`` reads what the script counts there."""
+    current = f"{RedisStorage.PREFIX}:{{{item.key_for(key_id)}}}"
+    return f"{current}/-1", current
 
 
 class RateLimiter:
     """Counts each request against its key's burst and sustained limits."""
 
-    def __init__(self, redis_url: str) -> None:
-        self._limiter = _sliding_limiter(redis_url)
+    def __init__(self, redis_url: str, admission: Admission, client: aioredis.Redis) -> None:
+        # On ``client``'s connections: the script counts there, limits reads a refusal there.
+        self._limiter = _sliding_limiter(redis_url, client.connection_pool)
+        self._admission = admission
+
+    @staticmethod
+    def windows(key_id: str, quota: Quota, cost: int = 1) -> list[tuple[RateLimitItem, Window]]:
+        """The windows a request of ``cost`` is counted in, burst first."""
+        out = []
+        for item in quota.items():
+            previous, current = window_keys(item, key_id)
+            out.append((item, Window(previous, current, item.amount, item.get_expiry(), cost)))
+        return out
 
     async def hit(self, key_id: str, quota: Quota, cost: int = 1) -> None:
         """Count ``cost`` requests; raise RateLimited when either limit is exhausted.
 
-        Successful requests cost one Redis round trip per limit and carry no RateLimit
+        Successful requests cost one Redis round trip for both limits and carry no RateLimit
         headers; a refusal reports the exhausted window in RateLimit-* and Retry-After.
         """
+        windows = self.windows(key_id, quota, cost)
         try:
-            for item in quota.items():
-                if not await self._limiter.hit(item, key_id, cost=cost):
-                    stats = await self._limiter.get_window_stats(item, key_id)
-                    raise _refusal(item, stats.remaining, stats.reset_time)
+            refused = (await self._admission([w for _item, w in windows])).refused
+        except RedisError as exc:
+            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+        if refused is not None:
+            await self.refuse(windows[refused][0], key_id)
+
+    async def refuse(self, item: RateLimitItem, key_id: str) -> None:
+        """Raise the RateLimited of ``item``'s window, its state read by ``limits``."""
+        try:
+            stats = await self._limiter.get_window_stats(item, key_id)
         except (StorageError, RedisError) as exc:
             raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+        raise _refusal(item, stats.remaining, stats.reset_time)
 
 
 class FailedAuthLimiter:

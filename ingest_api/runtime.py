@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from ingest_api.admission import Admission
 from ingest_api.auth import KeyCache, LruTtlCache
 from ingest_api.decision_waiter import DecisionWaiter
 from ingest_api.idempotency import IdempotencyStore
@@ -26,6 +27,7 @@ class Runtime:
     redis: aioredis.Redis
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    admission: Admission
     pool: AsyncConnectionPool
     keys: KeyCache
     usage_task: asyncio.Task[None]
@@ -44,6 +46,7 @@ class Runtime:
         usage = UsageRecorder(settings.api_key_last_used_s)
         alarm = FillAlarm(settings.idempotency_store_warn_ratio)
         capacity = watch(client, alarm, settings.idempotency_store_poll_s)
+        admission = Admission(client)
         return cls(
             settings=settings,
             publisher=KafkaPublisher(
@@ -54,7 +57,8 @@ class Runtime:
             idempotency=IdempotencyStore(
                 client, settings.idempotency_ttl_s, settings.idempotency_lock_s
             ),
-            limiter=RateLimiter(redis_url),
+            limiter=RateLimiter(redis_url, admission, client),
+            admission=admission,
             pool=pool,
             keys=KeyCache(
                 pool,

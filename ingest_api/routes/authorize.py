@@ -10,7 +10,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from ingest_api.deps import IngestKey, RuntimeDep
 from ingest_api.errors import InvalidRequest
-from ingest_api.ingest import context, idempotent, parse_transaction, publish_one, utcnow
+from ingest_api.ingest import (
+    IdClaims,
+    context,
+    idempotent,
+    parse_transaction,
+    publish_one,
+    utcnow,
+)
 from ingest_api.metrics import AUTHORIZE_FALLBACKS
 from ingest_api.models import AuthorizeOut, TransactionIn
 from ingest_api.routes.transactions import ERRORS, IdempotencyKey, _body
@@ -48,14 +55,14 @@ async def authorize(
     now = utcnow()
     tx = parse_transaction(body, context(settings, now))
     tid = str(tx.transaction_id)
+    record = tx.to_record(now, idempotency_key or "")
 
-    async def publish_and_wait() -> tuple[int, bytes]:
-        record = tx.to_record(now, idempotency_key or "")
+    async def publish_and_wait(claimed: IdClaims) -> tuple[int, bytes]:
         # Only the decision of this very transaction answers: not one for another body that
         # reused its id (produced straight to Kafka, where no 409 stops it).
         waiting = runtime.waiter.expect(tid, transaction_fingerprint(record))
         try:
-            await publish_one(runtime, record)
+            await publish_one(runtime, record, claimed)
             remaining = deadline / 1000 - (time.perf_counter() - started)
             decision = await asyncio.wait_for(waiting, max(remaining, 0.0))
         except TimeoutError:
@@ -65,7 +72,7 @@ async def authorize(
         return 200, _answer(tid, decision, settings.authorize_fallback, started).encode()
 
     return await idempotent(
-        runtime, key.key_id, request.url.path, idempotency_key, body, publish_and_wait
+        runtime, key.key_id, request.url.path, idempotency_key, body, publish_and_wait, [record]
     )
 
 

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from ingest_api.deps import IngestKey, RuntimeDep, quota_of
 from ingest_api.handlers import field_errors
 from ingest_api.ingest import (
+    Charge,
+    IdClaims,
     context,
     decision_url,
     idempotent,
@@ -58,14 +60,17 @@ async def submit(
     now = utcnow()
     tx = parse_transaction(body, context(runtime.settings, now))
     tid = str(tx.transaction_id)
+    record = tx.to_record(now, idempotency_key or "")
 
-    async def publish() -> tuple[int, bytes]:
-        await publish_one(runtime, tx.to_record(now, idempotency_key or ""))
+    async def publish(claimed: IdClaims) -> tuple[int, bytes]:
+        await publish_one(runtime, record, claimed)
         return 202, Accepted(
             transaction_id=tid, decision_url=decision_url(tid)
         ).model_dump_json().encode()
 
-    return await idempotent(runtime, key.key_id, request.url.path, idempotency_key, body, publish)
+    return await idempotent(
+        runtime, key.key_id, request.url.path, idempotency_key, body, publish, [record]
+    )
 
 
 @router.post(
@@ -80,21 +85,23 @@ async def submit_batch(
 ) -> Response:
     body = await request.body()
     items = parse_batch(body, runtime.settings.batch_max_items)
-    if len(items) > 1:
-        await runtime.limiter.hit(key.key_id, quota_of(key, runtime), cost=len(items) - 1)
+    # The items beyond the first (the dependency counted one) are counted with the claims.
+    charge = Charge(key.key_id, quota_of(key, runtime), len(items) - 1) if len(items) > 1 else None
     now = utcnow()
     results, valid = _validate_items(items, runtime, now)
+    records = [tx.to_record(now, idempotency_key or "") for tx in valid]
 
-    async def publish() -> tuple[int, bytes]:
-        records = [tx.to_record(now, idempotency_key or "") for tx in valid]
-        clashing = await publish_claimed(runtime, records)
+    async def publish(claimed: IdClaims) -> tuple[int, bytes]:
+        clashing = await publish_claimed(runtime, records, claimed)
         pairs = zip(records, clashing, strict=True)
         _refuse_conflicts(results, {r.transaction_id for r, clash in pairs if clash})
         accepted = sum(1 for r in results if r["status"] == "accepted")
         out = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         return 202, orjson.dumps(out)
 
-    return await idempotent(runtime, key.key_id, request.url.path, idempotency_key, body, publish)
+    return await idempotent(
+        runtime, key.key_id, request.url.path, idempotency_key, body, publish, records, charge
+    )
 
 
 def _validate_items(
