@@ -8,6 +8,11 @@ flight, reused) claims no transaction id. Each step is the code it replaces, not
 a window is the ``limits`` library's own acquire script (the same keys and arithmetic as
 ``limits``' strategy, which still reports a refusal's window), the ids are
 ``schemas.transaction_claims.CLAIM_SCRIPT``, which the agents run too.
+
+``RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW`` and the window keys are ``limits``' internals,
+read here and nowhere else, written for limits 5.8.0 (pinned in pyproject.toml);
+tests/integration/ingest_api/test_admission.py checks that ``limits`` reads back what this
+script counts, so an upgrade that changes either fails there first.
 """
 
 from __future__ import annotations
