@@ -161,7 +161,16 @@ def decode_transaction(
     return _as(Transaction, value)
 
 
+# Decision v4 carries the listed features by position (``feature_values``); before it, by
+# name only.
+FEATURE_VALUES_SINCE = 4
+
+
 def encode_decision(decision: Decision, version: int | None = None) -> bytes:
+    if version is not None and version < FEATURE_VALUES_SINCE:
+        return encode(
+            decision.RECORD, {**decision.to_avro(), "features": decision.features}, version
+        )
     return encode_obj(decision, version)
 
 

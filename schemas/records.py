@@ -32,6 +32,7 @@ from schemas._support_records import (
     WebhookEvent,
 )
 from schemas.enums import Channel, Outcome, RuleMode, TxType
+from schemas.features import feature_values, named_features
 
 __all__ = [
     "AMOUNT_SCALE",
@@ -233,6 +234,8 @@ class Decision:
     """The outcome for one transaction, embedding it (decision.avsc)."""
 
     RECORD: ClassVar[str] = "decision"
+    # On the wire, not on the object: ``features`` holds every feature by name.
+    WIRE_ONLY: ClassVar[frozenset[str]] = frozenset({"feature_values"})
 
     decision_id: str
     transaction_id: str
@@ -253,6 +256,7 @@ class Decision:
     features: Mapping[str, float] = field(default_factory=dict)
 
     def to_avro(self) -> dict[str, Any]:
+        values, others = feature_values(self.features)
         return {
             "decision_id": self.decision_id,
             "transaction_id": self.transaction_id,
@@ -268,7 +272,9 @@ class Decision:
                 {"feature": r.feature, "value": r.value, "contribution": r.contribution}
                 for r in self.reason_codes
             ],
-            "features": self.features,
+            # Listed features by position (v4), any other by name.
+            "features": others,
+            "feature_values": values,
             "ingested_at": aware(self.ingested_at),
             "decided_at": aware(self.decided_at),
             "transaction": self.transaction.to_avro(),
@@ -288,7 +294,7 @@ class Decision:
             rules_fired=tuple(RuleHit.from_avro(h) for h in value["rules_fired"]),
             shadow_rules_fired=tuple(RuleHit.from_avro(h) for h in value["shadow_rules_fired"]),
             reason_codes=tuple(ReasonCode.from_avro(r) for r in value["reason_codes"]),
-            features=value["features"],
+            features=named_features(value.get("feature_values", ()), value["features"]),
             ingested_at=value["ingested_at"],
             decided_at=value["decided_at"],
             transaction=Transaction.from_avro(value["transaction"]),
