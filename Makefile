@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-failover test-quarantine audit
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-failover test-quarantine audit
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -89,6 +89,9 @@ bench-decide: venv ## CPU µs per transaction of the decision code, agent and re
 
 bench-claims: stack-up ## What the agents' transaction id claims add per micro-batch (Redis round trip, CPU), script vs pipeline
 	$(BIN)/python -m bench.bench_claims $(BENCH_ARGS)
+
+bench-scaling: stack-up ## Agents at one offered rate with 1, 2, 3 workers: throughput per worker (~4 min)
+	$(BIN)/python -m bench.bench_scaling $(BENCH_ARGS)
 
 AUDIT_SERVICE ?= pypi
 AUDIT_REQUIRED ?=
