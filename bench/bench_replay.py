@@ -195,7 +195,7 @@ MEDIANS = ("elapsed_s", "replayed_per_s", "cpu_s", "replayed_per_cpu_s", "load_a
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
-    return round(statistics.median(run[key] for run in runs), 3)
+    return round(float(statistics.median(run[key] for run in runs)), 3)
 
 
 def report(result: dict[str, Any]) -> None:
