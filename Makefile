@@ -79,7 +79,7 @@ bench-store: stack-up ## Benchmark the agents' table store, memory vs rocksdb: s
 	$(BIN)/python -m bench.bench_store $(BENCH_ARGS)
 
 bench-replay: stack-up ## Benchmark `sentinel replay` (replayed tx/s) on a generated range; writes bench/results/
-	$(BIN)/python -m bench.bench_replay
+	$(BIN)/python -m bench.bench_replay $(BENCH_ARGS)
 
 bench-failover: stack-up ## Agent workers killed with kill -9 under traffic: each partition's decision gap, restarted and taken over (~5 min; BENCH_ARGS="--duration 60")
 	$(BIN)/python -m bench.bench_failover $(BENCH_ARGS)

@@ -10,13 +10,21 @@ with that ledger. Rate = replayed transactions / wall time of the replay itself 
 deciding, ledger look-ups; not the set-up); ``replayed_per_cpu_s`` divides by the CPU time
 the replay used instead, which the other work on a shared machine does not distort.
 Writes bench/results/replay.json. Machine noise is large: the box is shared.
+
+Each replay runs in a process of its own (``bench/replay_child.py``) on the range set up
+once; ``--rounds`` replays it that many times and reports the medians. ``--before PATH``
+alternates with a replay whose code is another checkout's (its PYTHONPATH): same range,
+same ledger, medians of each and their ratio, and whether the outputs (report and changed
+transactions, timings left out) were identical.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 
 from bench.common import measures_table, producer, seed_reference, write_results
@@ -34,18 +41,17 @@ from decision_core.records import BatchResult, SourceRecord
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.writer import LedgerWriter
 from replay.candidate import Candidate, build_pipeline
-from replay.service import ReplayRequest, replay
-from replay.settings import ReplaySettings
-from replay.source import Selection
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_transaction
-from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.connections import KafkaConnection
 from schemas.topics import TRANSACTIONS, declared_topics
 from tests.integration.ledger_sink.support import migrated_database
 from tests.support.agents import transactions
 from tests.support.models import train_tiny_model
 
 RESULTS = Path(__file__).with_name("results") / "replay.json"
+CHILD = Path(__file__).with_name("replay_child.py")
+ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = KafkaConnection().bootstrap_servers
 console = Console()
 
@@ -107,6 +113,10 @@ def candidate_file(workdir: Path) -> Path:
 def main(
     count: int = typer.Option(200_000, help="Transactions in the replayed range."),
     workers: int = typer.Option(0, help="Worker processes (0: one per core)."),
+    rounds: int = typer.Option(1, help="Replays of the range per variant (medians reported)."),
+    before: str = typer.Option(
+        "", help="A checkout whose replay code runs alternately as the 'before' variant."
+    ),
 ) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     admin = TopicAdmin(BOOTSTRAP)
@@ -114,56 +124,85 @@ def main(
     workdir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     train_tiny_model(workdir / "models")
     seed_reference(producer(linger_ms=20), prefix)
+    variants = {"after": str(ROOT)}
+    if before:
+        variants = {"before": str(Path(before).resolve()), **variants}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     try:
         with migrated_database() as dsn:
             began = time.perf_counter()
             preload(prefix, dsn, workdir, count)
             console.print(f"set-up: {count:,} transactions in {time.perf_counter() - began:.1f} s")
-            settings = ReplaySettings(
-                workers=workers,
-                kafka=KafkaConnection(topic_prefix=prefix),
-                postgres=PostgresConnection(dsn=SecretStr(dsn)),
-            )
-            request = ReplayRequest(
-                selection=Selection(warmup_ms=None),
-                rules_file=candidate_file(workdir),
-                registry=workdir / "models",
-            )
-            cpu_before = _cpu_s()
-            outcome = replay(request, settings)
-            cpu = _cpu_s() - cpu_before
+            args = {
+                "prefix": prefix,
+                "dsn": dsn,
+                "workers": workers,
+                "rules_file": str(candidate_file(workdir)),
+                "registry": str(workdir / "models"),
+            }
+            for _round in range(rounds):
+                for name, code in variants.items():
+                    runs[name].append(replay_once(code, args))
+                    console.print(f"{name}: {runs[name][-1]}")
     finally:
         names = [s.name for s in declared_topics(prefix)]
         existing = admin.admin.list_topics(timeout=10).topics
         admin.delete(n for n in names if n in existing)
-    run = outcome.report["run"]
-    report(
-        {
-            "transactions": outcome.report["totals"]["replayed"],
-            "changed": outcome.report["totals"]["changed"],
-            "in_ledger": outcome.report["totals"]["in_ledger"],
-            "workers": run["workers"],
-            "elapsed_s": run["elapsed_s"],
-            "replayed_per_s": run["replayed_per_s"],
-            # Load-independent: the CPU the replay itself used (workers included).
-            "cpu_s": round(cpu, 2),
-            "replayed_per_cpu_s": round(outcome.report["totals"]["replayed"] / cpu, 1),
-            "load_average_1m": os.getloadavg()[0],
-        }
-    )
+    report(summary(runs))
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process and of its reaped children (the worker processes)."""
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
+def replay_once(code: str, args: dict[str, Any]) -> dict[str, Any]:
+    """One replay in a process of its own, with ``code`` first on its PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": code}
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own script
+        [sys.executable, str(CHILD)],
+        input=json.dumps(args),  # not argv: the DSN holds a password
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    run: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    run["replayed_per_cpu_s"] = round(run["transactions"] / run["cpu_s"], 1)
+    run["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return run
+
+
+def summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The current code's medians at the top level, every run and the before/after ratio."""
+    after = runs["after"]
+    result: dict[str, Any] = {
+        **{k: after[0][k] for k in ("transactions", "changed", "in_ledger", "workers")},
+        "rounds": len(after),
+        **{key: median(after, key) for key in MEDIANS},
+        "output_digest": after[0]["output_digest"],
+    }
+    if "before" in runs:
+        result["before"] = {key: median(runs["before"], key) for key in MEDIANS}
+        result["ratio_per_s"] = round(
+            result["replayed_per_s"] / result["before"]["replayed_per_s"], 3
+        )
+        result["ratio_per_cpu_s"] = round(
+            result["replayed_per_cpu_s"] / result["before"]["replayed_per_cpu_s"], 3
+        )
+    digests = {run["output_digest"] for variant in runs.values() for run in variant}
+    result["outputs_identical"] = len(digests) == 1
+    result["runs"] = runs
+    return result
+
+
+MEDIANS = ("elapsed_s", "replayed_per_s", "cpu_s", "replayed_per_cpu_s", "load_average_1m")
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return round(float(statistics.median(run[key] for run in runs)), 3)
 
 
 def report(result: dict[str, Any]) -> None:
-    measures_table(f"sentinel replay, {os.cpu_count()} cores", result, digits=1)
+    flat = {k: v for k, v in result.items() if not isinstance(v, dict)}
+    measures_table(f"sentinel replay, {os.cpu_count()} cores", flat, digits=1)
+    if "before" in result:
+        measures_table("before", result["before"], digits=1)
     write_results(RESULTS, result)
 
 

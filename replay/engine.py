@@ -9,16 +9,18 @@ in batches. Feature states stay in memory as objects, never serialized.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message, Producer
+from psycopg import Connection
 
 from decision_core.features import AccountFeatures
 from decision_core.outputs import decision_record
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, SourceRecord
 from replay.candidate import Candidate, build_pipeline
-from replay.database import connect, live_decisions
+from replay.database import LiveDecision, connect, live_decisions
 from replay.errors import ReplayError
 from replay.plan import PartitionRange
 from replay.report import Replayed, ReportPart
@@ -50,29 +52,71 @@ def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> Repo
     producer = output_producer(job.kafka) if job.to_topic else None
     part = ReportPart()
     pending: list[Replayed] = []
-
-    def compare() -> None:
-        found = live_decisions(conn, [r.transaction_id for r in pending]) if conn else {}
-        for replayed in pending:
-            tid = replayed.transaction_id
-            part.add(replayed, found.get(tid), job.labels.get(tid))
-        pending.clear()
-
+    comparing = _Comparing(conn, part, job.labels)
     replaying = _Replaying(pipeline, job.parts, part, producer, job.to_topic)
     try:
         for batch in read_ranges(consumer, job.topic, job.parts, job.batch_size):
             pending.extend(replaying.feed(batch))
             if len(pending) >= job.lookup_batch:
-                compare()
+                comparing.submit(pending)
+                pending = []
             progress(len(batch))
-        compare()
+        comparing.submit(pending)
+        comparing.drain()
     finally:
+        comparing.close()
         consumer.close()
         if conn is not None:
             conn.close()
         if producer is not None:
             _flush(producer)
     return part
+
+
+class _Comparing:
+    """Replayed transactions compared with the ledger and the labels, batch by batch, in
+    the order they were decided.
+
+    Each batch's ledger look-up runs in a thread of its own while the next batch is decided
+    (psycopg waits for PostgreSQL without holding the GIL): a worker no longer stops for a
+    round trip every ``lookup_batch`` transactions. One look-up at most is in flight, and
+    batches are accounted in submission order, so the report is the same as in sequence.
+    """
+
+    def __init__(self, conn: Connection | None, part: ReportPart, labels: dict[str, bool]):
+        self.conn = conn
+        self.part = part
+        self.labels = labels
+        self.lookups = ThreadPoolExecutor(1, "replay-ledger") if conn is not None else None
+        self.in_flight: tuple[list[Replayed], Future[dict[str, LiveDecision]]] | None = None
+
+    def submit(self, batch: list[Replayed]) -> None:
+        """Look ``batch`` up (after accounting the one before it)."""
+        self.drain()
+        if not batch:
+            return
+        if self.conn is None or self.lookups is None:
+            self._account(batch, {})
+            return
+        ids = [r.transaction_id for r in batch]
+        self.in_flight = (batch, self.lookups.submit(live_decisions, self.conn, ids))
+
+    def drain(self) -> None:
+        """Account the batch whose look-up is in flight, if any (its error raised here)."""
+        if self.in_flight is not None:
+            batch, found = self.in_flight
+            self.in_flight = None
+            self._account(batch, found.result())
+
+    def close(self) -> None:
+        if self.lookups is not None:
+            self.lookups.shutdown(wait=True, cancel_futures=True)
+
+    def _account(self, batch: list[Replayed], found: dict[str, LiveDecision]) -> None:
+        part, labels = self.part, self.labels
+        for replayed in batch:
+            tid = replayed.transaction_id
+            part.add(replayed, found.get(tid), labels.get(tid))
 
 
 class _Replaying:

@@ -161,7 +161,15 @@ def test_replay_names_exactly_the_transactions_a_rule_change_flips(
             "--workers",
             "2",
         ],  # fmt: skip
-        env={**os.environ, "SENTINEL_KAFKA_TOPIC_PREFIX": prefix, "SENTINEL_POSTGRES_DSN": ledger},
+        env={
+            **os.environ,
+            "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+            "SENTINEL_POSTGRES_DSN": ledger,
+            # Small batches: many ledger look-ups, each in flight while the next batch is
+            # decided, and the report still exactly the one asserted below.
+            "SENTINEL_REPLAY_BATCH_SIZE": "4",
+            "SENTINEL_REPLAY_LOOKUP_BATCH": "7",
+        },
         capture_output=True,
         text=True,
         timeout=240,
