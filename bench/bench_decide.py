@@ -25,7 +25,6 @@ Writes bench/results/decide.json.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import statistics
 import tempfile
@@ -42,6 +41,7 @@ import xgboost as xgb
 from rich.console import Console
 
 from bench.common import measures_table, write_results
+from decision_core.collector import tune_for_deciding
 from decision_core.features import AccountFeatures
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, SourceRecord
@@ -216,9 +216,9 @@ def measure(
             pipeline_for(model_dir).warm(batch, accounts, BatchResult())
         warm = {account: state.to_bytes() for account, state in accounts.items()}
         accounts.clear()
-        # As the agent does after start-up (``SENTINEL_AGENTS_GC_FREEZE``): the set-up's
-        # objects out of the collector's sight.
-        gc.freeze()
+        # As the agents and replay's workers do after start-up (decision_core.collector):
+        # the set-up's objects out of the collector's sight, young collections rarer.
+        tune_for_deciding()
         if digest:
             for name, run in (("agent", agent_run), ("replay", replay_run)):
                 sink = hashlib.sha256()

@@ -8,7 +8,6 @@ process. Workers report records read through a queue, which drives the progress 
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import queue
@@ -17,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from decision_core.collector import tune_for_deciding
 from replay.engine import Job, run_job
 from replay.plan import PartitionRange
 from replay.report import ReportPart
@@ -86,23 +86,8 @@ def _follow(
 def _init(counts: Any) -> None:
     global _progress
     _progress = counts
-    _tune_gc()
-
-
-# A worker allocates a Transaction, a features dict, a Decision... per record, next to none
-# of them in cycles: at the default first-generation threshold (700) the collector took
-# ~10 % of the decision code in replay's shape (docs/performance.md). A worker process is
-# the replay's alone, so it may set its own (a replay in the caller's process does not).
-WORKER_GC_THRESHOLD = 50_000
-
-
-def _tune_gc() -> None:
-    """This worker process's collector: what start-up imported is frozen out of every
-    collection (``gc.freeze``), and young collections run ~70x less often."""
-    gc.collect()
-    gc.freeze()
-    _first, second, third = gc.get_threshold()
-    gc.set_threshold(WORKER_GC_THRESHOLD, second, third)
+    # A worker process is the replay's alone: it may set its own collector.
+    tune_for_deciding()
 
 
 def _work(job: Job) -> ReportPart:

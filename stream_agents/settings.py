@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from decision_core.collector import YOUNG_THRESHOLD
 from decision_core.settings import DecisionSettings
 from schemas.connections import KafkaConnection, RedisConnection
 from schemas.transaction_claims import DEFAULT_WINDOW_S
@@ -74,8 +75,11 @@ class AgentSettings(DecisionSettings):
     # Between two seeks of the same partition: what faust delivered before a seek has
     # arrived by then. Also the period of the checkpoint's tick.
     seek_quiet_s: float = Field(default=1.0, gt=0)
-    # gc.freeze() once everything long-lived is loaded: full collections stop walking it.
+    # Once everything long-lived is loaded: gc.freeze() (full collections stop walking it)
+    # and young collections every gc_young_threshold allocations instead of CPython's 700
+    # (decision_core.collector).
     gc_freeze: bool = True
+    gc_young_threshold: int = Field(default=YOUNG_THRESHOLD, ge=1)
     # Only "at_least_once": deterministic decision ids, the sinks' uniqueness and marks that
     # never precede their decisions make its effects exactly once. faust's "exactly_once"
     # was measured (8-20x the p50, a quarter less throughput, a crash on scale-out) and

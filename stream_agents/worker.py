@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import typer
@@ -10,6 +9,7 @@ from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
+from decision_core.collector import tune_for_deciding
 from decision_core.judge import RulesJudge
 from decision_core.live_models import CHAMPION, ModelBook
 from decision_core.pipeline import DecisionPipeline
@@ -136,7 +136,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     # Everything loaded so far (libraries, rules, models, reference data) lives as long as
     # the process: out of the collector's sight, a full collection no longer walks it.
     if settings.gc_freeze:
-        gc.freeze()
+        tune_for_deciding(settings.gc_young_threshold)
     watch_gc()
     try:
         Worker(app, loglevel=log_level, quiet=True).execute_from_commandline()
