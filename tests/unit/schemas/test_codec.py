@@ -90,23 +90,6 @@ def test_newer_data_reads_with_an_older_reader() -> None:
     assert decode_transaction(TX_BYTES, reader_version=1).merchant_name is None
 
 
-def test_decision_embeds_the_transaction() -> None:
-    decision = Decision(
-        decision_id=decision_id_for(TX.transaction_id),
-        transaction_id=TX.transaction_id,
-        account_id=TX.account_id,
-        outcome=Outcome.REVIEW,
-        risk_score=0.42,
-        ingested_at=NOW,
-        decided_at=NOW,
-        transaction=TX,
-        features={"amount_zscore": 3.5},
-    )
-    assert decode_decision(encode_decision(decision)) == decision
-    old = decode_decision(encode_decision(decision, version=1))
-    assert old.transaction == dataclasses.replace(TX, merchant_name=None)
-
-
 def _decision(features: dict[str, float]) -> Decision:
     return Decision(
         decision_id=decision_id_for(TX.transaction_id),
@@ -119,6 +102,15 @@ def _decision(features: dict[str, float]) -> Decision:
         transaction=TX,
         features=features,
     )
+
+
+def test_decision_embeds_the_transaction() -> None:
+    decision = dataclasses.replace(
+        _decision({"amount_zscore": 3.5}), outcome=Outcome.REVIEW, risk_score=0.42
+    )
+    assert decode_decision(encode_decision(decision)) == decision
+    old = decode_decision(encode_decision(decision, version=1))
+    assert old.transaction == dataclasses.replace(TX, merchant_name=None)
 
 
 def test_a_decision_carries_the_listed_features_by_position() -> None:
