@@ -11,9 +11,14 @@ does) and --authorize-rate calls a second to /v1/authorize with --deadline-ms, o
 loop (bench/http_driver.py, its own process), for --warmup plus --seconds.
 
 Reported per measurement: authorize's client latency (request sent -> answer read)
-p50/p95/p99/max, the share answered by the fallback (the deadline hit), the pipeline's own
-part of those calls (the decision's ingested_at -> its record timestamp on the decisions
-topic), and the CPU of the API process (and of each agent worker) over the measured window.
+p50/p95/p99/max, the share answered by the fallback (the deadline hit), and where it went:
+the handler's own elapsed_ms (from its start to the answer built, before the idempotency
+record and the response), the pipeline's part of those calls (the decision's ingested_at,
+taken as the handler starts, -> the decision's record timestamp: the API's claims and
+publish, then the agent), and per call the rest of the handler's time (the decision's
+record timestamp -> the answer built: the agent's publish, the fetch, the wake-up); the CPU
+of the API process (and of the agent workers) over the measured window and, before any
+traffic, the API's own at rest (--idle-seconds).
 
 --before PATH adds a variant whose API runs the code of another checkout (its PYTHONPATH,
 e.g. `git worktree add /tmp/authz-before main`); the agents run this checkout's code in
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -85,6 +91,7 @@ class Load:
     deadline_ms: int
     warmup: float
     seconds: float
+    idle_seconds: float
 
 
 @dataclass
@@ -103,7 +110,12 @@ def measure(bench: Bench, variant: Variant, load: Load, n: int) -> dict[str, Any
     env = {**bench.env, "PYTHONPATH": variant.pythonpath}
     api, url = start_api(env, bench.work, f"api-{variant.label}-{n}")
     try:
-        return drive(bench, api, url, load, bench.work / f"authorize-{variant.label}-{n}.json")
+        idle = Usage.of([api], {})
+        idle.start()
+        time.sleep(load.idle_seconds)  # what the API costs with nobody calling
+        idle_cpu = idle.stop()[api.name]["cpu_percent"]
+        out = bench.work / f"authorize-{variant.label}-{n}.json"
+        return {**drive(bench, api, url, load, out), "api_idle_cpu_percent": idle_cpu}
     finally:
         api.stop()
 
@@ -143,11 +155,15 @@ def figures(
 ) -> dict[str, Any]:
     latencies = sorted(http["latencies_ms"])
     answered = len(latencies)
-    # The pipeline's part of the same calls: read a little past the window, where the last
-    # calls' decisions land.
-    ids = set(http["transaction_ids"])
+    # The pipeline's part of the same calls (their decisions' ingested_at -> record
+    # timestamp), read a little past the window, where the last calls' decisions land; and
+    # the rest of the handler's time, from the decision's record timestamp to the answer.
+    server = dict(zip(http["transaction_ids"], http["server_elapsed_ms"], strict=True))
     _count, samples = decisions_in_window(prefix, start_ms - 10_000, end_ms + 5_000, 1)
-    pipeline = sorted(s.decided_ms - s.ingested_ms for s in samples if s.transaction_id in ids)
+    mine = [s for s in samples if s.transaction_id in server]
+    pipeline = sorted(s.decided_ms - s.ingested_ms for s in mine)
+    delivery = sorted(server[s.transaction_id] - (s.decided_ms - s.ingested_ms) for s in mine)
+    handler = sorted(server.values())
     return {
         "calls": http["sent"],
         "answered_200": answered,
@@ -158,11 +174,15 @@ def figures(
         "p99_ms": _q(latencies, 0.99),
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "fallback_share": round(http["fallbacks"] / answered, 4) if answered else None,
+        "handler_p50_ms": _q(handler, 0.5),
+        "handler_p99_ms": _q(handler, 0.99),
         "pipeline_p50_ms": _q(pipeline, 0.5),
         "pipeline_p99_ms": _q(pipeline, 0.99),
+        "decision_to_answer_p50_ms": _q(delivery, 0.5),
+        "decision_to_answer_p99_ms": _q(delivery, 0.99),
         "api_cpu_percent": api["cpu_percent"],
-        "agents_cpu_percent": sum(
-            v["cpu_percent"] for k, v in resources.items() if k.startswith("agent-")
+        "agents_cpu_percent": round(
+            sum(v["cpu_percent"] for k, v in resources.items() if k.startswith("agent-")), 1
         ),
         "machine_cpu_percent": resources["machine"]["cpu_percent"],
     }
@@ -202,8 +222,12 @@ def main(
     deadline_ms: int = typer.Option(150, help="The calls' deadline_ms."),
     seconds: float = typer.Option(30.0, help="Measured window of each measurement."),
     warmup: float = typer.Option(5.0, help="Traffic before each measured window."),
+    idle_seconds: float = typer.Option(5.0, help="The API's CPU measured first, no traffic."),
     rounds: int = typer.Option(3, help="Rounds; each measures every variant once, alternated."),
     before: str = typer.Option("", help="A checkout whose API code runs as 'before'."),
+    settings: list[str] = typer.Option(  # noqa: B008 - typer's way to declare the option
+        [], "--env", help="More settings of every process, NAME=VALUE (repeatable)."
+    ),
     out: Annotated[Path, typer.Option(help="The JSON result.")] = RESULTS,
 ) -> None:
     # The stack's addresses and passwords, as the test suites read them, and nothing else of
@@ -211,7 +235,7 @@ def main(
     for name, value in envfile.connection_values().items():
         os.environ.setdefault(name, value)
     os.environ["SENTINEL_ENV_FILE"] = ""
-    load = Load(rate, authorize_rate, deadline_ms, warmup, seconds)
+    load = Load(rate, authorize_rate, deadline_ms, warmup, seconds, idle_seconds)
     variants = [Variant("after", str(ROOT))]
     if before:
         variants.insert(0, Variant("before", str(Path(before).resolve())))
@@ -232,6 +256,7 @@ def main(
             "SENTINEL_API_API_KEY_PEPPER": PEPPER,
             "SENTINEL_AGENTS_MODEL_REGISTRY": str(work / "models"),
             "SENTINEL_AGENTS_DATA_DIR": str(work / "agents"),
+            **dict(item.split("=", 1) for item in settings),
         }
         subprocess.run(  # noqa: S603 - our own console script
             [SENTINEL, "rules", "load"], env=env, check=True, capture_output=True
@@ -246,7 +271,9 @@ def main(
             work,
             agents,
             kafka_producer(KafkaConnection()),
-            simulated(total),
+            # A seed of its own: the same transaction ids with other timestamps (another
+            # run's size) would be refused as reused ids by the agents' registry (15 min).
+            simulated(total, seed=secrets.randbelow(2**31)),
         )
         warm_agents(bench)
         for n in range(rounds):
@@ -256,7 +283,12 @@ def main(
                 runs[variant.label].append(result)
                 console.print(f"round {n + 1} {variant.label}: {json.dumps(result)}")
     summary: dict[str, Any] = {
-        "settings": {**load.__dict__, "rounds": rounds, "agent_workers": len(agents)},
+        "settings": {
+            **load.__dict__,
+            "rounds": rounds,
+            "agent_workers": len(agents),
+            "env": settings,
+        },
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     for label, results in runs.items():

@@ -5,9 +5,9 @@ Posts single transactions to the ingest API on an open loop (request n is due at
 whether or not earlier ones were answered, up to --concurrency in flight) for --warmup plus
 --seconds, then writes JSON: counts, statuses and the latency (request sent -> response
 read) of each successful request due in the measured window. --route authorize posts to
-/v1/authorize (with --deadline-ms) and also counts the answers marked as the fallback, and
-lists each measured request's transaction id. Its own process so its CPU does not steal the
-Kafka driver's GIL.
+/v1/authorize (with --deadline-ms) and also counts the answers marked as the fallback; each
+measured request's transaction id is listed (and, for authorize, the elapsed_ms it
+answered). Its own process so its CPU does not steal the Kafka driver's GIL.
 
 Run by the benchmarks: python -m bench.http_driver --url ... --key ... --rate ... --out ...
 """
@@ -65,6 +65,7 @@ async def drive(
     statuses: Counter[str] = Counter()
     latencies: list[float] = []
     measured_ids: list[str] = []
+    server_ms: list[float] = []  # authorize's own elapsed_ms, in the order of measured_ids
     fallbacks = 0
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -82,7 +83,10 @@ async def drive(
                 if measured and answer.status_code == ok:
                     latencies.append(elapsed_ms)
                     measured_ids.append(payload["transaction_id"])
-                    fallbacks += route == "authorize" and answer.json()["fallback"] is True
+                    if route == "authorize":
+                        answered = answer.json()
+                        fallbacks += answered["fallback"] is True
+                        server_ms.append(answered["elapsed_ms"])
             except httpx.HTTPError as exc:
                 statuses[type(exc).__name__] += 1
             finally:
@@ -109,6 +113,7 @@ async def drive(
         "statuses": dict(statuses),
         "latencies_ms": latencies,
         "transaction_ids": measured_ids,
+        "server_elapsed_ms": server_ms,
         "fallbacks": fallbacks,
     }
 
