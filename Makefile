@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-failover test-quarantine audit
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover test-quarantine audit
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -92,6 +92,9 @@ bench-claims: stack-up ## What the agents' transaction id claims add per micro-b
 
 bench-scaling: stack-up ## Agents at one offered rate with 1, 2, 3 workers: throughput per worker (~4 min)
 	$(BIN)/python -m bench.bench_scaling $(BENCH_ARGS)
+
+bench-authorize: stack-up ## /v1/authorize p50/p95/p99 and fallbacks at 200 tx/s + 40 calls/s, API CPU (BENCH_ARGS="--before <checkout>")
+	$(BIN)/python -m bench.bench_authorize $(BENCH_ARGS)
 
 AUDIT_SERVICE ?= pypi
 AUDIT_REQUIRED ?=

@@ -177,18 +177,24 @@ class Pipeline:
             service.stop()
 
 
-def start_pipeline(env: dict[str, str], logs: Path, workers: int = 2) -> Pipeline:
-    api, url = start_api(env, logs)
-    pipeline = Pipeline(url, [api])
+def start_agents(env: dict[str, str], logs: Path, workers: int = 2) -> list[Service]:
+    """``workers`` agent worker processes (static members a1, a2...), returned once each
+    reports faust's Ready."""
     agents = [
         spawn(
             f"agent-{n}", ["agents", "run"], {**env, "SENTINEL_AGENTS_INSTANCE_ID": f"a{n}"}, logs
         )
         for n in range(1, workers + 1)
     ]
-    pipeline.services += agents
     for agent in agents:
         wait_until(agent.name, lambda a=agent: "[^Worker]: Ready" in a.tail(100_000), agents, 180)
+    return agents
+
+
+def start_pipeline(env: dict[str, str], logs: Path, workers: int = 2) -> Pipeline:
+    api, url = start_api(env, logs)
+    pipeline = Pipeline(url, [api])
+    pipeline.services += start_agents(env, logs, workers)
     pipeline.services.append(
         spawn("sink", ["sink", "run"], {**env, "SENTINEL_SINK_INSTANCE_ID": "bench-sink"}, logs)
     )

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.codec import decode_decision
 from schemas.connections import KafkaConnection
@@ -24,13 +24,21 @@ from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
 
 _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Decision]", str | None]
+# How long one poll blocks with nothing to read: how soon close() is noticed, nothing else.
+_IDLE_POLL_S = 0.1
+_FETCH_WAIT_MS = 100
+# Between two tries to find the partitions and their end offsets.
+_RETRY_S = 0.1
+# Decisions taken from the client's queue at once after the first (one call, not 500).
+_DRAIN_MAX = 500
 
 
 class DecisionWaiter:
     """Maps transaction ids to futures and resolves them from a background consumer."""
 
-    def __init__(self, kafka: KafkaConnection) -> None:
+    def __init__(self, kafka: KafkaConnection, idle_poll_s: float = _IDLE_POLL_S) -> None:
         self.topic = f"{kafka.topic_prefix}{DECISIONS.name}"
+        self._idle_poll_s = idle_poll_s
         # transaction id -> (loop, future, content hash the decision must have, or None)
         self._waiting: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
@@ -42,7 +50,10 @@ class DecisionWaiter:
                 # Required by the client, never joined: partitions are assigned directly.
                 "group.id": f"ingest-api-waiter-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 5,
+                # The broker answers a fetch as soon as one byte is there (fetch.min.bytes),
+                # so a long wait costs no latency; it only spares the idle fetches (every
+                # 5 ms before, ten a second now).
+                "fetch.wait.max.ms": _FETCH_WAIT_MS,
                 "fetch.min.bytes": 1,
             }
         )
@@ -76,11 +87,24 @@ class DecisionWaiter:
         try:
             self._assign_all()
             while not self._stop.is_set():
-                for message in self._consumer.consume(num_messages=500, timeout=0.05):
+                for message in self._next_messages():
                     if message.error() is None:
                         self._deliver(_header(message.headers()), message.value())
         finally:
             self._consumer.close()
+
+    def _next_messages(self) -> list[Message]:
+        """The next decision as soon as it arrives, with whatever else is already fetched.
+
+        Not ``consume(500, timeout)`` alone: librdkafka returns from it only once it holds
+        500 messages or the timeout has passed, so below 500 decisions per timeout every
+        decision waited for the timeout's end (up to 50 ms, the bulk of authorize's p50).
+        ``poll`` returns at the first message; the rest is drained without waiting.
+        """
+        first = self._consumer.poll(self._idle_poll_s)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(num_messages=_DRAIN_MAX, timeout=0)]
 
     def _assign_all(self) -> None:
         while not self._stop.is_set():
@@ -88,24 +112,30 @@ class DecisionWaiter:
                 meta = self._consumer.list_topics(self.topic, timeout=5).topics[self.topic]
             except KafkaException:
                 continue
-            if meta.error is None and meta.partitions:
-                # Explicit end offsets rather than OFFSET_END, which is only resolved at the
-                # first fetch: a decision appended in between would be skipped.
-                parts = [
-                    TopicPartition(self.topic, p, self._end_offset(p)) for p in meta.partitions
-                ]
+            parts = self._at_end(list(meta.partitions)) if meta.error is None else None
+            if parts:
                 self._consumer.assign(parts)
                 self._ready.set()
                 return
+            self._stop.wait(_RETRY_S)
 
-    def _end_offset(self, partition: int) -> int:
-        try:
-            _low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=5
-            )
-        except KafkaException:
-            return OFFSET_END
-        return int(high)
+    def _at_end(self, partitions: list[int]) -> list[TopicPartition] | None:
+        """Each partition at its end offset; None until every one has its end offset.
+
+        Explicit end offsets rather than OFFSET_END, which is only resolved at the first
+        fetch: a decision appended in between would be skipped (a new topic's leaders take
+        a moment to answer: until then the waiter is not ready).
+        """
+        parts = []
+        for partition in partitions:
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=5
+                )
+            except KafkaException:
+                return None
+            parts.append(TopicPartition(self.topic, partition, int(high)))
+        return parts
 
     def _deliver(self, transaction_id: str | None, value: bytes | None) -> None:
         with self._lock:

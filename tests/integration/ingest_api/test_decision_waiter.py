@@ -1,0 +1,79 @@
+"""The decision waiter on the real broker: a decision reaches its waiter when it arrives.
+
+Before, the waiter read with ``consume(500, timeout)``, which librdkafka returns only with
+500 messages or at the timeout: below 500 decisions per timeout each waited for the
+timeout's end. The bounds below are behaviour, not speed: with an idle poll of 2 s, five
+decisions awaited one after the other take at least 8 s if each waits for a poll to end,
+and a few milliseconds each if it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Producer
+
+from ingest_api.decision_waiter import DecisionWaiter
+from ledger_sink.testing import decision, transaction
+from schemas.codec import encode_decision
+from schemas.connections import KafkaConnection
+from schemas.records import Decision
+from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+
+pytestmark = pytest.mark.integration
+
+IDLE_POLL_S = 2.0
+
+
+@pytest.fixture
+def waiter(topic_prefix: str) -> Iterator[DecisionWaiter]:
+    waiter = DecisionWaiter(KafkaConnection(topic_prefix=topic_prefix), idle_poll_s=IDLE_POLL_S)
+    assert waiter.ready(30)
+    yield waiter
+    waiter.close()
+
+
+@pytest.fixture(scope="module")
+def producer() -> Iterator[Producer]:
+    producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers})
+    yield producer
+    producer.flush(10)
+
+
+def publish(producer: Producer, topic_prefix: str, decisions: list[Decision]) -> None:
+    """Decisions as the agents publish them: keyed by account, the transaction id header."""
+    for made in decisions:
+        producer.produce(
+            f"{topic_prefix}{DECISIONS.name}",
+            encode_decision(made),
+            made.account_id.encode(),
+            headers=[(HEADER_TRANSACTION_ID, made.transaction_id.encode())],
+        )
+    producer.flush(10)
+
+
+async def test_each_decision_is_handed_over_on_arrival_not_at_the_end_of_a_poll(
+    waiter: DecisionWaiter, producer: Producer, topic_prefix: str
+) -> None:
+    started = time.monotonic()
+    for n in range(5):
+        made = decision(transaction(f"acct-waiter-{n}"))
+        future = waiter.expect(made.transaction_id)
+        publish(producer, topic_prefix, [made])
+        got = await asyncio.wait_for(future, 10)
+        assert got.decision_id == made.decision_id
+    assert time.monotonic() - started < 4 * IDLE_POLL_S / 2
+
+
+async def test_a_burst_of_decisions_reaches_every_waiter_and_skips_the_others(
+    waiter: DecisionWaiter, producer: Producer, topic_prefix: str
+) -> None:
+    made = [decision(transaction(f"acct-burst-{n % 7}")) for n in range(300)]
+    awaited = made[::2]  # nobody here waits for the other half
+    futures = [waiter.expect(d.transaction_id) for d in awaited]
+    publish(producer, topic_prefix, made)
+    got = await asyncio.wait_for(asyncio.gather(*futures), 20)
+    assert [d.decision_id for d in got] == [d.decision_id for d in awaited]
