@@ -40,6 +40,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
@@ -764,6 +765,8 @@ def main(
     # 500, states through bytes) and replay's, to hold each agent's CPU against.
     decision_code = measure_decide(count=6_000, repeat=3) if decide else None
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    seed = secrets.randbelow(2**31)
+    settings["simulation_seed"] = seed
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     console.print(f"run {prefix}, logs in {work}; simulating {total:,} transactions")
     with ExitStack() as stack:
@@ -779,7 +782,9 @@ def main(
             dsn,
             key,
             work,
-            simulated(total),
+            # A seed of its own per run: the same transaction ids again (another run within
+            # the agents' id window) with other timestamps would be dead-lettered as reused.
+            simulated(total, seed=seed),
             offsets,
             kafka_producer(KafkaConnection()),
             LogSizes(prefix),
