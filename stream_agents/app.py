@@ -13,7 +13,6 @@ removed: docs/adr/0002-at-least-once-vs-exactly-once.md).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -26,9 +25,8 @@ from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, featu
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
-from stream_agents.metrics import PAUSE_SECONDS, StandbyReport
+from stream_agents.metrics import StandbyReport
 from stream_agents.output import BatchPublisher
-from stream_agents.pacing import BatchPacer
 from stream_agents.settings import AgentSettings
 from stream_agents.txid_claims import TransactionIdClaims
 
@@ -88,20 +86,12 @@ def create_app(
         changelog_topic=changelog_topic(settings),
         claims=claims,
     )
-    pacer = BatchPacer(settings.batch_wait_ms / 1000, settings.batch_target)
-    poll_s = settings.batch_poll_ms / 1000
+    batch_wait_s = settings.batch_wait_ms / 1000
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(settings.batch_max, within=poll_s):
-            started = time.monotonic()
-            pacer.started(len(events), started)
+        async for events in stream.take_events(settings.batch_max, within=batch_wait_s):
             await agent.decide(events)
-            # faust queues what arrives meanwhile; the next batch takes all of it.
-            pause = pacer.pause(time.monotonic() - started)
-            if pause:
-                PAUSE_SECONDS.observe(pause)
-                await asyncio.sleep(pause)
             yield None
 
     standbys = StandbyReport()

@@ -83,11 +83,10 @@ BATCH_SECONDS = Histogram(
     "sentinel_agent_batch_seconds",
     "time per micro-batch in each stage (claim: the transaction ids' round trip to the "
     "registry; process: decoding, features, model, rules, state; publish: until the broker "
-    "acknowledged every output; pause: the wait after it for the next batch to fill)",
+    "acknowledged every output)",
     ["stage"],
     buckets=_LATENCY_BUCKETS,
 )
-PAUSE_SECONDS = BATCH_SECONDS.labels("pause")  # stream_agents.pacing; only when it waits
 GC_PAUSES = Histogram(
     "sentinel_agent_gc_pause_seconds",
     "garbage-collector pauses by generation (they stop the event loop)",
