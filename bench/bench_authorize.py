@@ -66,7 +66,6 @@ from bench.bench_pipeline import (
 from bench.bench_sink import database
 from bench.bench_webhooks import medians
 from bench.common import console, measures_table, write_results
-from deploy.local import envfile
 from fraudsim.simulate.produce import kafka_producer
 from ingest_api.keys import Scope, create_key
 from schemas.connections import KafkaConnection
@@ -230,11 +229,6 @@ def main(
     ),
     out: Annotated[Path, typer.Option(help="The JSON result.")] = RESULTS,
 ) -> None:
-    # The stack's addresses and passwords, as the test suites read them, and nothing else of
-    # its env file (the demo's settings): the processes started here get this environment.
-    for name, value in envfile.connection_values().items():
-        os.environ.setdefault(name, value)
-    os.environ["SENTINEL_ENV_FILE"] = ""
     load = Load(rate, authorize_rate, deadline_ms, warmup, seconds, idle_seconds)
     variants = [Variant("after", str(ROOT))]
     if before:

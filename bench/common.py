@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.local import envfile
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_named_list, encode_rule
 from schemas.connections import KafkaConnection
@@ -22,6 +23,20 @@ from schemas.records import NamedList, Rule
 from schemas.topics import LISTS, RULES
 
 console = Console()
+
+
+def use_stack_connections() -> None:
+    """The local stack's addresses and passwords (``sentinel stack up`` generates the
+    passwords into ``.stack/sentinel.env``) unless the environment names them, and nothing
+    else of that file, as the test suites read it: each benchmark names its own topics,
+    database and settings, and the processes it starts inherit this environment."""
+    for name, value in envfile.connection_values().items():
+        os.environ.setdefault(name, value)
+    os.environ["SENTINEL_ENV_FILE"] = ""
+
+
+# Every benchmark imports this module before it reads any connection setting.
+use_stack_connections()
 
 
 def producer(linger_ms: int = 5) -> Producer:
