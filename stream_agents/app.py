@@ -121,6 +121,8 @@ def _faust_app(settings: AgentSettings, replicas: int) -> faust.App:
         topic_replication_factor=replicas,
         topic_allow_declare=True,
         web_enabled=False,
+        fetch_wait_ms=settings.fetch_wait_ms,
+        fetch_min_bytes=settings.fetch_min_bytes,
         processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_s,
         producer_linger_ms=1,

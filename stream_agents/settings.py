@@ -28,6 +28,11 @@ class AgentSettings(DecisionSettings):
     # of 1,004, with the same p99 (README, Performance).
     batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=10.0, ge=0)
+    # How long the broker may hold the worker's fetches for how much data
+    # (stream_agents.faust_edge, 5.): at steady rates aiokafka otherwise writes and parses
+    # a fetch, in Python, for every record or two.
+    fetch_wait_ms: int = Field(default=10, ge=0)
+    fetch_min_bytes: int = Field(default=65_536, ge=1)
     # "rocksdb://" keeps the feature table on disk and reads only the changelog it has not
     # persisted at a start: a restarted worker decides again in ~2 s, whatever the state's
     # size; "memory://" re-reads the whole changelog at every start (~5-6 s at the bench's

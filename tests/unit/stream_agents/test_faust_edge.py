@@ -8,11 +8,19 @@ from collections import defaultdict
 from importlib.metadata import version
 from types import SimpleNamespace
 
+from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from stream_agents.faust_edge import App, PromptTableManager, committed_offsets, rewind_targets
+from stream_agents.faust_edge import (
+    App,
+    CoalescingConsumerThread,
+    PromptTableManager,
+    committed_offsets,
+    rewind_targets,
+)
 
 A = TP("app-table-changelog", 0)
 B = TP("app-table-changelog", 1)
@@ -63,3 +71,23 @@ def test_what_faust_committed_is_read_from_its_consumers_bookkeeping() -> None:
     )
     consumer = SimpleNamespace(_committed_offset=defaultdict(lambda: None, {A: 41}))
     assert committed_offsets(consumer, [A, B]) == {A: 41, B: None}
+
+
+async def test_the_worker_consumer_is_built_with_the_fetch_settings_of_the_app() -> None:
+    # Async: aiokafka builds a consumer only inside a running loop.
+    # faust writes fetch_max_wait_ms into the call and leaves fetch_min_bytes at aiokafka's
+    # 1; aiokafka's fetcher is built at start from the two attributes set here.
+    assert "fetch_max_wait_ms=1500," in inspect.getsource(
+        faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+    )
+    start = inspect.getsource(AIOKafkaConsumer.start)
+    assert "fetch_min_bytes=self._fetch_min_bytes" in start
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+    app = App("unit-fetch", broker="kafka://127.0.0.1:9092", fetch_wait_ms=7, fetch_min_bytes=4096)
+    thread = app.consumer._thread
+    assert isinstance(thread, CoalescingConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (7, 4096)
+    finally:
+        await consumer.stop()  # never started: closes its client
