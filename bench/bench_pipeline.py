@@ -67,6 +67,7 @@ from bench.bench_agents import raw_loop
 from bench.bench_decide import measure as measure_decide
 from bench.bench_ingest import drive as wrk_drive
 from bench.bench_sink import database
+from bench.capacity import stage_cost
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -827,8 +828,10 @@ def main(
             result = step(
                 run, pipeline, usage, rate, warmup, seconds, http_share, http_cap, max_samples
             )
+            # All workers' CPU per transaction (each decides a share of them) against the
+            # decision code's own: issue 16's "within 2x".
             result["agent_to_decision_code"] = stats.ratio(
-                stats.mean_of(result["cpu_us_per_tx"], prefix="agent-"),
+                stage_cost(result["cpu_us_per_tx"], ("agent-",)),
                 None if decision_code is None else decision_code["agent_cpu_us_per_tx"],
             )
             steps.append(result)

@@ -132,12 +132,3 @@ def bytes_per_transaction(
         topic: round(size / decided, 1) if decided > 0 else None
         for topic, size in sorted(grown.items())
     }
-
-
-def mean_of(figures: Mapping[str, float | None], prefix: str) -> float | None:
-    """The mean of the figures whose name starts with ``prefix`` (e.g. every agent
-    worker's), None when there is none or one is missing."""
-    found = [value for name, value in figures.items() if name.startswith(prefix)]
-    if not found or any(value is None for value in found):
-        return None
-    return sum(v for v in found if v is not None) / len(found)

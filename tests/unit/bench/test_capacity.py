@@ -66,3 +66,11 @@ def test_the_tables_replace_only_the_generated_section() -> None:
     )
     with pytest.raises(ValueError, match="markers"):
         capacity.replace_section("no markers", section)
+
+
+def test_every_row_has_as_many_cells_as_the_header() -> None:
+    found = capacity.model({"steps": [step(500, 400.0), step(1_000, 300.0)]})
+    table = [line for line in capacity.markdown(found, None).splitlines() if line][:9]
+    widths = {line.count("|") for line in table}
+    # A stage, one column per measured rate, two targets: cells + 1 bars.
+    assert widths == {1 + len(found["rates"]) + 2 + 1}

@@ -142,10 +142,3 @@ def test_bytes_per_transaction_by_topic_and_in_all() -> None:
         "webhooks": 300.0,
     }
     assert stats.bytes_per_transaction(before, after, decided=0)["decisions"] is None
-
-
-def test_mean_of_the_agent_workers() -> None:
-    figures = {"agent-1": 400.0, "agent-2": 500.0, "api": 1500.0}
-    assert stats.mean_of(figures, "agent-") == 450.0
-    assert stats.mean_of({"api": 1.0}, "agent-") is None
-    assert stats.mean_of({"agent-1": 1.0, "agent-2": None}, "agent-") is None
