@@ -50,12 +50,14 @@ from confluent_kafka import Producer
 
 from bench import pipeline_stats as stats
 from bench.bench_pipeline import (
-    SENTINEL,
+    PEPPER,
     Offsets,
     Service,
     Usage,
     decisions_in_window,
+    load_seed_rules,
     paced,
+    services_env,
     simulated,
     start_agents,
     start_api,
@@ -74,7 +76,6 @@ from tests.support.models import train_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "authorize.json"
-PEPPER = "bench-pepper"
 
 
 @dataclass(frozen=True)
@@ -243,18 +244,11 @@ def main(
         stack.enter_context(topics(prefix))
         train_tiny_model(work / "models")
         env = {
-            **os.environ,
+            **services_env(prefix, dsn, work),
             "PYTHONPATH": str(ROOT),
-            "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
-            "SENTINEL_POSTGRES_DSN": dsn,
-            "SENTINEL_API_API_KEY_PEPPER": PEPPER,
-            "SENTINEL_AGENTS_MODEL_REGISTRY": str(work / "models"),
-            "SENTINEL_AGENTS_DATA_DIR": str(work / "agents"),
             **dict(item.split("=", 1) for item in settings),
         }
-        subprocess.run(  # noqa: S603 - our own console script
-            [SENTINEL, "rules", "load"], env=env, check=True, capture_output=True
-        )
+        load_seed_rules(env)
         agents = start_agents(env, work)
         for agent in agents:
             stack.callback(agent.stop)

@@ -179,6 +179,27 @@ class Pipeline:
             service.stop()
 
 
+def services_env(prefix: str, dsn: str, work: Path) -> dict[str, str]:
+    """The environment of the services a benchmark starts: its topics, its database, the
+    model registry under ``work`` (the tests' tiny model), the API's pepper."""
+    return {
+        **os.environ,
+        "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
+        "SENTINEL_POSTGRES_DSN": dsn,
+        "SENTINEL_API_API_KEY_PEPPER": PEPPER,
+        "SENTINEL_AGENTS_MODEL_REGISTRY": str(work / "models"),
+        "SENTINEL_AGENTS_DATA_DIR": str(work / "agents"),
+    }
+
+
+def load_seed_rules(env: dict[str, str]) -> None:
+    """The seed rules and lists, in the database and on the rules topics, as `make up`
+    loads them."""
+    subprocess.run(  # noqa: S603 - our own console script
+        [SENTINEL, "rules", "load"], env=env, check=True, capture_output=True
+    )
+
+
 def start_agents(env: dict[str, str], logs: Path, workers: int = 2) -> list[Service]:
     """``workers`` agent worker processes (static members a1, a2...), returned once each
     reports faust's Ready."""
@@ -790,18 +811,8 @@ def main(
             kafka_producer(KafkaConnection()),
             LogSizes(prefix),
         )
-        env = {
-            **os.environ,
-            "SENTINEL_KAFKA_TOPIC_PREFIX": prefix,
-            "SENTINEL_POSTGRES_DSN": dsn,
-            "SENTINEL_API_API_KEY_PEPPER": PEPPER,
-            "SENTINEL_AGENTS_MODEL_REGISTRY": str(work / "models"),
-            "SENTINEL_AGENTS_DATA_DIR": str(work / "agents"),
-        }
-        # The seed rules and lists, in the database and on the rules topics, as `make up` does.
-        subprocess.run(  # noqa: S603 - our own console script
-            [SENTINEL, "rules", "load"], env=env, check=True, capture_output=True
-        )
+        env = services_env(prefix, dsn, work)
+        load_seed_rules(env)
         found_ceilings = ceilings(run, env, take(run.values, raw_records), wrk_seconds)
         console.print("starting the pipeline")
         pipeline = start_pipeline(env, work, agent_workers)
