@@ -91,3 +91,4 @@ async def test_the_worker_consumer_is_built_with_the_fetch_settings_of_the_app()
         assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (7, 4096)
     finally:
         await consumer.stop()  # never started: closes its client
+        thread.thread_loop.close()  # the thread's own loop, never run
