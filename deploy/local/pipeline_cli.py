@@ -63,12 +63,16 @@ def _demo_analyst(settings: StackSettings) -> None:
 
 @pipeline_app.command()
 def bootstrap() -> None:
-    """Seed rules, a demo API key, the console's demo analyst and, if none is registered, a
-    model trained on simulated data (a minute or two the first time), announced as champion
-    unless one is."""
+    """Seed rules (and every rule and list republished from PostgreSQL), a demo API key, the
+    console's demo analyst and, if none is registered, a model trained on simulated data (a
+    minute or two the first time), announced as champion unless one is."""
     settings = StackSettings()
     envfile.write(settings)  # what every later command reads (also written by stack up)
     _sentinel("rules", "load")
+    # The rules topic from PostgreSQL: `rules load` publishes only the rules it creates, so
+    # a fresh cluster beside a kept database (its data lives outside the checkout when run
+    # as root) would leave the agents without rules, deciding on the model alone.
+    _sentinel("rules", "sync")
     key_file = settings.dir / "demo" / "api-key"
     if not (key_file.exists() or key_file.is_symlink()):
         out = _sentinel("keys", "create", "--name", "demo", "--scopes", "ingest,read,admin")
