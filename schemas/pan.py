@@ -9,7 +9,8 @@ Two shapes, for two jobs:
   16 hex, 41 refused by the older any-digit-run rule, 5 now (all 16 hex digits decimal and
   Luhn-valid: a PAN behind a prefix); ``tok_`` + 32 hex 179, now 0; UUIDs 250, now 0.
 - masking output (``mask_pans``, ``mask_pans_in_bytes``): any 13-19 digit run passing Luhn,
-  wherever it is, since masking a false positive only hides a few digits of a copy.
+  wherever it is but inside a UUID, since masking a false positive only hides a few digits
+  of a copy (a UUID's, though, would no longer name what it identifies).
 """
 
 from __future__ import annotations
@@ -89,7 +90,15 @@ def mask_pans(text: str) -> str:
                 out.append(char)
         return "".join(out)
 
-    return _PAN_RUN.sub(_mask, text)
+    # UUIDs (event, transaction and decision ids) set aside, as in ``contains_pan`` and
+    # ``mask_pans_in_bytes``: their dashed groups can line up as a Luhn-valid run
+    # ("b6838614-0425-5575-8579-..."), and a masked id no longer names its event.
+    pieces, last = [], 0
+    for uuid in _UUID.finditer(text):
+        pieces += [_PAN_RUN.sub(_mask, text[last : uuid.start()]), uuid.group()]
+        last = uuid.end()
+    pieces.append(_PAN_RUN.sub(_mask, text[last:]))
+    return "".join(pieces)
 
 
 def mask_pans_in_bytes(data: bytes) -> bytes:

@@ -100,6 +100,16 @@ def test_mask_keeps_separators_and_leaves_other_numbers_alone() -> None:
     assert mask_pans(text) == "****-****-****-1111 ref 1234567890123456789012 amount 5000"
 
 
+def test_mask_leaves_uuids_whole_and_still_masks_a_card_beside_one() -> None:
+    # Its dashed groups "6838614-0425-5575-8579" are a Luhn-valid 19-digit run: a webhook
+    # dead letter's event-id header came out as "b*******-****-****-8579-...".
+    event_id = "b6838614-0425-5575-8579-dbe3dde8e871"
+    assert looks_like_pan("6838614-0425-5575-8579")
+    assert mask_pans(event_id) == event_id
+    text = f"event {event_id} card 4111 1111 1111 1111 again {event_id}"
+    assert mask_pans(text) == f"event {event_id} card **** **** **** 1111 again {event_id}"
+
+
 @given(st.text())
 def test_masked_text_never_contains_a_pan(text: str) -> None:
     assert not contains_pan(mask_pans(text))
