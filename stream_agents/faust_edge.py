@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer
@@ -91,17 +91,15 @@ def rewind_targets(dropped: Mapping[TP, int], positions: Mapping[TP, int]) -> di
 
 
 class CoalescingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's consumer thread, whose aiokafka consumer lets the broker gather a fetch."""
-
-    # Set by ``App`` from the settings before the consumer is built.
-    fetch_wait_ms = 500  # aiokafka's default
-    fetch_min_bytes = 1
+    """faust's consumer thread, whose aiokafka consumer lets the broker gather a fetch as
+    its ``App`` says."""
 
     def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
+        app = cast(App, self.app)  # the transport's app: always ours (App._new_transport)
         # aiokafka builds its fetcher from these when it starts, which is later.
-        consumer._fetch_max_wait_ms = self.fetch_wait_ms
-        consumer._fetch_min_bytes = self.fetch_min_bytes
+        consumer._fetch_max_wait_ms = app.fetch_wait_ms
+        consumer._fetch_min_bytes = app.fetch_min_bytes
         return consumer
 
 
@@ -163,12 +161,12 @@ class App(faust.App):
     how long the broker may hold a fetch for how much data (5.)."""
 
     def __init__(
-        self, *args: Any, fetch_wait_ms: int = 500, fetch_min_bytes: int = 1, **kwargs: Any
+        self, *args: Any, fetch_wait_ms: int = 1500, fetch_min_bytes: int = 1, **kwargs: Any
     ) -> None:
         kwargs.setdefault("TableManager", PromptTableManager)
         super().__init__(*args, **kwargs)
-        CoalescingConsumerThread.fetch_wait_ms = fetch_wait_ms
-        CoalescingConsumerThread.fetch_min_bytes = fetch_min_bytes
+        self.fetch_wait_ms = fetch_wait_ms
+        self.fetch_min_bytes = fetch_min_bytes
 
     def _new_transport(self) -> Any:
         return RewindingTransport(self.conf.broker_consumer, self)
