@@ -49,6 +49,7 @@ class Model:
         self.version = version
         self.feature_names = tuple(feature_names)
         self.card: Mapping[str, Any] = card or {}
+        self._columns = booster.num_features()
 
     @classmethod
     def load(cls, directory: Path) -> Model:
@@ -92,24 +93,25 @@ class Model:
         margins = self.booster.predict(data, output_margin=True, validate_features=False)
         return Assessment(self, matrix, data, (1.0 / (1.0 + np.exp(-margins))).tolist())
 
-    def _inplace(self, matrix: np.ndarray[Any, Any], kind: str) -> np.ndarray[Any, Any]:
-        """A prediction straight from the array: no DMatrix to build, no per-call check of
-        36 feature names (``load`` checked them); bit-identical to ``predict``."""
-        found: np.ndarray[Any, Any] = self.booster.inplace_predict(
-            matrix, predict_type=kind, missing=math.nan, validate_features=False
-        )
-        return found
-
     def _data(self, matrix: np.ndarray[Any, Any]) -> xgb.DMatrix:
-        """The DMatrix ``predict`` and ``pred_contribs`` read."""
+        """The DMatrix ``predict`` and ``pred_contribs`` read.
+
+        Its width is checked here: unlike ``inplace_predict``, a DMatrix's ``predict`` scores
+        a matrix narrower than the model without a word (the missing columns as missing)."""
+        if matrix.shape[1] != self._columns:
+            raise ValueError(
+                f"model {self.version} reads {self._columns} features, given {matrix.shape[1]}"
+            )
         return xgb.DMatrix(matrix, missing=math.nan, nthread=1)
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         """Only the probabilities of a micro-batch, in one call (a shadow model needs no
-        reasons, and a plain prediction is cheaper than the contributions)."""
+        reasons, and a plain prediction is cheaper than the contributions); bit-identical to
+        ``inplace_predict``'s, a fixed ~150 µs a call cheaper (``assess``)."""
         if not rows:
             return []
-        return [float(p) for p in self._inplace(self.matrix(rows), "value")]
+        found = self.booster.predict(self._data(self.matrix(rows)), validate_features=False)
+        return [float(p) for p in found]
 
     def contributions(
         self, matrix: np.ndarray[Any, Any], exact: Sequence[bool], data: xgb.DMatrix | None = None
@@ -126,11 +128,10 @@ class Model:
         where wanted: one DMatrix fewer than splitting the batch in two.
         """
         wanted = np.flatnonzero(np.asarray(exact, dtype=bool))
-        if len(wanted) < len(matrix):
-            whole = self._data(matrix) if data is None else data
-            out = self._contribs(whole, approx=True)
-        else:
-            out = np.empty((len(matrix), len(self.feature_names)), dtype=np.float32)
+        whole = self._data(matrix) if data is None else data
+        if len(wanted) == len(matrix):
+            return self._contribs(whole, approx=False)
+        out = self._contribs(whole, approx=True)
         if wanted.size:
             out[wanted] = self._contribs(self._data(matrix[wanted]), approx=False)
         return out
