@@ -14,10 +14,11 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from schemas.codec import decode_decision
 from schemas.connections import KafkaConnection
+from schemas.consuming import ready_messages
 from schemas.errors import SchemaError
 from schemas.fingerprint import transaction_fingerprint
 from schemas.records import Decision
@@ -29,7 +30,7 @@ _IDLE_POLL_S = 0.1
 _FETCH_WAIT_MS = 100
 # Between two tries to find the partitions and their end offsets.
 _RETRY_S = 0.1
-# Decisions taken from the client's queue at once after the first (one call, not 500).
+# Most decisions handed over at once (the first as it arrives, then what is fetched).
 _DRAIN_MAX = 500
 
 
@@ -87,24 +88,12 @@ class DecisionWaiter:
         try:
             self._assign_all()
             while not self._stop.is_set():
-                for message in self._next_messages():
+                # As soon as each decision is fetched: the waiting calls' answers.
+                for message in ready_messages(self._consumer, _DRAIN_MAX, self._idle_poll_s):
                     if message.error() is None:
                         self._deliver(_header(message.headers()), message.value())
         finally:
             self._consumer.close()
-
-    def _next_messages(self) -> list[Message]:
-        """The next decision as soon as it arrives, with whatever else is already fetched.
-
-        Not ``consume(500, timeout)`` alone: librdkafka returns from it only once it holds
-        500 messages or the timeout has passed, so below 500 decisions per timeout every
-        decision waited for the timeout's end (up to 50 ms, the bulk of authorize's p50).
-        ``poll`` returns at the first message; the rest is drained without waiting.
-        """
-        first = self._consumer.poll(self._idle_poll_s)
-        if first is None:
-            return []
-        return [first, *self._consumer.consume(num_messages=_DRAIN_MAX, timeout=0)]
 
     def _assign_all(self) -> None:
         while not self._stop.is_set():

@@ -19,6 +19,7 @@ from ledger_sink.errors import KafkaUnavailable
 from ledger_sink.raw import RawRecord
 from schemas.codec import encode_dead_letter
 from schemas.connections import KafkaConnection
+from schemas.consuming import ready_messages
 from schemas.records import DeadLetter
 
 log = structlog.get_logger("ledger_sink.kafka")
@@ -164,14 +165,9 @@ def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> l
 
 
 def consume_ready(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
-    """Records as soon as there are any: waits up to `timeout_s` for the first, then takes
-    what else has already been fetched, up to `max_records`. (`consume` would wait for
-    `max_records` or the whole timeout: at a steady trickle, always the timeout.)"""
-    first = consumer.poll(timeout_s)
-    if first is None:
-        return []
-    rest = consumer.consume(num_messages=max_records - 1, timeout=0) if max_records > 1 else []
-    return _records([first, *rest])
+    """Records as soon as there are any (``schemas.consuming.ready_messages``), up to
+    `max_records`."""
+    return _records(ready_messages(consumer, max_records, timeout_s))
 
 
 def _records(messages: Sequence[Message]) -> list[RawRecord]:
