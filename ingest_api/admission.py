@@ -9,10 +9,10 @@ a window is the ``limits`` library's own acquire script (the same keys and arith
 ``limits``' strategy, which still reports a refusal's window), the ids are
 ``schemas.transaction_claims.CLAIM_SCRIPT``, which the agents run too.
 
-``RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW`` and the window keys are ``limits``' internals,
-read here and nowhere else, written for limits 5.8.0 (pinned in pyproject.toml);
-tests/integration/ingest_api/test_admission.py checks that ``limits`` reads back what this
-script counts, so an upgrade that changes either fails there first.
+``RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW`` and the window keys (``Window.of``) are
+``limits``' internals, read here and nowhere else, written for limits 5.8.0 (pinned in
+pyproject.toml); tests/integration/ingest_api/test_admission.py checks that ``limits``
+reads back what this script counts, so an upgrade that changes either fails there first.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from limits import RateLimitItem
+from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 
 from schemas.transaction_claims import CLAIM_SCRIPT, Claim, script_call, text
@@ -74,6 +76,14 @@ class Window:
     limit: int
     expiry_s: int
     cost: int
+
+    @classmethod
+    def of(cls, item: RateLimitItem, key_id: str, cost: int) -> Window:
+        """``item``'s window for ``key_id`` under the keys ``limits`` counts it in (and its
+        strategy reads a refusal from): its storage's prefix, the item's key in braces (one
+        cluster slot), ``/-1`` for the previous window."""
+        current = f"{RedisStorage.PREFIX}:{{{item.key_for(key_id)}}}"
+        return cls(f"{current}/-1", current, item.amount, item.get_expiry(), cost)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 A key's burst limit caps any one second; its sustained limit caps the average over a minute.
 Failed authentications are counted per client address over a minute. All use sliding-window
 counters, so a client cannot double its rate at a window edge. A key's two windows are
-counted in one round trip (``ingest_api.admission``, ``limits``' own acquire script per window)
-under the keys ``limits`` gives them, so its strategy reads them back for a refusal's headers.
+counted in one round trip (``ingest_api.admission``, ``limits``' own acquire script per window,
+under the keys ``limits`` gives them), so its strategy reads them back for a refusal's headers.
 """
 
 from __future__ import annotations
@@ -43,13 +43,8 @@ def _sliding_limiter(
     return SlidingWindowCounterRateLimiter(storage)
 
 
-def window_keys(item: RateLimitItem, key_id: str) -> tuple[str, str]:
-    """The previous and current window keys ``limits`` (pinned in pyproject) counts
-    ``item`` of ``key_id`` in: its storage's prefix, the item's key in braces (one cluster
-    slot), ``/-1`` for the previous one. tests/integration/ingest_api/test_admission.py
-    checks that ``limits`` reads what the script counts there."""
-    current = f"{RedisStorage.PREFIX}:{{{item.key_for(key_id)}}}"
-    return f"{current}/-1", current
+def _unavailable() -> Unavailable:
+    return Unavailable("the rate limiter is unavailable; retry shortly", 1)
 
 
 class RateLimiter:
@@ -63,11 +58,7 @@ class RateLimiter:
     @staticmethod
     def windows(key_id: str, quota: Quota, cost: int = 1) -> list[tuple[RateLimitItem, Window]]:
         """The windows a request of ``cost`` is counted in, burst first."""
-        out = []
-        for item in quota.items():
-            previous, current = window_keys(item, key_id)
-            out.append((item, Window(previous, current, item.amount, item.get_expiry(), cost)))
-        return out
+        return [(item, Window.of(item, key_id, cost)) for item in quota.items()]
 
     async def hit(self, key_id: str, quota: Quota, cost: int = 1) -> None:
         """Count ``cost`` requests; raise RateLimited when either limit is exhausted.
@@ -79,7 +70,7 @@ class RateLimiter:
         try:
             refused = (await self._admission([w for _item, w in windows])).refused
         except RedisError as exc:
-            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+            raise _unavailable() from exc
         if refused is not None:
             await self.refuse(windows[refused][0], key_id)
 
@@ -88,7 +79,7 @@ class RateLimiter:
         try:
             stats = await self._limiter.get_window_stats(item, key_id)
         except (StorageError, RedisError) as exc:
-            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+            raise _unavailable() from exc
         raise _refusal(item, stats.remaining, stats.reset_time)
 
 
@@ -111,7 +102,7 @@ class FailedAuthLimiter:
             if not await self._limiter.test(self.item, self.NAMESPACE, address):
                 await self._refuse(address)
         except (StorageError, RedisError) as exc:
-            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+            raise _unavailable() from exc
 
     async def failed(self, address: str) -> None:
         """Count one failure; raise RateLimited if it was one too many."""
@@ -119,7 +110,7 @@ class FailedAuthLimiter:
             if not await self._limiter.hit(self.item, self.NAMESPACE, address):
                 await self._refuse(address)
         except (StorageError, RedisError) as exc:
-            raise Unavailable("the rate limiter is unavailable; retry shortly", 1) from exc
+            raise _unavailable() from exc
 
     async def _refuse(self, address: str) -> None:
         stats = await self._limiter.get_window_stats(self.item, self.NAMESPACE, address)
