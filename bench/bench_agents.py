@@ -37,7 +37,7 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import producer, seed_reference, write_results
+from bench.common import cpu_seconds, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
@@ -268,13 +268,13 @@ def measure(
             # The worker's CPU while it keeps up with a steady rate: what a rate costs,
             # far less sensitive to a noisy machine than the latencies.
             process = psutil.Process(worker.pid)
-            cpu_before, began = _cpu_s(process), time.monotonic()
+            cpu_before, began = cpu_seconds([process]), time.monotonic()
             spy = None if profile is None else py_spy(worker.pid, seconds, profile)
             sent = paced(prefix, rate, seconds)
             if spy is not None:
                 spy.wait(seconds + 30)
             decided = decisions(prefix, backlog + len(sent), timeout_s=120)
-            cpu_s, elapsed = _cpu_s(process) - cpu_before, time.monotonic() - began
+            cpu_s, elapsed = cpu_seconds([process]) - cpu_before, time.monotonic() - began
             latency = _latencies(prefix, decided, sent, arrivals)
         finally:
             worker.terminate()
@@ -323,11 +323,6 @@ def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _cpu_s(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 def _latencies(

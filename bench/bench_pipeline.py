@@ -68,6 +68,7 @@ from bench.bench_decide import measure as measure_decide
 from bench.bench_ingest import drive as wrk_drive
 from bench.bench_sink import database
 from bench.capacity import stage_cost
+from bench.common import cpu_seconds
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -253,7 +254,7 @@ class Usage:
         return cls({**procs, **extra})
 
     def start(self) -> None:
-        self.cpu_before = {name: _cpu(ps) for name, ps in self.procs.items()}
+        self.cpu_before = {name: cpu_seconds(ps) for name, ps in self.procs.items()}
         self.system_before = psutil.cpu_times()
         self.began = time.monotonic()
 
@@ -262,7 +263,7 @@ class Usage:
         out: dict[str, Any] = {}
         for name, ps in self.procs.items():
             out[name] = {
-                "cpu_percent": round(100 * (_cpu(ps) - self.cpu_before[name]) / elapsed, 1),
+                "cpu_percent": round(100 * (cpu_seconds(ps) - self.cpu_before[name]) / elapsed, 1),
                 "rss_mib": round(_rss(ps), 1),
             }
         now = psutil.cpu_times()
@@ -270,17 +271,6 @@ class Usage:
         total = sum(now) - sum(self.system_before)
         out["machine"] = {"cpu_percent": round(100 * busy / max(total, 1e-3), 1)}
         return out
-
-
-def _cpu(procs: Sequence[psutil.Process]) -> float:
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            continue  # a backend that went away
-    return total
 
 
 def _rss(procs: Sequence[psutil.Process]) -> float:

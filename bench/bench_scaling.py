@@ -26,7 +26,7 @@ import typer
 
 from bench import pipeline_stats as stats
 from bench.bench_agents import BOOTSTRAP, decisions, paced, preload, start_worker, tx_times
-from bench.common import measures_table, producer, seed_reference, write_results
+from bench.common import cpu_seconds, measures_table, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas.topics import declared_topics
 from tests.support.agents import changelog_topic
@@ -51,11 +51,11 @@ def run_with(workers: int, rate: int, seconds: float, admin: TopicAdmin) -> dict
             procs.append(start_worker(prefix, work / "models", work / f"w{n}", None))
         decisions(prefix, WARMUP, timeout_s=300)
         watched = [psutil.Process(p.pid) for p in procs]
-        cpu_before = [_cpu_s(p) for p in watched]
+        cpu_before = cpu_seconds(watched)
         start_ms = int(time.time() * 1000)
         sent = paced(prefix, rate, seconds)
         end_ms = int(time.time() * 1000)
-        cpu_s = sum(_cpu_s(p) - b for p, b in zip(watched, cpu_before, strict=True))
+        cpu_s = cpu_seconds(watched) - cpu_before
         decided = decisions(prefix, WARMUP + len(sent), timeout_s=120)
         appended = tx_times(prefix)
     finally:
@@ -81,11 +81,6 @@ def run_with(workers: int, rate: int, seconds: float, admin: TopicAdmin) -> dict
         "workers_cpu_us_per_tx": round(cpu_s / max(1, len(sent)) * 1e6, 1),
         "append_to_decision_ms": latency,
     }
-
-
-def _cpu_s(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 def main(

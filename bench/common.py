@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
@@ -88,6 +90,18 @@ def measures_table(title: str, result: dict[str, Any], digits: int = 2) -> None:
     for key, value in result.items():
         table.add_row(key, f"{value:,.{digits}f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
+    """User + system CPU seconds of ``procs`` so far (one that went away counts nothing)."""
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
 
 
 def write_results(path: Path, result: dict[str, Any]) -> None:
