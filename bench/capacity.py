@@ -25,6 +25,8 @@ from typing import Any
 
 import typer
 
+from bench import pipeline_stats as stats
+
 RESULTS = Path(__file__).with_name("results")
 DOC = Path(__file__).parent.parent / "docs" / "capacity.md"
 BEGIN, END = "<!-- capacity:begin -->", "<!-- capacity:end -->"
@@ -52,12 +54,7 @@ def stage_cost(cpu_us_per_tx: Mapping[str, float | None], names: Sequence[str]) 
 
 def kept_up(steps: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The steps that kept up, in rising order of rate, up to the first that did not."""
-    out = []
-    for step in sorted(steps, key=lambda s: float(s["offered_per_s"])):
-        if not step["keeps_up"]:
-            break
-        out.append(step)
-    return out
+    return stats.rising_until(steps, lambda step: bool(step["keeps_up"]))
 
 
 def cores(us_per_tx: float, rate: float, utilisation: float = UTILISATION) -> float:

@@ -8,7 +8,7 @@ bench/results/pipeline.json, so tests/unit checks them without any service.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 # A step keeps up when it delivered at least this share of the offered rate ...
@@ -83,12 +83,20 @@ def sustained_rate(
     Only steps below the first one that failed count: a pass at a higher rate after a
     failure is noise (a quieter moment on a shared machine), not capacity.
     """
-    best = None
+    passed = rising_until(steps, lambda step: within_budget(step, budget_ms))
+    return passed[-1] if passed else None
+
+
+def rising_until(
+    steps: Sequence[Mapping[str, Any]], passes: Callable[[Mapping[str, Any]], bool]
+) -> list[Mapping[str, Any]]:
+    """The steps in rising order of offered rate, up to the first that does not pass."""
+    out = []
     for step in sorted(steps, key=lambda s: float(s["offered_per_s"])):
-        if not within_budget(step, budget_ms):
+        if not passes(step):
             break
-        best = step
-    return best
+        out.append(step)
+    return out
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
