@@ -5,7 +5,8 @@ For a transaction at merchant ``m`` in UTC hour ``h`` (epoch ms // 3,600,000) an
 
 - ``merchant_tx_{w}d``: transactions at ``m`` (all accounts) in hours [h-168-24w, h-168),
   i.e. the ``w`` days ending one week (plus the part of the hour gone) before;
-- ``merchant_risk_{w}d``: the share of those with a fraud label; 0 when there were none.
+- ``merchant_risk_{w}d``: the share of those with a fraud label known before hour ``h``
+  began (its ``labelled_at``); 0 when there were none.
 
 ``window_values`` computes them from per-(merchant, hour) counts: training hands it one row
 per transaction (count 1, fraud 0/1), the hourly job (``stream_agents.merchant_risk``) the
@@ -48,25 +49,43 @@ ZERO_FEATURES: Final[Mapping[str, float]] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class HourCounts:
-    """Transactions and frauds per (merchant code, hour): parallel int64 arrays."""
+    """Transactions and frauds per (merchant code, hour): parallel int64 arrays.
+
+    ``known_from``: per entry, the first hour whose values may count its frauds (the hour
+    after its label arrived). The job's counts need none: its query already counts only the
+    labels the ledger had before the hour (None). Training's per-transaction entries carry
+    it, because a label may arrive after the week's delay (a chargeback weeks later): such
+    a fraud counts for the hours from its arrival on, never before.
+    """
 
     merchant: Ints
     hour: Ints
     transactions: Ints
     frauds: Ints
+    known_from: Ints | None = None
 
     @classmethod
     def per_transaction(
-        cls, merchant: Ints, ts_ms: Ints, fraud: npt.NDArray[np.bool_]
+        cls,
+        merchant: Ints,
+        ts_ms: Ints,
+        fraud: npt.NDArray[np.bool_],
+        labelled_at_ms: Ints,
     ) -> HourCounts:
-        """One entry per transaction (what training has)."""
+        """One entry per transaction (what training has), a fraud known from the hour after
+        its ``labelled_at`` (the job counts labels with ``labelled_at`` before the hour)."""
         ones = np.ones(len(merchant), dtype=np.int64)
-        return cls(merchant, ts_ms // HOUR_MS, ones, fraud.astype(np.int64))
+        known_from = labelled_at_ms // HOUR_MS + 1
+        return cls(merchant, ts_ms // HOUR_MS, ones, fraud.astype(np.int64), known_from)
 
 
-def window_values(counts: HourCounts, merchant: Ints, hour: Ints) -> Floats:
+def window_values(
+    counts: HourCounts, merchant: Ints, hour: Ints, delay_hours: int = DELAY_HOURS
+) -> Floats:
     """The six features of each query (merchant code, hour), columns in
-    ``MERCHANT_FEATURE_NAMES`` order (counts as floats). Hours must be non-negative."""
+    ``MERCHANT_FEATURE_NAMES`` order (counts as floats). Hours must be non-negative.
+    ``delay_hours``: how long before the hour the windows end (the definition's week;
+    ``bench/model_levers.py`` tries others)."""
     if any(len(h) and int(h.min()) < 0 for h in (hour, counts.hour)):
         raise ValueError("hours must be non-negative")
     keys = counts.merchant * _SPAN + counts.hour + LOOKBACK_HOURS
@@ -75,16 +94,45 @@ def window_values(counts: HourCounts, merchant: Ints, hour: Ints) -> Floats:
     # *_before[i]: totals over the first i entries in key order.
     tx_before = np.concatenate([[0], np.cumsum(counts.transactions[order])])
     fraud_before = np.concatenate([[0], np.cumsum(counts.frauds[order])])
-    end = merchant * _SPAN + hour + LOOKBACK_HOURS - DELAY_HOURS
+    end = merchant * _SPAN + hour + LOOKBACK_HOURS - delay_hours
     upper = np.searchsorted(keys, end, side="left")
     out = np.empty((len(hour), len(MERCHANT_FEATURE_NAMES)), dtype=np.float64)
     for i, days in enumerate(MERCHANT_WINDOW_DAYS):
         lower = np.searchsorted(keys, end - 24 * days, side="left")
         n = tx_before[upper] - tx_before[lower]
-        bad = fraud_before[upper] - fraud_before[lower]
+        unknown = _unknown(counts, merchant, hour, days, delay_hours)
+        bad = fraud_before[upper] - fraud_before[lower] - unknown
         out[:, 2 * i] = n
         out[:, 2 * i + 1] = np.divide(bad, n, out=np.zeros(len(n)), where=n > 0)
     return out
+
+
+def _unknown(counts: HourCounts, merchant: Ints, hour: Ints, days: int, delay: int) -> Ints:
+    """Per query, the frauds of its ``days`` window whose label came too late for its hour.
+
+    A fraud of hour ``t`` is in the window of hours ``h`` in [t+delay+1, t+delay+24*days];
+    it is unknown there for ``h`` below its ``known_from``. Only labels later than the delay
+    leave such hours, so only those entries are walked: a difference array over the
+    queries in key order, +1 where each one's unknown hours begin and -1 after they end.
+    """
+    unknown = np.zeros(len(hour), dtype=np.int64)
+    if counts.known_from is None:
+        return unknown
+    first = counts.hour + delay + 1
+    last = np.minimum(counts.known_from - 1, counts.hour + delay + 24 * days)
+    late = np.flatnonzero((counts.frauds > 0) & (last >= first))
+    if not len(late):
+        return unknown
+    query = merchant * _SPAN + hour
+    order = np.argsort(query, kind="stable")
+    at = counts.merchant[late] * _SPAN
+    begin = np.searchsorted(query[order], at + first[late], side="left")
+    end = np.searchsorted(query[order], at + last[late], side="right")
+    steps = np.zeros(len(hour) + 1, dtype=np.int64)
+    np.add.at(steps, begin, counts.frauds[late])
+    np.add.at(steps, end, -counts.frauds[late])
+    unknown[order] = np.cumsum(steps[:-1])
+    return unknown
 
 
 @dataclass(frozen=True, slots=True)

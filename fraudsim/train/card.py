@@ -33,7 +33,7 @@ PUBLISHED: Final = {
 TARGETS: Final = {"average_precision": 0.70, "card_precision_at_100": 0.31}
 
 
-def data_section(data: TrainingData, source: str) -> dict[str, Any]:
+def data_section(data: TrainingData, source: str, delay_days: int) -> dict[str, Any]:
     counts = np.bincount(data.scenario, minlength=len(SCENARIO_NAMES))
     first = datetime.fromtimestamp(int(data.ts_ms.min()) / 1000, UTC).date().isoformat()
     return {
@@ -43,6 +43,9 @@ def data_section(data: TrainingData, source: str) -> dict[str, Any]:
         "refused_rows": data.refused,
         "frauds": int(data.fraud.sum()),
         "fraud_rate": float(data.fraud.mean()),
+        # Labels that came after the protocol's delay (chargebacks weeks later): accepted,
+        # and used only from their labelled_at.
+        "late_labels": data.late_labels(delay_days),
         "accounts": int(data.account.max()) + 1,
         "merchants": int(data.merchant.max()) + 1,
         "days": data.days,
@@ -101,7 +104,11 @@ def model_card(inputs: CardInputs, booster: xgb.Booster) -> dict[str, Any]:
             "extra": dict(inputs.extra_features),
         },  # fmt: skip
         "data": inputs.data,
-        "training": {"days": list(inputs.final_window)},
+        "training": {
+            "days": list(inputs.final_window),
+            "window": "the newest train_days whose labels the delay allows (ending delay_days "
+            "before the data), with every label that had arrived by the data's end",
+        },
         "validation": {
             "protocol": dataclasses.asdict(inputs.protocol),
             "known_compromised_cards_removed": True,

@@ -35,6 +35,20 @@ class TrainingData:
     def fraud(self) -> npt.NDArray[np.bool_]:
         return self.scenario > 0
 
+    def known_fraud(self, at_ms: int) -> npt.NDArray[np.bool_]:
+        """Rows whose fraud label had arrived before ``at_ms``: what a model trained then
+        learns from. A fraud labelled later is genuine traffic to it, as in production."""
+        return self.fraud & (self.labelled_at_ms < at_ms)
+
+    def day_start_ms(self, day: int) -> int:
+        """When day ``day`` of the data (0: the first) begins, in epoch milliseconds."""
+        return (int(self.ts_ms.min()) // DAY_MS + day) * DAY_MS if len(self) else 0
+
+    def late_labels(self, days: int) -> int:
+        """Fraud labels that arrived more than ``days`` after their transaction."""
+        delay = self.labelled_at_ms[self.fraud] - self.ts_ms[self.fraud]
+        return int((delay > days * DAY_MS).sum())
+
     @property
     def days(self) -> int:
         return int(self.day.max()) + 1 if len(self.day) else 0

@@ -50,8 +50,13 @@ class Setup:
 
 def run_fold(setup: Setup, start: int, params: Params) -> FoldResult:
     data, matrix = setup.data, setup.matrix
-    fold = make_fold(data.day, data.account, data.fraud, start, setup.protocol)
-    train_fraud = data.fraud[fold.train]
+    p = setup.protocol
+    fold = make_fold(data.day, data.account, data.fraud, start, p)
+    # The fold's model is trained when its test week begins: it learns from the labels that
+    # had arrived by then (all of them when every label keeps to the delay), and is judged
+    # on every label, however late.
+    trained_at = data.day_start_ms(start + p.train_days + p.delay_days)
+    train_fraud = data.known_fraud(trained_at)[fold.train]
     if not train_fraud.any() or train_fraud.all():
         raise ValueError(f"fold starting on day {start} has a single class to train on")
     booster = fit(matrix[fold.train], train_fraud, setup.names, params, setup.threads)

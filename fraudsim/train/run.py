@@ -23,7 +23,7 @@ from fraudsim.train.folds import Protocol, latest_start
 from fraudsim.train.metrics import auc_roc, average_precision
 from fraudsim.train.model import DEFAULT, GRID, Params, fit, importance, predict
 from fraudsim.train.plots import importance_bars, pr_curves
-from fraudsim.train.thresholds import choose_thresholds
+from fraudsim.train.thresholds import Thresholds, choose_thresholds
 from schemas.features import FEATURE_NAMES
 
 
@@ -100,24 +100,50 @@ def _test(opts: Options, setup: Setup, params: Params, progress: Progress) -> li
     return run_folds(setup, latest, params, lambda: progress.advance(task))
 
 
-def _final(
-    opts: Options, setup: Setup, params: Params
-) -> tuple[xgb.Booster, tuple[int, int], dict[str, Any], Any]:
-    """Train on the latest window the protocol allows; thresholds from the week after the
-    delay (the newest data, all of it: thresholds are about the whole traffic)."""
+def _final(opts: Options, setup: Setup, params: Params) -> Artifact:
+    """Thresholds by one more prequential run on the newest week, then the artifact refit on
+    the newest window the label delay allows.
+
+    The threshold run trains as a fold would on the window a week's delay before the newest
+    week and chooses thresholds on that week (all of it: thresholds are about the whole
+    traffic). The artifact then trains on the newest ``train_days`` whose labels the delay
+    lets in, ending ``delay_days`` before the data does, with every label that had arrived
+    by the data's end: two weeks newer than the threshold run's, which is what a bank would
+    deploy. The thresholds carry over as scores (same parameters, same traffic: the two
+    models' scores are alike, not identical; the card keeps both windows).
+    """
     p, data = opts.protocol, setup.data
-    end = data.days - p.test_days - p.delay_days
-    window = (end - p.train_days, end)
-    train = np.flatnonzero((data.day >= window[0]) & (data.day < window[1]))
-    hold = np.flatnonzero(data.day >= data.days - p.test_days)
-    booster = fit(setup.matrix[train], data.fraud[train], setup.names, params, setup.threads)
+    hold_from = data.days - p.test_days
+    window = (hold_from - p.delay_days - p.train_days, hold_from - p.delay_days)
+    booster = _fit_window(setup, window, params, data.day_start_ms(hold_from))
+    hold = np.flatnonzero(data.day >= hold_from)
     score = predict(booster, setup.matrix[hold], setup.names)
     fraud = data.fraud[hold]
     chosen = choose_thresholds(fraud, score, opts.review_rate, opts.decline_precision)
-    holdout = {"days": [data.days - p.test_days, data.days], "rows": len(hold),
-               "frauds": int(fraud.sum()), "auc_roc": auc_roc(fraud, score),
+    holdout = {"days": [hold_from, data.days], "trained_on_days": list(window),
+               "rows": len(hold), "frauds": int(fraud.sum()), "auc_roc": auc_roc(fraud, score),
                "average_precision": average_precision(fraud, score)}  # fmt: skip
-    return booster, window, holdout, chosen
+    newest = (data.days - p.delay_days - p.train_days, data.days - p.delay_days)
+    artifact = _fit_window(setup, newest, params, data.day_start_ms(data.days))
+    return Artifact(artifact, newest, holdout, chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    booster: xgb.Booster
+    window: tuple[int, int]  # the days the artifact trained on
+    holdout: dict[str, Any]
+    thresholds: Thresholds
+
+
+def _fit_window(
+    setup: Setup, window: tuple[int, int], params: Params, labels_at_ms: int
+) -> xgb.Booster:
+    """A model of the rows of days [window), with the labels known at ``labels_at_ms``."""
+    data = setup.data
+    rows = np.flatnonzero((data.day >= window[0]) & (data.day < window[1]))
+    fraud = data.known_fraud(labels_at_ms)[rows]
+    return fit(setup.matrix[rows], fraud, setup.names, params, setup.threads)
 
 
 def train(opts: Options, progress: Progress) -> Result:
@@ -131,15 +157,17 @@ def train(opts: Options, progress: Progress) -> Result:
     with watch.lap("test_folds"):
         folds = _test(opts, setup, params, progress)
     with watch.lap("final_model"):
-        booster, window, holdout, chosen = _final(opts, setup, params)
+        final = _final(opts, setup, params)
     extra = {"merchant_risk": merchant_risk.__doc__} if opts.merchant_risk else {}
     timings = {**watch.laps, "total": watch.total()}
-    source = card.data_section(setup.data, str(opts.data))
+    source = card.data_section(setup.data, str(opts.data), opts.protocol.delay_days)
     inputs = card.CardInputs(
         setup.names, source, opts.protocol, params, selection,
-        folds, summarise(folds), window, holdout, chosen, extra, timings, opts.review_rate,
+        folds, summarise(folds), final.window, final.holdout, final.thresholds, extra, timings,
+        opts.review_rate,
         opts.decline_precision,
     )  # fmt: skip
+    booster = final.booster
     model_card = {**card.model_card(inputs, booster), "version": opts.version}
     # A model reading a feature the agents do not compute is staged, never made current.
     promoted = opts.promote and live_ready(model_card)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from typer.testing import CliRunner
 from decision_core.scoring import Model, ModelRegistry
 from fraudsim.registry import RegistryError, current_version, entries, promote
 from fraudsim.train.data import load
+from fraudsim.train.evaluate import Setup, run_fold
+from fraudsim.train.features import feature_matrix
 from fraudsim.train.folds import Protocol
 from fraudsim.train.merchant_risk import NAMES, merchant_risk
+from fraudsim.train.model import Params
 from fraudsim.train.run import Options, Result, train
 from schemas.features import FEATURE_NAMES, LIVE_FEATURE_NAMES
 from sentinel_cli.main import app
@@ -47,7 +51,11 @@ def test_training_publishes_a_loadable_current_model_with_its_card(registry: Pat
     assert 0.5 < metrics["auc_roc"]["mean"] <= 1.0
     assert [f["start_day"] for f in card["validation"]["test_folds"]] == [39, 32]
     assert 0 <= card["thresholds"]["review_at"] <= card["thresholds"]["decline_at"] <= 1
-    assert card["data"]["transactions"] > 30_000 and card["training"]["days"] == [39, 46]
+    assert card["data"]["transactions"] > 30_000 and card["data"]["late_labels"] == 0
+    # The artifact trains on the newest week the delay allows (the data holds 60 days);
+    # its thresholds came from a model of two weeks before, judged on the newest week.
+    assert card["training"]["days"] == [46, 53]
+    assert card["holdout"]["trained_on_days"] == [39, 46] and card["holdout"]["days"] == [53, 60]
     assert (registry / "v1" / "pr_curve.png").stat().st_size > 1_000
     assert (registry / "v1" / "feature_importance.png").stat().st_size > 1_000
     scored = model.score([{name: 1.0 for name in LIVE_FEATURE_NAMES}])
@@ -97,6 +105,38 @@ def test_merchant_risk_counts_the_days_ending_a_week_before(train_dir: Path) -> 
         assert values[row, NAMES.index("merchant_tx_7d")] == week.sum()
         expected = data.fraud[week].mean() if week.any() else 0.0
         assert values[row, NAMES.index("merchant_risk_7d")] == pytest.approx(expected)
+
+
+def test_a_label_counts_from_when_it_arrived(train_dir: Path) -> None:
+    data = load(train_dir)
+    fraud = np.flatnonzero(data.fraud)
+    late = fraud[::2]
+    day_ms = 86_400_000
+    labelled = data.labelled_at_ms.copy()
+    labelled[late] = data.ts_ms[late] + 40 * day_ms  # chargebacks 40 days on
+    chargebacks = dataclasses.replace(data, labelled_at_ms=labelled)
+    assert chargebacks.late_labels(7) == len(late) and data.late_labels(7) == 0
+    at = int(data.ts_ms[fraud[len(fraud) // 2]]) + 20 * day_ms
+    known = chargebacks.known_fraud(at)
+    assert (known == (data.fraud & (labelled < at))).all() and known.any()
+    # Frauds before `at` whose chargeback had not arrived: genuine to a model trained then.
+    pending = late[(data.ts_ms[late] < at) & (labelled[late] >= at)]
+    assert len(pending) and not known[pending].any() and data.known_fraud(at)[pending].any()
+    assert chargebacks.known_fraud(int(labelled.max()) + 1).sum() == data.fraud.sum()
+
+
+def test_a_fold_trains_on_the_labels_known_when_its_test_week_begins(train_dir: Path) -> None:
+    data = load(train_dir)
+    features = feature_matrix(data.columns, data.account).matrix
+    setup = Setup(data, features, FEATURE_NAMES, PROTOCOL, 1)
+    params = Params(3, 0.3, 20)
+    on_time = run_fold(setup, 32, params)
+    # Every label of the fold's training week arriving only after its test week began:
+    # nothing to learn from, as a model trained that day would have had.
+    never = dataclasses.replace(data, labelled_at_ms=data.ts_ms + 30 * 86_400_000)
+    with pytest.raises(ValueError, match="single class"):
+        run_fold(dataclasses.replace(setup, data=never), 32, params)
+    assert on_time.train_rows > 0 and on_time.test_frauds > 0
 
 
 def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> None:

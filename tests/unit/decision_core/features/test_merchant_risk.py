@@ -23,34 +23,58 @@ from decision_core.features.merchant import (
 from schemas.features import MERCHANT_FEATURE_NAMES
 
 H0 = 490_000  # an hour in 2025: far from zero, as real hours are
-# (merchant, hour offset, fraud): hours spread over more than the 37 days a window reaches.
-events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans()), max_size=120)
+# (merchant, hour offset, fraud, label delay in minutes): hours spread over more than the
+# 37 days a window reaches; labels from within the hour to five weeks late.
+Event = tuple[int, int, bool, int]
+in_time = st.integers(0, 167 * 60)  # within the week's delay, as the simulator's
+late = st.integers(0, 5 * 7 * 24 * 60)  # a chargeback weeks later
+events = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans(), in_time), max_size=120
+)
+late_events = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 1_100), st.booleans(), late), max_size=120
+)
 queries = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1_200)), min_size=1, max_size=30)
 
 
-def reference(history: list[tuple[int, int, bool]], merchant: int, hour: int) -> tuple[float, ...]:
+def ts_ms(hour: int) -> int:
+    return (H0 + hour) * HOUR_MS + 59_999 * (hour % 7)
+
+
+def labelled_at_ms(hour: int, delay_minutes: int) -> int:
+    return ts_ms(hour) + delay_minutes * 60_000
+
+
+def reference(history: list[Event], merchant: int, hour: int) -> tuple[float, ...]:
     """The definition, read literally: per window, the transactions at the merchant in hours
-    [h-168-24w, h-168) and the share of them that are fraud."""
+    [h-168-24w, h-168) and the share of them with a fraud label known before hour h."""
     out: list[float] = []
+    known_before = (H0 + hour) * HOUR_MS
     for days in (1, 7, 30):
         end = hour - 7 * 24
-        inside = [f for m, h, f in history if m == merchant and end - 24 * days <= h < end]
+        inside = [
+            f and labelled_at_ms(h, d) < known_before
+            for m, h, f, d in history
+            if m == merchant and end - 24 * days <= h < end
+        ]
         out += [float(len(inside)), sum(inside) / len(inside) if inside else 0.0]
     return tuple(out)
 
 
-def per_transaction(history: list[tuple[int, int, bool]]) -> HourCounts:
+def per_transaction(history: list[Event]) -> HourCounts:
     return HourCounts.per_transaction(
-        np.array([m for m, _, _ in history], dtype=np.int64),
-        np.array([(H0 + h) * HOUR_MS + 59_999 * (h % 7) for _, h, _ in history], dtype=np.int64),
-        np.array([f for _, _, f in history], dtype=bool),
+        np.array([m for m, _, _, _ in history], dtype=np.int64),
+        np.array([ts_ms(h) for _, h, _, _ in history], dtype=np.int64),
+        np.array([f for _, _, f, _ in history], dtype=bool),
+        np.array([labelled_at_ms(h, d) for _, h, _, d in history], dtype=np.int64),
     )
 
 
-def grouped(history: list[tuple[int, int, bool]]) -> HourCounts:
-    """The same history as the job's query hands it over: one row per (merchant, hour)."""
-    n = Counter((m, H0 + h) for m, h, _ in history)
-    bad = Counter((m, H0 + h) for m, h, f in history if f)
+def grouped(history: list[Event]) -> HourCounts:
+    """The same history as the job's query hands it over: one row per (merchant, hour)
+    (labels within the week: the query's count then does not depend on the hour asked)."""
+    n = Counter((m, H0 + h) for m, h, _, _ in history)
+    bad = Counter((m, H0 + h) for m, h, f, _ in history if f)
     keys = sorted(n)
     return HourCounts(
         np.array([m for m, _ in keys], dtype=np.int64),
@@ -69,24 +93,44 @@ def ask(counts: HourCounts, asked: list[tuple[int, int]]) -> np.ndarray:  # type
 @settings(max_examples=300, deadline=None)
 @given(events, queries)
 def test_window_values_match_the_definition(
-    history: list[tuple[int, int, bool]], asked: list[tuple[int, int]]
+    history: list[Event], asked: list[tuple[int, int]]
 ) -> None:
     got = ask(per_transaction(history), asked)
     for row, (merchant, hour) in zip(got.tolist(), asked, strict=True):
         assert row == pytest.approx(reference(history, merchant, hour), rel=1e-12, abs=0)
 
 
+@settings(max_examples=300, deadline=None)
+@given(late_events, queries)
+def test_a_late_label_counts_only_from_the_hour_after_it_arrived(
+    history: list[Event], asked: list[tuple[int, int]]
+) -> None:
+    # Chargebacks weeks after their transaction: the fraud is genuine traffic for every
+    # hour before its label arrived, as the job, which counts the ledger's labels, sees it.
+    got = ask(per_transaction(history), asked)
+    for row, (merchant, hour) in zip(got.tolist(), asked, strict=True):
+        assert row == pytest.approx(reference(history, merchant, hour), rel=1e-12, abs=0)
+
+
+def test_a_label_three_weeks_late() -> None:
+    week = DELAY_HOURS
+    counts = per_transaction([(0, 100, True, 3 * week * 60), (0, 100, False, 0)])
+    known = 100 + 3 * week + 1  # the transaction's minute past the hour is under an hour
+    [before, after] = ask(counts, [(0, known - 1), (0, known)]).tolist()
+    assert before[4:] == [2.0, 0.0] and after[4:] == [2.0, 0.5]
+
+
 @settings(max_examples=200, deadline=None)
 @given(events, queries)
 def test_hourly_counts_give_what_one_row_per_transaction_gives(
-    history: list[tuple[int, int, bool]], asked: list[tuple[int, int]]
+    history: list[Event], asked: list[tuple[int, int]]
 ) -> None:
     # Training hands over transactions, the job grouped counts: the values must not differ.
     assert ask(grouped(history), asked).tolist() == ask(per_transaction(history), asked).tolist()
 
 
 def test_the_window_ends_a_week_before_the_hour_and_excludes_that_hour() -> None:
-    counts = per_transaction([(0, 100, True), (0, 100 + DELAY_HOURS, False)])
+    counts = per_transaction([(0, 100, True, 0), (0, 100 + DELAY_HOURS, False, 0)])
 
     def tx_1d_7d(hour: int) -> tuple[float, float]:
         [row] = ask(counts, [(0, hour)]).tolist()
