@@ -6,6 +6,7 @@ champion or challenger (admin) through ``fraudsim.promotion``, the CLI's own cod
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +21,7 @@ from console.model_cards import FIGURES, figure_path
 from console.runtime import Runtime
 from console.templating import templates
 from decision_core.thresholds import DEFAULT_THRESHOLDS, card_thresholds
-from fraudsim import promotion
+from fraudsim import live_compare, promotion
 from fraudsim.announce import AnnounceError
 from fraudsim.registry import RegistryError
 
@@ -59,15 +60,19 @@ async def models_page(request: Request, runtime: RuntimeDep, user: Viewer) -> Re
         announced = await models.roles(runtime.settings.kafka)
     champion = announced.roles.get(promotion.CHAMPION)
     card = next((v.entry.card for v in found if champion and v.version == champion.version), None)
-    review_at = (card_thresholds(card) or DEFAULT_THRESHOLDS).review_at
+    thresholds = card_thresholds(card) or DEFAULT_THRESHOLDS
+    now = datetime.now(UTC)
     async with runtime.pool.connection(timeout=5) as conn:
-        compared = await models.comparisons(conn, review_at)
+        compared = await live_compare.comparisons(
+            conn, now - timedelta(hours=24), now, thresholds.review_at, thresholds.decline_at
+        )
     context = {
         "user": user,
         "registry": registry,
         "versions": found,
         "announced": announced,
-        "review_at": review_at,
+        "review_at": thresholds.review_at,
+        "decline_at": thresholds.decline_at,
         "comparisons": compared,
     }
     return templates.TemplateResponse(request, "models.html", context)

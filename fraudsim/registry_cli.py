@@ -11,7 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from decision_core.scoring import Model
+    from fraudsim.live_compare import Comparison
+    from rule_engine import Thresholds
 
 models_app = typer.Typer(
     help="Model registry: list versions, promote a champion, set a challenger (agents hot-swap)."
@@ -150,3 +154,69 @@ def announced_models() -> None:
             at = a.announced_at.isoformat(timespec="seconds")
             table.add_row(role, a.version, at, a.announced_by, "yes" if a.forced else "")
     console.print(table)
+
+
+@models_app.command("compare")
+def compare_models(
+    registry: Registry = Path("models"),
+    hours: Annotated[float, typer.Option(min=0.01, help="Transaction time looked back.")] = 24.0,
+    champion: Annotated[
+        str | None, typer.Option(help="Version whose card's thresholds apply (default CURRENT).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Champion against challenger on live traffic: flag, decline, precision and recall
+    against the ledger's labels, both at the champion card's thresholds."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from decision_core.thresholds import DEFAULT_THRESHOLDS, card_thresholds
+    from fraudsim.registry import current_version, entries
+
+    version = champion or current_version(registry)
+    card = next((e.card for e in entries(registry) if e.version == version), None)
+    thresholds = card_thresholds(card) or DEFAULT_THRESHOLDS
+    until = datetime.now(UTC)
+    found = asyncio.run(_comparisons(until - timedelta(hours=hours), until, thresholds))
+    if as_json:
+        at = {"review_at": thresholds.review_at, "decline_at": thresholds.decline_at}
+        pairs = [c.summary() for c in found]
+        typer.echo(json.dumps({**at, "hours": hours, "pairs": pairs}, indent=2))
+        return
+    console.print(
+        f"thresholds of {version or 'the default'}: review at {thresholds.review_at:.4f}, "
+        f"decline at {thresholds.decline_at:.4f}; the last {hours:g} h of transaction time"
+    )
+    if not found:
+        console.print("no decision of that window was scored by a challenger")
+    for c in found:
+        console.print(_comparison_table(c))
+
+
+async def _comparisons(
+    since: datetime, until: datetime, thresholds: Thresholds
+) -> list[Comparison]:
+    from psycopg import AsyncConnection
+
+    from fraudsim.live_compare import comparisons
+    from schemas.connections import PostgresConnection
+
+    dsn = PostgresConnection().dsn.get_secret_value()
+    async with await AsyncConnection.connect(dsn) as conn:
+        return await comparisons(conn, since, until, thresholds.review_at, thresholds.decline_at)
+
+
+def _comparison_table(c: Comparison) -> Table:
+    table = Table(
+        title=f"{c.champion or 'rules only'} (champion) vs {c.challenger} (challenger): "
+        f"{c.decisions} decisions, {c.labelled} labelled, {c.frauds} fraud"
+    )
+    for column in ("", "mean score", "review rate", "decline rate", "precision", "recall"):
+        table.add_column(column, justify="right")
+    for side, figures in c.figures().items():
+        cells = [figures[k] for k in ("review_rate", "decline_rate", "precision", "recall")]
+        table.add_row(
+            side, f"{figures['mean_score']:.4f}", *("-" if v is None else f"{v:.1%}" for v in cells)
+        )
+    return table
