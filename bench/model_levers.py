@@ -1,0 +1,173 @@
+"""Model quality levers (issue 21): each try scored on the same folds as `sentinel train`.
+
+Run from the repository root, on the published design's data:
+
+    .venv/bin/sentinel simulate generate --reference-only --out data/reference
+    .venv/bin/python -m bench.model_levers --data data/reference
+
+The stream features are computed once (by training's own code, cached beside the results
+with ``--cache``); each lever then changes one thing — the training window, merchant risk's
+windows, extra columns — and is judged as training judges: mean Average Precision on the
+four validation folds (what would choose), and AUC ROC, AP and Card Precision@100 on the
+four test folds, all with the hyperparameters validation chose for the shipped model.
+Writes bench/results/model_levers.json. Quality, not speed: the figures do not depend on
+the machine's load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import numpy.typing as npt
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import write_results
+from decision_core.features.merchant import HourCounts, window_values
+from fraudsim.train.data import TrainingData, load
+from fraudsim.train.evaluate import Setup, run_folds, summarise
+from fraudsim.train.features import feature_matrix
+from fraudsim.train.folds import Protocol, latest_start
+from fraudsim.train.merchant_risk import NAMES as MERCHANT_NAMES
+from fraudsim.train.merchant_risk import merchant_risk
+from fraudsim.train.model import DEFAULT, Params
+from schemas.features import FEATURE_NAMES
+
+Matrix = npt.NDArray[np.float32]
+console = Console()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lever:
+    name: str
+    train_days: int = 7
+    # Extra columns beside the stream features and the shipped merchant risk.
+    columns: Callable[[TrainingData], tuple[list[str], Matrix]] | None = None
+    shipped_merchant_risk: bool = True
+    params: Params = DEFAULT
+
+
+def recent_merchant_risk(data: TrainingData) -> tuple[list[str], Matrix]:
+    """Merchant risk over windows ending at the hour itself, each fraud counted from the hour
+    after its label arrived (no fixed week's delay): what the hourly job could serve."""
+    counts = HourCounts.per_transaction(data.merchant, data.ts_ms, data.fraud, data.labelled_at_ms)
+    values = window_values(counts, data.merchant, counts.hour, delay_hours=0)
+    return [f"recent_{n}" for n in MERCHANT_NAMES], values.astype(np.float32)
+
+
+def merchant_amounts(data: TrainingData) -> tuple[list[str], Matrix]:
+    """The terminal's recent amounts (all accounts) over the previous 1 and 7 days: count,
+    mean, and the transaction's amount against that mean (z-score)."""
+    cents = np.asarray(data.columns.cents, dtype=np.float64)
+    order = np.lexsort((data.ts_ms, data.merchant))
+    names: list[str] = []
+    columns: list[npt.NDArray[np.float64]] = []
+    for days in (1, 7):
+        mean, std, n = _trailing(data.merchant[order], data.ts_ms[order], cents[order], days)
+        z = np.divide(cents[order] - mean, std, out=np.zeros(len(order)), where=std > 0)
+        for name, values in (("n", n), ("mean", mean), ("z", z)):
+            out = np.empty(len(order))
+            out[order] = values
+            names.append(f"merchant_amount_{name}_{days}d")
+            columns.append(out)
+    return names, np.column_stack(columns).astype(np.float32)
+
+
+Floats = npt.NDArray[np.float64]
+
+
+def _trailing(
+    merchant: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], x: Floats, days: int
+) -> tuple[Floats, Floats, Floats]:
+    """Mean, standard deviation and count of ``x`` over each row's merchant's previous
+    ``days`` (rows sorted by merchant, then time; the row itself left out)."""
+    key = merchant.astype(np.float64) * 1e13 + ts
+    lower = np.searchsorted(key, key - days * 86_400_000, side="left")
+    upper = np.searchsorted(key, key, side="left")
+    s1 = np.concatenate([[0.0], np.cumsum(x)])
+    s2 = np.concatenate([[0.0], np.cumsum(x * x)])
+    n = (upper - lower).astype(np.float64)
+    mean = np.divide(s1[upper] - s1[lower], n, out=np.zeros(len(x)), where=n > 0)
+    var = np.divide(s2[upper] - s2[lower], n, out=np.zeros(len(x)), where=n > 0) - mean**2
+    return mean, np.sqrt(np.maximum(var, 0.0)), n
+
+
+LEVERS: tuple[Lever, ...] = (
+    Lever("shipped: 7 training days, merchant risk a week before"),
+    Lever("14 training days", train_days=14),
+    Lever("21 training days", train_days=21),
+    Lever("+ merchant risk by label arrival (no week's delay)", columns=recent_merchant_risk),
+    Lever(
+        "merchant risk by label arrival instead",
+        columns=recent_merchant_risk,
+        shipped_merchant_risk=False,
+    ),  # fmt: skip
+    Lever("+ terminal's recent amounts (1 and 7 days)", columns=merchant_amounts),
+)
+
+
+def evaluate(lever: Lever, data: TrainingData, stream: Matrix, shipped: Matrix) -> dict[str, Any]:
+    blocks, names = [stream], list(FEATURE_NAMES)
+    if lever.shipped_merchant_risk:
+        blocks.append(shipped)
+        names += MERCHANT_NAMES
+    if lever.columns is not None:
+        extra_names, extra = lever.columns(data)
+        blocks.append(extra)
+        names += extra_names
+    protocol = Protocol(train_days=lever.train_days)
+    setup = Setup(data, np.hstack(blocks), names, protocol, 2)
+    # The published test weeks whatever the training window: a longer window reaches back.
+    published = Protocol()
+    latest = latest_start(data.days, published) - (lever.train_days - published.train_days)
+    validation = run_folds(setup, latest - protocol.folds * protocol.shift_days, lever.params)
+    test = run_folds(setup, latest, lever.params)
+    summary = summarise(test)
+    return {
+        "lever": lever.name,
+        "features": len(names),
+        "validation_ap": float(np.mean([f.ap for f in validation])),
+        "test_first_days": [f.start + lever.train_days + protocol.delay_days for f in test],
+        **{k: summary[k] for k in ("auc_roc", "average_precision", "card_precision_at_100")},
+    }
+
+
+def main(
+    data: Annotated[Path, typer.Option(help="A `simulate generate --reference-only` folder.")],
+    cache: Annotated[Path | None, typer.Option(help="Stream features cached here (.npy).")] = None,
+    only: Annotated[list[int] | None, typer.Option(help="Indices of LEVERS to run.")] = None,
+) -> None:
+    loaded = load(data)
+    if cache is not None and cache.exists():
+        features = np.load(cache)
+    else:
+        features = feature_matrix(loaded.columns, loaded.account, 2)
+        if not features.accepted.all():
+            raise SystemExit("the reference data holds rows the live path refuses")
+        features = features.matrix
+        if cache is not None:
+            np.save(cache, features)
+    shipped = merchant_risk(loaded)
+    rows = []
+    for i, lever in enumerate(LEVERS):
+        if only and i not in only:
+            continue
+        rows.append(evaluate(lever, loaded, features, shipped))
+        console.print(json.dumps(rows[-1]))
+    table = Table("lever", "validation AP", "test AUC", "test AP", "test CP@100")
+    for r in rows:
+        cells = [f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}" for k in
+                 ("auc_roc", "average_precision", "card_precision_at_100")]  # fmt: skip
+        table.add_row(r["lever"], f"{r['validation_ap']:.3f}", *cells)
+    console.print(table)
+    write_results(Path("bench/results/model_levers.json"), {"data": str(data), "levers": rows})
+
+
+if __name__ == "__main__":
+    typer.run(main)
