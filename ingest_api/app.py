@@ -12,11 +12,13 @@ from starlette.routing import Route
 from ingest_api import handlers
 from ingest_api.admin_idempotency import AdminIdempotencyMiddleware
 from ingest_api.body_limit import BodyLimitMiddleware
+from ingest_api.label_intake import LabelIn
 from ingest_api.metrics import MetricsMiddleware
 from ingest_api.models import TransactionIn
 from ingest_api.routes import (
     authorize,
     health,
+    labels,
     reads,
     reference,
     rules,
@@ -59,7 +61,8 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
     app.add_middleware(AdminIdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)  # added last, so outermost: it counts the 413s too
-    routers = [m.router for m in (transactions, authorize, reads, rules, reference, webhooks)]
+    routes = (transactions, authorize, labels, reads, rules, reference, webhooks)
+    routers = [m.router for m in routes]
     routers += [health.router] + ([health.metrics_router] if settings.metrics_enabled() else [])
     for router in routers:
         app.include_router(router)
@@ -75,8 +78,8 @@ def create_app(settings: ApiSettings | None = None, *, with_runtime: bool = True
 def _document_raw_bodies(app: FastAPI, settings: ApiSettings) -> None:
     """Put the request-body models into the OpenAPI components.
 
-    The ingest routes read the raw body themselves (it is hashed for idempotency and parsed
-    once, strictly, by pydantic's JSON parser), so FastAPI cannot see their models.
+    The ingest and label routes read the raw body themselves (it is hashed for idempotency
+    and parsed once, strictly, by pydantic's JSON parser), so FastAPI cannot see their models.
     """
     generate = app.openapi
 
@@ -88,6 +91,9 @@ def _document_raw_bodies(app: FastAPI, settings: ApiSettings) -> None:
         tx = TransactionIn.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(tx.pop("$defs", {}))
         schemas["TransactionIn"] = tx
+        label = LabelIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(label.pop("$defs", {}))
+        schemas["LabelIn"] = label
         schemas["BatchIn"] = {
             "title": "BatchIn",
             "type": "object",

@@ -78,7 +78,7 @@ async def _connect(settings: ApiSettings) -> psycopg.AsyncConnection:
 @keys_app.command("create")
 def create(
     name: str = typer.Option(..., help="Who or what the key is for."),
-    scopes: str = typer.Option("ingest,read", help="Comma-separated: ingest, read, admin."),
+    scopes: str = typer.Option("ingest,read", help="Comma-separated: ingest, read, admin, labels."),
     rate: int = typer.Option(None, help="Sustained requests per second (default: settings)."),
     burst: int = typer.Option(None, help="Requests allowed in any one second."),
     expires_in_days: float = typer.Option(

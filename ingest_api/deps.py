@@ -64,3 +64,4 @@ def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
 IngestKey = Annotated[ApiKey, Depends(scoped(Scope.INGEST))]
 ReadKey = Annotated[ApiKey, Depends(scoped(Scope.READ))]
 AdminKey = Annotated[ApiKey, Depends(scoped(Scope.ADMIN))]
+LabelsKey = Annotated[ApiKey, Depends(scoped(Scope.LABELS))]

@@ -34,6 +34,12 @@ class NotFound(IngestError):
     status, code = 404, "not_found"
 
 
+class TransactionNotFound(NotFound):
+    """A request names a transaction the ledger does not hold (e.g. a label for it)."""
+
+    code = "transaction_not_found"
+
+
 class IdempotencyKeyMissing(IngestError):
     status, code = 400, "idempotency_key_required"
 

@@ -25,6 +25,9 @@ class Scope(StrEnum):
     INGEST = "ingest"
     READ = "read"
     ADMIN = "admin"
+    # POST /v1/labels: chargebacks and fraud confirmations from the bank's systems. Not part
+    # of ingest: a gateway that sends transactions has no business declaring them fraud.
+    LABELS = "labels"
 
 
 @dataclass(frozen=True, slots=True)

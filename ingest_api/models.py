@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.enums import Channel, Outcome, TxType
+from schemas.enums import Channel, LabelKind, Outcome, TxType
 from schemas.pan import contains_pan
 from schemas.records import Transaction
 from schemas.validation import (
@@ -232,6 +232,19 @@ class AuthorizeOut(BaseModel):
     reasons: list[str]
     fallback: bool = Field(description="True when no decision came within the deadline.")
     elapsed_ms: float
+
+
+class LabelAccepted(BaseModel):
+    """A label as published on the labels topic (times at the millisecond the wire holds)."""
+
+    transaction_id: str
+    account_id: str
+    merchant_id: str
+    kind: LabelKind
+    is_fraud: bool
+    reason: str | None
+    labelled_at: datetime
+    transaction_timestamp: datetime
 
 
 class ErrorBody(BaseModel):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from psycopg import AsyncConnection
@@ -45,6 +46,28 @@ async def transaction(conn: AsyncConnection, transaction_id: str) -> dict[str, A
         )
         row = await cur.fetchone()
     return _json_ready(row) if row else None
+
+
+class LabelledTransaction(NamedTuple):
+    """What a label takes from the ledger's row of its transaction."""
+
+    account_id: str
+    merchant_id: str
+    timestamp: datetime
+
+
+async def labelled_transactions(
+    conn: AsyncConnection, transaction_ids: Sequence[str]
+) -> dict[str, LabelledTransaction]:
+    """The recorded transactions among ``transaction_ids``, by id (one query for a batch)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT transaction_id, account_id, merchant_id, event_ts FROM transactions"
+            " WHERE transaction_id = ANY(%s::text[])",
+            (list(transaction_ids),),
+        )
+        rows = await cur.fetchall()
+    return {tid: LabelledTransaction(account, merchant, ts) for tid, account, merchant, ts in rows}
 
 
 async def decision(conn: AsyncConnection, transaction_id: str) -> dict[str, Any] | None:

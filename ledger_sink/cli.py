@@ -29,7 +29,8 @@ db_app = typer.Typer(
 sink_app = typer.Typer(help="The ledger sink: decisions into PostgreSQL.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The hash-chained ledger.", no_args_is_help=True)
 labels_app = typer.Typer(
-    help="Fraud labels: the labels topic into PostgreSQL.", no_args_is_help=True
+    help="Fraud labels: chargeback files onto the labels topic, the topic into PostgreSQL.",
+    no_args_is_help=True,
 )
 reviews_app = typer.Typer(
     help="Analysts' resolutions: the reviews topic into the ledger.", no_args_is_help=True

@@ -5,7 +5,9 @@ Its own process (and consumer group), built from the decision sink's parts: the 
 a row PostgreSQL refuses isolated by bisection and dead-lettered) with a label decoder and
 writer. The table keeps the latest verdict per transaction: a label replaces the stored one
 only when it is newer (``labelled_at``), so a redelivered label changes nothing and a batch
-can be written again and again. The merchant-risk job reads this table.
+can be written again and again. How late a label arrives does not matter: a chargeback weeks
+after its transaction is written like any other, with the ``labelled_at`` it carries. The
+merchant-risk job reads this table.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ log = structlog.get_logger("ledger_sink.labels")
 # redelivery) matches the conflict but not the WHERE, and is not returned.
 UPSERT_LABELS = """
 INSERT INTO labels (
-    transaction_id, account_id, merchant_id, is_fraud, scenario, labelled_at, transaction_ts
+    transaction_id, account_id, merchant_id, is_fraud, scenario, labelled_at, transaction_ts,
+    reason
 )
 SELECT * FROM unnest(
     %b::text[], %b::text[], %b::text[], %b::bool[], %b::text[], %b::timestamptz[],
-    %b::timestamptz[]
+    %b::timestamptz[], %b::text[]
 )
 ON CONFLICT (transaction_id) DO UPDATE SET
     account_id = EXCLUDED.account_id,
@@ -46,11 +49,12 @@ ON CONFLICT (transaction_id) DO UPDATE SET
     is_fraud = EXCLUDED.is_fraud,
     scenario = EXCLUDED.scenario,
     labelled_at = EXCLUDED.labelled_at,
-    transaction_ts = EXCLUDED.transaction_ts
+    transaction_ts = EXCLUDED.transaction_ts,
+    reason = EXCLUDED.reason
 WHERE labels.labelled_at < EXCLUDED.labelled_at
 RETURNING transaction_id
 """
-UPSERT_WIDTH = 7
+UPSERT_WIDTH = 8
 
 
 class LabelsSettings(ConsumerSettings):
@@ -99,7 +103,7 @@ class LabelWriter:
         batch = latest_per_transaction(labels)
         rows = [
             (x.transaction_id, x.account_id, x.merchant_id, x.is_fraud, x.scenario,
-             x.labelled_at, x.transaction_timestamp)
+             x.labelled_at, x.transaction_timestamp, x.reason)
             for x in batch
         ]  # fmt: skip
         with self._db.transaction() as conn:

@@ -121,6 +121,7 @@ class Label:
     labelled_at: datetime
     transaction_timestamp: datetime
     scenario: str | None = None
+    reason: str | None = None  # v2: the source's reason code or note
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -131,6 +132,7 @@ class Label:
             "scenario": self.scenario,
             "labelled_at": aware(self.labelled_at),
             "transaction_timestamp": aware(self.transaction_timestamp),
+            "reason": self.reason,
         }
 
     @classmethod
@@ -143,6 +145,7 @@ class Label:
             scenario=value.get("scenario"),
             labelled_at=value["labelled_at"],
             transaction_timestamp=value["transaction_timestamp"],
+            reason=value.get("reason"),
         )
 
 

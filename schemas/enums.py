@@ -71,3 +71,20 @@ def _rank_of(other: object) -> int:
     if not isinstance(other, Outcome):
         raise TypeError(f"cannot order Outcome against {type(other).__name__}")
     return _RANK[other]
+
+
+class LabelKind(StrEnum):
+    """What a bank's system says of a transaction (POST /v1/labels, `sentinel labels import`).
+
+    A label from the bank carries its kind as the label's ``scenario``, beside the
+    simulator's pattern names and the console's ``analyst_review``. A chargeback here is a
+    fraud-coded one: a dispute over goods never delivered is no fraud label.
+    """
+
+    CHARGEBACK = "chargeback"
+    CONFIRMED_FRAUD = "confirmed_fraud"
+    CONFIRMED_GENUINE = "confirmed_genuine"
+
+    @property
+    def is_fraud(self) -> bool:
+        return self is not LabelKind.CONFIRMED_GENUINE

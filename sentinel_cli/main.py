@@ -12,6 +12,7 @@ from deploy.local.pipeline_cli import pipeline_app
 from dlq.cli import dlq_app
 from fraudsim.cli import register as register_fraudsim
 from ingest_api.cli import api_app, keys_app
+from ingest_api.labels_cli import import_labels
 from ingest_api.rules_cli import rules_app
 from ledger_sink.cli import db_app, labels_app, ledger_app, reviews_app, sink_app
 from ledger_sink.webhooks.cli import webhooks_app
@@ -44,6 +45,10 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(merchant_risk_app, name="merchant-risk")
 app.add_typer(sink_app, name="sink")
 app.add_typer(ledger_app, name="ledger")
+# `labels import` is the API's (it reads the ledger and publishes as POST /v1/labels does);
+# `labels sink` the ledger sink's. One group for the user, two owners: parts never import
+# each other, so the two meet here.
+labels_app.command("import")(import_labels)
 app.add_typer(labels_app, name="labels")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(webhooks_app, name="webhooks")

@@ -15,12 +15,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from psycopg.conninfo import conninfo_to_dict
 
 from deploy.topics import TopicAdmin, apply
@@ -32,6 +32,7 @@ from schemas.topics import TRANSACTIONS, declared_topics
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 PEPPER = "test-pepper"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -180,6 +181,13 @@ def read_transactions(
 ) -> list[Transaction]:
     """Every record on the test's transactions topic, decoded."""
     topic = f"{prefix}{TRANSACTIONS.name}"
+    return read_records(topic, lambda m: decode_transaction(m.value()), settle_s, bootstrap)
+
+
+def read_records(
+    topic: str, decode: Callable[[Message], T], settle_s: float = 1.0, bootstrap: str | None = None
+) -> list[T]:
+    """Every message on ``topic`` through ``decode``, once none came for ``settle_s``."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap or KafkaConnection().bootstrap_servers,
@@ -190,13 +198,13 @@ def read_transactions(
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-        out: list[Transaction] = []
+        out: list[T] = []
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < settle_s:
             batch = consumer.consume(num_messages=1000, timeout=0.2)
             if batch:
                 quiet_since = time.monotonic()
-            out.extend(decode_transaction(m.value()) for m in batch if m.error() is None)
+            out.extend(decode(m) for m in batch if m.error() is None)
         return out
     finally:
         consumer.close()

@@ -32,7 +32,7 @@ PER_ITEM = {("POST", "/v1/transactions/batch")}
 
 @pytest.fixture(scope="module")
 def contract_key(make_key: Callable[..., str]) -> str:
-    return make_key("ingest,read,admin", rate=100_000, burst=100_000)
+    return make_key("ingest,read,admin,labels", rate=100_000, burst=100_000)
 
 
 @schema.parametrize()

@@ -104,7 +104,7 @@ def test_the_labels_role_writes_labels(logins: dict[str, str]) -> None:
     now = datetime.now(UTC)
     label = Label(
         transaction_id="tx-roles", account_id=ACCOUNT, merchant_id="m-1", is_fraud=True,
-        scenario=None, labelled_at=now, transaction_timestamp=now,
+        scenario="chargeback", labelled_at=now, transaction_timestamp=now, reason="10.4",
     )  # fmt: skip
     writer = LabelWriter(logins[roles.LABELS])
     try:
@@ -295,6 +295,15 @@ async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
         )
         await conn.execute("UPDATE webhook_subscriptions SET active = false")
         assert await readside.balance(conn, ACCOUNT) is not None
+        # POST /v1/labels: a key of the labels scope, and the labelled transaction's look-up.
+        labels_key, _ = await keys.create_key(conn, "labels", {keys.Scope.LABELS}, "p" * 32)
+        assert labels_key.scopes == {keys.Scope.LABELS}
+        cur = await conn.execute(
+            "SELECT transaction_id FROM transactions WHERE account_id = %s LIMIT 1", (ACCOUNT,)
+        )
+        (tid,) = await cur.fetchone() or ("?",)
+        found = await readside.labelled_transactions(conn, [tid, "tx-none"])
+        assert [(t, tx.account_id) for t, tx in found.items()] == [(tid, ACCOUNT)]
     assert published
 
 

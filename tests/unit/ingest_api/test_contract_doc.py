@@ -33,6 +33,9 @@ def test_bodies_of_raw_routes_are_documented() -> None:
     body = document["paths"]["/v1/transactions"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/TransactionIn")
     assert document["components"]["schemas"]["TransactionIn"]["additionalProperties"] is False
+    body = document["paths"]["/v1/labels"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/LabelIn")
+    assert document["components"]["schemas"]["LabelIn"]["additionalProperties"] is False
 
 
 def _transaction_schema_validator() -> Draft202012Validator:

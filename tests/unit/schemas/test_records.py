@@ -135,6 +135,7 @@ SUPPORT_RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
         labelled_at=moments,
         transaction_timestamp=moments,
         scenario=maybe_texts,
+        reason=maybe_texts,
     ),
     DeadLetter: st.builds(
         DeadLetter,
