@@ -65,10 +65,13 @@ def run_import(
     out.mkdir(parents=True, exist_ok=True)
     rejected_path = rejected_path or out / REJECTED_FILE
     summary, batches = Summary(), []
-    with rejected_path.open("w", newline="", encoding="utf-8") as report:
-        writer = csv.writer(report)
-        writer.writerow(("row", "transaction_id", "field", "reason"))
-        batches = _read(source, RowReader(mapping), summary, writer, progress)
+    try:
+        with rejected_path.open("w", newline="", encoding="utf-8") as report:
+            writer = csv.writer(report)
+            writer.writerow(("row", "transaction_id", "field", "reason"))
+            batches = _read(source, RowReader(mapping), summary, writer, progress)
+    finally:
+        source.close()
     transactions, labels = _dataset(batches)
     summary.labels = labels.num_rows
     if transactions.num_rows:

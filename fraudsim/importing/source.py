@@ -9,7 +9,7 @@ with the wrong number of fields is skipped by the parser and reported as a rejec
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -47,6 +47,7 @@ class Source:
     _batches: Iterator[Any]
     _position: Any  # () -> how much of ``total`` has been read
     malformed: list[Rejection] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
     _next_row: int = 1
 
     def __iter__(self) -> Iterator[Batch]:
@@ -88,7 +89,7 @@ def _parquet(path: Path, mapping: Mapping) -> Source:
     wanted = mapping.source_columns()
     _check_columns(path, parquet.schema_arrow.names, wanted)
     batches = parquet.iter_batches(PARQUET_BATCH_ROWS, columns=list(wanted))
-    source = Source(path, parquet.metadata.num_rows, batches, lambda: 0)
+    source = Source(path, parquet.metadata.num_rows, batches, lambda: 0, close=parquet.close)
     source._position = lambda: source._next_row - 1
     return source
 
@@ -99,6 +100,14 @@ def _csv(path: Path, mapping: Mapping) -> Source:
     wanted = mapping.source_columns()
     _check_columns(path, header, wanted)
     handle: IO[bytes] = path.open("rb")
+    try:
+        return _csv_reader(path, handle, wanted, options)
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _csv_reader(path: Path, handle: IO[bytes], wanted: tuple[str, ...], options: Any) -> Source:
     malformed: list[Rejection] = []
 
     def skip(row: Any) -> str:
@@ -122,7 +131,7 @@ def _csv(path: Path, mapping: Mapping) -> Source:
             strings_can_be_null=False,
         ),
     )
-    return Source(path, path.stat().st_size, iter(reader), handle.tell, malformed)
+    return Source(path, path.stat().st_size, iter(reader), handle.tell, malformed, handle.close)
 
 
 def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
