@@ -88,31 +88,31 @@ class RowReader:
         """``raw``: source column -> its values in this batch; ``rows``: their row numbers."""
         parsed = {name: self._column(name, raw, len(rows)) for name in TRANSACTION_COLUMNS}
         labels = self._labels(raw, len(rows))
-        accepted, rejected = Accepted(), []
-        for i, row in enumerate(rows):
-            reason = self._accept(i, row, parsed, labels, accepted)
-            if reason is not None:
-                tid = parsed["transaction_id"].values[i]
-                kind = "duplicate" if reason.startswith("duplicate") else reason.split(" ", 1)[0]
-                rejected.append(Rejection(row, mask_pans(tid) if tid else None, kind, reason))
+        errors: dict[int, str] = {}
+        for column in (*parsed.values(), *labels.values()):  # field order: a row's first error
+            for i, error in column.errors.items():
+                errors.setdefault(i, error)
+        accepted, rejected, keep = Accepted(), [], []
+        row_values = zip(*(column.values for column in parsed.values()), strict=True)
+        for i, row in enumerate(row_values):
+            reason = errors.get(i) or self._accept(i, rows[i], row, labels, accepted)
+            if reason is None:
+                keep.append(i)
+                continue
+            tid = parsed["transaction_id"].values[i]
+            kind = "duplicate" if reason.startswith("duplicate") else reason.split(" ", 1)[0]
+            rejected.append(Rejection(rows[i], mask_pans(tid) if tid else None, kind, reason))
+        for name in _KEPT:  # as parsed: the record holds these values unchanged
+            accepted.values[name] = [parsed[name].values[i] for i in keep]
         return accepted, rejected
 
     def _accept(
-        self,
-        i: int,
-        row: int,
-        parsed: dict[str, _Parsed],
-        labels: dict[str, _Parsed],
-        out: Accepted,
+        self, i: int, row: int, values: tuple[Any, ...], labels: dict[str, _Parsed], out: Accepted
     ) -> str | None:
-        """Append row ``i`` to ``out``, or say why not."""
-        for name in (*TRANSACTION_COLUMNS, *labels):
-            column = parsed.get(name) or labels[name]
-            if i in column.errors:
-                return column.errors[i]
-        v = {name: column.values[i] for name, column in parsed.items()}
+        """Append row ``i``'s time, amount and label to ``out``, or say why it is rejected."""
+        v = dict(zip(TRANSACTION_COLUMNS, values, strict=True))
         try:
-            v["timestamp"] = EPOCH + timedelta(milliseconds=v.pop("timestamp"))
+            v["timestamp"] = EPOCH + timedelta(milliseconds=v["timestamp"])
         except OverflowError:
             return "timestamp is out of range"
         if self.mapping.amount_format == "minor_units":
@@ -128,8 +128,6 @@ class RowReader:
         first = self.first_row_of.setdefault(tx.transaction_id, row)
         if first != row:
             return f"duplicate transaction_id: row {first} has it (the first is kept)"
-        for name in _KEPT:
-            out.values[name].append(getattr(tx, name))
         out.ts_ms.append(ts_ms)
         out.cents.append(int(tx.amount.scaleb(MAX_DECIMALS)))
         out.labels["is_fraud"].append(fraud)
