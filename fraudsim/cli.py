@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from fraudsim.importing.cli import import_command
 from fraudsim.registry_cli import models_app
 from fraudsim.simulate.cli import simulate_app
 from fraudsim.train.cli import train_command
@@ -15,5 +16,6 @@ from fraudsim.train.cli import train_command
 
 def register(app: typer.Typer) -> None:
     app.add_typer(simulate_app, name="simulate")
+    app.command("import")(import_command)
     app.command("train")(train_command)
     app.add_typer(models_app, name="models")

@@ -31,6 +31,15 @@ TRANSACTIONS_FILE: Final = "transactions.parquet"
 LABELS_FILE: Final = "labels.parquet"
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TS = pa.timestamp("ms", tz="UTC")
+# The transactions table's columns, in order; the string ones among them are stored
+# dictionary-encoded (few distinct values, many rows).
+TRANSACTION_COLUMNS: Final = ("transaction_id", "account_id", "card_token", "amount", "currency",
+    "merchant_id", "mcc", "country", "city", "lat", "lon", "channel", "device_id", "timestamp",
+    "type")  # fmt: skip
+_STRINGS: Final = ("transaction_id", "account_id", "card_token", "currency", "merchant_id", "mcc",
+                   "country", "city", "channel", "device_id", "type")  # fmt: skip
+# The columns a labels table adds to its transaction's (``rows_table`` carries them along).
+LABEL_COLUMNS: Final = ("is_fraud", "scenario", "labelled_at")
 
 
 def _dictionary(indices: Ints, values: list[str], null: Any = None) -> Any:
@@ -88,12 +97,66 @@ def labels_table(data: SimulatedData) -> Any:
     )
 
 
-def write_dataset(data: SimulatedData, directory: Path) -> tuple[Path, Path]:
+def rows_table(columns: TransactionColumns, labels: dict[str, list[Any]]) -> Any:
+    """Rows given as plain columns (an importer's batch), with their ``LABEL_COLUMNS``
+    (``labelled_at`` in epoch ms), strings not yet dictionary-encoded: batches concatenate,
+    then ``canonical`` orders and encodes them, and ``split_rows`` makes the two tables."""
+    arrays = {name: pa.array(columns.values[name], pa.string()) for name in _STRINGS}
+    arrays |= {name: pa.array(columns.values[name], pa.float64()) for name in ("lat", "lon")}
+    arrays["amount"] = _amounts(np.asarray(columns.cents, dtype=np.int64))
+    arrays["timestamp"] = pa.array(columns.ts_ms, pa.int64()).cast(_TS)
+    table = pa.table({name: arrays[name] for name in TRANSACTION_COLUMNS})
+    table = table.append_column("is_fraud", pa.array(labels["is_fraud"], pa.bool_()))
+    table = table.append_column("scenario", pa.array(labels["scenario"], pa.string()))
+    stamps = pa.array(labels["labelled_at"], pa.int64()).cast(_TS)
+    return table.append_column("labelled_at", stamps)
+
+
+def canonical(table: Any) -> Any:
+    """``table`` in canonical (event time, transaction id) order, strings dictionary-encoded
+    as ``transactions_table`` stores them."""
+    order = pc.sort_indices(table, [("timestamp", "ascending"), ("transaction_id", "ascending")])
+    table = table.take(order)
+    for name in (*_STRINGS[1:], "scenario"):
+        if name in table.column_names:
+            encoded = pc.dictionary_encode(table.column(name).combine_chunks())
+            table = table.set_column(table.column_names.index(name), name, encoded)
+    return table
+
+
+def split_rows(table: Any) -> tuple[Any, Any]:
+    """(transactions, labels) of a ``canonical`` rows table: one label per fraud row, as
+    ``labels_table`` writes them (a transaction without a label is genuine)."""
+    fraud = table.filter(table.column("is_fraud"))
+    labels = pa.table(
+        {
+            "transaction_id": fraud.column("transaction_id"),
+            "account_id": fraud.column("account_id"),
+            "merchant_id": fraud.column("merchant_id"),
+            "is_fraud": fraud.column("is_fraud"),
+            "scenario": fraud.column("scenario"),
+            "labelled_at": fraud.column("labelled_at"),
+            "transaction_timestamp": fraud.column("timestamp"),
+        }
+    )
+    return table.select(list(TRANSACTION_COLUMNS)), labels
+
+
+def write_tables(
+    transactions: Any, labels: Any, directory: Path, metadata: dict[str, str] | None = None
+) -> tuple[Path, Path]:
+    """Write a dataset folder; ``metadata`` goes into both files' key-value metadata."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = directory / TRANSACTIONS_FILE, directory / LABELS_FILE
-    pq.write_table(transactions_table(data), paths[0], compression="zstd")
-    pq.write_table(labels_table(data), paths[1], compression="zstd")
+    for table, path in zip((transactions, labels), paths, strict=True):
+        if metadata:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        pq.write_table(table, path, compression="zstd")
     return paths
+
+
+def write_dataset(data: SimulatedData, directory: Path) -> tuple[Path, Path]:
+    return write_tables(transactions_table(data), labels_table(data), directory)
 
 
 def read_dataset(directory: Path) -> tuple[Any, Any]:
