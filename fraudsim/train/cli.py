@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from fraudsim.train.run import Options
 
 console = Console()
 Registry = Annotated[
@@ -42,19 +48,24 @@ def train_command(
     review_rate: Annotated[float, typer.Option(min=0.0001, max=0.5)] = 0.01,
     decline_precision: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.9,
     train_days: Annotated[int, typer.Option(min=1, help="Training window per fold.")] = 7,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Train on the ledger's transactions and labels from this time on "
+            "(instead of --data): the live loop's verdicts and chargebacks."
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="With --since: up to this time (default now).")
+    ] = None,
+    export_to: Annotated[
+        Path | None, typer.Option(help="With --since: keep the exported data set here.")
+    ] = None,
 ) -> None:
     """Features by the stream's own code, prequential validation, a versioned artifact."""
-    from rich.progress import Progress
-
-    from fraudsim.tables import LABELS_FILE, TRANSACTIONS_FILE
-    from fraudsim.train import report
     from fraudsim.train.folds import Protocol
-    from fraudsim.train.run import Options, train
+    from fraudsim.train.run import Options
 
-    missing = [f for f in (TRANSACTIONS_FILE, LABELS_FILE) if not (data / f).is_file()]
-    if missing:
-        console.print(f"[red]{data} lacks {', '.join(missing)}: run `sentinel simulate generate`")
-        raise typer.Exit(1)
     options = Options(
         data,
         registry,
@@ -68,6 +79,48 @@ def train_command(
     )
     if version:
         options = dataclasses.replace(options, version=version)
+    with ExitStack() as stack:
+        if since is not None:
+            where = export_to or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            options = dataclasses.replace(options, data=_export(since, until, where))
+        _train(options, announce)
+
+
+def _export(since: datetime, until: datetime | None, directory: Path) -> Path:
+    from fraudsim.ledger_data import export
+    from schemas.connections import PostgresConnection
+
+    start, end = _utc(since), _utc(until or datetime.now(UTC))
+    dsn = PostgresConnection().dsn.get_secret_value()
+    try:
+        done = export(dsn, start, end, directory)
+    except ValueError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"ledger {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: {done.transactions:,} "
+        f"transactions, {done.frauds:,} fraud labels, in {directory}"
+    )
+    return directory
+
+
+def _utc(at: datetime) -> datetime:
+    """A time given without a zone is UTC (the ledger's and the cards' zone)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _train(options: Options, announce: bool) -> None:
+    from rich.progress import Progress
+
+    from fraudsim.tables import LABELS_FILE, TRANSACTIONS_FILE
+    from fraudsim.train import report
+    from fraudsim.train.run import train
+
+    data = options.data
+    missing = [f for f in (TRANSACTIONS_FILE, LABELS_FILE) if not (data / f).is_file()]
+    if missing:
+        console.print(f"[red]{data} lacks {', '.join(missing)}: run `sentinel simulate generate`")
+        raise typer.Exit(1)
     began = time.perf_counter()
     with Progress(console=console) as progress:
         result = train(options, progress)

@@ -14,7 +14,7 @@ from fraudsim.simulate import SimConfig, SimulatedData, simulate
 from fraudsim.simulate.config import DAY_MS
 from fraudsim.tables import TransactionColumns, labels_table, transactions_table
 from schemas.pan import contains_pan
-from tests.unit.fraudsim.conftest import STATS_CONFIG
+from tests.support.simulations import STATS_CONFIG
 
 IN_DAY = 0.9692  # P(0 < Normal(43,200 s, 20,000 s) < 86,400 s)
 

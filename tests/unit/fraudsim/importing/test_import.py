@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,7 @@ from fraudsim.importing.run import run_import
 from fraudsim.tables import TRANSACTION_COLUMNS, TransactionColumns, read_dataset
 from fraudsim.train.data import load
 from sentinel_cli.main import app
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import BAD_ROWS, MAPPING, Foreign  # noqa: E402
+from tests.support.foreign_csv import BAD_ROWS, MAPPING, Foreign
 
 
 @pytest.fixture(scope="module")
