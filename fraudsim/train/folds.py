@@ -1,10 +1,11 @@
 """Prequential validation as published: train on a week, wait a week, test the next week.
 
 For a fold starting on day ``S``: train on days [S, S+T); test on days [S+T+D, S+T+D+E).
-On test day ``S+T+D+k`` the frauds of days [S, S+T+k) are known (labels arrive within the
-delay D), so the cards they touched would already be blocked: their transactions are
-dropped from that test day. Folds are shifted back by a week from a start day, so the
-latest fold ends where the first one's test week would.
+On test day ``S+T+D+k`` the frauds of days [S+T-7, S+T+k) are known (labels arrive within
+the delay D), so the cards they touched would already be blocked: their transactions are
+dropped from that test day (with the published 7 training days, [S, S+T+k)). Folds are
+shifted back by a week from a start day, so the latest fold ends where the first one's test
+week would.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Protocol:
     test_days: int = 7
     folds: int = 4
     shift_days: int = 7
+    # The published protocol drops from each test day the cards with a fraud of the 7 days
+    # before the delay or later; a longer training window keeps that test set (comparable).
+    known_days: int = 7
 
     @property
     def span(self) -> int:
@@ -52,7 +56,7 @@ def make_fold(day: Ints, account: Ints, fraud: Bools, start: int, protocol: Prot
     train = np.flatnonzero((day >= start) & (day < start + t))
     # First day from S on when each account had a fraud (a large value for none).
     first = np.full(int(account.max()) + 1 if len(account) else 0, np.iinfo(np.int64).max)
-    hit = fraud & (day >= start)
+    hit = fraud & (day >= start + t - protocol.known_days)
     np.minimum.at(first, account[hit], day[hit])
     in_test = (day >= start + t + d) & (day < start + t + d + e)
     # Test day S+T+D+k knows the frauds of days before S+T+k, i.e. before day - D.

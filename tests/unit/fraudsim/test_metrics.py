@@ -49,6 +49,19 @@ def test_a_fold_drops_cards_known_to_be_compromised_by_each_test_day() -> None:
     assert fold.test.tolist() == [5, 8, 9]
 
 
+def test_a_longer_training_window_keeps_the_published_test_set() -> None:
+    rng = np.random.default_rng(3)
+    day = rng.integers(0, 40, 4_000)
+    account = rng.integers(0, 300, 4_000)
+    fraud = rng.random(4_000) < 0.05
+    published = make_fold(day, account, fraud, 20, Protocol(folds=1))
+    # Three weeks of training reaching back from the same test week: more rows to learn
+    # from, the same cards dropped as known (frauds of the 7 days before the delay on).
+    longer = make_fold(day, account, fraud, 6, Protocol(train_days=21, folds=1))
+    assert longer.test.tolist() == published.test.tolist()
+    assert len(longer.train) > 2 * len(published.train)
+
+
 def test_folds_start_on_the_published_day_when_the_data_is_long_enough() -> None:
     protocol = Protocol()
     assert latest_start(183, protocol) == 115
