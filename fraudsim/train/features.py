@@ -17,7 +17,7 @@ left out: it is measured against the Kafka record's timestamp, which a data set 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -46,9 +46,13 @@ class Features(NamedTuple):
     accepted: Bools
 
 
-def replay(columns: TransactionColumns, rows: Iterable[int]) -> Iterator[dict[str, float] | None]:
+def replay(
+    columns: TransactionColumns, rows: Iterable[int], warm: Sequence[bool] = ()
+) -> Iterator[dict[str, float] | None]:
     """Features of ``rows`` (canonical order), as the live agent computes them; None for a
-    row it refuses (which changes no state)."""
+    row it refuses (which changes no state). A row ``warm`` marks (by position in ``rows``;
+    empty: none) only enters its account's state and yields an empty dict: warm-up history
+    whose features are never read (``sentinel score``), ``apply_at`` as replay's warm-up."""
     accounts: dict[str, AccountFeatures] = {}
     for offset, i in enumerate(rows):
         tx = columns.record(i)
@@ -59,23 +63,30 @@ def replay(columns: TransactionColumns, rows: Iterable[int]) -> Iterator[dict[st
         if state is None:
             state = accounts[tx.account_id] = AccountFeatures(FEATURE_CONFIG)
         # One source partition, offsets in replay order: every event is applied once.
-        yield state.observe_at(feature_event(tx), 0, offset).features
+        if warm and warm[offset]:
+            state.apply_at(feature_event(tx), 0, offset)
+            yield {}
+        else:
+            yield state.observe_at(feature_event(tx), 0, offset).features
 
 
-def _matrix(columns: TransactionColumns, rows: Ints) -> Features:
+def _matrix(columns: TransactionColumns, rows: Ints, warm: Bools | None = None) -> Features:
     out = np.full((len(rows), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
     accepted = np.zeros(len(rows), dtype=bool)
-    for j, features in enumerate(replay(columns, rows.tolist())):
+    flags = () if warm is None else warm.tolist()
+    for j, features in enumerate(replay(columns, rows.tolist(), flags)):
         if features is not None:
-            out[j] = list(features.values())
             accepted[j] = True
+            if features:
+                out[j] = list(features.values())
     return Features(out, accepted)
 
 
-def _chunk(rows: Ints) -> tuple[Ints, Features]:
+def _chunk(task: tuple[Ints, Bools | None]) -> tuple[Ints, Features]:
     if _SHARED is None:
         raise RuntimeError("worker started without the shared rows")
-    return rows, _matrix(_SHARED, rows)
+    rows, warm = task
+    return rows, _matrix(_SHARED, rows, warm)
 
 
 def feature_matrix(
@@ -83,25 +94,28 @@ def feature_matrix(
     account: Ints,
     workers: int = 1,
     on_chunk: Callable[[int, int], None] = lambda _done, _total: None,
+    warm: Bools | None = None,
 ) -> Features:
     """All rows' features (columns in ``FEATURE_NAMES`` order, float32 as the scorer uses)
-    and which rows the live path accepts."""
+    and which rows the live path accepts. Rows ``warm`` marks only enter their account's
+    state (``replay``): their features are NaN, their acceptance is still checked."""
     chunks = max(1, workers * _CHUNKS_PER_WORKER)
     of_row = account % chunks
     order = np.argsort(of_row, kind="stable")  # stable: canonical order within a chunk
     tasks = np.split(order, np.cumsum(np.bincount(of_row, minlength=chunks))[:-1])
     out = np.empty((len(account), len(FEATURE_NAMES)), dtype=np.float32)
     accepted = np.empty(len(account), dtype=bool)
+    jobs = [(rows, None if warm is None else warm[rows]) for rows in tasks]
     if workers <= 1:
-        for done, rows in enumerate(tasks, 1):
-            out[rows], accepted[rows] = _matrix(columns, rows)
+        for done, (rows, flags) in enumerate(jobs, 1):
+            out[rows], accepted[rows] = _matrix(columns, rows, flags)
             on_chunk(done, len(tasks))
         return Features(out, accepted)
     global _SHARED
     _SHARED = columns
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for done, (rows, values) in enumerate(pool.imap_unordered(_chunk, tasks), 1):
+            for done, (rows, values) in enumerate(pool.imap_unordered(_chunk, jobs), 1):
                 out[rows], accepted[rows] = values
                 on_chunk(done, len(tasks))
     finally:

@@ -1,0 +1,80 @@
+"""The scored rows' model inputs: the live agent's features after the warm-up history.
+
+Every row before the end of the range goes through its account's state in the file's order
+(``fraudsim.train.features.feature_matrix``); history rows only enter the state, the scored
+rows get their features. Merchant risk, when the model reads it, is training's
+(``fraudsim.train.merchant_risk``) over the accepted rows, so labels of history rows count
+as they would have live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from decision_core.scoring import Model
+from fraudsim.score.data import Range, ScoreError
+from fraudsim.train import merchant_risk
+from fraudsim.train.data import TrainingData
+from fraudsim.train.features import feature_matrix
+from schemas.features import FEATURE_NAMES
+
+Matrix = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The scored rows (indices into the data, in order), the model's matrix for them (its
+    column order) and which of them the live path accepts."""
+
+    rows: Ints
+    matrix: Matrix
+    accepted: Bools
+    history_rows: int
+    history_refused: int
+
+
+def model_inputs(
+    data: TrainingData,
+    model: Model,
+    scored: Range,
+    workers: int = 1,
+    on_chunk: Callable[[int, int], None] = lambda _done, _total: None,
+) -> Inputs:
+    history = scored.history(data.ts_ms)
+    features = feature_matrix(data.columns, data.account, workers, on_chunk, history)
+    names = list(FEATURE_NAMES)
+    columns = [features.matrix]
+    if set(model.feature_names) & set(merchant_risk.NAMES):
+        columns.append(_merchant_risk(data, features.accepted))
+        names += merchant_risk.NAMES
+    rows = np.flatnonzero(~history)
+    matrix = np.hstack([c[rows] for c in columns])[:, _positions(model, names)]
+    return Inputs(
+        rows,
+        np.ascontiguousarray(matrix),
+        features.accepted[rows],
+        int(history.sum()),
+        int((history & ~features.accepted).sum()),
+    )
+
+
+def _merchant_risk(data: TrainingData, accepted: Bools) -> Matrix:
+    """Every row's merchant risk, NaN for refused rows (which training drops first too)."""
+    out = np.full((len(data), len(merchant_risk.NAMES)), np.nan, dtype=np.float32)
+    kept = data if accepted.all() else data.accepted_only(accepted)
+    out[accepted] = merchant_risk.merchant_risk(kept)
+    return out
+
+
+def _positions(model: Model, names: list[str]) -> list[int]:
+    """Where each of the model's features is among the computed ones."""
+    unknown = [name for name in model.feature_names if name not in names]
+    if unknown:
+        raise ScoreError(f"model {model.version} reads features no one computes: {unknown}")
+    return [names.index(name) for name in model.feature_names]

@@ -1,0 +1,81 @@
+"""The scored file: one row per transaction of the range, written batch by batch.
+
+Columns: ``transaction_id``, ``account_id``, ``timestamp``, ``score`` (the risk score the
+outcome was taken from; null when rejected), ``outcome`` (APPROVE, REVIEW, DECLINE, or
+REJECTED for a row the live path refuses), ``reason_{1,2,3}`` with ``_value`` and
+``_contribution`` (the decision's reason codes, strongest first), ``rejected_reason`` and
+``model_version``. CSV or Parquet by the file's extension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from decision_core.scoring import REASONS_PER_DECISION
+from fraudsim.score.data import ScoreError
+from schemas.records import ReasonCode
+
+REJECTED = "REJECTED"
+_REASONS = [
+    field
+    for k in range(1, REASONS_PER_DECISION + 1)
+    for field in (
+        pa.field(f"reason_{k}", pa.string()),
+        pa.field(f"reason_{k}_value", pa.float64()),
+        pa.field(f"reason_{k}_contribution", pa.float64()),
+    )
+]
+SCHEMA = pa.schema(
+    [
+        pa.field("transaction_id", pa.string()),
+        pa.field("account_id", pa.string()),
+        pa.field("timestamp", pa.timestamp("ms", tz="UTC")),
+        pa.field("score", pa.float64()),
+        pa.field("outcome", pa.string()),
+        *_REASONS,
+        pa.field("rejected_reason", pa.string()),
+        pa.field("model_version", pa.string()),
+    ]
+)
+
+
+class Writer(Protocol):
+    def write_batch(self, batch: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_writer(path: Path) -> Writer:
+    """A streaming writer for ``path``: ``.csv`` or ``.parquet``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        writer: Writer = pacsv.CSVWriter(str(path), SCHEMA)
+        return writer
+    if suffix == ".parquet":
+        writer = pq.ParquetWriter(str(path), SCHEMA, compression="zstd")
+        return writer
+    raise ScoreError(f"--out {path}: the extension must be .csv or .parquet")
+
+
+def summary_path(path: Path) -> Path:
+    """The JSON summary beside the output: ``scores.csv`` -> ``scores.summary.json``."""
+    return path.with_suffix(".summary.json")
+
+
+def reason_columns(reasons: Sequence[Sequence[ReasonCode] | None]) -> dict[str, list[Any]]:
+    """The reason columns of a batch (None: a rejected row, no reasons)."""
+    columns: dict[str, list[Any]] = {field.name: [] for field in _REASONS}
+    for row in reasons:
+        for k in range(REASONS_PER_DECISION):
+            code = row[k] if row is not None and k < len(row) else None
+            columns[f"reason_{k + 1}"].append(code.feature if code else None)
+            columns[f"reason_{k + 1}_value"].append(code.value if code else None)
+            columns[f"reason_{k + 1}_contribution"].append(code.contribution if code else None)
+    return columns
