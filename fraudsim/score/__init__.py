@@ -3,5 +3,5 @@
 Features by the live agent's code (``fraudsim.train.features``), with the history before
 the scored range replayed as warm-up state; merchant risk by training's definition;
 scores, reason codes and outcomes by the decision core (``decision_core.scoring``,
-``rule_engine.decide``). No Kafka, no ledger.
+``decision_core.judge.RulesJudge``). No Kafka, no ledger.
 """

@@ -46,10 +46,14 @@ def score_command(
     decline_at: Annotated[
         float | None, typer.Option(min=0.0, help="Override the card's decline_at.")
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="Rules JSON as `sentinel rules load` reads (default: model only)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the features.")] = 2,
 ) -> None:
-    """Features by the stream's own code after warm-up history, scores, outcomes and reason
-    codes from a registered model (model only: no rules). No Kafka, no ledger."""
+    """Features by the stream's own code after warm-up history, then scores, outcomes and
+    reason codes as the agents decide (a rules file's rules, if given). No Kafka, no ledger."""
     from rich.progress import Progress, TaskID
 
     from decision_core.thresholds import ThresholdOverrides
@@ -60,7 +64,7 @@ def score_command(
     try:
         options = Options(
             data, registry, out, model, Range(_ms(start), _ms(end)),
-            ThresholdOverrides(review_at, decline_at), workers,
+            ThresholdOverrides(review_at, decline_at), rules, workers,
         )  # fmt: skip
         with Progress(console=console) as progress:
             tasks: dict[str, TaskID] = {}
@@ -77,7 +81,7 @@ def score_command(
     console.print(
         f"{summary['rows_scored']} scored, {summary['rejected']} rejected, "
         f"outcomes {summary['outcomes']} with {summary['model_version']} "
-        f"({summary['rules']}); {summary['rows_read_per_second']} rows/s read -> {out}, "
+        f"({summary['rules']['note']}); {summary['rows_read_per_second']} rows/s read -> {out}, "
         f"{summary_path(out)}"
     )
 

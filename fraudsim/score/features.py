@@ -29,14 +29,23 @@ Bools = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """The scored rows (indices into the data, in order), the model's matrix for them (its
-    column order) and which of them the live path accepts."""
+    """The scored rows (indices into the data, in order), their features (columns
+    ``names``: the account's, then merchant risk when computed), the model's columns among
+    them, which rows the live path accepts and each row's home country (for the rules)."""
 
     rows: Ints
-    matrix: Matrix
+    names: tuple[str, ...]
+    features: Matrix
+    positions: list[int]
     accepted: Bools
+    homes: list[str | None]
     history_rows: int
     history_refused: int
+
+    def model_matrix(self, part: slice) -> Matrix:
+        """The accepted rows of ``part`` in the model's column order."""
+        chosen = self.features[part][self.accepted[part]]
+        return np.ascontiguousarray(chosen[:, self.positions])
 
 
 def model_inputs(
@@ -45,20 +54,26 @@ def model_inputs(
     scored: Range,
     workers: int = 1,
     on_chunk: Callable[[int, int], None] = lambda _done, _total: None,
+    merchant: bool = False,
 ) -> Inputs:
+    """``merchant``: compute merchant risk even when the model does not read it (the rules
+    may: live, every transaction carries it)."""
     history = scored.history(data.ts_ms)
-    features = feature_matrix(data.columns, data.account, workers, on_chunk, history)
-    names = list(FEATURE_NAMES)
-    columns = [features.matrix]
-    if set(model.feature_names) & set(merchant_risk.NAMES):
-        columns.append(_merchant_risk(data, features.accepted))
-        names += merchant_risk.NAMES
+    features = feature_matrix(data.columns, data.account, workers, on_chunk, history, True)
     rows = np.flatnonzero(~history)
-    matrix = np.hstack([c[rows] for c in columns])[:, _positions(model, names)]
+    names: tuple[str, ...] = FEATURE_NAMES
+    columns = [features.matrix[rows]]
+    if merchant or set(model.feature_names) & set(merchant_risk.NAMES):
+        columns.append(_merchant_risk(data, features.accepted)[rows])
+        names += merchant_risk.NAMES
+    homes = features.homes or []
     return Inputs(
         rows,
-        np.ascontiguousarray(matrix),
+        names,
+        np.hstack(columns) if len(columns) > 1 else columns[0],
+        _positions(model, names),
         features.accepted[rows],
+        [homes[i] for i in rows.tolist()],
         int(history.sum()),
         int((history & ~features.accepted).sum()),
     )
@@ -72,7 +87,7 @@ def _merchant_risk(data: TrainingData, accepted: Bools) -> Matrix:
     return out
 
 
-def _positions(model: Model, names: list[str]) -> list[int]:
+def _positions(model: Model, names: tuple[str, ...]) -> list[int]:
     """Where each of the model's features is among the computed ones."""
     unknown = [name for name in model.feature_names if name not in names]
     if unknown:

@@ -2,7 +2,8 @@
 
 Columns: ``transaction_id``, ``account_id``, ``timestamp``, ``score`` (the risk score the
 outcome was taken from; null when rejected), ``outcome`` (APPROVE, REVIEW, DECLINE, or
-REJECTED for a row the live path refuses), ``reason_{1,2,3}`` with ``_value`` and
+REJECTED for a row the live path refuses), ``rules_fired`` and ``shadow_rules_fired`` (rule
+ids joined by ``;``), ``reason_{1,2,3}`` with ``_value`` and
 ``_contribution`` (the decision's reason codes, strongest first), ``rejected_reason`` and
 ``model_version``. CSV or Parquet by the file's extension.
 """
@@ -38,6 +39,8 @@ SCHEMA = pa.schema(
         pa.field("timestamp", pa.timestamp("ms", tz="UTC")),
         pa.field("score", pa.float64()),
         pa.field("outcome", pa.string()),
+        pa.field("rules_fired", pa.string()),
+        pa.field("shadow_rules_fired", pa.string()),
         *_REASONS,
         pa.field("rejected_reason", pa.string()),
         pa.field("model_version", pa.string()),

@@ -1,10 +1,10 @@
 """One scoring run: load, warm up, score in batches, write the rows and a JSON summary.
 
-Model only: offline there is no rules topic, and the analysts' rules are not applied (see
-docs/scoring.md). The outcome is the decision core's policy (``rule_engine.decide``) with
-no rule verdict, under the thresholds the agent would take (``select_thresholds``: the
-card's unless overridden); reason codes as the agent gives them (exact TreeSHAP where the
-outcome stops a payment, ``exact_reasons``).
+Each scored row is decided as the agents decide it: the model's score (``Model``), then the
+agents' judge (``RulesJudge``: a rules file's rules, if given, and the policy under the
+thresholds the agent would take, ``select_thresholds``); reason codes as the agent gives
+them (exact TreeSHAP where the outcome stops a payment, ``exact_reasons``). Offline there is
+no rules topic: without ``--rules`` the model decides alone, as with an empty rule set.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from decision_core.judge import RulesJudge
+from decision_core.records import Judgement
+from decision_core.reference import ReferenceData
 from decision_core.scoring import Model, exact_reasons
 from decision_core.thresholds import NO_OVERRIDES, ThresholdOverrides, select_thresholds
 from fraudsim.registry import RegistryError, check, current_version
@@ -27,11 +30,15 @@ from fraudsim.score.data import Range, ScoreError, load
 from fraudsim.score.features import Inputs, model_inputs
 from fraudsim.score.output import REJECTED, SCHEMA, open_writer, reason_columns, summary_path
 from fraudsim.train.data import TrainingData
-from rule_engine import RuleVerdict, Thresholds, decide
+from replay.candidate import check_rules, load_rule_file
+from replay.errors import ReplayError
+from rule_engine import BreakerConfig, DeclineBreaker, RuleSet, RuleSpec, Thresholds
+from schemas.records import ReasonCode, RuleHit
 from schemas.validation import transaction_problem
 
-NO_RULES = RuleVerdict()
-RULES_NOTE = "none: model only (no rules topic offline; see docs/scoring.md)"
+RULE_SEPARATOR = ";"
+RULES_NOTE = "model only: no rules file given (offline there is no rules topic)"
+RULES_APPLIED = "the file's rules with the agents' judge; no decline breaker, no named lists"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class Options:
     model: str | None = None  # None: the registry's CURRENT
     scored: Range = Range()
     thresholds: ThresholdOverrides = NO_OVERRIDES
+    rules: Path | None = None  # a rules file (`sentinel rules load`'s format); None: model only
     workers: int = 2
     batch_rows: int = 20_000
 
@@ -72,21 +80,21 @@ def score(opts: Options, progress: Progress = lambda _s, _d, _t: None) -> dict[s
     began = time.perf_counter()
     model = load_model(opts.registry, opts.model)
     thresholds, source = select_thresholds(model.card, opts.thresholds)
+    judge = judge_for(opts.rules, thresholds)
     data = load(opts.data, opts.scored)
-    inputs = model_inputs(
-        data, model, opts.scored, opts.workers, lambda d, t: progress("features", d, t)
-    )
+    stage = lambda d, t: progress("features", d, t)  # noqa: E731
+    inputs = model_inputs(data, model, opts.scored, opts.workers, stage, opts.rules is not None)
     features_s = time.perf_counter() - began
     tally = Tally()
     writer = open_writer(opts.out)
     try:
-        for done, batch in _batches(data, inputs, model, thresholds, opts.batch_rows, tally):
+        for done, batch in _batches(data, inputs, model, judge, opts.batch_rows, tally):
             writer.write_batch(batch)
             progress("scoring", done, len(inputs.rows))
     finally:
         writer.close()
     seconds = time.perf_counter() - began
-    summary = _summary(opts, model, (thresholds, source), data, inputs, tally)
+    summary = _summary(opts, model, (thresholds, source), judge, (data, inputs), tally)
     summary["seconds"] = {"total": round(seconds, 2), "features": round(features_s, 2)}
     # Every row read costs a pass through its account's state, history included.
     summary["rows_read"] = len(data)
@@ -96,36 +104,75 @@ def score(opts: Options, progress: Progress = lambda _s, _d, _t: None) -> dict[s
 
 
 def _batches(
-    data: TrainingData,
-    inputs: Inputs,
-    model: Model,
-    thresholds: Thresholds,
-    size: int,
-    tally: Tally,
+    data: TrainingData, inputs: Inputs, model: Model, judge: RulesJudge, size: int, tally: Tally
 ) -> Iterator[tuple[int, Any]]:
+    names, record = inputs.names, data.columns.record
     for start in range(0, len(inputs.rows), size):
         part = slice(start, start + size)
         rows, accepted = inputs.rows[part], inputs.accepted[part]
-        assessment = model.assess_matrix(inputs.matrix[part][accepted])
-        decisions = [decide(s, NO_RULES, thresholds) for s in assessment.scores]
-        outcomes = [d.outcome for d in decisions]
-        reasons = iter(assessment.reasons(exact_reasons(outcomes)))
-        scores, named = iter(d.score for d in decisions), iter(o.value for o in outcomes)
-        out: dict[str, list[Any]] = {"score": [], "outcome": [], "rejected_reason": []}
-        why: list[Any] = []
-        for i, ok in zip(rows.tolist(), accepted.tolist(), strict=True):
-            problem = None if ok else transaction_problem(data.columns.record(i), None)
-            out["score"].append(next(scores) if ok else None)
-            out["outcome"].append(next(named) if ok else REJECTED)
-            out["rejected_reason"].append(problem)
-            why.append(next(reasons) if ok else None)
+        assessment = model.assess_matrix(inputs.model_matrix(part))
+        kept = rows[accepted].tolist()
+        homes = [h for h, ok in zip(inputs.homes[part], accepted.tolist(), strict=True) if ok]
+        values = inputs.features[part][accepted].tolist()
+        judgements = [
+            judge(record(i), dict(zip(names, row, strict=True)), score, home)
+            for i, row, score, home in zip(kept, values, assessment.scores, homes, strict=True)
+        ]
+        reasons = assessment.reasons(exact_reasons([j.outcome for j in judgements]))
+        out = _columns(data, rows, accepted, iter(judgements), iter(reasons))
         tally.rows += len(rows)
         tally.rejected += int((~accepted).sum())
         tally.outcomes.update(out["outcome"])
-        yield (
-            start + len(rows),
-            _record_batch(data, rows, model.version, {**out, **reason_columns(why)}),
-        )
+        yield start + len(rows), _record_batch(data, rows, model.version, out)
+
+
+def _columns(
+    data: TrainingData,
+    rows: Any,
+    accepted: Any,
+    judgements: Iterator[Judgement],
+    reasons: Iterator[tuple[ReasonCode, ...]],
+) -> dict[str, list[Any]]:
+    """A batch's computed columns, in row order: a decision, or REJECTED and why."""
+    names = ("score", "outcome", "rules_fired", "shadow_rules_fired", "rejected_reason")
+    out: dict[str, list[Any]] = {name: [] for name in names}
+    why: list[tuple[ReasonCode, ...] | None] = []
+    found: tuple[Any, ...]
+    for i, ok in zip(rows.tolist(), accepted.tolist(), strict=True):
+        if ok:
+            j = next(judgements)
+            found = (j.risk_score, j.outcome.value, _ids(j.rules_fired),
+                     _ids(j.shadow_rules_fired), None)  # fmt: skip
+            why.append(next(reasons))
+        else:
+            found = (None, REJECTED, None, None, transaction_problem(data.columns.record(i), None))
+            why.append(None)
+        for name, value in zip(names, found, strict=True):
+            out[name].append(value)
+    return {**out, **reason_columns(why)}
+
+
+def _ids(hits: tuple[RuleHit, ...]) -> str:
+    return RULE_SEPARATOR.join(hit.rule_id for hit in hits)
+
+
+def judge_for(rules: Path | None, thresholds: Thresholds) -> RulesJudge:
+    """The agents' judge over the rules of ``rules`` (none: the model alone decides, as with
+    an empty rules topic). No decline breaker: it caps a rule's declines per second of wall
+    clock, which an offline run compresses (replay's "no breaker")."""
+    specs = [] if rules is None else _rule_file(rules)
+    reference = ReferenceData(RuleSet.build(specs))
+    return RulesJudge(reference, thresholds, DeclineBreaker(BreakerConfig(max_share=1.0)))
+
+
+def _rule_file(path: Path) -> list[RuleSpec]:
+    """The rules of a ``sentinel rules load`` file, every one compiling (replay's reader)."""
+    try:
+        specs = load_rule_file(path)
+        check_rules(specs)
+    except ReplayError as exc:
+        raise ScoreError(str(exc)) from exc
+    return specs
 
 
 def _record_batch(data: TrainingData, rows: Any, version: str, computed: dict[str, Any]) -> Any:
@@ -141,6 +188,13 @@ def _record_batch(data: TrainingData, rows: Any, version: str, computed: dict[st
     return pa.RecordBatch.from_pydict(columns, schema=SCHEMA)
 
 
+def _rules_note(path: Path | None, judge: RulesJudge) -> dict[str, Any]:
+    rules = judge.reference.rules
+    active = [spec.rule_id for spec in rules.specs.values()]
+    return {"file": str(path) if path else None, "rules": active,
+            "note": RULES_NOTE if path is None else RULES_APPLIED}  # fmt: skip
+
+
 def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
@@ -149,11 +203,12 @@ def _summary(
     opts: Options,
     model: Model,
     chosen: tuple[Thresholds, str],
-    data: TrainingData,
-    inputs: Inputs,
+    judge: RulesJudge,
+    read: tuple[TrainingData, Inputs],
     tally: Tally,
 ) -> dict[str, Any]:
     thresholds, source = chosen
+    data, inputs = read
     history_ms = data.ts_ms[opts.scored.history(data.ts_ms)]
     return {
         "data": str(opts.data),
@@ -164,7 +219,7 @@ def _summary(
             "decline_at": thresholds.decline_at,
             "source": source,
         },
-        "rules": RULES_NOTE,
+        "rules": _rules_note(opts.rules, judge),
         "warm_up": {
             "rows": inputs.history_rows,
             "refused": inputs.history_refused,

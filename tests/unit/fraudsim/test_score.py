@@ -23,7 +23,7 @@ from fraudsim.simulate.config import DAY_MS
 from fraudsim.tables import LABELS_FILE, TRANSACTIONS_FILE, labels_table, transactions_table
 from fraudsim.train import merchant_risk
 from fraudsim.train.data import load
-from fraudsim.train.features import feature_matrix
+from fraudsim.train.features import feature_matrix, observations
 from fraudsim.train.model import DEFAULT, fit, predict
 from schemas.features import FEATURE_NAMES
 from sentinel_cli.main import app
@@ -151,7 +151,47 @@ def test_outcomes_follow_the_cards_thresholds_and_reasons_push_towards_fraud(
         assert row["reason_1"] is None or row["reason_1_contribution"] > 0
     assert {"APPROVE", "REVIEW", "DECLINE"} <= set(summary["outcomes"])
     assert summary["thresholds"] == {**THRESHOLDS, "source": "card"}
-    assert summary["rules"].startswith("none")
+    assert summary["rules"]["file"] is None and summary["rules"]["rules"] == []
+
+
+RULES = {
+    "rules": [
+        {"rule_id": "abroad", "name": "Away from home", "action": "REVIEW", "priority": 10,
+         "expression": "home_country != null and country != home_country"},
+        {"rule_id": "big", "name": "Big", "expression": "amount > 150", "action": "DECLINE",
+         "priority": 20},
+    ]
+}  # fmt: skip
+
+
+def test_a_rules_file_decides_with_the_home_country_the_replay_learned(
+    dataset: Path, registry: Path, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    out = tmp_path / "scores.parquet"
+    start = _start(dataset, 14)
+    summary = score(Options(dataset, registry, out, scored=Range(start, None), rules=rules))
+    data = load(dataset)
+    homes = {
+        data.columns.values["transaction_id"][i]: (o.home_country, data.columns.record(i))
+        for i, o in enumerate(observations(data.columns, range(len(data))))
+        if o is not None
+    }
+    abroad = big = 0
+    for row in _scores(out):
+        if row["outcome"] == REJECTED:
+            continue
+        home, tx = homes[row["transaction_id"]]
+        fired = set(filter(None, row["rules_fired"].split(";")))
+        want = {"abroad"} if home is not None and tx.country != home else set()
+        want |= {"big"} if tx.amount > 150 else set()
+        assert fired == want, row
+        assert "big" not in fired or row["outcome"] == "DECLINE"
+        assert "abroad" not in fired or row["outcome"] != "APPROVE"
+        abroad, big = abroad + ("abroad" in fired), big + ("big" in fired)
+    assert abroad > 0 and big > 0
+    assert summary["rules"]["rules"] == ["abroad", "big"]
 
 
 def test_the_range_and_the_output_are_checked(registry: Path, tmp_path: Path) -> None:
