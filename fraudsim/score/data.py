@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from fraudsim.tables import LABELS_FILE, TRANSACTIONS_FILE, epoch_ms
 from fraudsim.train.data import TrainingData, prepare
+from schemas.enums import Channel, TxType
 
 _TS = pa.timestamp("ms", tz="UTC")
 
@@ -59,9 +60,26 @@ def load(directory: Path, scored: Range) -> TrainingData:
         transactions = transactions.filter(pa.array(before))
     labels = _labels(directory / LABELS_FILE, transactions.column("transaction_id"))
     try:
-        return prepare(transactions, labels)
+        data = prepare(transactions, labels)
     except KeyError as exc:
         raise ScoreError(f"{path} lacks the column {exc}: see fraudsim/tables.py") from exc
+    _check_enums(data, path)
+    return data
+
+
+def _check_enums(data: TrainingData, path: Path) -> None:
+    """Refuse a value the Transaction contract cannot hold, naming its first row, before
+    the replay would stop on it (the live path could not even decode such a record)."""
+    for name, kind in (("channel", Channel), ("type", TxType)):
+        values = data.columns.values[name]
+        unknown = set(values) - {member.value for member in kind}
+        if unknown:
+            row = next(i for i, v in enumerate(values) if v in unknown)
+            tid = data.columns.values["transaction_id"][row]
+            raise ScoreError(
+                f"{path}: row {row} (transaction {tid}): {name} {values[row]!r} is not one of "
+                f"{[member.value for member in kind]}"
+            )
 
 
 def _labels(path: Path, transaction_ids: Any) -> Any:

@@ -83,7 +83,10 @@ def _merchant_risk(data: TrainingData, accepted: Bools) -> Matrix:
     """Every row's merchant risk, NaN for refused rows (which training drops first too)."""
     out = np.full((len(data), len(merchant_risk.NAMES)), np.nan, dtype=np.float32)
     kept = data if accepted.all() else data.accepted_only(accepted)
-    out[accepted] = merchant_risk.merchant_risk(kept)
+    try:
+        out[accepted] = merchant_risk.merchant_risk(kept)
+    except ValueError as exc:  # labels it cannot use as the live job would
+        raise ScoreError(f"merchant risk: {exc}") from exc
     return out
 
 

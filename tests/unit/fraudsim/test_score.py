@@ -194,7 +194,17 @@ def test_a_rules_file_decides_with_the_home_country_the_replay_learned(
     assert summary["rules"]["rules"] == ["abroad", "big"]
 
 
-def test_the_range_and_the_output_are_checked(registry: Path, tmp_path: Path) -> None:
+def test_the_range_and_the_output_are_checked(
+    dataset: Path, registry: Path, tmp_path: Path
+) -> None:
+    table = pq.read_table(dataset / TRANSACTIONS_FILE)
+    channels = table.column("channel").to_pylist()
+    channels[7] = "PIGEON"
+    bad = table.set_column(table.schema.get_field_index("channel"), "channel", [channels])
+    pq.write_table(bad, tmp_path / TRANSACTIONS_FILE)
+    with pytest.raises(ScoreError, match="row 7 .*channel 'PIGEON'"):
+        score(Options(tmp_path, registry, tmp_path / "x.csv"))
+    (tmp_path / TRANSACTIONS_FILE).unlink()
     with pytest.raises(ScoreError, match="before"):
         Range(5, 5)
     with pytest.raises(ScoreError, match="no model"):
