@@ -54,17 +54,23 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+def check_out(path: Path) -> str:
+    """The output's format from its extension (``csv`` or ``parquet``), checked before any work."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "parquet"):
+        raise ScoreError(f"--out {path}: the extension must be .csv or .parquet")
+    return suffix
+
+
 def open_writer(path: Path) -> Writer:
     """A streaming writer for ``path``: ``.csv`` or ``.parquet``."""
+    kind = check_out(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if kind == "csv":
         writer: Writer = pacsv.CSVWriter(str(path), SCHEMA)
         return writer
-    if suffix == ".parquet":
-        writer = pq.ParquetWriter(str(path), SCHEMA, compression="zstd")
-        return writer
-    raise ScoreError(f"--out {path}: the extension must be .csv or .parquet")
+    writer = pq.ParquetWriter(str(path), SCHEMA, compression="zstd")
+    return writer
 
 
 def summary_path(path: Path) -> Path:

@@ -28,7 +28,14 @@ from decision_core.thresholds import NO_OVERRIDES, ThresholdOverrides, select_th
 from fraudsim.registry import RegistryError, check, current_version
 from fraudsim.score.data import Range, ScoreError, load
 from fraudsim.score.features import Inputs, model_inputs
-from fraudsim.score.output import REJECTED, SCHEMA, open_writer, reason_columns, summary_path
+from fraudsim.score.output import (
+    REJECTED,
+    SCHEMA,
+    check_out,
+    open_writer,
+    reason_columns,
+    summary_path,
+)
 from fraudsim.train.data import TrainingData
 from replay.candidate import check_rules, load_rule_file
 from replay.errors import ReplayError
@@ -78,6 +85,7 @@ def load_model(registry: Path, version: str | None) -> Model:
 def score(opts: Options, progress: Progress = lambda _s, _d, _t: None) -> dict[str, Any]:
     """Score ``opts.data`` into ``opts.out``; returns the summary (also written beside it)."""
     began = time.perf_counter()
+    check_out(opts.out)
     model = load_model(opts.registry, opts.model)
     thresholds, source = select_thresholds(model.card, opts.thresholds)
     judge = judge_for(opts.rules, thresholds)
@@ -95,10 +103,11 @@ def score(opts: Options, progress: Progress = lambda _s, _d, _t: None) -> dict[s
         writer.close()
     seconds = time.perf_counter() - began
     summary = _summary(opts, model, (thresholds, source), judge, (data, inputs), tally)
-    summary["seconds"] = {"total": round(seconds, 2), "features": round(features_s, 2)}
+    summary["seconds"] = {"total": round(seconds, 2), "load_and_features": round(features_s, 2)}
     # Every row read costs a pass through its account's state, history included.
     summary["rows_read"] = len(data)
     summary["rows_read_per_second"] = round(len(data) / seconds) if seconds else None
+    summary["rows_scored_per_second"] = round(tally.rows / seconds) if seconds else None
     summary_path(opts.out).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
