@@ -200,7 +200,10 @@ def _record_batch(data: TrainingData, rows: Any, version: str, computed: dict[st
 def _rules_note(path: Path | None, judge: RulesJudge) -> dict[str, Any]:
     rules = judge.reference.rules
     active = [spec.rule_id for spec in rules.specs.values()]
-    return {"file": str(path) if path else None, "rules": active,
+    # A rule that cannot be evaluated (as one reading a named list, empty offline) is not
+    # fired; how often, per rule, as the agents count it.
+    failures = {rule: n for rule in active if (n := judge.failures.total(rule))}
+    return {"file": str(path) if path else None, "rules": active, "failures": failures,
             "note": RULES_NOTE if path is None else RULES_APPLIED}  # fmt: skip
 
 

@@ -160,6 +160,8 @@ RULES = {
          "expression": "home_country != null and country != home_country"},
         {"rule_id": "big", "name": "Big", "expression": "amount > 150", "action": "DECLINE",
          "priority": 20},
+        {"rule_id": "listed", "name": "Listed", "expression": "card_token in lists.blocked",
+         "action": "DECLINE", "priority": 30},
     ]
 }  # fmt: skip
 
@@ -191,7 +193,9 @@ def test_a_rules_file_decides_with_the_home_country_the_replay_learned(
         assert "abroad" not in fired or row["outcome"] != "APPROVE"
         abroad, big = abroad + ("abroad" in fired), big + ("big" in fired)
     assert abroad > 0 and big > 0
-    assert summary["rules"]["rules"] == ["abroad", "big"]
+    assert summary["rules"]["rules"] == ["abroad", "big", "listed"]
+    # Offline there are no named lists: a rule reading one fails on every row, counted.
+    assert summary["rules"]["failures"] == {"listed": summary["rows_scored"]}
 
 
 def test_the_range_and_the_output_are_checked(
