@@ -1,11 +1,12 @@
 """The scored file: one row per transaction of the range, written batch by batch.
 
 Columns: ``transaction_id``, ``account_id``, ``timestamp``, ``score`` (the risk score the
-outcome was taken from; null when rejected), ``outcome`` (APPROVE, REVIEW, DECLINE, or
+outcome was taken from: the model's plus the fired rules' adjustments; null when rejected),
+``model_score`` (the model's own probability), ``outcome`` (APPROVE, REVIEW, DECLINE, or
 REJECTED for a row the live path refuses), ``rules_fired`` and ``shadow_rules_fired`` (rule
-ids joined by ``;``), ``reason_{1,2,3}`` with ``_value`` and
-``_contribution`` (the decision's reason codes, strongest first), ``rejected_reason`` and
-``model_version``. CSV or Parquet by the file's extension.
+ids joined by ``;``), ``reason_{1,2,3}`` with ``_value`` and ``_contribution`` (the
+decision's reason codes, strongest first), ``rejected_reason`` and ``model_version``. CSV or
+Parquet by the file's extension.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SCHEMA = pa.schema(
         pa.field("account_id", pa.string()),
         pa.field("timestamp", pa.timestamp("ms", tz="UTC")),
         pa.field("score", pa.float64()),
+        pa.field("model_score", pa.float64()),
         pa.field("outcome", pa.string()),
         pa.field("rules_fired", pa.string()),
         pa.field("shadow_rules_fired", pa.string()),

@@ -129,6 +129,7 @@ def _batches(
         ]
         reasons = assessment.reasons(exact_reasons([j.outcome for j in judgements]))
         out = _columns(data, rows, accepted, iter(judgements), iter(reasons))
+        out["model_score"] = _spread(assessment.scores, accepted)
         tally.rows += len(rows)
         tally.rejected += int((~accepted).sum())
         tally.outcomes.update(out["outcome"])
@@ -159,6 +160,12 @@ def _columns(
         for name, value in zip(names, found, strict=True):
             out[name].append(value)
     return {**out, **reason_columns(why)}
+
+
+def _spread(values: list[float], accepted: Any) -> list[float | None]:
+    """Values of the accepted rows, None in the rejected rows' places."""
+    found = iter(values)
+    return [next(found) if ok else None for ok in accepted.tolist()]
 
 
 def _ids(hits: tuple[RuleHit, ...]) -> str:

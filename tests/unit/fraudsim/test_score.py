@@ -106,7 +106,8 @@ def test_warm_up_gives_the_full_replays_scores_and_differs_without_history(
     assert len(written) == int((data.ts_ms >= start).sum())
     assert all(r["timestamp"].timestamp() * 1000 >= start for r in written)
     scored = [r for r in written if r["outcome"] != REJECTED]
-    assert [r["score"] for r in scored] == pytest.approx(
+    assert [r["score"] for r in scored] == [r["model_score"] for r in scored]  # no rules
+    assert [r["model_score"] for r in scored] == pytest.approx(
         [by_id[r["transaction_id"]] for r in scored], abs=1e-6
     )
 
