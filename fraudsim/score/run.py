@@ -87,6 +87,9 @@ def score(opts: Options, progress: Progress = lambda _s, _d, _t: None) -> dict[s
     began = time.perf_counter()
     check_out(opts.out)
     model = load_model(opts.registry, opts.model)
+    # The agents score small batches on one thread (``Model.load``); a file's batches are
+    # big enough for XGBoost's threads (the values do not depend on them).
+    model.booster.set_param({"nthread": opts.workers})
     thresholds, source = select_thresholds(model.card, opts.thresholds)
     judge = judge_for(opts.rules, thresholds)
     data = load(opts.data, opts.scored)
