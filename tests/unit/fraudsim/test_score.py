@@ -27,6 +27,7 @@ from fraudsim.train.features import feature_matrix, observations
 from fraudsim.train.model import DEFAULT, fit, predict
 from schemas.features import FEATURE_NAMES
 from sentinel_cli.main import app
+from tests.support.foreign_csv import FOREIGN_CONFIG, MAPPING, write_foreign
 
 # About 4,700 transactions over four weeks: scored in about a second.
 CONFIG = SimConfig(customers=150, terminals=2000, days=28, seed=4)
@@ -233,3 +234,23 @@ def test_the_command_scores_a_range(dataset: Path, registry: Path, tmp_path: Pat
     bad = CliRunner().invoke(app, [*args[:5], "--out", str(tmp_path / "x.json")])
     assert bad.exit_code == 1
     assert "extension" in bad.output
+
+
+def test_a_foreign_csv_imported_is_scored(registry: Path, tmp_path: Path) -> None:
+    """`sentinel import` writes what `sentinel score` reads (the model is this file's: its
+    features are the stream's, whatever data it learned from)."""
+    foreign = write_foreign(FOREIGN_CONFIG, tmp_path / "export.csv", spoil=False)
+    data = tmp_path / "imported"
+    runner = CliRunner()
+    imported = runner.invoke(
+        app, ["import", str(foreign.path), "--mapping", str(MAPPING), "--out", str(data)]
+    )
+    assert imported.exit_code == 0, imported.output
+    out = tmp_path / "scores.csv"
+    args = ["score", "--data", str(data), "--registry", str(registry), "--out", str(out),
+            "--from", "2018-04-21", "--workers", "1"]  # fmt: skip
+    scored = runner.invoke(app, args)
+    assert scored.exit_code == 0, scored.output
+    summary = json.loads(summary_path(out).read_text())
+    assert summary["warm_up"]["rows"] > 0 and summary["rows_scored"] > 0
+    assert summary["rows_scored"] + summary["rejected"] == len(pa.csv.read_csv(out))
