@@ -3,8 +3,8 @@
 Every row before the end of the range goes through its account's state in the file's order
 (``fraudsim.train.features.feature_matrix``); history rows only enter the state, the scored
 rows get their features. Merchant risk, when the model reads it, is training's
-(``fraudsim.train.merchant_risk``) over the accepted rows, so labels of history rows count
-as they would have live.
+(``fraudsim.train.merchant_risk``) over the accepted rows: a label counts from the hour
+after its ``labelled_at``, as it would have live.
 """
 
 from __future__ import annotations
@@ -83,10 +83,7 @@ def _merchant_risk(data: TrainingData, accepted: Bools) -> Matrix:
     """Every row's merchant risk, NaN for refused rows (which training drops first too)."""
     out = np.full((len(data), len(merchant_risk.NAMES)), np.nan, dtype=np.float32)
     kept = data if accepted.all() else data.accepted_only(accepted)
-    try:
-        out[accepted] = merchant_risk.merchant_risk(kept)
-    except ValueError as exc:  # labels it cannot use as the live job would
-        raise ScoreError(f"merchant risk: {exc}") from exc
+    out[accepted] = merchant_risk.merchant_risk(kept)
     return out
 
 
