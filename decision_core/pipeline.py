@@ -28,10 +28,9 @@ from decision_core.live_models import shadow_scores
 from decision_core.observer import SILENT, Observer
 from decision_core.outputs import dead_letter, publishable
 from decision_core.records import BatchResult, Judge, Judgement, Screened, SourceRecord
-from decision_core.scoring import LiveModels, ModelSource
+from decision_core.scoring import LiveModels, ModelSource, exact_reasons
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from schemas.codec import decode_transaction
-from schemas.enums import Outcome
 from schemas.errors import SchemaError
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 from schemas.validation import DEFAULT_WINDOW, TimeWindow, transaction_problem
@@ -144,11 +143,8 @@ class DecisionPipeline:
             )
             for item, score in zip(items, scores, strict=True)
         ]
-        # Exact TreeSHAP where the reasons stop a payment (REVIEW, DECLINE): they are read
-        # by analysts and cardholders. Approvals, nearly all traffic, get the approximation:
-        # exact for every row would cost ~1 ms each with training's default model.
         reasons = (
-            assessment.reasons([j.outcome is not Outcome.APPROVE for j in judgements])
+            assessment.reasons(exact_reasons([j.outcome for j in judgements]))
             if assessment
             else [()] * len(rows)
         )

@@ -21,6 +21,7 @@ import numpy as np
 import xgboost as xgb
 
 from rule_engine import Thresholds
+from schemas.enums import Outcome
 from schemas.records import ReasonCode
 
 CURRENT = "CURRENT"
@@ -86,8 +87,12 @@ class Model:
         batch's size, where ``inplace_predict`` (which builds a matrix of its own on every
         call) cost ~200 µs, a fixed cost that was most of a small batch's model time. The
         margins are bit-identical either way."""
-        matrix = self.matrix(rows)
-        if not rows:
+        return self.assess_matrix(self.matrix(rows))
+
+    def assess_matrix(self, matrix: np.ndarray[Any, Any]) -> Assessment:
+        """``assess`` of rows already in the model's column order (float32, NaN missing):
+        offline scoring (``fraudsim.score``) holds its features as a matrix."""
+        if not len(matrix):
             return Assessment(self, matrix, None, [])
         data = self._data(matrix)
         margins = self.booster.predict(data, output_margin=True, validate_features=False)
@@ -170,6 +175,13 @@ class Model:
                 top.tolist(), top_values, top_contributions, strict=True
             )
         ]
+
+
+def exact_reasons(outcomes: Sequence[Outcome]) -> list[bool]:
+    """Which rows get exact TreeSHAP reasons: those whose reasons stop a payment (REVIEW,
+    DECLINE), read by analysts and cardholders. Approvals, nearly all traffic, get the
+    approximation: exact for every row would cost ~1 ms each with training's default model."""
+    return [outcome is not Outcome.APPROVE for outcome in outcomes]
 
 
 @dataclass(frozen=True, slots=True)
