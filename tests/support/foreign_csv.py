@@ -21,6 +21,8 @@ from fraudsim.tables import TransactionColumns, transactions_table
 MAPPING = Path(__file__).parents[2] / "docs" / "examples" / "bank-import.toml"
 # About 4,500 transactions over a month; small as it is, a quarter of them are fraud.
 FOREIGN_CONFIG = SimConfig(customers=60, terminals=1_000, days=30, seed=7)
+# The same bank over 45 days (about 7,000 rows): long enough for training's four test folds.
+CHAIN_CONFIG = SimConfig(customers=60, terminals=1_000, days=45, seed=7)
 BERLIN = ZoneInfo("Europe/Berlin")
 HEADER = ("Buchungs-ID", "Kunde", "Betrag", "Zeitpunkt", "Händler", "MCC", "Land", "Ort",
           "Breite", "Länge", "Gerät", "Betrug", "Gemeldet", "Art")  # fmt: skip

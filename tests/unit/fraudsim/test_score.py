@@ -27,7 +27,7 @@ from fraudsim.train.features import feature_matrix, observations
 from fraudsim.train.model import DEFAULT, fit, predict
 from schemas.features import FEATURE_NAMES
 from sentinel_cli.main import app
-from tests.support.foreign_csv import FOREIGN_CONFIG, MAPPING, write_foreign
+from tests.support.foreign_csv import CHAIN_CONFIG, MAPPING, write_foreign
 
 # About 4,700 transactions over four weeks: scored in about a second.
 CONFIG = SimConfig(customers=150, terminals=2000, days=28, seed=4)
@@ -236,21 +236,33 @@ def test_the_command_scores_a_range(dataset: Path, registry: Path, tmp_path: Pat
     assert "extension" in bad.output
 
 
-def test_a_foreign_csv_imported_is_scored(registry: Path, tmp_path: Path) -> None:
-    """`sentinel import` writes what `sentinel score` reads (the model is this file's: its
-    features are the stream's, whatever data it learned from)."""
-    foreign = write_foreign(FOREIGN_CONFIG, tmp_path / "export.csv", spoil=False)
-    data = tmp_path / "imported"
+def test_a_foreign_csv_is_imported_trained_on_and_scored_without_code(tmp_path: Path) -> None:
+    """The README's three commands on a bank's CSV of another shape: `sentinel import`
+    writes the data set, `sentinel train` a model of it, `sentinel score` scores its last
+    week with that model, the weeks before as warm-up."""
+    foreign = write_foreign(CHAIN_CONFIG, tmp_path / "export.csv", spoil=False)
+    data, registry, out = tmp_path / "imported", tmp_path / "models", tmp_path / "scores.csv"
     runner = CliRunner()
     imported = runner.invoke(
         app, ["import", str(foreign.path), "--mapping", str(MAPPING), "--out", str(data)]
     )
     assert imported.exit_code == 0, imported.output
-    out = tmp_path / "scores.csv"
+    args = ["train", "--data", str(data), "--registry", str(registry), "--no-search",
+            "--no-announce", "--workers", "1", "--version", "bank-1"]  # fmt: skip
+    trained = runner.invoke(app, args)
+    assert trained.exit_code == 0, trained.output
+    assert (registry / "CURRENT").read_text() == "bank-1"
     args = ["score", "--data", str(data), "--registry", str(registry), "--out", str(out),
-            "--from", "2018-04-21", "--workers", "1"]  # fmt: skip
+            "--from", "2018-05-08", "--workers", "1"]  # fmt: skip
     scored = runner.invoke(app, args)
     assert scored.exit_code == 0, scored.output
     summary = json.loads(summary_path(out).read_text())
     assert summary["warm_up"]["rows"] > 0 and summary["rows_scored"] > 0
-    assert summary["rows_scored"] + summary["rejected"] == len(pa.csv.read_csv(out))
+    rows = pa.csv.read_csv(out).to_pylist()
+    assert summary["rows_scored"] + summary["rejected"] == len(rows)
+    assert {r["model_version"] for r in rows} == {"bank-1"}
+    # The model learned the bank's frauds: they score above its genuine transactions.
+    fraud = dict(zip(foreign.sim.values["transaction_id"], foreign.fraud, strict=True))
+    by_class = [[r["model_score"] for r in rows if fraud[r["transaction_id"]] is f]
+                for f in (True, False)]  # fmt: skip
+    assert all(by_class) and np.mean(by_class[0]) > 3 * np.mean(by_class[1])
