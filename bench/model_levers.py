@@ -10,8 +10,8 @@ with ``--cache``); each lever then changes one thing — the training window, me
 windows, extra columns — and is judged as training judges: mean Average Precision on the
 four validation folds (what would choose), and AUC ROC, AP and Card Precision@100 on the
 four test folds, all with the hyperparameters validation chose for the shipped model.
-Writes bench/results/model_levers.json. Quality, not speed: the figures do not depend on
-the machine's load.
+Writes each lever's row into bench/results/model_levers.json, by name. Quality, not speed:
+the figures do not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import write_results
+from bench.common import merge_result
 from decision_core.features.merchant import HourCounts, window_values
 from fraudsim.train.data import TrainingData, load
 from fraudsim.train.evaluate import Setup, run_folds, summarise
@@ -40,6 +40,7 @@ from fraudsim.train.model import DEFAULT, Params
 from schemas.features import FEATURE_NAMES
 
 Matrix = npt.NDArray[np.float32]
+RESULTS = Path("bench/results/model_levers.json")
 console = Console()
 
 
@@ -160,13 +161,15 @@ def main(
             continue
         rows.append(evaluate(lever, loaded, features, shipped))
         console.print(json.dumps(rows[-1]))
+        # Each lever as soon as it is measured, keyed by its name: runs of some levers
+        # (``--only``) update their rows and keep the others'.
+        merge_result(RESULTS, lever.name, {"data": str(data), **rows[-1]})
     table = Table("lever", "validation AP", "test AUC", "test AP", "test CP@100")
     for r in rows:
         cells = [f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}" for k in
                  ("auc_roc", "average_precision", "card_precision_at_100")]  # fmt: skip
         table.add_row(r["lever"], f"{r['validation_ap']:.3f}", *cells)
     console.print(table)
-    write_results(Path("bench/results/model_levers.json"), {"data": str(data), "levers": rows})
 
 
 if __name__ == "__main__":
