@@ -5,11 +5,12 @@ Run from the repository root, on the published design's data:
     .venv/bin/sentinel simulate generate --reference-only --out data/reference
     .venv/bin/python -m bench.model_levers --data data/reference
 
-The stream features are computed once (by training's own code, cached beside the results
-with ``--cache``); each lever then changes one thing — the training window, merchant risk's
-windows, extra columns — and is judged as training judges: mean Average Precision on the
-four validation folds (what would choose), and AUC ROC, AP and Card Precision@100 on the
-four test folds, all with the hyperparameters validation chose for the shipped model.
+The stream features are computed once (by training's own code, cached with ``--cache``);
+each lever then changes one thing — the training window, which merchant-risk windows the
+model reads, when labels arrive, extra columns — and is judged as training judges: mean
+Average Precision on the four validation folds (what would choose), and AUC ROC, AP and
+Card Precision@100 on the four test folds, all with the hyperparameters validation chose
+for the model before issue 21 (depth 9, eta 0.05, 300 rounds, 80 % rows and columns).
 Writes each lever's row into bench/results/model_levers.json, by name. Quality, not speed:
 the figures do not depend on the machine's load.
 """
@@ -20,7 +21,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import merge_result
-from decision_core.features.merchant import HourCounts, window_values
 from fraudsim.train.data import TrainingData, load
 from fraudsim.train.evaluate import Setup, run_folds, summarise
 from fraudsim.train.features import feature_matrix
@@ -44,22 +44,22 @@ RESULTS = Path("bench/results/model_levers.json")
 console = Console()
 
 
+WEEK_BEFORE: Final = slice(0, 6)  # merchant_{tx,risk}_{w}d: the windows a week before
+RECENT: Final = slice(6, 12)  # merchant_recent_*: the windows ending at the hour
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Lever:
     name: str
     train_days: int = 7
-    # Extra columns beside the stream features and the shipped merchant risk.
+    # Which of the merchant-risk columns (MERCHANT_FEATURE_NAMES) the model reads.
+    merchant: tuple[slice, ...] = (WEEK_BEFORE, RECENT)
+    # Extra columns beside the stream features and merchant risk.
     columns: Callable[[TrainingData], tuple[list[str], Matrix]] | None = None
-    shipped_merchant_risk: bool = True
+    # Every label arriving exactly this many days after its transaction instead of when
+    # the simulator says (0.5-7 days): what the gain owes to labels arriving early.
+    label_delay_days: float | None = None
     params: Params = DEFAULT
-
-
-def recent_merchant_risk(data: TrainingData) -> tuple[list[str], Matrix]:
-    """Merchant risk over windows ending at the hour itself, each fraud counted from the hour
-    after its label arrived (no fixed week's delay): what the hourly job could serve."""
-    counts = HourCounts.per_transaction(data.merchant, data.ts_ms, data.fraud, data.labelled_at_ms)
-    values = window_values(counts, data.merchant, counts.hour, delay_hours=0)
-    return [f"recent_{n}" for n in MERCHANT_NAMES], values.astype(np.float32)
 
 
 def merchant_amounts(data: TrainingData) -> tuple[list[str], Matrix]:
@@ -100,24 +100,26 @@ def _trailing(
 
 
 LEVERS: tuple[Lever, ...] = (
-    Lever("shipped: 7 training days, merchant risk a week before"),
-    Lever("14 training days", train_days=14),
-    Lever("21 training days", train_days=21),
-    Lever("+ merchant risk by label arrival (no week's delay)", columns=recent_merchant_risk),
-    Lever(
-        "merchant risk by label arrival instead",
-        columns=recent_merchant_risk,
-        shipped_merchant_risk=False,
-    ),  # fmt: skip
-    Lever("+ terminal's recent amounts (1 and 7 days)", columns=merchant_amounts),
+    Lever("before: merchant risk a week before only", merchant=(WEEK_BEFORE,)),
+    Lever("shipped: + recent merchant risk (labels as they arrive)"),
+    Lever("recent merchant risk only", merchant=(RECENT,)),
+    Lever("shipped, every label exactly 7 days late", label_delay_days=7.0),
+    Lever("shipped, 14 training days", train_days=14),
+    Lever("shipped, 21 training days", train_days=21),
+    Lever("shipped + terminal's recent amounts (1 and 7 days)", columns=merchant_amounts),
+    Lever("before, 14 training days", merchant=(WEEK_BEFORE,), train_days=14),
 )
 
 
-def evaluate(lever: Lever, data: TrainingData, stream: Matrix, shipped: Matrix) -> dict[str, Any]:
+def evaluate(lever: Lever, data: TrainingData, stream: Matrix) -> dict[str, Any]:
+    if lever.label_delay_days is not None:
+        late = data.ts_ms + int(lever.label_delay_days * 86_400_000)
+        data = dataclasses.replace(data, labelled_at_ms=np.where(data.fraud, late, 0))
+    merchant = merchant_risk(data)
     blocks, names = [stream], list(FEATURE_NAMES)
-    if lever.shipped_merchant_risk:
-        blocks.append(shipped)
-        names += MERCHANT_NAMES
+    for part in lever.merchant:
+        blocks.append(merchant[:, part])
+        names += MERCHANT_NAMES[part]
     if lever.columns is not None:
         extra_names, extra = lever.columns(data)
         blocks.append(extra)
@@ -154,12 +156,11 @@ def main(
         features = features.matrix
         if cache is not None:
             np.save(cache, features)
-    shipped = merchant_risk(loaded)
     rows = []
     for i, lever in enumerate(LEVERS):
         if only and i not in only:
             continue
-        rows.append(evaluate(lever, loaded, features, shipped))
+        rows.append(evaluate(lever, loaded, features))
         console.print(json.dumps(rows[-1]))
         # Each lever as soon as it is measured, keyed by its name: runs of some levers
         # (``--only``) update their rows and keep the others'.

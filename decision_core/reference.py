@@ -96,8 +96,7 @@ class ReferenceData:
             return
         r = decode_merchant_risk(value)
         hour = int(r.hour.timestamp() * 1000) // HOUR_MS
-        values = (r.tx_1d, r.risk_1d, r.tx_7d, r.risk_7d, r.tx_30d, r.risk_30d)
-        self.merchants[r.merchant_id] = MerchantValues(hour, tuple(float(v) for v in values))
+        self.merchants[r.merchant_id] = MerchantValues(hour, r.values)
 
 
 def _named_list(value: bytes) -> NamedList:

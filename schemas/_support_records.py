@@ -6,13 +6,14 @@ Import them from `schemas.records`; this module only keeps that file small.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from schemas._convert import aware
 from schemas.enums import Outcome, RuleMode
+from schemas.features import MERCHANT_FEATURE_NAMES
 from schemas.pan import mask_pans, mask_pans_in_bytes
 
 # Set on a dead letter whose bytes held a card number, masked before it was stored: it is
@@ -324,9 +325,14 @@ class NamedList:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MerchantRisk:
     """A merchant's risk features for one hour, on the compacted merchant-risk topic
-    (merchant_risk.avsc). A tombstone under the merchant id means all zeros."""
+    (merchant_risk.avsc). A tombstone under the merchant id means all zeros. The ``recent_``
+    windows came with v2: a v1 record reads them as zeros."""
 
     RECORD: ClassVar[str] = "merchant_risk"
+    # The features' fields: their names without the "merchant_", in the features' order.
+    VALUE_FIELDS: ClassVar[tuple[str, ...]] = tuple(
+        name.removeprefix("merchant_") for name in MERCHANT_FEATURE_NAMES
+    )
 
     merchant_id: str
     hour: datetime
@@ -337,18 +343,35 @@ class MerchantRisk:
     tx_30d: int
     risk_30d: float
     computed_at: datetime
+    recent_tx_1d: int = 0
+    recent_risk_1d: float = 0.0
+    recent_tx_7d: int = 0
+    recent_risk_7d: float = 0.0
+    recent_tx_30d: int = 0
+    recent_risk_30d: float = 0.0
+
+    @classmethod
+    def of(
+        cls, merchant_id: str, hour: datetime, values: Sequence[float], computed_at: datetime
+    ) -> Self:
+        """From the features' values in ``VALUE_FIELDS`` order (counts as whole numbers)."""
+        named: dict[str, Any] = {
+            name: int(v) if name.startswith(("tx_", "recent_tx_")) else float(v)
+            for name, v in zip(cls.VALUE_FIELDS, values, strict=True)
+        }
+        return cls(merchant_id=merchant_id, hour=hour, computed_at=computed_at, **named)
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The features' values in ``VALUE_FIELDS`` order, as floats."""
+        return tuple(float(getattr(self, name)) for name in self.VALUE_FIELDS)
 
     def to_avro(self) -> dict[str, Any]:
         return {
             "merchant_id": self.merchant_id,
             "hour": aware(self.hour),
-            "tx_1d": self.tx_1d,
-            "risk_1d": self.risk_1d,
-            "tx_7d": self.tx_7d,
-            "risk_7d": self.risk_7d,
-            "tx_30d": self.tx_30d,
-            "risk_30d": self.risk_30d,
             "computed_at": aware(self.computed_at),
+            **{name: getattr(self, name) for name in self.VALUE_FIELDS},
         }
 
     @classmethod
@@ -356,13 +379,8 @@ class MerchantRisk:
         return cls(
             merchant_id=value["merchant_id"],
             hour=value["hour"],
-            tx_1d=value["tx_1d"],
-            risk_1d=value["risk_1d"],
-            tx_7d=value["tx_7d"],
-            risk_7d=value["risk_7d"],
-            tx_30d=value["tx_30d"],
-            risk_30d=value["risk_30d"],
             computed_at=value["computed_at"],
+            **{name: value[name] for name in cls.VALUE_FIELDS if name in value},
         )
 
 

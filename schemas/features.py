@@ -39,8 +39,14 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
 
 MERCHANT_WINDOW_DAYS: Final = (1, 7, 30)
 
+# Two sets over the same windows: the ``w`` days ending a week before the hour (labels given
+# the week's delay to arrive), and the ``w`` days ending at the hour with the labels that
+# have arrived by then ("recent": issue 21; appended, so decisions' positions hold).
 MERCHANT_FEATURE_NAMES: Final[tuple[str, ...]] = tuple(
-    f"merchant_{kind}_{days}d" for days in MERCHANT_WINDOW_DAYS for kind in ("tx", "risk")
+    f"merchant_{prefix}{kind}_{days}d"
+    for prefix in ("", "recent_")
+    for days in MERCHANT_WINDOW_DAYS
+    for kind in ("tx", "risk")
 )
 
 LIVE_FEATURE_NAMES: Final[tuple[str, ...]] = (*FEATURE_NAMES, *MERCHANT_FEATURE_NAMES)

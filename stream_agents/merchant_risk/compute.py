@@ -46,11 +46,7 @@ def records_for_hour(window: LedgerCounts, hour: int, now: datetime) -> dict[str
     out = {}
     for merchant, row in zip(window.merchant_ids, values.tolist(), strict=True):
         if any(row):
-            out[merchant] = MerchantRisk(
-                merchant_id=merchant, hour=stamp,
-                tx_1d=int(row[0]), risk_1d=row[1], tx_7d=int(row[2]), risk_7d=row[3],
-                tx_30d=int(row[4]), risk_30d=row[5], computed_at=now,
-            )  # fmt: skip
+            out[merchant] = MerchantRisk.of(merchant, stamp, row, now)
     return out
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import psycopg
 
-from decision_core.features.merchant import DELAY_HOURS, LOOKBACK_HOURS
+from decision_core.features.merchant import LOOKBACK_HOURS
 from stream_agents.merchant_risk.compute import LedgerCounts, hour_start
 
-# Transactions of the window, by merchant and UTC hour of their event time, with how many
-# carry a fraud label the ledger had before hour h began: values for h never depend on when
-# the job ran. The range on event_ts is served by transactions_event_ts.
+# Transactions of the windows (the oldest starts LOOKBACK_HOURS before h, the recent ones
+# end at h), by merchant and UTC hour of their event time, with how many carry a fraud label
+# the ledger had before hour h began: values for h do not depend on when the job ran (save
+# for a transaction of the hour before still on its way to the ledger, which the job's
+# settle delay waits for). The range on event_ts is served by transactions_event_ts.
 WINDOW_COUNTS = """
 SELECT t.merchant_id,
        floor(extract(epoch FROM t.event_ts) / 3600)::bigint AS hour,
@@ -26,7 +28,7 @@ def window_counts(conn: psycopg.Connection, hour: int) -> LedgerCounts:
     """The counts every value for ``hour`` depends on (older transactions are not read)."""
     params = {
         "since": hour_start(hour - LOOKBACK_HOURS),
-        "until": hour_start(hour - DELAY_HOURS),
+        "until": hour_start(hour),  # the recent windows end at the hour itself
         "known_before": hour_start(hour),
     }
     rows = conn.execute(WINDOW_COUNTS, params).fetchall()

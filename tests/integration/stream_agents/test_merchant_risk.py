@@ -86,8 +86,7 @@ def published(topic: str) -> tuple[dict[tuple[str, int], MerchantRisk], Referenc
 def values(risk: MerchantRisk | None) -> tuple[float, ...]:
     if risk is None:
         return (0.0,) * len(MERCHANT_FEATURE_NAMES)
-    fields = (risk.tx_1d, risk.risk_1d, risk.tx_7d, risk.risk_7d, risk.tx_30d, risk.risk_30d)
-    return tuple(float(np.float32(v)) for v in fields)  # the scorer's float32, as training
+    return tuple(float(np.float32(v)) for v in risk.values)  # the scorer's float32, as training
 
 
 def test_the_jobs_published_values_equal_trainings_for_the_same_events(
@@ -125,6 +124,7 @@ def test_the_jobs_published_values_equal_trainings_for_the_same_events(
             checked += 1
     assert checked > 100 and len(asked) > 20
     assert sum(1 for row in offline if row[5] > 0) > 100  # fraud shares are not all zero
+    assert sum(1 for row in offline if row[11] > 0) > 100  # nor the recent windows
     assert reports[-1].published == 0 and reports[-1].tombstones == reports[-2].published > 0
     assert reference.merchants == {}  # every merchant tombstoned once gone to zero
 
@@ -137,10 +137,8 @@ def test_an_agent_following_the_topic_puts_the_values_into_decisions_features(
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=20)
     txs = transactions(accounts=3, per_account=4, start=start)
     stamp = int(start.timestamp() * 1000) // HOUR_MS
-    risky = MerchantRisk(
-        merchant_id="m-1", hour=hour_start(stamp), tx_1d=12, risk_1d=0.25, tx_7d=80,
-        risk_7d=0.125, tx_30d=300, risk_30d=0.05, computed_at=datetime.now(UTC),
-    )  # fmt: skip
+    values = (12, 0.25, 80, 0.125, 300, 0.05, 3, 0.5, 20, 0.2, 90, 0.1)
+    risky = MerchantRisk.of("m-1", hour_start(stamp), values, datetime.now(UTC))
     publisher = RiskPublisher(KafkaConnection(), f"{prefix}{MERCHANT_RISK.name}")
     publisher.publish([("m-1", risky), ("m-2", risky), ("m-2", None)])  # m-2 dropped to zero
     publisher.close()
@@ -152,6 +150,6 @@ def test_an_agent_following_the_topic_puts_the_values_into_decisions_features(
     for d in decisions:
         merchant = d.transaction.merchant_id
         seen[merchant].add(tuple(d.features[name] for name in MERCHANT_FEATURE_NAMES))
-    assert seen["m-1"] == {(12.0, 0.25, 80.0, 0.125, 300.0, 0.05)}
-    assert seen["m-2"] == seen["m-3"] == {(0.0,) * 6}
+    assert seen["m-1"] == {tuple(float(v) for v in values)}
+    assert seen["m-2"] == seen["m-3"] == {(0.0,) * 12}
     assert len(decisions) == len(txs)

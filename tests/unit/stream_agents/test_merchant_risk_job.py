@@ -46,15 +46,20 @@ def test_records_for_an_hour_carry_the_definitions_values_and_the_hour() -> None
             ("m-a", HOUR - DELAY_HOURS - 30, 2, 0),
             ("m-b", HOUR - DELAY_HOURS - 100, 1, 1),
             ("m-old", HOUR - DELAY_HOURS - 24 * 31, 5, 5),  # outside every window
+            ("m-c", HOUR - 1, 2, 1),  # the hour before: only in the recent windows
         ]
     )
     got = records_for_hour(window, HOUR, NOW)
-    assert set(got) == {"m-a", "m-b"}
+    assert set(got) == {"m-a", "m-b", "m-c"}
     b = got["m-b"]
     assert (b.tx_1d, b.risk_1d, b.tx_7d, b.risk_7d, b.tx_30d, b.risk_30d) == (
         3, 1 / 3, 4, 0.5, 4, 0.5,
     )  # fmt: skip
     assert (got["m-a"].tx_1d, got["m-a"].tx_7d) == (0, 2)
+    # The recent windows end at the hour: m-b's hours are 169 and 268 before it.
+    assert (b.recent_tx_1d, b.recent_tx_7d, b.recent_tx_30d, b.recent_risk_30d) == (0, 0, 4, 0.5)
+    c = got["m-c"]
+    assert (c.tx_30d, c.recent_tx_1d, c.recent_risk_1d, c.recent_tx_30d) == (0, 2, 0.5, 2)
     assert b.hour == T0 and b.computed_at == NOW
 
 
@@ -75,9 +80,16 @@ def test_reference_data_holds_the_latest_record_and_a_tombstone_removes_it() -> 
     data.apply("merchant-risk", b"m-1", encode_merchant_risk(risk("m-1", HOUR, tx_7d=8)))
     held = data.merchant_risk("m-1")
     assert held is not None and held.hour == HOUR
-    assert held.values == (1.0, 0.0, 8.0, 0.25, 9.0, 1 / 9)
+    assert held.values == (1.0, 0.0, 8.0, 0.25, 9.0, 1 / 9, *(0.0,) * 6)
     data.apply("merchant-risk", b"m-1", None)
     assert data.merchant_risk("m-1") is None
+    # A v1 record (before the recent windows) still reads: its recent values are zeros.
+    recent = MerchantRisk.of("m-2", hour_start(HOUR), [2.0, 0.5] * 6, NOW)
+    data.apply("merchant-risk", b"m-2", encode_merchant_risk(recent, version=1))
+    v1 = data.merchant_risk("m-2")
+    assert v1 is not None and v1.values == (2.0, 0.5) * 3 + (0.0,) * 6
+    data.apply("merchant-risk", b"m-2", encode_merchant_risk(recent))
+    assert data.merchant_risk("m-2").values == (2.0, 0.5) * 6  # type: ignore[union-attr]
 
 
 def pipeline_with(reference: ReferenceData, registry: Path) -> DecisionPipeline:

@@ -47,17 +47,19 @@ def labelled_at_ms(hour: int, delay_minutes: int) -> int:
 
 def reference(history: list[Event], merchant: int, hour: int) -> tuple[float, ...]:
     """The definition, read literally: per window, the transactions at the merchant in hours
-    [h-168-24w, h-168) and the share of them with a fraud label known before hour h."""
+    [h-168-24w, h-168), then (recent) in [h-24w, h), and the share of them with a fraud
+    label known before hour h."""
     out: list[float] = []
     known_before = (H0 + hour) * HOUR_MS
-    for days in (1, 7, 30):
-        end = hour - 7 * 24
-        inside = [
-            f and labelled_at_ms(h, d) < known_before
-            for m, h, f, d in history
-            if m == merchant and end - 24 * days <= h < end
-        ]
-        out += [float(len(inside)), sum(inside) / len(inside) if inside else 0.0]
+    for delay in (7 * 24, 0):
+        end = hour - delay
+        for days in (1, 7, 30):
+            inside = [
+                f and labelled_at_ms(h, d) < known_before
+                for m, h, f, d in history
+                if m == merchant and end - 24 * days <= h < end
+            ]
+            out += [float(len(inside)), sum(inside) / len(inside) if inside else 0.0]
     return tuple(out)
 
 
@@ -70,11 +72,14 @@ def per_transaction(history: list[Event]) -> HourCounts:
     )
 
 
-def grouped(history: list[Event]) -> HourCounts:
-    """The same history as the job's query hands it over: one row per (merchant, hour)
-    (labels within the week: the query's count then does not depend on the hour asked)."""
+def grouped(history: list[Event], hour: int) -> HourCounts:
+    """The same history as the job's query hands it over when it computes ``hour``: one row
+    per (merchant, hour), counting the frauds whose label it had before ``hour``."""
+    known_before = (H0 + hour) * HOUR_MS
     n = Counter((m, H0 + h) for m, h, _, _ in history)
-    bad = Counter((m, H0 + h) for m, h, f, _ in history if f)
+    bad = Counter(
+        (m, H0 + h) for m, h, f, d in history if f and labelled_at_ms(h, d) < known_before
+    )
     keys = sorted(n)
     return HourCounts(
         np.array([m for m, _ in keys], dtype=np.int64),
@@ -117,7 +122,8 @@ def test_a_label_three_weeks_late() -> None:
     counts = per_transaction([(0, 100, True, 3 * week * 60), (0, 100, False, 0)])
     known = 100 + 3 * week + 1  # the transaction's minute past the hour is under an hour
     [before, after] = ask(counts, [(0, known - 1), (0, known)]).tolist()
-    assert before[4:] == [2.0, 0.0] and after[4:] == [2.0, 0.5]
+    assert before[4:6] == [2.0, 0.0] and after[4:6] == [2.0, 0.5]  # 30 days, a week before
+    assert before[10:] == [2.0, 0.0] and after[10:] == [2.0, 0.5]  # the recent 30 days
 
 
 @settings(max_examples=200, deadline=None)
@@ -125,8 +131,11 @@ def test_a_label_three_weeks_late() -> None:
 def test_hourly_counts_give_what_one_row_per_transaction_gives(
     history: list[Event], asked: list[tuple[int, int]]
 ) -> None:
-    # Training hands over transactions, the job grouped counts: the values must not differ.
-    assert ask(grouped(history), asked).tolist() == ask(per_transaction(history), asked).tolist()
+    # Training hands over transactions, the job grouped counts of the labels known before
+    # the hour it computes: the values must not differ.
+    offline = ask(per_transaction(history), asked).tolist()
+    for row, query in zip(offline, asked, strict=True):
+        assert ask(grouped(history, query[1]), [query]).tolist() == [row]
 
 
 def test_the_window_ends_a_week_before_the_hour_and_excludes_that_hour() -> None:
@@ -142,7 +151,7 @@ def test_the_window_ends_a_week_before_the_hour_and_excludes_that_hour() -> None
     assert tx_1d_7d(100 + DELAY_HOURS + 24) == (1.0, 1.0)  # [h-192, h-168) holds hour 100
     assert tx_1d_7d(101 + DELAY_HOURS + 24) == (0.0, 1.0)
     [row] = ask(counts, [(0, 101 + 2 * DELAY_HOURS)]).tolist()
-    assert row[4:] == [2.0, 0.5]  # 30 days: one fraud of two
+    assert row[4:6] == [2.0, 0.5]  # 30 days: one fraud of two
 
 
 def test_negative_hours_are_refused() -> None:
@@ -157,13 +166,13 @@ def test_negative_hours_are_refused() -> None:
 )  # fmt: skip
 def test_a_value_applies_to_transactions_near_its_hour(stamp_offset: int, used: bool) -> None:
     tx_hour = H0 + 5
-    held = MerchantValues(tx_hour + stamp_offset, (3.0, 1 / 3, 10.0, 0.1, 40.0, 0.05))
+    held = MerchantValues(tx_hour + stamp_offset, (3.0, 1 / 3, 10.0, 0.1, 40.0, 0.05) * 2)
     assert applies(held.hour, tx_hour) is used
     got = merchant_features(held, tx_hour * HOUR_MS + 1_234)
     assert tuple(got) == MERCHANT_FEATURE_NAMES
-    assert tuple(got.values()) == (held.values if used else (0.0,) * 6)
+    assert tuple(got.values()) == (held.values if used else (0.0,) * 12)
 
 
 def test_a_merchant_without_values_gets_zeros() -> None:
     assert merchant_features(None, H0 * HOUR_MS) == dict.fromkeys(MERCHANT_FEATURE_NAMES, 0.0)
-    assert MerchantValues(H0, (0.0,) * 6).is_zero
+    assert MerchantValues(H0, (0.0,) * 12).is_zero
