@@ -86,58 +86,77 @@ class HourCounts:
 
 def window_values(counts: HourCounts, merchant: Ints, hour: Ints) -> Floats:
     """The features of each query (merchant code, hour), columns in
-    ``MERCHANT_FEATURE_NAMES`` order (counts as floats). Hours must be non-negative."""
+    ``MERCHANT_FEATURE_NAMES`` order (counts as floats). Hours must be non-negative.
+
+    The counts are put in key order and summed once, and the queries sorted once, for both
+    window sets: every search then runs over sorted needles (several times faster than
+    unsorted ones on a training set's 1.8 M queries)."""
     if any(len(h) and int(h.min()) < 0 for h in (hour, counts.hour)):
         raise ValueError("hours must be non-negative")
-    return np.hstack([_windows(counts, merchant, hour, delay) for delay in (DELAY_HOURS, 0)])
-
-
-def _windows(counts: HourCounts, merchant: Ints, hour: Ints, delay_hours: int) -> Floats:
-    """The tx/risk pair of every window ending ``delay_hours`` before each query's hour."""
     keys = counts.merchant * _SPAN + counts.hour + LOOKBACK_HOURS
     order = np.argsort(keys, kind="stable")
-    keys = keys[order]
     # *_before[i]: totals over the first i entries in key order.
-    tx_before = np.concatenate([[0], np.cumsum(counts.transactions[order])])
-    fraud_before = np.concatenate([[0], np.cumsum(counts.frauds[order])])
-    end = merchant * _SPAN + hour + LOOKBACK_HOURS - delay_hours
-    upper = np.searchsorted(keys, end, side="left")
-    out = np.empty((len(hour), 2 * len(MERCHANT_WINDOW_DAYS)), dtype=np.float64)
+    totals = _Totals(
+        keys[order],
+        np.concatenate([[0], np.cumsum(counts.transactions[order])]),
+        np.concatenate([[0], np.cumsum(counts.frauds[order])]),
+    )
+    query = merchant * _SPAN + hour + LOOKBACK_HOURS
+    asked = np.argsort(query, kind="stable")
+    found = np.hstack([_windows(totals, counts, query[asked], delay) for delay in (DELAY_HOURS, 0)])
+    out = np.empty_like(found)
+    out[asked] = found
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    """The counts' keys in order, and the transactions and frauds before each position."""
+
+    keys: Ints
+    tx_before: Ints
+    fraud_before: Ints
+
+
+def _windows(totals: _Totals, counts: HourCounts, query: Ints, delay_hours: int) -> Floats:
+    """The tx/risk pair of every window ending ``delay_hours`` before each query's hour
+    (``query``: the queries' keys, sorted)."""
+    end = query - delay_hours
+    upper = np.searchsorted(totals.keys, end, side="left")
+    out = np.empty((len(query), 2 * len(MERCHANT_WINDOW_DAYS)), dtype=np.float64)
     for i, days in enumerate(MERCHANT_WINDOW_DAYS):
-        lower = np.searchsorted(keys, end - 24 * days, side="left")
-        n = tx_before[upper] - tx_before[lower]
-        unknown = _unknown(counts, merchant, hour, days, delay_hours)
-        bad = fraud_before[upper] - fraud_before[lower] - unknown
+        lower = np.searchsorted(totals.keys, end - 24 * days, side="left")
+        n = totals.tx_before[upper] - totals.tx_before[lower]
+        unknown = _unknown(counts, query, days, delay_hours)
+        bad = totals.fraud_before[upper] - totals.fraud_before[lower] - unknown
         out[:, 2 * i] = n
         out[:, 2 * i + 1] = np.divide(bad, n, out=np.zeros(len(n)), where=n > 0)
     return out
 
 
-def _unknown(counts: HourCounts, merchant: Ints, hour: Ints, days: int, delay: int) -> Ints:
-    """Per query, the frauds of its ``days`` window whose label came too late for its hour.
+def _unknown(counts: HourCounts, query: Ints, days: int, delay: int) -> Ints:
+    """Per query (sorted keys), the frauds of its ``days`` window whose label came too late
+    for its hour.
 
     A fraud of hour ``t`` is in the window of hours ``h`` in [t+delay+1, t+delay+24*days];
     it is unknown there for ``h`` below its ``known_from``. Only labels later than the delay
-    leave such hours, so only those entries are walked: a difference array over the
-    queries in key order, +1 where each one's unknown hours begin and -1 after they end.
+    leave such hours, so only those entries are walked: a difference array over the sorted
+    queries, +1 where each one's unknown hours begin and -1 after they end.
     """
-    unknown = np.zeros(len(hour), dtype=np.int64)
     if counts.known_from is None:
-        return unknown
+        return np.zeros(len(query), dtype=np.int64)
     first = counts.hour + delay + 1
     last = np.minimum(counts.known_from - 1, counts.hour + delay + 24 * days)
     late = np.flatnonzero((counts.frauds > 0) & (last >= first))
     if not len(late):
-        return unknown
-    query = merchant * _SPAN + hour
-    order = np.argsort(query, kind="stable")
-    at = counts.merchant[late] * _SPAN
-    begin = np.searchsorted(query[order], at + first[late], side="left")
-    end = np.searchsorted(query[order], at + last[late], side="right")
-    steps = np.zeros(len(hour) + 1, dtype=np.int64)
+        return np.zeros(len(query), dtype=np.int64)
+    at = counts.merchant[late] * _SPAN + LOOKBACK_HOURS
+    begin = np.searchsorted(query, at + first[late], side="left")
+    end = np.searchsorted(query, at + last[late], side="right")
+    steps = np.zeros(len(query) + 1, dtype=np.int64)
     np.add.at(steps, begin, counts.frauds[late])
     np.add.at(steps, end, -counts.frauds[late])
-    unknown[order] = np.cumsum(steps[:-1])
+    unknown: Ints = np.cumsum(steps[:-1])
     return unknown
 
 
