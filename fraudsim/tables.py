@@ -177,6 +177,12 @@ def python_list(column: Any) -> list[Any]:
     return values
 
 
+def utc(moment: datetime) -> datetime:
+    """A time given without a zone is UTC: the zone of the data sets, the ledger and the
+    command line's ``--since``/``--from`` options."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def epoch_ms(column: Any) -> Ints:
     """A timestamp column as epoch milliseconds."""
     return np.asarray(pc.cast(column, pa.int64()).to_numpy(), dtype=np.int64)

@@ -28,6 +28,7 @@ from decision_core.reference import ReferenceData
 from decision_core.scoring import CURRENT, Model, ModelRegistry
 from replay.errors import ReplayError
 from rule_engine import (
+    NO_BREAKER,
     BreakerConfig,
     DeclineBreaker,
     InvalidRuleSpec,
@@ -90,8 +91,7 @@ def build_pipeline(candidate: Candidate) -> DecisionPipeline:
         merchant: MerchantValues(hour, values)
         for merchant, (hour, values) in candidate.merchants.items()
     }
-    # No breaker: a cap that can never trip (every rule may decline everything).
-    config = candidate.breaker or BreakerConfig(max_share=1.0)
+    config = candidate.breaker or NO_BREAKER
     judge = RulesJudge(reference, candidate.thresholds, DeclineBreaker(config))
     model = Model.load(candidate.model_dir) if candidate.model_dir is not None else None
     return DecisionPipeline(

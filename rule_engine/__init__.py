@@ -12,7 +12,7 @@ No I/O. The agent's calls, per change and per transaction::
     decision = decide(model_score, verdict, thresholds)
 """
 
-from rule_engine.breaker import BreakerConfig, BreakerState, DeclineBreaker
+from rule_engine.breaker import NO_BREAKER, BreakerConfig, BreakerState, DeclineBreaker
 from rule_engine.compile import CompiledRule, ListCheck, compile_rule
 from rule_engine.context import Binder, RuleContext
 from rule_engine.environment import ENVIRONMENT, TRANSACTION_FIELDS, CelType
@@ -30,6 +30,7 @@ __all__ = [
     "ENVIRONMENT",
     "TRANSACTION_FIELDS",
     "Binder",
+    "NO_BREAKER",
     "BreakerConfig",
     "BreakerState",
     "CelType",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Final
 
 from rule_engine.evaluate import RuleVerdict
 from schemas.enums import Outcome
@@ -38,6 +39,11 @@ class BreakerConfig:
             raise ValueError("max_share lies in (0, 1]")
         if self.min_volume < 1 or (self.window_events or self.window_seconds or 0) <= 0:
             raise ValueError("min_volume and the window must be positive")
+
+
+# A cap that can never trip (every rule may decline everything): replaying or scoring
+# history offline compresses the wall-clock windows a live breaker counts in.
+NO_BREAKER: Final = BreakerConfig(max_share=1.0)
 
 
 @dataclass(frozen=True, slots=True)

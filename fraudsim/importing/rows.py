@@ -20,7 +20,7 @@ from typing import Any, Final
 from fraudsim.importing import values
 from fraudsim.importing.mapping import ENUMS, NUMBERS, REQUIRED, Column, Constant, Mapping
 from fraudsim.simulate.config import DAY_MS
-from fraudsim.tables import EPOCH, TRANSACTION_COLUMNS, TransactionColumns
+from fraudsim.tables import EPOCH, LABEL_COLUMNS, TRANSACTION_COLUMNS, TransactionColumns
 from schemas.enums import Channel, TxType
 from schemas.pan import mask_pans
 from schemas.records import Transaction
@@ -54,9 +54,7 @@ class Accepted:
     values: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in _KEPT})
     ts_ms: list[int] = field(default_factory=list)
     cents: list[int] = field(default_factory=list)
-    labels: dict[str, list[Any]] = field(
-        default_factory=lambda: {"is_fraud": [], "scenario": [], "labelled_at": []}
-    )
+    labels: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in LABEL_COLUMNS})
 
     def columns(self) -> TransactionColumns:
         return TransactionColumns(self.values, self.ts_ms, self.cents)

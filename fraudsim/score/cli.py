@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -89,5 +89,6 @@ def score_command(
 def _ms(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return int(aware.timestamp() * 1000)
+    from fraudsim.tables import utc
+
+    return int(utc(moment).timestamp() * 1000)

@@ -39,7 +39,7 @@ from fraudsim.score.output import (
 from fraudsim.train.data import TrainingData
 from replay.candidate import check_rules, load_rule_file
 from replay.errors import ReplayError
-from rule_engine import BreakerConfig, DeclineBreaker, RuleSet, RuleSpec, Thresholds
+from rule_engine import NO_BREAKER, DeclineBreaker, RuleSet, RuleSpec, Thresholds
 from schemas.records import ReasonCode, RuleHit
 from schemas.validation import transaction_problem
 
@@ -181,7 +181,7 @@ def judge_for(rules: Path | None, thresholds: Thresholds) -> RulesJudge:
     clock, which an offline run compresses (replay's "no breaker")."""
     specs = [] if rules is None else _rule_file(rules)
     reference = ReferenceData(RuleSet.build(specs))
-    return RulesJudge(reference, thresholds, DeclineBreaker(BreakerConfig(max_share=1.0)))
+    return RulesJudge(reference, thresholds, DeclineBreaker(NO_BREAKER))
 
 
 def _rule_file(path: Path) -> list[RuleSpec]:

@@ -88,9 +88,10 @@ def train_command(
 
 def _export(since: datetime, until: datetime | None, directory: Path) -> Path:
     from fraudsim.ledger_data import export
+    from fraudsim.tables import utc
     from schemas.connections import PostgresConnection
 
-    start, end = _utc(since), _utc(until or datetime.now(UTC))
+    start, end = utc(since), utc(until or datetime.now(UTC))
     dsn = PostgresConnection().dsn.get_secret_value()
     try:
         done = export(dsn, start, end, directory)
@@ -102,11 +103,6 @@ def _export(since: datetime, until: datetime | None, directory: Path) -> Path:
         f"transactions, {done.frauds:,} fraud labels, in {directory}"
     )
     return directory
-
-
-def _utc(at: datetime) -> datetime:
-    """A time given without a zone is UTC (the ledger's and the cards' zone)."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _train(options: Options, announce: bool) -> None:
