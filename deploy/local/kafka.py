@@ -9,16 +9,25 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from deploy.local.process import PidFile, spawn, terminate
+from deploy.acls import ADMIN, PRINCIPALS
+from deploy.local import kafka_security
+from deploy.local.credentials import new_password
+from deploy.local.kafka_security import BrokerSecurity, broker_properties
+from deploy.local.process import PidFile, spawn, terminate, wait_until
+from deploy.local.secret_file import replace_private
 from deploy.local.settings import LOOPBACK, StackSettings, host_port
 from deploy.local.system import StackError
+from schemas.kafka_edge import client_config
 
 _DEPLOY = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "kafka.Kafka"
 
 
-def render_server_properties(settings: StackSettings, data_dir: Path) -> str:
-    """server.properties for a single combined broker+controller bound to loopback only."""
+def render_server_properties(
+    settings: StackSettings, data_dir: Path, security: BrokerSecurity | None = None
+) -> str:
+    """server.properties for a single combined broker+controller bound to loopback only;
+    with ``security``, its SASL_SSL listener and authorizer (deploy.local.kafka_security)."""
     host, port = host_port(settings.kafka.bootstrap_servers, 9092)
     if host not in LOOPBACK:
         raise StackError(f"the local Kafka binds to loopback only, not {host!r}")
@@ -46,6 +55,8 @@ def render_server_properties(settings: StackSettings, data_dir: Path) -> str:
         "group.initial.rebalance.delay.ms": "0",
         "delete.topic.enable": "true",
     }
+    if security is not None:
+        props = broker_properties(props, security, host, settings.kafka_sasl_ssl_port)
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 
@@ -69,6 +80,7 @@ class KafkaService:
         self.data = self.home / "data"
         self.log_file = settings.logs / "kafka.log"
         self.pidfile = PidFile(settings.dir / "pids" / "kafka.pid", MAIN_CLASS)
+        self._passwords: dict[str, str] | None = None
 
     @property
     def address(self) -> str:
@@ -78,7 +90,9 @@ class KafkaService:
         self._fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
-        props.write_text(render_server_properties(self.settings, self.data))
+        security = self.security()
+        # It holds the TLS key's and the admin principal's passwords.
+        replace_private(props, render_server_properties(self.settings, self.data, security))
         if not (self.data / "meta.properties").exists():
             self._java(
                 "kafka.tools.StorageTool",
@@ -88,7 +102,28 @@ class KafkaService:
                 new_cluster_id(),
                 "-c",
                 str(props),
+                *kafka_security.format_arguments(security),
             )
+
+    def security(self) -> BrokerSecurity:
+        """The broker's TLS files (made on first start) and the admin principal."""
+        files = kafka_security.tls_files(self.settings.dir)
+        key_password = files.key_password
+        if not files.complete():
+            kafka_security.ensure_certificates(files, new_password())
+        admin = self.passwords()[ADMIN]
+        return BrokerSecurity(
+            files,
+            key_password.read_text().strip(),
+            ADMIN,
+            admin,
+            dev_listener=self.settings.kafka_dev_listener,
+        )
+
+    def passwords(self) -> dict[str, str]:
+        if self._passwords is None:
+            self._passwords = kafka_security.passwords(kafka_security.known_values(), PRINCIPALS)
+        return self._passwords
 
     def start(self) -> None:
         cmd = [*self._java_prefix(), MAIN_CLASS, str(self.home / "server.properties")]
@@ -100,21 +135,28 @@ class KafkaService:
     def answers(self) -> bool:
         """A real metadata request: the broker lists itself."""
         host, port = host_port(self.address, 9092)
+        if not self.settings.kafka_dev_listener:
+            port = self.settings.kafka_sasl_ssl_port
         try:
             socket.create_connection((host, port), timeout=1).close()
         except OSError:
             return False
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        connection = kafka_security.admin_connection(self.settings, self.passwords()[ADMIN])
+        admin = AdminClient({**client_config(connection), "log_level": 0})
         try:
             return len(admin.list_topics(timeout=3).brokers) > 0
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"
             return False
 
     def secure(self, timeout_s: float) -> list[str]:
-        """The local broker has no password (PLAINTEXT on loopback): nothing to set."""
-        del timeout_s
+        """Once the broker answers: every service's SCRAM principal and the ACL table for
+        the stack's topic prefix, both idempotent. Nothing to report: no running client
+        loses access by it."""
+        if not wait_until(self.answers, timeout_s):
+            return []  # `up` reports the broker that does not answer, with its log
+        kafka_security.secure_cluster(self.settings, self.passwords())
         return []
 
     def stop(self) -> bool:

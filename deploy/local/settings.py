@@ -36,6 +36,11 @@ class StackSettings(BaseSettings):
     dir: Path = Field(default_factory=_default_dir)
     kafka_version: str = "4.4.0"
     kafka_controller_port: int = 9093
+    # The SASL_SSL listener every service uses (TLS + SCRAM, ACLs: docs/security.md).
+    kafka_sasl_ssl_port: int = 9094
+    # The loopback PLAINTEXT listener on the client port, its ANONYMOUS principal a super
+    # user: a development convenience (the test suites, `sentinel` commands). false removes it.
+    kafka_dev_listener: bool = True
     kafka_heap: str = "1g"
     kafka_jar_cache: Path = Path.home() / ".cache" / "sentinelstream"
     kafka_partitions_default: int = 6
