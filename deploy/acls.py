@@ -15,6 +15,7 @@ a topic (Kafka 3.0+, KIP-679). The admin principal is a super user and needs no 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -221,4 +222,53 @@ def apply(admin: AdminClient, prefix: str = "", timeout_s: float = 30.0) -> int:
     wanted = bindings(table(prefix))
     for future in admin.create_acls(wanted, request_timeout=timeout_s).values():
         future.result(timeout=timeout_s)
+    _await_visible(admin, wanted, timeout_s)
     return len(wanted)
+
+
+def _await_visible(admin: AdminClient, wanted: list[AclBinding], timeout_s: float) -> None:
+    """Wait until the broker's authorizer holds ``wanted``: CreateAcls returns once the
+    controller has them, a moment before the broker's metadata does."""
+    from confluent_kafka.admin import (
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    # None matches any name, principal and host (confluent-kafka's documented filter; its
+    # type stubs say str).
+    everything = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
+        AclOperation.ANY, AclPermissionType.ANY,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        held = set(admin.describe_acls(everything, request_timeout=timeout_s).result(timeout_s))
+        if held.issuperset(wanted):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the broker did not show the new ACLs within {timeout_s} s")
+
+
+def remove(admin: AdminClient, prefix: str, timeout_s: float = 30.0) -> None:
+    """Delete the table's ACLs under ``prefix`` (a test's, when it tears its topics down)."""
+    from confluent_kafka.admin import AclBindingFilter
+
+    filters = [
+        AclBindingFilter(
+            b.restype,
+            b.name,
+            b.resource_pattern_type,
+            b.principal,
+            b.host,
+            b.operation,
+            b.permission_type,
+        )
+        for b in bindings(g for g in table(prefix) if g.name.startswith(prefix))
+    ]
+    if not filters:
+        return
+    for future in admin.delete_acls(filters, request_timeout=timeout_s).values():
+        future.result(timeout=timeout_s)
