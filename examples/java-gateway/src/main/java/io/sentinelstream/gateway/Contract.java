@@ -47,11 +47,12 @@ final class Contract {
         String path = "/avro/" + record + ".v" + version + ".avsc";
         try (InputStream in = Contract.class.getResourceAsStream(path)) {
             if (in == null) {
-                throw new GatewayException("no schema " + path + " in this build: rebuild against newer schemas");
+                throw new GatewayException(GatewayException.UNREADABLE,
+                        "no schema " + path + " in this build: rebuild it against the current schemas/avro", null);
             }
             return new Schema.Parser().parse(in);
         } catch (IOException e) {
-            throw new GatewayException("cannot read " + path, e);
+            throw new GatewayException(GatewayException.UNREADABLE, "cannot read " + path, e);
         }
     }
 
@@ -65,7 +66,7 @@ final class Contract {
             new GenericDatumWriter<GenericRecord>(value.getSchema()).write(value, encoder);
             encoder.flush();
         } catch (IOException | RuntimeException e) {
-            throw new GatewayException(record + " does not fit its schema: " + e.getMessage(), e);
+            throw new GatewayException(GatewayException.USAGE, record + " does not fit its schema: " + e.getMessage(), e);
         }
         return out.toByteArray();
     }
@@ -73,19 +74,20 @@ final class Contract {
     /** A framed message that must hold {@code record}, read with the schema it was written with. */
     static GenericRecord decode(String record, byte[] data) {
         if (data == null || data.length < HEADER_SIZE || data[0] != MAGIC_BYTE) {
-            throw new GatewayException("not a Confluent-framed Avro message");
+            throw new GatewayException(GatewayException.UNREADABLE, "not a Confluent-framed Avro message", null);
         }
         int id = ByteBuffer.wrap(data, 1, 4).getInt();
         int code = RECORD_CODES.get(record);
         if (id / 1000 != code) {
-            throw new GatewayException("expected a " + record + ", got schema id " + id);
+            throw new GatewayException(GatewayException.UNREADABLE, "expected a " + record + ", got schema id " + id, null);
         }
         Schema writer = schema(record, id % 1000);
         BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(data, HEADER_SIZE, data.length - HEADER_SIZE, null);
         try {
             return new GenericDatumReader<GenericRecord>(writer).read(null, decoder);
         } catch (IOException | RuntimeException e) {
-            throw new GatewayException(record + " (schema id " + id + ") does not decode: " + e.getMessage(), e);
+            throw new GatewayException(GatewayException.UNREADABLE,
+                    record + " (schema id " + id + ") does not decode: " + e.getMessage(), e);
         }
     }
 }

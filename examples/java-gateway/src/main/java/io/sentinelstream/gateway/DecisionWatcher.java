@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
 import org.apache.avro.generic.GenericRecord;
@@ -51,12 +52,14 @@ final class DecisionWatcher implements AutoCloseable {
         return infos.stream().map(p -> new TopicPartition(topic, p.partition())).toList();
     }
 
-    /** The outcome of {@code transactionId}, produced as {@code sent}; null after {@code timeout}. */
-    Outcome await(String transactionId, RecordMetadata sent, Duration timeout) {
+    /** The outcome of {@code transactionId} of {@code accountId}, produced as {@code sent};
+     * null after {@code timeout}. */
+    Outcome await(String transactionId, String accountId, RecordMetadata sent, Duration timeout) {
+        byte[] key = accountId.getBytes(StandardCharsets.UTF_8);
         Instant deadline = Instant.now().plus(timeout);
         while (Instant.now().isBefore(deadline)) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-                Outcome found = match(record, transactionId, sent);
+                Outcome found = match(record, transactionId, key, sent);
                 if (found != null) {
                     return found;
                 }
@@ -65,13 +68,17 @@ final class DecisionWatcher implements AutoCloseable {
         return null;
     }
 
-    private Outcome match(ConsumerRecord<byte[], byte[]> record, String transactionId, RecordMetadata sent) {
+    private Outcome match(ConsumerRecord<byte[], byte[]> record, String transactionId, byte[] key, RecordMetadata sent) {
         if (record.topic().equals(decisions)) {
             // The header names the transaction: other decisions are skipped undecoded.
             Header header = record.headers().lastHeader(Contract.HEADER_TRANSACTION_ID);
             if (header != null && transactionId.equals(new String(header.value(), StandardCharsets.UTF_8))) {
                 return Outcome.decided(Contract.decode("decision", record.value()));
             }
+            return null;
+        }
+        // A dead letter keeps its record's key: only letters of this account are decoded.
+        if (!Arrays.equals(record.key(), key)) {
             return null;
         }
         GenericRecord letter = Contract.decode("dead_letter", record.value());

@@ -16,7 +16,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * Produces one transaction to {@code <prefix>transactions} and prints its decision as one line
  * of JSON. Exit codes: 0 decided, 2 bad option or setting, 3 refused (dead-lettered, the
- * reason on stderr), 4 no decision within --timeout-s, 1 Kafka failed.
+ * reason on stderr), 4 no decision within --timeout-s, 5 its decision or dead letter could not
+ * be read (a schema newer than this build), 1 Kafka failed.
  */
 public final class Main {
     private Main() {}
@@ -26,7 +27,7 @@ public final class Main {
             System.exit(run(options(args), GatewayConfig.fromEnvironment(System.getenv())));
         } catch (GatewayException e) {
             System.err.println("error: " + e.getMessage());
-            System.exit(2);
+            System.exit(e.exitCode);
         }
     }
 
@@ -37,7 +38,7 @@ public final class Main {
         try (DecisionWatcher watcher = new DecisionWatcher(config)) {
             RecordMetadata sent = produce(config, tx);
             System.err.printf("produced %s to %s-%d@%d%n", transactionId, sent.topic(), sent.partition(), sent.offset());
-            Outcome outcome = watcher.await(transactionId, sent, timeout);
+            Outcome outcome = watcher.await(transactionId, tx.get("account_id").toString(), sent, timeout);
             if (outcome == null) {
                 System.err.println("error: no decision for " + transactionId + " within " + timeout.toSeconds() + " s");
                 return 4;

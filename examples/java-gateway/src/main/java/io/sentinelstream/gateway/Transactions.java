@@ -3,6 +3,8 @@ package io.sentinelstream.gateway;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -88,13 +90,13 @@ final class Transactions {
         }
         try {
             return Instant.parse(text).toEpochMilli();
-        } catch (java.time.format.DateTimeParseException e) {
+        } catch (DateTimeParseException e) {
             throw new GatewayException("--timestamp " + text + " is not an ISO-8601 instant such as 2026-01-31T12:00:00Z");
         }
     }
 
     static boolean knows(String option) {
         return DEFAULTS.containsKey(option) || option.equals("transaction-id") || option.equals("timestamp")
-                || java.util.Arrays.asList(OPTIONAL).contains(option);
+                || Arrays.asList(OPTIONAL).contains(option);
     }
 }
