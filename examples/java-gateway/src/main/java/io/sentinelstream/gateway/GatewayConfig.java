@@ -1,5 +1,7 @@
 package io.sentinelstream.gateway;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
@@ -50,6 +52,9 @@ final class GatewayConfig {
             props.put("sasl.jaas.config", jaasConfig());
         }
         if (securityProtocol.endsWith("SSL") && !sslCaFile.isEmpty()) {
+            if (!Files.isReadable(Path.of(sslCaFile))) {
+                throw new GatewayException("SENTINEL_KAFKA_SSL_CA_FILE " + sslCaFile + " is not a readable file");
+            }
             // kafka-clients reads a PEM CA directly: no keystore to build.
             props.put("ssl.truststore.type", "PEM");
             props.put("ssl.truststore.location", sslCaFile);
