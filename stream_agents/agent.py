@@ -7,8 +7,11 @@ states and applied marks on the changelog and in the table, then its offsets ack
 to faust. What it decides, and where faust must seek back to, is the checkpoint's call
 (``stream_agents.checkpoint``): the applied mark is the source of truth, redeliveries at
 or below it are dropped, and whatever faust skipped is read again by a seek. Between
-screening a batch and deciding it, its transaction ids are claimed in the registry the API
-shares (``stream_agents.txid_claims``): a reused id of any account is dead-lettered.
+screening a batch and deciding it, each record's partition is checked against its key
+(``stream_agents.partitioning``: one off its home partition is forwarded there with the
+batch's outputs, one not keyed by its account dead-lettered), then the transaction ids are
+claimed in the registry the API shares (``stream_agents.txid_claims``): a reused id of any
+account is dead-lettered.
 """
 
 from __future__ import annotations
