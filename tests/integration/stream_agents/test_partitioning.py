@@ -124,7 +124,13 @@ def test_a_default_partitioner_gateways_transactions_are_forwarded_home_and_deci
         if not is_mark_key(msg.key() or b""):
             assert msg.partition() == home_partition(msg.key() or b"", PARTITIONS)
     # Every transaction off its home partition has exactly one copy there, saying whence.
-    copies = [m for m in read_topic(topic) if m.headers()]
+    records_now = read_topic(topic)
+    copies = [m for m in records_now if m.headers()]
+    stamped = {
+        decode_transaction(m.value() or b"").transaction_id: m.timestamp()[1]
+        for m in records_now
+        if not m.headers()
+    }
     copied = Counter(decode_transaction(m.value() or b"").transaction_id for m in copies)
     assert copied == Counter(away)
     for msg in copies:
@@ -135,6 +141,7 @@ def test_a_default_partitioner_gateways_transactions_are_forwarded_home_and_deci
         assert isinstance(origin, bytes)
         tx_id = decode_transaction(msg.value() or b"").transaction_id
         assert origin.split(b"/")[0] == str(landed[tx_id]).encode()
+        assert msg.timestamp()[1] == stamped[tx_id]  # the original's: same ingest time
     # librdkafka's murmur2_random (the agent's publisher, decisions keyed by account)
     # agrees with home_partition.
     for msg in read_topic(f"{prefix}{DECISIONS.name}"):
