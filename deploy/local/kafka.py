@@ -70,8 +70,8 @@ class KafkaService:
         return node_properties(self.settings, self.node, self.nodes, self.data)
 
     def prepare(self) -> None:
-        self._fetch_jars()
         self._refuse_other_shape()
+        self._fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
         props.write_text(render_properties(self.properties()))

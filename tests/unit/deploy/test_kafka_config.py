@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.kafka import new_cluster_id, render_server_properties
-from deploy.local.kafka_cluster import cluster_nodes, node_properties, with_brokers
+from deploy.local.kafka import KafkaService, new_cluster_id, render_server_properties
+from deploy.local.kafka_cluster import (
+    cluster_nodes,
+    formatted_cluster_id,
+    node_properties,
+    with_brokers,
+)
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
 from schemas.connections import KafkaConnection
@@ -113,3 +118,14 @@ def test_colliding_ports_are_refused() -> None:
     )
     with pytest.raises(StackError, match="collide"):
         cluster_nodes(settings)
+
+
+def test_a_stack_dir_of_one_node_refuses_to_become_three_without_a_purge(tmp_path: Path) -> None:
+    (tmp_path / "kafka" / "data").mkdir(parents=True)
+    (tmp_path / "kafka" / "data" / "meta.properties").write_text("cluster.id=abc\n")
+    three = with_brokers(StackSettings(dir=tmp_path), 3)
+    with pytest.raises(StackError, match="down --purge"):
+        KafkaService(three).prepare()
+    assert formatted_cluster_id([tmp_path / "kafka-1" / "data", tmp_path / "kafka" / "data"]) == (
+        "abc"
+    )
