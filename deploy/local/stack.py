@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -104,10 +105,18 @@ def status(settings: StackSettings) -> list[ServiceStatus]:
 
 
 def down(settings: StackSettings, purge: bool = False) -> list[str]:
-    """Stop exactly the processes this stack started; with ``purge`` also delete their data."""
+    """Stop exactly the processes this stack started; with ``purge`` also delete their data.
+
+    A cluster's Kafka nodes stop together: stopped one by one, the last would wait for a
+    controller quorum that is gone, then be killed after ``stop_timeout_s``."""
+    stack = list(reversed(services(settings)))
+    kafka = [s for s in stack if s.name.startswith("kafka")]
+    with ThreadPoolExecutor(max_workers=len(kafka)) as pool:
+        kafka_stopped = dict(zip(kafka, pool.map(lambda s: s.stop(), kafka), strict=True))
     stopped = []
-    for service in reversed(services(settings)):
-        if service.stop():
+    for service in stack:
+        done = kafka_stopped[service] if service in kafka_stopped else service.stop()
+        if done:
             stopped.append(service.name)
         if purge:
             service.purge()
