@@ -24,7 +24,7 @@ RATE = 40  # tx/s: enough to be mid-stream at the kill, light on two shared core
 def test_the_leading_broker_killed_and_restarted_loses_and_repeats_nothing(
     tmp_path: Path,
 ) -> None:
-    with pipeline_on_cluster(tmp_path, RATE, seconds=120) as pipeline:
+    with pipeline_on_cluster(tmp_path, RATE, seconds=600) as pipeline:
         cluster = pipeline.cluster
         time.sleep(5)
         victim = cluster.node(cluster.leader_of_most(pipeline.topics))
