@@ -68,6 +68,7 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
     return {
         "SENTINEL_STACK_DIR": str(settings.dir),
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SENTINEL_STACK_KAFKA_BROKERS": str(settings.kafka_brokers),
         "SENTINEL_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "SENTINEL_POSTGRES_DSN": settings.postgres.dsn.get_secret_value(),
         "SENTINEL_POSTGRES_ADMIN_DSN": settings.postgres.admin_dsn.get_secret_value(),

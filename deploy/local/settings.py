@@ -36,6 +36,12 @@ class StackSettings(BaseSettings):
     dir: Path = Field(default_factory=_default_dir)
     kafka_version: str = "4.4.0"
     kafka_controller_port: int = 9093
+    # KRaft nodes, each broker and controller in one process (docs/kafka-cluster.md): 1 for
+    # development, 3 for a cluster that survives a broker's loss. Node n (from 0) listens on
+    # the bootstrap port + 2n and the controller port + 2n, unless SENTINEL_KAFKA_BOOTSTRAP_
+    # SERVERS lists one address per node.
+    kafka_brokers: int = Field(default=1, ge=1, le=5)
+    # Per node: three nodes take three times this.
     kafka_heap: str = "1g"
     kafka_jar_cache: Path = Path.home() / ".cache" / "sentinelstream"
     kafka_partitions_default: int = 6
