@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover test-quarantine audit
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover bench-brokers test-quarantine audit
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -83,6 +83,9 @@ bench-replay: stack-up ## Benchmark `sentinel replay` (replayed tx/s) on a gener
 
 bench-failover: stack-up ## Agent workers killed with kill -9 under traffic: each partition's decision gap, restarted and taken over (~5 min; BENCH_ARGS="--duration 60")
 	$(BIN)/python -m bench.bench_failover $(BENCH_ARGS)
+
+bench-brokers: stack-up ## Broker faults on a private 3-broker cluster under traffic: kill -9 of the leader, rolling restart, one down a minute (~12 min)
+	$(BIN)/python -m bench.bench_brokers $(BENCH_ARGS)
 
 bench-decide: venv ## CPU µs per transaction of the decision code, agent and replay shapes (no services)
 	$(BIN)/python -m bench.bench_decide $(BENCH_ARGS)

@@ -7,15 +7,20 @@ accounts' feature state (``DecisionPipeline.warm``); the next ``--count`` are de
 the seed rules and lists and a small XGBoost model, in the two shapes the code runs in:
 
 - **agent**: ``DecisionPipeline.process`` over batches of 500, each touched account's state
-  loaded from bytes and written back as bytes per batch, Decision and WebhookEvent encoded
-  (what one agent worker does between consuming and publishing);
+  loaded from bytes and written back as bytes per batch, Decision and WebhookEvent encoded,
+  with the agent's partition check between screening and deciding (what one agent worker
+  does between consuming and publishing);
 - **replay**: ``DecisionPipeline.decide`` over batches of 5,000 with the states kept as
   objects, nothing encoded (what ``sentinel replay`` does per worker).
 
 Each figure is CPU time (``time.process_time``: other work on a shared machine moves it
 less than wall time, but still moves it: compare figures of one run) divided by
 transactions, the median over ``--repeat`` runs, every run starting from the same warmed
-state. ``model_score`` is the champion's ``score`` alone on the same rows (XGBoost's
+state. ``placement`` is the agent's partition check alone (``stream_agents.partitioning``:
+the records sit on the home partition of their key among the transactions topic's 12, as
+the contract puts them; its per-key cache emptied before each run, so each account's first
+record pays the hash), and ``murmur2`` the hash alone, uncached, per record.
+``model_score`` is the champion's ``score`` alone on the same rows (XGBoost's
 ``pred_contribs`` and the reason codes), the model's share of both shapes: it grows fast
 with the model's size (``--depth``, ``--rounds``). ``--digest`` prints a SHA-256 of every
 output (encoded records and states, decisions) to check that two versions of the code
@@ -29,7 +34,7 @@ import hashlib
 import statistics
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -54,6 +59,8 @@ from replay.candidate import Candidate, build_pipeline
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_transaction
 from schemas.features import FEATURE_NAMES
+from schemas.topics import TRANSACTIONS
+from stream_agents.partitioning import home_partition, place
 
 RESULTS = Path(__file__).with_name("results") / "decide.json"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # decided_at: fixed, so outputs can be compared
@@ -69,13 +76,14 @@ def source_records(cfg: SimConfig) -> list[SourceRecord]:
     out = []
     for offset, i in enumerate(order):
         tx = columns.record(i)
+        key = tx.account_id.encode()
         out.append(
             SourceRecord(
                 "transactions",
-                0,
+                home_partition(key, TRANSACTIONS.partitions),
                 offset,
                 columns.ts_ms[i],
-                tx.account_id.encode(),
+                key,
                 encode_transaction(tx),
             )
         )
@@ -127,7 +135,10 @@ def agent_run(
     cpu = 0.0
     for batch in batches(records, size):
         began = time.process_time()
-        result = pipeline.process(batch, store.get)
+        result = BatchResult()
+        screened = pipeline.screen(batch, result)
+        placed = place(screened, TRANSACTIONS.partitions, result).kept
+        pipeline.process_screened(placed, store.get, result)
         cpu += time.process_time() - began
         store.update({account: state for account, (_p, state) in result.states.items()})
         if sink is not None:
@@ -152,6 +163,30 @@ def replay_run(
             for _record, decision in decided:
                 sink.update(repr(decision).encode())
     return cpu
+
+
+def placement_run(
+    pipeline: DecisionPipeline, _warm: dict[str, bytes], records: Sequence[SourceRecord], _s: Any
+) -> float:
+    """CPU seconds of the agent's partition check alone over the screened records, in
+    batches of 500, its per-key cache empty at the start."""
+    screened = pipeline.screen(records, BatchResult())
+    home_partition.cache_clear()
+    began = time.process_time()
+    for i in range(0, len(screened), AGENT_BATCH):
+        place(screened[i : i + AGENT_BATCH], TRANSACTIONS.partitions, BatchResult())
+    return time.process_time() - began
+
+
+def murmur2_run(
+    _pipeline: DecisionPipeline, _warm: dict[str, bytes], records: Sequence[SourceRecord], _s: Any
+) -> float:
+    """CPU seconds of the home partition of every record's key, uncached."""
+    uncached = home_partition.__wrapped__
+    began = time.process_time()
+    for record in records:
+        uncached(record.key or b"", TRANSACTIONS.partitions)
+    return time.process_time() - began
 
 
 def model_run(
@@ -224,10 +259,12 @@ def measure(
                 sink = hashlib.sha256()
                 run(pipeline_for(model_dir), warm, decided, sink)
                 console.print(f"digest {name}: {sink.hexdigest()}")
-        shapes = {
+        shapes: dict[str, Callable[..., float]] = {
             "agent": partial(agent_run, size=agent_batch),
             "replay": replay_run,
             "model_score": model_run,
+            "placement": placement_run,
+            "murmur2": murmur2_run,
         }
         figures: dict[str, list[float]] = {name: [] for name in shapes}
         for _ in range(repeat):

@@ -41,11 +41,12 @@ def use_stack_connections() -> None:
 use_stack_connections()
 
 
-def producer(linger_ms: int = 5) -> Producer:
-    """An idempotent lz4 producer partitioning as the agents do (Java's murmur2)."""
+def producer(linger_ms: int = 5, bootstrap: str | None = None) -> Producer:
+    """An idempotent lz4 producer partitioning as the agents do (Java's murmur2), to the
+    stack's brokers or to ``bootstrap``'s."""
     return Producer(
         {
-            "bootstrap.servers": KafkaConnection().bootstrap_servers,
+            "bootstrap.servers": bootstrap or KafkaConnection().bootstrap_servers,
             "partitioner": "murmur2_random",
             "linger.ms": linger_ms,
             "compression.type": "lz4",

@@ -21,10 +21,12 @@ BOOTSTRAP = KafkaConnection().bootstrap_servers
 
 
 class Feeder(threading.Thread):
-    """Produces fresh transactions at ``rate`` per second until stopped (or ``seconds``)."""
+    """Produces fresh transactions at ``rate`` per second until stopped (or ``seconds``), to
+    the stack's brokers or to ``bootstrap``'s."""
 
-    def __init__(self, prefix: str, rate: int, seconds: float) -> None:
+    def __init__(self, prefix: str, rate: int, seconds: float, bootstrap: str = BOOTSTRAP) -> None:
         super().__init__(daemon=True)
+        self.bootstrap = bootstrap
         self.topic = f"{prefix}{TRANSACTIONS.name}"
         self.rate = rate
         per_account = int(rate * seconds) // 2000 + 2
@@ -35,9 +37,10 @@ class Feeder(threading.Thread):
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._where: dict[str, tuple[int, int]] = {}  # id -> (partition, timestamp ms)
+        self.refused = 0
 
     def run(self) -> None:
-        out = producer()
+        out = producer(bootstrap=self.bootstrap)
         sent, began = 0, time.perf_counter()
         while not self.stopped.is_set() and sent < len(self.txs):
             due = int((time.perf_counter() - began) * self.rate)
@@ -56,9 +59,11 @@ class Feeder(threading.Thread):
 
     def _delivered(self, tid: str) -> Callable[[KafkaError | None, Message], None]:
         def done(error: KafkaError | None, msg: Message) -> None:
-            if error is None:
-                with self._lock:
+            with self._lock:
+                if error is None:
                     self._where[tid] = (msg.partition() or 0, msg.timestamp()[1])
+                else:  # not accepted: the producer gave up (its delivery timeout passed)
+                    self.refused += 1
 
         return done
 
@@ -81,12 +86,12 @@ class Feeder(threading.Thread):
 class DecisionWatch(threading.Thread):
     """Every decision record's transaction id and timestamp (ms), as they arrive."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, bootstrap: str = BOOTSTRAP) -> None:
         super().__init__(daemon=True)
         topic = f"{prefix}{DECISIONS.name}"
         self.consumer = Consumer(
             {
-                "bootstrap.servers": BOOTSTRAP,
+                "bootstrap.servers": bootstrap,
                 "group.id": uuid.uuid4().hex,
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 50,

@@ -42,8 +42,11 @@ class Outgoing:
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
     # None: the producer's partitioner (by key); set for the feature table's changelog,
-    # whose partition must be the source record's.
+    # whose partition must be the source record's, and for a record sent to its home
+    # partition (``stream_agents.partitioning``).
     partition: int | None = None
+    # None: the producer's clock; set for a forwarded record, which keeps the original's.
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

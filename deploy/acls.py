@@ -108,7 +108,8 @@ ACCESS: dict[str, Access] = {
     "gateway": Access(writes=(TRANSACTIONS, LABELS)),
     "agents": Access(
         reads=(TRANSACTIONS, *REFERENCE),
-        writes=(DECISIONS, WEBHOOKS, DEAD_LETTER),
+        # transactions too: one off its key's partition is forwarded home (partitioning.md).
+        writes=(TRANSACTIONS, DECISIONS, WEBHOOKS, DEAD_LETTER),
         groups=(AGENTS_APP_ID,),
         global_groups=("sentinel-reference-", "sentinel-models-"),
         # faust's changelog and its assignor's leader topic: <app id>-…

@@ -22,6 +22,21 @@ DEFAULT_REPLICATION_FACTOR = 3
 DEFAULT_MIN_INSYNC_REPLICAS = 2
 
 
+def fitted_replication(
+    broker_count: int,
+    replicas: int = DEFAULT_REPLICATION_FACTOR,
+    min_insync: int = DEFAULT_MIN_INSYNC_REPLICAS,
+) -> tuple[int, int]:
+    """The replication factor and ``min.insync.replicas`` a cluster of ``broker_count``
+    brokers can hold: at most one copy per broker, and a write refused only when fewer than
+    ``min_insync`` copies (never all of them: one broker may always be down) take it.
+
+    Three brokers keep 3 copies and refuse a write fewer than 2 hold; one broker keeps 1.
+    The local stack's brokers use the same rule for Kafka's internal topics."""
+    fitted = max(1, min(replicas, broker_count))
+    return fitted, max(1, min(min_insync, fitted - 1))
+
+
 def _config(**values: str) -> Mapping[str, str]:
     return MappingProxyType({key.replace("_", "."): value for key, value in values.items()})
 
@@ -42,11 +57,11 @@ class TopicSpec:
         A single-broker development cluster cannot keep three replicas, and a
         ``min.insync.replicas`` above the replica count would refuse every acks=all write.
         """
-        replicas = max(1, min(self.replication_factor, broker_count))
         config = dict(self.config)
+        wanted = int(config.get("min.insync.replicas", DEFAULT_MIN_INSYNC_REPLICAS))
+        replicas, min_isr = fitted_replication(broker_count, self.replication_factor, wanted)
         if "min.insync.replicas" in config:
-            wanted = int(config["min.insync.replicas"])
-            config["min.insync.replicas"] = str(max(1, min(wanted, replicas - 1)))
+            config["min.insync.replicas"] = str(min_isr)
         return replace(self, replication_factor=replicas, config=MappingProxyType(config))
 
     def prefixed(self, prefix: str) -> TopicSpec:

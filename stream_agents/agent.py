@@ -7,8 +7,11 @@ states and applied marks on the changelog and in the table, then its offsets ack
 to faust. What it decides, and where faust must seek back to, is the checkpoint's call
 (``stream_agents.checkpoint``): the applied mark is the source of truth, redeliveries at
 or below it are dropped, and whatever faust skipped is read again by a seek. Between
-screening a batch and deciding it, its transaction ids are claimed in the registry the API
-shares (``stream_agents.txid_claims``): a reused id of any account is dead-lettered.
+screening a batch and deciding it, each record's partition is checked against its key
+(``stream_agents.partitioning``: one off its home partition is forwarded there with the
+batch's outputs, one not keyed by its account dead-lettered), then the transaction ids are
+claimed in the registry the API shares (``stream_agents.txid_claims``): a reused id of any
+account is dead-lettered.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import faust
 from faust.types import TP
 
 from decision_core.pipeline import DecisionPipeline
-from decision_core.records import BatchResult, Outgoing, SourceRecord
+from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
 from stream_agents.checkpoint import (
     Admitted,
     Checkpoint,
@@ -40,10 +43,12 @@ from stream_agents.metrics import (
     DEAD_LETTERED,
     DECIDED,
     HELD_BACK,
+    MISPLACED,
     REDELIVERED,
     SEEKS,
 )
 from stream_agents.output import BatchPublisher
+from stream_agents.partitioning import place
 from stream_agents.txid_claims import TransactionIdClaims
 
 log = logging.getLogger("stream_agents")
@@ -127,13 +132,22 @@ class DecisionAgent:
         """The admitted records screened, their ids claimed, then decided; and the seconds
         the claim took."""
         result = BatchResult()
-        screened = self.pipeline.screen(records, result)
+        screened = self._placed(self.pipeline.screen(records, result), result)
         if self.claims is None or not screened:
             return self.pipeline.process_screened(screened, self.load, result), 0.0
         started = time.perf_counter()
         reused = await self.claims.reused([one.tx for one in screened])
         claiming = time.perf_counter() - started
         return self.pipeline.process_screened(screened, self.load, result, reused), claiming
+
+    def _placed(self, screened: list[Screened], result: BatchResult) -> list[Screened]:
+        """The screened records on their home partition; the others forwarded there (their
+        copies published with the batch, before its marks) or dead-lettered, and counted."""
+        partitions = self.app.consumer.topic_partitions(self.source_topic)
+        placed = place(screened, partitions, result)
+        for reason, count in placed.moved.items():
+            MISPLACED.labels(reason).inc(count)
+        return placed.kept
 
     async def publish(self, result: BatchResult, marks: dict[int, int]) -> None:
         """The batch's records to their topics, then its feature states and marks to the

@@ -27,6 +27,7 @@ from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
 from stream_agents.metrics import StandbyReport
 from stream_agents.output import BatchPublisher
+from stream_agents.partitioning import REPARTITION
 from stream_agents.settings import AgentSettings
 from stream_agents.txid_claims import TransactionIdClaims
 
@@ -49,13 +50,15 @@ def changelog_topic(settings: AgentSettings) -> str:
 
 
 def output_topics(settings: AgentSettings) -> dict[str, str]:
-    """The topic of each output role: the pipeline's, and the table's changelog."""
+    """The topic of each output role: the pipeline's, the table's changelog, and the
+    transactions topic itself for records sent to their home partition."""
     prefix = settings.kafka.topic_prefix
     return {
         "decisions": f"{prefix}{DECISIONS.name}",
         "webhooks": f"{prefix}{WEBHOOKS.name}",
         "dead-letter": f"{prefix}{DEAD_LETTER.name}",
         CHANGELOG: changelog_topic(settings),
+        REPARTITION: input_topic(settings),
     }
 
 

@@ -61,6 +61,13 @@ TXID_UNCHECKED = Counter(
     "transactions decided without claiming their id (registry unavailable): only the "
     "ledger sink checks them for a reused id",
 )
+MISPLACED = Counter(
+    "sentinel_agent_misplaced_total",
+    "transactions not decided on the partition they were read from, by reason: "
+    "wrong_partition_forwarded (a copy produced to the partition murmur2 of the key gives), "
+    "key_missing, key_not_account, wrong_partition_after_repartition (dead-lettered)",
+    ["reason"],
+)
 SEEKS = Counter("sentinel_agent_seeks_total", "times a partition was sought back to its checkpoint")
 STANDBYS_READY = Gauge(
     "sentinel_agent_standbys_ready",

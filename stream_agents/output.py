@@ -71,25 +71,20 @@ class BatchPublisher:
     def _produce(
         self, out: Outgoing, delivered: Callable[[KafkaError | None, Message], None]
     ) -> None:
+        # librdkafka's defaults: -1 lets its partitioner choose, 0 stamps the time now.
+        partition = -1 if out.partition is None else out.partition
+        timestamp = 0 if out.timestamp_ms is None else out.timestamp_ms
         while True:
             try:
-                if out.partition is None:
-                    self._producer.produce(
-                        self.topics[out.role],
-                        out.value,
-                        out.key,
-                        headers=list(out.headers),
-                        on_delivery=delivered,
-                    )
-                else:
-                    self._producer.produce(
-                        self.topics[out.role],
-                        out.value,
-                        out.key,
-                        partition=out.partition,
-                        headers=list(out.headers),
-                        on_delivery=delivered,
-                    )
+                self._producer.produce(
+                    self.topics[out.role],
+                    out.value,
+                    out.key,
+                    partition=partition,
+                    timestamp=timestamp,
+                    headers=list(out.headers),
+                    on_delivery=delivered,
+                )
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain it

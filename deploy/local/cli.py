@@ -10,6 +10,7 @@ from rich.table import Table
 
 from deploy.acls import PRINCIPALS
 from deploy.local import credentials, envfile, kafka_security, stack
+from deploy.local.kafka_cluster import with_brokers
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
 from schemas.secrets import refuse_default_secrets
@@ -29,9 +30,24 @@ def _show(rows: list[stack.ServiceStatus]) -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    brokers: int | None = typer.Option(
+        None,
+        "--brokers",
+        min=1,
+        max=5,
+        help="Kafka nodes (broker+controller each): 1, or 3 for a replicated cluster; "
+        "kept in the env file (SENTINEL_STACK_KAFKA_BROKERS). Default: as before, else 1.",
+    ),
+) -> None:
     """Install what is missing, start every service and wait until each one answers."""
     settings = StackSettings()
+    if brokers is not None:
+        try:
+            settings = with_brokers(settings, brokers)
+        except StackError as exc:
+            console.print(f"[red]stack up failed:[/] {exc}")
+            raise typer.Exit(1) from exc
     # The stack's servers listen where these settings say, with these passwords.
     refuse_default_secrets(settings.kafka, settings.postgres, settings.redis, admin=True)
     generated: list[str] = []

@@ -69,6 +69,7 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
     return {
         "SENTINEL_STACK_DIR": str(settings.dir),
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SENTINEL_STACK_KAFKA_BROKERS": str(settings.kafka_brokers),
         "SENTINEL_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         # Where the services' SASL_SSL listener is (deploy.local.kafka_security).
         "SENTINEL_STACK_KAFKA_SASL_SSL_PORT": str(settings.kafka_sasl_ssl_port),

@@ -1,63 +1,44 @@
-"""The local Apache Kafka broker: jars from Maven Central, KRaft storage, one combined node."""
+"""The local Apache Kafka nodes: jars from Maven Central, KRaft storage, each node a process.
+
+The cluster's shape and each node's properties are ``deploy.local.kafka_cluster``'s.
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import uuid
 from pathlib import Path
 
+import psutil
+
 from deploy.acls import ADMIN, PRINCIPALS
 from deploy.local import kafka_security
 from deploy.local.credentials import new_password
+from deploy.local.kafka_cluster import (
+    KafkaNode,
+    cluster_nodes,
+    formatted_cluster_id,
+    node_properties,
+    render_properties,
+    render_server_properties,
+)
 from deploy.local.kafka_security import BrokerSecurity, broker_properties
 from deploy.local.process import PidFile, spawn, terminate, wait_until
 from deploy.local.secret_file import replace_private
-from deploy.local.settings import LOOPBACK, StackSettings, host_port
+from deploy.local.settings import StackSettings, host_port
 from deploy.local.system import StackError
 from schemas.kafka_edge import client_config
 
 _DEPLOY = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "kafka.Kafka"
 
-
-def render_server_properties(
-    settings: StackSettings, data_dir: Path, security: BrokerSecurity | None = None
-) -> str:
-    """server.properties for a single combined broker+controller bound to loopback only;
-    with ``security``, its SASL_SSL listener and authorizer (deploy.local.kafka_security)."""
-    host, port = host_port(settings.kafka.bootstrap_servers, 9092)
-    if host not in LOOPBACK:
-        raise StackError(f"the local Kafka binds to loopback only, not {host!r}")
-    ctl = settings.kafka_controller_port
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{host}:{ctl}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(data_dir),
-        # Topics are code (schemas/topics.py); a typo must fail, not create a topic.
-        "auto.create.topics.enable": "false",
-        "num.partitions": str(settings.kafka_partitions_default),
-        # One broker holds one copy of Kafka's own internal topics.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        # Tests start many short-lived consumer groups; don't make each wait 3 s.
-        "group.initial.rebalance.delay.ms": "0",
-        "delete.topic.enable": "true",
-    }
-    if security is not None:
-        props = broker_properties(props, security, host, settings.kafka_sasl_ssl_port)
-    return "".join(f"{key}={value}\n" for key, value in props.items())
+__all__ = ["KafkaService", "kafka_services", "new_cluster_id", "render_server_properties"]
 
 
 def new_cluster_id() -> str:
@@ -70,39 +51,63 @@ def new_cluster_id() -> str:
 
 
 class KafkaService:
-    """Fetches, formats, starts, probes and stops the broker."""
+    """Fetches, formats, starts, probes and stops one node (the first when not given)."""
 
-    name = "kafka"
-
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, node: KafkaNode | None = None) -> None:
         self.settings = settings
-        self.home = settings.dir / "kafka"
+        self.nodes = cluster_nodes(settings)
+        self.node = node or self.nodes[0]
+        self.name = self.node.name
+        self.home = settings.dir / self.name
         self.data = self.home / "data"
-        self.log_file = settings.logs / "kafka.log"
-        self.pidfile = PidFile(settings.dir / "pids" / "kafka.pid", MAIN_CLASS)
+        self.log_file = settings.logs / f"{self.name}.log"
+        # The marker is the node's own properties file: pid reuse aside, it tells this
+        # node's process from its siblings'.
+        self.pidfile = PidFile(
+            settings.dir / "pids" / f"{self.name}.pid", str(self.home / "server.properties")
+        )
         self._passwords: dict[str, str] | None = None
 
     @property
     def address(self) -> str:
-        return self.settings.kafka.bootstrap_servers
+        return self.node.address
+
+    def properties(self) -> dict[str, str]:
+        """This node's ``server.properties``."""
+        return node_properties(self.settings, self.node, self.nodes, self.data)
 
     def prepare(self) -> None:
+        self._refuse_other_shape()
         self._fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
         security = self.security()
+        secured = broker_properties(
+            self.properties(), security, self.node.host, self.node.sasl_port
+        )
         # It holds the TLS key's and the admin principal's passwords.
-        replace_private(props, render_server_properties(self.settings, self.data, security))
+        replace_private(props, render_properties(secured))
         if not (self.data / "meta.properties").exists():
+            siblings = [self.settings.dir / n.name / "data" for n in self.nodes]
+            cluster_id = formatted_cluster_id(siblings) or new_cluster_id()
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
                 "--ignore-formatted",
                 "-t",
-                new_cluster_id(),
+                cluster_id,
                 "-c",
                 str(props),
                 *kafka_security.format_arguments(security),
+            )
+
+    def _refuse_other_shape(self) -> None:
+        """A stack directory holds one cluster: its nodes' data cannot join another shape."""
+        other = "kafka-1" if self.node.cluster_size == 1 else "kafka"
+        if (self.settings.dir / other / "data" / "meta.properties").exists():
+            raise StackError(
+                f"{self.settings.dir} holds a Kafka cluster of another size ({other}/): "
+                "`sentinel stack down --purge` first, or use another SENTINEL_STACK_DIR"
             )
 
     def security(self) -> BrokerSecurity:
@@ -133,10 +138,10 @@ class KafkaService:
         return self.pidfile.live_pid()
 
     def answers(self) -> bool:
-        """A real metadata request: the broker lists itself."""
+        """A real metadata request to this node, listing it among the cluster's brokers."""
         host, port = host_port(self.address, 9092)
         if not self.settings.kafka_dev_listener:
-            port = self.settings.kafka_sasl_ssl_port
+            port = self.node.sasl_port
         try:
             socket.create_connection((host, port), timeout=1).close()
         except OSError:
@@ -146,7 +151,7 @@ class KafkaService:
         connection = kafka_security.admin_connection(self.settings, self.passwords()[ADMIN])
         admin = AdminClient({**client_config(connection), "log_level": 0})
         try:
-            return len(admin.list_topics(timeout=3).brokers) > 0
+            return self.node.node_id in admin.list_topics(timeout=3).brokers
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"
             return False
 
@@ -160,10 +165,22 @@ class KafkaService:
         return []
 
     def stop(self) -> bool:
+        """SIGTERM: a controlled shutdown, which hands this node's leaderships over first."""
         pid = self.pid()
         stopped = pid is not None and terminate(pid, self.settings.stop_timeout_s)
         self.pidfile.clear()
         return stopped
+
+    def kill(self) -> bool:
+        """SIGKILL, as a crash: no controlled shutdown. True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=30)
+        self.pidfile.clear()
+        return True
 
     def purge(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
@@ -211,3 +228,8 @@ class KafkaService:
             raise StackError(
                 f"{main} {' '.join(args)} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
             )
+
+
+def kafka_services(settings: StackSettings) -> list[KafkaService]:
+    """One service per node of the cluster ``settings`` describe."""
+    return [KafkaService(settings, node) for node in cluster_nodes(settings)]

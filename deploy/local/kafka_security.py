@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from deploy.acls import ADMIN
+from deploy.local.kafka_cluster import sasl_bootstrap
 from deploy.local.secret_file import replace_private, write_private
-from deploy.local.settings import StackSettings, host_port
+from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import client_config
@@ -259,17 +260,16 @@ def passwords(values: Mapping[str, str], principals: Iterable[str]) -> dict[str,
     }
 
 
-def principal_connection(
-    principal: str, password: str, files: TlsFiles, host: str, sasl_port: int
-) -> KafkaConnection:
-    """A client that is ``principal`` over the SASL_SSL listener, trusting the stack's CA."""
+def principal_connection(settings: StackSettings, principal: str, password: str) -> KafkaConnection:
+    """A client that is ``principal`` over every node's SASL_SSL listener, trusting the
+    stack's CA."""
     return KafkaConnection(
-        bootstrap_servers=f"{host}:{sasl_port}",
+        bootstrap_servers=sasl_bootstrap(settings),
         security_protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512",
         sasl_username=principal,
         sasl_password=SecretStr(password),
-        ssl_ca_file=files.ca,
+        ssl_ca_file=tls_files(settings.dir).ca,
     )
 
 
@@ -327,9 +327,7 @@ def admin_connection(settings: StackSettings, admin_password: str) -> KafkaConne
     ANONYMOUS principal is a super user), else the admin principal over SASL_SSL."""
     if settings.kafka_dev_listener:
         return KafkaConnection(bootstrap_servers=settings.kafka.bootstrap_servers)
-    host, _ = host_port(settings.kafka.bootstrap_servers, 9092)
-    files = tls_files(settings.dir)
-    return principal_connection(ADMIN, admin_password, files, host, settings.kafka_sasl_ssl_port)
+    return principal_connection(settings, ADMIN, admin_password)
 
 
 def secure_cluster(

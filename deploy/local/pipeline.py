@@ -25,7 +25,7 @@ import psycopg
 from deploy.acls import PRINCIPALS
 from deploy.local import kafka_security
 from deploy.local.process import PidFile, spawn, tail, terminate
-from deploy.local.settings import StackSettings, host_port
+from deploy.local.settings import StackSettings
 from deploy.local.supervisor import ServiceSpec, ServiceState, Supervisor, read_state
 from schemas.connections import PostgresConnection
 
@@ -55,17 +55,13 @@ def secured(settings: StackSettings, specs: list[ServiceSpec]) -> list[ServiceSp
     """``specs`` with each service's clients on the SASL_SSL listener as its own principal:
     its ``SENTINEL_KAFKA_*`` variables win over the env file's (the dev listener's)."""
     users = kafka_security.passwords(kafka_security.known_values(), PRINCIPALS)
-    files = kafka_security.tls_files(settings.dir)
-    host, _ = host_port(settings.kafka.bootstrap_servers, 9092)
     out = []
     for spec in specs:
         principal = principal_of(spec.name)
         if principal is None:
             out.append(spec)
             continue
-        connection = kafka_security.principal_connection(
-            principal, users[principal], files, host, settings.kafka_sasl_ssl_port
-        )
+        connection = kafka_security.principal_connection(settings, principal, users[principal])
         env = {**spec.env, **kafka_security.client_env(connection)}
         out.append(ServiceSpec(spec.name, spec.argv, env))
     return out

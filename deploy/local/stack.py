@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from deploy.local.kafka import KafkaService
+from deploy.local.kafka import kafka_services
 from deploy.local.postgres import PostgresService
 from deploy.local.process import tail, wait_until
 from deploy.local.redis import RedisService
@@ -44,8 +45,10 @@ class ServiceStatus:
 
 
 def services(settings: StackSettings) -> list[Service]:
-    """In start order; ``down`` stops them in reverse."""
-    return [PostgresService(settings), RedisService(settings), KafkaService(settings)]
+    """In start order; ``down`` stops them in reverse. Kafka is one service per node
+    (``kafka``, or ``kafka-1``... for a cluster): all are started before any is awaited,
+    since a node of a cluster answers only once a quorum of controllers has formed."""
+    return [PostgresService(settings), RedisService(settings), *kafka_services(settings)]
 
 
 def up(
@@ -81,8 +84,9 @@ def up(
 def _wait(service: Service, timeout_s: float) -> None:
     if wait_until(service.answers, timeout_s):
         return
+    probe = PROBES[service.name.partition("-")[0]]  # kafka-2 is probed as kafka
     raise StackError(
-        f"{service.name} did not answer {PROBES[service.name]} on {service.address} within "
+        f"{service.name} did not answer {probe} on {service.address} within "
         f"{timeout_s:.0f} s; its log is {service.log_file}. Last lines:\n{tail(service.log_file)}"
     )
 
@@ -101,10 +105,18 @@ def status(settings: StackSettings) -> list[ServiceStatus]:
 
 
 def down(settings: StackSettings, purge: bool = False) -> list[str]:
-    """Stop exactly the processes this stack started; with ``purge`` also delete their data."""
+    """Stop exactly the processes this stack started; with ``purge`` also delete their data.
+
+    A cluster's Kafka nodes stop together: stopped one by one, the last would wait for a
+    controller quorum that is gone, then be killed after ``stop_timeout_s``."""
+    stack = list(reversed(services(settings)))
+    kafka = [s for s in stack if s.name.startswith("kafka")]
+    with ThreadPoolExecutor(max_workers=len(kafka)) as pool:
+        kafka_stopped = dict(zip(kafka, pool.map(lambda s: s.stop(), kafka), strict=True))
     stopped = []
-    for service in reversed(services(settings)):
-        if service.stop():
+    for service in stack:
+        done = kafka_stopped[service] if service in kafka_stopped else service.stop()
+        if done:
             stopped.append(service.name)
         if purge:
             service.purge()

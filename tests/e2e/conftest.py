@@ -1,5 +1,6 @@
 """Fixtures of the end-to-end suite (defined in tests.support)."""
 
+from tests.support.agents import agents  # noqa: F401 - found by name
 from tests.support.api import (  # noqa: F401 - fixtures are found by name
     api_db,
     api_env,

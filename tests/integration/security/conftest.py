@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 from deploy import acls
 from deploy.acls import PRINCIPALS
 from deploy.local import envfile, kafka_security
-from deploy.local.settings import StackSettings, host_port
+from deploy.local.settings import StackSettings
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import client_config
 from schemas.topics import TopicSpec
@@ -26,14 +26,8 @@ class SecureStack:
     prefix: str
 
     def connection(self, principal: str, password: str | None = None) -> KafkaConnection:
-        files = kafka_security.tls_files(self.settings.dir)
-        host, _ = host_port(self.settings.kafka.bootstrap_servers, 9092)
         connection = kafka_security.principal_connection(
-            principal,
-            self.passwords[principal] if password is None else password,
-            files,
-            host,
-            self.settings.kafka_sasl_ssl_port,
+            self.settings, principal, self.passwords[principal] if password is None else password
         )
         return connection.model_copy(update={"topic_prefix": self.prefix})
 

@@ -111,3 +111,20 @@ def test_no_env_file_no_passwords_generated(
     up()
     assert _passwords(started[0][0]) == ["sentinel", "postgres", None]
     assert not (stack_dir / "sentinel.env").exists()
+
+
+def test_brokers_3_runs_three_nodes_and_keeps_their_addresses_in_the_env_file(
+    stack_dir: Path,
+    started: list[tuple[StackSettings, dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SENTINEL_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("SENTINEL_STACK_KAFKA_BROKERS", raising=False)
+    result = CliRunner().invoke(app, ["stack", "up", "--brokers", "3"])
+    assert result.exit_code == 0, result.output
+    (settings, written) = started[0]
+    three = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
+    assert (settings.kafka_brokers, settings.kafka.bootstrap_servers) == (3, three)
+    assert written["SENTINEL_KAFKA_BOOTSTRAP_SERVERS"] == three
+    assert written["SENTINEL_STACK_KAFKA_BROKERS"] == "3"
+    assert [s.name for s in stack.services(settings)][-3:] == ["kafka-1", "kafka-2", "kafka-3"]

@@ -47,6 +47,12 @@ def test_fit_to_two_brokers_leaves_one_replica_of_slack() -> None:
     assert (fitted.replication_factor, fitted.config["min.insync.replicas"]) == (2, "1")
 
 
+def test_three_brokers_hold_every_declaration_as_declared() -> None:
+    assert all(spec.fit_to_cluster(3) == spec for spec in ALL_TOPICS)
+    assert topics.fitted_replication(3) == (3, 2)
+    assert topics.fitted_replication(1) == (1, 1)
+
+
 def test_prefix_applies_to_every_declared_topic() -> None:
     prefixed = declared_topics("t-1.")
     assert [s.name for s in prefixed] == [f"t-1.{s.name}" for s in ALL_TOPICS]

@@ -13,6 +13,7 @@ from faust.types import TP
 from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint, decode_mark, encode_mark, mark_key
+from stream_agents.partitioning import home_partition
 
 
 class Journal:
@@ -50,14 +51,18 @@ class Store:
 class Consumer:
     """faust's consumer as the agent uses it: the seeks it was asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, partitions: int | None = None) -> None:
         self.sought: list[tuple[int, int]] = []
+        self.partitions = partitions  # None: the count not known (keys checked only)
 
     async def seek(self, tp: TP, offset: int) -> None:
         self.sought.append((tp.partition, offset))
 
     def assignment(self) -> set[TP]:
         return {TP("transactions", p) for p in range(4)}
+
+    def topic_partitions(self, topic: str) -> int | None:
+        return self.partitions
 
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         return {tp: 3 for tp in tps}
@@ -72,7 +77,7 @@ class Pipeline:
         self.refused: list[int] = []
 
     def screen(self, records: list[SourceRecord], result: BatchResult) -> list[Screened]:
-        return [Screened(r, cast(Any, r.offset)) for r in records]
+        return [Screened(r, cast(Any, Tx(r.offset, "k"))) for r in records]
 
     def process_screened(
         self,
@@ -91,15 +96,23 @@ class Pipeline:
         return result
 
 
+@dataclass(frozen=True)
+class Tx:
+    """What the agent reads of a transaction: its account (the key of ``event``'s records)."""
+
+    offset: int
+    account_id: str
+
+
 class Claims:
     """The registry: every odd transaction (offset) was claimed by another body."""
 
     def __init__(self) -> None:
         self.asked: list[list[int]] = []
 
-    async def reused(self, txs: Sequence[int]) -> list[bool]:
-        self.asked.append(list(txs))
-        return [tx % 2 == 1 for tx in txs]
+    async def reused(self, txs: Sequence[Tx]) -> list[bool]:
+        self.asked.append([tx.offset for tx in txs])
+        return [tx.offset % 2 == 1 for tx in txs]
 
 
 @dataclass
@@ -122,9 +135,11 @@ def event(partition: int, offset: int) -> Event:
     )
 
 
-def agent(journal: Journal, claims: Claims | None = None) -> tuple[DecisionAgent, Store]:
+def agent(
+    journal: Journal, claims: Claims | None = None, partitions: int | None = None
+) -> tuple[DecisionAgent, Store]:
     store = Store(journal)
-    app = SimpleNamespace(consumer=Consumer(), consumer_generation_id=1)
+    app = SimpleNamespace(consumer=Consumer(partitions), consumer_generation_id=1)
     made = DecisionAgent(
         app=cast(Any, app),
         store=cast(Any, store),
@@ -194,3 +209,20 @@ async def test_the_admitted_records_ids_are_claimed_in_one_call_and_a_reused_one
     assert pipeline.refused == [11]
     # A refused record is applied all the same (dead-lettered): the mark moves past it.
     assert worker.applied(0) == 12
+
+
+async def test_a_record_off_its_home_partition_is_forwarded_before_its_mark_not_decided() -> None:
+    journal = Journal()
+    worker, store = agent(journal, partitions=4)
+    home = home_partition(b"k", 4)
+    away = (home + 1) % 4
+    store.rows[mark_key(home)] = encode_mark(9)
+    store.rows[mark_key(away)] = encode_mark(9)
+    await worker.decide([event(away, 10), event(home, 10)])
+    pipeline = cast(Pipeline, worker.pipeline)
+    assert pipeline.decided == [10]  # the home partition's record only
+    # The copy leaves with the batch's decisions, before the marks; the mark of the
+    # partition it came from moves past it (decided where it belongs, not here).
+    assert journal.entries[:2] == ["publish decisions,repartition", f"publish {CHANGELOG}"]
+    assert worker.applied(away) == 10
+    assert worker.applied(home) == 10
