@@ -201,11 +201,11 @@ class AsyncProducer:
         thread_name: str,
         config: Mapping[str, Any],
         poll_s: float = 0.05,
-        on_poll: Callable[[], None] | None = None,
+        on_poll: Callable[[Producer], None] | None = None,
     ) -> None:
         self.client = producer(kafka, **config)
         self._poll_s = poll_s
-        self._on_poll = on_poll  # runs on the delivery thread after each poll
+        self._on_poll = on_poll  # runs on the delivery thread after each poll, with the client
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=thread_name, daemon=True)
         self._thread.start()
@@ -246,7 +246,7 @@ class AsyncProducer:
         while not self._stop.is_set():
             self.client.poll(self._poll_s)
             if self._on_poll is not None:
-                self._on_poll()
+                self._on_poll(self.client)
 
 
 def _batch(
