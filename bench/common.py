@@ -18,6 +18,7 @@ from rich.table import Table
 
 from deploy.local import envfile
 from rule_engine import load_seed_lists, load_seed_rules
+from schemas import kafka_edge
 from schemas.codec import encode_named_list, encode_rule
 from schemas.connections import KafkaConnection
 from schemas.enums import RuleMode
@@ -43,14 +44,8 @@ use_stack_connections()
 
 def producer(linger_ms: int = 5) -> Producer:
     """An idempotent lz4 producer partitioning as the agents do (Java's murmur2)."""
-    return Producer(
-        {
-            "bootstrap.servers": KafkaConnection().bootstrap_servers,
-            "partitioner": "murmur2_random",
-            "linger.ms": linger_ms,
-            "compression.type": "lz4",
-            "enable.idempotence": True,
-        }
+    return kafka_edge.producer(
+        KafkaConnection(), **{"linger.ms": linger_ms, "compression.type": "lz4"}
     )
 
 
