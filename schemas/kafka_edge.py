@@ -169,6 +169,11 @@ Delivered = Callable[[KafkaError | None, Message], None]
 Placed = dict[tuple[str, int], int]  # (topic, partition) -> highest offset acknowledged
 
 
+def _error_of(exc: KafkaException) -> KafkaError | None:
+    found = exc.args[0] if exc.args else None
+    return found if isinstance(found, KafkaError) else None
+
+
 def _produce(client: Producer, record: Outbound, delivered: Delivered) -> None:
     client.produce(
         record.topic,
@@ -230,7 +235,7 @@ class AsyncProducer:
         except BufferError as exc:
             raise QueueFull("the producer's queue is full") from exc
         except KafkaException as exc:
-            raise DeliveryFailed(f"produce failed: {exc}", exc.args[0]) from exc
+            raise DeliveryFailed(f"produce failed: {exc}", _error_of(exc)) from exc
         try:
             await asyncio.wait_for(done, timeout_s)
         except TimeoutError as exc:
@@ -300,7 +305,7 @@ def deliver_all(client: Producer, records: Iterable[Outbound], timeout_s: float)
             topics.add(record.topic)
             _produce_waiting(client, record, delivered)
     except KafkaException as exc:
-        raise DeliveryFailed(f"produce to {sorted(topics)} failed: {exc}", exc.args[0]) from exc
+        raise DeliveryFailed(f"produce to {sorted(topics)} failed: {exc}", _error_of(exc)) from exc
     left = client.flush(timeout_s)
     if failures:
         why = [error.str() for error in failures[:3]]
