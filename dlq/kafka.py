@@ -216,7 +216,9 @@ class RedriveProducer:
         """Produce ``records`` in one transaction: all of them become visible, or none."""
         self._call(self._producer.begin_transaction)
         try:
-            kafka_edge.deliver_all(self._producer, records, _TIMEOUT_S)
+            # commit_transaction waits for every delivery (a flush here would meet a fenced
+            # producer's fatal error outside _call).
+            failures = kafka_edge.send_all(self._producer, records)
             self._call(self._producer.commit_transaction, _TIMEOUT_S)
         except RedriveFailed:
             self._abort()
@@ -224,6 +226,8 @@ class RedriveProducer:
         except DeliveryFailed as exc:
             self._abort()
             raise RedriveFailed(f"re-drive aborted: {exc}") from exc
+        if failures:  # not reached in practice: a failed delivery fails the commit
+            raise RedriveFailed(f"re-drive aborted: {[e.str() for e in failures[:3]]}")
 
     def _abort(self) -> None:
         try:
@@ -237,15 +241,14 @@ class RedriveProducer:
         except KafkaException as exc:
             error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if error is not None and error.code() in _FENCED_CODES:
-                raise Fenced(
-                    "another `sentinel dlq redrive` of this topic took over; this one stopped"
-                ) from exc
+                raise Fenced(_FENCED_MESSAGE) from exc
             raise RedriveFailed(f"re-drive aborted: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(_TIMEOUT_S)
 
 
+_FENCED_MESSAGE = "another `sentinel dlq redrive` of this topic took over; this one stopped"
 _FENCED_CODES = frozenset(
     {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 )

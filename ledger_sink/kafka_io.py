@@ -123,7 +123,7 @@ class DurableProducer:
         try:
             kafka_edge.deliver_all(self._producer, outbound, self.timeout_s)
         except DeliveryFailed as exc:
-            raise KafkaUnavailable(str(exc)) from exc
+            raise KafkaUnavailable(f"{self.topic}: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(self.timeout_s)

@@ -288,34 +288,37 @@ def _settle(future: asyncio.Future[None], error: DeliveryFailed | None) -> None:
         future.set_exception(error)
 
 
-def deliver_all(client: Producer, records: Iterable[Outbound], timeout_s: float) -> None:
-    """Produce every record and return once the broker acknowledged them all: the one
-    synchronous "durable" produce. A full local queue is waited out; raises
-    ``DeliveryFailed`` naming the first refusals, or what was still unacknowledged after
-    ``timeout_s``."""
+def send_all(client: Producer, records: Iterable[Outbound]) -> list[KafkaError]:
+    """Produce every record, waiting out a full local queue; return the list the delivery
+    reports fill with refusals as librdkafka serves them (``flush``, or a transactional
+    producer's ``commit_transaction``). Raises ``DeliveryFailed`` if one cannot be produced."""
     failures: list[KafkaError] = []
 
     def delivered(error: KafkaError | None, _msg: Message) -> None:
         if error is not None:
             failures.append(error)
 
-    topics: set[str] = set()
+    produced = 0
     try:
         for record in records:
-            topics.add(record.topic)
             _produce_waiting(client, record, delivered)
+            produced += 1
     except KafkaException as exc:
-        raise DeliveryFailed(f"produce to {sorted(topics)} failed: {exc}", _error_of(exc)) from exc
+        why = f"produce failed after {produced} records: {exc}"
+        raise DeliveryFailed(why, _error_of(exc)) from exc
+    return failures
+
+
+def deliver_all(client: Producer, records: Iterable[Outbound], timeout_s: float) -> None:
+    """Produce every record and return once the broker acknowledged them all: the one
+    synchronous "durable" produce. Raises ``DeliveryFailed`` naming the first refusals, or
+    how many records were still unacknowledged after ``timeout_s``."""
+    failures = send_all(client, records)
     left = client.flush(timeout_s)
     if failures:
-        why = [error.str() for error in failures[:3]]
-        raise DeliveryFailed(
-            f"{sorted(topics)} refused {len(failures)} records: {why}", failures[0]
-        )
+        raise DeliveryFailed(f"refused: {[e.str() for e in failures[:3]]}", failures[0])
     if left:
-        raise DeliveryFailed(
-            f"{sorted(topics)}: {left} records not acknowledged in {timeout_s:g} s"
-        )
+        raise DeliveryFailed(f"{left} records not acknowledged within {timeout_s:g} s")
 
 
 # --- consumed records ------------------------------------------------------------------

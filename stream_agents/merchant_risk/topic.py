@@ -89,7 +89,7 @@ class RiskPublisher:
         try:
             kafka_edge.deliver_all(self._producer, outbound, self.timeout_s)
         except DeliveryFailed as exc:
-            raise PublishError(str(exc)) from exc
+            raise PublishError(f"{self.topic}: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(self.timeout_s)
