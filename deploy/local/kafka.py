@@ -111,9 +111,12 @@ class KafkaService:
             socket.create_connection((host, port), timeout=1).close()
         except OSError:
             return False
-        from confluent_kafka.admin import AdminClient
+        from schemas import kafka_edge
+        from schemas.connections import KafkaConnection
 
-        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        # This broker alone, with the client's security from the environment.
+        kafka = KafkaConnection(bootstrap_servers=self.address)
+        admin = kafka_edge.admin(kafka, log_level=0)
         try:
             return self.node.node_id in admin.list_topics(timeout=3).brokers
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"
