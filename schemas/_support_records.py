@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from schemas._convert import AvroConverted
+from schemas._plan import AvroConverted
 from schemas.enums import Outcome, RuleMode
 from schemas.features import MERCHANT_FEATURE_NAMES
 from schemas.pan import mask_pans, mask_pans_in_bytes

@@ -1,5 +1,5 @@
 """Typed records mirroring the latest .avsc of each contract; their conversion to and from
-fastavro's dicts is planned from the .avsc (`schemas._convert`).
+fastavro's dicts is planned from the .avsc (`schemas._plan`).
 
 Plain frozen, slotted dataclasses rather than pydantic: they sit on the stream's hot path,
 and validation of untrusted input belongs at the HTTP edge. Timestamps are timezone-aware
@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Protocol, Self
 
 import orjson
 
-from schemas._convert import AMOUNT_SCALE, AvroConverted, FieldCodec, plan_records
+from schemas._convert import AMOUNT_SCALE
+from schemas._plan import AvroConverted, FieldCodec, plan_records
 from schemas._support_records import (
     HEADER_PAN_MASKED,
     AccountProfile,
