@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from schemas.errors import InvalidRecord
 
@@ -41,16 +42,17 @@ def decimal_check(field: str, precision: int, scale: int) -> Callable[[Decimal],
     return check
 
 
-def aware_check(field: str) -> Callable[[datetime], datetime]:
-    """A check that a datetime is timezone-aware, or InvalidRecord."""
+def aware_check(field: str, *, nullable: bool = False) -> Callable[[Any], datetime | None]:
+    """A check that a value is a timezone-aware datetime (or None if `nullable`), or
+    InvalidRecord."""
 
-    def check(moment: datetime) -> datetime:
+    def check(moment: Any) -> datetime | None:
+        if moment is None and nullable:
+            return None
+        if not isinstance(moment, datetime):
+            raise InvalidRecord(f"{field}: {type(moment).__name__} is no datetime")
         # fastavro would write a naive datetime as local time: a silent, host-dependent shift.
-        try:
-            naive = moment.tzinfo is None
-        except AttributeError:
-            raise InvalidRecord(f"{field}: {type(moment).__name__} is no datetime") from None
-        if naive:
+        if moment.tzinfo is None:
             raise InvalidRecord(
                 f"{field}: naive datetime {moment.isoformat()}: use a timezone-aware one"
             )

@@ -55,7 +55,7 @@ class RecordPlan:
     def to_avro(self, obj: Any) -> dict[str, Any]:
         """The dict fastavro writes (StrEnum members pass as they are: they are str)."""
         try:
-            value = dict(zip(self.plain, self.get(obj), strict=True))
+            value = dict(zip(self.plain, self.get(obj)))  # noqa: B905 - equal by construction
             for name, convert in self.out:
                 value[name] = convert(value[name])
             for name, codec in self.codecs:
@@ -63,6 +63,16 @@ class RecordPlan:
         except (AttributeError, TypeError) as exc:  # e.g. a str where a datetime belongs
             raise InvalidRecord(f"{self.cls.__name__}: {type(exc).__name__}: {exc}") from exc
         return value
+
+    @property
+    def plain_out(self) -> bool:
+        """Every field goes out as it is: a nested record's fast path."""
+        return not (self.out or self.codecs)
+
+    @property
+    def plain_in(self) -> bool:
+        """Every field comes in as it is: the decoded dict is the constructor's keywords."""
+        return not (self.into or self.codecs or self.wire_only)
 
     def from_avro(self, value: Mapping[str, Any], cls: type[Any]) -> Any:
         """An object from a decoded dict of any version: fields it lacks take defaults;
@@ -214,7 +224,14 @@ def _to_wire(where: str, ftype: Any, hint: Any, plans: Any, named: Any) -> Conve
     if kind == "record":
         return _plan(hint, ftype, plans, named).to_avro
     if kind == "array":
-        item = _to_wire(where, ftype["items"], _item_hint(where, hint), plans, named)
+        items = _resolve(ftype["items"], named)
+        item_hint = _item_hint(where, hint)
+        if isinstance(items, dict) and items["type"] == "record":
+            plan = _plan(item_hint, items, plans, named)
+            if plan.plain_out:  # rules fired, reason codes: on the decision's hot path
+                names, get = plan.plain, plan.get
+                return lambda xs: [dict(zip(names, get(x))) for x in xs]  # noqa: B905
+        item = _to_wire(where, items, item_hint, plans, named)
         return list if item is None else (lambda xs: [item(x) for x in xs])
     if kind == "map" and _to_wire(where, ftype["values"], Any, plans, named) is not None:
         raise SchemaLoadError(f"{where}: a map's values must need no conversion")
@@ -231,10 +248,12 @@ def _from_wire(where: str, ftype: Any, hint: Any, plans: Any, named: Any) -> Con
         return _enum(where, ftype, hint)
     if kind == "record":
         plan = _plan(hint, ftype, plans, named)
+        if plan.plain_in:
+            return lambda value: hint(**value)
         return lambda value: plan.from_avro(value, hint)
     if kind == "array":
         item = _from_wire(where, ftype["items"], _item_hint(where, hint), plans, named)
-        return tuple if item is None else (lambda xs: tuple(item(x) for x in xs))
+        return tuple if item is None else (lambda xs: tuple([item(x) for x in xs]))
     if kind == "map" and _from_wire(where, ftype["values"], Any, plans, named) is not None:
         raise SchemaLoadError(f"{where}: a map's values must need no conversion")
     return None
@@ -244,6 +263,9 @@ def _optional(
     where: str, union: list[Any], hint: Any, plans: Any, named: Any, side: Any
 ) -> Convert | None:
     branches = [b for b in union if b != "null"]
+    logical = branches[0].get("logicalType") if isinstance(branches[0], dict) else None
+    if len(union) == 2 and side is _to_wire and logical in _TIMESTAMPS:
+        return aware_check(where, nullable=True)  # one call less per optional time
     converts = [side(where, b, hint, plans, named) for b in branches]
     if all(c is None for c in converts):
         return None

@@ -54,7 +54,7 @@ DECISION = Decision(
         (dataclasses.replace(TX, timestamp="2025-03-01"), r"Transaction\.timestamp: str is no"),
         (dataclasses.replace(TX, ingested_at=1), r"Transaction\.ingested_at: int is no datetime"),
         (dataclasses.replace(DECISION, transaction=None), "Transaction: AttributeError"),
-        (dataclasses.replace(DECISION, rules_fired=("r-1",)), "RuleHit: AttributeError"),
+        (dataclasses.replace(DECISION, rules_fired=("r-1",)), "no attribute 'rule_id'"),
         (dataclasses.replace(DECISION, features={"amount": "high"}), "feature_values"),
     ],
 )
