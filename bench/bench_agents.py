@@ -33,14 +33,16 @@ from typing import Any
 
 import psutil
 import typer
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from bench.common import cpu_seconds, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
+from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import decode_headers
 from schemas.topics import (
     DECISIONS,
     HEADER_TRANSACTION_ID,
@@ -73,14 +75,9 @@ def preload(prefix: str, count: int) -> list[bytes]:
 def raw_loop(prefix: str, count: int) -> float:
     """Records/s of a bare consume -> produce loop over the transactions topic."""
     copy = f"{prefix}raw-copy"
-    TopicAdmin(BOOTSTRAP).create([TopicSpec(copy, 12, "bench copy", replication_factor=1)])
-    consumer = Consumer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "group.id": uuid.uuid4().hex,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+    TopicAdmin(KafkaConnection()).create([TopicSpec(copy, 12, "bench copy", replication_factor=1)])
+    consumer = kafka_edge.consumer(
+        KafkaConnection(), uuid.uuid4().hex, **{"auto.offset.reset": "earliest"}
     )
     consumer.subscribe([f"{prefix}{TRANSACTIONS.name}"])
     out = producer()
@@ -109,9 +106,7 @@ def raw_loop(prefix: str, count: int) -> float:
 def decisions(prefix: str, expected: int, timeout_s: float) -> list[tuple[str, int]]:
     """(transaction id, decision timestamp ms) of every decision, once ``expected`` arrived."""
     topic = f"{prefix}{DECISIONS.name}"
-    consumer = Consumer(
-        {"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
-    )
+    consumer = kafka_edge.consumer(KafkaConnection(), uuid.uuid4().hex)
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in parts])
     seen: list[tuple[str, int]] = []
@@ -119,7 +114,7 @@ def decisions(prefix: str, expected: int, timeout_s: float) -> list[tuple[str, i
     while len(seen) < expected and time.monotonic() < deadline:
         for msg in consumer.consume(num_messages=5000, timeout=0.5):
             if msg.error() is None:
-                tid = dict(msg.headers() or [])[HEADER_TRANSACTION_ID].decode()
+                tid = decode_headers(msg.headers())[HEADER_TRANSACTION_ID].decode()
                 seen.append((tid, msg.timestamp()[1]))
     consumer.close()
     return seen
@@ -127,7 +122,10 @@ def decisions(prefix: str, expected: int, timeout_s: float) -> list[tuple[str, i
 
 def tx_times(prefix: str) -> dict[str, int]:
     topic = f"{prefix}{TRANSACTIONS.name}"
-    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex})
+    # Assigned, never joined: librdkafka's auto commit, as it had, commits nothing.
+    consumer = kafka_edge.consumer(
+        KafkaConnection(), uuid.uuid4().hex, **{"enable.auto.commit": True}
+    )
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in parts])
     out: dict[str, int] = {}
@@ -148,14 +146,11 @@ class Arrivals(threading.Thread):
     def __init__(self, prefix: str) -> None:
         super().__init__(daemon=True)
         topic = f"{prefix}{DECISIONS.name}"
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": BOOTSTRAP,
-                "group.id": uuid.uuid4().hex,
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "fetch.wait.max.ms": 10,
-            }
+        self.consumer = kafka_edge.consumer(
+            KafkaConnection(),
+            uuid.uuid4().hex,
+            **kafka_edge.READ_COMMITTED,
+            **{"fetch.wait.max.ms": 10},
         )
         parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in parts}
@@ -169,7 +164,7 @@ class Arrivals(threading.Thread):
             # or the timeout passed, which would add up to the timeout to every latency.
             msg = self.consumer.poll(0.05)
             if msg is not None and msg.error() is None:
-                tid = dict(msg.headers() or [])[HEADER_TRANSACTION_ID].decode()
+                tid = decode_headers(msg.headers())[HEADER_TRANSACTION_ID].decode()
                 self.seen.setdefault(tid, time.time() * 1000)
         self.consumer.close()
 
@@ -249,7 +244,7 @@ def measure(
     latency at ``rate`` and the worker's CPU meanwhile; the raw loop too unless its
     ``ceiling`` is known."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-agents-"))
     announce_model(prefix, train_tiny_model(workdir / "models"))

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import psutil
 import typer
-from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +27,7 @@ from deploy.topics import TopicAdmin, apply
 from dlq.letters import LetterFilter
 from dlq.redrive import redrive
 from dlq.source import DlqTopics, load_letters
+from schemas import kafka_edge
 from schemas.codec import encode_dead_letter
 from schemas.connections import KafkaConnection
 from schemas.records import DeadLetter
@@ -39,7 +39,7 @@ console = Console()
 
 def fill(conn: KafkaConnection, topic: str, letters: int, redriven: int) -> None:
     """``letters`` dead letters; the first ``redriven`` with the code the re-drive picks."""
-    producer = Producer({"bootstrap.servers": conn.bootstrap_servers, "linger.ms": 20})
+    producer = kafka_edge.producer(conn, **{"linger.ms": 20})
     now = datetime.now(UTC)
     for n in range(letters):
         transaction_id = str(uuid.uuid4())
@@ -71,7 +71,7 @@ def main(
 ) -> None:
     prefix = f"bench-dlq-{uuid.uuid4().hex[:8]}."
     conn = KafkaConnection(topic_prefix=prefix)
-    admin = TopicAdmin(conn.bootstrap_servers)
+    admin = TopicAdmin(conn)
     specs = declared_topics(prefix)
     apply(admin, specs)
     topics = DlqTopics.of("dead-letter", prefix)

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka.admin import AdminClient
 
 from bench.bench_store import write_changelog
 from bench.common import (
@@ -46,6 +45,7 @@ from bench.common import (
     write_results,
 )
 from bench.failover_traffic import DecisionWatch, Feeder
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from schemas.topics import TRANSACTIONS
 from tests.support.agents import (
@@ -145,7 +145,7 @@ class Pool:
 
 def owned_partitions(prefix: str, worker: int) -> list[int] | None:
     """The source partitions the group assigns to ``worker-N`` (static members only)."""
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = kafka_edge.admin(KafkaConnection())
     group = agents_group(prefix)
     description = admin.describe_consumer_groups([group])[group].result(timeout=10)
     topic = f"{prefix}{TRANSACTIONS.name}"

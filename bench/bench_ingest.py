@@ -91,7 +91,7 @@ def prepare(prefix: str) -> tuple[str, str]:
     """Migrate the database, create this run's topics and a key without practical limits."""
     dsn = PostgresConnection().dsn.get_secret_value()
     upgrade(dsn)
-    apply(TopicAdmin(KafkaConnection().bootstrap_servers), declared_topics(prefix))
+    apply(TopicAdmin(KafkaConnection()), declared_topics(prefix))
 
     async def make_key() -> str:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
@@ -156,9 +156,7 @@ def main(
     finally:
         proc.terminate()
         proc.wait(15)
-        TopicAdmin(KafkaConnection().bootstrap_servers).delete(
-            s.name for s in declared_topics(prefix)
-        )
+        TopicAdmin(KafkaConnection()).delete(s.name for s in declared_topics(prefix))
     report(runs, workers, seconds, calls, code, Path(out))
 
 

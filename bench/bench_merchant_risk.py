@@ -89,7 +89,7 @@ def main(runs: int = typer.Option(3, help="Hours computed; the median is reporte
         data = simulate(SimConfig(customers=5_000, terminals=10_000, days=40, seed=0))
         columns = TransactionColumns.from_table(transactions_table(data))
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    admin = TopicAdmin(KafkaConnection().bootstrap_servers)
+    admin = TopicAdmin(KafkaConnection())
     apply(admin, [MERCHANT_RISK.prefixed(prefix)])
     try:
         with migrated_database() as dsn:

@@ -79,6 +79,7 @@ from fraudsim.simulate.produce import kafka_producer
 from fraudsim.tables import TransactionColumns, transactions_table
 from ingest_api.keys import Scope, create_key
 from ledger_sink.webhooks import subscriptions
+from schemas import kafka_edge
 from schemas.codec import decode_decision, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, WEBHOOKS, declared_topics
@@ -303,8 +304,9 @@ class Offsets:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.reader = Consumer(
-            {"bootstrap.servers": BOOTSTRAP, "group.id": f"bench-{uuid.uuid4().hex}"}
+        # Assigned, never joined: librdkafka's auto commit, as it had, commits nothing.
+        self.reader = kafka_edge.consumer(
+            KafkaConnection(), f"bench-{uuid.uuid4().hex}", **{"enable.auto.commit": True}
         )
         self.groups: dict[str, Consumer] = {}
 
@@ -325,12 +327,8 @@ class Offsets:
         topic = f"{self.prefix}{name}"
         reader = self.groups.get(stage)
         if reader is None:
-            reader = self.groups[stage] = Consumer(
-                {
-                    "bootstrap.servers": BOOTSTRAP,
-                    "group.id": f"{self.prefix}{group}",
-                    "enable.auto.commit": False,
-                }
+            reader = self.groups[stage] = kafka_edge.consumer(
+                KafkaConnection(), f"{self.prefix}{group}"
             )
         committed = reader.committed(
             [TopicPartition(topic, p) for p in self.partitions(topic)], timeout=5
@@ -399,13 +397,7 @@ def decisions_in_window(
     """Decisions whose record timestamp falls in [start_ms, end_ms): how many, and every
     ``stride``-th of them decoded."""
     topic = f"{prefix}{DECISIONS.name}"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"bench-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = kafka_edge.consumer(KafkaConnection(), f"bench-{uuid.uuid4().hex}")
     try:
         parts = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         starts = consumer.offsets_for_times(
@@ -700,7 +692,7 @@ def http_alone(run: Run, env: dict[str, str], seconds: float) -> dict[str, Any]:
 def topics(*prefixes: str) -> Iterator[None]:
     """The run's declared topics; afterwards every topic under its prefixes, including
     those faust creates itself (the table changelog, the assignor's leader topic)."""
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     for prefix in prefixes:
         apply(admin, declared_topics(prefix))
     try:

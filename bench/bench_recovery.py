@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import Producer
 
 from bench.bench_agents import decisions
 from bench.bench_store import (
@@ -53,6 +52,7 @@ from bench.common import (
     write_results,
 )
 from deploy.topics import TopicAdmin, apply
+from schemas import kafka_edge
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, TxType
@@ -92,14 +92,9 @@ def write_updates(
     """Write the updates; whenever the topic's segments on disk pass ``max_on_disk`` bytes,
     pause until the broker's cleaner brings them back under it (a day of updates written
     at once would fill the disk before it could). Returns the seconds paused."""
-    out = Producer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "partitioner": "murmur2_random",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "queue.buffering.max.kbytes": 262_144,
-        }
+    out = kafka_edge.producer(
+        KafkaConnection(),
+        **{"linger.ms": 20, "compression.type": "lz4", "queue.buffering.max.kbytes": 262_144},
     )
     paused = 0.0
     for n in range(updates):
@@ -125,7 +120,7 @@ def write_updates(
 def roll_and_compact(topic: str, value: bytes, timeout_s: float) -> float:
     """Roll every partition's last segment and wait for the cleaner; seconds waited."""
     time.sleep(BENCH_ROLL_MS / 1000 + 1)
-    out = Producer({"bootstrap.servers": BOOTSTRAP})
+    out = kafka_edge.producer(KafkaConnection())
     for p in range(PARTITIONS):
         out.produce(topic, value, b"bench-roll", partition=p)
     out.flush(30)
@@ -169,7 +164,7 @@ def scenario(
     max_on_disk: int,
 ) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     topic = changelog_topic(prefix)
     declared = [s for s in declared_topics(prefix) if s.name != topic]
     apply(admin, declared)

@@ -119,7 +119,7 @@ def main(
     ),
 ) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     apply(admin, declared_topics(prefix))
     workdir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     train_tiny_model(workdir / "models")

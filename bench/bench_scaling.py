@@ -25,9 +25,10 @@ import psutil
 import typer
 
 from bench import pipeline_stats as stats
-from bench.bench_agents import BOOTSTRAP, decisions, paced, preload, start_worker, tx_times
+from bench.bench_agents import decisions, paced, preload, start_worker, tx_times
 from bench.common import cpu_seconds, measures_table, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
+from schemas.connections import KafkaConnection
 from schemas.topics import declared_topics
 from tests.support.agents import changelog_topic
 from tests.support.models import announce_model, train_tiny_model
@@ -89,7 +90,7 @@ def main(
     workers: str = typer.Option("1,2,3", help="Worker counts to run."),
     out: Path = typer.Option(RESULTS, help="Results file."),  # noqa: B008
 ) -> None:
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     runs = [run_with(int(n), rate, seconds, admin) for n in workers.split(",")]
     for found in runs:
         measures_table(f"{found['workers']} worker(s) at {rate:,} tx/s", found, digits=1)

@@ -33,7 +33,6 @@ from pathlib import Path
 import psutil
 import psycopg
 import typer
-from confluent_kafka import Producer
 from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
@@ -44,6 +43,7 @@ from ledger_sink.migrate import upgrade
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import subscriptions
 from ledger_sink.writer import LedgerWriter
+from schemas import kafka_edge
 from schemas.codec import encode_decision, encode_webhook_event
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Decision, Outcome, TxType
@@ -97,7 +97,7 @@ def database() -> Iterator[str]:
 @contextmanager
 def topics() -> Iterator[str]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    admin = TopicAdmin(KafkaConnection().bootstrap_servers)
+    admin = TopicAdmin(KafkaConnection())
     specs = declared_topics(prefix)
     apply(admin, specs)
     try:
@@ -107,7 +107,7 @@ def topics() -> Iterator[str]:
 
 
 def produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers, "linger.ms": 20})
+    producer = kafka_edge.producer(KafkaConnection(), **{"linger.ms": 20})
     for key, value in records:
         while True:
             try:

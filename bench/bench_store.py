@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
@@ -47,6 +46,7 @@ from bench.common import producer, seed_reference, write_results
 from decision_core.features import AccountFeatures, AccountWindows, encode_state
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from deploy.topics import TopicAdmin, apply
+from schemas import kafka_edge
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, TxType
@@ -128,16 +128,11 @@ def write_changelog(prefix: str, accounts: int, events: int) -> int:
     """The changelog of ``accounts`` account states; returns its size in bytes."""
     topic = changelog_topic(prefix)
     spec = TopicSpec(topic, PARTITIONS, "bench changelog", {"cleanup.policy": "compact"}, 1)
-    TopicAdmin(BOOTSTRAP).create([spec])
+    TopicAdmin(KafkaConnection()).create([spec])
     templates = state_templates(16, events)
-    out = Producer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "partitioner": "murmur2_random",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "queue.buffering.max.kbytes": 262_144,
-        }
+    out = kafka_edge.producer(
+        KafkaConnection(),
+        **{"linger.ms": 20, "compression.type": "lz4", "queue.buffering.max.kbytes": 262_144},
     )
     total = 0
     for account in range(accounts):
@@ -218,7 +213,7 @@ def startup_phase(
 ) -> dict[str, Any]:
     """Start-up times of each store on one changelog of ``accounts`` states."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    apply(TopicAdmin(BOOTSTRAP), declared_topics(prefix))
+    apply(TopicAdmin(KafkaConnection()), declared_topics(prefix))
     announce_model(prefix, version)
     try:
         written = time.perf_counter()
@@ -284,7 +279,7 @@ def throughput_phase(
 ) -> float:
     """Decisions/s of one worker with ``store`` on a fresh backlog."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    apply(TopicAdmin(BOOTSTRAP), declared_topics(prefix))
+    apply(TopicAdmin(KafkaConnection()), declared_topics(prefix))
     announce_model(prefix, version)
     seed_reference(producer(), prefix)
     data = workdir / f"{prefix}{store}"
@@ -305,7 +300,7 @@ def throughput_phase(
 
 
 def drop_topics(prefix: str) -> None:
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     names = [s.name for s in declared_topics(prefix)] + [changelog_topic(prefix)]
     existing = admin.admin.list_topics(timeout=10).topics
     admin.delete(n for n in names if n in existing)

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from deploy.local import envfile
 from rule_engine import load_seed_lists, load_seed_rules
+from schemas import kafka_edge
 from schemas.codec import encode_named_list, encode_rule
 from schemas.connections import KafkaConnection
 from schemas.enums import RuleMode
@@ -44,15 +45,8 @@ use_stack_connections()
 def producer(linger_ms: int = 5, bootstrap: str | None = None) -> Producer:
     """An idempotent lz4 producer partitioning as the agents do (Java's murmur2), to the
     stack's brokers or to ``bootstrap``'s."""
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap or KafkaConnection().bootstrap_servers,
-            "partitioner": "murmur2_random",
-            "linger.ms": linger_ms,
-            "compression.type": "lz4",
-            "enable.idempotence": True,
-        }
-    )
+    kafka = KafkaConnection(bootstrap_servers=bootstrap) if bootstrap else KafkaConnection()
+    return kafka_edge.producer(kafka, **{"linger.ms": linger_ms, "compression.type": "lz4"})
 
 
 def seed_reference(out: Producer, prefix: str) -> None:

@@ -9,11 +9,13 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import KafkaError, Message, TopicPartition
 
 from bench.common import producer
+from schemas import kafka_edge
 from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import decode_headers
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID, TRANSACTIONS
 from tests.support.agents import transactions
 
@@ -89,13 +91,10 @@ class DecisionWatch(threading.Thread):
     def __init__(self, prefix: str, bootstrap: str = BOOTSTRAP) -> None:
         super().__init__(daemon=True)
         topic = f"{prefix}{DECISIONS.name}"
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": uuid.uuid4().hex,
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 50,
-            }
+        self.consumer = kafka_edge.consumer(
+            KafkaConnection(bootstrap_servers=bootstrap),
+            uuid.uuid4().hex,
+            **{"fetch.wait.max.ms": 50},
         )
         parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self.consumer.assign([TopicPartition(topic, p, 0) for p in parts])
@@ -108,7 +107,7 @@ class DecisionWatch(threading.Thread):
         while not self.stopped.is_set():
             for msg in self.consumer.consume(1000, 0.1):
                 if msg.error() is None:
-                    tid = dict(msg.headers() or [])[HEADER_TRANSACTION_ID].decode()
+                    tid = decode_headers(msg.headers())[HEADER_TRANSACTION_ID].decode()
                     with self._lock:
                         self._seen.append((tid, msg.timestamp()[1]))
         self.consumer.close()

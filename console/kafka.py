@@ -15,41 +15,26 @@ raises ``Unavailable``.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
 from console.errors import Unavailable
 from reference_store.rules_repo import rule_message, rules_topic
 from schemas.codec import encode_named_list, encode_review_resolution
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import AsyncProducer, DeliveryFailed, Outbound
 from schemas.records import NamedList, ReviewResolution, Rule
 from schemas.topics import LISTS, REVIEWS
 
 
 class Publisher:
-    """One librdkafka producer; a daemon thread serves its delivery callbacks."""
+    """The edge's asyncio producer, one record at a time."""
 
     def __init__(self, kafka: KafkaConnection, timeout_ms: int) -> None:
         self.rules_topic = rules_topic(kafka)
         self.reviews_topic = f"{kafka.topic_prefix}{REVIEWS.name}"
         self.lists_topic = f"{kafka.topic_prefix}{LISTS.name}"
         self.timeout_s = timeout_ms / 1000
-        self._stop = threading.Event()
-        self._producer = Producer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 0,
-                # Java's murmur2, as every other producer of ours: one account, one partition.
-                "partitioner": "murmur2_random",
-                "message.timeout.ms": timeout_ms,
-            }
+        self._producer = AsyncProducer(
+            kafka, "console-kafka", {"linger.ms": 0, "message.timeout.ms": timeout_ms}
         )
-        self._thread = threading.Thread(target=self._serve, name="console-kafka", daemon=True)
-        self._thread.start()
 
     async def rule(self, rule: Rule) -> None:
         """Publish a saved rule version; nothing is saved if the broker refuses it."""
@@ -69,33 +54,10 @@ class Publisher:
 
     async def _send(self, topic: str, key: bytes, value: bytes, what: str) -> None:
         """Produce one record and wait for the broker's acknowledgement."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            failure = None if error is None else KafkaException(error)
-            loop.call_soon_threadsafe(_settle, done, failure)
-
         try:
-            self._producer.produce(topic, value, key, on_delivery=delivered)
-            await asyncio.wait_for(done, self.timeout_s + 1)
-        except (BufferError, TimeoutError, KafkaException) as exc:
+            await self._producer.publish([Outbound(topic, key, value)], self.timeout_s + 1)
+        except DeliveryFailed as exc:
             raise Unavailable(f"Kafka did not acknowledge {what}") from exc
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._producer.flush(5)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+        self._producer.close(5)

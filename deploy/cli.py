@@ -21,7 +21,7 @@ def apply_topics(
 ) -> None:
     """Create missing topics and report drift (wrong partitions or config); deletes nothing."""
     kafka = KafkaConnection()
-    reports = apply(TopicAdmin(kafka.bootstrap_servers), declared_topics(kafka.topic_prefix))
+    reports = apply(TopicAdmin(kafka), declared_topics(kafka.topic_prefix))
     table = Table(title=f"topics on {kafka.bootstrap_servers}")
     for column in ("topic", "status", "drift"):
         table.add_column(column)

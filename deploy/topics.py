@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import ConfigResource, NewTopic
 
+from schemas import kafka_edge
+from schemas.connections import KafkaConnection
 from schemas.topics import TopicSpec
 
 
@@ -51,8 +53,8 @@ def drift(spec: TopicSpec, observed: ObservedTopic) -> tuple[str, ...]:
 class TopicAdmin:
     """The only place that creates or inspects topics, through Kafka's admin API."""
 
-    def __init__(self, bootstrap_servers: str, timeout_s: float = 30.0) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    def __init__(self, kafka: KafkaConnection, timeout_s: float = 30.0) -> None:
+        self.admin = kafka_edge.admin(kafka)
         self.timeout_s = timeout_s
 
     def broker_count(self) -> int:

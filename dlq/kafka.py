@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import DeliveryFailed, Outbound, RawRecord, raw_record
 
 _TIMEOUT_S = 30.0
 
@@ -38,49 +39,14 @@ class RedriveFailed(DlqError):
     """The broker refused a re-drive transaction; it was aborted, nothing was re-driven."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """A record as read: where it is, and its bytes."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def _headers(message: Message) -> tuple[tuple[str, bytes], ...]:
-    found = message.headers() or []
-    pairs = found.items() if isinstance(found, dict) else found
-    return tuple((name, _bytes(value)) for name, value in pairs)
-
-
-def _bytes(value: str | bytes | None) -> bytes:
-    return value.encode() if isinstance(value, str) else value or b""
-
-
-def _raw(message: Message) -> RawRecord:
-    return RawRecord(
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        value=message.value(),
-        headers=_headers(message),
-    )
-
-
 def _consumer(kafka: KafkaConnection) -> Consumer:
-    return Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            # Required by the client, never used: the consumer is assigned and commits nothing.
-            "group.id": f"sentinel-dlq-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-            # Marks are written in transactions: an aborted one never counts.
-            "isolation.level": "read_committed",
-        }
+    return kafka_edge.consumer(
+        kafka,
+        # Required by the client, never used: the consumer is assigned and commits nothing.
+        f"sentinel-dlq-{uuid.uuid4().hex}",
+        **{"enable.partition.eof": True, "auto.offset.reset": "earliest"},
+        # Marks are written in transactions: an aborted one never counts.
+        **kafka_edge.READ_COMMITTED,
     )
 
 
@@ -187,7 +153,7 @@ def _bounded(
                 continue
             offset = message.offset() or 0
             if offset < ends[partition]:
-                yield _raw(message)
+                yield raw_record(message)
             if offset >= ends[partition] - 1:
                 ends.pop(partition)
 
@@ -213,21 +179,10 @@ def read_one(kafka: KafkaConnection, topic: str, partition: int, offset: int) ->
                     return None
                 raise DlqError(f"{topic}: {error.str()}")
             # Compaction or a transaction marker may have left a gap at `offset`.
-            return _raw(message) if message.offset() == offset else None
+            return raw_record(message) if message.offset() == offset else None
         raise DlqError(f"{topic} {partition}:{offset}: no answer in {_TIMEOUT_S:.0f} s")
     finally:
         consumer.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """A record to produce: the re-driven original, or its mark."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-    partition: int | None = None  # None: the producer's partitioner chooses
 
 
 def transactional_id(dead_letter_topic: str) -> str:
@@ -239,15 +194,15 @@ class RedriveProducer:
     """A transactional producer (idempotent, acks=all) owning the re-drives of one topic."""
 
     def __init__(self, kafka: KafkaConnection, dead_letter_topic: str) -> None:
-        self._producer = Producer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
+        self._producer = kafka_edge.producer(
+            kafka,
+            # librdkafka's partitioner, as the marks have always been placed.
+            **kafka_edge.LIBRDKAFKA_PARTITIONER,
+            **{
                 "transactional.id": transactional_id(dead_letter_topic),
-                "enable.idempotence": True,
-                "acks": "all",
                 "linger.ms": 5,
                 "transaction.timeout.ms": 60_000,
-            }
+            },
         )
 
     def fence(self) -> None:
@@ -260,32 +215,19 @@ class RedriveProducer:
     def commit(self, records: Sequence[Outbound]) -> None:
         """Produce ``records`` in one transaction: all of them become visible, or none."""
         self._call(self._producer.begin_transaction)
-        failures: list[str] = []
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(error.str())
-
         try:
-            for record in records:
-                self._producer.produce(
-                    record.topic,
-                    record.value,
-                    record.key,
-                    # -1: librdkafka's "unassigned", its partitioner chooses.
-                    partition=-1 if record.partition is None else record.partition,
-                    headers=list(record.headers),
-                    on_delivery=delivered,
-                )
+            # commit_transaction waits for every delivery (a flush here would meet a fenced
+            # producer's fatal error outside _call).
+            failures = kafka_edge.send_all(self._producer, records)
             self._call(self._producer.commit_transaction, _TIMEOUT_S)
         except RedriveFailed:
             self._abort()
             raise
-        except (BufferError, KafkaException) as exc:
+        except DeliveryFailed as exc:
             self._abort()
             raise RedriveFailed(f"re-drive aborted: {exc}") from exc
         if failures:  # not reached in practice: a failed delivery fails the commit
-            raise RedriveFailed(f"re-drive aborted: {failures[:3]}")
+            raise RedriveFailed(f"re-drive aborted: {[e.str() for e in failures[:3]]}")
 
     def _abort(self) -> None:
         try:
@@ -299,15 +241,14 @@ class RedriveProducer:
         except KafkaException as exc:
             error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if error is not None and error.code() in _FENCED_CODES:
-                raise Fenced(
-                    "another `sentinel dlq redrive` of this topic took over; this one stopped"
-                ) from exc
+                raise Fenced(_FENCED_MESSAGE) from exc
             raise RedriveFailed(f"re-drive aborted: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(_TIMEOUT_S)
 
 
+_FENCED_MESSAGE = "another `sentinel dlq redrive` of this topic took over; this one stopped"
 _FENCED_CODES = frozenset(
     {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import orjson
 
 from dlq import kafka
-from dlq.kafka import Outbound, RedriveProducer
+from dlq.kafka import RedriveProducer
 from dlq.letters import (
     HEADER_REDRIVE_OF,
     HEADER_REDRIVE_ORIGIN,
@@ -29,6 +29,7 @@ from dlq.letters import (
 )
 from dlq.source import DlqTopics, load_letters, read_marks
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import Outbound
 from schemas.records import HEADER_PAN_MASKED
 
 MASKED = (

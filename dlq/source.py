@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlq import kafka
-from dlq.kafka import RawRecord
 from dlq.letters import Letter, LetterId, Unreadable, with_marks
 from schemas.codec import decode_dead_letter
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
+from schemas.kafka_edge import RawRecord
 from schemas.topics import DEAD_LETTER_REDRIVES
 
 

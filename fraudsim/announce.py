@@ -13,19 +13,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from schemas import kafka_edge
 from schemas.codec import decode_model_announcement, encode_model_announcement
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
+from schemas.kafka_edge import DeliveryFailed, Outbound
 from schemas.records import ModelAnnouncement
 from schemas.topics import MODEL_ROLES, MODELS
 
@@ -69,40 +63,24 @@ def announce(
             forced=forced,
         )
         value = encode_model_announcement(record)
-    producer = Producer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "message.timeout.ms": int(timeout_s * 1000),
-        }
+    producer = kafka_edge.producer(
+        kafka,
+        # librdkafka's partitioner: the compacted topic has always placed roles so.
+        **kafka_edge.LIBRDKAFKA_PARTITIONER,
+        **{"message.timeout.ms": int(timeout_s * 1000)},
     )
-    errors: list[KafkaError] = []
-
-    def delivered(error: KafkaError | None, _msg: Message) -> None:
-        if error is not None:
-            errors.append(error)
-
     try:
-        producer.produce(models_topic(kafka), value, role.encode(), on_delivery=delivered)
-    except KafkaException as exc:
+        outbound = [Outbound(models_topic(kafka), role.encode(), value)]
+        kafka_edge.deliver_all(producer, outbound, timeout_s + 5)
+    except DeliveryFailed as exc:
         raise AnnounceError(f"cannot announce on {models_topic(kafka)}: {exc}") from exc
-    if producer.flush(timeout_s + 5) != 0 or errors:
-        why = errors[0].str() if errors else f"not acknowledged within {timeout_s:g} s"
-        raise AnnounceError(f"cannot announce on {models_topic(kafka)}: {why}")
     return record
 
 
 def announced(kafka: KafkaConnection, timeout_s: float = 10.0) -> dict[str, ModelAnnouncement]:
     """The latest announcement of each role that is not cleared, read to the topic's end."""
     topic = models_topic(kafka)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": f"sentinel-models-cli-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = kafka_edge.consumer(kafka, f"sentinel-models-cli-{uuid.uuid4().hex}")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:

@@ -14,13 +14,15 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
+from schemas import kafka_edge
 from schemas.codec import decode_decision
 from schemas.connections import KafkaConnection
 from schemas.consuming import ready_messages
 from schemas.errors import SchemaError
 from schemas.fingerprint import transaction_fingerprint
+from schemas.kafka_edge import decode_headers
 from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
 
@@ -45,18 +47,14 @@ class DecisionWaiter:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                # Required by the client, never joined: partitions are assigned directly.
-                "group.id": f"ingest-api-waiter-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                # The broker answers a fetch as soon as one byte is there (fetch.min.bytes),
-                # so a long wait costs no latency; it only spares the idle fetches (every
-                # 5 ms before, ten a second now).
-                "fetch.wait.max.ms": _FETCH_WAIT_MS,
-                "fetch.min.bytes": 1,
-            }
+        self._consumer = kafka_edge.consumer(
+            kafka,
+            # Required by the client, never joined: partitions are assigned directly.
+            f"ingest-api-waiter-{uuid.uuid4().hex}",
+            # The broker answers a fetch as soon as one byte is there (fetch.min.bytes),
+            # so a long wait costs no latency; it only spares the idle fetches (every
+            # 5 ms before, ten a second now).
+            **{"fetch.wait.max.ms": _FETCH_WAIT_MS, "fetch.min.bytes": 1},
         )
         self._thread = threading.Thread(target=self._serve, name="decision-waiter", daemon=True)
         self._thread.start()
@@ -155,12 +153,8 @@ class DecisionWaiter:
 
 def _header(headers: object) -> str | None:
     """The transaction id header of a decision record, if present."""
-    if not isinstance(headers, list):
-        return None
-    for name, value in headers:
-        if name == HEADER_TRANSACTION_ID and value:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
+    value = decode_headers(headers).get(HEADER_TRANSACTION_ID)
+    return value.decode() if value else None
 
 
 def _resolve(future: asyncio.Future[Decision], decision: Decision) -> None:

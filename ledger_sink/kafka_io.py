@@ -12,35 +12,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from ledger_sink import metrics
 from ledger_sink.errors import KafkaUnavailable
-from ledger_sink.raw import RawRecord
+from schemas import kafka_edge
 from schemas.codec import encode_dead_letter
 from schemas.connections import KafkaConnection
 from schemas.consuming import ready_messages
+from schemas.kafka_edge import DeliveryFailed, Outbound, RawRecord, log_client_error, raw_record
 from schemas.records import DeadLetter
 
 log = structlog.get_logger("ledger_sink.kafka")
-
-
-def _header_bytes(value: str | bytes | None) -> bytes:
-    return value.encode() if isinstance(value, str) else value or b""
-
-
-def raw_record(message: Message) -> RawRecord:
-    found = message.headers() or []
-    pairs = found.items() if isinstance(found, dict) else found
-    headers = {name: _header_bytes(value) for name, value in pairs}
-    return RawRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        value=message.value(),
-        headers=headers,
-    )
 
 
 def next_offsets(records: Sequence[RawRecord]) -> list[TopicPartition]:
@@ -62,26 +45,29 @@ def _record_lag(stats_json: str) -> None:
                 metrics.SINK_LAG.labels(partition).set(lag)
 
 
-def consumer_config(
+def group_consumer(
     kafka: KafkaConnection,
     group: str,
     instance_id: str | None = None,
     session_timeout_ms: int = 45_000,
     **extra: Any,
-) -> dict[str, Any]:
+) -> Consumer:
+    """A consumer that joins ``group`` (the sink's and the dispatcher's), reading from the
+    earliest offset when the group has none, committing by hand."""
     if instance_id:
         extra["group.instance.id"] = instance_id
-    return {
-        "bootstrap.servers": kafka.bootstrap_servers,
-        "group.id": group,
-        "session.timeout.ms": session_timeout_ms,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        # Decisions may be produced in Kafka transactions: never read an aborted one.
-        "isolation.level": "read_committed",
-        "error_cb": _log_kafka_error,
-        **extra,
-    }
+    return kafka_edge.consumer(
+        kafka,
+        group,
+        **{
+            "session.timeout.ms": session_timeout_ms,
+            "auto.offset.reset": "earliest",
+            # Decisions may be produced in Kafka transactions: never read an aborted one.
+            **kafka_edge.READ_COMMITTED,
+            "error_cb": log_client_error,
+            **extra,
+        },
+    )
 
 
 class BatchConsumer:
@@ -99,7 +85,7 @@ class BatchConsumer:
         extra: dict[str, Any] = {}
         if stats_interval_ms:
             extra = {"statistics.interval.ms": stats_interval_ms, "stats_cb": on_stats}
-        self._consumer = Consumer(consumer_config(kafka, group, **membership, **extra))
+        self._consumer = group_consumer(kafka, group, **membership, **extra)
         self._consumer.subscribe([topic])
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
@@ -121,41 +107,26 @@ class DurableProducer:
     def __init__(self, kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
-        self._producer = Producer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "message.timeout.ms": int(timeout_s * 1000),
-                "error_cb": _log_kafka_error,
-            }
+        self._producer = kafka_edge.producer(
+            kafka,
+            # librdkafka's partitioner, as these topics (dead letters, webhooks, labels,
+            # heads) have always been written.
+            **kafka_edge.LIBRDKAFKA_PARTITIONER,
+            **{"linger.ms": 5, "message.timeout.ms": int(timeout_s * 1000)},
         )
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
         self.produce_all([(letter.key, encode_dead_letter(letter)) for letter in letters])
 
     def produce_all(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        failures: list[str] = []
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(error.str())
-
+        outbound = (Outbound(self.topic, key, value) for key, value in records)
         try:
-            for key, value in records:
-                self._producer.produce(self.topic, value, key, on_delivery=delivered)
-        except (BufferError, KafkaException) as exc:
-            raise KafkaUnavailable(f"produce to {self.topic} failed: {exc}") from exc
-        if self._producer.flush(self.timeout_s) or failures:
-            raise KafkaUnavailable(f"{self.topic} did not acknowledge: {failures[:3]}")
+            kafka_edge.deliver_all(self._producer, outbound, self.timeout_s)
+        except DeliveryFailed as exc:
+            raise KafkaUnavailable(f"{self.topic}: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(self.timeout_s)
-
-
-def _log_kafka_error(error: KafkaError) -> None:
-    log.warning("kafka", error=error.str(), code=error.code())
 
 
 def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
@@ -188,13 +159,8 @@ def _records(messages: Sequence[Message]) -> list[RawRecord]:
 def read_to_end(kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> list[bytes]:
     """Every value on `topic` up to each partition's end as it was on entry, in offset order
     per partition; no group offsets are committed. Raises KafkaUnavailable."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": f"{kafka.topic_prefix}ledger-verify",
-            "enable.auto.commit": False,
-            "error_cb": _log_kafka_error,
-        }
+    consumer = kafka_edge.consumer(
+        kafka, f"{kafka.topic_prefix}ledger-verify", error_cb=log_client_error
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)

@@ -19,7 +19,7 @@ import structlog
 from pydantic_settings import SettingsConfigDict
 
 from ledger_sink.connection import OwnConnection
-from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.raw import dead_letter
 from ledger_sink.rows import columns
 from ledger_sink.service import consume
 from ledger_sink.settings import ConsumerSettings
@@ -27,6 +27,7 @@ from ledger_sink.sink import Incoming
 from ledger_sink.writer import WriteResult
 from schemas.codec import decode_label
 from schemas.errors import SchemaError
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, Label
 from schemas.topics import LABELS
 

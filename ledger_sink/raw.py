@@ -1,31 +1,16 @@
-"""A Kafka record as the services' pure cores see it, and the dead letter that keeps it."""
+"""The dead letter that keeps a consumed record (``schemas.kafka_edge.RawRecord``) byte for
+byte, with why it could not be handled."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter
 
 # A dead letter's message is for people; the original bytes are what replays need.
 _MAX_MESSAGE = 2_000
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """What a consumer read: where from, and the bytes exactly as they arrived."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Mapping[str, bytes] = field(default_factory=dict)
-
-    def header(self, name: str) -> str | None:
-        raw = self.headers.get(name)
-        return None if raw is None else raw.decode("utf-8", "replace")
 
 
 def dead_letter(

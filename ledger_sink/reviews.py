@@ -43,7 +43,7 @@ from ledger_sink.head_publisher import Producing, SigningWriter
 from ledger_sink.heads import Head
 from ledger_sink.kafka_io import DurableProducer
 from ledger_sink.ledger import ChainHead, Movement, advance, resolution_entry
-from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.raw import dead_letter
 from ledger_sink.rows import columns
 from ledger_sink.service import ClosingWriter, consume
 from ledger_sink.settings import ConsumerSettings, LedgerSigning
@@ -52,6 +52,7 @@ from ledger_sink.writer import WriteResult, append_entries, lock_heads
 from schemas.codec import decode_review_resolution, encode_label, encode_webhook_event
 from schemas.enums import Outcome, TxType
 from schemas.errors import SchemaError
+from schemas.kafka_edge import RawRecord
 from schemas.records import (
     DeadLetter,
     Label,

@@ -13,10 +13,10 @@ import structlog
 from ledger_sink import metrics
 from ledger_sink.head_publisher import SigningWriter
 from ledger_sink.kafka_io import BatchConsumer, DurableProducer
-from ledger_sink.raw import RawRecord
 from ledger_sink.settings import ConsumerSettings, SinkSettings
 from ledger_sink.sink import Incoming, Sink, decode
 from ledger_sink.writer import LedgerWriter, WriteResult
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, Decision
 
 log = structlog.get_logger("ledger_sink.service")

@@ -21,11 +21,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 
 from ledger_sink import metrics
 from ledger_sink.errors import CanonicalEncodingError, KafkaUnavailable, Unwritable
-from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.raw import dead_letter
 from ledger_sink.rows import inconsistency
 from ledger_sink.writer import WriteResult
 from schemas.codec import decode_decision
 from schemas.errors import SchemaError
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, Decision
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Producer
 from psycopg import Connection
 
 from decision_core.features import AccountFeatures
@@ -25,7 +25,9 @@ from replay.errors import ReplayError
 from replay.plan import PartitionRange
 from replay.report import Replayed, ReportPart
 from replay.source import output_producer, read_ranges, throwaway_consumer
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import DeliveryFailed, Outbound
 from schemas.records import Decision
 
 
@@ -69,7 +71,7 @@ def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> Repo
         if conn is not None:
             conn.close()
         if producer is not None:
-            _flush(producer)
+            producer.flush(60)  # only after a failure: every batch waited for its records
     return part
 
 
@@ -158,16 +160,27 @@ class _Replaying:
         decided = self.pipeline.decide(batch, self.accounts, _no_state, result)
         part.invalid += result.dead_lettered
         part.decided += result.decided
-        out = []
+        out, published = [], []
         for record, decision in decided:
             if decision.transaction_id in self.seen:  # a redelivered transaction: decided once
                 part.duplicates += 1
                 continue
             self.seen.add(decision.transaction_id)
             out.append(Replayed.of(record, decision, self._cold(record)))
-            if self.producer is not None and self.to_topic is not None:
-                _produce(self.producer, self.to_topic, decision)
+            published.append(decision)
+        self._publish(published)
         return out
+
+    def _publish(self, decisions: Sequence[Decision]) -> None:
+        """The batch's decisions on the output topic, acknowledged before the next batch."""
+        if self.producer is None or self.to_topic is None or not decisions:
+            return
+        topic = self.to_topic
+        records = (_outbound(topic, decision) for decision in decisions)
+        try:
+            kafka_edge.deliver_all(self.producer, records, 60)
+        except DeliveryFailed as exc:
+            raise ReplayError(f"replayed decisions not published: {exc}") from exc
 
     def _cold(self, record: SourceRecord) -> bool:
         """Whether the record's longest window reaches back before what the replay read."""
@@ -179,29 +192,6 @@ def _no_state(_account: str) -> bytes | None:
     return None  # a replay starts every account afresh at its warm-up offset
 
 
-_FAILED: list[str] = []  # delivery errors of this process's output producer
-
-
-def _delivered(error: KafkaError | None, _msg: Message) -> None:
-    if error is not None:
-        _FAILED.append(str(error))
-
-
-def _produce(producer: Producer, topic: str, decision: Decision) -> None:
+def _outbound(topic: str, decision: Decision) -> Outbound:
     out = decision_record(decision)
-    while True:
-        try:
-            producer.produce(
-                topic, out.value, out.key, headers=list(out.headers), on_delivery=_delivered
-            )
-            producer.poll(0)
-            return
-        except BufferError:
-            producer.poll(0.05)  # local queue full: let deliveries drain it
-
-
-def _flush(producer: Producer) -> None:
-    left = producer.flush(60)
-    if left or _FAILED:
-        first = _FAILED[0] if _FAILED else "timed out"
-        raise ReplayError(f"{left + len(_FAILED)} replayed decisions not published: {first}")
+    return Outbound(topic, out.key, out.value, out.headers)

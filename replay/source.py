@@ -22,6 +22,7 @@ from decision_core.reference import ReferenceData, topic_roles
 from deploy.topics import TopicAdmin
 from replay.errors import ReplayError
 from replay.plan import LONGEST_WINDOW_MS, PartitionRange, is_short_warmup, to_ms
+from schemas import kafka_edge
 from schemas.codec import decode_label
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
@@ -33,18 +34,17 @@ STALL_S = 30.0  # no record and no progress for this long: the broker is not ans
 
 
 def throwaway_consumer(kafka: KafkaConnection, **extra: object) -> Consumer:
-    return Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": f"sentinel-replay-{uuid.uuid4().hex}",  # never joined nor committed
-            "enable.auto.commit": False,
+    return kafka_edge.consumer(
+        kafka,
+        f"sentinel-replay-{uuid.uuid4().hex}",  # never joined nor committed
+        **{
             "enable.auto.offset.store": False,
             "auto.offset.reset": "error",
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
             "fetch.wait.max.ms": 20,
             **extra,
-        }
+        },
     )
 
 
@@ -236,7 +236,7 @@ def read_labels(kafka: KafkaConnection, topic: str) -> dict[str, bool]:
 
 def ensure_output_topic(kafka: KafkaConnection, name: str) -> None:
     """Create the replay's output topic if missing (shaped like ``decisions``, 7 days)."""
-    admin = TopicAdmin(kafka.bootstrap_servers)
+    admin = TopicAdmin(kafka)
     if name in admin.admin.list_topics(timeout=30).topics:
         return
     spec = TopicSpec(
@@ -253,13 +253,4 @@ def ensure_output_topic(kafka: KafkaConnection, name: str) -> None:
 
 
 def output_producer(kafka: KafkaConnection) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "compression.type": "lz4",
-            "linger.ms": 20,
-            "partitioner": "murmur2_random",
-        }
-    )
+    return kafka_edge.producer(kafka, **{"compression.type": "lz4", "linger.ms": 20})

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from schemas._convert import aware
+from schemas._plan import AvroConverted
 from schemas.enums import Outcome, RuleMode
 from schemas.features import MERCHANT_FEATURE_NAMES
 from schemas.pan import mask_pans, mask_pans_in_bytes
@@ -22,7 +22,7 @@ HEADER_PAN_MASKED = "sentinel-pan-masked"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WebhookEvent:
+class WebhookEvent(AvroConverted):
     """An event for webhook subscribers (webhook_event.avsc)."""
 
     RECORD: ClassVar[str] = "webhook_event"
@@ -34,30 +34,9 @@ class WebhookEvent:
     transaction_id: str
     payload_json: str
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "created_at": aware(self.created_at),
-            "account_id": self.account_id,
-            "transaction_id": self.transaction_id,
-            "payload_json": self.payload_json,
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            event_id=value["event_id"],
-            event_type=value["event_type"],
-            created_at=value["created_at"],
-            account_id=value["account_id"],
-            transaction_id=value["transaction_id"],
-            payload_json=value["payload_json"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Rule:
+class Rule(AvroConverted):
     """One version of a rule on the compacted rules topic (rule.avsc).
 
     Deleting a rule is a Kafka tombstone (null value) under its rule_id key, not a record.
@@ -77,40 +56,9 @@ class Rule:
     updated_at: datetime
     score_delta: float | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule_id,
-            "version": self.version,
-            "name": self.name,
-            "description": self.description,
-            "expression": self.expression,
-            "action": self.action,
-            "score_delta": self.score_delta,
-            "priority": self.priority,
-            "mode": self.mode,
-            "author": self.author,
-            "updated_at": aware(self.updated_at),
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            rule_id=value["rule_id"],
-            version=value["version"],
-            name=value["name"],
-            description=value["description"],
-            expression=value["expression"],
-            action=value["action"],
-            score_delta=value.get("score_delta"),
-            priority=value["priority"],
-            mode=RuleMode(value["mode"]),
-            author=value["author"],
-            updated_at=value["updated_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Label:
+class Label(AvroConverted):
     """A fraud (or genuine) verdict on one transaction (label.avsc)."""
 
     RECORD: ClassVar[str] = "label"
@@ -124,34 +72,9 @@ class Label:
     scenario: str | None = None
     reason: str | None = None  # v2: the source's reason code or note
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "transaction_id": self.transaction_id,
-            "account_id": self.account_id,
-            "merchant_id": self.merchant_id,
-            "is_fraud": self.is_fraud,
-            "scenario": self.scenario,
-            "labelled_at": aware(self.labelled_at),
-            "transaction_timestamp": aware(self.transaction_timestamp),
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            transaction_id=value["transaction_id"],
-            account_id=value["account_id"],
-            merchant_id=value["merchant_id"],
-            is_fraud=value["is_fraud"],
-            scenario=value.get("scenario"),
-            labelled_at=value["labelled_at"],
-            transaction_timestamp=value["transaction_timestamp"],
-            reason=value.get("reason"),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReviewResolution:
+class ReviewResolution(AvroConverted):
     """An analyst's verdict on a REVIEW decision, from the console (review_resolution.avsc).
 
     ``verdict`` is ``APPROVE`` (the money moves) or ``DECLINE`` (nothing moves);
@@ -171,36 +94,9 @@ class ReviewResolution:
     analyst: str
     resolved_at: datetime
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "resolution_id": self.resolution_id,
-            "transaction_id": self.transaction_id,
-            "account_id": self.account_id,
-            "decision_id": self.decision_id,
-            "verdict": self.verdict.value,
-            "confirmed_fraud": self.confirmed_fraud,
-            "note": self.note,
-            "analyst": self.analyst,
-            "resolved_at": aware(self.resolved_at),
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            resolution_id=value["resolution_id"],
-            transaction_id=value["transaction_id"],
-            account_id=value["account_id"],
-            decision_id=value["decision_id"],
-            verdict=Outcome(value["verdict"]),
-            confirmed_fraud=value["confirmed_fraud"],
-            note=value["note"],
-            analyst=value["analyst"],
-            resolved_at=value["resolved_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeadLetter:
+class DeadLetter(AvroConverted):
     """An undecodable or invalid record, kept byte for byte with the reason (dead_letter.avsc)."""
 
     RECORD: ClassVar[str] = "dead_letter"
@@ -233,36 +129,9 @@ class DeadLetter:
         headers[HEADER_PAN_MASKED] = "true"
         return replace(self, key=key, value=value, error_message=message, headers=headers)
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "source_topic": self.source_topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "key": self.key,
-            "value": self.value,
-            "error_code": self.error_code,
-            "error_message": self.error_message,
-            "failed_at": aware(self.failed_at),
-            "headers": self.headers,
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            source_topic=value["source_topic"],
-            partition=value["partition"],
-            offset=value["offset"],
-            key=value.get("key"),
-            value=value["value"],
-            error_code=value["error_code"],
-            error_message=value["error_message"],
-            failed_at=value["failed_at"],
-            headers=value["headers"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AccountProfile:
+class AccountProfile(AvroConverted):
     """An account's home, on the compacted accounts topic (account_profile.avsc)."""
 
     RECORD: ClassVar[str] = "account_profile"
@@ -273,28 +142,9 @@ class AccountProfile:
     home_lat: float | None = None
     home_lon: float | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "home_country": self.home_country,
-            "home_lat": self.home_lat,
-            "home_lon": self.home_lon,
-            "updated_at": aware(self.updated_at),
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            account_id=value["account_id"],
-            home_country=value["home_country"],
-            home_lat=value.get("home_lat"),
-            home_lon=value.get("home_lon"),
-            updated_at=value["updated_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NamedList:
+class NamedList(AvroConverted):
     """A named allow/deny list, whole, on the compacted lists topic (named_list.avsc)."""
 
     RECORD: ClassVar[str] = "named_list"
@@ -304,26 +154,9 @@ class NamedList:
     values: tuple[str, ...]
     updated_at: datetime
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "values": list(self.values),
-            "updated_at": aware(self.updated_at),
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            name=value["name"],
-            kind=value["kind"],
-            values=tuple(value["values"]),
-            updated_at=value["updated_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MerchantRisk:
+class MerchantRisk(AvroConverted):
     """A merchant's risk features for one hour, on the compacted merchant-risk topic
     (merchant_risk.avsc). A tombstone under the merchant id means all zeros. The ``recent_``
     windows came with v2: a v1 record reads them as zeros."""
@@ -366,26 +199,9 @@ class MerchantRisk:
         """The features' values in ``VALUE_FIELDS`` order, as floats."""
         return tuple(float(getattr(self, name)) for name in self.VALUE_FIELDS)
 
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "merchant_id": self.merchant_id,
-            "hour": aware(self.hour),
-            "computed_at": aware(self.computed_at),
-            **{name: getattr(self, name) for name in self.VALUE_FIELDS},
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            merchant_id=value["merchant_id"],
-            hour=value["hour"],
-            computed_at=value["computed_at"],
-            **{name: value[name] for name in cls.VALUE_FIELDS if name in value},
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ModelAnnouncement:
+class ModelAnnouncement(AvroConverted):
     """Which registry version plays a role, on the compacted models topic keyed by role
     (model_announcement.avsc). Clearing a role is a tombstone under its key, not a record."""
 
@@ -396,22 +212,3 @@ class ModelAnnouncement:
     announced_at: datetime
     announced_by: str
     forced: bool = False
-
-    def to_avro(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "version": self.version,
-            "announced_at": aware(self.announced_at),
-            "announced_by": self.announced_by,
-            "forced": self.forced,
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            role=value["role"],
-            version=value["version"],
-            announced_at=value["announced_at"],
-            announced_by=value["announced_by"],
-            forced=value.get("forced", False),
-        )

@@ -16,8 +16,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
 
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
 
@@ -45,14 +46,11 @@ class TopicFollower:
         self._on_record = on_record
         self.caught_up = threading.Event()
         self._stop = threading.Event()
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                # Required by the client; never joined, partitions are assigned directly.
-                "group.id": f"sentinel-{name}-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 50,
-            }
+        self._consumer = kafka_edge.consumer(
+            kafka,
+            # Required by the client; never joined, partitions are assigned directly.
+            f"sentinel-{name}-{uuid.uuid4().hex}",
+            **{"fetch.wait.max.ms": 50},
         )
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 

@@ -1,20 +1,40 @@
-"""The one Kafka edge: how every service's Kafka clients are configured and built.
+"""The one Kafka edge: how every service's Kafka clients are configured and built, how
+their deliveries are awaited, and what a consumed record is.
 
 Security (TLS, SASL/SCRAM) reaches every client from one ``KafkaConnection`` through the
 functions here: ``client_config`` for librdkafka (confluent-kafka producers, consumers and
 the admin client) and ``faust_credentials`` for the agents' faust app (aiokafka).
-No other module sets ``bootstrap.servers`` or a security option.
+No other module sets ``bootstrap.servers`` or a security option, and no other module
+constructs a ``Producer``, ``Consumer`` or ``AdminClient``
+(``tests/unit/schemas/test_kafka_edge.py`` scans the repository for them).
+
+- ``producer``, ``consumer``, ``admin``: the clients, with the project's standard settings
+  (``PRODUCER_DEFAULTS``, ``CONSUMER_DEFAULTS``) under each call site's own overrides;
+- ``AsyncProducer`` (asyncio callers) and ``deliver_all`` (synchronous callers): the one
+  way to wait for the broker's acknowledgement, raising ``DeliveryFailed``;
+- ``decode_headers``, ``RawRecord``, ``raw_record``: a consumed message as data.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
 
 from schemas.connections import KafkaConnection
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
+
+log = structlog.get_logger("schemas.kafka")
 
 
 def client_config(kafka: KafkaConnection) -> dict[str, Any]:
@@ -56,3 +76,294 @@ def faust_credentials(kafka: KafkaConnection) -> CredentialsT | None:
     if context is not None:
         return faust.SSLCredentials(context)
     return None
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+def log_client_error(error: KafkaError) -> None:
+    """The one ``error_cb``: librdkafka's client-level errors (brokers down, authentication
+    refused) as a structured warning; the client retries by itself."""
+    log.warning("kafka client error", error=error.str(), code=error.code())
+
+
+# Every producer is idempotent and waits for all in-sync replicas; its keys are placed by
+# Java's murmur2, as aiokafka (faust) and every JVM client do, so one account lands on one
+# partition whoever produced it (librdkafka's default, consistent_random, is CRC32).
+PRODUCER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": "murmur2_random",
+        "error_cb": log_client_error,
+    }
+)
+# librdkafka's own default partitioner, kept by the producers of keyed topics that have
+# always been written with it (compacted ones above all: a key moved to another partition
+# would leave its old value live there).
+LIBRDKAFKA_PARTITIONER: Mapping[str, Any] = MappingProxyType({"partitioner": "consistent_random"})
+# Offsets are committed by hand, after the work they stand for, or never (assigned readers).
+CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({"enable.auto.commit": False})
+# For readers of topics written in Kafka transactions: an aborted record is never seen.
+READ_COMMITTED: Mapping[str, Any] = MappingProxyType({"isolation.level": "read_committed"})
+
+_CONNECTION_KEYS = ("bootstrap.servers", "security.protocol", "sasl.", "ssl.")
+
+
+def _config(kafka: KafkaConnection, *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """``client_config`` under the given settings, later layers winning; a layer may not
+    set the connection or its security (they come from ``KafkaConnection`` only)."""
+    config = client_config(kafka)
+    for layer in layers:
+        clashing = sorted(k for k in layer if k.startswith(_CONNECTION_KEYS))
+        if clashing:
+            raise ValueError(f"{clashing} come from KafkaConnection (SENTINEL_KAFKA_*) only")
+        config.update(layer)
+    return config
+
+
+def producer(kafka: KafkaConnection, **overrides: Any) -> Producer:
+    """A librdkafka producer: ``PRODUCER_DEFAULTS`` under ``overrides`` (librdkafka names,
+    e.g. ``**{"linger.ms": 5}``)."""
+    return Producer(_config(kafka, PRODUCER_DEFAULTS, overrides))
+
+
+def consumer(kafka: KafkaConnection, group: str, **overrides: Any) -> Consumer:
+    """A librdkafka consumer of ``group`` (required by librdkafka even when the consumer is
+    only assigned and never joins it): ``CONSUMER_DEFAULTS`` under ``overrides``."""
+    return Consumer(_config(kafka, CONSUMER_DEFAULTS, {"group.id": group}, overrides))
+
+
+def admin(kafka: KafkaConnection, **overrides: Any) -> AdminClient:
+    """Kafka's admin client (``deploy.topics.TopicAdmin`` creates and inspects topics)."""
+    return AdminClient(_config(kafka, overrides))
+
+
+# --- delivery --------------------------------------------------------------------------
+
+
+class DeliveryFailed(Exception):
+    """The broker did not acknowledge every record it was given (refused, or not in time)."""
+
+    def __init__(self, message: str, error: KafkaError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class QueueFull(DeliveryFailed):
+    """librdkafka's local queue is full: nothing more can be taken until it drains."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A record to produce; ``partition`` None lets the producer's partitioner choose."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None
+    # None stamps the time of producing; a forwarded record keeps its original's.
+    timestamp_ms: int | None = None
+
+
+Delivered = Callable[[KafkaError | None, Message], None]
+Placed = dict[tuple[str, int], int]  # (topic, partition) -> highest offset acknowledged
+
+
+def _error_of(exc: KafkaException) -> KafkaError | None:
+    found = exc.args[0] if exc.args else None
+    return found if isinstance(found, KafkaError) else None
+
+
+def _produce(client: Producer, record: Outbound, delivered: Delivered) -> None:
+    client.produce(
+        record.topic,
+        record.value,
+        record.key,
+        # -1: librdkafka's "unassigned", its partitioner chooses.
+        partition=-1 if record.partition is None else record.partition,
+        # 0: librdkafka's "now".
+        timestamp=0 if record.timestamp_ms is None else record.timestamp_ms,
+        headers=list(record.headers),
+        on_delivery=delivered,
+    )
+
+
+def _produce_waiting(client: Producer, record: Outbound, delivered: Delivered) -> None:
+    """Produce, letting deliveries drain librdkafka's queue while it is full."""
+    while True:
+        try:
+            return _produce(client, record, delivered)
+        except BufferError:
+            client.poll(0.05)
+
+
+class AsyncProducer:
+    """A producer for asyncio callers: one daemon thread serves librdkafka's delivery
+    reports, and each ``publish`` awaits one future, resolved on the caller's loop when the
+    broker has acknowledged every record of it (or failed at the first refusal)."""
+
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        thread_name: str,
+        config: Mapping[str, Any],
+        poll_s: float = 0.05,
+        on_poll: Callable[[Producer], None] | None = None,
+    ) -> None:
+        self.client = producer(kafka, **config)
+        self._poll_s = poll_s
+        self._on_poll = on_poll  # runs on the delivery thread after each poll, with the client
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=thread_name, daemon=True)
+        self._thread.start()
+
+    async def publish(
+        self,
+        records: Sequence[Outbound],
+        timeout_s: float | None = None,
+        wait_when_full: bool = False,
+    ) -> Placed:
+        """Produce ``records``; return once the broker acknowledged all of them, with the
+        highest offset acknowledged in each (topic, partition). Raises ``QueueFull`` (unless
+        ``wait_when_full``) or ``DeliveryFailed``."""
+        placed: Placed = {}
+        if not records:
+            return placed
+        done, delivered = _batch(asyncio.get_running_loop(), len(records), placed)
+        produce = _produce_waiting if wait_when_full else _produce
+        try:
+            for record in records:
+                produce(self.client, record, delivered)
+        except BufferError as exc:
+            raise QueueFull("the producer's queue is full") from exc
+        except KafkaException as exc:
+            raise DeliveryFailed(f"produce failed: {exc}", _error_of(exc)) from exc
+        try:
+            await asyncio.wait_for(done, timeout_s)
+        except TimeoutError as exc:
+            raise DeliveryFailed(f"not acknowledged within {timeout_s} s") from exc
+        return placed
+
+    def close(self, flush_s: float) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.client.flush(flush_s)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self.client.poll(self._poll_s)
+            if self._on_poll is not None:
+                self._on_poll(self.client)
+
+
+def _batch(
+    loop: asyncio.AbstractEventLoop, count: int, placed: Placed
+) -> tuple[asyncio.Future[None], Delivered]:
+    """A future for ``count`` deliveries and the callback that counts them (on librdkafka's
+    thread: the loop is woken once per batch, or at the first failure)."""
+    done: asyncio.Future[None] = loop.create_future()
+    pending = [count]
+    lock = threading.Lock()
+
+    def delivered(error: KafkaError | None, msg: Message) -> None:
+        with lock:
+            pending[0] -= 1
+            last = pending[0] == 0
+            if error is None:
+                where = (msg.topic() or "", msg.partition() or 0)
+                placed[where] = max(placed.get(where, -1), msg.offset() or 0)
+        if error is not None:
+            failure = DeliveryFailed(f"not acknowledged: {error.str()}", error)
+            loop.call_soon_threadsafe(_settle, done, failure)
+        elif last:
+            loop.call_soon_threadsafe(_settle, done, None)
+
+    return done, delivered
+
+
+def _settle(future: asyncio.Future[None], error: DeliveryFailed | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def send_all(client: Producer, records: Iterable[Outbound]) -> list[KafkaError]:
+    """Produce every record, waiting out a full local queue; return the list the delivery
+    reports fill with refusals as librdkafka serves them (``flush``, or a transactional
+    producer's ``commit_transaction``). Raises ``DeliveryFailed`` if one cannot be produced."""
+    failures: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _msg: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
+    produced = 0
+    try:
+        for record in records:
+            _produce_waiting(client, record, delivered)
+            produced += 1
+    except KafkaException as exc:
+        why = f"produce failed after {produced} records: {exc}"
+        raise DeliveryFailed(why, _error_of(exc)) from exc
+    return failures
+
+
+def deliver_all(client: Producer, records: Iterable[Outbound], timeout_s: float) -> None:
+    """Produce every record and return once the broker acknowledged them all: the one
+    synchronous "durable" produce. Raises ``DeliveryFailed`` naming the first refusals, or
+    how many records were still unacknowledged after ``timeout_s``."""
+    failures = send_all(client, records)
+    left = client.flush(timeout_s)
+    if failures:
+        raise DeliveryFailed(f"refused: {[e.str() for e in failures[:3]]}", failures[0])
+    if left:
+        raise DeliveryFailed(f"{left} records not acknowledged within {timeout_s:g} s")
+
+
+# --- consumed records ------------------------------------------------------------------
+
+
+def decode_headers(found: object) -> dict[str, bytes]:
+    """A message's headers, name -> bytes, whichever client read it: librdkafka's list of
+    pairs, aiokafka's sequence of pairs, or a mapping; a header without a value is empty."""
+    if not found:
+        return {}
+    pairs = found.items() if isinstance(found, Mapping) else found
+    return {str(name): _header_bytes(value) for name, value in pairs}  # type: ignore[attr-defined]
+
+
+def _header_bytes(value: str | bytes | None) -> bytes:
+    return value.encode() if isinstance(value, str) else value or b""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """What a consumer read: where from, and the bytes exactly as they arrived."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        raw = self.headers.get(name)
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def raw_record(message: Message) -> RawRecord:
+    """A librdkafka message (one without an error) as a ``RawRecord``."""
+    return RawRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key(),
+        value=message.value(),
+        headers=decode_headers(message.headers()),
+    )

@@ -1,4 +1,5 @@
-"""Typed records mirroring the latest .avsc of each contract, with to/from fastavro dicts.
+"""Typed records mirroring the latest .avsc of each contract; their conversion to and from
+fastavro's dicts is planned from the .avsc (`schemas._plan`).
 
 Plain frozen, slotted dataclasses rather than pydantic: they sit on the stream's hot path,
 and validation of untrusted input belongs at the HTTP edge. Timestamps are timezone-aware
@@ -18,7 +19,8 @@ from typing import Any, ClassVar, Protocol, Self
 
 import orjson
 
-from schemas._convert import AMOUNT_SCALE, avro_amount, aware, aware_or_none
+from schemas._convert import AMOUNT_SCALE
+from schemas._plan import AvroConverted, FieldCodec, plan_records
 from schemas._support_records import (
     HEADER_PAN_MASKED,
     AccountProfile,
@@ -122,7 +124,7 @@ def uuid5_text(namespace: uuid.UUID, name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Transaction:
+class Transaction(AvroConverted):
     """One card transaction (transaction.avsc)."""
 
     RECORD: ClassVar[str] = "transaction"
@@ -147,95 +149,47 @@ class Transaction:
     idempotency_key: str | None = None
     merchant_name: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        """The dict fastavro writes; StrEnum members are passed as they are (they are str)."""
-        return {
-            "transaction_id": self.transaction_id,
-            "account_id": self.account_id,
-            "card_token": self.card_token,
-            "amount": avro_amount(self.amount),
-            "currency": self.currency,
-            "merchant_id": self.merchant_id,
-            "mcc": self.mcc,
-            "country": self.country,
-            "city": self.city,
-            "lat": self.lat,
-            "lon": self.lon,
-            "channel": self.channel,
-            "device_id": self.device_id,
-            "ip": self.ip,
-            "timestamp": aware(self.timestamp),
-            "type": self.type,
-            "ingested_at": aware_or_none(self.ingested_at),
-            "idempotency_key": self.idempotency_key,
-            "merchant_name": self.merchant_name,
-        }
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        """From a decoded dict of any version; fields its version lacks take defaults."""
-        return cls(
-            transaction_id=value["transaction_id"],
-            account_id=value["account_id"],
-            card_token=value["card_token"],
-            amount=value["amount"],
-            currency=value["currency"],
-            merchant_id=value["merchant_id"],
-            mcc=value.get("mcc"),
-            country=value["country"],
-            city=value.get("city"),
-            lat=value.get("lat"),
-            lon=value.get("lon"),
-            channel=Channel(value["channel"]),
-            device_id=value.get("device_id"),
-            ip=value.get("ip"),
-            timestamp=value["timestamp"],
-            type=TxType(value["type"]),
-            ingested_at=value.get("ingested_at"),
-            idempotency_key=value.get("idempotency_key"),
-            merchant_name=value.get("merchant_name"),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RuleHit:
+class RuleHit(AvroConverted):
     """A rule that fired for a decision, at the version that was live."""
 
     rule_id: str
     version: int
     action: str
 
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(rule_id=value["rule_id"], version=value["version"], action=value["action"])
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReasonCode:
+class ReasonCode(AvroConverted):
     """One feature's contribution to the model score."""
 
     feature: str
     value: float
     contribution: float
 
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            feature=value["feature"], value=value["value"], contribution=value["contribution"]
-        )
+
+def _features_from_wire(value: Mapping[str, Any]) -> dict[str, float]:
+    return named_features(value.get("feature_values", ()), value["features"])
 
 
-def _hits(hits: tuple[RuleHit, ...]) -> list[dict[str, Any]]:
-    return [{"rule_id": h.rule_id, "version": h.version, "action": h.action} for h in hits]
+def _features_to_wire(features: Mapping[str, float]) -> dict[str, Any]:
+    values, others = feature_values(features)
+    return {"features": others, "feature_values": values}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
+class Decision(AvroConverted):
     """The outcome for one transaction, embedding it (decision.avsc)."""
 
     RECORD: ClassVar[str] = "decision"
-    # On the wire, not on the object: ``features`` holds every feature by name.
-    WIRE_ONLY: ClassVar[frozenset[str]] = frozenset({"feature_values"})
+    # Listed features by position (v4's ``feature_values``), any other by name.
+    FIELD_CODECS: ClassVar[Mapping[str, FieldCodec]] = MappingProxyType(
+        {
+            "features": FieldCodec(
+                ("features", "feature_values"), _features_to_wire, _features_from_wire
+            )
+        }
+    )
 
     decision_id: str
     transaction_id: str
@@ -255,68 +209,22 @@ class Decision:
     reason_codes: tuple[ReasonCode, ...] = ()
     features: Mapping[str, float] = field(default_factory=dict)
 
-    def to_avro(self) -> dict[str, Any]:
-        values, others = feature_values(self.features)
-        return {
-            "decision_id": self.decision_id,
-            "transaction_id": self.transaction_id,
-            "account_id": self.account_id,
-            "outcome": self.outcome,
-            "risk_score": self.risk_score,
-            "model_version": self.model_version,
-            "challenger_model_version": self.challenger_model_version,
-            "challenger_score": self.challenger_score,
-            "rules_fired": _hits(self.rules_fired),
-            "shadow_rules_fired": _hits(self.shadow_rules_fired),
-            "reason_codes": [
-                {"feature": r.feature, "value": r.value, "contribution": r.contribution}
-                for r in self.reason_codes
-            ],
-            # Listed features by position (v4), any other by name.
-            "features": others,
-            "feature_values": values,
-            "ingested_at": aware(self.ingested_at),
-            "decided_at": aware(self.decided_at),
-            "transaction": self.transaction.to_avro(),
-        }
 
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        return cls(
-            decision_id=value["decision_id"],
-            transaction_id=value["transaction_id"],
-            account_id=value["account_id"],
-            outcome=Outcome(value["outcome"]),
-            risk_score=value["risk_score"],
-            model_version=value.get("model_version"),
-            challenger_model_version=value.get("challenger_model_version"),
-            challenger_score=value.get("challenger_score"),
-            rules_fired=tuple(RuleHit.from_avro(h) for h in value["rules_fired"]),
-            shadow_rules_fired=tuple(RuleHit.from_avro(h) for h in value["shadow_rules_fired"]),
-            reason_codes=tuple(ReasonCode.from_avro(r) for r in value["reason_codes"]),
-            features=named_features(value.get("feature_values", ()), value["features"]),
-            ingested_at=value["ingested_at"],
-            decided_at=value["decided_at"],
-            transaction=Transaction.from_avro(value["transaction"]),
-        )
-
-
+_TOP_LEVEL: tuple[type[AvroConverted], ...] = (
+    Transaction,
+    Decision,
+    WebhookEvent,
+    Rule,
+    Label,
+    DeadLetter,
+    AccountProfile,
+    NamedList,
+    MerchantRisk,
+    ModelAnnouncement,
+    ReviewResolution,
+)
+plan_records(_TOP_LEVEL)
 # Record name (as in the .avsc file names and the registry) -> its Python type.
-RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
-    {
-        cls.RECORD: cls
-        for cls in (
-            Transaction,
-            Decision,
-            WebhookEvent,
-            Rule,
-            Label,
-            DeadLetter,
-            AccountProfile,
-            NamedList,
-            MerchantRisk,
-            ModelAnnouncement,
-            ReviewResolution,
-        )
-    }
+RECORD_TYPES: Mapping[str, type[AvroConverted]] = MappingProxyType(
+    {cls.RECORD: cls for cls in _TOP_LEVEL}
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from schemas.topics import (
     AGENTS_APP_ID,
@@ -79,7 +80,7 @@ class LagReader:
 
     def __init__(self, kafka: KafkaConnection, timeout_s: float = 2.0) -> None:
         self.prefix = kafka.topic_prefix
-        self.bootstrap = kafka.bootstrap_servers
+        self.kafka = kafka
         self.timeout_s = timeout_s
         self._readers: dict[str, Consumer] = {}
 
@@ -112,14 +113,8 @@ class LagReader:
     def _reader(self, group: str) -> Consumer:
         reader = self._readers.get(group)
         if reader is None:
-            reader = self._readers[group] = Consumer(
-                {
-                    "bootstrap.servers": self.bootstrap,
-                    "group.id": group,
-                    # Never subscribes (so never joins the group) and never commits.
-                    "enable.auto.commit": False,
-                }
-            )
+            # Never subscribes (so never joins the group) and never commits.
+            reader = self._readers[group] = kafka_edge.consumer(self.kafka, group)
         return reader
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from faust.types import TP
 
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
+from schemas.kafka_edge import decode_headers
 from stream_agents.checkpoint import (
     Admitted,
     Checkpoint,
@@ -230,11 +231,5 @@ def _record(event: Any) -> SourceRecord:
         timestamp_ms=int(message.timestamp * 1000),
         key=message.key,
         value=message.value,
-        headers=_headers(message.headers),
+        headers=tuple(decode_headers(message.headers).items()),
     )
-
-
-def _headers(found: Any) -> tuple[tuple[str, bytes], ...]:
-    """aiokafka hands headers over as a sequence of pairs (faust may give a mapping)."""
-    pairs = found.items() if isinstance(found, dict) else (found or ())
-    return tuple((name, value or b"") for name, value in pairs)

@@ -21,6 +21,7 @@ import faust
 from faust.tables import TableManager
 
 from decision_core.pipeline import DecisionPipeline
+from schemas.kafka_edge import faust_credentials
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint
@@ -117,6 +118,10 @@ def _faust_app(settings: AgentSettings, replicas: int) -> faust.App:
     return App(
         group_id(settings),
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        # The same security as every librdkafka client (schemas.kafka_edge): faust hands them
+        # to each aiokafka client it builds, its consumer, its producer and the consumer's
+        # client that declares topics.
+        broker_credentials=faust_credentials(settings.kafka),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.table_partitions,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import typer
-from confluent_kafka.admin import AdminClient
 from faust import Worker
 from prometheus_client import start_http_server
 
@@ -16,6 +15,7 @@ from decision_core.pipeline import DecisionPipeline
 from decision_core.reference import ReferenceData
 from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from rule_engine import BreakerConfig, DeclineBreaker
+from schemas import kafka_edge
 from schemas.follower import TopicFollower
 from schemas.secrets import refuse_default_secrets
 from stream_agents.app import create_app, output_topics
@@ -63,8 +63,7 @@ def build_pipeline(
 
 def changelog_replicas(settings: AgentSettings) -> int:
     """The wanted replica count, capped at the brokers the cluster has."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    brokers = len(admin.list_topics(timeout=30).brokers)
+    brokers = len(kafka_edge.admin(settings.kafka).list_topics(timeout=30).brokers)
     return max(1, min(settings.changelog_replicas, brokers))
 
 

@@ -56,7 +56,7 @@ def kafka_connection() -> KafkaConnection:
 
 @pytest.fixture(scope="session")
 def topic_admin(kafka_connection: KafkaConnection) -> TopicAdmin:
-    admin = TopicAdmin(kafka_connection.bootstrap_servers)
+    admin = TopicAdmin(kafka_connection)
     if admin.broker_count() < 1:
         pytest.fail(f"no Kafka broker answers on {kafka_connection.bootstrap_servers}: make up")
     return admin

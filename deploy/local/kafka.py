@@ -33,7 +33,6 @@ from deploy.local.process import PidFile, spawn, terminate, wait_until
 from deploy.local.secret_file import replace_private
 from deploy.local.settings import StackSettings, host_port
 from deploy.local.system import StackError
-from schemas.kafka_edge import client_config
 
 _DEPLOY = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "kafka.Kafka"
@@ -146,10 +145,12 @@ class KafkaService:
             socket.create_connection((host, port), timeout=1).close()
         except OSError:
             return False
-        from confluent_kafka.admin import AdminClient
+        from schemas import kafka_edge
 
+        # This node alone, through the listener the stack itself uses (deploy.local.kafka_security).
         connection = kafka_security.admin_connection(self.settings, self.passwords()[ADMIN])
-        admin = AdminClient({**client_config(connection), "log_level": 0})
+        alone = connection.model_copy(update={"bootstrap_servers": f"{host}:{port}"})
+        admin = kafka_edge.admin(alone, log_level=0)
         try:
             return self.node.node_id in admin.list_topics(timeout=3).brokers
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"

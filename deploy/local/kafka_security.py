@@ -28,8 +28,8 @@ from deploy.local.kafka_cluster import sasl_bootstrap
 from deploy.local.secret_file import replace_private, write_private
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
-from schemas.kafka_edge import client_config
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -334,10 +334,8 @@ def secure_cluster(
     settings: StackSettings, users: Mapping[str, str], timeout_s: float = 30.0
 ) -> None:
     """Every principal with its password, and the ACL table for the stack's topic prefix."""
-    from confluent_kafka.admin import AdminClient
-
     from deploy import acls
 
-    admin = AdminClient(client_config(admin_connection(settings, users[ADMIN])))
+    admin = kafka_edge.admin(admin_connection(settings, users[ADMIN]))
     upsert_principals(admin, users, timeout_s)
     acls.apply(admin, settings.kafka.topic_prefix, timeout_s)

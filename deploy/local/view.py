@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Message, TopicPartition
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from deploy.local.view_window import OUTCOMES, RuleNames, Window
+from schemas import kafka_edge
 from schemas.codec import decode_decision, decode_rule
 from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
@@ -35,13 +36,7 @@ class LiveView:
         self.lags = LagReader(kafka)
         # A group id is required by librdkafka, but the view only assigns: it never joins
         # the group nor commits.
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                "group.id": f"view-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-            }
-        )
+        self.consumer = kafka_edge.consumer(kafka, f"view-{uuid.uuid4().hex}")
         self.consumer.assign(
             self._partitions(self.decisions_topic, OFFSET_END)
             + self._partitions(self.rules_topic, OFFSET_BEGINNING)

@@ -43,20 +43,9 @@ class Tally:
 
 
 def kafka_producer(kafka: KafkaConnection) -> Any:
-    from confluent_kafka import Producer
+    from schemas.kafka_edge import producer
 
-    return Producer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "compression.type": "lz4",
-            "linger.ms": 5,
-            # Java's murmur2, as the agents (aiokafka) and the ingest API use: an account
-            # lands on the same partition whoever produced its transactions.
-            "partitioner": "murmur2_random",
-        }
-    )
+    return producer(kafka, **{"compression.type": "lz4", "linger.ms": 5})
 
 
 # (topic, key, value, is a label)

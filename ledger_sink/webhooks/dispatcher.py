@@ -21,7 +21,7 @@ import httpx
 import structlog
 
 from ledger_sink import metrics
-from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.raw import dead_letter
 from ledger_sink.webhooks import backoff
 from ledger_sink.webhooks.breaker import Breaker
 from ledger_sink.webhooks.delivery import post
@@ -30,6 +30,7 @@ from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.stats import DeliveryStats
 from ledger_sink.webhooks.subscriptions import Subscription
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, WebhookEvent
 
 log = structlog.get_logger("ledger_sink.webhooks")

@@ -8,20 +8,20 @@ callbacks arrive there too); the event loop stays free for HTTP.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ledger_sink.errors import KafkaUnavailable
-from ledger_sink.kafka_io import consume_ready, consumer_config
-from ledger_sink.raw import RawRecord
+from ledger_sink.kafka_io import consume_ready, group_consumer
 from ledger_sink.webhooks.offsets import OffsetTracker, Place
+from schemas import kafka_edge
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import DeliveryFailed, Outbound, RawRecord
 
 R = TypeVar("R")
 log = structlog.get_logger("ledger_sink.webhooks.kafka")
@@ -39,7 +39,7 @@ class AsyncConsumer:
     ) -> None:
         self.tracker = tracker
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"consumer-{topic}")
-        self._consumer = Consumer(consumer_config(kafka, group, instance_id, session_timeout_ms))
+        self._consumer = group_consumer(kafka, group, instance_id, session_timeout_ms)
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     async def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
@@ -93,18 +93,17 @@ class AsyncProducer:
 
     def __init__(self, kafka: KafkaConnection, timeout_s: float = 30.0) -> None:
         self.timeout_s = timeout_s
-        self._producer = Producer(
+        self._producer = kafka_edge.AsyncProducer(
+            kafka,
+            "webhook-producer",
             {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
+                # librdkafka's partitioner, as the retry and dead-letter topics always had.
+                **kafka_edge.LIBRDKAFKA_PARTITIONER,
                 "linger.ms": 5,
                 "message.timeout.ms": int(timeout_s * 1000),
-            }
+            },
+            poll_s=0.1,
         )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="webhook-producer", daemon=True)
-        self._thread.start()
 
     async def send(
         self,
@@ -113,32 +112,10 @@ class AsyncProducer:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            loop.call_soon_threadsafe(_resolve, future, error)
-
         try:
-            self._producer.produce(topic, value, key, headers=list(headers), on_delivery=delivered)
-        except (BufferError, KafkaException) as exc:
-            raise KafkaUnavailable(f"produce to {topic} failed: {exc}") from exc
-        await future
+            await self._producer.publish([Outbound(topic, key, value, tuple(headers))])
+        except DeliveryFailed as exc:
+            raise KafkaUnavailable(f"{topic}: {exc}") from exc
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._producer.flush(self.timeout_s)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.1)
-
-
-def _resolve(future: asyncio.Future[None], error: KafkaError | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(KafkaUnavailable(f"not acknowledged: {error.str()}"))
+        self._producer.close(self.timeout_s)

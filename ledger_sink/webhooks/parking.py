@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks.retry_records import InvalidRetryRecord, Ticket
+from schemas.kafka_edge import RawRecord
 
 BATCH = "sentinel-batch"
 _ENTRY = struct.Struct(">HI")

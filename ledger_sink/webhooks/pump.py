@@ -17,9 +17,9 @@ from typing import Any
 import structlog
 
 from ledger_sink import metrics
-from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks.kafka_edge import AsyncConsumer
 from ledger_sink.webhooks.settings import WebhookSettings
+from schemas.kafka_edge import RawRecord
 
 log = structlog.get_logger("ledger_sink.webhooks.pump")
 # What a handler returns: None (the record is done) or the future of what it still waits

@@ -14,7 +14,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from ledger_sink import metrics
 from ledger_sink.errors import KafkaUnavailable
-from ledger_sink.raw import RawRecord, dead_letter
+from ledger_sink.raw import dead_letter
 from ledger_sink.webhooks import parking, retry_records
 from ledger_sink.webhooks.cache import SubscriptionCache
 from ledger_sink.webhooks.dispatcher import Delivery, Dispatcher
@@ -29,6 +29,7 @@ from ledger_sink.webhooks.stats import DeliveryStats, StatsFlusher
 from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.codec import decode_webhook_event, encode_dead_letter
 from schemas.errors import SchemaError
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter
 
 log = structlog.get_logger("ledger_sink.webhooks.service")

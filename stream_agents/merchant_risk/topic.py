@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from schemas import kafka_edge
 from schemas.codec import encode_merchant_risk
 from schemas.connections import KafkaConnection
+from schemas.kafka_edge import DeliveryFailed, Outbound
 from schemas.records import MerchantRisk
 
 
@@ -24,13 +19,8 @@ class PublishError(Exception):
 
 def held_merchants(kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> set[str]:
     """Merchants whose latest record on ``topic`` is a value (not a tombstone)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": "sentinel-merchant-risk-reader",  # never joined: partitions assigned
-            "enable.auto.commit": False,
-        }
-    )
+    # The group is never joined: partitions are assigned.
+    consumer = kafka_edge.consumer(kafka, "sentinel-merchant-risk-reader")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
@@ -77,37 +67,29 @@ class RiskPublisher:
     def __init__(self, kafka: KafkaConnection, topic: str, timeout_s: float = 60.0) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
-        self._producer = Producer(
-            {
-                "bootstrap.servers": kafka.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
+        self._producer = kafka_edge.producer(
+            kafka,
+            # librdkafka's partitioner: the compacted topic has always placed merchants so,
+            # and a merchant moved to another partition would leave its old score live there.
+            **kafka_edge.LIBRDKAFKA_PARTITIONER,
+            **{
                 "linger.ms": 20,
                 "compression.type": "lz4",
                 "message.timeout.ms": int(timeout_s * 1000),
-            }
+            },
         )
 
     def publish(self, records: Sequence[tuple[str, MerchantRisk | None]]) -> None:
-        failures: list[str] = []
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(error.str())
-
-        for merchant, risk in records:
-            value = None if risk is None else encode_merchant_risk(risk)
-            while True:
-                try:
-                    self._producer.produce(
-                        self.topic, value, merchant.encode(), on_delivery=delivered
-                    )
-                    break
-                except BufferError:
-                    self._producer.poll(0.1)  # the local queue is full: let it drain
-            self._producer.poll(0)
-        if self._producer.flush(self.timeout_s) or failures:
-            raise PublishError(f"{self.topic} did not acknowledge: {failures[:3]}")
+        outbound = (
+            Outbound(
+                self.topic, merchant.encode(), None if risk is None else encode_merchant_risk(risk)
+            )
+            for merchant, risk in records
+        )
+        try:
+            kafka_edge.deliver_all(self._producer, outbound, self.timeout_s)
+        except DeliveryFailed as exc:
+            raise PublishError(f"{self.topic}: {exc}") from exc
 
     def close(self) -> None:
         self._producer.flush(self.timeout_s)

@@ -114,7 +114,7 @@ def newcomer(
 def _delete_changelogs(prefix: str) -> None:
     """The topics faust created under the prefix (the ``topic_prefix`` fixture deletes the
     declared ones)."""
-    admin = TopicAdmin(KafkaConnection().bootstrap_servers)
+    admin = TopicAdmin(KafkaConnection())
     declared = {spec.name for spec in declared_topics(prefix)}
     names = [
         t

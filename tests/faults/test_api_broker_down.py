@@ -50,7 +50,7 @@ def test_broker_down_means_503_never_2xx_and_recovery_after(
     broker: KafkaService, api_db: str, make_key: Callable[..., str], tmp_path: Path
 ) -> None:
     bootstrap = broker.address
-    apply(TopicAdmin(bootstrap), declared_topics("t."))
+    apply(TopicAdmin(KafkaConnection(bootstrap_servers=bootstrap)), declared_topics("t."))
     env = {
         **os.environ,
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -81,7 +81,7 @@ def test_cold_start_survives_a_killed_broker_and_down_leaves_nothing(
     settings = StackSettings()
     assert all(row.answers for row in stack.status(settings))
 
-    admin = TopicAdmin(settings.kafka.bootstrap_servers)
+    admin = TopicAdmin(settings.kafka)
     admin.create([TopicSpec("survivor", 3, "kept across a broker kill", replication_factor=1)])
     kafka_pid = stack.services(settings)[2].pid()
     assert kafka_pid is not None

@@ -118,11 +118,11 @@ def changelog_topic(prefix: str) -> str:
 
 
 def create_topics(prefix: str) -> None:
-    apply(TopicAdmin(BOOTSTRAP), declared_topics(prefix))
+    apply(TopicAdmin(KafkaConnection()), declared_topics(prefix))
 
 
 def delete_topics(prefix: str) -> None:
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection())
     names = [s.name for s in declared_topics(prefix)]
     # faust's own: the table's changelog and its leader-election topic.
     leader = f"{prefix}{AgentSettings().app_id}-__assignor-__leader"

@@ -68,7 +68,7 @@ def api_db(module_id: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def topic_prefix(module_id: str) -> Iterator[str]:
     prefix = f"test-{module_id}."
-    admin = TopicAdmin(KafkaConnection().bootstrap_servers)
+    admin = TopicAdmin(KafkaConnection())
     specs = declared_topics(prefix)
     apply(admin, specs)
     yield prefix

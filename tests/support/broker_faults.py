@@ -148,7 +148,10 @@ class Pipeline:
 
     def start(self, seconds: float) -> None:
         """Topics, model and subscription, then the services, then ``seconds`` of traffic."""
-        apply(TopicAdmin(self.cluster.bootstrap), declared_topics(PREFIX))
+        apply(
+            TopicAdmin(KafkaConnection(bootstrap_servers=self.cluster.bootstrap)),
+            declared_topics(PREFIX),
+        )
         kafka = KafkaConnection(bootstrap_servers=self.cluster.bootstrap, topic_prefix=PREFIX)
         announce(kafka, "champion", train_tiny_model(self.root / "models"))
         asyncio.run(self._subscribe())

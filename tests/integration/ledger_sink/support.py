@@ -29,12 +29,12 @@ from psycopg.rows import kwargs_row
 from ledger_sink import service
 from ledger_sink.hashchain import LedgerEntry, seal
 from ledger_sink.migrate import upgrade
-from ledger_sink.raw import RawRecord
 from ledger_sink.settings import SinkSettings
 from ledger_sink.testing import decision, transaction
 from ledger_sink.webhooks import service as webhook_service
 from ledger_sink.webhooks.settings import WebhookSettings
 from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.kafka_edge import RawRecord
 from schemas.records import Decision, Outcome, TxType
 from tests.support.loops import loop_thread
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from deploy.topics import TopicAdmin, apply, drift
+from schemas.connections import KafkaConnection
 from schemas.topics import FEATURE_CHANGELOG, declared_topics
 from tests.support.agents import (
     BOOTSTRAP,
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_a_worker_creates_its_changelog_compacted_with_rolling_segments(tmp_path: Path) -> None:
     prefix = f"test-{uuid.uuid4().hex[:10]}."
-    admin = TopicAdmin(BOOTSTRAP)
+    admin = TopicAdmin(KafkaConnection(bootstrap_servers=BOOTSTRAP))
     changelog = changelog_topic(prefix)
     declared = {spec.name: spec for spec in declared_topics(prefix)}
     assert changelog in declared  # `sentinel topics apply` creates it too

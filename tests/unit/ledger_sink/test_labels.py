@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ledger_sink.labels import decode, latest_per_transaction
-from ledger_sink.raw import RawRecord
 from ledger_sink.sink import Incoming
 from schemas.codec import encode_label
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, Label
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

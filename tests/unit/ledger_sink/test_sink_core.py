@@ -10,11 +10,11 @@ import psycopg
 import pytest
 
 from ledger_sink.errors import CurrencyMismatch, KafkaUnavailable
-from ledger_sink.raw import RawRecord
 from ledger_sink.sink import Sink, rejection
 from ledger_sink.testing import decision, transaction
 from ledger_sink.writer import WriteResult
 from schemas.codec import encode_decision
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter, Decision
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ledger_sink.raw import RawRecord
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import signing
 from ledger_sink.webhooks.delivery import NO_RESPONSE
@@ -19,6 +18,7 @@ from ledger_sink.webhooks.retry_records import Ticket
 from ledger_sink.webhooks.settings import WebhookSettings
 from ledger_sink.webhooks.subscriptions import Subscription
 from schemas.codec import encode_webhook_event
+from schemas.kafka_edge import RawRecord
 from schemas.records import DeadLetter
 
 SECRET = "whsec_0123456789abcdef"

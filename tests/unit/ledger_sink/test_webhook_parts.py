@@ -8,10 +8,10 @@ import hmac
 
 import pytest
 
-from ledger_sink.raw import RawRecord
 from ledger_sink.webhooks import backoff, parking, retry_records, signing
 from ledger_sink.webhooks.breaker import Breaker, State
 from ledger_sink.webhooks.offsets import OffsetTracker
+from schemas.kafka_edge import RawRecord
 
 SECRET = "whsec_0123456789abcdef"
 
