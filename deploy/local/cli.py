@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local import credentials, envfile, stack
+from deploy.acls import PRINCIPALS
+from deploy.local import credentials, envfile, kafka_security, stack
 from deploy.local.kafka_cluster import with_brokers
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
@@ -50,10 +51,14 @@ def up(
     # The stack's servers listen where these settings say, with these passwords.
     refuse_default_secrets(settings.kafka, settings.postgres, settings.redis, admin=True)
     generated: list[str] = []
+    principals: dict[str, str] = {}
     if envfile.env_file_path() is not None:  # somewhere to keep them: generate, else don't
         settings, generated = credentials.generate(settings, envfile.file_values(), os.environ)
+        # Each Kafka principal's SCRAM password (deploy.acls), made once and kept.
+        principals = kafka_security.new_passwords(kafka_security.known_values(), PRINCIPALS)
+        generated += sorted(principals)
     # Written before any server is given a new password, so that none is ever lost.
-    written = envfile.write(settings)
+    written = envfile.write(settings, principals)
     if generated:
         console.print(f"[dim]generated passwords for {', '.join(generated)} in {written}[/]")
     changes: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values, load_dotenv
@@ -70,6 +71,8 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SENTINEL_STACK_KAFKA_BROKERS": str(settings.kafka_brokers),
         "SENTINEL_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        # Where the services' SASL_SSL listener is (deploy.local.kafka_security).
+        "SENTINEL_STACK_KAFKA_SASL_SSL_PORT": str(settings.kafka_sasl_ssl_port),
         "SENTINEL_POSTGRES_DSN": settings.postgres.dsn.get_secret_value(),
         "SENTINEL_POSTGRES_ADMIN_DSN": settings.postgres.admin_dsn.get_secret_value(),
         "SENTINEL_REDIS_URL": settings.redis.url.get_secret_value(),
@@ -83,13 +86,15 @@ def local_configuration(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def write(settings: StackSettings) -> Path | None:
-    """Write (or refresh) the file from the settings in force; keep lines a user added."""
+def write(settings: StackSettings, extra: Mapping[str, str] | None = None) -> Path | None:
+    """Write (or refresh) the file from the settings in force and ``extra`` (new secrets);
+    keep lines a user added."""
     path = env_file_path()
     if path is None:
         return None
     values = file_values(path)
     values.update(local_configuration(settings))
+    values.update(extra or {})
     _generate_pepper(values, settings)
     header = "# The local deployment's configuration: written by `make up`, read by every\n"
     header += "# `sentinel` command. Environment variables win over these lines.\n"

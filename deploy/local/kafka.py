@@ -17,6 +17,9 @@ from pathlib import Path
 
 import psutil
 
+from deploy.acls import ADMIN, PRINCIPALS
+from deploy.local import kafka_security
+from deploy.local.credentials import new_password
 from deploy.local.kafka_cluster import (
     KafkaNode,
     cluster_nodes,
@@ -25,7 +28,9 @@ from deploy.local.kafka_cluster import (
     render_properties,
     render_server_properties,
 )
-from deploy.local.process import PidFile, spawn, terminate
+from deploy.local.kafka_security import BrokerSecurity, broker_properties
+from deploy.local.process import PidFile, spawn, terminate, wait_until
+from deploy.local.secret_file import replace_private
 from deploy.local.settings import StackSettings, host_port
 from deploy.local.system import StackError
 
@@ -60,6 +65,7 @@ class KafkaService:
         self.pidfile = PidFile(
             settings.dir / "pids" / f"{self.name}.pid", str(self.home / "server.properties")
         )
+        self._passwords: dict[str, str] | None = None
 
     @property
     def address(self) -> str:
@@ -74,7 +80,12 @@ class KafkaService:
         self._fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
-        props.write_text(render_properties(self.properties()))
+        security = self.security()
+        secured = broker_properties(
+            self.properties(), security, self.node.host, self.node.sasl_port
+        )
+        # It holds the TLS key's and the admin principal's passwords.
+        replace_private(props, render_properties(secured))
         if not (self.data / "meta.properties").exists():
             siblings = [self.settings.dir / n.name / "data" for n in self.nodes]
             cluster_id = formatted_cluster_id(siblings) or new_cluster_id()
@@ -86,6 +97,7 @@ class KafkaService:
                 cluster_id,
                 "-c",
                 str(props),
+                *kafka_security.format_arguments(security),
             )
 
     def _refuse_other_shape(self) -> None:
@@ -97,6 +109,26 @@ class KafkaService:
                 "`sentinel stack down --purge` first, or use another SENTINEL_STACK_DIR"
             )
 
+    def security(self) -> BrokerSecurity:
+        """The broker's TLS files (made on first start) and the admin principal."""
+        files = kafka_security.tls_files(self.settings.dir)
+        key_password = files.key_password
+        if not files.complete():
+            kafka_security.ensure_certificates(files, new_password())
+        admin = self.passwords()[ADMIN]
+        return BrokerSecurity(
+            files,
+            key_password.read_text().strip(),
+            ADMIN,
+            admin,
+            dev_listener=self.settings.kafka_dev_listener,
+        )
+
+    def passwords(self) -> dict[str, str]:
+        if self._passwords is None:
+            self._passwords = kafka_security.passwords(kafka_security.known_values(), PRINCIPALS)
+        return self._passwords
+
     def start(self) -> None:
         cmd = [*self._java_prefix(), MAIN_CLASS, str(self.home / "server.properties")]
         self.pidfile.write(spawn(cmd, self.log_file))
@@ -107,24 +139,30 @@ class KafkaService:
     def answers(self) -> bool:
         """A real metadata request to this node, listing it among the cluster's brokers."""
         host, port = host_port(self.address, 9092)
+        if not self.settings.kafka_dev_listener:
+            port = self.node.sasl_port
         try:
             socket.create_connection((host, port), timeout=1).close()
         except OSError:
             return False
         from schemas import kafka_edge
-        from schemas.connections import KafkaConnection
 
-        # This broker alone, with the client's security from the environment.
-        kafka = KafkaConnection(bootstrap_servers=self.address)
-        admin = kafka_edge.admin(kafka, log_level=0)
+        # This node alone, through the listener the stack itself uses (deploy.local.kafka_security).
+        connection = kafka_security.admin_connection(self.settings, self.passwords()[ADMIN])
+        alone = connection.model_copy(update={"bootstrap_servers": f"{host}:{port}"})
+        admin = kafka_edge.admin(alone, log_level=0)
         try:
             return self.node.node_id in admin.list_topics(timeout=3).brokers
         except Exception:  # noqa: BLE001 - any client error means "not answering yet"
             return False
 
     def secure(self, timeout_s: float) -> list[str]:
-        """The local broker has no password (PLAINTEXT on loopback): nothing to set."""
-        del timeout_s
+        """Once the broker answers: every service's SCRAM principal and the ACL table for
+        the stack's topic prefix, both idempotent. Nothing to report: no running client
+        loses access by it."""
+        if not wait_until(self.answers, timeout_s):
+            return []  # `up` reports the broker that does not answer, with its log
+        kafka_security.secure_cluster(self.settings, self.passwords())
         return []
 
     def stop(self) -> bool:

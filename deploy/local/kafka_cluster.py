@@ -28,6 +28,8 @@ class KafkaNode:
     host: str
     port: int
     controller_port: int
+    # The SASL_SSL listener's port (deploy.local.kafka_security).
+    sasl_port: int
     # How many nodes its cluster has (its name and its files depend on it).
     cluster_size: int
 
@@ -59,7 +61,14 @@ def cluster_nodes(settings: StackSettings) -> tuple[KafkaNode, ...]:
         host, port = hosts[0]
         hosts = [(host, port + PORT_STRIDE * n) for n in range(count)]
     nodes = tuple(
-        KafkaNode(n + 1, host, port, settings.kafka_controller_port + PORT_STRIDE * n, count)
+        KafkaNode(
+            n + 1,
+            host,
+            port,
+            settings.kafka_controller_port + PORT_STRIDE * n,
+            settings.kafka_sasl_ssl_port + PORT_STRIDE * n,
+            count,
+        )
         for n, (host, port) in enumerate(hosts)
     )
     _check(nodes)
@@ -70,14 +79,19 @@ def _check(nodes: tuple[KafkaNode, ...]) -> None:
     for node in nodes:
         if node.host not in LOOPBACK:
             raise StackError(f"the local Kafka binds to loopback only, not {node.host!r}")
-    ports = [p for node in nodes for p in (node.port, node.controller_port)]
+    ports = [p for node in nodes for p in (node.port, node.controller_port, node.sasl_port)]
     if len(set(ports)) != len(ports):
-        raise StackError(f"the Kafka nodes' client and controller ports collide: {ports}")
+        raise StackError(f"the Kafka nodes' client, controller and SASL_SSL ports collide: {ports}")
 
 
 def cluster_bootstrap(settings: StackSettings) -> str:
     """Every node's address: what clients of this stack bootstrap from."""
     return ",".join(node.address for node in cluster_nodes(settings))
+
+
+def sasl_bootstrap(settings: StackSettings) -> str:
+    """Every node's SASL_SSL address: what the services' principals bootstrap from."""
+    return ",".join(f"{node.host}:{node.sasl_port}" for node in cluster_nodes(settings))
 
 
 def with_brokers(settings: StackSettings, count: int) -> StackSettings:

@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from deploy.acls import PRINCIPALS
+from deploy.local import kafka_security
 from deploy.local.process import PidFile, spawn, tail, terminate
 from deploy.local.settings import StackSettings
 from deploy.local.supervisor import ServiceSpec, ServiceState, Supervisor, read_state
@@ -30,6 +32,39 @@ from schemas.connections import PostgresConnection
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 SUPERVISOR_MARKER = "pipeline supervise"
 AGENT_WORKERS = 2
+
+
+# The Kafka principal (deploy.acls) each service's clients are; http-traffic has none.
+PRINCIPAL_OF = {
+    "api": "api",
+    "sink": "sink",
+    "labels": "sink",
+    "reviews": "sink",
+    "merchant-risk": "merchant-risk",
+    "webhooks": "dispatcher",
+    "console": "console",
+    "traffic": "gateway",
+}
+
+
+def principal_of(service: str) -> str | None:
+    return "agents" if service.startswith("agent-") else PRINCIPAL_OF.get(service)
+
+
+def secured(settings: StackSettings, specs: list[ServiceSpec]) -> list[ServiceSpec]:
+    """``specs`` with each service's clients on the SASL_SSL listener as its own principal:
+    its ``SENTINEL_KAFKA_*`` variables win over the env file's (the dev listener's)."""
+    users = kafka_security.passwords(kafka_security.known_values(), PRINCIPALS)
+    out = []
+    for spec in specs:
+        principal = principal_of(spec.name)
+        if principal is None:
+            out.append(spec)
+            continue
+        connection = kafka_security.principal_connection(settings, principal, users[principal])
+        env = {**spec.env, **kafka_security.client_env(connection)}
+        out.append(ServiceSpec(spec.name, spec.argv, env))
+    return out
 
 
 def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[ServiceSpec]:
@@ -93,7 +128,7 @@ def state_file(settings: StackSettings) -> Path:
 
 
 def supervisor(settings: StackSettings, rate: float, registry: Path) -> Supervisor:
-    specs = demo_services(settings, rate, registry)
+    specs = secured(settings, demo_services(settings, rate, registry))
     return Supervisor(specs, settings.logs, state_file(settings), spawn)
 
 

@@ -41,6 +41,12 @@ class StackSettings(BaseSettings):
     # the bootstrap port + 2n and the controller port + 2n, unless SENTINEL_KAFKA_BOOTSTRAP_
     # SERVERS lists one address per node.
     kafka_brokers: int = Field(default=1, ge=1, le=5)
+    # The SASL_SSL listener every service uses (TLS + SCRAM, ACLs: docs/security.md); node n
+    # (from 0) listens on this + 2n.
+    kafka_sasl_ssl_port: int = 9192
+    # The loopback PLAINTEXT listener on the client port, its ANONYMOUS principal a super
+    # user: a development convenience (the test suites, `sentinel` commands). false removes it.
+    kafka_dev_listener: bool = True
     # Per node: three nodes take three times this.
     kafka_heap: str = "1g"
     kafka_jar_cache: Path = Path.home() / ".cache" / "sentinelstream"

@@ -19,6 +19,8 @@ PACKAGES = {
     "mvn": "maven",
     "initdb": "postgresql",
     "redis-server": "redis-server",
+    # The stack's CA and the broker's certificate (deploy.local.kafka_security).
+    "openssl": "openssl",
     # The console's browser tests (tests/e2e/test_console_browser.py): Playwright drives
     # Debian's Chromium, since Playwright's own browser download is unreachable here.
     # About 124 MB with --no-install-recommends.

@@ -40,10 +40,11 @@ def free_ports(count: int) -> list[int]:
 
 @pytest.fixture
 def private_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    kafka, controller, pg, redis_port = free_ports(4)
+    kafka, controller, sasl_ssl, pg, redis_port = free_ports(5)
     env = {
         "SENTINEL_STACK_DIR": str(tmp_path / "stack"),
         "SENTINEL_STACK_KAFKA_CONTROLLER_PORT": str(controller),
+        "SENTINEL_STACK_KAFKA_SASL_SSL_PORT": str(sasl_ssl),
         "SENTINEL_STACK_KAFKA_HEAP": "384m",
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
         # Passwords of its own, as `stack up` generates them for a checkout's stack.
