@@ -1,5 +1,6 @@
 """The whole pipeline as real processes on this test module's own topics and database:
-the ingest API, an agent worker, the ledger sink and the webhook dispatcher.
+the ingest API, an agent worker, the ledger sink, the webhook dispatcher and the rules relay
+(rules saved through the API reach the agents only through it).
 
 Imported by tests/e2e/conftest.py (fixtures are found by name)."""
 
@@ -60,7 +61,11 @@ def pipeline(
     assert subscribed.status_code == 201, subscribed.text
     workers = Workers(env, work)
     workers.start()
-    others = [_spawn(env, work, "sink", "run"), _spawn(env, work, "webhooks", "run")]
+    others = [
+        _spawn(env, work, "sink", "run"),
+        _spawn(env, work, "webhooks", "run"),
+        _spawn(env, work, "rules", "relay"),
+    ]
     try:
         yield Pipeline(
             url,
