@@ -30,8 +30,10 @@ class KafkaSend:
     def __init__(self, kafka: KafkaConnection, timeout_s: float) -> None:
         self.topic = rules_topic(kafka)
         self.timeout_s = timeout_s
-        # linger 0: a pass is a handful of records that should leave at once.
-        self._client = producer(kafka, **{"linger.ms": 0})
+        # linger 0: a pass is a handful of records that should leave at once. A record
+        # gives up when the pass does: no retry of an old version outlives its pass.
+        timeout_ms = int(timeout_s * 1000)
+        self._client = producer(kafka, **{"linger.ms": 0, "message.timeout.ms": timeout_ms})
 
     async def __call__(self, versions: Sequence[RuleVersion]) -> None:
         records = [Outbound(self.topic, *rule_message(v.record())) for v in versions]
