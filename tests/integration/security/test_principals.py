@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import client_config
-from tests.integration.security.conftest import SecureStack
+from tests.support.security import SecureStack
 
 pytestmark = pytest.mark.integration
 
