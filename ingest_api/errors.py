@@ -74,6 +74,13 @@ class Unavailable(IngestError):
         super().__init__(message, details, headers={"Retry-After": str(retry_after_s)})
 
 
+class KafkaRefused(Unavailable):
+    """Kafka refuses this service: its credentials, or a write its ACLs do not grant. Not a
+    blip: it lasts until an operator fixes the principal, its password or its ACLs."""
+
+    code = "kafka_refused"
+
+
 class Conflict(IngestError):
     status, code = 409, "conflict"
 

@@ -20,6 +20,7 @@ from ledger_sink.kafka_io import read_to_end
 from ledger_sink.settings import ConsumerSettings, LedgerSigning, SinkSettings
 from ledger_sink.verify import Report, verify_ledger
 from schemas.connections import KafkaConnection, PostgresConnection
+from schemas.kafka_edge import KafkaRefused
 from schemas.secrets import refuse_default_secrets
 
 db_app = typer.Typer(
@@ -164,7 +165,12 @@ def _consume(settings: S, run: Callable[[S, threading.Event], None]) -> None:
     logs.configure(settings.log_level)
     stopping = threading.Event()
     service.stop_on_signals(stopping)
-    run(settings, stopping)
+    try:
+        run(settings, stopping)
+    except KafkaRefused as exc:
+        # Not transient: waiting would only hide it. The supervisor sees the exit.
+        errors.print(f"[red]stopped[/]: {exc}", highlight=False)
+        raise typer.Exit(3) from exc
 
 
 def _verify_table(report: Report) -> Table:

@@ -20,7 +20,7 @@ from schemas import kafka_edge
 from schemas.codec import encode_dead_letter
 from schemas.connections import KafkaConnection
 from schemas.consuming import ready_messages
-from schemas.kafka_edge import DeliveryFailed, Outbound, RawRecord, log_client_error, raw_record
+from schemas.kafka_edge import ClientErrors, DeliveryFailed, Outbound, RawRecord, raw_record
 from schemas.records import DeadLetter
 
 log = structlog.get_logger("ledger_sink.kafka")
@@ -48,12 +48,15 @@ def _record_lag(stats_json: str) -> None:
 def group_consumer(
     kafka: KafkaConnection,
     group: str,
+    errors: ClientErrors,
     instance_id: str | None = None,
     session_timeout_ms: int = 45_000,
     **extra: Any,
 ) -> Consumer:
     """A consumer that joins ``group`` (the sink's and the dispatcher's), reading from the
-    earliest offset when the group has none, committing by hand."""
+    earliest offset when the group has none, committing by hand; its client errors go to
+    ``errors``, which its owner asks after each poll (``raise_if_refused``): a refused
+    service stops at once with the reason instead of waiting for records forever."""
     if instance_id:
         extra["group.instance.id"] = instance_id
     return kafka_edge.consumer(
@@ -64,7 +67,7 @@ def group_consumer(
             "auto.offset.reset": "earliest",
             # Decisions may be produced in Kafka transactions: never read an aborted one.
             **kafka_edge.READ_COMMITTED,
-            "error_cb": log_client_error,
+            "error_cb": errors,
             **extra,
         },
     )
@@ -85,11 +88,16 @@ class BatchConsumer:
         extra: dict[str, Any] = {}
         if stats_interval_ms:
             extra = {"statistics.interval.ms": stats_interval_ms, "stats_cb": on_stats}
-        self._consumer = group_consumer(kafka, group, **membership, **extra)
+        self._errors = ClientErrors(kafka)
+        self._consumer = group_consumer(kafka, group, self._errors, **membership, **extra)
         self._consumer.subscribe([topic])
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        return consume_records(self._consumer, max_records, timeout_s)
+        """A batch (see ``consume_records``); raises ``KafkaRefused`` once the brokers
+        refused this consumer's credentials."""
+        records = consume_records(self._consumer, max_records, timeout_s)
+        self._errors.raise_if_refused()
+        return records
 
     def commit(self, records: Sequence[RawRecord]) -> None:
         try:
@@ -159,9 +167,7 @@ def _records(messages: Sequence[Message]) -> list[RawRecord]:
 def read_to_end(kafka: KafkaConnection, topic: str, timeout_s: float = 30.0) -> list[bytes]:
     """Every value on `topic` up to each partition's end as it was on entry, in offset order
     per partition; no group offsets are committed. Raises KafkaUnavailable."""
-    consumer = kafka_edge.consumer(
-        kafka, f"{kafka.topic_prefix}ledger-verify", error_cb=log_client_error
-    )
+    consumer = kafka_edge.consumer(kafka, f"{kafka.topic_prefix}ledger-verify")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:

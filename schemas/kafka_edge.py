@@ -12,6 +12,10 @@ constructs a ``Producer``, ``Consumer`` or ``AdminClient``
   (``PRODUCER_DEFAULTS``, ``CONSUMER_DEFAULTS``) under each call site's own overrides;
 - ``AsyncProducer`` (asyncio callers) and ``deliver_all`` (synchronous callers): the one
   way to wait for the broker's acknowledgement, raising ``DeliveryFailed``;
+- ``ClientErrors``, the one ``error_cb``: librdkafka's client-level errors logged, and a
+  refusal of the client's credentials or of its TLS trust (``Refusal``) logged once at
+  error level, naming the principal and the bootstrap address, and kept for the service
+  (the API's readiness, a consumer's ``raise_if_refused``);
 - ``decode_headers``, ``RawRecord``, ``raw_record``: a consumed message as data.
 """
 
@@ -81,10 +85,96 @@ def faust_credentials(kafka: KafkaConnection) -> CredentialsT | None:
 # --- clients ---------------------------------------------------------------------------
 
 
-def log_client_error(error: KafkaError) -> None:
-    """The one ``error_cb``: librdkafka's client-level errors (brokers down, authentication
-    refused) as a structured warning; the client retries by itself."""
-    log.warning("kafka client error", error=error.str(), code=error.code())
+# librdkafka's codes for a broker that will not have this client: its SASL credentials
+# (the broker's own code arrives as _AUTHENTICATION; both kept), or its TLS trust.
+_AUTHENTICATION_CODES = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
+)
+# A write or a read the ACLs do not grant: the broker's answer to a request, not a client error.
+AUTHORIZATION_CODES = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The brokers refuse this client: who it is, where it knocked, and why (no secret)."""
+
+    principal: str | None
+    address: str
+    why: str
+
+    def __str__(self) -> str:
+        who = f"principal {self.principal!r}" if self.principal else "this client"
+        return f"Kafka refused {who} at {self.address}: {self.why}"
+
+
+class KafkaRefused(Exception):
+    """The brokers refuse this client's credentials or TLS trust: retrying will not help
+    until an operator fixes its ``SENTINEL_KAFKA_*`` (or the principal on the brokers)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+def refusal(kafka: KafkaConnection, error: KafkaError) -> Refusal | None:
+    """What ``error`` (an ``error_cb``'s) says about this client's credentials or TLS trust;
+    None when it says nothing of them (brokers down, a timeout...)."""
+    text = error.str()
+    if error.code() in _AUTHENTICATION_CODES:
+        why = f"SASL authentication failed: {text}"
+        if "invalid credentials" in text:
+            mechanism = kafka.sasl_mechanism.split("-")[0]  # SCRAM, PLAIN
+            why = f"{mechanism} authentication failed (wrong password?)"
+    # Only a certificate librdkafka could not verify: a handshake cut short by a broker
+    # going down is a transient _SSL too, and must not stop a service.
+    elif error.code() == KafkaError._SSL and "certificate verify failed" in text:
+        ca = kafka.ssl_ca_file or "the system's trust store"
+        why = f"the brokers' TLS certificate is not signed by the trusted CA ({ca})"
+    else:
+        return None
+    principal = kafka.sasl_username if kafka.uses_sasl else None
+    return Refusal(principal, kafka.bootstrap_servers, why)
+
+
+class ClientErrors:
+    """The one ``error_cb`` (every client built here gets one unless its call site passes
+    its own): librdkafka's client-level errors as a structured warning (the client retries
+    by itself), except a refusal, logged once at error level and kept in ``refused``.
+
+    librdkafka calls it on the thread that serves the client (poll, consume, flush)."""
+
+    def __init__(
+        self, kafka: KafkaConnection, also: Callable[[KafkaError], None] | None = None
+    ) -> None:
+        self._kafka = kafka
+        self._also = also
+        self.refused: Refusal | None = None
+
+    def __call__(self, error: KafkaError) -> None:
+        found = refusal(self._kafka, error)
+        if found is None:
+            log.warning("kafka client error", error=error.str(), code=error.code())
+        elif found != self.refused:  # librdkafka reports it at every reconnection: once
+            self.refused = found
+            log.error(str(found), code=error.name(), detail=error.str())
+        if self._also is not None:
+            self._also(error)
+
+    def raise_if_refused(self) -> None:
+        """Raise ``KafkaRefused`` once the brokers have refused this client."""
+        if self.refused is not None:
+            raise KafkaRefused(self.refused)
+
+    def clear(self) -> None:
+        """Forget a refusal: the client has since been served (a password fixed in time)."""
+        self.refused = None
 
 
 # Every producer is idempotent and waits for all in-sync replicas; its keys are placed by
@@ -95,7 +185,6 @@ PRODUCER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
-        "error_cb": log_client_error,
     }
 )
 # librdkafka's own default partitioner, kept by the producers of keyed topics that have
@@ -119,6 +208,7 @@ def _config(kafka: KafkaConnection, *layers: Mapping[str, Any]) -> dict[str, Any
         if clashing:
             raise ValueError(f"{clashing} come from KafkaConnection (SENTINEL_KAFKA_*) only")
         config.update(layer)
+    config.setdefault("error_cb", ClientErrors(kafka))
     return config
 
 

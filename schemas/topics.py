@@ -136,7 +136,8 @@ LEDGER_HEADS = TopicSpec(
 DEAD_LETTER = TopicSpec(
     "dead-letter",
     3,
-    "records that could not be decoded or validated, with the reason",
+    "records that could not be decoded, validated or placed (no key, keyed by another id), "
+    "with the reason",
     _durable(30),
 )
 # `sentinel dlq redrive` marks each re-driven letter here, in the same Kafka transaction as

@@ -29,8 +29,12 @@ async def readyz(runtime: RuntimeDep) -> Response:
         "postgres": checks[1],
     }
     ready = all(status.values())
+    answer: dict[str, object] = {"ready": ready, "checks": status}
+    problem = runtime.publisher.problem()
+    if problem is not None:
+        answer["problems"] = {"kafka": problem}
     return Response(
-        orjson.dumps({"ready": ready, "checks": status}),
+        orjson.dumps(answer),
         200 if ready else 503,
         media_type="application/json",
     )

@@ -19,6 +19,7 @@ from ledger_sink.errors import InvalidSubscription
 from ledger_sink.webhooks import service, subscriptions
 from ledger_sink.webhooks.settings import WebhookSettings
 from schemas.connections import PostgresConnection
+from schemas.kafka_edge import KafkaRefused
 from schemas.secrets import refuse_default_secrets
 from schemas.webhook_targets import WebhookTargetPolicy, redact
 
@@ -138,4 +139,8 @@ def run_command() -> None:
     settings = WebhookSettings()
     refuse_default_secrets(settings.kafka, settings.postgres)
     logs.configure(settings.log_level)
-    service.main(settings)
+    try:
+        service.main(settings)
+    except KafkaRefused as exc:
+        errors.print(f"[red]stopped[/]: {exc}", highlight=False)
+        raise typer.Exit(3) from exc

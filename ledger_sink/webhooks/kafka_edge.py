@@ -39,7 +39,8 @@ class AsyncConsumer:
     ) -> None:
         self.tracker = tracker
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"consumer-{topic}")
-        self._consumer = group_consumer(kafka, group, instance_id, session_timeout_ms)
+        self._errors = kafka_edge.ClientErrors(kafka)
+        self._consumer = group_consumer(kafka, group, self._errors, instance_id, session_timeout_ms)
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     async def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
@@ -64,7 +65,9 @@ class AsyncConsumer:
 
     def _poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
         # At once, not when `max_records` have come: a delivery's latency is not a batch's.
-        return consume_ready(self._consumer, max_records, timeout_s)
+        records = consume_ready(self._consumer, max_records, timeout_s)
+        self._errors.raise_if_refused()  # refused credentials: stop, with the reason
+        return records
 
     def _commit(self, points: dict[Place, int]) -> None:
         if not points:

@@ -14,4 +14,7 @@ from tests.support.console import (  # noqa: F401 - found by name
     make_user,
     reviews_sink,
 )
-from tests.support.e2e import pipeline  # noqa: F401 - found by name
+from tests.support.e2e import (  # noqa: F401 - found by name
+    pipeline,
+    secure_pipeline,
+)

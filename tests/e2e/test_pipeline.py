@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import orjson
@@ -19,26 +17,10 @@ from schemas.records import decision_id_for, webhook_event_id_for
 from schemas.topics import TRANSACTIONS
 from tests.support.agents import BOOTSTRAP, transactions
 from tests.support.api import headers, transaction
-from tests.support.e2e import Pipeline
+from tests.support.e2e import Pipeline, eventually, ledger_decision
 from tests.support.relay import await_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout} s")
-
-
-def ledger_decision(p: Pipeline, tid: str) -> dict[str, Any] | None:
-    reader = {"Authorization": f"Bearer {p.ingest_key}"}
-    response = httpx.get(f"{p.url}/v1/decisions/{tid}", headers=reader)
-    return response.json() if response.status_code == 200 else None
 
 
 def test_http_ingest_to_ledger_to_signed_webhook(pipeline: Pipeline) -> None:

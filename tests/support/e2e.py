@@ -2,14 +2,19 @@
 the ingest API, an agent worker, the ledger sink, the webhook dispatcher and the rules relay
 (rules saved through the API reach the agents only through it).
 
+``pipeline`` runs them all on the dev listener; ``secure_pipeline`` runs each on the stack's
+SASL_SSL listener as its own principal, under the ACL table (``tests.support.security``).
 Imported by tests/e2e/conftest.py (fixtures are found by name)."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +23,17 @@ from tests.support.agents import SENTINEL, Workers, agent_env
 from tests.support.api import start_api, stop_api
 from tests.support.models import announce_model, train_tiny_model
 from tests.support.receiver import LOCAL_ENV, Receiver
+from tests.support.security import SecureStack, secured
 
 SECRET = "e2e-webhook-secret-0123456789"
+# The processes, by their names in `make up` (deploy/local/pipeline.py).
+SERVICES = ("api", "agent-1", "sink", "webhooks", "rules-relay")
+# The processes besides the API and the agent worker: (service, its `sentinel` command).
+OTHERS = (
+    ("sink", ("sink", "run")),
+    ("webhooks", ("webhooks", "run")),
+    ("rules-relay", ("rules", "relay")),
+)
 
 
 @dataclass
@@ -30,19 +44,18 @@ class Pipeline:
     prefix: str
     dsn: str
     receiver: Receiver
+    work: Path
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    api_env: dict[str, str],
-    api_db: str,
-    topic_prefix: str,
-    make_key: object,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    work = tmp_path_factory.mktemp("e2e")
+@dataclass
+class SecurePipeline(Pipeline):
+    stack: SecureStack
+
+
+def pipeline_env(api_env: dict[str, str], topic_prefix: str, work: Path) -> dict[str, str]:
+    """What every process of the pipeline runs with (a tiny model announced as champion)."""
     announce_model(topic_prefix, train_tiny_model(work / "models"))
-    env = {
+    return {
         **agent_env(topic_prefix, work / "models", work / "agents"),
         **api_env,
         "SENTINEL_SINK_INSTANCE_ID": "e2e-sink",
@@ -50,41 +63,102 @@ def pipeline(
         "SENTINEL_WEBHOOKS_INSTANCE_ID": "e2e-hooks",
         "SENTINEL_WEBHOOKS_SUBSCRIPTION_CACHE_S": "0.5",
     }
-    api, url = start_api(env, work / "api.log")
-    admin = {"Authorization": f"Bearer {make_key('admin')}"}  # type: ignore[operator]
-    receiver = Receiver(SECRET).__enter__()
-    subscribed = httpx.post(
-        f"{url}/v1/webhooks/subscriptions",
-        headers=admin,
-        json={"url": receiver.url, "event_types": ["decision.*"], "secret": SECRET},
-    )
-    assert subscribed.status_code == 201, subscribed.text
-    workers = Workers(env, work)
-    workers.start()
-    others = [
-        _spawn(env, work, "sink", "run"),
-        _spawn(env, work, "webhooks", "run"),
-        _spawn(env, work, "rules", "relay"),
-    ]
-    try:
-        yield Pipeline(
-            url,
-            admin,
-            make_key("ingest,read"),
-            topic_prefix,
-            api_db,  # type: ignore[operator]
-            receiver,
+
+
+@contextmanager
+def running(
+    env: dict[str, str],
+    work: Path,
+    make_key: Callable[[str], str],
+    own: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[tuple[str, dict[str, str], Receiver]]:
+    """The API, one agent worker, the sink, the dispatcher and the rules relay started with
+    ``env``, each
+    under its own variables from ``own`` (by service name, see ``SERVICES``); yields the
+    API's URL, an admin's headers and the webhook receiver (subscribed to decisions)."""
+
+    def env_of(service: str) -> dict[str, str]:
+        return {**env, **(own or {}).get(service, {})}
+
+    with ExitStack() as stack:
+        api, url = start_api(env_of("api"), work / "api.log")
+        stack.callback(stop_api, api)
+        admin = {"Authorization": f"Bearer {make_key('admin')}"}
+        receiver = stack.enter_context(Receiver(SECRET))
+        subscribed = httpx.post(
+            f"{url}/v1/webhooks/subscriptions",
+            headers=admin,
+            json={"url": receiver.url, "event_types": ["decision.*"], "secret": SECRET},
         )
-    finally:
-        for proc in others:
-            proc.terminate()
-        for proc in others:
-            proc.wait(30)
-        workers.stop_all()
-        stop_api(api)
-        receiver.__exit__()
+        assert subscribed.status_code == 201, subscribed.text
+        workers = Workers(env_of("agent-1"), work)
+        stack.callback(workers.stop_all)
+        workers.start()
+        for service, args in OTHERS:
+            stack.callback(_stop, _spawn(env_of(service), work, *args))
+        yield url, admin, receiver
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    api_env: dict[str, str],
+    api_db: str,
+    topic_prefix: str,
+    make_key: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pipeline]:
+    work = tmp_path_factory.mktemp("e2e")
+    env = pipeline_env(api_env, topic_prefix, work)
+    with running(env, work, make_key) as (url, admin, receiver):
+        ingest = make_key("ingest,read")
+        yield Pipeline(url, admin, ingest, topic_prefix, api_db, receiver, work)
+
+
+@pytest.fixture(scope="module")
+def secure_pipeline(
+    api_env: dict[str, str],
+    api_db: str,
+    topic_prefix: str,
+    make_key: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SecurePipeline]:
+    """The pipeline with every process on the SASL_SSL listener as its own principal."""
+    work = tmp_path_factory.mktemp("e2e-secure")
+    env = pipeline_env(api_env, topic_prefix, work)
+    with secured(topic_prefix) as stack:
+        own = {service: stack.service_env(service) for service in SERVICES}
+        with running(env, work, make_key, own) as (url, admin, receiver):
+            ingest = make_key("ingest,read")
+            yield SecurePipeline(url, admin, ingest, topic_prefix, api_db, receiver, work, stack)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """``check``'s first truthy answer, asked every 0.25 s for up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def ledger_decision(p: Pipeline, tid: str) -> dict[str, Any] | None:
+    """The decision the API's read side has for ``tid`` (None until the ledger holds it)."""
+    reader = {"Authorization": f"Bearer {p.ingest_key}"}
+    response = httpx.get(f"{p.url}/v1/decisions/{tid}", headers=reader)
+    return response.json() if response.status_code == 200 else None
 
 
 def _spawn(env: dict[str, str], work: Path, *args: str) -> subprocess.Popen[bytes]:
     with (work / f"{args[0]}.log").open("wb") as log:
         return subprocess.Popen([SENTINEL, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import client_config
-from tests.integration.security.conftest import SecureStack
+from tests.support.security import SecureStack
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,13 @@ def test_the_api_principal_cannot_write_rules(secure_stack: SecureStack) -> None
     error, _ = produce(secure_stack.connection("api"), "rules")
     assert error is not None
     assert error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_only_the_rules_relay_writes_rules(secure_stack: SecureStack) -> None:
+    refused, _ = produce(secure_stack.connection("console"), "rules")
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    relayed, _ = produce(secure_stack.connection("rules-relay"), "rules")
+    assert relayed is None
 
 
 def test_a_wrong_password_is_refused_with_a_clear_error(secure_stack: SecureStack) -> None:

@@ -29,7 +29,6 @@ from schemas.kafka_edge import (
     consumer,
     decode_headers,
     faust_credentials,
-    log_client_error,
     producer,
 )
 
@@ -179,12 +178,11 @@ def test_no_call_site_may_set_the_connection_or_its_security(override: str) -> N
         admin(kafka, **{override: "elsewhere"})
 
 
-def test_every_producer_is_idempotent_acks_all_murmur2_and_logs_client_errors() -> None:
+def test_every_producer_is_idempotent_acks_all_murmur2() -> None:
     assert PRODUCER_DEFAULTS == {
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
-        "error_cb": log_client_error,
     }
 
 
