@@ -1,8 +1,8 @@
 """The console's Kafka edge: one idempotent producer for what the console changes.
 
-- Rules it saves (``rules`` topic): the API's records (``reference_store.rules_repo.
-  rule_message``), so a rule saved here reaches the agents as one saved through
-  ``/v1/rules`` does; the rule's database transaction rolls back if the broker refuses.
+- Not rules: a rule saved here is committed to PostgreSQL only, and `sentinel rules relay`
+  (the one writer of the ``rules`` topic) publishes it, as it does one saved through
+  ``/v1/rules``.
 - Resolutions of REVIEW cases (``reviews`` topic, keyed by account): the reviews sink
   applies them (``ledger_sink/reviews.py``).
 - Named lists it changes (compacted ``lists`` topic, keyed by name, the whole membership):
@@ -16,11 +16,10 @@ raises ``Unavailable``.
 from __future__ import annotations
 
 from console.errors import Unavailable
-from reference_store.rules_repo import rule_message, rules_topic
 from schemas.codec import encode_named_list, encode_review_resolution
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import AsyncProducer, DeliveryFailed, Outbound
-from schemas.records import NamedList, ReviewResolution, Rule
+from schemas.records import NamedList, ReviewResolution
 from schemas.topics import LISTS, REVIEWS
 
 
@@ -28,18 +27,12 @@ class Publisher:
     """The edge's asyncio producer, one record at a time."""
 
     def __init__(self, kafka: KafkaConnection, timeout_ms: int) -> None:
-        self.rules_topic = rules_topic(kafka)
         self.reviews_topic = f"{kafka.topic_prefix}{REVIEWS.name}"
         self.lists_topic = f"{kafka.topic_prefix}{LISTS.name}"
         self.timeout_s = timeout_ms / 1000
         self._producer = AsyncProducer(
             kafka, "console-kafka", {"linger.ms": 0, "message.timeout.ms": timeout_ms}
         )
-
-    async def rule(self, rule: Rule) -> None:
-        """Publish a saved rule version; nothing is saved if the broker refuses it."""
-        key, value = rule_message(rule)
-        await self._send(self.rules_topic, key, value, "the rule; nothing was saved")
 
     async def resolution(self, resolution: ReviewResolution) -> None:
         """Publish an analyst's resolution for the reviews sink to apply."""

@@ -1,8 +1,9 @@
 """Maker-checker's rows: rule changes the console holds in ``rule_changes_pending`` until a
-second analyst approves them (then published through ``reference_store.rules_repo``, the
-one path to the rules table and topic) or someone rejects them with a note.
+second analyst approves them (then saved through ``reference_store.rules_repo``, the
+one path to the rules table; `sentinel rules relay` publishes the version) or someone
+rejects them with a note.
 
-Each decision locks its row (``FOR UPDATE``), so two checkers approving at once publish
+Each decision locks its row (``FOR UPDATE``), so two checkers approving at once save it
 once; the audit row is in the same transaction as the decision.
 """
 
@@ -17,7 +18,7 @@ from psycopg.types.json import Jsonb
 from console import audit
 from console.pending_view import PendingChange, Refused, approval_refused, rejection_refused
 from reference_store import rules_repo
-from reference_store.rules_repo import Publish, RuleVersion
+from reference_store.rules_repo import RuleVersion
 
 _COLUMNS = (
     "change_id, rule_id::text, kind, base_version, changes, audit_action, made_by, made_at,"
@@ -77,10 +78,10 @@ async def _locked(conn: AsyncConnection, change_id: int) -> PendingChange | None
 
 
 async def approve(
-    conn: AsyncConnection, change_id: int, checker: str, publish: Publish
+    conn: AsyncConnection, change_id: int, checker: str
 ) -> tuple[PendingChange, RuleVersion] | None:
-    """Publish the change and record who approved it, in one transaction that commits
-    after Kafka acknowledged the version. None: no such change; raises Refused."""
+    """Save the change as the rule's new version and record who approved it, in one
+    transaction (the relay publishes the version). None: no such change; raises Refused."""
     async with conn.transaction():
         change = await _locked(conn, change_id)
         if change is None:
@@ -89,7 +90,7 @@ async def approve(
         refused = approval_refused(change, checker, current.version if current else None)
         if refused is not None:
             raise refused
-        saved = await _publish(conn, change, publish)
+        saved = await _save(conn, change)
         await conn.execute(
             "UPDATE rule_changes_pending SET status = 'approved', decided_by = %s,"
             " decided_at = now(), published_version = %s WHERE change_id = %s",
@@ -101,7 +102,7 @@ async def approve(
     return change, saved
 
 
-async def _publish(conn: AsyncConnection, change: PendingChange, publish: Publish) -> RuleVersion:
+async def _save(conn: AsyncConnection, change: PendingChange) -> RuleVersion:
     if change.kind == "create":
         draft = rules_repo.draft(
             name=change.changes["name"],
@@ -112,7 +113,7 @@ async def _publish(conn: AsyncConnection, change: PendingChange, publish: Publis
             mode=change.changes["mode"],
             author=author(change.made_by),
         )
-        return await rules_repo.create(conn, rules_repo.replace_id(draft, change.rule_id), publish)
+        return await rules_repo.create(conn, rules_repo.replace_id(draft, change.rule_id))
     kind = change.audit_action.removeprefix("rule.")
     saved = await rules_repo.change(
         conn,
@@ -120,7 +121,6 @@ async def _publish(conn: AsyncConnection, change: PendingChange, publish: Publis
         change.changes,
         author(change.made_by),
         kind,
-        publish,
         change.base_version,
     )
     if saved is None:  # approval_refused saw the rule a moment ago, under the same lock

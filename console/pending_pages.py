@@ -1,5 +1,6 @@
 """The maker-checker page: rule changes held for a second analyst, with their diffs, to
-approve (published through ``reference_store.rules_repo``) or reject with a note."""
+approve (saved through ``reference_store.rules_repo``; the relay publishes it) or reject
+with a note."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def approve(
 ) -> Response:
     try:
         async with runtime.pool.connection(timeout=2) as conn:
-            done = await pending.approve(conn, change_id, user.username, runtime.publisher.rule)
+            done = await pending.approve(conn, change_id, user.username)
     except Refused as exc:
         raise (Forbidden if exc.self_approval else Conflict)(str(exc)) from exc
     except UniqueViolation as exc:

@@ -1,6 +1,7 @@
 """The Rules pages: the list, the editor (live validation, dry run), versions with diffs,
 and the mode changes. Saves go through ``reference_store.rules_repo``, the API's own path
-to the ``rules`` table and topic, with the console's audit row in the same transaction."""
+to the ``rules`` table, with the console's audit row in the same transaction; `sentinel
+rules relay` publishes the committed versions."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ async def create(
         async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
             detail = {"to_version": 1, "name": draft.name, "mode": draft.mode}
             await audit.record(conn, user.username, audit.RULE_CREATED, draft.rule_id, detail)
-            saved = await rules_repo.create(conn, draft, runtime.publisher.rule)
+            saved = await rules_repo.create(conn, draft)
     except UniqueViolation:
         taken = [Problem("name", f"a rule named {draft.name!r} exists already")]
         return editor_page(request, user, None, fields, taken, 409)
@@ -262,7 +263,7 @@ async def _change(
         async with runtime.pool.connection(timeout=2) as conn, conn.transaction():
             await audit.record(conn, user.username, action, str(rule_id), detail)
             saved = await rules_repo.change(
-                conn, str(rule_id), changes, author(user), kind, runtime.publisher.rule, expected
+                conn, str(rule_id), changes, author(user), kind, expected
             )
             if saved is None:
                 raise NotFound(f"no rule {rule_id}")

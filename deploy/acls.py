@@ -97,8 +97,8 @@ REPLAY = Access(
 
 ACCESS: dict[str, Access] = {
     # HTTP ingest, labels, the admin routes' lists and account profiles; reads decisions
-    # for authorize. Not rules: a rule reaches the topic only through the console's
-    # reviewed changes (or the admin), never the internet-facing process.
+    # for authorize. Not rules: the admin routes commit a rule to PostgreSQL only, and the
+    # rules relay publishes it; the internet-facing process never writes that topic.
     "api": Access(
         reads=(DECISIONS,),
         writes=(TRANSACTIONS, LABELS, LISTS, ACCOUNTS),
@@ -131,12 +131,15 @@ ACCESS: dict[str, Access] = {
         writes=(MERCHANT_RISK,),
         global_groups=("sentinel-merchant-risk-reader",),
     ),
-    # Rules (after a second analyst's approval), lists, review resolutions, model
-    # promotions; its dead-letter pages re-drive like `sentinel dlq`, its backtests read
-    # like replay, its operations page reads every stage's lag.
+    # The outbox relay (`sentinel rules relay`): committed rule versions, the one writer of
+    # the rules topic (the API, the console and `rules load` commit to PostgreSQL only).
+    "rules-relay": Access(writes=(RULES,)),
+    # Lists, review resolutions, model promotions (its rules go through the relay); its
+    # dead-letter pages re-drive like `sentinel dlq`, its backtests read like replay, its
+    # operations page reads every stage's lag.
     "console": Access(
         reads=(*REPLAY_READS, *DLQ.reads),
-        writes=(RULES, LISTS, REVIEWS, MODELS, *DLQ.writes),
+        writes=(LISTS, REVIEWS, MODELS, *DLQ.writes),
         global_groups=(*DLQ.global_groups, *REPLAY.global_groups, "sentinel-models-cli-"),
         describe_groups=tuple(group for group, _ in STAGES.values()),
         transactional_ids=DLQ.transactional_ids,

@@ -1,14 +1,14 @@
-"""Publishers for the reference topics the admin API writes (rules, lists, accounts)."""
+"""Publishers for the reference topics the admin API writes (lists, accounts); rules reach
+their topic through the outbox relay (``reference_store.relay``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from ingest_api.publisher import KafkaPublisher, OutgoingRecord
-from reference_store.rules_repo import rule_message, rules_topic
 from schemas.codec import encode_account_profile, encode_named_list
 from schemas.connections import KafkaConnection
-from schemas.records import AccountProfile, NamedList, Rule
+from schemas.records import AccountProfile, NamedList
 from schemas.topics import ACCOUNTS, LISTS
 
 
@@ -17,15 +17,6 @@ def _publisher(publisher: KafkaPublisher, topic: str) -> Callable[[bytes, bytes]
         await publisher.publish([OutgoingRecord(key=key, value=value, topic=topic)])
 
     return send
-
-
-def rule_publisher(p: KafkaPublisher, kafka: KafkaConnection) -> Callable[[Rule], Awaitable[None]]:
-    send = _publisher(p, rules_topic(kafka))
-
-    async def publish(rule: Rule) -> None:
-        await send(*rule_message(rule))
-
-    return publish
 
 
 def list_publisher(

@@ -1,4 +1,10 @@
-"""`sentinel rules load|sync`: seed rules as data, and republishing the reference topics."""
+"""`sentinel rules load|sync`: seed rules as data, and republishing the reference topics.
+
+Both commit rules to PostgreSQL and then run one pass of the outbox relay
+(``reference_store.relay``) under its lock, as the operator's admin principal: `load` so the
+seed rules reach the topic without waiting for a running relay, `sync` to republish every
+rule's current version (a repair). A relay running meanwhile takes turns with them.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest_api.publisher import KafkaPublisher
-from ingest_api.reference_publish import list_publisher, rule_publisher
+from ingest_api.reference_publish import list_publisher
 from ingest_api.settings import ApiSettings
 from reference_store import reference_repo, rules_repo
+from reference_store.relay.relay import KafkaSend, publish_pending
 from rule_engine import RuleSpec, compile_rule, load_seed_lists, load_seed_rules
 from schemas.secrets import refuse_default_secrets
 
@@ -33,8 +40,8 @@ def _specs(path: Path | None) -> list[RuleSpec]:
 async def _load(settings: ApiSettings, specs: list[RuleSpec]) -> list[tuple[str, str]]:
     refuse_default_secrets(settings.kafka, settings.postgres)
     publisher = KafkaPublisher(settings.kafka, 1.0, settings.produce_timeout_ms)
-    publish = rule_publisher(publisher, settings.kafka)
     publish_list = list_publisher(publisher, settings.kafka)
+    send = KafkaSend(settings.kafka, settings.produce_timeout_ms / 1000)
     results = []
     try:
         dsn = settings.postgres.dsn.get_secret_value()
@@ -45,15 +52,15 @@ async def _load(settings: ApiSettings, specs: list[RuleSpec]) -> list[tuple[str,
                         conn, named.name, named.kind.value, "", named.values, AUTHOR, publish_list
                     )
             for spec in specs:
-                results.append((spec.name, await _load_one(conn, spec, publish)))
+                results.append((spec.name, await _load_one(conn, spec)))
+            await publish_pending(conn, send)
     finally:
         publisher.close()
+        send.close()
     return results
 
 
-async def _load_one(
-    conn: psycopg.AsyncConnection, spec: RuleSpec, publish: rules_repo.Publish
-) -> str:
+async def _load_one(conn: psycopg.AsyncConnection, spec: RuleSpec) -> str:
     if await rules_repo.by_name(conn, spec.name) is not None:
         return "exists"
     compile_rule(spec.expression)
@@ -66,7 +73,7 @@ async def _load_one(
         mode=spec.mode.value,
         author=AUTHOR,
     )
-    await rules_repo.create(conn, draft, publish)
+    await rules_repo.create(conn, draft)
     return "created"
 
 
@@ -89,13 +96,11 @@ def load(
 async def _sync(settings: ApiSettings) -> tuple[int, int]:
     refuse_default_secrets(settings.kafka, settings.postgres)
     publisher = KafkaPublisher(settings.kafka, 1.0, settings.produce_timeout_ms)
+    send = KafkaSend(settings.kafka, settings.produce_timeout_ms / 1000)
     try:
         dsn = settings.postgres.dsn.get_secret_value()
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            rules = await rules_repo.current_versions(conn)
-            publish = rule_publisher(publisher, settings.kafka)
-            for rule in rules:
-                await publish(rule.record())
+            rules = (await publish_pending(conn, send, everything=True)).publish
             lists = await reference_repo.lists(conn)
             publish_list = list_publisher(publisher, settings.kafka)
             for name in lists:
@@ -104,6 +109,7 @@ async def _sync(settings: ApiSettings) -> tuple[int, int]:
                     await publish_list(named)
     finally:
         publisher.close()
+        send.close()
     return len(rules), len(lists)
 
 

@@ -81,8 +81,8 @@ def roles_command() -> None:
     """Create the services' NOLOGIN groups and the login roles whose DSNs are configured.
 
     Runs as the superuser (SENTINEL_POSTGRES_ADMIN_DSN); idempotent. Each
-    SENTINEL_POSTGRES_<SINK|API|LABELS|WEBHOOKS|READER>_DSN names a login role (its user and
-    password), made a member of that service's group.
+    SENTINEL_POSTGRES_<SINK|API|LABELS|WEBHOOKS|READER|CONSOLE|RULES_RELAY>_DSN names a
+    login role (its user and password), made a member of that service's group.
     """
     postgres = PostgresConnection()
     refuse_default_secrets(postgres, admin=True)  # the superuser's password, off loopback

@@ -28,7 +28,9 @@ SINK, API, LABELS, WEBHOOKS, READER = (
 )
 # The analyst console's group: migration 20261205_0300 (ADR 0006).
 CONSOLE = "sentinel_console"
-GROUPS = (SINK, API, LABELS, WEBHOOKS, READER, CONSOLE)
+# The rules outbox relay's group: migration 20261205_0800.
+RULES_RELAY = "sentinel_rules_relay"
+GROUPS = (SINK, API, LABELS, WEBHOOKS, READER, CONSOLE, RULES_RELAY)
 
 
 class RuntimeRoles(BaseSettings):
@@ -42,6 +44,7 @@ class RuntimeRoles(BaseSettings):
     webhooks_dsn: SecretStr | None = None
     reader_dsn: SecretStr | None = None
     console_dsn: SecretStr | None = None
+    rules_relay_dsn: SecretStr | None = None
 
     def logins(self) -> list[Login]:
         """The login roles these DSNs name, each with its group."""
@@ -52,6 +55,7 @@ class RuntimeRoles(BaseSettings):
             (WEBHOOKS, self.webhooks_dsn),
             (READER, self.reader_dsn),
             (CONSOLE, self.console_dsn),
+            (RULES_RELAY, self.rules_relay_dsn),
         )
         return [login_of(group, dsn.get_secret_value()) for group, dsn in pairs if dsn]
 

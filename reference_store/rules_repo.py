@@ -1,14 +1,15 @@
-"""Rules in PostgreSQL: immutable versions, the audit log, and the Rule records they publish.
+"""Rules in PostgreSQL: immutable versions, the audit log, and the Rule records of the topic.
 
 Every change inserts a new row in ``rule_versions`` (the database refuses updates) and a
-row in ``rule_audit`` in one transaction, which commits only after the new version is on
-the compacted ``rules`` topic: a rule the agents run is always a rule the database holds.
+row in ``rule_audit`` in one transaction, and that is all: the outbox relay
+(``reference_store.relay``, `sentinel rules relay`) puts committed versions on the compacted
+``rules`` topic, so a rule the agents run is always a rule the database holds, and no
+process that saves rules needs to write that topic.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,6 @@ from schemas.enums import RuleMode
 from schemas.records import Rule
 from schemas.topics import RULES
 
-Publish = Callable[[Rule], Awaitable[None]]
 # created_at of a draft not saved yet; the database sets the real one.
 UNSAVED = datetime.min.replace(tzinfo=UTC)
 
@@ -75,7 +75,8 @@ def rule_message(rule: Rule) -> tuple[bytes, bytes]:
     return rule.rule_id.encode(), encode_rule(rule)
 
 
-_COLUMNS = (
+# A rule version's columns, in RuleVersion's order (the relay reads versions with them too).
+COLUMNS = (
     "rule_id::text, version, name, description, expression, action, score_delta, priority,"
     " mode, author, created_at"
 )
@@ -126,7 +127,7 @@ async def _insert(conn: AsyncConnection, v: RuleVersion) -> RuleVersion:
         await cur.execute(
             f"INSERT INTO rule_versions (rule_id, version, name, description, expression,"  # noqa: S608
             f" action, score_delta, priority, mode, author) VALUES"
-            f" (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            f" (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {COLUMNS}",
             (
                 v.rule_id,
                 v.version,
@@ -167,7 +168,7 @@ async def _audit(
     )
 
 
-async def create(conn: AsyncConnection, draft: RuleVersion, publish: Publish) -> RuleVersion:
+async def create(conn: AsyncConnection, draft: RuleVersion) -> RuleVersion:
     """A new rule at version 1 (IntegrityError when the name is taken), under the draft's
     ``rule_id`` when it has one (a caller that must name it first), else a new one."""
     async with conn.transaction():
@@ -178,7 +179,6 @@ async def create(conn: AsyncConnection, draft: RuleVersion, publish: Publish) ->
         )
         saved = await _insert(conn, replace(draft, rule_id=rule_id, version=1))
         await _audit(conn, None, saved, "create")
-        await publish(saved.record())
     return saved
 
 
@@ -196,7 +196,6 @@ async def change(
     changes: dict[str, Any],
     author: str,
     action: str,
-    publish: Publish,
     expected: int | None = None,
 ) -> RuleVersion | None:
     """A new version with ``changes`` applied to the current one (None: no such rule).
@@ -213,7 +212,6 @@ async def change(
             conn, replace(current, **changes, version=current.version + 1, author=author)
         )
         await _audit(conn, current, saved, action)
-        await publish(saved.record())
     return saved
 
 
@@ -226,7 +224,7 @@ async def history(conn: AsyncConnection, rule_id: str, limit: int = 1000) -> lis
     """Versions of a rule, newest first."""
     async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
         await cur.execute(
-            f"SELECT {_COLUMNS} FROM rule_versions WHERE rule_id = %s"  # noqa: S608
+            f"SELECT {COLUMNS} FROM rule_versions WHERE rule_id = %s"  # noqa: S608
             " ORDER BY version DESC LIMIT %s",
             (rule_id, limit),
         )
@@ -237,7 +235,7 @@ async def current_versions(conn: AsyncConnection) -> list[RuleVersion]:
     """The latest version of every rule."""
     async with conn.cursor(row_factory=class_row(RuleVersion)) as cur:
         await cur.execute(
-            f"SELECT DISTINCT ON (rule_id) {_COLUMNS} FROM rule_versions"  # noqa: S608
+            f"SELECT DISTINCT ON (rule_id) {COLUMNS} FROM rule_versions"  # noqa: S608
             " ORDER BY rule_id, version DESC"
         )
         return await cur.fetchall()

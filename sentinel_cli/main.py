@@ -16,6 +16,7 @@ from ingest_api.labels_cli import import_labels
 from ingest_api.rules_cli import rules_app
 from ledger_sink.cli import db_app, labels_app, ledger_app, reviews_app, sink_app
 from ledger_sink.webhooks.cli import webhooks_app
+from reference_store.relay.cli import relay_command
 from replay.cli import replay_app
 from stream_agents.merchant_risk.cli import merchant_risk_app
 from stream_agents.worker import agents_app
@@ -40,6 +41,9 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(db_app, name="db")
 app.add_typer(api_app, name="api")
 app.add_typer(keys_app, name="keys")
+# `rules load|sync` are the API's commands; `rules relay` is the outbox relay's, the one
+# writer of the rules topic (reference_store/relay): one group for the user, two owners.
+rules_app.command("relay")(relay_command)
 app.add_typer(rules_app, name="rules")
 app.add_typer(agents_app, name="agents")
 app.add_typer(merchant_risk_app, name="merchant-risk")

@@ -2,9 +2,9 @@
 
 ``sentinel pipeline up`` starts a detached supervisor (``deploy.local.supervisor``); it
 starts the ingest API, two agent workers, the ledger sink, the labels sink, the hourly
-merchant-risk job, the webhook dispatcher, the analyst console and simulated traffic,
-restarts any that exits (with backoff), and stops them all on SIGTERM (``sentinel
-pipeline down``, which ``make down`` calls). ``up`` returns only once every service has
+merchant-risk job, the webhook dispatcher, the rules relay, the analyst console and
+simulated traffic, restarts any that exits (with backoff), and stops them all on SIGTERM
+(``sentinel pipeline down``, which ``make down`` calls). ``up`` returns only once every service has
 stayed up and the first decision is in the ledger, or fails naming the service that did
 not. Logs go to ``.stack/logs/<service>.log``; each service's restarts and last error to
 ``.stack/pipeline/state.json``.
@@ -43,6 +43,7 @@ PRINCIPAL_OF = {
     "merchant-risk": "merchant-risk",
     "webhooks": "dispatcher",
     "console": "console",
+    "rules-relay": "rules-relay",
     "traffic": "gateway",
 }
 
@@ -101,6 +102,8 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             "reviews", (SENTINEL, "reviews", "sink"), {"SENTINEL_REVIEWS_INSTANCE_ID": "reviews-1"}
         ),
         ServiceSpec("merchant-risk", (SENTINEL, "merchant-risk", "run")),
+        # The one writer of the rules topic: what the API and the console commit.
+        ServiceSpec("rules-relay", (SENTINEL, "rules", "relay")),
         ServiceSpec(
             "webhooks",
             (SENTINEL, "webhooks", "run"),

@@ -1,4 +1,8 @@
-"""Rules admin under /v1/rules: create, new version, disable, list, history, validate, dry-run."""
+"""Rules admin under /v1/rules: create, new version, disable, list, history, validate, dry-run.
+
+A save answers 201 once the version is committed to PostgreSQL; `sentinel rules relay`
+puts it on the rules topic (this internet-facing process may not write that topic).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from ingest_api.db import query
 from ingest_api.deps import AdminKey, RuntimeDep
 from ingest_api.errors import Conflict, NotFound
 from ingest_api.models import ErrorBody, MultilineText, PrintableText
-from ingest_api.reference_publish import rule_publisher
 from ingest_api.rules_check import action_or_422, compiled_or_422, draft_set, off_loop
 from ingest_api.runtime import Runtime
 from reference_store import reference_repo, rules_repo, samples
@@ -86,9 +89,8 @@ async def create_rule(body: RuleIn, runtime: RuntimeDep, key: AdminKey) -> Respo
         mode=body.mode.value,
         author=key.name,
     )
-    publish = rule_publisher(runtime.publisher, runtime.settings.kafka)
     try:
-        saved = await query(runtime, lambda c: rules_repo.create(c, draft, publish))
+        saved = await query(runtime, lambda c: rules_repo.create(c, draft))
     except UniqueViolation as exc:
         raise Conflict(f"a rule named {body.name!r} exists", {"name": body.name}) from exc
     return _json(saved.public(), 201)
@@ -127,9 +129,8 @@ async def disable(rule_id: RuleId, runtime: RuntimeDep, key: AdminKey) -> Respon
 async def _change(
     runtime: Runtime, rule_id: uuid.UUID, changes: dict[str, Any], actor: str, action: str
 ) -> Response:
-    publish = rule_publisher(runtime.publisher, runtime.settings.kafka)
     saved = await query(
-        runtime, lambda c: rules_repo.change(c, str(rule_id), changes, actor, action, publish)
+        runtime, lambda c: rules_repo.change(c, str(rule_id), changes, actor, action)
     )
     if saved is None:
         raise NotFound(f"no rule {rule_id}")

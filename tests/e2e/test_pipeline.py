@@ -18,6 +18,7 @@ from schemas.topics import TRANSACTIONS
 from tests.support.agents import BOOTSTRAP, transactions
 from tests.support.api import headers, transaction
 from tests.support.e2e import Pipeline, eventually, ledger_decision
+from tests.support.relay import await_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -86,6 +87,7 @@ def test_a_rule_changed_through_the_api_changes_live_decisions(pipeline: Pipelin
     )
     assert created.status_code == 201, created.text
     rule = created.json()
+    await_rule(pipeline.prefix, rule["rule_id"], 1)  # committed -> the relay publishes it
     time.sleep(1.5)  # the agents apply a change within a second
     first = transaction(merchant_id=marker)
     httpx.post(f"{pipeline.url}/v1/transactions", json=first, headers=headers(pipeline.ingest_key))
@@ -96,6 +98,7 @@ def test_a_rule_changed_through_the_api_changes_live_decisions(pipeline: Pipelin
     ]
 
     httpx.post(f"{pipeline.url}/v1/rules/{rule['rule_id']}/disable", headers=pipeline.admin)
+    await_rule(pipeline.prefix, rule["rule_id"], 2)
     time.sleep(1.5)
     second = transaction(merchant_id=marker)
     httpx.post(f"{pipeline.url}/v1/transactions", json=second, headers=headers(pipeline.ingest_key))

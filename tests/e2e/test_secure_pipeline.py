@@ -1,7 +1,8 @@
 """End to end over the stack's own SASL_SSL listener under the ACL table: the API, an agent
-worker, the ledger sink and the webhook dispatcher, each its own principal. A transaction
-posted to the API is decided once, in the ledger once, announced once; authorize answers;
-a write the API's ACLs do not grant (rules) is a clear 503."""
+worker, the ledger sink, the webhook dispatcher and the rules relay, each its own principal.
+A transaction posted to the API is decided once, in the ledger once, announced once;
+authorize answers; a rule saved through the API (whose ACLs do not grant `rules`) reaches
+the topic through the relay's principal, the only one that may write it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from schemas.records import decision_id_for, webhook_event_id_for
 from tests.support.api import headers, transaction
 from tests.support.e2e import SERVICES, SecurePipeline, eventually, ledger_decision
+from tests.support.relay import await_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -28,6 +30,7 @@ def test_every_process_runs_as_its_own_principal_over_sasl_ssl(
         "agent-1": "agents",
         "sink": "sink",
         "webhooks": "dispatcher",
+        "rules-relay": "rules-relay",
     }
     protocols = {
         secure_pipeline.stack.service_env(s)["SENTINEL_KAFKA_SECURITY_PROTOCOL"] for s in SERVICES
@@ -72,15 +75,15 @@ def test_authorize_answers_with_the_real_decision(secure_pipeline: SecurePipelin
     assert response.status_code == 200 and answer["fallback"] is False, answer
 
 
-def test_a_rule_through_the_api_is_refused_by_its_acls_with_a_clear_503(
+def test_a_rule_through_the_api_reaches_the_topic_through_the_relays_principal(
     secure_pipeline: SecurePipeline,
 ) -> None:
     created = httpx.post(
         f"{secure_pipeline.url}/v1/rules",
         headers=secure_pipeline.admin,
-        json={"name": "refused", "action": "DECLINE", "expression": "amount > 1"},
+        json={"name": "relayed", "action": "DECLINE", "expression": "amount > 1"},
         timeout=10,
     )
-    assert created.status_code == 503, created.text
-    assert created.json()["code"] == "kafka_refused"
-    assert created.headers["Retry-After"]
+    assert created.status_code == 201, created.text  # committed; the API wrote no rules
+    (record,) = await_rule(secure_pipeline.prefix, created.json()["rule_id"], 1)
+    assert (record.name, record.version) == ("relayed", 1)

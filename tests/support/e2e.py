@@ -1,5 +1,6 @@
 """The whole pipeline as real processes on this test module's own topics and database:
-the ingest API, an agent worker, the ledger sink and the webhook dispatcher.
+the ingest API, an agent worker, the ledger sink, the webhook dispatcher and the rules relay
+(rules saved through the API reach the agents only through it).
 
 ``pipeline`` runs them all on the dev listener; ``secure_pipeline`` runs each on the stack's
 SASL_SSL listener as its own principal, under the ACL table (``tests.support.security``).
@@ -26,7 +27,13 @@ from tests.support.security import SecureStack, secured
 
 SECRET = "e2e-webhook-secret-0123456789"
 # The processes, by their names in `make up` (deploy/local/pipeline.py).
-SERVICES = ("api", "agent-1", "sink", "webhooks")
+SERVICES = ("api", "agent-1", "sink", "webhooks", "rules-relay")
+# The processes besides the API and the agent worker: (service, its `sentinel` command).
+OTHERS = (
+    ("sink", ("sink", "run")),
+    ("webhooks", ("webhooks", "run")),
+    ("rules-relay", ("rules", "relay")),
+)
 
 
 @dataclass
@@ -65,7 +72,8 @@ def running(
     make_key: Callable[[str], str],
     own: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[tuple[str, dict[str, str], Receiver]]:
-    """The API, one agent worker, the sink and the dispatcher started with ``env``, each
+    """The API, one agent worker, the sink, the dispatcher and the rules relay started with
+    ``env``, each
     under its own variables from ``own`` (by service name, see ``SERVICES``); yields the
     API's URL, an admin's headers and the webhook receiver (subscribed to decisions)."""
 
@@ -86,7 +94,7 @@ def running(
         workers = Workers(env_of("agent-1"), work)
         stack.callback(workers.stop_all)
         workers.start()
-        for service, args in (("sink", ("sink", "run")), ("webhooks", ("webhooks", "run"))):
+        for service, args in OTHERS:
             stack.callback(_stop, _spawn(env_of(service), work, *args))
         yield url, admin, receiver
 

@@ -2,6 +2,7 @@
 
 from tests.support.api import (  # noqa: F401 - fixtures are found by name
     api_db,
+    api_env,
     module_id,
     topic_prefix,
 )
@@ -11,3 +12,4 @@ from tests.support.console import (  # noqa: F401 - found by name
     make_user,
     reviews_sink,
 )
+from tests.support.relay import rules_relay  # noqa: F401

@@ -12,10 +12,13 @@ import httpx
 import psycopg
 import pytest
 
-from tests.integration.console.test_rules import rules_on_topic
 from tests.support.console import page_token, sign_in
+from tests.support.relay import await_rule
+from tests.support.relay import rule_records as rules_on_topic
 
-pytestmark = pytest.mark.integration
+# The relay runs throughout: a held change must stay off the topic because nothing was
+# committed, not because nothing publishes.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("rules_relay")]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +94,7 @@ def test_a_held_rule_is_published_only_when_a_second_analyst_approves_it(
             f"/console/rules/pending/{change_id}/approve", data={"csrf_token": token}
         )
         assert again.status_code == 409
-    (published,) = rules_on_topic(topic_prefix, rule_id)
+    (published,) = await_rule(topic_prefix, rule_id, 1)
     assert (published.version, published.mode.value, published.author) == (
         1,
         "active",
@@ -131,6 +134,7 @@ def test_a_held_mode_change_is_rejected_with_a_note_and_never_published(
         change_id = max(c for c, _r, s in pending_ids(api_db) if s == "pending")
         checker.post(f"/console/rules/pending/{change_id}/approve", data={"csrf_token": token})
     rule_id = next(r for c, r, _s in pending_ids(api_db) if c == change_id)
+    await_rule(topic_prefix, rule_id, 1)
     with analyst_client(console_url, maker_name) as maker:
         token = page_token(maker, f"/console/rules/{rule_id}/versions")
         held = maker.post(

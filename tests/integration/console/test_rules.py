@@ -1,5 +1,6 @@
 """The Rules pages on the real PostgreSQL, Kafka and Redis: a save, an activation and a
-disable reach the rules table and the module's own rules topic, audited; the list counts
+disable reach the rules table, and through the rules relay the module's own rules topic
+(each rule's newest version, never an older after a newer), audited; the list counts
 hits the real ledger writer recorded; the dry run reads the ledger's decided transactions."""
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import httpx
 import psycopg
 import pytest
 
-from schemas.codec import decode_rule
-from schemas.records import Outcome, Rule, RuleHit
-from schemas.topics import RULES
-from tests.integration.ledger_sink.support import read_all
+from schemas.records import Outcome, RuleHit
 from tests.support.console import page_token, sign_in
+from tests.support.relay import await_rule, in_order
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("rules_relay")]
 BIG_ABROAD = "amount > 5000.0 and\n  country != home_country"
 
 
@@ -29,12 +28,6 @@ def analyst(console_url: str, make_user: Callable[[str], str]) -> Iterator[httpx
     with httpx.Client(base_url=console_url, follow_redirects=False, timeout=30) as client:
         assert sign_in(client, make_user("analyst")).status_code == 303
         yield client
-
-
-def rules_on_topic(prefix: str, rule_id: str) -> list[Rule]:
-    """Every record of ``rule_id`` on the module's rules topic, in order."""
-    records = read_all(f"{prefix}{RULES.name}")
-    return [decode_rule(r.value) for r in records if r.key == rule_id.encode()]
 
 
 def versions(dsn: str, rule_id: str) -> list[tuple[Any, ...]]:
@@ -80,13 +73,11 @@ def test_save_activate_disable_reach_the_rules_table_and_topic_audited(
     stored = versions(api_db, rule_id)
     assert [(v, m) for v, m, _, _ in stored] == [(1, "shadow"), (2, "active"), (3, "disabled")]
     assert all(e == BIG_ABROAD and a.startswith("console:t-analyst-") for _, _, e, a in stored)
-    on_topic = rules_on_topic(topic_prefix, rule_id)
-    assert [(r.version, r.mode.value) for r in on_topic] == [
-        (1, "shadow"),
-        (2, "active"),
-        (3, "disabled"),
-    ]
-    assert on_topic[0].expression == BIG_ABROAD and on_topic[0].action == "DECLINE"
+    on_topic = await_rule(topic_prefix, rule_id, 3)
+    modes = {1: "shadow", 2: "active", 3: "disabled"}
+    assert in_order(on_topic)[-1] == 3
+    assert all(r.mode.value == modes[r.version] for r in on_topic)
+    assert on_topic[-1].expression == BIG_ABROAD and on_topic[-1].action == "DECLINE"
     assert audit_of(api_db, rule_id) == [
         ("rule.created", None, "1"),
         ("rule.activated", "1", "2"),
@@ -106,7 +97,7 @@ def test_a_new_version_from_the_editor_and_its_diff(
     )
     assert answer.status_code == 303, answer.text
     assert [e for _, _, e, _ in versions(api_db, rule_id)] == [BIG_ABROAD, changed]
-    assert [r.version for r in rules_on_topic(topic_prefix, rule_id)] == [1, 2]
+    assert in_order(await_rule(topic_prefix, rule_id, 2))[-1] == 2
     page = analyst.get(f"/console/rules/{rule_id}/versions").text
     assert '<span class="del">-amount &gt; 5000.0 and</span>' in page
     assert '<span class="add">+amount &gt; 8000.0 and</span>' in page
@@ -130,7 +121,7 @@ def test_a_stale_version_or_a_broken_rule_saves_nothing(
     assert broken.status_code == 422
     assert 'data-line="2" data-column="14"' in broken.text
     assert [v for v, *_ in versions(api_db, rule_id)] == [1, 2]
-    assert [r.version for r in rules_on_topic(topic_prefix, rule_id)] == [1, 2]
+    assert in_order(await_rule(topic_prefix, rule_id, 2))[-1] == 2
     assert [a for a, *_ in audit_of(api_db, rule_id)] == ["rule.created", "rule.activated"]
 
 

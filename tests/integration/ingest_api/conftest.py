@@ -9,3 +9,4 @@ from tests.support.api import (  # noqa: F401 - fixtures are found by name
     module_id,
     topic_prefix,
 )
+from tests.support.relay import rules_relay  # noqa: F401

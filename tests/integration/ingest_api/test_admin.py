@@ -1,5 +1,5 @@
 """Rules, lists and profiles through the admin API: PostgreSQL versions and audit, and the
-records the agents follow on the compacted topics."""
+records the agents follow on the compacted topics (rules through the outbox relay)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from schemas.codec import decode_account_profile, decode_named_list, decode_rule
-from schemas.topics import ACCOUNTS, LISTS, RULES
+from schemas.codec import decode_account_profile, decode_named_list
+from schemas.topics import ACCOUNTS, LISTS
 from tests.support.agents import read_topic
+from tests.support.relay import await_rule, in_order
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +30,7 @@ def latest(topic: str, key: str) -> bytes | None:
     return values[-1] if values else None
 
 
+@pytest.mark.usefixtures("rules_relay")
 def test_rule_lifecycle_versions_audit_and_topic(
     api_url: str, admin: dict[str, str], topic_prefix: str
 ) -> None:
@@ -68,8 +70,12 @@ def test_rule_lifecycle_versions_audit_and_topic(
     ]
     assert detail["audit"][1]["diff"]["mode"] == {"from": "shadow", "to": "active"}
 
-    record = decode_rule(latest(f"{topic_prefix}{RULES.name}", rule["rule_id"]))
+    # 201 once committed; the relay publishes it: the newest version, never an older after.
+    records = await_rule(topic_prefix, rule["rule_id"], 3)
+    assert in_order(records)[-1] == 3
+    record = records[-1]
     assert (record.version, record.mode.value, record.name) == (3, "disabled", name)
+    assert (record.action, record.score_delta) == ("SCORE+0.25", 0.25)
 
 
 def test_an_invalid_expression_is_422_with_its_position(

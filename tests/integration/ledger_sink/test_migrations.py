@@ -32,6 +32,7 @@ TABLES = {
     "public.list_items",
     "public.lists",
     "public.rule_audit",
+    "public.rule_publications",
     "public.rule_versions",
     "public.rules",
     "public.review_resolutions",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from ledger_sink.verify import verify_ledger
 from ledger_sink.webhooks.stats import DeliveryStats, StatsFlusher
 from ledger_sink.writer import LedgerWriter
 from reference_store import reference_repo, rules_repo
+from reference_store.relay.relay import publish_pending
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import AccountProfile, Label, Outcome, ReviewResolution, RuleHit
 from schemas.topics import TopicSpec
@@ -256,6 +257,38 @@ def test_decided_facts_are_append_only_even_for_their_owner(
     assert "append-only" in str(error)
 
 
+async def test_the_rules_relay_role_runs_a_pass_and_may_not_touch_the_rules(
+    written: str, logins: dict[str, str]
+) -> None:
+    """A relay pass (its SQL, the lock, the publication rows) as sentinel_rules_relay; the
+    versions it reads it may not write. The pass's records are collected, not produced:
+    what is under test is the database's grants."""
+    sent: list[tuple[str, int]] = []
+
+    async def collect(versions: Sequence[rules_repo.RuleVersion]) -> None:
+        sent.extend((v.rule_id, v.version) for v in versions)
+
+    async with await psycopg.AsyncConnection.connect(logins[roles.API], autocommit=True) as conn:
+        rule = await rules_repo.create(
+            conn,
+            rules_repo.draft(
+                name=f"relayed-{uuid.uuid4().hex[:6]}", description="", expression="amount > 1",
+                action="REVIEW", priority=1, mode="active", author="t",
+            ),
+        )  # fmt: skip
+    relay_dsn = logins[roles.RULES_RELAY]
+    async with await psycopg.AsyncConnection.connect(relay_dsn, autocommit=True) as conn:
+        await publish_pending(conn, collect)
+        assert (rule.rule_id, 1) in sent
+        assert (await publish_pending(conn, collect)).publish == ()
+    for statement in (
+        "INSERT INTO rules (name, created_by) VALUES ('x', 'relay')",
+        "UPDATE rule_publications SET published_at = now()",
+        "SELECT * FROM transactions",
+    ):
+        assert refused(relay_dsn, statement).sqlstate == "42501", statement
+
+
 async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
     written: str, logins: dict[str, str]
 ) -> None:
@@ -275,11 +308,8 @@ async def test_the_api_role_runs_the_apis_own_admin_writes_and_reads(
                 name=f"r-{uuid.uuid4().hex[:6]}", description="", expression="amount > 1",
                 action="REVIEW", priority=1, mode="active", author="t",
             ),
-            publish,
         )  # fmt: skip
-        changed = await rules_repo.change(
-            conn, rule.rule_id, {"priority": 2}, "t", "update", publish
-        )
+        changed = await rules_repo.change(conn, rule.rule_id, {"priority": 2}, "t", "update")
         assert changed is not None and changed.version == 2
         await reference_repo.create_list(conn, "roles_test", "merchants", "", ["m-1"], "t", publish)
         assert await reference_repo.add_items(conn, "roles_test", ["m-2"], "t", publish)

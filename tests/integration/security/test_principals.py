@@ -38,6 +38,13 @@ def test_the_api_principal_cannot_write_rules(secure_stack: SecureStack) -> None
     assert error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
 
+def test_only_the_rules_relay_writes_rules(secure_stack: SecureStack) -> None:
+    refused, _ = produce(secure_stack.connection("console"), "rules")
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    relayed, _ = produce(secure_stack.connection("rules-relay"), "rules")
+    assert relayed is None
+
+
 def test_a_wrong_password_is_refused_with_a_clear_error(secure_stack: SecureStack) -> None:
     error, client_errors = produce(secure_stack.connection("api", password="wrong"), "transactions")
     assert error is not None  # never delivered

@@ -25,11 +25,15 @@ def grants() -> list[Grant]:
     return table(PREFIX)
 
 
-def test_the_api_cannot_write_rules_nor_anyone_but_the_console() -> None:
+def test_only_the_rules_relay_writes_rules_and_writes_nothing_else() -> None:
     found = grants()
     assert not may(found, "api", "write", "topic", f"{PREFIX}{RULES.name}")
     writers = {p for p in ACCESS if may(found, p, "write", "topic", f"{PREFIX}{RULES.name}")}
-    assert writers == {"console"}
+    assert writers == {"rules-relay"}
+    relay = [g for g in found if g.principal == "rules-relay"]
+    assert [(g.resource, g.name, g.operation) for g in relay] == [
+        ("topic", f"{PREFIX}{RULES.name}", "write")
+    ]
 
 
 def test_topics_carry_the_prefix_and_another_prefix_gets_nothing() -> None:

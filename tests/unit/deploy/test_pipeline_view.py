@@ -54,6 +54,7 @@ def test_every_service_of_the_pipeline_is_supervised(tmp_path: Path) -> None:
         "labels",
         "reviews",
         "merchant-risk",
+        "rules-relay",
         "webhooks",
         "console",
         "traffic",

@@ -12,6 +12,7 @@ from ledger_sink.roles import RuntimeRoles, login_of
 
 MIGRATION = "20261205_0100_runtime_roles_and_append_only.py"
 CONSOLE_MIGRATION = "20261205_0300_console_users_and_audit.py"
+RELAY_MIGRATION = "20261205_0800_rule_publications.py"
 
 
 def _migration(name: str) -> Any:
@@ -27,8 +28,10 @@ def _migration(name: str) -> Any:
 
 def test_the_migrations_grant_to_exactly_the_groups_the_cli_creates() -> None:
     module, console = _migration(MIGRATION), _migration(CONSOLE_MIGRATION)
-    assert (*module.GROUPS, console.GROUP) == roles.GROUPS
-    assert {role for role, _, _ in module.GRANTS} | {console.GROUP} == set(roles.GROUPS)
+    relay = _migration(RELAY_MIGRATION)
+    assert (*module.GROUPS, console.GROUP, relay.GROUP) == roles.GROUPS
+    granted = {role for role, _, _ in module.GRANTS} | {console.GROUP, relay.GROUP}
+    assert granted == set(roles.GROUPS)
 
 
 def test_a_configured_dsn_names_a_login_in_its_group_and_never_shows_its_password() -> None:
