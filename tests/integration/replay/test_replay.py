@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +26,7 @@ from schemas.codec import decode_decision, encode_label, encode_rule
 from schemas.enums import Outcome, RuleMode
 from schemas.records import Decision, Label, Rule, Transaction
 from schemas.topics import LABELS, RULES, declared_topics
-from tests.integration.ledger_sink.support import TABLES, counts, migrated_database
+from tests.integration.ledger_sink.support import TABLES, counts
 from tests.support.agents import (
     BOOTSTRAP,
     SENTINEL,
@@ -102,12 +101,6 @@ def end_offsets(topics: list[str]) -> dict[tuple[str, int], int]:
         return out
     finally:
         consumer.close()
-
-
-@pytest.fixture
-def ledger() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def test_replay_names_exactly_the_transactions_a_rule_change_flips(
