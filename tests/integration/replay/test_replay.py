@@ -176,6 +176,8 @@ def test_replay_names_exactly_the_transactions_a_rule_change_flips(
         "replayed": 90,
         "invalid": 0,
         "duplicates": 0,
+        "forwarded_skipped": 0,
+        "misplaced_rejected": 0,
         "in_ledger": 90,
         "missing_from_ledger": 0,
         "changed": len(flipped),
