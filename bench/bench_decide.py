@@ -10,13 +10,14 @@ the seed rules and lists and a small XGBoost model, in the two shapes the code r
   loaded from bytes and written back as bytes per batch, Decision and WebhookEvent encoded,
   with the agent's partition check between screening and deciding (what one agent worker
   does between consuming and publishing);
-- **replay**: ``DecisionPipeline.decide`` over batches of 5,000 with the states kept as
-  objects, nothing encoded (what ``sentinel replay`` does per worker).
+- **replay**: ``DecisionPipeline.decide_screened`` over batches of 5,000 with the states
+  kept as objects, nothing encoded, with the same partition check between screening and
+  deciding (what ``sentinel replay`` does per worker).
 
 Each figure is CPU time (``time.process_time``: other work on a shared machine moves it
 less than wall time, but still moves it: compare figures of one run) divided by
 transactions, the median over ``--repeat`` runs, every run starting from the same warmed
-state. ``placement`` is the agent's partition check alone (``stream_agents.partitioning``:
+state. ``placement`` is the partition check alone (``decision_core.placement``:
 the records sit on the home partition of their key among the transactions topic's 12, as
 the contract puts them; its per-key cache emptied before each run, so each account's first
 record pays the hash), and ``murmur2`` the hash alone, uncached, per record.
@@ -49,6 +50,7 @@ from bench.common import measures_table, write_results
 from decision_core.collector import tune_for_deciding
 from decision_core.features import AccountFeatures
 from decision_core.pipeline import DecisionPipeline
+from decision_core.placement import place
 from decision_core.records import BatchResult, SourceRecord
 from decision_core.scoring import publish
 from decision_core.transaction_features import FEATURE_CONFIG
@@ -59,8 +61,8 @@ from replay.candidate import Candidate, build_pipeline
 from rule_engine import load_seed_lists, load_seed_rules
 from schemas.codec import encode_transaction
 from schemas.features import FEATURE_NAMES
+from schemas.partitioning import home_partition
 from schemas.topics import TRANSACTIONS
-from stream_agents.partitioning import home_partition, place
 
 RESULTS = Path(__file__).with_name("results") / "decide.json"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # decided_at: fixed, so outputs can be compared
@@ -137,7 +139,7 @@ def agent_run(
         began = time.process_time()
         result = BatchResult()
         screened = pipeline.screen(batch, result)
-        placed = place(screened, TRANSACTIONS.partitions, result).kept
+        placed = place(screened, TRANSACTIONS.partitions, result, home_partition).kept
         pipeline.process_screened(placed, store.get, result)
         cpu += time.process_time() - began
         store.update({account: state for account, (_p, state) in result.states.items()})
@@ -152,12 +154,16 @@ def agent_run(
 def replay_run(
     pipeline: DecisionPipeline, warm: dict[str, bytes], records: Sequence[SourceRecord], sink: Any
 ) -> float:
-    """CPU seconds of ``decide`` over the records, states kept as objects as in replay."""
+    """CPU seconds of screening, placing and deciding the records, states kept as objects
+    as in replay."""
     accounts = {a: AccountFeatures.from_bytes(s, FEATURE_CONFIG) for a, s in warm.items()}
     cpu = 0.0
     for batch in batches(records, REPLAY_BATCH):
         began = time.process_time()
-        decided = pipeline.decide(batch, accounts, lambda _a: None, BatchResult())
+        result = BatchResult()
+        screened = pipeline.screen(batch, result)
+        placed = place(screened, TRANSACTIONS.partitions, result, home_partition).kept
+        decided = pipeline.decide_screened(placed, accounts, lambda _a: None, result)
         cpu += time.process_time() - began
         if sink is not None:
             for _record, decision in decided:
@@ -174,7 +180,7 @@ def placement_run(
     home_partition.cache_clear()
     began = time.process_time()
     for i in range(0, len(screened), AGENT_BATCH):
-        place(screened[i : i + AGENT_BATCH], TRANSACTIONS.partitions, BatchResult())
+        place(screened[i : i + AGENT_BATCH], TRANSACTIONS.partitions, BatchResult(), home_partition)
     return time.process_time() - began
 
 

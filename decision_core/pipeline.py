@@ -114,6 +114,17 @@ class DecisionPipeline:
         """
         return self._decide(self.screen(records, result), accounts, load_state, result)
 
+    def decide_screened(
+        self,
+        screened: Sequence[Screened],
+        accounts: dict[str, AccountFeatures],
+        load_state: Callable[[str], bytes | None],
+        result: BatchResult,
+    ) -> list[tuple[SourceRecord, Decision]]:
+        """``decide`` past ``screen``: replay places the screened records in between
+        (``decision_core.placement``), as the agent does."""
+        return self._decide(screened, accounts, load_state, result)
+
     def screen(self, records: Sequence[SourceRecord], result: BatchResult) -> list[Screened]:
         """Each record decoded and validated; the undecodable or invalid ones are
         dead-lettered into ``result``."""
@@ -163,11 +174,14 @@ class DecisionPipeline:
         records: Sequence[SourceRecord],
         accounts: dict[str, AccountFeatures],
         result: BatchResult,
+        applied: Callable[[SourceRecord, str], bool] | None = None,
     ) -> None:
         """Apply records to the feature states without deciding them (replay's warm-up).
 
         The same decoding and validation as ``_observe``; a record the agent would
-        dead-letter changes no state and is only counted.
+        dead-letter changes no state and is only counted. ``applied(record, account)``:
+        whether the agents applied a valid record where it was read (replay's placement,
+        ``decision_core.placement``); one they did not changes no state either.
         """
         for record in records:
             try:
@@ -177,6 +191,8 @@ class DecisionPipeline:
                 continue
             if invalid(tx, record.timestamp_ms, self.window) is not None:
                 result.dead_lettered += 1
+                continue
+            if applied is not None and not applied(record, tx.account_id):
                 continue
             state = accounts.get(tx.account_id)
             if state is None:

@@ -43,7 +43,7 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
     # None: the producer's partitioner (by key); set for the feature table's changelog,
     # whose partition must be the source record's, and for a record sent to its home
-    # partition (``stream_agents.partitioning``).
+    # partition (``decision_core.placement``).
     partition: int | None = None
     # None: the producer's clock; set for a forwarded record, which keeps the original's.
     timestamp_ms: int | None = None

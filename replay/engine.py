@@ -2,8 +2,12 @@
 
 Each partition is read from its warm-up offset; records before the range's start only
 update the feature state (``DecisionPipeline.warm``), later ones are decided by the same
-``DecisionPipeline.decide`` the agents run, without encoding, then compared with the ledger
-in batches. Feature states stay in memory as objects, never serialized.
+``DecisionPipeline`` the agents run, without encoding, then compared with the ledger in
+batches. Feature states stay in memory as objects, never serialized. Both apply the agents'
+placement (``decision_core.placement``): a record the agents forwarded home is skipped (its
+copy, read on its home partition, is decided), one they dead-lettered for its key is
+counted as rejected with their reason, so each transaction is decided once, where the
+agents decided it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from psycopg import Connection
 from decision_core.features import AccountFeatures
 from decision_core.outputs import decision_record
 from decision_core.pipeline import DecisionPipeline
+from decision_core.placement import misplacement, place
 from decision_core.records import BatchResult, SourceRecord
 from replay.candidate import Candidate, build_pipeline
 from replay.database import LiveDecision, connect, live_decisions
@@ -28,6 +33,7 @@ from replay.source import output_producer, read_ranges, throwaway_consumer
 from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import DeliveryFailed, Outbound
+from schemas.partitioning import home_partition
 from schemas.records import Decision
 
 
@@ -40,6 +46,7 @@ class Job:
     parts: tuple[PartitionRange, ...]
     candidate: Candidate
     dsn: str | None  # None: no ledger to compare with
+    partitions: int  # the topic's partition count: where its keys belong
     labels: dict[str, bool] = field(default_factory=dict)
     to_topic: str | None = None
     batch_size: int = 5000
@@ -55,7 +62,7 @@ def run_job(job: Job, progress: Callable[[int], None] = lambda _n: None) -> Repo
     part = ReportPart()
     pending: list[Replayed] = []
     comparing = _Comparing(conn, part, job.labels)
-    replaying = _Replaying(pipeline, job.parts, part, producer, job.to_topic)
+    replaying = Replaying(pipeline, job.parts, job.partitions, part, producer, job.to_topic)
     try:
         for batch in read_ranges(consumer, job.topic, job.parts, job.batch_size):
             pending.extend(replaying.feed(batch))
@@ -121,13 +128,14 @@ class _Comparing:
             part.add(replayed, found.get(tid), labels.get(tid))
 
 
-class _Replaying:
+class Replaying:
     """The feature states of the worker's accounts and the transaction ids already decided."""
 
     def __init__(
         self,
         pipeline: DecisionPipeline,
         parts: Sequence[PartitionRange],
+        partitions: int,
         part: ReportPart,
         producer: Producer | None,
         to_topic: str | None,
@@ -135,6 +143,7 @@ class _Replaying:
         self.pipeline = pipeline
         self.starts = {p.partition: p.start for p in parts}
         self.cold_until = {p.partition: p.cold_until_ms for p in parts}
+        self.partitions = partitions
         self.part = part
         self.producer = producer
         self.to_topic = to_topic
@@ -151,13 +160,16 @@ class _Replaying:
         warm = [r for r in batch if r.offset < starts[r.partition]]
         part.read += len(batch)
         if warm:
-            self.pipeline.warm(warm, self.accounts, BatchResult())
+            self.pipeline.warm(warm, self.accounts, BatchResult(), self._applied)
             part.warmed += len(warm)
             if len(warm) == len(batch):
                 return []
             batch = [r for r in batch if r.offset >= starts[r.partition]]
         result = BatchResult()
-        decided = self.pipeline.decide(batch, self.accounts, _no_state, result)
+        screened = self.pipeline.screen(batch, result)
+        placed = place(screened, self.partitions, result, home_partition)
+        part.placement.update(placed.moved)
+        decided = self.pipeline.decide_screened(placed.kept, self.accounts, _no_state, result)
         part.invalid += result.dead_lettered
         part.decided += result.decided
         out, published = [], []
@@ -181,6 +193,10 @@ class _Replaying:
             kafka_edge.deliver_all(self.producer, records, 60)
         except DeliveryFailed as exc:
             raise ReplayError(f"replayed decisions not published: {exc}") from exc
+
+    def _applied(self, record: SourceRecord, account: str) -> bool:
+        """Whether the agents applied ``record`` on the partition it was read from."""
+        return misplacement(record, account, self.partitions, home_partition) is None
 
     def _cold(self, record: SourceRecord) -> bool:
         """Whether the record's longest window reaches back before what the replay read."""

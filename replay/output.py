@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from decision_core.placement import REFUSED
 from replay.report import MISSING, OUTCOMES, Change
 from replay.summary import rule_labels
 
@@ -35,10 +36,28 @@ def show(console: Console, report: Mapping[str, Any]) -> None:
         f" {totals['changed']:,} changed outcome, {totals['missing_from_ledger']:,} not in the"
         " ledger"
     )
+    placed = placement_line(report)
+    if placed:
+        console.print(placed, highlight=False)
     warning = report.get("warmup", {}).get("warning")
     if warning:
         # Last, where the eye lands: the changes above may not be the candidate's doing.
         console.print(f"[bold yellow]warning: {warning}[/bold yellow]", highlight=False)
+
+
+def placement_line(report: Mapping[str, Any]) -> str | None:
+    """What the agents' placement took out of the range, in a line; None when nothing."""
+    totals, counts = report["totals"], report.get("placement", {})
+    if not totals.get("forwarded_skipped") and not totals.get("misplaced_rejected"):
+        return None
+    refused = ", ".join(
+        f"{reason} {n:,}" for reason, n in counts.items() if n and reason in REFUSED
+    )
+    return (
+        f"placement: {totals['forwarded_skipped']:,} forwarded originals skipped (their"
+        f" copies replayed), {totals['misplaced_rejected']:,} rejected as the agents"
+        f" dead-lettered them{f' ({refused})' if refused else ''}"
+    )
 
 
 def _table(title: str, *columns: str) -> Table:

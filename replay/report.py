@@ -129,6 +129,9 @@ class ReportPart:
     invalid: int = 0  # records the live agent would have dead-lettered
     duplicates: int = 0  # a transaction id seen before in the range (decided once)
     cold: int = 0  # replayed with less than the longest window of history read
+    # Records the agents did not decide where they were read (decision_core.placement),
+    # by reason: forwarded home (skipped: the copy is decided) or dead-lettered.
+    placement: Counter[str] = field(default_factory=Counter)
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     labels: Counter[str] = field(default_factory=Counter)
     rules: dict[tuple[str, str], RuleStats] = field(default_factory=dict)
@@ -211,6 +214,7 @@ class ReportPart:
         for name in ("read", "warmed", "decided", "invalid", "duplicates", "cold"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.transitions.update(other.transitions)
+        self.placement.update(other.placement)
         self.labels.update(other.labels)
         self.live_models.update(other.live_models)
         for key, stats in other.rules.items():

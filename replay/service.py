@@ -27,7 +27,14 @@ from replay.plan import PartitionRange, RuleRef, check_output_topic
 from replay.report import Change
 from replay.runner import run, worker_count
 from replay.settings import ReplaySettings
-from replay.source import Selection, ensure_output_topic, load_reference, read_labels, resolve
+from replay.source import (
+    Selection,
+    ensure_output_topic,
+    load_reference,
+    partition_count,
+    read_labels,
+    resolve,
+)
 from replay.summary import summarize, warmup_summary
 from rule_engine import BreakerConfig, RuleSpec
 from schemas.topics import LABELS, TRANSACTIONS
@@ -141,6 +148,7 @@ def replay(
         parts=tuple(parts),
         candidate=chosen,
         dsn=dsn if request.compare_ledger else None,
+        partitions=partition_count(settings.kafka, topic),
         labels=labels,
         to_topic=request.to_topic,
         batch_size=settings.batch_size,

@@ -64,10 +64,7 @@ def resolve(kafka: KafkaConnection, topic: str, selection: Selection) -> list[Pa
     """Each selected partition's warm-up, start and end offsets, against the broker now."""
     consumer = throwaway_consumer(kafka)
     try:
-        metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            raise ReplayError(f"topic {topic!r} does not exist")
-        wanted = sorted(metadata.partitions)
+        wanted = _partitions(consumer, topic)
         if selection.partitions is not None:
             unknown = selection.partitions - set(wanted)
             if unknown:
@@ -76,6 +73,23 @@ def resolve(kafka: KafkaConnection, topic: str, selection: Selection) -> list[Pa
         return [_range(consumer, topic, p, selection) for p in wanted]
     finally:
         consumer.close()
+
+
+def partition_count(kafka: KafkaConnection, topic: str) -> int:
+    """How many partitions ``topic`` has now: the count its keys' home partitions are
+    reckoned among (``decision_core.placement``), as the agents reckon them."""
+    consumer = throwaway_consumer(kafka)
+    try:
+        return len(_partitions(consumer, topic))
+    finally:
+        consumer.close()
+
+
+def _partitions(consumer: Consumer, topic: str) -> list[int]:
+    metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        raise ReplayError(f"topic {topic!r} does not exist")
+    return sorted(metadata.partitions)
 
 
 def _range(consumer: Consumer, topic: str, partition: int, sel: Selection) -> PartitionRange:
@@ -162,9 +176,18 @@ def read_ranges(
                 if end is None or offset > end:
                     finished.add(partition)
                     continue
+                # Headers too: a forwarded copy is told from its original by one
+                # (decision_core.placement).
+                headers = tuple(kafka_edge.decode_headers(msg.headers()).items())
                 batch.append(
                     SourceRecord(
-                        topic, partition, offset, msg.timestamp()[1], msg.key(), msg.value()
+                        topic,
+                        partition,
+                        offset,
+                        msg.timestamp()[1],
+                        msg.key(),
+                        msg.value(),
+                        headers,
                     )
                 )
                 if offset == end:

@@ -10,9 +10,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from decision_core.placement import FORWARDED, KEY_MISSING, KEY_NOT_ACCOUNT, STILL_MISPLACED
 from replay.plan import DEFAULT_WARMUP_MS, LONGEST_WINDOW_MS, format_duration, is_short_warmup
 from replay.report import BINS, MISSING, OUTCOMES, QUANTILES, Change, ReportPart
 from rule_engine import RuleSpec
+
+# The report's placement counts, by the agents' reason (their metric's and dead letters').
+PLACEMENT = (FORWARDED, KEY_MISSING, KEY_NOT_ACCOUNT, STILL_MISPLACED)
 
 
 def rule_label(rule_id: str, rules: Mapping[str, RuleSpec]) -> str:
@@ -41,10 +45,16 @@ def summarize(
             "replayed": part.decided,
             "invalid": part.invalid,
             "duplicates": part.duplicates,
+            # Of what was read, placed as the agents place it (decision_core.placement):
+            # originals they forwarded home (their copies are replayed), and records they
+            # dead-lettered for their key or partition (also in "invalid").
+            "forwarded_skipped": part.placement[FORWARDED],
+            "misplaced_rejected": sum(n for r, n in part.placement.items() if r != FORWARDED),
             "in_ledger": sum(part.transitions.values()) - missing,
             "missing_from_ledger": missing,
             "changed": len(part.changes),
         },
+        "placement": {r: part.placement[r] for r in PLACEMENT},
         "outcomes": _outcomes(part.transitions),
         "transitions": [
             {"live": before, "replay": now, "count": n}

@@ -8,7 +8,7 @@ to faust. What it decides, and where faust must seek back to, is the checkpoint'
 (``stream_agents.checkpoint``): the applied mark is the source of truth, redeliveries at
 or below it are dropped, and whatever faust skipped is read again by a seek. Between
 screening a batch and deciding it, each record's partition is checked against its key
-(``stream_agents.partitioning``: one off its home partition is forwarded there with the
+(``decision_core.placement``: one off its home partition is forwarded there with the
 batch's outputs, one not keyed by its account dead-lettered), then the transaction ids are
 claimed in the registry the API shares (``stream_agents.txid_claims``): a reused id of any
 account is dead-lettered.
@@ -26,8 +26,10 @@ import faust
 from faust.types import TP
 
 from decision_core.pipeline import DecisionPipeline
+from decision_core.placement import place
 from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
 from schemas.kafka_edge import decode_headers
+from schemas.partitioning import home_partition
 from stream_agents.checkpoint import (
     Admitted,
     Checkpoint,
@@ -49,7 +51,6 @@ from stream_agents.metrics import (
     SEEKS,
 )
 from stream_agents.output import BatchPublisher
-from stream_agents.partitioning import place
 from stream_agents.txid_claims import TransactionIdClaims
 
 log = logging.getLogger("stream_agents")
@@ -145,7 +146,7 @@ class DecisionAgent:
         """The screened records on their home partition; the others forwarded there (their
         copies published with the batch, before its marks) or dead-lettered, and counted."""
         partitions = self.app.consumer.topic_partitions(self.source_topic)
-        placed = place(screened, partitions, result)
+        placed = place(screened, partitions, result, home_partition)
         for reason, count in placed.moved.items():
             MISPLACED.labels(reason).inc(count)
         return placed.kept

@@ -21,6 +21,7 @@ import faust
 from faust.tables import TableManager
 
 from decision_core.pipeline import DecisionPipeline
+from decision_core.placement import REPARTITION
 from schemas.kafka_edge import faust_credentials
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
 from stream_agents.agent import CHANGELOG, DecisionAgent
@@ -28,7 +29,6 @@ from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
 from stream_agents.metrics import StandbyReport
 from stream_agents.output import BatchPublisher
-from stream_agents.partitioning import REPARTITION
 from stream_agents.settings import AgentSettings
 from stream_agents.txid_claims import TransactionIdClaims
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from decision_core.features import AccountFeatures
 from decision_core.pipeline import apply_transaction
@@ -196,6 +196,25 @@ def read_topic(
         return out
     finally:
         consumer.close()
+
+
+def produce_as_a_default_client(
+    topic: str, records: list[tuple[bytes | None, Transaction]]
+) -> dict[str, int]:
+    """Each transaction produced as a Go, .NET or Python gateway does by default (no
+    ``partitioner`` set: ``consistent_random``); the partition each one landed on."""
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
+    landed: dict[str, int] = {}
+
+    def delivered(error: KafkaError | None, msg: Message) -> None:
+        assert error is None, error
+        landed[decode_transaction(msg.value() or b"").transaction_id] = msg.partition() or 0
+
+    for key, tx in records:
+        producer.produce(topic, encode_transaction(tx), key, on_delivery=delivered)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    return landed
 
 
 def wait_for_decisions(prefix: str, expected: set[str], timeout: float = 120) -> list[Decision]:

@@ -7,9 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from confluent_kafka import Producer
-
 from ledger_sink.testing import decision, transaction
+from schemas import kafka_edge
 from schemas.codec import encode_label, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.records import Label, Outcome, Transaction
@@ -23,7 +22,9 @@ FRAUD, GENUINE = {3, 6, 9}, {0}
 
 
 def produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers})
+    """``records`` (key, value) on ``topic``, each on its key's partition as the contract
+    says (the edge's producer: Java's murmur2), so replay decides them where they are."""
+    producer = kafka_edge.producer(KafkaConnection())
     for key, value in records:
         producer.produce(topic, value, key)
     assert producer.flush(30) == 0

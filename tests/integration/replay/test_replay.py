@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +26,7 @@ from schemas.codec import decode_decision, encode_label, encode_rule
 from schemas.enums import Outcome, RuleMode
 from schemas.records import Decision, Label, Rule, Transaction
 from schemas.topics import LABELS, RULES, declared_topics
-from tests.integration.ledger_sink.support import TABLES, counts, migrated_database
+from tests.integration.ledger_sink.support import TABLES, counts
 from tests.support.agents import (
     BOOTSTRAP,
     SENTINEL,
@@ -104,12 +103,6 @@ def end_offsets(topics: list[str]) -> dict[tuple[str, int], int]:
         consumer.close()
 
 
-@pytest.fixture
-def ledger() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
-
-
 def test_replay_names_exactly_the_transactions_a_rule_change_flips(
     agents: tuple[str, Workers], ledger: str, tmp_path: Path
 ) -> None:
@@ -183,6 +176,8 @@ def test_replay_names_exactly_the_transactions_a_rule_change_flips(
         "replayed": 90,
         "invalid": 0,
         "duplicates": 0,
+        "forwarded_skipped": 0,
+        "misplaced_rejected": 0,
         "in_ledger": 90,
         "missing_from_ledger": 0,
         "changed": len(flipped),

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from ledger_sink.writer import LedgerWriter
 from schemas.codec import encode_account_profile, encode_merchant_risk, encode_named_list
 from schemas.records import AccountProfile, MerchantRisk, NamedList
 from schemas.topics import ACCOUNTS, LISTS, MERCHANT_RISK
-from tests.integration.ledger_sink.support import migrated_database
 from tests.support.agents import (
     BOOTSTRAP,
     SENTINEL,
@@ -93,12 +91,6 @@ def assert_no_rule_ids(shown: str, report: dict[str, Any]) -> None:
     """The terminal names rules by name and version, never by their (UUID) ids."""
     for rule in report["rules"]:
         assert rule["rule_id"][:8] not in shown, (rule, shown)
-
-
-@pytest.fixture
-def ledger() -> Iterator[str]:
-    with migrated_database() as dsn:
-        yield dsn
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,31 +12,25 @@ import uuid
 from collections import Counter, defaultdict
 
 import pytest
-from confluent_kafka import KafkaError, Message, Producer
 
 from decision_core.features.compute import replay_account
+from decision_core.placement import KEY_MISSING, KEY_NOT_ACCOUNT, REPARTITIONED_FROM
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from schemas.codec import (
     decode_dead_letter,
     decode_decision,
     decode_transaction,
-    encode_transaction,
 )
 from schemas.features import FEATURE_NAMES
+from schemas.partitioning import home_partition
 from schemas.records import Decision, Transaction
 from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS
 from stream_agents.checkpoint import is_mark_key
-from stream_agents.partitioning import (
-    KEY_MISSING,
-    KEY_NOT_ACCOUNT,
-    REPARTITIONED_FROM,
-    home_partition,
-)
 from tests.support.agents import (
-    BOOTSTRAP,
     Workers,
     changelog_topic,
     produce,
+    produce_as_a_default_client,
     read_topic,
     transactions,
     wait_for_decisions,
@@ -44,25 +38,6 @@ from tests.support.agents import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PARTITIONS = TRANSACTIONS.partitions
-
-
-def produce_as_a_default_client(
-    topic: str, records: list[tuple[bytes | None, Transaction]]
-) -> dict[str, int]:
-    """Each transaction produced as a Go, .NET or Python gateway does by default (no
-    ``partitioner`` set: ``consistent_random``); the partition each one landed on."""
-    producer = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
-    landed: dict[str, int] = {}
-
-    def delivered(error: KafkaError | None, msg: Message) -> None:
-        assert error is None, error
-        landed[decode_transaction(msg.value() or b"").transaction_id] = msg.partition() or 0
-
-    for key, tx in records:
-        producer.produce(topic, encode_transaction(tx), key, on_delivery=delivered)
-        producer.poll(0)
-    assert producer.flush(30) == 0
-    return landed
 
 
 def expected_features(txs: list[Transaction]) -> list[dict[str, float]]:

@@ -50,7 +50,6 @@ MEASURE_THE_AGENTS = {
     "bench/bench_agents.py": "runs agent workers and reports the batch wait they ran with",
     "bench/bench_merchant_risk.py": "times the merchant-risk job's query, values and publish",
     "bench/bench_claims.py": "times the agents' transaction id claims against Redis",
-    "bench/bench_decide.py": "runs the agents' partition check in their shape, and times it",
 }
 
 # Imports every module of a package in this interpreter; prints the modules found and the

@@ -174,7 +174,7 @@ def test_a_job_with_the_live_topics_reference_data_crosses_to_a_worker_and_back(
     chosen = candidate(ReplayRequest(), ReplaySettings(), reference)
     job = Job(kafka=KafkaConnection(), topic="transactions",
               parts=(PartitionRange(0, 0, 5, 9, cold_until_ms=7),), candidate=chosen,
-              dsn="postgresql://replay@db/ledger", labels={"t1": True})  # fmt: skip
+              dsn="postgresql://replay@db/ledger", partitions=12, labels={"t1": True})  # fmt: skip
     # What the process pool does to a job on its way to a worker (and the report back).
     crossed = pickle.loads(pickle.dumps(job))  # noqa: S301 - our own bytes
     assert crossed == job

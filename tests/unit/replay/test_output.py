@@ -1,4 +1,4 @@
-"""The report written as JSON and CSV, and shown as tables (no services)."""
+"""The report written as JSON and CSV, and shown as tables and lines (no services)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from decision_core.placement import FORWARDED, KEY_MISSING, KEY_NOT_ACCOUNT, STILL_MISPLACED
 from replay.database import LiveDecision
-from replay.output import show, write
+from replay.output import placement_line, show, write
 from replay.report import Replayed, ReportPart
 from replay.summary import summarize, warmup_summary
 from rule_engine import RuleAction, RuleSpec
@@ -83,3 +84,22 @@ def test_no_warning_after_a_full_warm_up() -> None:
     console = Console(record=True, width=200)
     show(console, report)
     assert "warning" not in console.export_text()
+
+
+def test_the_agents_placement_is_counted_merged_and_shown_in_a_line() -> None:
+    one, two = ReportPart(read=3), ReportPart(read=2)
+    one.placement.update({FORWARDED: 2, KEY_MISSING: 1})
+    two.placement.update({FORWARDED: 1, KEY_NOT_ACCOUNT: 1})
+    report = summarize(one.merge(two))
+    assert (report["totals"]["forwarded_skipped"], report["totals"]["misplaced_rejected"]) == (3, 2)
+    assert report["placement"] == {
+        FORWARDED: 3,
+        KEY_MISSING: 1,
+        KEY_NOT_ACCOUNT: 1,
+        STILL_MISPLACED: 0,
+    }
+    assert placement_line(report) == (
+        "placement: 3 forwarded originals skipped (their copies replayed), 2 rejected as the"
+        " agents dead-lettered them (key_missing 1, key_not_account 1)"
+    )
+    assert placement_line(summarize(ReportPart())) is None

@@ -11,9 +11,9 @@ from typing import Any, cast
 from faust.types import TP
 
 from decision_core.records import BatchResult, Outgoing, Screened, SourceRecord
+from schemas.partitioning import home_partition
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint, decode_mark, encode_mark, mark_key
-from stream_agents.partitioning import home_partition
 
 
 class Journal:

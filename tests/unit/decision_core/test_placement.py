@@ -1,5 +1,6 @@
-"""The partitioning contract: Java's murmur2, and what the agent does with a record that
-is not on its key's partition (forwarded home) or not keyed by its account (dead-lettered)."""
+"""The partitioning contract's rule: a record off its key's partition forwarded home, one
+not keyed by its account dead-lettered (``decision_core.placement``), as the agents and
+replay apply it."""
 
 from __future__ import annotations
 
@@ -7,54 +8,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from aiokafka.partitioner import murmur2
 
-from decision_core.records import BatchResult, Screened, SourceRecord
-from schemas.codec import decode_dead_letter
-from schemas.enums import Channel, TxType
-from schemas.records import Transaction
-from stream_agents.partitioning import (
+from decision_core.placement import (
     FORWARDED,
     KEY_MISSING,
     KEY_NOT_ACCOUNT,
     REPARTITION,
     REPARTITIONED_FROM,
     STILL_MISPLACED,
-    home_partition,
     place,
 )
+from decision_core.records import BatchResult, Screened, SourceRecord
+from schemas.codec import decode_dead_letter
+from schemas.enums import Channel, TxType
+from schemas.partitioning import home_partition
+from schemas.records import Transaction
 
-# org.apache.kafka.common.utils.UtilsTest.testMurmur2: Java's signed 32-bit results.
-KAFKA_VECTORS = {
-    b"21": -973932308,
-    b"foobar": -790332482,
-    b"a-little-bit-long-string": -985981536,
-    b"a-little-bit-longer-string": -1486304829,
-    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    b"abc": 479470107,
-}
 PARTITIONS = 12
-
-
-def signed(value: int) -> int:
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-@pytest.mark.parametrize(("key", "expected"), KAFKA_VECTORS.items())
-def test_murmur2_is_javas(key: bytes, expected: int) -> None:
-    assert signed(murmur2(key)) == expected
-
-
-@pytest.mark.parametrize(("key", "expected"), KAFKA_VECTORS.items())
-def test_the_home_partition_is_javas_to_positive_modulo(key: bytes, expected: int) -> None:
-    # Utils.toPositive(murmur2(key)) % numPartitions, as the Java client's partitioner.
-    assert home_partition(key, PARTITIONS) == (expected & 0x7FFFFFFF) % PARTITIONS
-    assert home_partition(key, 1) == 0
-
-
-def test_a_partition_count_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least one partition"):
-        home_partition(b"acct-1", 0)
 
 
 def tx(account: str = "acct-1") -> Transaction:
@@ -89,7 +59,7 @@ AWAY = (HOME + 5) % PARTITIONS
 def test_a_record_on_its_home_partition_is_kept_and_nothing_published() -> None:
     result = BatchResult()
     one = screened(HOME)
-    placed = place([one], PARTITIONS, result)
+    placed = place([one], PARTITIONS, result, home_partition)
     assert placed.kept == [one]
     assert not placed.moved
     assert result.outgoing == []
@@ -98,7 +68,7 @@ def test_a_record_on_its_home_partition_is_kept_and_nothing_published() -> None:
 def test_a_record_elsewhere_is_copied_to_its_home_partition_with_where_it_came_from() -> None:
     result = BatchResult()
     one = screened(AWAY, headers=(("trace", b"t-1"),))
-    placed = place([one], PARTITIONS, result)
+    placed = place([one], PARTITIONS, result, home_partition)
     assert placed.kept == []
     assert placed.moved == {FORWARDED: 1}
     assert result.dead_lettered == 0
@@ -112,7 +82,7 @@ def test_a_record_elsewhere_is_copied_to_its_home_partition_with_where_it_came_f
 def test_a_forwarded_copy_still_away_is_dead_lettered_not_sent_round_again() -> None:
     result = BatchResult()
     one = screened(AWAY, headers=((REPARTITIONED_FROM, b"3/7"),))
-    placed = place([one], PARTITIONS, result)
+    placed = place([one], PARTITIONS, result, home_partition)
     assert placed.moved == {STILL_MISPLACED: 1}
     assert result.dead_lettered == 1
     letter = decode_dead_letter(result.outgoing[0].value)
@@ -134,7 +104,7 @@ def test_a_record_not_keyed_by_its_account_is_dead_lettered_wherever_it_is(
 ) -> None:
     for partition in (HOME, AWAY):
         result = BatchResult()
-        placed = place([screened(partition, key)], PARTITIONS, result)
+        placed = place([screened(partition, key)], PARTITIONS, result, home_partition)
         assert placed.kept == []
         assert placed.moved == {code: 1}
         letter = decode_dead_letter(result.outgoing[0].value)
@@ -145,6 +115,6 @@ def test_a_record_not_keyed_by_its_account_is_dead_lettered_wherever_it_is(
 def test_without_the_partition_count_only_the_keys_are_checked() -> None:
     result = BatchResult()
     good, keyless = screened(AWAY), screened(AWAY, key=None)
-    placed = place([good, keyless], None, result)
+    placed = place([good, keyless], None, result, home_partition)
     assert placed.kept == [good]
     assert placed.moved == {KEY_MISSING: 1}
