@@ -68,11 +68,14 @@ class Cluster:
     """Three KRaft nodes on free ports, in ``root``: started, killed, restarted, stopped."""
 
     def __init__(self, root: Path, brokers: int = 3, heap: str = "384m") -> None:
-        base = free_port_block(2 * brokers)
+        # Per node a client and a controller port (base + 2n, + 1), then its SASL_SSL port
+        # (base + 2 * brokers + 2n): none of them the running stack's.
+        base = free_port_block(4 * brokers)
         self.settings = StackSettings(
             dir=root,
             kafka=KafkaConnection(bootstrap_servers=f"127.0.0.1:{base}"),
             kafka_controller_port=base + 1,
+            kafka_sasl_ssl_port=base + 2 * brokers,
             kafka_brokers=brokers,
             kafka_heap=heap,
         )
