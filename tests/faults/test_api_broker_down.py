@@ -36,6 +36,7 @@ def broker(tmp_path: Path) -> Iterator[KafkaService]:
         dir=tmp_path / "stack",
         kafka=KafkaConnection(bootstrap_servers=f"127.0.0.1:{free_port()}"),
         kafka_controller_port=free_port(),
+        kafka_sasl_ssl_port=free_port(),  # not the running stack's 9192
         kafka_heap="384m",
     )
     service = KafkaService(settings)
