@@ -30,7 +30,7 @@ from typing import Any
 import typer
 
 from bench.common import console, measures_table, write_results
-from tests.support.broker_faults import Pipeline, blip, pipeline_on_cluster
+from tests.support.broker_faults import BEFORE_S, Pipeline, blip, pipeline_on_cluster
 
 RESULTS = Path(__file__).with_name("results") / "brokers.json"
 
@@ -114,7 +114,9 @@ def run_scenario(
     root = Path(tempfile.mkdtemp(prefix=f"brokers-{name}-"))
     console.print(f"[bold]{name}[/]: starting a 3-broker cluster and the pipeline in {root}")
     with pipeline_on_cluster(root, rate, seconds=900) as pipeline:
-        time.sleep(10)  # a steady state to compare with
+        # A steady state to compare with: the whole "before" window after the start-up's
+        # backlog drained (it held 5-12 s latencies, which a 10 s wait left in the window).
+        time.sleep(BEFORE_S + 5)
         fault = SCENARIOS[name](pipeline, minute_s if name == "one_down" else down_s)
         time.sleep(after_s)
         outcome = pipeline.finish(timeout_s=300)

@@ -281,12 +281,17 @@ def pipeline_on_cluster(root: Path, rate: int, seconds: float) -> Iterator[Pipel
         yield pipeline
 
 
+# The steady state a fault's blip is compared with: the transactions sent in this many
+# seconds before it (a run must let this long pass after catching up, see bench_brokers).
+BEFORE_S = 20.0
+
+
 def blip(pipeline: Pipeline, fault_at: float, fault_end: float) -> dict[str, float | None]:
     """Ingest->decision latency around a fault: p99 before it, p99 and max of transactions
     sent from the fault on, and the time to recover: from the fault until the last decision
     of a transaction slower than twice the p99 before (at least 0.25 s)."""
     points = pipeline.latencies()
-    before = [lat for at, lat in points if fault_at - 20 <= at < fault_at]
+    before = [lat for at, lat in points if fault_at - BEFORE_S <= at < fault_at]
     after = [(at, lat) for at, lat in points if at >= fault_at]
     base = p99(before)
     slow = max(2 * (base or 0), 0.25)
