@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover bench-brokers test-quarantine audit
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover bench-brokers test-quarantine audit docs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -53,6 +53,9 @@ test: lint stack-up ## Lint, then every test suite against the real local stack
 
 test-quarantine: stack-up ## The tests known to fail intermittently (see the README); none is not a failure
 	$(BIN)/pytest -m quarantine $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+docs: venv ## Regenerate the configuration reference in docs/configuration.md from the settings models
+	$(SENTINEL) docs config --write
 
 test-unit: venv ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -61,9 +61,12 @@ UPSERT_WIDTH = 8
 class LabelsSettings(ConsumerSettings):
     """What `sentinel labels sink` reads from its environment (``SENTINEL_LABELS_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_LABELS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_LABELS_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    group_id: str = "labels-sink"  # prefixed with the topic prefix
+    group_id: str = "labels-sink"
+    """The consumer group, prefixed with the topic prefix."""
 
     @property
     def labels_topic(self) -> str:

@@ -111,12 +111,18 @@ class AlreadyResolved(Unwritable):
 class ReviewsSettings(ConsumerSettings):
     """What `sentinel reviews sink` reads from its environment (``SENTINEL_REVIEWS_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_REVIEWS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_REVIEWS_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    group_id: str = "reviews-sink"  # prefixed with the topic prefix
-    # Resolutions arrive at a person's pace: small batches keep each one's wait short.
+    group_id: str = "reviews-sink"
+    """The consumer group, prefixed with the topic prefix."""
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Resolutions per database transaction: they arrive at a person's pace, and small
+    batches keep each one's wait short."""
     signing: LedgerSigning = Field(default_factory=LedgerSigning)
+    """The chain heads' key (``SENTINEL_LEDGER_*``): the reviews sink signs the heads it
+    moves, as the decision sink does."""
 
     def topic(self, name: str) -> str:
         return f"{self.kafka.topic_prefix}{name}"

@@ -34,17 +34,30 @@ GROUPS = (SINK, API, LABELS, WEBHOOKS, READER, CONSOLE, RULES_RELAY)
 
 
 class RuntimeRoles(BaseSettings):
-    """One optional DSN per service (``SENTINEL_POSTGRES_<SERVICE>_DSN``): its login role."""
+    """One optional DSN per service (``SENTINEL_POSTGRES_<SERVICE>_DSN``): `sentinel db roles`
+    creates its login role, with the DSN's user and password, in the service's group; give
+    that service this DSN as `SENTINEL_POSTGRES_DSN` (docs/ledger.md#database-roles)."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_POSTGRES_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_POSTGRES_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
     sink_dsn: SecretStr | None = None
+    """The login role of the decision sink (`sentinel sink run`), in the group `sentinel_sink`."""
     api_dsn: SecretStr | None = None
+    """The login role of the ingest API, in the group `sentinel_api`."""
     labels_dsn: SecretStr | None = None
+    """The login role of the labels sink, in the group `sentinel_labels`."""
     webhooks_dsn: SecretStr | None = None
+    """The login role of the webhook dispatcher, in the group `sentinel_webhooks`."""
     reader_dsn: SecretStr | None = None
+    """The login role of the readers (`sentinel ledger verify`, replay, the merchant-risk
+    job), in the group `sentinel_reader` (SELECT only)."""
     console_dsn: SecretStr | None = None
+    """The login role of the analyst console, in the group `sentinel_console`."""
     rules_relay_dsn: SecretStr | None = None
+    """The login role of the rules relay (`sentinel rules relay`), in the group
+    `sentinel_rules_relay`."""
 
     def logins(self) -> list[Login]:
         """The login roles these DSNs name, each with its group."""

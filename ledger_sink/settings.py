@@ -15,13 +15,19 @@ class LedgerSigning(BaseSettings):
     """The key that signs the ledger's chain heads (``SENTINEL_LEDGER_*``): the sink signs
     with it, `sentinel ledger verify` checks with it. The database never holds it."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_LEDGER_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_LEDGER_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    # None: heads are neither signed nor checked (the demo and tests' default).
     signing_key: SecretStr | None = None
-    # How often the sink publishes the heads that moved (0: after every batch). A tail
-    # written since the last signature is protected by the chain alone until the next one.
+    """Secret (32+ bytes) the sinks sign each account's chain head with (HMAC-SHA256) and
+    `sentinel ledger verify` checks them with; keep it out of the database and away from
+    its administrators (docs/ledger.md#signed-chain-heads). Unset: heads are neither signed
+    nor checked (the demo's and the tests' default)."""
     heads_interval_s: float = Field(default=10.0, ge=0)
+    """How often the sink publishes the heads that moved on `ledger-heads` (0: after every
+    batch). A tail written since the last signature is protected by the chain alone until
+    the next one."""
 
     @field_validator("signing_key")
     @classmethod
@@ -41,29 +47,36 @@ class ConsumerSettings(BaseSettings):
     """What every ledger consumer (the decision sink, the labels sink) reads from its
     environment; each subclass names its own variable prefix."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
 
-    # Prefixed with the topic prefix, so parallel environments never share offsets.
     group_id: str = "ledger-sink"
-    # Kafka static membership (group.instance.id), one per replica (e.g. the pod name): a
-    # restarted sink takes its partitions back at once instead of after the session timeout.
+    """The consumer group, prefixed with the topic prefix (parallel environments never share
+    offsets)."""
     instance_id: str | None = None
+    """Kafka static membership (group.instance.id), one per replica (e.g. the pod name): a
+    restarted consumer takes its partitions back at once instead of after the session
+    timeout. Unset: dynamic membership."""
     session_timeout_ms: int = Field(default=45_000, ge=1_000)
-    # Decisions per database transaction: larger batches amortise the round trips.
+    """How long the group waits for a silent consumer before its partitions go elsewhere."""
     batch_size: int = Field(default=500, ge=1, le=10_000)
-    # librdkafka's consume() waits this long whenever fewer than batch_size decisions are
-    # waiting: at demo rates it *is* the sink's latency (0.5 s gave p99 0.7-1.1 s in
-    # make bench; 0.05 s gave 227 ms for ~3 points more of one core).
+    """Records per database transaction: larger batches amortise the round trips."""
+    # At demo rates the poll timeout *is* the sink's latency: 0.5 s gave p99 0.7-1.1 s in
+    # make bench; 0.05 s gave 227 ms for ~3 points more of one core.
     poll_timeout_s: float = Field(default=0.05, gt=0)
-    # Backoff between attempts at a batch while PostgreSQL or Kafka is unreachable.
+    """The longest wait for a batch: librdkafka's consume() waits this long whenever fewer
+    than a batch of records are waiting (docs/ledger.md#the-ledger-sink)."""
     retry_initial_s: float = Field(default=0.2, gt=0)
+    """First backoff between attempts at a batch while PostgreSQL or Kafka is unreachable."""
     retry_max_s: float = Field(default=10.0, gt=0)
-    # librdkafka statistics (consumer lag) every this many ms; 0 turns them off.
+    """Longest backoff between attempts at a batch."""
     stats_interval_ms: int = Field(default=5_000, ge=0)
-    # Prometheus endpoint; None (the default) serves no metrics.
+    """librdkafka statistics (consumer lag) every this many ms; 0 turns them off."""
     metrics_port: int | None = None
+    """Port of the Prometheus endpoint; unset serves no metrics."""
     metrics_host: str = "127.0.0.1"
+    """Address the Prometheus endpoint listens on."""
     log_level: str = "INFO"
+    """Python logging level."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
@@ -80,9 +93,12 @@ class ConsumerSettings(BaseSettings):
 class SinkSettings(ConsumerSettings):
     """Everything `sentinel sink run` reads from its environment (``SENTINEL_SINK_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_SINK_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_SINK_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
     signing: LedgerSigning = Field(default_factory=LedgerSigning)
+    """The chain heads' key (``SENTINEL_LEDGER_*``)."""
 
     @property
     def decisions_topic(self) -> str:

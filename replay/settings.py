@@ -15,17 +15,20 @@ from schemas.connections import KafkaConnection, PostgresConnection
 class ReplaySettings(BaseSettings):
     """Batch sizes, worker processes and how long to wait for the reference topics."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_REPLAY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_REPLAY_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    # Records per consume call and per DecisionPipeline.decide call.
     batch_size: int = Field(default=2000, ge=1)
-    # Transactions per ledger look-up (one query each).
+    """Records per consume call and per DecisionPipeline.decide call."""
     lookup_batch: int = Field(default=5000, ge=1)
-    # Worker processes; 0: one per core for a large replay, this process for a small one.
+    """Transactions per ledger look-up (one query each)."""
     workers: int = Field(default=0, ge=0)
-    # Changed transactions shown per (live, replay) outcome pair in the report.
+    """Worker processes; 0: one per core for a large replay, this process for a small one."""
     examples: int = Field(default=5, ge=0)
+    """Changed transactions shown per (live, replay) outcome pair in the report."""
     reference_timeout_s: float = 60.0
+    """How long to wait to load the rules, lists and profiles published so far."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)

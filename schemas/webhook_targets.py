@@ -48,14 +48,19 @@ class TargetUnresolvable(ValueError):
 class WebhookTargetPolicy(BaseSettings):
     """What webhook URLs may point at; read under the same names by the API and dispatcher."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_WEBHOOKS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_WEBHOOKS_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    # Plain http sends the signed event (and any basic-auth userinfo) in clear; https only
-    # unless an operator says otherwise (the local demo receiver).
     allow_http: bool = False
-    # Comma-separated networks a webhook may reach although they are not global, e.g.
-    # "127.0.0.0/8,::1/128" for a receiver on this machine. Empty: only global addresses.
+    """Allow plain http webhook URLs. Off: https only, since http sends the signed event (and
+    any basic-auth userinfo) in clear. Read by the admin API at registration and by the
+    dispatcher at every connection (`make up` writes `true` for its loopback demo receiver;
+    docs/ledger.md#where-webhooks-may-go)."""
     allowed_networks: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    """Comma-separated networks a webhook may reach although they are not global, e.g.
+    `127.0.0.0/8,::1/128` for a receiver on this machine (`make up` writes that). Empty: only
+    global addresses."""
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

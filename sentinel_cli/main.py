@@ -18,6 +18,7 @@ from ledger_sink.cli import db_app, labels_app, ledger_app, reviews_app, sink_ap
 from ledger_sink.webhooks.cli import webhooks_app
 from reference_store.relay.cli import relay_command
 from replay.cli import replay_app
+from sentinel_cli.config_reference import docs_app
 from stream_agents.merchant_risk.cli import merchant_risk_app
 from stream_agents.worker import agents_app
 
@@ -37,6 +38,7 @@ def _configuration() -> None:
 
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
+app.add_typer(docs_app, name="docs")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(db_app, name="db")
 app.add_typer(api_app, name="api")

@@ -19,30 +19,38 @@ class AgentSettings(DecisionSettings):
     and the breaker are ``DecisionSettings``' (the same variables, shared with replay)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SENTINEL_AGENTS_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix="SENTINEL_AGENTS_",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     app_id: str = "sentinel-agents"
-    # Micro-batch: up to this many transactions, or whatever arrived within the wait.
+    """The faust app's id: the agents' consumer group and their tables' changelog names."""
+    batch_max: int = Field(default=500, ge=1)
+    """Micro-batch: up to this many transactions, or whatever arrived within the wait."""
     # 10 ms rather than 5: at 500 tx/s a worker spent 786 us of CPU per transaction instead
     # of 1,004, with the same p99 (README, Performance).
-    batch_max: int = Field(default=500, ge=1)
     batch_wait_ms: float = Field(default=10.0, ge=0)
-    # How long the broker may hold the worker's fetches for how much data
-    # (stream_agents.faust_edge, 5.): at steady rates aiokafka otherwise writes and parses
-    # a fetch, in Python, for every record or two.
+    """How long a micro-batch waits to fill (10 ms: less CPU per transaction than 5 at the
+    same p99; docs/performance.md)."""
+    # At steady rates aiokafka otherwise writes and parses a fetch, in Python, for every
+    # record or two (stream_agents.faust_edge, 5.).
     fetch_wait_ms: int = Field(default=10, ge=0)
+    """How long the broker may hold a worker's fetch to gather data
+    (docs/performance.md#fetches-the-broker-gathers)."""
     fetch_min_bytes: int = Field(default=65_536, ge=1)
-    # "rocksdb://" keeps the feature table on disk and reads only the changelog it has not
-    # persisted at a start: a restarted worker decides again in ~2 s, whatever the state's
-    # size; "memory://" re-reads the whole changelog at every start (~5-6 s at the bench's
-    # size, minutes for a million accounts). docs/agents.md, "Table store".
+    """How much data the broker gathers for a worker's fetch before answering it early."""
     store: str = "rocksdb://"
-    # Each worker claims a folder of its own below it (stream_agents.datadir): its
-    # instance id's, else the first free worker-N.
+    """The feature table's store. `rocksdb://` keeps it on disk and reads only the changelog
+    it has not persisted at a start (a restarted worker decides again in ~2 s, whatever the
+    state's size); `memory://` re-reads the whole changelog at every start (~5-6 s at the
+    bench's size, minutes for a million accounts; docs/agents.md#table-store)."""
     data_dir: Path = Path(".stack/agents")
-    # Standby replicas of the feature table (faust follows other workers' changelog
-    # partitions). Unset: none with memory://, whose recovery re-reads a partition that
+    """The folder below which each worker claims one of its own (stream_agents.datadir): its
+    instance id's, else the first free `worker-N`."""
+    # Unset: none with memory://, whose recovery re-reads a partition that
     # comes back from offset 0 anyway (it persists no offsets), so following it only costs
     # CPU; two with rocksdb://, whose files it keeps current. Two, not one: faust's
     # assignor keeps the survivors balanced before it prefers standbys, so with one
@@ -50,47 +58,54 @@ class AgentSettings(DecisionSettings):
     # which then re-reads them whole while all its partitions wait (a million accounts:
     # 102 s instead of 7). faust caps it at workers - 1 (docs/agents.md, "Failover").
     standby_replicas: int | None = Field(default=None, ge=0)
-    # Partitions of the tables' changelog topics: must equal the transactions topic's.
+    """Workers that follow each feature-table partition besides its owner. Unset: 0 with
+    `memory://`, 2 with `rocksdb://`; faust caps it at workers - 1
+    (docs/agents.md#table-store)."""
     table_partitions: int = 12
-    # Replicas of the changelog topics faust creates; capped at the cluster size on start.
+    """Partitions of the tables' changelog topics: must equal the transactions topic's."""
     changelog_replicas: int = 3
-    # How long a starting worker waits to load the announced champion and challenger.
+    """Replicas of the changelog topics faust creates; capped at the cluster size on start."""
     models_timeout_s: float = 120.0
-    # How long a starting worker waits to load every rule, list and profile published so far.
+    """How long a starting worker waits to load the announced champion and challenger."""
     reference_timeout_s: float = 60.0
+    """How long a starting worker waits to load every rule, list and profile published so
+    far."""
     metrics_port: int | None = None
+    """Port of a worker's Prometheus endpoint; unset serves no metrics."""
     commit_interval_s: float = 1.0
-    # Static group membership (group.instance.id), unique per worker and kept across its
-    # restarts: a worker restarted under the same id gets its partitions back without a
-    # rebalance of the group. Unset: dynamic membership. docs/adr/0004-static-membership.md
+    """How often faust commits offsets."""
     instance_id: str | None = None
-    # How long the group waits for a worker it no longer hears from before giving its
-    # partitions to the others (also how long a static member may take to restart without
-    # its partitions moving): 6 s is the broker's default floor (group.min.session.timeout.ms).
+    """Static group membership (group.instance.id), unique per worker and kept across its
+    restarts: a worker restarted under the same id gets its partitions back without a
+    rebalance (docs/adr/0004-static-membership.md). Unset: dynamic membership."""
+    # 6 s is the broker's default floor (group.min.session.timeout.ms).
     session_timeout_s: float = Field(default=6.0, gt=0)
-    # Heartbeats from faust's consumer thread: a third of the session timeout or less.
+    """How long the group waits for a worker it no longer hears from before giving its
+    partitions to the others (also how long a static member may take to restart without its
+    partitions moving)."""
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
-    # A partition with records waiting past its checkpoint that has not moved for this
-    # long is sought back to it: records faust dropped at a partition's end, where no
-    # later record reveals them (stream_agents.checkpoint).
+    """Heartbeats from faust's consumer thread: a third of the session timeout or less."""
     stall_s: float = Field(default=5.0, gt=0)
-    # Between two seeks of the same partition: what faust delivered before a seek has
-    # arrived by then. Also the period of the checkpoint's tick.
+    """How long a partition may sit with records waiting past its checkpoint before it is
+    sought back to it: records faust dropped at a partition's end, where no later record
+    reveals them (docs/agents.md#one-checkpoint-per-partition)."""
     seek_quiet_s: float = Field(default=1.0, gt=0)
-    # Once everything long-lived is loaded: gc.freeze() (full collections stop walking it)
-    # and young collections every gc_young_threshold allocations instead of CPython's 700
-    # (decision_core.collector).
+    """Between two seeks of the same partition (what faust delivered before a seek has
+    arrived by then), and the period of the checkpoint's timer."""
     gc_freeze: bool = True
+    """Once everything long-lived is loaded, gc.freeze() it: full collections stop walking it
+    (decision_core.collector; replay's workers do the same)."""
     gc_young_threshold: int = Field(default=YOUNG_THRESHOLD, ge=1)
-    # Only "at_least_once": deterministic decision ids, the sinks' uniqueness and marks that
-    # never precede their decisions make its effects exactly once. faust's "exactly_once"
-    # was measured (8-20x the p50, a quarter less throughput, a crash on scale-out) and
-    # removed; naming it is refused, not ignored (docs/adr/0002-at-least-once-vs-exactly-once.md).
+    """Young collections every this many allocations instead of CPython's 700."""
+    # Deterministic decision ids, the sinks' uniqueness and marks that never precede their
+    # decisions make at-least-once's effects exactly once. faust's "exactly_once" was
+    # measured (8-20x the p50, a quarter less throughput, a crash on scale-out) and removed.
     processing_guarantee: Literal["at_least_once"] = "at_least_once"
+    """The only value: `exactly_once` was removed and naming it is refused, not ignored
+    (docs/adr/0002-at-least-once-vs-exactly-once.md)."""
 
-    # How long a transaction id stays claimed in the registry the API shares (Redis): the
-    # API's window, read from its variable unless the agents' own is set, so one setting
-    # keeps both equal; 0 turns the agents' claims off (stream_agents.txid_claims).
+    # The API's window is read from its variable unless the agents' own is set, so one
+    # setting keeps both equal.
     transaction_id_window_s: int = Field(
         default=DEFAULT_WINDOW_S,
         ge=0,
@@ -98,9 +113,13 @@ class AgentSettings(DecisionSettings):
             "SENTINEL_AGENTS_TRANSACTION_ID_WINDOW_S", "SENTINEL_API_TRANSACTION_ID_WINDOW_S"
         ),
     )
-    # A batch waits at most this long for its claims; past it (or on any Redis error) the
-    # batch is decided without them and the registry is left alone for a few seconds.
+    """How long the agents' claims of transaction ids in the API's Redis registry last; 0
+    turns them off (a reused id of another account produced straight to Kafka is then caught
+    by the sink only, after its decision went out; stream_agents.txid_claims,
+    docs/agents.md#reused-transaction-ids-across-accounts)."""
     transaction_id_timeout_s: float = Field(default=0.25, gt=0)
+    """How long a micro-batch waits for its claims; past it, or on any Redis error, it is
+    decided unchecked and Redis is left alone for a few seconds."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     redis: RedisConnection = Field(default_factory=RedisConnection)

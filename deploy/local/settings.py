@@ -31,42 +31,66 @@ def _default_dir() -> Path:
 class StackSettings(BaseSettings):
     """Data directories, memory and timeouts of the local Kafka, PostgreSQL and Redis."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_STACK_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_STACK_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
     dir: Path = Field(default_factory=_default_dir)
+    """The local stack's data, logs and pid files (an installed copy without a checkout:
+    `~/.local/state/sentinelstream`)."""
     kafka_version: str = "4.4.0"
+    """The Apache Kafka release fetched from Maven Central."""
     kafka_controller_port: int = 9093
-    # KRaft nodes, each broker and controller in one process (docs/kafka-cluster.md): 1 for
-    # development, 3 for a cluster that survives a broker's loss. Node n (from 0) listens on
-    # the bootstrap port + 2n and the controller port + 2n, unless SENTINEL_KAFKA_BOOTSTRAP_
-    # SERVERS lists one address per node.
+    """The KRaft controller listener (node n from 0: this + 2n)."""
     kafka_brokers: int = Field(default=1, ge=1, le=5)
-    # The SASL_SSL listener every service uses (TLS + SCRAM, ACLs: docs/security.md); node n
-    # (from 0) listens on this + 2n.
+    """KRaft nodes, broker and controller each in one process: 1 for development, 3 for a
+    cluster that survives a broker's loss (`stack up --brokers 3`; docs/kafka-cluster.md).
+    Node n (from 0) listens on the bootstrap port + 2n and the controller port + 2n, unless
+    `SENTINEL_KAFKA_BOOTSTRAP_SERVERS` lists one address per node."""
     kafka_sasl_ssl_port: int = 9192
-    # The loopback PLAINTEXT listener on the client port, its ANONYMOUS principal a super
-    # user: a development convenience (the test suites, `sentinel` commands). false removes it.
+    """The SASL_SSL listener every service of `make up` uses (TLS + SCRAM, ACLs:
+    docs/security.md); node n (from 0) listens on this + 2n."""
     kafka_dev_listener: bool = True
-    # Per node: three nodes take three times this.
+    """Keep the loopback PLAINTEXT listener on the client port, its ANONYMOUS principal a
+    super user: a development convenience (the test suites, `sentinel` commands); false
+    removes it."""
     kafka_heap: str = "1g"
+    """Maximum heap of each broker (three nodes take three times this)."""
     kafka_jar_cache: Path = Path.home() / ".cache" / "sentinelstream"
+    """Where the broker's jars are kept."""
     kafka_partitions_default: int = 6
+    """The brokers' `num.partitions`: partitions of a topic created without a count."""
     postgres_data: Path | None = None
+    """PostgreSQL's data directory. Unset: `<stack dir>/postgres`; as root
+    `/var/lib/postgresql/sentinelstream/<key of this checkout>`, since PostgreSQL refuses to
+    run as root and its own user may not reach the checkout
+    (docs/operations.md#the-local-stack)."""
     postgres_shared_buffers: str = "128MB"
+    """PostgreSQL's shared buffers."""
     postgres_max_connections: int = 200
+    """PostgreSQL's connection limit."""
     # Idempotency keys live 24 h and are never evicted: at 136 bytes each 1 GiB holds a day of
-    # ~73 POSTs a second (a full Redis answers every ingest 503; docs/operations.md sizes it).
+    # ~73 POSTs a second.
     redis_maxmemory: str = "1gb"
+    """Redis's memory cap: writes are refused beyond it, and every ingest then answers 503
+    (docs/operations.md#the-idempotency-stores-capacity)."""
     start_timeout_s: float = 120.0
+    """How long `stack up` waits for each service."""
     stop_timeout_s: float = 60.0
-    # The demo pipeline (`make up`): the agent workers' metrics ports (one each, from this),
-    # how long `pipeline up` waits for every service to stay up and decide, and the size of
-    # the simulated history the first model is trained on.
+    """How long `stack down` waits for each service to stop."""
     agents_metrics_port: int = 9101
+    """The demo pipeline's (`make up`) first agent worker's metrics port; worker N gets this
+    + N - 1."""
     pipeline_ready_timeout_s: float = 90.0
+    """How long `sentinel pipeline up` waits for every service to stay up and the first
+    decision to reach the ledger."""
     bootstrap_customers: int = 2000
+    """Customers of the simulated history the first model is trained on (`sentinel pipeline
+    bootstrap`)."""
     bootstrap_terminals: int = 4000
+    """Terminals of the simulated history the first model is trained on."""
     bootstrap_days: int = 70
+    """Days of the simulated history the first model is trained on."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)

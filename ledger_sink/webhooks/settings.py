@@ -13,59 +13,82 @@ from schemas.webhook_targets import WebhookTargetPolicy
 class WebhookSettings(BaseSettings):
     """Everything `sentinel webhooks run` reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_WEBHOOKS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_WEBHOOKS_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
 
-    # Both prefixed with the topic prefix; a group of its own keeps the dispatcher off the
-    # decision stream's consumers entirely.
+    # A group of its own keeps the dispatcher off the decision stream's consumers entirely.
     group_id: str = "webhook-dispatcher"
+    """The consumer group of the events topic, prefixed with the topic prefix."""
     retry_group_id: str = "webhook-retry"
-    # Static membership (group.instance.id) per replica: a restart resumes at once.
+    """The consumer group of the retry topic, prefixed with the topic prefix."""
     instance_id: str | None = None
+    """Static membership (group.instance.id) per replica: a restart resumes at once. Unset:
+    dynamic membership."""
     session_timeout_ms: int = Field(default=45_000, ge=1_000)
+    """How long the group waits for a silent dispatcher before its partitions go elsewhere."""
 
-    # Attempt n (n >= 1) that fails waits about backoff_base_s * 2**(n-1), capped, with
-    # jitter; attempt `max_attempts` that fails goes to the dead-letter topic.
     max_attempts: int = Field(default=10, ge=1)
+    """Attempts per delivery: the last one that fails goes to the dead-letter topic."""
     backoff_base_s: float = Field(default=1.0, gt=0)
+    """Attempt n (from 1) that fails waits about this * 2**(n-1), capped, with jitter."""
     backoff_max_s: float = Field(default=600.0, gt=0)
+    """The cap of the wait between attempts."""
 
-    # Whole-request deadline (connect, send, response headers): a hanging receiver costs
-    # one slot this long, then the delivery goes to retry.
     request_timeout_s: float = Field(default=10.0, gt=0)
+    """Whole-request deadline (connect, send, response headers): a hanging receiver costs one
+    slot this long, then the delivery goes to retry."""
     max_concurrency: int = Field(default=64, ge=1)
-    # Per subscriber, so one slow receiver can never hold every global slot.
+    """Deliveries in flight at once, over every subscriber."""
     per_subscriber_concurrency: int = Field(default=8, ge=1)
-    # How long a new delivery may wait for one of its subscriber's slots before it is
-    # parked for a request timeout: a healthy subscriber drains a burst well within it; a
-    # slow one never holds the events topic (and so the other subscribers) for longer.
+    """Deliveries in flight at once per subscriber, so one slow receiver can never hold every
+    slot."""
     slot_wait_s: float = Field(default=1.0, gt=0)
-    # Parked deliveries are stored as one retry record per subscriber per flush (the
-    # events they came from are committed after it: keep it within the commit interval).
+    """How long a new delivery may wait for one of its subscriber's slots before it is parked
+    for a request timeout: a healthy subscriber drains a burst well within it; a slow one
+    never holds the events topic (and so the other subscribers) for longer
+    (docs/ledger.md#a-dead-subscriber-costs-almost-nothing)."""
+    # The events parked deliveries came from are committed after the flush: keep it within
+    # the commit interval.
     park_flush_s: float = Field(default=1.0, gt=0)
+    """How often parked deliveries are stored, one retry record per subscriber per flush."""
     park_batch_bytes: int = Field(default=512 * 1024, ge=1024)
+    """The size at which a subscriber's parked deliveries are stored without waiting for the
+    flush."""
 
-    # Open a subscriber's circuit after this many consecutive failures, for this long.
     breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures after which a subscriber's circuit opens."""
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    """How long a subscriber's circuit stays open."""
 
     subscription_cache_s: float = Field(default=5.0, ge=0)
-    # Delivery statistics per subscription and minute (webhook_delivery_stats): written
-    # this often, one upsert each time; while the database is away, at most this many
-    # (subscription, minute) rows wait in memory, the oldest dropped beyond it.
+    """How long the subscriptions read from the database are cached (a change takes effect
+    within it)."""
     stats_flush_s: float = Field(default=5.0, gt=0)
+    """How often the per-subscription, per-minute delivery statistics
+    (`webhook_delivery_stats`) are upserted, one upsert each time
+    (docs/ledger.md#delivery-statistics-per-subscription)."""
     stats_max_rows: int = Field(default=50_000, ge=100)
-    # Records read but not finished, per consumer; beyond it the consumer pauses.
+    """How many (subscription, minute) statistics rows may wait in memory while PostgreSQL is
+    away; the oldest are dropped beyond it."""
     max_pending: int = Field(default=5_000, ge=1)
+    """Records read but not finished, per consumer; beyond it the consumer pauses."""
     batch_size: int = Field(default=200, ge=1)
+    """Records per consume call."""
     poll_timeout_s: float = Field(default=0.2, gt=0)
+    """The longest wait of one consume call."""
     commit_interval_s: float = Field(default=1.0, gt=0)
-    # On SIGTERM, in-flight deliveries get this long to finish before they are abandoned
-    # (uncommitted, so redelivered on the next start).
+    """How often finished records' offsets are committed."""
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    """On SIGTERM, how long in-flight deliveries get to finish before they are abandoned
+    (uncommitted, so redelivered on the next start)."""
 
     metrics_port: int | None = None
+    """Port of the Prometheus endpoint; unset serves no metrics."""
     metrics_host: str = "127.0.0.1"
+    """Address the Prometheus endpoint listens on."""
     log_level: str = "INFO"
+    """Python logging level."""
 
     # Where deliveries may go (SENTINEL_WEBHOOKS_ALLOW_HTTP, _ALLOWED_NETWORKS), checked
     # again at every connection: the admin API reads the same variables at registration.

@@ -12,21 +12,28 @@ class RelaySettings(BaseSettings):
     """How often the relay sweeps, how long it waits for Kafka, where it reports."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SENTINEL_RULES_RELAY_", frozen=True, extra="ignore"
+        env_prefix="SENTINEL_RULES_RELAY_",
+        frozen=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
-    # A committed version wakes the relay at once (LISTEN/NOTIFY); the sweep only bounds
-    # the delay of a notification missed while the relay was reconnecting.
     sweep_interval_s: float = Field(default=5.0, gt=0)
-    # How long one pass waits for Kafka's acknowledgements before it gives up (and retries).
+    """The sweep between notifications: a committed version wakes the relay at once
+    (LISTEN/NOTIFY); the sweep only bounds the delay of a notification missed while the
+    relay was reconnecting (docs/rules.md#the-rules-relay-the-outbox)."""
     produce_timeout_s: float = Field(default=10.0, gt=0)
-    # Backoff between attempts while PostgreSQL or Kafka is unreachable.
+    """How long one pass waits for Kafka's acknowledgements before it gives up (and retries)."""
     retry_initial_s: float = Field(default=0.2, gt=0)
+    """First backoff between attempts while PostgreSQL or Kafka is unreachable."""
     retry_max_s: float = Field(default=10.0, gt=0)
-    # Prometheus endpoint; None (the default) serves no metrics.
+    """Longest backoff between attempts."""
     metrics_port: int | None = None
+    """Port of the Prometheus endpoint; unset serves no metrics."""
     metrics_host: str = "127.0.0.1"
+    """Address the Prometheus endpoint listens on."""
     log_level: str = "INFO"
+    """Python logging level."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)

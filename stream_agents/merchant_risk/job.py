@@ -27,15 +27,19 @@ class MerchantRiskSettings(BaseSettings):
     """What `sentinel merchant-risk run` reads (``SENTINEL_MERCHANT_RISK_*``)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SENTINEL_MERCHANT_RISK_", frozen=True, extra="ignore"
+        env_prefix="SENTINEL_MERCHANT_RISK_",
+        frozen=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
-    # Seconds after the top of the hour before computing: labels stamped just before the
-    # hour get that long to reach the ledger through the labels sink.
     settle_s: float = Field(default=5.0, ge=0)
-    # Wait before another attempt when PostgreSQL or Kafka failed.
+    """Seconds after the top of the hour before computing: labels stamped just before the
+    hour get that long to reach the ledger through the labels sink."""
     retry_s: float = Field(default=10.0, gt=0)
+    """Wait before another attempt when PostgreSQL or Kafka failed."""
     log_level: str = "INFO"
+    """Python logging level."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
