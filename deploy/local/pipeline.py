@@ -131,7 +131,9 @@ def state_file(settings: StackSettings) -> Path:
 
 
 def supervisor(settings: StackSettings, rate: float, registry: Path) -> Supervisor:
-    specs = secured(settings, demo_services(settings, rate, registry))
+    specs = demo_services(settings, rate, registry)
+    if settings.pipeline_sasl_ssl:
+        specs = secured(settings, specs)
     return Supervisor(specs, settings.logs, state_file(settings), spawn)
 
 

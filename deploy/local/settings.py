@@ -84,6 +84,11 @@ class StackSettings(BaseSettings):
     pipeline_ready_timeout_s: float = 90.0
     """How long `sentinel pipeline up` waits for every service to stay up and the first
     decision to reach the ledger."""
+    pipeline_sasl_ssl: bool = True
+    """Run the demo pipeline's services over the SASL_SSL listener, each as its own
+    principal (docs/security.md); false leaves them on `SENTINEL_KAFKA_*` as set (a
+    checkout sharing a broker another stack directory started has neither its CA nor its
+    principals' passwords)."""
     bootstrap_customers: int = 2000
     """Customers of the simulated history the first model is trained on (`sentinel pipeline
     bootstrap`)."""

@@ -111,7 +111,7 @@ def down(settings: StackSettings, purge: bool = False) -> list[str]:
     controller quorum that is gone, then be killed after ``stop_timeout_s``."""
     stack = list(reversed(services(settings)))
     kafka = [s for s in stack if s.name.startswith("kafka")]
-    with ThreadPoolExecutor(max_workers=len(kafka)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(kafka))) as pool:  # a stack may run none
         kafka_stopped = dict(zip(kafka, pool.map(lambda s: s.stop(), kafka), strict=True))
     stopped = []
     for service in stack:

@@ -91,6 +91,10 @@ def newcomer(
             "SENTINEL_CONSOLE_REDIS_PREFIX": f"test-console-{topic_prefix}",
             "SENTINEL_STACK_AGENTS_METRICS_PORT": str(free_port()),
             "SENTINEL_STACK_PIPELINE_READY_TIMEOUT_S": "60",
+            # The copy shares a broker the suite's stack started: it has neither that
+            # stack's CA nor its principals' passwords, so its services stay on the dev
+            # listener (the SASL_SSL path: test_secure_pipeline, and a fresh `make up`).
+            "SENTINEL_STACK_PIPELINE_SASL_SSL": "false",
             # A smaller simulated history than the demo's, so the first model trains fast.
             "SENTINEL_STACK_BOOTSTRAP_CUSTOMERS": "300",
             "SENTINEL_STACK_BOOTSTRAP_TERMINALS": "600",

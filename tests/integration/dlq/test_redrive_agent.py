@@ -1,11 +1,13 @@
 """The issue's acceptance test: re-driving a dead letter yields exactly one decision.
 
-The honest, curable failure: a gateway starts writing transaction v2 before the agents
-that know v2 are deployed (producers upgraded first, a classic deployment-order slip).
-The old agents cannot decode the record and dead-letter it as ``unknown_schema_id``;
-once the new agents run, the letter is re-driven, twice, and decided once. The "old"
-agent is the real worker run with a copy of the ``schemas`` package that lacks
-``transaction.v2.avsc`` first on its path: the same code with the older contracts.
+The honest, curable failure: a gateway starts writing a newer transaction version before
+the agents that know it are deployed (producers upgraded first, a classic deployment-order
+slip). The running agents cannot decode the record and dead-letter it as
+``unknown_schema_id``; once the new agents run, the letter is re-driven, twice, and decided
+once. The "new" agents are the real worker run with a copy of the ``schemas`` package
+holding a ``transaction.v3.avsc`` (the fields of v2) first on its path: the same code with
+one more contract. (Records are planned from their latest ``.avsc`` and must match their
+class, so a copy *without* a version, as this test once made, no longer runs at all.)
 A letter whose cause is not fixed (a non-positive amount) is re-driven too: it is simply
 dead-lettered again, naming the letter it came from, and decided never.
 """
@@ -20,13 +22,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 import schemas
 from dlq.letters import HEADER_REDRIVE_OF, Letter
 from dlq.source import DlqTopics, load_letters
+from schemas.codec import encode_transaction
 from schemas.connections import KafkaConnection
+from schemas.records import Transaction
 from schemas.topics import TRANSACTIONS
 from sentinel_cli.main import app
 from stream_agents.settings import AgentSettings
@@ -35,14 +39,27 @@ from tests.support.agents import BOOTSTRAP, Workers, produce, transactions, wait
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def schemas_without_transaction_v2(root: Path) -> Path:
-    """A copy of the ``schemas`` package as it was before transaction v2."""
+NEXT_TRANSACTION_ID = 1003  # schema id of transaction v3: the registry's record code 1
+
+
+def schemas_with_transaction_v3(root: Path) -> Path:
+    """A copy of the ``schemas`` package that also reads transaction v3 (v2's fields)."""
     target = root / "schemas"
     shutil.copytree(
         Path(schemas.__file__).parent, target, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (target / "avro" / "transaction.v2.avsc").unlink()
+    avro = target / "avro"
+    shutil.copy(avro / "transaction.v2.avsc", avro / "transaction.v3.avsc")
     return root
+
+
+def produce_as_v3(prefix: str, tx: Transaction) -> None:
+    """``tx`` framed with transaction v3's schema id, as an upgraded gateway writes it."""
+    framed = encode_transaction(tx)
+    value = framed[:1] + NEXT_TRANSACTION_ID.to_bytes(4, "big") + framed[5:]
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
+    producer.produce(f"{prefix}{TRANSACTIONS.name}", value, tx.account_id.encode())
+    assert producer.flush(30) == 0
 
 
 def wait_for_letters(prefix: str, count: int, timeout: float = 90) -> list[Letter]:
@@ -81,14 +98,21 @@ def redrive(prefix: str, letter_id: str) -> str:
 def test_redriving_a_dead_letter_yields_exactly_one_decision(
     agents: tuple[str, Workers], tmp_path: Path
 ) -> None:
-    prefix, workers = agents
-    old_path = schemas_without_transaction_v2(tmp_path / "old-agent")
-    (tmp_path / "old-logs").mkdir()
-    old = Workers({**workers.env, "PYTHONPATH": str(old_path)}, tmp_path / "old-logs")
+    prefix, old = agents
+    new_path = schemas_with_transaction_v3(tmp_path / "new-agent")
+    (tmp_path / "new-logs").mkdir()
+    workers = Workers({**old.env, "PYTHONPATH": str(new_path)}, tmp_path / "new-logs")
+    try:
+        _redrive_after_the_upgrade(prefix, old, workers)
+    finally:
+        workers.stop_all()
+
+
+def _redrive_after_the_upgrade(prefix: str, old: Workers, workers: Workers) -> None:
     old.start()
     [tx, follow_up] = transactions(accounts=1, per_account=2)
-    tx = replace(tx, merchant_name="Chai Point")  # a v2 field
-    produce(prefix, [tx])  # written as transaction v2, the latest
+    tx = replace(tx, merchant_name="Chai Point")
+    produce_as_v3(prefix, tx)  # a version the running agents do not know
 
     [letter] = wait_for_letters(prefix, 1)
     assert letter.letter.error_code == "unknown_schema_id"
@@ -96,7 +120,7 @@ def test_redriving_a_dead_letter_yields_exactly_one_decision(
     source = letter.letter
     assert committed_offset(prefix, source.partition) > source.offset
 
-    workers.start()  # the fix: agents that know transaction v2
+    workers.start()  # the fix: agents that know transaction v3
     bad = replace(tx, transaction_id=str(uuid.uuid4()), amount=Decimal("0.00"))
     produce(prefix, [bad])
     letters = wait_for_letters(prefix, 2)
