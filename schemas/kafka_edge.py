@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
@@ -257,6 +257,23 @@ class Outbound:
     timestamp_ms: int | None = None
 
 
+class Producible(Protocol):
+    """What a record needs to be produced, its topic aside: ``Outbound`` names its topic,
+    a caller with records of its own (the agents' ``Outgoing``, by role) passes
+    ``topic_of`` to ``AsyncProducer.publish`` instead of copying each into an ``Outbound``."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]: ...
+    @property
+    def partition(self) -> int | None: ...
+    @property
+    def timestamp_ms(self) -> int | None: ...
+
+
 Delivered = Callable[[KafkaError | None, Message], None]
 Placed = dict[tuple[str, int], int]  # (topic, partition) -> highest offset acknowledged
 
@@ -266,9 +283,13 @@ def _error_of(exc: KafkaException) -> KafkaError | None:
     return found if isinstance(found, KafkaError) else None
 
 
-def _produce(client: Producer, record: Outbound, delivered: Delivered) -> None:
+def _own_topic(record: Any) -> str:
+    return str(record.topic)
+
+
+def _produce(client: Producer, topic: str, record: Producible, delivered: Delivered) -> None:
     client.produce(
-        record.topic,
+        topic,
         record.value,
         record.key,
         # -1: librdkafka's "unassigned", its partitioner chooses.
@@ -280,11 +301,13 @@ def _produce(client: Producer, record: Outbound, delivered: Delivered) -> None:
     )
 
 
-def _produce_waiting(client: Producer, record: Outbound, delivered: Delivered) -> None:
+def _produce_waiting(
+    client: Producer, topic: str, record: Producible, delivered: Delivered
+) -> None:
     """Produce, letting deliveries drain librdkafka's queue while it is full."""
     while True:
         try:
-            return _produce(client, record, delivered)
+            return _produce(client, topic, record, delivered)
         except BufferError:
             client.poll(0.05)
 
@@ -311,12 +334,14 @@ class AsyncProducer:
 
     async def publish(
         self,
-        records: Sequence[Outbound],
+        records: Sequence[Producible],
         timeout_s: float | None = None,
         wait_when_full: bool = False,
+        topic_of: Callable[[Any], str] = _own_topic,
     ) -> Placed:
-        """Produce ``records``; return once the broker acknowledged all of them, with the
-        highest offset acknowledged in each (topic, partition). Raises ``QueueFull`` (unless
+        """Produce ``records`` (each to ``topic_of(record)``: an ``Outbound``'s own topic by
+        default); return once the broker acknowledged all of them, with the highest offset
+        acknowledged in each (topic, partition). Raises ``QueueFull`` (unless
         ``wait_when_full``) or ``DeliveryFailed``."""
         placed: Placed = {}
         if not records:
@@ -325,7 +350,7 @@ class AsyncProducer:
         produce = _produce_waiting if wait_when_full else _produce
         try:
             for record in records:
-                produce(self.client, record, delivered)
+                produce(self.client, topic_of(record), record, delivered)
         except BufferError as exc:
             raise QueueFull("the producer's queue is full") from exc
         except KafkaException as exc:
@@ -395,7 +420,7 @@ def send_all(client: Producer, records: Iterable[Outbound]) -> list[KafkaError]:
     produced = 0
     try:
         for record in records:
-            _produce_waiting(client, record, delivered)
+            _produce_waiting(client, record.topic, record, delivered)
             produced += 1
     except KafkaException as exc:
         why = f"produce failed after {produced} records: {exc}"
