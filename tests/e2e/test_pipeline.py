@@ -8,16 +8,14 @@ import uuid
 
 import httpx
 import orjson
-import psycopg
 import pytest
 from confluent_kafka import Producer
 
 from schemas.codec import encode_transaction
-from schemas.records import decision_id_for, webhook_event_id_for
 from schemas.topics import TRANSACTIONS
 from tests.support.agents import BOOTSTRAP, transactions
 from tests.support.api import headers, transaction
-from tests.support.e2e import Pipeline, eventually, ledger_decision
+from tests.support.e2e import Pipeline, decided_once_and_announced, eventually, ledger_decision
 from tests.support.relay import await_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -25,27 +23,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def test_http_ingest_to_ledger_to_signed_webhook(pipeline: Pipeline) -> None:
     body = transaction(amount="42.00")
-    accepted = httpx.post(
-        f"{pipeline.url}/v1/transactions", json=body, headers=headers(pipeline.ingest_key)
-    )
-    assert accepted.status_code == 202
+    event_id = decided_once_and_announced(pipeline, body)
     tid = body["transaction_id"]
-    decision = eventually(lambda: ledger_decision(pipeline, tid))
-    assert decision["decision_id"] == decision_id_for(tid)
-    with psycopg.connect(pipeline.dsn) as conn:
-        entries = conn.execute(
-            "SELECT count(*) FROM ledger_entries WHERE transaction_id = %s", (tid,)
-        ).fetchone()
-    assert entries == (1,)
-    event_type = {
-        "APPROVE": "decision.approved",
-        "REVIEW": "decision.review",
-        "DECLINE": "decision.declined",
-    }[decision["outcome"]]
-    event_id = webhook_event_id_for(decision["decision_id"], event_type)
-    eventually(lambda: pipeline.receiver.accepted[event_id] == 1)
     assert orjson.loads(pipeline.receiver.bodies[event_id])["transaction_id"] == tid
-    assert pipeline.receiver.bad_signatures == 0
 
 
 def test_kafka_producer_ingest_reaches_the_ledger(pipeline: Pipeline) -> None:

@@ -7,12 +7,14 @@ the topic through the relay's principal, the only one that may write it."""
 from __future__ import annotations
 
 import httpx
-import psycopg
 import pytest
 
-from schemas.records import decision_id_for, webhook_event_id_for
 from tests.support.api import headers, transaction
-from tests.support.e2e import SERVICES, SecurePipeline, eventually, ledger_decision
+from tests.support.e2e import (
+    SERVICES,
+    SecurePipeline,
+    decided_once_and_announced,
+)
 from tests.support.relay import await_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -41,26 +43,7 @@ def test_every_process_runs_as_its_own_principal_over_sasl_ssl(
 def test_a_transaction_is_decided_once_into_the_ledger_and_announced_once(
     secure_pipeline: SecurePipeline,
 ) -> None:
-    p = secure_pipeline
-    body = transaction(amount="42.00")
-    accepted = httpx.post(f"{p.url}/v1/transactions", json=body, headers=headers(p.ingest_key))
-    assert accepted.status_code == 202, accepted.text
-    tid = body["transaction_id"]
-    decision = eventually(lambda: ledger_decision(p, tid))
-    assert decision["decision_id"] == decision_id_for(tid)
-    with psycopg.connect(p.dsn) as conn:
-        entries = conn.execute(
-            "SELECT count(*) FROM ledger_entries WHERE transaction_id = %s", (tid,)
-        ).fetchone()
-    assert entries == (1,)
-    event_type = {
-        "APPROVE": "decision.approved",
-        "REVIEW": "decision.review",
-        "DECLINE": "decision.declined",
-    }[decision["outcome"]]
-    event_id = webhook_event_id_for(decision["decision_id"], event_type)
-    eventually(lambda: p.receiver.accepted[event_id] == 1)
-    assert p.receiver.bad_signatures == 0
+    decided_once_and_announced(secure_pipeline, transaction(amount="42.00"))
 
 
 def test_authorize_answers_with_the_real_decision(secure_pipeline: SecurePipeline) -> None:

@@ -13,32 +13,25 @@ import pytest
 
 from deploy.local.kafka import KafkaService
 from deploy.local.process import wait_until
-from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin, apply
 from schemas.connections import KafkaConnection
 from schemas.topics import declared_topics
 from tests.support.api import (
     PEPPER,
-    free_port,
     headers,
     read_transactions,
     start_api,
     stop_api,
     transaction,
 )
+from tests.support.private_kafka import private_kafka_settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[KafkaService]:
-    settings = StackSettings(
-        dir=tmp_path / "stack",
-        kafka=KafkaConnection(bootstrap_servers=f"127.0.0.1:{free_port()}"),
-        kafka_controller_port=free_port(),
-        kafka_sasl_ssl_port=free_port(),  # not the running stack's 9192
-        kafka_heap="384m",
-    )
+    settings = private_kafka_settings(tmp_path / "stack")
     service = KafkaService(settings)
     service.prepare()
     service.start()

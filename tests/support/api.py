@@ -116,13 +116,17 @@ def start_api(
     pytest.fail(f"the API never became ready: {log.read_text()[-3000:]}")
 
 
-def stop_api(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15) -> None:
+    """SIGTERM a service a test started; SIGKILL it if it has not exited in ``timeout_s``."""
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+stop_api = stop_process
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ bench/bench_brokers.py share it.
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from psycopg import AsyncConnection
 from bench.failover_traffic import DecisionWatch, Feeder
 from deploy.local.kafka import KafkaService, kafka_services
 from deploy.local.process import wait_until
-from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin, apply
 from fraudsim.announce import announce
 from ledger_sink.webhooks import subscriptions
@@ -39,6 +37,7 @@ from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from tests.integration.ledger_sink.support import migrated_database, sink_env, stop_gracefully
 from tests.support.agents import agent_env
 from tests.support.models import train_tiny_model
+from tests.support.private_kafka import private_kafka_settings
 from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 SECRET = "whsec_broker_faults_0123456789"
@@ -47,38 +46,11 @@ WORKER = (sys.executable, "-m", "stream_agents", "run")
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 
 
-def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
-    """The first port of ``size`` consecutive free loopback ports."""
-    for base in range(start, stop, size):
-        if all(_free(port) for port in range(base, base + size)):
-            return base
-    raise RuntimeError(f"no {size} consecutive free ports in {start}..{stop}")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 class Cluster:
     """Three KRaft nodes on free ports, in ``root``: started, killed, restarted, stopped."""
 
     def __init__(self, root: Path, brokers: int = 3, heap: str = "384m") -> None:
-        # Per node a client and a controller port (base + 2n, + 1), then its SASL_SSL port
-        # (base + 2 * brokers + 2n): none of them the running stack's.
-        base = free_port_block(4 * brokers)
-        self.settings = StackSettings(
-            dir=root,
-            kafka=KafkaConnection(bootstrap_servers=f"127.0.0.1:{base}"),
-            kafka_controller_port=base + 1,
-            kafka_sasl_ssl_port=base + 2 * brokers,
-            kafka_brokers=brokers,
-            kafka_heap=heap,
-        )
+        self.settings = private_kafka_settings(root, brokers, heap)
         self.nodes = kafka_services(self.settings)
         self.bootstrap = ",".join(node.address for node in self.nodes)
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from schemas.records import decision_id_for, webhook_event_id_for
 from tests.support.agents import SENTINEL, Workers, agent_env
-from tests.support.api import start_api, stop_api
+from tests.support.api import headers, start_api, stop_api, stop_process
 from tests.support.models import announce_model, train_tiny_model
 from tests.support.receiver import LOCAL_ENV, Receiver
 from tests.support.security import SecureStack, secured
@@ -95,7 +97,7 @@ def running(
         stack.callback(workers.stop_all)
         workers.start()
         for service, args in OTHERS:
-            stack.callback(_stop, _spawn(env_of(service), work, *args))
+            stack.callback(stop_process, _spawn(env_of(service), work, *args), 30)
         yield url, admin, receiver
 
 
@@ -155,10 +157,28 @@ def _spawn(env: dict[str, str], work: Path, *args: str) -> subprocess.Popen[byte
         return subprocess.Popen([SENTINEL, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+EVENT_OF_OUTCOME = {
+    "APPROVE": "decision.approved",
+    "REVIEW": "decision.review",
+    "DECLINE": "decision.declined",
+}
+
+
+def decided_once_and_announced(p: Pipeline, body: dict[str, Any]) -> str:
+    """``body`` POSTed to the API, then: decided, in the ledger once, its webhook event
+    accepted once with a good signature. Returns the event's id."""
+    accepted = httpx.post(f"{p.url}/v1/transactions", json=body, headers=headers(p.ingest_key))
+    assert accepted.status_code == 202, accepted.text
+    tid = body["transaction_id"]
+    decision = eventually(lambda: ledger_decision(p, tid))
+    assert decision["decision_id"] == decision_id_for(tid)
+    with psycopg.connect(p.dsn) as conn:
+        entries = conn.execute(
+            "SELECT count(*) FROM ledger_entries WHERE transaction_id = %s", (tid,)
+        ).fetchone()
+    assert entries == (1,)
+    event_type = EVENT_OF_OUTCOME[decision["outcome"]]
+    event_id = webhook_event_id_for(decision["decision_id"], event_type)
+    eventually(lambda: p.receiver.accepted[event_id] == 1)
+    assert p.receiver.bad_signatures == 0
+    return event_id

@@ -15,7 +15,7 @@ from schemas.codec import decode_rule
 from schemas.records import Rule
 from schemas.topics import RULES
 from tests.integration.ledger_sink.support import read_all
-from tests.support.api import SENTINEL
+from tests.support.api import SENTINEL, stop_process
 
 
 def start_relay(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -33,13 +33,7 @@ def start_relay(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     pytest.fail(f"the relay never started: {log.read_text()[-3000:]}")
 
 
-def stop_relay(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+stop_relay = stop_process
 
 
 @pytest.fixture(scope="module")
