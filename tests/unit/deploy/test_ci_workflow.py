@@ -221,6 +221,12 @@ def builds_containerfile(step: Doc) -> bool:
     )
 
 
+def pushes(step: Doc) -> bool:
+    return action(step) == "docker/build-push-action" and (step.get("with") or {}).get(
+        "push"
+    ) not in (None, False, "false")
+
+
 def validates_compose(step: Doc) -> bool:
     run = str(step.get("run", ""))
     return "docker compose" in run and "deploy/compose/compose.yaml" in run and "config" in run
@@ -241,6 +247,9 @@ def workflow_problems(doc: Doc, text: str) -> list[str]:
         problems.append(f"no job builds Containerfile as {IMAGE}:<version>")
     if not any(name in jobs_running(doc, validates_compose) for name in builders):
         problems.append("the image job does not validate deploy/compose/compose.yaml")
+    for name in jobs_running(doc, pushes):
+        if "refs/tags/" not in str(doc["jobs"][name].get("if", "")):
+            problems.append(f"job {name} pushes the image but not on version tags alone")
     return problems
 
 
@@ -279,7 +288,8 @@ def test_the_python_is_the_one_pyproject_requires() -> None:
 
 def test_the_image_tag_is_pyprojects_version() -> None:
     """The image job reads the version from pyproject.toml, not from a copy in the workflow."""
-    job = next(j for j in load(CI.read_text())["jobs"].values() if "Containerfile" in str(j))
+    doc = load(CI.read_text())
+    job = doc["jobs"][jobs_running(doc, builds_containerfile)[0]]
     scripts = " ".join(str(s.get("run", "")) for s in steps(job))
     assert "pyproject.toml" in scripts and '["project"]["version"]' in scripts
 
@@ -385,6 +395,12 @@ MUTATIONS: dict[str, Callable[[Doc], object]] = {
     ],
     "Dockerfile": lambda d: [
         s["with"].update(file="Dockerfile")
+        for j in d["jobs"].values()
+        for s in steps(j)
+        if builds_containerfile(s)
+    ],
+    "push on every run": lambda d: [
+        s["with"].update(push=True)
         for j in d["jobs"].values()
         for s in steps(j)
         if builds_containerfile(s)
