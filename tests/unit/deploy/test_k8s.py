@@ -7,6 +7,7 @@ variables; the overlay changes what it says it does."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.support.k8s_objects import (
     containers,
     documented_secrets,
     env_of,
+    matches,
     name_of,
     of_kind,
     ours,
@@ -134,3 +136,35 @@ def test_the_production_overlay() -> None:
         assert before is not None and after is not None
         assert after["spec"]["replicas"] > before["spec"]["replicas"]
         assert next(containers(after))[1]["resources"] != next(containers(before))[1]["resources"]
+
+
+def selector_of(text: str) -> dict[str, object]:
+    """A kubectl `-l` selector (`k=v` and `k notin (a,b)` terms) as a label selector."""
+    labels: dict[str, str] = {}
+    expressions = []
+    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", text):
+        if m := re.fullmatch(r"\s*(\S+) notin \(([^)]*)\)\s*", term):
+            expressions.append({"key": m[1], "operator": "NotIn", "values": m[2].split(",")})
+        else:
+            key, value = term.strip().split("=")
+            labels[key] = value
+    return {"matchLabels": labels, "matchExpressions": expressions}
+
+
+def test_the_readme_s_first_step_applies_what_the_jobs_need() -> None:
+    """README's order: its first `kubectl apply -l` takes the Jobs and everything they use
+    (service account, Kafka settings, network policies), and no service."""
+    readme = (K8S / "README.md").read_text()
+    (text,) = re.findall(r"kubectl -n sentinel apply -f sentinel.yaml -l '([^']+)'", readme)
+    objs = rendered("overlays/production")
+    first = [o for o in objs if matches(selector_of(text), o["metadata"].get("labels") or {})]
+    kinds = {o["kind"] for o in first}
+    assert {"Job", "ServiceAccount", "ConfigMap", "NetworkPolicy"} <= kinds
+    assert not kinds & {"Deployment", "StatefulSet", "CronJob", "Service", "ScaledObject"}
+    names = {(o["kind"], name_of(o)) for o in first}
+    for job in (o for o in first if o["kind"] == "Job"):
+        for spec in pod_specs(job):
+            assert ("ServiceAccount", spec["serviceAccountName"]) in names
+            for _s, container in containers(job):
+                for source in container.get("envFrom", []):
+                    assert ("ConfigMap", source["configMapRef"]["name"]) in names
