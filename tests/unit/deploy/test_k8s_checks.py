@@ -5,15 +5,12 @@ check, and each mutation below breaks one thing that its check must report."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
 
 from tests.support.k8s_checks import CHECKS, path_problems, secret_problems
 from tests.support.k8s_objects import IMAGE, KUBERNETES_VERSIONS, Object, name_of
-from tests.support.kustomize import Unsupported, build
 
 # Addresses the small documents' services listen on (all interfaces, as in a pod).
 ANY = "0.0.0.0"  # noqa: S104 - a manifest's value, nothing binds here
@@ -526,16 +523,3 @@ def test_each_check_catches_its_defect(mutation: str) -> None:
     mutate(objs)
     problems = SMALL_CHECKS[check](objs)
     assert any(expected in p for p in problems), problems
-
-
-def test_the_structural_render_refuses_what_it_does_not_know(tmp_path: Path) -> None:
-    (tmp_path / "kustomization.yaml").write_text("resources: [a.yaml]\ncommonLabels: {a: b}\n")
-    with pytest.raises(Unsupported, match="commonLabels"):
-        build(tmp_path)
-    (tmp_path / "a.yaml").write_text(yaml.safe_dump(small()[3]))
-    (tmp_path / "p.yaml").write_text(
-        "kind: Service\nmetadata: {name: agents}\nspec:\n  ports: [{port: 1}]\n"
-    )
-    (tmp_path / "kustomization.yaml").write_text("resources: [a.yaml]\npatches: [{path: p.yaml}]\n")
-    with pytest.raises(Unsupported, match="'ports'"):
-        build(tmp_path)
