@@ -72,6 +72,9 @@ class AgentSettings(DecisionSettings):
     far."""
     metrics_port: int | None = None
     """Port of a worker's Prometheus endpoint; unset serves no metrics."""
+    metrics_host: str = "127.0.0.1"
+    """Address a worker's Prometheus endpoint listens on (`0.0.0.0` where a kubelet probe or
+    a scraper in another network namespace reads it, e.g. in a Kubernetes pod)."""
     commit_interval_s: float = 1.0
     """How often faust commits offsets."""
     instance_id: str | None = None

@@ -117,7 +117,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     own = claim_data_dir(base)
     settings = base.model_copy(update={"data_dir": own.path})
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     reference = ReferenceData(observer=OBSERVER)
     follower = reference_follower(settings.kafka, reference)
     # Decide nothing before every rule published so far is live, nor before the announced

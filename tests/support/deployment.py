@@ -3,6 +3,7 @@ from the code itself, so a test fails when a manifest names something the code d
 
 - ``settings_env_names``: every environment variable a settings model reads (the same walk
   as the generated configuration reference, sentinel_cli.config_reference);
+  ``secret_env_names`` and ``path_env_names``: those whose field is a secret, a path;
 - ``cli_problem``: why an argv is not a ``sentinel`` command with options it accepts (None
   when it is), parsed by the CLI's own click commands without running them;
 - ``http_paths``: the paths an HTTP app serves (the ingest API, the console);
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import tomllib
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 from packaging.requirements import Requirement
+from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,8 +39,36 @@ def settings_env_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def _env_names_of(kind: type) -> frozenset[str]:
+    """The variables of fields whose type is ``kind`` (or ``kind | None``)."""
+    from sentinel_cli.config_reference import SETTINGS, env_names, is_nested
+
+    names: set[str] = set()
+    for cls in SETTINGS:
+        for name, field in cls.model_fields.items():
+            annotation = field.annotation
+            if is_nested(field) or not (annotation is kind or kind in typing.get_args(annotation)):
+                continue
+            names.update(env_names(cls, name, field))
+    return frozenset(names)
+
+
 @functools.cache
-def _cli() -> typer.core.TyperGroup:
+def secret_env_names() -> frozenset[str]:
+    """Every variable read into a ``SecretStr``: a manifest gives these only by reference."""
+    return _env_names_of(SecretStr)
+
+
+@functools.cache
+def path_env_names() -> frozenset[str]:
+    """Every variable read into a ``Path``: a container needs the file or folder mounted."""
+    return _env_names_of(Path)
+
+
+@functools.cache
+def _cli() -> object:
+    """The CLI's root group. Typed ``object``: typer returns a command of the click it bundles
+    (typer._click, private), and the walks below read it by what it has, not by its class."""
     from sentinel_cli.main import app
 
     return typer.main.get_command(app)
@@ -94,7 +125,7 @@ def http_paths(app: str) -> frozenset[str]:
         from ingest_api.app import create_app
         from ingest_api.settings import ApiSettings
 
-        built = create_app(ApiSettings(metrics_enabled=True), with_runtime=False)
+        built = create_app(ApiSettings(expose_metrics=True), with_runtime=False)
     elif app == "console":
         from console.app import create_app as create_console
 
@@ -104,7 +135,7 @@ def http_paths(app: str) -> frozenset[str]:
     # FastAPI keeps included routers whole (no flat route list): their paths are the OpenAPI
     # document's; the app's own routes and mounts (static files) are listed directly.
     paths = set(built.openapi()["paths"])
-    paths |= {r.path for r in built.routes if isinstance(getattr(r, "path", None), str)}
+    paths |= {p for r in built.routes if isinstance(p := getattr(r, "path", None), str)}
     return frozenset(paths)
 
 
