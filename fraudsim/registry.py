@@ -92,12 +92,17 @@ def promote(root: Path, version: str, force: bool = False) -> Model:
     return model
 
 
+def ensure_new(root: Path, version: str) -> None:
+    """Refuse a version the registry already holds (versions are never overwritten)."""
+    if (root / version).exists():
+        raise RegistryError(f"model {version!r} already exists in {root}")
+
+
 def save(
     root: Path, booster: xgb.Booster, version: str, card: Mapping[str, Any], make_current: bool
 ) -> Path:
     """Write an artifact with ``publish``; unless ``make_current``, ``CURRENT`` is untouched."""
-    if (root / version).exists():
-        raise RegistryError(f"model {version!r} already exists in {root}")
+    ensure_new(root, version)
     if make_current:
         return publish(root, booster, version, card)
     # publish() always moves its folder's CURRENT: let it move a staging folder's, then

@@ -37,6 +37,31 @@ def train_command(
     search: Annotated[
         bool, typer.Option(help="Choose hyperparameters on validation folds.")
     ] = True,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Boosting rounds (trees); implies --no-search.", show_default=False
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tree depth; implies --no-search.", show_default=False),
+    ] = None,
+    eta: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            max=1.0,
+            help="Learning rate; implies --no-search.",
+            show_default=False,
+        ),
+    ] = None,
+    max_bin: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="Histogram bins per feature; implies --no-search.", show_default=False
+        ),
+    ] = None,
     merchant_risk: Annotated[
         bool,
         typer.Option(help="Add the merchant-risk features (the hourly job serves them live)."),
@@ -62,16 +87,31 @@ def train_command(
         Path | None, typer.Option(help="With --since: keep the exported data set here.")
     ] = None,
 ) -> None:
-    """Features by the stream's own code, prequential validation, a versioned artifact."""
+    """Features by the stream's own code, prequential validation, a versioned artifact.
+
+    --rounds, --max-depth, --eta and --max-bin train with the validated default point
+    (what --no-search uses) changed as given, without the search: a quicker or a tuned run.
+    """
     from fraudsim.train.folds import Protocol
+    from fraudsim.train.model import DEFAULT
     from fraudsim.train.run import Options
 
+    params = None
+    if (rounds, max_depth, eta, max_bin) != (None, None, None, None):
+        params = dataclasses.replace(
+            DEFAULT,
+            rounds=rounds or DEFAULT.rounds,
+            max_depth=max_depth or DEFAULT.max_depth,
+            eta=eta or DEFAULT.eta,
+            max_bin=max_bin or DEFAULT.max_bin,
+        )
     options = Options(
         data,
         registry,
         workers=workers,
         protocol=Protocol(train_days=train_days),
         search=search,
+        params=params,
         merchant_risk=merchant_risk,
         promote=promote,
         review_rate=review_rate,
@@ -108,6 +148,7 @@ def _export(since: datetime, until: datetime | None, directory: Path) -> Path:
 def _train(options: Options, announce: bool) -> None:
     from rich.progress import Progress
 
+    from fraudsim.registry import RegistryError
     from fraudsim.tables import LABELS_FILE, TRANSACTIONS_FILE
     from fraudsim.train import report
     from fraudsim.train.run import train
@@ -118,8 +159,12 @@ def _train(options: Options, announce: bool) -> None:
         console.print(f"[red]{data} lacks {', '.join(missing)}: run `sentinel simulate generate`")
         raise typer.Exit(1)
     began = time.perf_counter()
-    with Progress(console=console) as progress:
-        result = train(options, progress)
+    try:
+        with Progress(console=console) as progress:
+            result = train(options, progress)
+    except RegistryError as exc:  # the version exists: refused before any training
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
     report.show(console, result.card, result.directory, result.promoted)
     console.print(f"wall time {time.perf_counter() - began:.1f} s")
     if result.promoted and announce:

@@ -14,7 +14,7 @@ import numpy as np
 import xgboost as xgb
 from rich.progress import Progress
 
-from fraudsim.registry import live_ready, save
+from fraudsim.registry import ensure_new, live_ready, save
 from fraudsim.train import card, merchant_risk
 from fraudsim.train.data import TrainingData, load
 from fraudsim.train.evaluate import FoldResult, Setup, choose, run_folds, summarise
@@ -35,6 +35,9 @@ class Options:
     workers: int = 2
     protocol: Protocol = Protocol()
     search: bool = True
+    # Hyper-parameters to train with as given, without the validation search (None: the
+    # search chooses them, or ``DEFAULT`` when ``search`` is off).
+    params: Params | None = None
     merchant_risk: bool = True
     promote: bool = True
     review_rate: float = 0.01
@@ -88,6 +91,8 @@ def _validate(opts: Options, setup: Setup, progress: Progress) -> tuple[Params, 
     protocol = opts.protocol
     latest = latest_start(setup.data.days, protocol, opts.published_start)
     validation_latest = latest - protocol.folds * protocol.shift_days
+    if opts.params is not None:
+        return opts.params, {}
     if not opts.search or validation_latest - (protocol.folds - 1) * protocol.shift_days < 0:
         return DEFAULT, {}
     task = progress.add_task("validation grid", total=len(GRID) * protocol.folds)
@@ -147,6 +152,7 @@ def _fit_window(
 
 
 def train(opts: Options, progress: Progress) -> Result:
+    ensure_new(opts.registry, opts.version)  # before the work, not only when saving it
     watch = Stopwatch()
     with watch.lap("load"):
         data = load(opts.data)

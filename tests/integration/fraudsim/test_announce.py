@@ -15,7 +15,7 @@ from fraudsim.tables import write_dataset
 from schemas.connections import KafkaConnection
 from schemas.topics import TopicSpec
 from sentinel_cli.main import app
-from tests.support.models import train_tiny_model
+from tests.support.models import QUICK_TRAINING, train_tiny_model
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +78,12 @@ def test_training_announces_the_model_it_makes_current(
     kafka: KafkaConnection, tmp_path: Path
 ) -> None:
     data = tmp_path / "sim"
-    write_dataset(simulate(SimConfig(customers=300, terminals=600, days=70, seed=3)), data)
+    # Small: the four folds and the final model need 42 days, the test only their outcome.
+    write_dataset(simulate(SimConfig(customers=100, terminals=200, days=45, seed=3)), data)
     trained = CliRunner().invoke(
         app,
         ["train", "--data", str(data), "--registry", str(tmp_path / "models"),
-         "--version", "fresh", "--no-search", "--workers", "1"],
+         "--version", "fresh", "--no-search", "--workers", "1", *QUICK_TRAINING],
     )  # fmt: skip
     assert trained.exit_code == 0, trained.output
     assert "fresh announced as champion" in trained.output

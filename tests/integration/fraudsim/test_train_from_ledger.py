@@ -19,6 +19,7 @@ from fraudsim.simulate import simulate
 from fraudsim.tables import EPOCH, TransactionColumns, read_dataset, transactions_table
 from sentinel_cli.main import app
 from tests.support.api import api_db, module_id
+from tests.support.models import QUICK_TRAINING
 from tests.support.simulations import TRAIN_CONFIG
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,8 @@ def test_train_since_exports_the_ledger_and_trains_on_its_labels(
     since, until = at(sim.ts_ms[0]), at(sim.ts_ms[-1] + 1)
     args = ["train", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"), "--until",
             until.isoformat(), "--registry", str(registry), "--export-to", str(export),
-            "--no-search", "--no-announce", "--workers", "1", "--version", "ledger-1"]  # fmt: skip
+            "--no-search", "--no-announce", "--workers", "1", "--version", "ledger-1",
+            *QUICK_TRAINING]  # fmt: skip
     result = CliRunner().invoke(app, args, env={"SENTINEL_POSTGRES_DSN": api_db})
     assert result.exit_code == 0, result.output
     printed = " ".join(result.output.split())  # rich wraps lines to the terminal

@@ -28,6 +28,7 @@ from fraudsim.train.model import DEFAULT, fit, predict
 from schemas.features import FEATURE_NAMES
 from sentinel_cli.main import app
 from tests.support.foreign_csv import CHAIN_CONFIG, MAPPING, write_foreign
+from tests.support.models import QUICK_PARAMS, QUICK_TRAINING
 
 # About 4,700 transactions over four weeks: scored in about a second.
 CONFIG = SimConfig(customers=150, terminals=2000, days=28, seed=4)
@@ -248,10 +249,12 @@ def test_a_foreign_csv_is_imported_trained_on_and_scored_without_code(tmp_path: 
     )
     assert imported.exit_code == 0, imported.output
     args = ["train", "--data", str(data), "--registry", str(registry), "--no-search",
-            "--no-announce", "--workers", "1", "--version", "bank-1"]  # fmt: skip
+            "--no-announce", "--workers", "1", "--version", "bank-1", *QUICK_TRAINING]  # fmt: skip
     trained = runner.invoke(app, args)
     assert trained.exit_code == 0, trained.output
     assert (registry / "CURRENT").read_text() == "bank-1"
+    card = json.loads((registry / "bank-1" / "card.json").read_text())
+    assert card["model"]["params"] == dataclasses.asdict(QUICK_PARAMS)  # as the options said
     args = ["score", "--data", str(data), "--registry", str(registry), "--out", str(out),
             "--from", "2018-05-08", "--workers", "1"]  # fmt: skip
     scored = runner.invoke(app, args)

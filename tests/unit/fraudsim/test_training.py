@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +23,30 @@ from fraudsim.train.model import Params
 from fraudsim.train.run import Options, Result, train
 from schemas.features import FEATURE_NAMES, LIVE_FEATURE_NAMES
 from sentinel_cli.main import app
+from tests.support.models import QUICK_PARAMS, QUICK_TRAINING
 
 PROTOCOL = Protocol(folds=2)
 
 
 def run(data: Path, registry: Path, version: str, **changes: object) -> Result:
+    """A training run with quick hyper-parameters: these tests are about what it publishes."""
     options = Options(
-        data, registry, version=version, workers=1, protocol=PROTOCOL, search=False, **changes
-    )  # type: ignore[arg-type]
+        data, registry, version=version, workers=1, protocol=PROTOCOL, params=QUICK_PARAMS,
+        **changes,
+    )  # type: ignore[arg-type]  # fmt: skip
     return train(options, Progress(disable=True))
 
 
 @pytest.fixture(scope="module")
 def registry(train_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run's registry (``v1``, current), shared: a test that changes it copies it."""
     root = tmp_path_factory.mktemp("registry")
     run(train_dir, root, "v1")
     return root
+
+
+def own_copy(registry: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(registry, tmp_path / "registry"))
 
 
 def test_training_publishes_a_loadable_current_model_with_its_card(registry: Path) -> None:
@@ -63,8 +72,9 @@ def test_training_publishes_a_loadable_current_model_with_its_card(registry: Pat
 
 
 def test_without_merchant_risk_and_a_model_the_agents_cannot_serve_is_staged(
-    train_dir: Path, registry: Path
+    train_dir: Path, registry: Path, tmp_path: Path
 ) -> None:
+    registry = own_copy(registry, tmp_path)
     result = run(train_dir, registry, "v2-plain", merchant_risk=False, promote=False)
     assert not result.promoted and current_version(registry) == "v1"
     assert Model.load(registry / "v2-plain").feature_names == FEATURE_NAMES
@@ -85,14 +95,14 @@ def test_without_merchant_risk_and_a_model_the_agents_cannot_serve_is_staged(
 
 
 def test_promote_moves_current_and_refuses_unknown_versions(
-    train_dir: Path, tmp_path: Path
+    train_dir: Path, registry: Path, tmp_path: Path
 ) -> None:
-    run(train_dir, tmp_path, "a")
-    run(train_dir, tmp_path, "b", promote=False)
-    assert current_version(tmp_path) == "a"
-    assert promote(tmp_path, "b").version == "b" and current_version(tmp_path) == "b"
+    registry = own_copy(registry, tmp_path)  # v1 current, as its run made it
+    run(train_dir, registry, "b", promote=False)
+    assert current_version(registry) == "v1"
+    assert promote(registry, "b").version == "b" and current_version(registry) == "b"
     with pytest.raises(RegistryError, match="no model"):
-        promote(tmp_path, "../a")
+        promote(registry, "../v1")
 
 
 def test_merchant_risk_counts_the_days_ending_a_week_before(train_dir: Path) -> None:
@@ -139,7 +149,7 @@ def test_a_fold_trains_on_the_labels_known_when_its_test_week_begins(train_dir: 
     assert on_time.train_rows > 0 and on_time.test_frauds > 0
 
 
-def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> None:
+def test_the_commands_are_registered_and_list_the_registry(train_dir: Path, registry: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0
     listed = runner.invoke(app, ["models", "list", "--registry", str(registry)])
@@ -148,6 +158,10 @@ def test_the_commands_are_registered_and_list_the_registry(registry: Path) -> No
     assert refused.exit_code == 1
     missing = runner.invoke(app, ["train", "--data", str(registry / "none")])
     assert missing.exit_code == 1 and "simulate generate" in missing.output
+    # A version the registry holds is refused up front, with a message, not a traceback.
+    where = ["--data", str(train_dir), "--registry", str(registry), "--no-announce"]
+    taken = runner.invoke(app, ["train", *where, "--version", "v1", *QUICK_TRAINING])
+    assert taken.exit_code == 1 and "already exists" in taken.output, taken.output
 
 
 def test_promote_and_challenge_refuse_before_announcing_anything(tmp_path: Path) -> None:
