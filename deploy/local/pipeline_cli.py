@@ -94,7 +94,12 @@ def bootstrap() -> None:
             "--days",
             str(settings.bootstrap_days),
         )
-        _sentinel("train", "--data", str(data), "--registry", str(registry), "--no-search")
+        rounds = settings.bootstrap_rounds
+        _sentinel(
+            "train",
+            *("--data", str(data), "--registry", str(registry), "--no-search"),
+            *(("--rounds", str(rounds)) if rounds else ()),
+        )
     _announce_current(registry)
     console.print(f"demo API key in {key_file}; model registry {registry}")
 

@@ -96,6 +96,9 @@ class StackSettings(BaseSettings):
     """Terminals of the simulated history the first model is trained on."""
     bootstrap_days: int = 70
     """Days of the simulated history the first model is trained on."""
+    bootstrap_rounds: int | None = Field(default=None, ge=1)
+    """Boosting rounds of the first model (`sentinel train --rounds`); unset, the validated
+    default point's. Fewer rounds train faster and score worse (the newcomer test uses 20)."""
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
