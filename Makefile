@@ -61,8 +61,17 @@ lint: venv $(ACTIONLINT_STAMP) ## ruff (lint + format check), mypy --strict, act
 	$(BIN)/mypy
 	$(ACTIONLINT) -shellcheck=$(BIN)/shellcheck
 
-test: lint stack-up ## Lint, then every test suite against the real local stack
-	$(BIN)/pytest -m "not quarantine" $(PYTEST_ARGS)
+# make test runs in two phases. First every module not marked faults or serial, a module per
+# worker process (--dist loadfile keeps a module's shared fixtures in one process; each test
+# owns its topics, key prefixes and database rows, so modules run side by side). Then, alone,
+# the fault suites (they kill processes and read recoveries) and the serial tests (they change
+# or time what the others share). Each phase fails on no test collected (pytest exit 5).
+TEST_WORKERS ?= 3
+
+test: ## Lint, then every test suite against the real local stack
+	$(MAKE) --no-print-directory -j2 lint stack-up
+	$(BIN)/pytest -m "not quarantine and not faults and not serial" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not quarantine and (faults or serial)" $(PYTEST_ARGS)
 
 test-quarantine: stack-up ## The tests known to fail intermittently (see the README); none is not a failure
 	$(BIN)/pytest -m quarantine $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -27,6 +27,10 @@ from schemas.topics import TopicSpec, declared_topics
 for _name, _value in envfile.connection_values().items():
     os.environ.setdefault(_name, _value)
 os.environ["SENTINEL_ENV_FILE"] = ""
+# The CLIs' rich consoles take their width from COLUMNS when they are built, at import: set
+# here, before any test imports one, a table is as wide whichever test imported it first
+# (under xdist the order differs, and an 80-column table cut the ids tests look for).
+os.environ["COLUMNS"] = "250"
 
 
 @pytest.hookimpl(wrapper=True)

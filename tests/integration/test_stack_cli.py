@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# serial: `stack up` again re-applies the shared broker's SCRAM credentials and ACLs, which
+# the secure suites' clients are logging in with: it runs alone, after the parallel phase.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 

@@ -17,7 +17,8 @@ from tests.support.api import headers, start_api, stop_api, transaction
 from tests.support.e2e import eventually
 from tests.support.security import SecureStack, secured
 
-pytestmark = pytest.mark.integration
+# serial: see test_principals (the shared broker's credentials and ACLs).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 WHY = "SCRAM authentication failed (wrong password?)"
 
