@@ -407,26 +407,24 @@ def hadolint() -> Path:
     return Path(found)
 
 
-def test_hadolint_finds_nothing() -> None:
-    done = subprocess.run(
-        [str(hadolint()), "--no-color", str(CONTAINERFILE)],
+def run_hadolint(containerfile: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(hadolint()), "--no-color", str(containerfile)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_hadolint_finds_nothing() -> None:
+    done = run_hadolint(CONTAINERFILE)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_hadolint_catches_an_unpinned_install(tmp_path: Path) -> None:
     bad = tmp_path / "Containerfile"
     bad.write_text(mutated("sentinelstream==0.1.0", "sentinelstream"))
-    done = subprocess.run(
-        [str(hadolint()), "--no-color", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_hadolint(bad)
     assert done.returncode != 0
     assert "DL3013" in done.stdout
