@@ -8,7 +8,8 @@ from the code itself, so a test fails when a manifest names something the code d
   when it is), parsed by the CLI's own click commands without running them;
 - ``http_paths``: the paths an HTTP app serves (the ingest API, the console);
 - ``topic_names``: the declared topics (schemas.topics), with a prefix;
-- ``pinned_requirements``: pyproject's dependency pins, name → version.
+- ``PYPROJECT``/``PROJECT``/``VERSION``: pyproject.toml, read once; ``IMAGE``: the image's
+  name (tagged with ``VERSION``), ``pinned_requirements``: pyproject's pins, name → version.
 """
 
 from __future__ import annotations
@@ -24,33 +25,32 @@ from packaging.requirements import Requirement
 from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[2]
+PYPROJECT: dict[str, typing.Any] = tomllib.loads((REPO / "pyproject.toml").read_text())
+PROJECT: dict[str, typing.Any] = PYPROJECT["project"]
+VERSION: str = PROJECT["version"]
+IMAGE = "ghcr.io/sentinelstream/sentinel"
 
 
-@functools.cache
-def settings_env_names() -> frozenset[str]:
-    """Every variable some settings model reads, aliases included."""
-    from sentinel_cli.config_reference import SETTINGS, env_names, is_nested
-
-    names: set[str] = set()
-    for cls in SETTINGS:
-        for name, field in cls.model_fields.items():
-            if not is_nested(field):
-                names.update(env_names(cls, name, field))
-    return frozenset(names)
-
-
-def _env_names_of(kind: type) -> frozenset[str]:
-    """The variables of fields whose type is ``kind`` (or ``kind | None``)."""
+def _env_names_of(kind: type | None = None) -> frozenset[str]:
+    """The variables of the settings fields whose type is ``kind`` (or ``kind | None``); of
+    every field when ``kind`` is None."""
     from sentinel_cli.config_reference import SETTINGS, env_names, is_nested
 
     names: set[str] = set()
     for cls in SETTINGS:
         for name, field in cls.model_fields.items():
             annotation = field.annotation
-            if is_nested(field) or not (annotation is kind or kind in typing.get_args(annotation)):
+            if is_nested(field):
                 continue
-            names.update(env_names(cls, name, field))
+            if kind is None or annotation is kind or kind in typing.get_args(annotation):
+                names.update(env_names(cls, name, field))
     return frozenset(names)
+
+
+@functools.cache
+def settings_env_names() -> frozenset[str]:
+    """Every variable some settings model reads, aliases included."""
+    return _env_names_of()
 
 
 @functools.cache
@@ -148,8 +148,7 @@ def topic_names(prefix: str = "") -> frozenset[str]:
 @functools.cache
 def pinned_requirements(extra: str | None = None) -> dict[str, str]:
     """pyproject's ``name==version`` pins (the runtime ones, or an extra's), name lower-cased."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    lines = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
+    lines = PROJECT["dependencies"] if extra is None else PROJECT["optional-dependencies"][extra]
     pins = {}
     for line in lines:
         requirement = Requirement(line)

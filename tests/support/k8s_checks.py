@@ -14,6 +14,8 @@ from ingest_api.settings import ApiSettings
 from schemas.topics import TRANSACTIONS
 from stream_agents.settings import AgentSettings
 from tests.support.deployment import (
+    IMAGE,
+    VERSION,
     cli_problem,
     http_paths,
     path_env_names,
@@ -23,7 +25,6 @@ from tests.support.deployment import (
 )
 from tests.support.k8s_objects import (
     CRDS,
-    IMAGE,
     KUBERNETES_VERSIONS,
     LONG_RUNNING,
     LOOPBACK,
@@ -365,7 +366,7 @@ def service_problems(objs: list[Object]) -> list[str]:
     return problems
 
 
-def image_problems(objs: list[Object], version: str = "0.1.0") -> list[str]:
+def image_problems(objs: list[Object], version: str = VERSION) -> list[str]:
     """Every image is pinned (a tag other than latest, or a digest); ours is the release's."""
     problems = []
     for obj in objs:

@@ -17,13 +17,12 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from tests.support.deployment import REPO
+from tests.support.deployment import IMAGE, REPO
 
 Object = dict[str, Any]
 
 K8S = REPO / "deploy" / "k8s"
 RENDERS = ("base", "overlays/production")
-IMAGE = "ghcr.io/sentinelstream/sentinel"
 # The oldest and the newest release the manifests are validated against (CronJob timeZone
 # needs 1.27, the StatefulSet's PVC retention policy 1.32).
 KUBERNETES_VERSIONS = ("1.35.0", "1.37.0")

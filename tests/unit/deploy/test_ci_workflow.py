@@ -25,12 +25,11 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from packaging.specifiers import SpecifierSet
 
-from tests.support.deployment import REPO
+from tests.support.deployment import IMAGE, PROJECT, REPO
 
 WORKFLOWS = sorted([*REPO.glob(".github/workflows/*.yml"), *REPO.glob(".github/workflows/*.yaml")])
 CI = REPO / ".github" / "workflows" / "ci.yml"
 CI_COMMAND = "bash .ci/run"  # how the project's CI runs its tests
-IMAGE = "ghcr.io/sentinelstream/sentinel"
 PYTHON, JAVA = "3.11", "17"
 CI_MINUTES = 90  # the project's CI gives .ci/run this long
 
@@ -280,10 +279,7 @@ def test_the_ci_command_is_make_test() -> None:
 
 
 def test_the_python_is_the_one_pyproject_requires() -> None:
-    import tomllib
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert SpecifierSet(project["requires-python"]).contains(PYTHON)
+    assert SpecifierSet(PROJECT["requires-python"]).contains(PYTHON)
 
 
 def test_the_image_tag_is_pyprojects_version() -> None:

@@ -11,7 +11,6 @@ small documents that hold the mistake it exists to catch.
 from __future__ import annotations
 
 import re
-import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,13 +19,15 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 from dotenv import dotenv_values
-from pydantic import SecretStr
 
 from tests.support.deployment import (
+    IMAGE,
     REPO,
+    VERSION,
     cli_problem,
     http_paths,
     pinned_requirements,
+    secret_env_names,
     settings_env_names,
     topic_names,
 )
@@ -34,8 +35,7 @@ from tests.support.deployment import (
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE = COMPOSE_DIR / "compose.yaml"
 ENV_EXAMPLE = COMPOSE_DIR / "sentinel.env.example"
-VERSION: str = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-OUR_IMAGE = f"ghcr.io/sentinelstream/sentinel:{VERSION}"
+OUR_IMAGE = f"{IMAGE}:{VERSION}"
 
 # Variables our containers may set that no settings model reads, each with its reason.
 RUNTIME_VARS = {
@@ -98,7 +98,7 @@ def environment(service: Mapping[str, Any]) -> dict[str, str]:
 
 def ours(doc: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, service in doc["services"].items():
-        if str(service.get("image", "")).startswith("ghcr.io/sentinelstream/sentinel"):
+        if str(service.get("image", "")).startswith(IMAGE):
             yield name, service
 
 
@@ -114,19 +114,6 @@ def command_words(service: Mapping[str, Any]) -> list[str]:
 def sentinel_command(service: Mapping[str, Any]) -> str:
     """The command's words before its options: ``"agents run"``."""
     return " ".join(w for w in command_words(service)[:2] if not w.startswith("-"))
-
-
-def secret_names() -> frozenset[str]:
-    """The variables of settings fields that are SecretStr."""
-    from sentinel_cli.config_reference import SETTINGS, env_names, is_nested
-
-    names = set()
-    for cls in SETTINGS:
-        for name, field in cls.model_fields.items():
-            types = typing.get_args(field.annotation) or (field.annotation,)
-            if not is_nested(field) and SecretStr in types:
-                names.update(env_names(cls, name, field))
-    return frozenset(names)
 
 
 # --- the checks ------------------------------------------------------------------------
@@ -274,7 +261,7 @@ def image_problems(doc: Mapping[str, Any], compose_dir: Path = COMPOSE_DIR) -> l
     problems = []
     for name, service in doc["services"].items():
         image = str(service.get("image", ""))
-        if image.startswith("ghcr.io/sentinelstream/sentinel"):
+        if image.startswith(IMAGE):
             if image != OUR_IMAGE:
                 problems.append(f"{name}: image {image}, not {OUR_IMAGE}")
             build = service.get("build") or {}
@@ -302,7 +289,7 @@ def url_password(value: str) -> str | None:
 def secret_problems(raw: Mapping[str, Any]) -> list[str]:
     """No secret written into the file: every secret setting (and any password-like
     variable of a third-party service) is a ${...} reference, or a URL whose password is."""
-    secrets = secret_names()
+    secrets = secret_env_names()
     password_like = re.compile(r"PASSWORD|PEPPER|SECRET|SIGNING_KEY|REDISCLI_AUTH")
     problems = []
     for name, service in raw["services"].items():

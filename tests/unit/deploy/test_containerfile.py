@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -23,11 +22,10 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 
-from tests.support.deployment import REPO, pinned_requirements
+from tests.support.deployment import PROJECT, PYPROJECT, REPO, pinned_requirements
 
 CONTAINERFILE = REPO / "Containerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 # An exact patch release of CPython 3.11 on a named Debian release, slim: no floating
 # `3.11-slim`, no `latest`.
@@ -243,7 +241,7 @@ LEFT_OUT = (
 def kept_in() -> list[str]:
     """What the builder needs: pyproject, the readme it names, and each package's files
     (its __init__.py and its package data)."""
-    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = PYPROJECT["tool"]["setuptools"]
     packages = [p.rstrip("*") for p in include["packages"]["find"]["include"]]
     data = [
         f"{package}/{pattern.replace('*', 'x')}"

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.deployment import IMAGE
 from tests.support.k8s_checks import CHECKS, path_problems, secret_problems
-from tests.support.k8s_objects import IMAGE, KUBERNETES_VERSIONS, Object, name_of
+from tests.support.k8s_objects import KUBERNETES_VERSIONS, Object, name_of
 
 # Addresses the small documents' services listen on (all interfaces, as in a pod).
 ANY = "0.0.0.0"  # noqa: S104 - a manifest's value, nothing binds here
