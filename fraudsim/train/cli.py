@@ -8,7 +8,7 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -96,15 +96,10 @@ def train_command(
     from fraudsim.train.model import DEFAULT
     from fraudsim.train.run import Options
 
-    params = None
-    if (rounds, max_depth, eta, max_bin) != (None, None, None, None):
-        params = dataclasses.replace(
-            DEFAULT,
-            rounds=rounds or DEFAULT.rounds,
-            max_depth=max_depth or DEFAULT.max_depth,
-            eta=eta or DEFAULT.eta,
-            max_bin=max_bin or DEFAULT.max_bin,
-        )
+    # The options given change the default point (DEFAULT, what --no-search trains with).
+    given = {"rounds": rounds, "max_depth": max_depth, "eta": eta, "max_bin": max_bin}
+    changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    params = dataclasses.replace(DEFAULT, **changes) if changes else None
     options = Options(
         data,
         registry,

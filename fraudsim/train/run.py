@@ -88,11 +88,11 @@ def _features(opts: Options, data: TrainingData, progress: Progress) -> Setup:
 
 
 def _validate(opts: Options, setup: Setup, progress: Progress) -> tuple[Params, dict[str, float]]:
+    if opts.params is not None:
+        return opts.params, {}
     protocol = opts.protocol
     latest = latest_start(setup.data.days, protocol, opts.published_start)
     validation_latest = latest - protocol.folds * protocol.shift_days
-    if opts.params is not None:
-        return opts.params, {}
     if not opts.search or validation_latest - (protocol.folds - 1) * protocol.shift_days < 0:
         return DEFAULT, {}
     task = progress.add_task("validation grid", total=len(GRID) * protocol.folds)
