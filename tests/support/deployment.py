@@ -76,8 +76,13 @@ def _cli() -> object:
 
 def _subcommands(command: object) -> dict[str, object] | None:
     """A group's commands by name; None for a command (typer bundles its own click, so a
-    group is told by what it has, not by click's class)."""
-    return getattr(command, "commands", None)
+    group is told by what it has, not by click's class). Asked through click's
+    ``list_commands``/``get_command``: the root group loads its commands on first use."""
+    if not hasattr(command, "list_commands"):
+        return None
+    ctx = command.context_class(command)  # type: ignore[attr-defined]
+    names = command.list_commands(ctx)
+    return {name: command.get_command(ctx, name) for name in names}  # type: ignore[attr-defined]
 
 
 def cli_problem(argv: Sequence[str]) -> str | None:
