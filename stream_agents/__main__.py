@@ -1,11 +1,11 @@
-"""`python -m stream_agents run`: one agent worker, started without the rest of the CLI.
+"""`python -m stream_agents run`: one agent worker, with scikit-learn kept out.
 
-`sentinel agents run` imports every part's commands first (the API, the sink, replay,
-training...): 3 to 4 s of a restart on this machine, where this entry needs about one. Of
-that, xgboost's import of scikit-learn (with scipy and pandas) took a second for its
-sklearn wrappers, which the worker never uses: scikit-learn is kept out, xgboost then runs
-without them (it checks for the import failing). Failover measurements: docs/agents.md.
-"""
+xgboost imports scikit-learn (with scipy and pandas) for its sklearn wrappers when it is
+installed, which the worker never uses: about a second of each restart on this machine.
+This entry keeps it out, and xgboost runs without the wrappers (it checks for the import
+failing): ~1 s to start where `sentinel agents run` takes ~3. It cannot live in the CLI,
+whose other commands (training) use scikit-learn in the same process. Failover
+measurements: docs/agents.md."""
 
 from __future__ import annotations
 

@@ -158,12 +158,16 @@ class KafkaService:
 
     def secure(self, timeout_s: float) -> list[str]:
         """Once the broker answers: every service's SCRAM principal and the ACL table for
-        the stack's topic prefix, both idempotent. Nothing to report: no running client
-        loses access by it."""
+        the stack's topic prefix, both idempotent; an unchanged credential is not written
+        again. Reported: a principal whose password changed (its running clients lose
+        access until they restart with the new one)."""
         if not wait_until(self.answers, timeout_s):
             return []  # `up` reports the broker that does not answer, with its log
-        kafka_security.secure_cluster(self.settings, self.passwords())
-        return []
+        # Only the passwords kept somewhere (the env file, the environment): `stack up`
+        # without them (SENTINEL_ENV_FILE empty) leaves the principals as they are.
+        known = kafka_security.known_passwords(kafka_security.known_values(), PRINCIPALS)
+        changes = kafka_security.secure_cluster(self.settings, self.passwords()[ADMIN], known)
+        return [f"{self.name}: new SCRAM password for {user!r}" for user in changes.rotated]
 
     def stop(self) -> bool:
         """SIGTERM: a controlled shutdown, which hands this node's leaderships over first."""

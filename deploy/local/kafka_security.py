@@ -13,13 +13,16 @@ client port for development and the test suites; its ANONYMOUS principal is a su
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -32,6 +35,8 @@ from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from confluent_kafka.admin import AdminClient
 
 SASL_SSL = "SASL_SSL"
@@ -250,6 +255,12 @@ def new_passwords(values: Mapping[str, str], principals: Iterable[str]) -> dict[
     return {password_var(p): new_password() for p in missing}
 
 
+def known_passwords(values: Mapping[str, str], principals: Iterable[str]) -> dict[str, str]:
+    """The principals ``values`` holds a password for: the only ones the brokers may be
+    given (one nobody kept must not replace the password its clients log in with)."""
+    return {p: values[password_var(p)] for p in principals if values.get(password_var(p))}
+
+
 def passwords(values: Mapping[str, str], principals: Iterable[str]) -> dict[str, str]:
     """Each principal's password from ``values``; one nobody kept (no env file to keep it
     in) gets a random one that lives as long as this process: its principal is unusable,
@@ -293,8 +304,32 @@ def format_arguments(security: BrokerSecurity) -> list[str]:
     return ["--add-scram", f"{MECHANISM}=[{credential},iterations={SCRAM_ITERATIONS}]"]
 
 
-def upsert_principals(admin: AdminClient, users: Mapping[str, str], timeout_s: float) -> None:
-    """Give each principal its SCRAM-SHA-512 password (created, or replaced: idempotent)."""
+def principals_record(settings: StackSettings) -> Path:
+    """What ``upsert_principals`` last gave this stack's cluster (fingerprints, no secret)."""
+    return settings.dir / "kafka" / "principals.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalChanges:
+    """What ``upsert_principals`` wrote: every principal given its password, and among them
+    those that had another password before (a rotation: their running clients lose access)."""
+
+    written: tuple[str, ...]
+    rotated: tuple[str, ...]
+
+
+def upsert_principals(
+    admin: AdminClient, users: Mapping[str, str], timeout_s: float, record: Path
+) -> PrincipalChanges:
+    """Give each principal its SCRAM-SHA-512 password where the brokers do not hold it yet.
+
+    Writing a credential again, even with the same password, gives it a new salt, and a
+    client of that principal in the middle of logging in then fails: ``stack up`` on a
+    running cluster must leave unchanged credentials alone. SCRAM credentials cannot be
+    read back, so what was applied is recorded in ``record`` as fingerprints, under the
+    cluster's id (a record from a cluster since purged and formatted again is ignored).
+    A principal is written when the brokers hold no SHA-512 credential at
+    ``SCRAM_ITERATIONS`` for it, or when its password is not the one recorded."""
     from confluent_kafka.admin import (
         ScramCredentialInfo,
         ScramMechanism,
@@ -302,17 +337,82 @@ def upsert_principals(admin: AdminClient, users: Mapping[str, str], timeout_s: f
         UserScramCredentialUpsertion,
     )
 
-    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
-    upserts: list[UserScramCredentialAlteration] = [
-        UserScramCredentialUpsertion(user, info, password.encode())
-        for user, password in users.items()
-    ]
-    futures = admin.alter_user_scram_credentials(upserts, request_timeout=timeout_s)
+    cluster = str(admin.describe_cluster(request_timeout=timeout_s).result(timeout_s).cluster_id)
+    wanted = {user: _fingerprint(cluster, user, password) for user, password in users.items()}
+    applied = _applied(record, cluster)
+    held = _held(admin, list(users), timeout_s)
+    stale = [user for user in users if user not in held or applied.get(user) != wanted[user]]
+    if stale:
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+        upserts: list[UserScramCredentialAlteration] = [
+            UserScramCredentialUpsertion(user, info, users[user].encode()) for user in stale
+        ]
+        futures = admin.alter_user_scram_credentials(upserts, request_timeout=timeout_s)
+        for user, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+            except Exception as exc:
+                raise StackError(f"could not set the SCRAM password of {user!r}: {exc}") from exc
+        _await_held(admin, stale, timeout_s)
+    if stale or {**applied, **wanted} != applied:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        merged = {**applied, **wanted}  # a principal not given here keeps its line
+        replace_private(record, json.dumps({"cluster_id": cluster, "principals": merged}))
+    rotated = tuple(user for user in stale if user in held and user in applied)
+    return PrincipalChanges(written=tuple(stale), rotated=rotated)
+
+
+def _fingerprint(cluster: str, user: str, password: str) -> str:
+    return hashlib.sha256(f"{cluster}\0{user}\0{password}".encode()).hexdigest()
+
+
+def _applied(record: Path, cluster: str) -> dict[str, str]:
+    """The fingerprints recorded for ``cluster``; none for another cluster's record, or
+    for a record that is missing or unreadable (every principal is then written again)."""
+    try:
+        found = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict) or found.get("cluster_id") != cluster:
+        return {}
+    principals = found.get("principals")
+    return dict(principals) if isinstance(principals, dict) else {}
+
+
+def _await_held(admin: AdminClient, users: list[str], timeout_s: float) -> None:
+    """Wait until the broker describes ``users``' credentials: the alteration returns once
+    the controller has it, a moment before the broker's metadata does (a client logging in
+    then, or the next ``stack up``, would not find it yet)."""
+    deadline = time.monotonic() + timeout_s
+    while not _held(admin, users, timeout_s).issuperset(users):
+        if time.monotonic() > deadline:
+            raise StackError(f"the broker did not show the SCRAM credentials of {users} in time")
+        time.sleep(0.05)
+
+
+def _held(admin: AdminClient, users: list[str], timeout_s: float) -> set[str]:
+    """The principals the brokers hold a SHA-512 credential for, at ``SCRAM_ITERATIONS``.
+    A principal not found, or not described in time, counts as not held: writing it again
+    is safe, only not free."""
+    from confluent_kafka.admin import ScramMechanism
+
+    # One future per user named (a single one only when asked for every user).
+    futures = cast(
+        "dict[str, Future[Any]]",
+        admin.describe_user_scram_credentials(users, request_timeout=timeout_s),
+    )
+    held: set[str] = set()
     for user, future in futures.items():
         try:
-            future.result(timeout=timeout_s)
-        except Exception as exc:
-            raise StackError(f"could not set the SCRAM password of {user!r}: {exc}") from exc
+            infos = future.result(timeout=timeout_s).scram_credential_infos
+        except Exception:  # noqa: BLE001 - RESOURCE_NOT_FOUND above all: written below
+            infos = []
+        if any(
+            i.mechanism == ScramMechanism.SCRAM_SHA_512 and i.iterations == SCRAM_ITERATIONS
+            for i in infos
+        ):
+            held.add(user)
+    return held
 
 
 def known_values() -> dict[str, str]:
@@ -331,11 +431,13 @@ def admin_connection(settings: StackSettings, admin_password: str) -> KafkaConne
 
 
 def secure_cluster(
-    settings: StackSettings, users: Mapping[str, str], timeout_s: float = 30.0
-) -> None:
-    """Every principal with its password, and the ACL table for the stack's topic prefix."""
+    settings: StackSettings, admin_password: str, users: Mapping[str, str], timeout_s: float = 30.0
+) -> PrincipalChanges:
+    """Each principal of ``users`` with its password, and the ACL table for the stack's
+    topic prefix."""
     from deploy import acls
 
-    admin = kafka_edge.admin(admin_connection(settings, users[ADMIN]))
-    upsert_principals(admin, users, timeout_s)
+    admin = kafka_edge.admin(admin_connection(settings, admin_password))
+    changes = upsert_principals(admin, users, timeout_s, principals_record(settings))
     acls.apply(admin, settings.kafka.topic_prefix, timeout_s)
+    return changes

@@ -73,7 +73,7 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
     agents = [
         ServiceSpec(
             f"agent-{n}",
-            # The worker's own entry point: it starts in ~1 s, `sentinel agents run` in 3-4.
+            # The worker's own entry point: it starts in ~1 s, `sentinel agents run` in ~3.
             (sys.executable, "-m", "stream_agents", "run", "--log-level", "warning"),
             {
                 "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),

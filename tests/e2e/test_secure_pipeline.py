@@ -17,9 +17,7 @@ from tests.support.e2e import (
 )
 from tests.support.relay import await_rule
 
-# serial: its principals log in to the shared broker, whose credentials and ACLs `stack up`
-# (test_stack_cli) re-applies: it runs alone, after the parallel phase.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_every_process_runs_as_its_own_principal_over_sasl_ssl(

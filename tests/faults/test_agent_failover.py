@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,8 +27,6 @@ from tests.support.agents import (
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
-# The worker alone, as the failover benchmark starts it (stream_agents.__main__).
-WORKER = (sys.executable, "-m", "stream_agents", "run")
 
 
 def produce_slowly(prefix: str, txs: list, chunks: int, pause_s: float) -> None:
@@ -58,7 +55,7 @@ def test_a_worker_killed_and_restarted_then_one_killed_for_good_lose_and_repeat_
             "SENTINEL_AGENTS_INSTANCE_ID": f"worker-{n}",
             "SENTINEL_AGENTS_DATA_DIR": str(tmp_path / f"data-{n}"),
         }
-        return workers.start(wait=wait, command=WORKER)
+        return workers.start(wait=wait)
 
     first, second = start(0), start(1)
     txs = transactions(accounts=40, per_account=40)

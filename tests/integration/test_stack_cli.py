@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-# serial: `stack up` again re-applies the shared broker's SCRAM credentials and ACLs, which
-# the secure suites' clients are logging in with: it runs alone, after the parallel phase.
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+from deploy.local import kafka_security
+from deploy.local.settings import StackSettings
+
+# Beside the secure suites, whose clients log in as the stack's principals: `stack up`
+# again must leave their SCRAM credentials alone (deploy.local.kafka_security).
+pytestmark = pytest.mark.integration
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 
@@ -31,7 +34,11 @@ def test_status_reports_every_service_answering() -> None:
 
 def test_up_again_is_harmless() -> None:
     before = run("stack", "status").stdout
+    record = kafka_security.principals_record(StackSettings())
+    applied = record.stat().st_mtime_ns
     done = run("stack", "up")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "already answers" in done.stdout
+    assert "SCRAM" not in done.stdout
+    assert record.stat().st_mtime_ns == applied  # no credential written again
     assert run("stack", "status").stdout == before

@@ -32,6 +32,9 @@ from stream_agents.settings import AgentSettings
 from tests.support.models import announce_model, train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
+# The worker as `make up` starts it (deploy.local.pipeline): its lean entry, ~1 s of CPU to
+# start where `sentinel agents run` takes ~3 (stream_agents/__main__.py says why).
+WORKER = (sys.executable, "-m", "stream_agents", "run")
 BOOTSTRAP = KafkaConnection().bootstrap_servers
 
 
@@ -43,9 +46,7 @@ class Workers:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(
-        self, wait: bool = True, command: Sequence[str] = (SENTINEL, "agents", "run")
-    ) -> subprocess.Popen[bytes]:
+    def start(self, wait: bool = True, command: Sequence[str] = WORKER) -> subprocess.Popen[bytes]:
         log = self.logs / f"worker-{len(self.procs)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(

@@ -35,14 +35,13 @@ from ledger_sink.webhooks import subscriptions
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from tests.integration.ledger_sink.support import migrated_database, sink_env, stop_gracefully
-from tests.support.agents import agent_env
+from tests.support.agents import WORKER, agent_env
 from tests.support.models import train_tiny_model
 from tests.support.private_kafka import private_kafka_settings
 from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 SECRET = "whsec_broker_faults_0123456789"
 PREFIX = "faults."
-WORKER = (sys.executable, "-m", "stream_agents", "run")
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 
 

@@ -50,16 +50,22 @@ class SecureStack:
         }
 
 
-@contextmanager
-def secured(prefix: str) -> Iterator[SecureStack]:
-    """The running stack's SASL_SSL listener (not a broker of its own), with the ACL table
-    applied for ``prefix`` until the block ends."""
+def stack_settings() -> tuple[StackSettings, dict[str, str]]:
+    """The running stack's settings (its SASL_SSL port) and its env file's values."""
     # The stack's own directory and file: the suites run with SENTINEL_ENV_FILE empty.
     values = envfile.file_values(StackSettings().dir / "sentinel.env")
     port = values.get("SENTINEL_STACK_KAFKA_SASL_SSL_PORT")
     settings = StackSettings(kafka_sasl_ssl_port=int(port)) if port else StackSettings()
     if not kafka_security.tls_files(settings.dir).complete():
         pytest.fail(f"no TLS files under {settings.dir}: `sentinel stack up` makes them")
+    return settings, values
+
+
+@contextmanager
+def secured(prefix: str) -> Iterator[SecureStack]:
+    """The running stack's SASL_SSL listener (not a broker of its own), with the ACL table
+    applied for ``prefix`` until the block ends."""
+    settings, values = stack_settings()
     missing = [p for p in PRINCIPALS if kafka_security.password_var(p) not in values]
     if missing:
         pytest.fail(f"no passwords for {missing} in the stack's env file: `sentinel stack up`")

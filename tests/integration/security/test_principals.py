@@ -12,9 +12,7 @@ from schemas.connections import KafkaConnection
 from schemas.kafka_edge import client_config
 from tests.support.security import SecureStack
 
-# serial: a principal's SCRAM credentials and ACLs belong to the shared broker, which
-# `stack up` (test_stack_cli) re-applies: they run alone, after the parallel phase.
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 
 def produce(kafka: KafkaConnection, topic: str) -> tuple[KafkaError | None, list[KafkaError]]:

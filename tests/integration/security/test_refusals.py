@@ -17,8 +17,7 @@ from tests.support.api import headers, start_api, stop_api, transaction
 from tests.support.e2e import eventually
 from tests.support.security import SecureStack, secured
 
-# serial: see test_principals (the shared broker's credentials and ACLs).
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 WHY = "SCRAM authentication failed (wrong password?)"
 

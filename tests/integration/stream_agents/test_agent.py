@@ -10,6 +10,7 @@ from schemas.records import decision_id_for
 from schemas.topics import DEAD_LETTER, TRANSACTIONS
 from tests.support.agents import (
     BOOTSTRAP,
+    SENTINEL,
     Workers,
     changelog_states,
     produce,
@@ -26,7 +27,8 @@ def test_every_transaction_gets_exactly_one_decision_from_the_stream_features(
     agents: tuple[str, Workers],
 ) -> None:
     prefix, workers = agents
-    workers.start()
+    # Through the CLI, as the image's manifests run it; the other suites use the lean entry.
+    workers.start(command=(SENTINEL, "agents", "run"))
     txs = transactions(accounts=12, per_account=15)
     produce(prefix, txs)
     decisions = wait_for_decisions(prefix, {t.transaction_id for t in txs})

@@ -11,7 +11,9 @@ from deploy.local.kafka_security import (
     BrokerSecurity,
     broker_properties,
     client_env,
+    known_passwords,
     password_var,
+    passwords,
     principal_connection,
     tls_files,
 )
@@ -90,3 +92,12 @@ def test_a_service_env_reads_back_as_its_connection() -> None:
     )
     assert read == connection
     assert password_var("merchant-risk") == "SENTINEL_STACK_KAFKA_PASSWORD_MERCHANT_RISK"
+
+
+def test_only_kept_passwords_are_given_to_the_brokers() -> None:
+    """`stack up` without the env file knows no principal's password: it must leave the
+    brokers' credentials alone, not replace them with ones nobody kept."""
+    values = {password_var("api"): "kept", password_var("sink"): ""}
+    assert known_passwords(values, ["api", "sink", "agents"]) == {"api": "kept"}
+    # A client still gets a password for each (an unknown one is refused, clearly).
+    assert set(passwords(values, ["api", "sink"])) == {"api", "sink"}
