@@ -61,17 +61,18 @@ lint: venv $(ACTIONLINT_STAMP) ## ruff (lint + format check), mypy --strict, act
 	$(BIN)/mypy
 	$(ACTIONLINT) -shellcheck=$(BIN)/shellcheck
 
-# make test runs in two phases. First every module not marked faults or serial, a module per
-# worker process (--dist loadfile keeps a module's shared fixtures in one process; each test
-# owns its topics, key prefixes and database rows, so modules run side by side). Then, alone,
-# the fault suites (they kill processes and read recoveries) and the serial tests (they change
+# make test runs in two phases. First every module not marked serial, a module per worker
+# process (--dist loadfile keeps a module's shared fixtures in one process; each test owns
+# its topics, key prefixes, database rows and ports, so modules run side by side, the fault
+# suites too: they kill their own processes), in collection order (e2e and faults first: the
+# longest modules start first instead of last). Then, alone, the serial tests (they change
 # or time what the others share). Each phase fails on no test collected (pytest exit 5).
 TEST_WORKERS ?= 3
 
 test: ## Lint, then every test suite against the real local stack
 	$(MAKE) --no-print-directory -j2 lint stack-up
-	$(BIN)/pytest -m "not quarantine and not faults and not serial" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
-	$(BIN)/pytest -m "not quarantine and (faults or serial)" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not quarantine and not serial" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not quarantine and serial" $(PYTEST_ARGS)
 
 test-quarantine: stack-up ## The tests known to fail intermittently (see the README); none is not a failure
 	$(BIN)/pytest -m quarantine $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -3,7 +3,6 @@ retries the batch, and ends with every decision written exactly once."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,16 +31,11 @@ from tests.integration.ledger_sink.support import (
     stop_gracefully,
     wait_until,
 )
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 TOTAL = 3_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,25 +21,17 @@ from deploy.local.credentials import new_password
 from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin
 from schemas.topics import TopicSpec
+from tests.support.ports import free_port_block
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 @pytest.fixture
 def private_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    kafka, controller, sasl_ssl, pg, redis_port = free_ports(5)
+    base = free_port_block(5)
+    kafka, controller, sasl_ssl, pg, redis_port = range(base, base + 5)
     env = {
         "SENTINEL_STACK_DIR": str(tmp_path / "stack"),
         "SENTINEL_STACK_KAFKA_CONTROLLER_PORT": str(controller),

@@ -73,7 +73,8 @@ def test_a_killed_dispatcher_restarts_and_every_event_is_accepted_once(
         first = dispatcher(env, log)
         try:
             # Every event failed once: its second attempt now waits in webhooks.retry.
-            assert wait_until(lambda: receiver.total_attempts() >= EVENTS, 30), log.read_text()
+            # 60 s: the dispatcher's start and group join, on a machine the other suites load.
+            assert wait_until(lambda: receiver.total_attempts() >= EVENTS, 60), log.read_text()
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()

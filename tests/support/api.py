@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,16 +28,13 @@ from schemas.codec import decode_transaction
 from schemas.connections import KafkaConnection, PostgresConnection
 from schemas.records import Transaction
 from schemas.topics import TRANSACTIONS, declared_topics
+from tests.support.ports import free_port
+
+__all__ = ["free_port"]  # the suites have long imported it from here
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 PEPPER = "test-pepper"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ a private broker left on a default port (the stack's 9192 SASL_SSL one, say) can
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from deploy.local.settings import StackSettings
 from schemas.connections import KafkaConnection
+from tests.support.ports import free_port_block
 
 
 def private_kafka_settings(root: Path, brokers: int = 1, heap: str = "384m") -> StackSettings:
@@ -26,20 +26,3 @@ def private_kafka_settings(root: Path, brokers: int = 1, heap: str = "384m") -> 
         kafka_brokers=brokers,
         kafka_heap=heap,
     )
-
-
-def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
-    """The first port of ``size`` consecutive free loopback ports."""
-    for base in range(start, stop, size):
-        if all(_free(port) for port in range(base, base + size)):
-            return base
-    raise RuntimeError(f"no {size} consecutive free ports in {start}..{stop}")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
