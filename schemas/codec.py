@@ -125,6 +125,8 @@ def _name(info: SchemaInfo) -> str:
 
 def encode_obj(obj: AvroRecord, version: int | None = None) -> bytes:
     """Encode a record object at `version` (default: latest)."""
+    if isinstance(obj, Decision):  # its features move between fields across versions
+        return encode_decision(obj, version)
     return encode(obj.RECORD, obj.to_avro(), version)
 
 
@@ -171,7 +173,7 @@ def encode_decision(decision: Decision, version: int | None = None) -> bytes:
         return encode(
             decision.RECORD, {**decision.to_avro(), "features": decision.features}, version
         )
-    return encode_obj(decision, version)
+    return encode(decision.RECORD, decision.to_avro(), version)
 
 
 def decode_decision(data: Buffer | None, reader_version: int | None = None) -> Decision:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import kwargs_row
@@ -183,13 +183,19 @@ def sink_thread(settings: SinkSettings) -> AbstractContextManager[threading.Thre
 
 
 def caught_up(bootstrap: str, group: str, topic: str) -> bool:
-    """`group` has committed every partition's end of `topic`: it processed everything."""
+    """`group` has committed every partition's end of `topic`: it processed everything.
+    False while the broker cannot tell yet (a leader not known yet for a new topic's
+    partition, on a loaded machine): the caller asks again."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
         ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed]
         return all(tp.offset == end or end == 0 for tp, end in zip(committed, ends, strict=True))
+    except KafkaException as exc:
+        if exc.args[0].retriable() or exc.args[0].code() == KafkaError.NOT_LEADER_FOR_PARTITION:
+            return False
+        raise
     finally:
         consumer.close()
 

@@ -69,13 +69,18 @@ def _password_free(record: Path, users: dict[str, str]) -> bool:
     return all(p not in text for p in users.values()) and record.stat().st_mode & 0o077 == 0
 
 
-def test_an_unchanged_credential_is_not_written_again(
-    admin: AdminClient, users: dict[str, str], stack: StackSettings, tmp_path: Path
-) -> None:
-    record = tmp_path / "principals.json"
-    first = kafka_security.upsert_principals(admin, users, 10, record)
+@pytest.fixture
+def record(admin: AdminClient, users: dict[str, str], tmp_path: Path) -> Path:
+    """The record of ``users`` given to the brokers once: each written, none a rotation."""
+    path = tmp_path / "principals.json"
+    first = kafka_security.upsert_principals(admin, users, 10, path)
     assert set(first.written) == set(users) and first.rotated == ()
+    return path
 
+
+def test_an_unchanged_credential_is_not_written_again(
+    admin: AdminClient, users: dict[str, str], stack: StackSettings, record: Path
+) -> None:
     again = kafka_security.upsert_principals(admin, users, 10, record)
     assert again.written == () and again.rotated == ()
     assert all(_logs_in(stack, user, password) for user, password in users.items())
@@ -83,10 +88,8 @@ def test_an_unchanged_credential_is_not_written_again(
 
 
 def test_a_changed_password_is_written_and_reported_as_a_rotation(
-    admin: AdminClient, users: dict[str, str], stack: StackSettings, tmp_path: Path
+    admin: AdminClient, users: dict[str, str], stack: StackSettings, record: Path
 ) -> None:
-    record = tmp_path / "principals.json"
-    kafka_security.upsert_principals(admin, users, 10, record)
     a, b = users
     changed = {**users, a: "another-password"}
 
@@ -98,10 +101,8 @@ def test_a_changed_password_is_written_and_reported_as_a_rotation(
 
 
 def test_a_credential_gone_from_the_brokers_is_written_again(
-    admin: AdminClient, users: dict[str, str], stack: StackSettings, tmp_path: Path
+    admin: AdminClient, users: dict[str, str], stack: StackSettings, record: Path
 ) -> None:
-    record = tmp_path / "principals.json"
-    kafka_security.upsert_principals(admin, users, 10, record)
     a, _ = users
     deletion = UserScramCredentialDeletion(a, ScramMechanism.SCRAM_SHA_512)
     admin.alter_user_scram_credentials([deletion], request_timeout=10)[a].result(timeout=10)
@@ -112,10 +113,8 @@ def test_a_credential_gone_from_the_brokers_is_written_again(
 
 
 def test_another_clusters_record_counts_for_nothing(
-    admin: AdminClient, users: dict[str, str], tmp_path: Path
+    admin: AdminClient, users: dict[str, str], record: Path
 ) -> None:
-    record = tmp_path / "principals.json"
-    kafka_security.upsert_principals(admin, users, 10, record)
     found = json.loads(record.read_text())
     record.write_text(json.dumps({**found, "cluster_id": "a-cluster-since-purged"}))
 

@@ -207,6 +207,23 @@ def test_decision_round_trips_through_v2_without_the_challenger(decision: Decisi
     assert round_trip(decision, version=2) == older
 
 
+def test_a_listed_feature_survives_a_decision_written_before_v4() -> None:
+    """v4 carries the listed features by position, older versions by name only: the generic
+    encoder writes them by name there too (it once dropped them; Hypothesis drew one)."""
+    tx = Transaction(
+        transaction_id=str(uuid.uuid4()), account_id="a", card_token="t", amount=Decimal("1"),
+        currency="EUR", merchant_id="m", country="FR", channel=Channel.ECOM,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC), type=TxType.DEBIT,
+    )  # fmt: skip
+    decision = Decision(
+        decision_id="d", transaction_id=tx.transaction_id, account_id="a",
+        outcome=Outcome.APPROVE, risk_score=0.0, ingested_at=tx.timestamp,
+        decided_at=tx.timestamp, transaction=tx, features={"is_weekend": 0.0, "other": 1.5},
+    )  # fmt: skip
+    for version in (2, 3, 4):
+        assert round_trip(decision, version=version).features == decision.features, version
+
+
 @pytest.mark.parametrize("cls", list(SUPPORT_RECORDS), ids=lambda cls: cls.__name__)
 @given(data=st.data())
 def test_support_records_round_trip(cls: type[Any], data: st.DataObject) -> None:
