@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 PYTEST_ARGS ?=
 
-.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover bench-brokers test-quarantine audit docs
+.PHONY: help venv up stack-up down status test test-unit test-integration lint format bench bench-ingest bench-agents bench-store bench-replay bench-decide bench-claims bench-scaling bench-authorize bench-failover bench-brokers test-quarantine test-suites audit docs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -66,18 +66,19 @@ lint: venv $(ACTIONLINT_STAMP) ## ruff (lint + format check), mypy --strict, act
 	$(BIN)/mypy
 	$(ACTIONLINT) -shellcheck=$(BIN)/shellcheck
 
-# make test runs in two phases. First every module not marked serial, a module per worker
-# process (--dist loadfile keeps a module's shared fixtures in one process; each test owns
-# its topics, key prefixes, database rows and ports, so modules run side by side, the fault
-# suites too: they kill their own processes), in collection order (e2e and faults first: the
-# longest modules start first instead of last). Then, alone, the serial tests (they change
-# or time what the others share). Each phase fails on no test collected (pytest exit 5).
+# make test: lint beside the suites (make -j2; either failing fails it), and the suites a
+# module per worker process (--dist loadfile keeps a module's shared fixtures in one
+# process; each test owns its topics, key prefixes, database rows and ports, so modules run
+# side by side, the fault suites too: they kill their own processes), in collection order
+# (e2e and faults first: the longest modules start first instead of last). pytest exits 5
+# when it collected no test: make fails on it.
 TEST_WORKERS ?= 3
 
-test: ## Lint, then every test suite against the real local stack
-	$(MAKE) --no-print-directory -j2 lint stack-up
-	$(BIN)/pytest -m "not quarantine and not serial" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
-	$(BIN)/pytest -m "not quarantine and serial" $(PYTEST_ARGS)
+test: ## Lint and every test suite against the real local stack, side by side
+	$(MAKE) --no-print-directory -j2 lint test-suites
+
+test-suites: stack-up
+	$(BIN)/pytest -m "not quarantine" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-quarantine: stack-up ## The tests known to fail intermittently (see the README); none is not a failure
 	$(BIN)/pytest -m quarantine $(PYTEST_ARGS) || [ $$? -eq 5 ]

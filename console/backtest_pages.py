@@ -36,7 +36,7 @@ from console.templating import templates
 from reference_store import rules_repo
 from replay.errors import ReplayError
 from replay.plan import parse_duration
-from replay.service import agents_breaker, agents_thresholds
+from replay.settings import agents_breaker, agents_thresholds
 from schemas.enums import RuleMode
 
 router = APIRouter(prefix="/console/rules/backtests")

@@ -15,17 +15,19 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from decision_core.thresholds import ThresholdOverrides
-from replay.service import ReplayRequest, replay
 from replay.settings import ReplaySettings
 from replay.source import Selection
 from rule_engine import BreakerConfig, RuleSpec
 from schemas.connections import KafkaConnection, PostgresConnection
+
+if TYPE_CHECKING:
+    from replay.service import ReplayRequest
 
 log = logging.getLogger("console.backtest")
 PROGRESS_EVERY_S = 1.0
@@ -79,7 +81,12 @@ class _Row:
 
 def request_of(job: BacktestJob) -> ReplayRequest:
     """The replay the backtest is: the live rules (the rules topic) with the candidate in
-    place of its live version, the agents' model and thresholds, compared with the ledger."""
+    place of its live version, the agents' model and thresholds, compared with the ledger.
+
+    replay.service is imported here, in the worker process: it brings xgboost (with
+    scikit-learn and scipy, ~2 s of CPU), which the console itself never needs."""
+    from replay.service import ReplayRequest
+
     return ReplayRequest(
         selection=Selection(since=job.since, until=job.until, warmup_ms=job.warmup_ms),
         rules=(RuleSpec.from_dict(job.candidate),),
@@ -93,6 +100,8 @@ def request_of(job: BacktestJob) -> ReplayRequest:
 
 def run(job: BacktestJob) -> None:
     """The process's target: run the replay and record how it ended."""
+    from replay.service import replay
+
     logging.basicConfig(level=logging.INFO)
     row = _Row(job.postgres.dsn.get_secret_value(), job.backtest_id)
     try:

@@ -15,14 +15,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import xgboost as xgb
 
 from rule_engine import Thresholds
 from schemas.enums import Outcome
 from schemas.records import ReasonCode
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+# xgboost is imported where a model is loaded or read, not with this module: its import
+# (scikit-learn and scipy with it when installed) is ~2 s of CPU that every process naming
+# the registry paid (the console, `sentinel models`), most of which never load a model.
 
 CURRENT = "CURRENT"
 REASONS_PER_DECISION = 3
@@ -54,6 +60,8 @@ class Model:
 
     @classmethod
     def load(cls, directory: Path) -> Model:
+        import xgboost as xgb
+
         card = json.loads((directory / "card.json").read_text())
         booster = xgb.Booster()
         booster.load_model(str(directory / "model.ubj"))
@@ -107,6 +115,8 @@ class Model:
             raise ValueError(
                 f"model {self.version} reads {self._columns} features, given {matrix.shape[1]}"
             )
+        import xgboost as xgb  # loaded with the model already: a dictionary lookup
+
         return xgb.DMatrix(matrix, missing=math.nan, nthread=1)
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:

@@ -15,12 +15,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import xgboost as xgb
+from typing import TYPE_CHECKING, Any
 
 from decision_core.scoring import CURRENT, Model, publish
 from schemas.features import LIVE_FEATURE_NAMES
+
+if TYPE_CHECKING:
+    import xgboost as xgb
 
 STAGING = ".staging"
 
@@ -73,9 +74,11 @@ def check(root: Path, version: str, force: bool = False) -> Model:
     if not live_ready(card) and not force:
         extra = sorted(set(card["feature_names"]) - set(LIVE_FEATURE_NAMES))
         raise RegistryError(f"{version} reads features the live agent does not compute: {extra}")
+    from xgboost.core import XGBoostError
+
     try:
         return Model.load(directory)  # refuse a broken artifact before any agent tries it
-    except (OSError, KeyError, ValueError, xgb.core.XGBoostError) as exc:
+    except (OSError, KeyError, ValueError, XGBoostError) as exc:
         raise RegistryError(f"{version} does not load: {exc}") from exc
 
 

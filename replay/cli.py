@@ -21,8 +21,8 @@ from replay.plan import (
     parse_offsets,
     parse_partitions,
 )
-from replay.service import ReplayRequest, agents_breaker, agents_thresholds, replay
-from replay.settings import ReplaySettings
+from replay.service import ReplayRequest, replay
+from replay.settings import ReplaySettings, agents_breaker, agents_thresholds
 from replay.source import Selection
 from schemas.secrets import refuse_default_secrets
 

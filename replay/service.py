@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from decision_core.reference import ReferenceData
-from decision_core.settings import DecisionSettings
 from decision_core.thresholds import ThresholdOverrides, select_thresholds
 from replay.candidate import (
     Candidate,
@@ -65,25 +64,6 @@ class ReplayRequest:
 class ReplayOutcome:
     report: dict[str, Any]
     changes: list[Change]
-
-
-def agents_thresholds(
-    agents: DecisionSettings, review: float | None = None, decline: float | None = None
-) -> ThresholdOverrides:
-    """``review``/``decline``, else the agents' environment overrides; unset: the card's."""
-    return ThresholdOverrides(
-        agents.review_at if review is None else review,
-        agents.decline_at if decline is None else decline,
-    )
-
-
-def agents_breaker(agents: DecisionSettings) -> BreakerConfig:
-    """The decline circuit breaker as the agents configure it."""
-    return BreakerConfig(
-        max_share=agents.breaker_max_share,
-        min_volume=agents.breaker_min_volume,
-        window_events=agents.breaker_window_events,
-    )
 
 
 def plan(request: ReplayRequest, settings: ReplaySettings) -> tuple[str, list[PartitionRange]]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from decision_core.settings import DecisionSettings
+from decision_core.thresholds import ThresholdOverrides
+from rule_engine import BreakerConfig
 from schemas.connections import KafkaConnection, PostgresConnection
 
 
@@ -32,3 +35,22 @@ class ReplaySettings(BaseSettings):
 
     kafka: KafkaConnection = Field(default_factory=KafkaConnection)
     postgres: PostgresConnection = Field(default_factory=PostgresConnection)
+
+
+def agents_thresholds(
+    agents: DecisionSettings, review: float | None = None, decline: float | None = None
+) -> ThresholdOverrides:
+    """``review``/``decline``, else the agents' environment overrides; unset: the card's."""
+    return ThresholdOverrides(
+        agents.review_at if review is None else review,
+        agents.decline_at if decline is None else decline,
+    )
+
+
+def agents_breaker(agents: DecisionSettings) -> BreakerConfig:
+    """The decline circuit breaker as the agents configure it."""
+    return BreakerConfig(
+        max_share=agents.breaker_max_share,
+        min_volume=agents.breaker_min_volume,
+        window_events=agents.breaker_window_events,
+    )

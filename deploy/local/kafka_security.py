@@ -354,9 +354,9 @@ def upsert_principals(
             except Exception as exc:
                 raise StackError(f"could not set the SCRAM password of {user!r}: {exc}") from exc
         _await_held(admin, stale, timeout_s)
-    if stale or {**applied, **wanted} != applied:
+    merged = {**applied, **wanted}  # a principal not given here keeps its line
+    if merged != applied:
         record.parent.mkdir(parents=True, exist_ok=True)
-        merged = {**applied, **wanted}  # a principal not given here keeps its line
         replace_private(record, json.dumps({"cluster_id": cluster, "principals": merged}))
     rotated = tuple(user for user in stale if user in held and user in applied)
     return PrincipalChanges(written=tuple(stale), rotated=rotated)

@@ -4,8 +4,6 @@ import asyncio
 import itertools
 import time
 
-import pytest
-
 from ingest_api.rules_check import draft_set, off_loop
 from rule_engine import EMPTY_LISTS
 from rule_engine.dry_run import evaluate_draft
@@ -33,8 +31,6 @@ def test_a_dry_run_within_budget_is_complete() -> None:
     assert (report.evaluated, report.complete, report.hits) == (10, True, 8)
 
 
-# serial: it reads the loop's gaps against wall time, which other tests' load would stretch.
-@pytest.mark.serial
 async def test_off_loop_keeps_the_event_loop_serving() -> None:
     many = rows(20_000)
     rules = draft_set("[" + ",".join(str(i) for i in range(300)) + "].exists(v, v == -1)")
