@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -216,6 +217,7 @@ class KafkaService:
     def _java_prefix(self) -> list[str]:
         return [
             "java",
+            *shlex.split(self.settings.kafka_jvm_options),
             "-Xms256m",
             f"-Xmx{self.settings.kafka_heap}",
             "-XX:+UseG1GC",

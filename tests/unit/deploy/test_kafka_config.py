@@ -129,3 +129,10 @@ def test_a_stack_dir_of_one_node_refuses_to_become_three_without_a_purge(tmp_pat
     assert formatted_cluster_id([tmp_path / "kafka-1" / "data", tmp_path / "kafka" / "data"]) == (
         "abc"
     )
+
+
+def test_jvm_options_reach_every_java_the_stack_runs(tmp_path: Path) -> None:
+    settings = StackSettings(dir=tmp_path, kafka_jvm_options="-XX:TieredStopAtLevel=1 -Dx=a")
+    argv = KafkaService(settings)._java_prefix()  # the broker's and the tools' command line
+    assert argv[:3] == ["java", "-XX:TieredStopAtLevel=1", "-Dx=a"]
+    assert KafkaService(StackSettings(dir=tmp_path))._java_prefix()[1] == "-Xms256m"
