@@ -31,21 +31,11 @@ from schemas.kafka_edge import (
     faust_credentials,
     producer,
 )
+from tests.support.sources import project_sources
 
 ROOT = Path(__file__).resolve().parents[3]
 EDGE = Path("schemas/kafka_edge.py")
 CLIENTS = frozenset({"Producer", "Consumer", "AdminClient", "AIOKafkaProducer", "AIOKafkaConsumer"})
-
-
-def _source_files() -> list[Path]:
-    """The repository's Python files outside tests/ and hidden folders (.venv, .stack)."""
-    found = []
-    for path in sorted(ROOT.rglob("*.py")):
-        relative = path.relative_to(ROOT)
-        if relative.parts[0] == "tests" or any(p.startswith(".") for p in relative.parts):
-            continue
-        found.append(relative)
-    return found
 
 
 def _called_name(node: ast.Call) -> str | None:
@@ -69,7 +59,7 @@ def _constructions(source: str) -> list[tuple[int, str]]:
 
 
 def test_no_kafka_client_is_built_outside_the_edge() -> None:
-    files = _source_files()
+    files = project_sources()
     assert EDGE in files and Path("stream_agents/faust_edge.py") in files  # the scan sees them
     offending = [
         f"{path}:{line}: {what}"

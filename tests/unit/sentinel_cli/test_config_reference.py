@@ -20,6 +20,7 @@ from sentinel_cli.config_reference import (
     reference,
     updated,
 )
+from tests.support.sources import project_sources
 
 
 def test_the_page_holds_the_reference_the_settings_models_generate() -> None:
@@ -41,10 +42,8 @@ def _settings_classes() -> list[type[BaseSettings]]:
     """Every BaseSettings subclass defined in the repository's code, found by reading the
     source (so a new class is found without being imported anywhere first)."""
     defined: dict[str, tuple[str, list[str]]] = {}  # class name -> (module, base names)
-    for path in sorted(REPO.rglob("*.py")):
-        parts = path.relative_to(REPO).parts
-        if parts[0] == "tests" or any(p.startswith(".") for p in parts):
-            continue
+    for relative in project_sources():
+        path, parts = REPO / relative, relative.parts
         module = ".".join(parts)[: -len(".py")].removesuffix(".__init__")
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
