@@ -437,7 +437,9 @@ def secure_cluster(
     topic prefix."""
     from deploy import acls
 
-    admin = kafka_edge.admin(admin_connection(settings, admin_password))
+    # log_level 4 (warnings and worse): `stack up` printed librdkafka's info line about
+    # background events nobody waited for, purged as the client closed.
+    admin = kafka_edge.admin(admin_connection(settings, admin_password), log_level=4)
     changes = upsert_principals(admin, users, timeout_s, principals_record(settings))
     acls.apply(admin, settings.kafka.topic_prefix, timeout_s)
     return changes
