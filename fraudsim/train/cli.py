@@ -25,6 +25,13 @@ Registry = Annotated[
 ]
 
 
+def _point(help_text: str, min: float, max: float | None = None) -> Any:  # noqa: A002
+    """An option that changes one hyper-parameter of the default point (no search)."""
+    return typer.Option(
+        min=min, max=max, help=f"{help_text}; implies --no-search.", show_default=False
+    )
+
+
 def train_command(
     data: Annotated[Path, typer.Option(help="Folder from `sentinel simulate generate`.")] = Path(
         "data/sim"
@@ -37,31 +44,10 @@ def train_command(
     search: Annotated[
         bool, typer.Option(help="Choose hyperparameters on validation folds.")
     ] = True,
-    rounds: Annotated[
-        int | None,
-        typer.Option(
-            min=1, help="Boosting rounds (trees); implies --no-search.", show_default=False
-        ),
-    ] = None,
-    max_depth: Annotated[
-        int | None,
-        typer.Option(min=1, help="Tree depth; implies --no-search.", show_default=False),
-    ] = None,
-    eta: Annotated[
-        float | None,
-        typer.Option(
-            min=0.001,
-            max=1.0,
-            help="Learning rate; implies --no-search.",
-            show_default=False,
-        ),
-    ] = None,
-    max_bin: Annotated[
-        int | None,
-        typer.Option(
-            min=2, help="Histogram bins per feature; implies --no-search.", show_default=False
-        ),
-    ] = None,
+    rounds: Annotated[int | None, _point("Boosting rounds (trees)", min=1)] = None,
+    max_depth: Annotated[int | None, _point("Tree depth", min=1)] = None,
+    eta: Annotated[float | None, _point("Learning rate", min=0.001, max=1.0)] = None,
+    max_bin: Annotated[int | None, _point("Histogram bins per feature", min=2)] = None,
     merchant_risk: Annotated[
         bool,
         typer.Option(help="Add the merchant-risk features (the hourly job serves them live)."),
