@@ -30,6 +30,11 @@ from deploy.local.supervisor import ServiceSpec, ServiceState, Supervisor, read_
 from schemas.connections import PostgresConnection
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
+# An agent worker through its own entry point (stream_agents/__main__.py): it starts in ~1 s,
+# `sentinel agents run` in ~3. -P: the working directory is not put first on sys.path (as
+# `-m` alone does), so the code run is the installed one or PYTHONPATH's, as for a console
+# script, wherever the command is started from.
+AGENT_WORKER = (sys.executable, "-P", "-m", "stream_agents", "run")
 SUPERVISOR_MARKER = "pipeline supervise"
 AGENT_WORKERS = 2
 
@@ -73,8 +78,7 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
     agents = [
         ServiceSpec(
             f"agent-{n}",
-            # The worker's own entry point: it starts in ~1 s, `sentinel agents run` in ~3.
-            (sys.executable, "-m", "stream_agents", "run", "--log-level", "warning"),
+            (*AGENT_WORKER, "--log-level", "warning"),
             {
                 "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
                 "SENTINEL_AGENTS_METRICS_PORT": str(settings.agents_metrics_port + n - 1),

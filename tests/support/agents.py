@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from decision_core.features import AccountFeatures
 from decision_core.pipeline import apply_transaction
 from decision_core.transaction_features import FEATURE_CONFIG
+from deploy.local.pipeline import AGENT_WORKER
 from deploy.topics import TopicAdmin, apply
 from schemas.codec import decode_decision, decode_transaction, encode_transaction
 from schemas.connections import KafkaConnection
@@ -33,11 +34,9 @@ from stream_agents.settings import AgentSettings
 from tests.support.models import announce_model, train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
-# The worker as `make up` starts it (deploy.local.pipeline): its lean entry, ~1 s of CPU to
-# start where `sentinel agents run` takes ~3 (stream_agents/__main__.py says why). -P: not
-# the working directory first on sys.path, as `-m` would put it, so a test's PYTHONPATH
-# (code of another version, test_redrive_agent) wins as it does for a console script.
-WORKER = (sys.executable, "-P", "-m", "stream_agents", "run")
+# The worker as `make up` starts it; -P lets a test's PYTHONPATH (code of another version,
+# test_redrive_agent) win over the working directory.
+WORKER = AGENT_WORKER
 BOOTSTRAP = KafkaConnection().bootstrap_servers
 
 
