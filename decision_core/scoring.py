@@ -52,6 +52,9 @@ class Model:
         feature_names: Sequence[str],
         card: Mapping[str, Any] | None = None,
     ) -> None:
+        from xgboost import DMatrix  # loaded by now: the booster is xgboost's
+
+        self._dmatrix = DMatrix  # per batch: no import on the agents' hot path
         self.booster = booster
         self.version = version
         self.feature_names = tuple(feature_names)
@@ -115,9 +118,7 @@ class Model:
             raise ValueError(
                 f"model {self.version} reads {self._columns} features, given {matrix.shape[1]}"
             )
-        import xgboost as xgb  # loaded with the model already: a dictionary lookup
-
-        return xgb.DMatrix(matrix, missing=math.nan, nthread=1)
+        return self._dmatrix(matrix, missing=math.nan, nthread=1)
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         """Only the probabilities of a micro-batch, in one call (a shadow model needs no
