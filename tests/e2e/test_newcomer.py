@@ -26,7 +26,7 @@ from deploy.topics import TopicAdmin
 from schemas.connections import KafkaConnection
 from schemas.topics import declared_topics
 from tests.support.agents import SENTINEL
-from tests.support.api import free_port
+from tests.support.ports import free_port
 
 # The first model trains in the fixture (a small history, 20 rounds: seconds, not minutes).
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]

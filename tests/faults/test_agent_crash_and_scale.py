@@ -33,7 +33,7 @@ from tests.support.agents import (
     transactions,
     wait_for_decisions,
 )
-from tests.support.api import free_port
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 STORES = pytest.mark.parametrize("store", ["memory://", "rocksdb://"])

@@ -22,6 +22,7 @@ from deploy.local.settings import StackSettings
 from deploy.topics import TopicAdmin
 from schemas.topics import TopicSpec
 from tests.support.ports import free_port_block
+from tests.support.private_kafka import QUICK_JVM
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ def private_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
         "SENTINEL_STACK_KAFKA_CONTROLLER_PORT": str(controller),
         "SENTINEL_STACK_KAFKA_SASL_SSL_PORT": str(sasl_ssl),
         "SENTINEL_STACK_KAFKA_HEAP": "384m",
-        "SENTINEL_STACK_KAFKA_JVM_OPTIONS": "-XX:TieredStopAtLevel=1",  # a short-lived broker
+        "SENTINEL_STACK_KAFKA_JVM_OPTIONS": QUICK_JVM,
         "SENTINEL_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
         # Passwords of its own, as `stack up` generates them for a checkout's stack.
         "SENTINEL_POSTGRES_DSN": f"postgresql://sentinel:{new_password()}@127.0.0.1:{pg}/sentinel",

@@ -17,7 +17,7 @@ from deploy.local.postgres import PostgresService
 from deploy.local.redis import RedisService
 from deploy.local.settings import StackSettings
 from schemas.connections import PostgresConnection, RedisConnection
-from tests.support.api import free_port
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

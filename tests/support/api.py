@@ -30,8 +30,6 @@ from schemas.records import Transaction
 from schemas.topics import TRANSACTIONS, declared_topics
 from tests.support.ports import free_port
 
-__all__ = ["free_port"]  # the suites have long imported it from here
-
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
 PEPPER = "test-pepper"
 T = TypeVar("T")

@@ -22,8 +22,9 @@ from ledger_sink.testing import decision, transaction
 from ledger_sink.writer import LedgerWriter
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.records import Decision, Outcome
-from tests.support.api import SENTINEL, free_port, stop_api
+from tests.support.api import SENTINEL, stop_api
 from tests.support.loops import loop_thread
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from schemas.records import Decision

@@ -12,6 +12,10 @@ from deploy.local.settings import StackSettings
 from schemas.connections import KafkaConnection
 from tests.support.ports import free_port_block
 
+# For brokers that live a test long: the quick JIT compiler only, half the CPU of a start
+# (SENTINEL_STACK_KAFKA_JVM_OPTIONS).
+QUICK_JVM = "-XX:TieredStopAtLevel=1"
+
 
 def private_kafka_settings(root: Path, brokers: int = 1, heap: str = "384m") -> StackSettings:
     """A stack in ``root`` whose ``brokers`` nodes listen on free ports only: node n (from
@@ -25,6 +29,5 @@ def private_kafka_settings(root: Path, brokers: int = 1, heap: str = "384m") -> 
         kafka_sasl_ssl_port=base + 2 * brokers,
         kafka_brokers=brokers,
         kafka_heap=heap,
-        # Brokers that live a test long: the quick JIT compiler only, half the CPU to start.
-        kafka_jvm_options="-XX:TieredStopAtLevel=1",
+        kafka_jvm_options=QUICK_JVM,
     )

@@ -20,7 +20,7 @@ from schemas.records import Transaction
 from schemas.topics import DEAD_LETTER, DECISIONS, WEBHOOKS
 from tests.integration.ledger_sink.support import migrated_database, sink_thread, wait_until
 from tests.support.agents import Workers, produce, read_topic, transactions, wait_for_decisions
-from tests.support.api import free_port
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

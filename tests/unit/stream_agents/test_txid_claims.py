@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from schemas.records import Transaction
 from stream_agents.txid_claims import LOG_EVERY_S, RETRY_S, Outage, TransactionIdClaims
-from tests.support.api import free_port
+from tests.support.ports import free_port
 from tests.support.records import transaction
 
 
