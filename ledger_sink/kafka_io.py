@@ -83,8 +83,10 @@ class BatchConsumer:
         topic: str,
         stats_interval_ms: int = 0,
         on_stats: Callable[[str], None] = _record_lag,
+        gather_s: float = 0.0,
         **membership: Any,
     ) -> None:
+        self.gather_s = gather_s  # how long a batch gathers records after its first
         extra: dict[str, Any] = {}
         if stats_interval_ms:
             extra = {"statistics.interval.ms": stats_interval_ms, "stats_cb": on_stats}
@@ -93,9 +95,10 @@ class BatchConsumer:
         self._consumer.subscribe([topic])
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        """A batch (see ``consume_records``); raises ``KafkaRefused`` once the brokers
-        refused this consumer's credentials."""
-        records = consume_records(self._consumer, max_records, timeout_s)
+        """A batch: up to ``max_records``, from the first record (waited for up to
+        ``timeout_s``) to what else arrived within ``gather_s`` of it (``consume_ready``);
+        raises ``KafkaRefused`` once the brokers refused this consumer's credentials."""
+        records = consume_ready(self._consumer, max_records, timeout_s, self.gather_s)
         self._errors.raise_if_refused()
         return records
 
@@ -143,10 +146,12 @@ def consume_records(consumer: Consumer, max_records: int, timeout_s: float) -> l
     return _records(consumer.consume(num_messages=max_records, timeout=timeout_s))
 
 
-def consume_ready(consumer: Consumer, max_records: int, timeout_s: float) -> list[RawRecord]:
-    """Records as soon as there are any (``schemas.consuming.ready_messages``), up to
-    `max_records`."""
-    return _records(ready_messages(consumer, max_records, timeout_s))
+def consume_ready(
+    consumer: Consumer, max_records: int, timeout_s: float, gather_s: float = 0.0
+) -> list[RawRecord]:
+    """Records as soon as there are any, up to `max_records`, with what else arrives within
+    `gather_s` of the first (``schemas.consuming.ready_messages``)."""
+    return _records(ready_messages(consumer, max_records, timeout_s, gather_s))
 
 
 def _records(messages: Sequence[Message]) -> list[RawRecord]:

@@ -62,6 +62,7 @@ def consume(
         stats_interval_ms=settings.stats_interval_ms,
         instance_id=settings.instance_id,
         session_timeout_ms=settings.session_timeout_ms,
+        gather_s=settings.gather_ms / 1000,
     )
     sink = Sink(
         source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s, decoder
