@@ -46,6 +46,18 @@ def send(producer: Producer, topic: str, *values: str) -> None:
     assert producer.flush(30) == 0
 
 
+def read_while_sending(
+    consumer: Consumer, producer: Producer, topic: str, value: str, after_s: float, gather_s: float
+) -> list[Message]:
+    """A batch read while ``value`` is sent ``after_s`` seconds into the read."""
+    later = threading.Timer(after_s, send, (producer, topic, value))
+    later.start()
+    try:
+        return ready_messages(consumer, 10, 10, gather_s=gather_s)
+    finally:
+        later.join()
+
+
 def values(messages: list[Message]) -> list[str]:
     assert all(message.error() is None for message in messages)
     return [(message.value() or b"").decode() for message in messages]
@@ -72,12 +84,7 @@ def test_without_a_gather_window_a_batch_does_not_wait_for_later_records(
     producer: Producer, consumer: Consumer, topic: str
 ) -> None:
     send(producer, topic, "early")
-    later = threading.Timer(1.0, send, (producer, topic, "later"))
-    later.start()
-    try:
-        batch = ready_messages(consumer, 10, 10)
-    finally:
-        later.join()
+    batch = read_while_sending(consumer, producer, topic, "later", after_s=1.0, gather_s=0)
     assert values(batch) == ["early"]
     assert values(ready_messages(consumer, 10, 10)) == ["later"]
 
@@ -86,10 +93,5 @@ def test_the_gather_window_takes_records_arriving_after_the_first(
     producer: Producer, consumer: Consumer, topic: str
 ) -> None:
     send(producer, topic, "first")
-    later = threading.Timer(0.3, send, (producer, topic, "later"))
-    later.start()
-    try:
-        batch = ready_messages(consumer, 10, 10, gather_s=3)
-    finally:
-        later.join()
+    batch = read_while_sending(consumer, producer, topic, "later", after_s=0.3, gather_s=3)
     assert values(batch) == ["first", "later"]
