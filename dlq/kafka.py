@@ -239,13 +239,26 @@ class RedriveProducer:
         try:
             method(*args)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            if error is not None and error.code() in _FENCED_CODES:
+            if _fenced(exc):
                 raise Fenced(_FENCED_MESSAGE) from exc
             raise RedriveFailed(f"re-drive aborted: {exc}") from exc
 
     def close(self) -> None:
-        self._producer.flush(_TIMEOUT_S)
+        """Flush what is left. A producer fenced meanwhile has nothing left to lose: its
+        committed transactions stand and the broker aborts an open one, so the fence (which
+        ``commit`` already reported, or which came after the last commit) is not raised
+        again here, where it would hide the error a run is stopping with."""
+        try:
+            self._producer.flush(_TIMEOUT_S)
+        except KafkaException as exc:
+            if not _fenced(exc):
+                raise RedriveFailed(f"re-drive could not flush: {exc}") from exc
+
+
+def _fenced(exc: KafkaException) -> bool:
+    """Whether librdkafka refused because a newer instance took the transactional id."""
+    error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    return error is not None and error.code() in _FENCED_CODES
 
 
 _FENCED_MESSAGE = "another `sentinel dlq redrive` of this topic took over; this one stopped"
