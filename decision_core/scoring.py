@@ -149,7 +149,9 @@ class Model:
             return self._contribs(whole, approx=False)
         out = self._contribs(whole, approx=True)
         if wanted.size:
-            out[wanted] = self._contribs(self._data(matrix[wanted]), approx=False)
+            # A slice of the batch's DMatrix (~24 µs for a few rows here) rather than a new
+            # one from the rows (~85 µs): the same rows, bit-identical contributions.
+            out[wanted] = self._contribs(whole.slice(wanted), approx=False)
         return out
 
     def _contribs(self, data: xgb.DMatrix, approx: bool) -> np.ndarray[Any, Any]:
