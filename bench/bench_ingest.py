@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,6 +60,17 @@ def body(account: int) -> dict[str, Any]:
         "timestamp": datetime.now(UTC).isoformat(),
         "type": "debit",
     }
+
+
+def require_wrk() -> None:
+    """Stop at once, saying how to get it, when wrk is missing: the benchmarks that drive
+    the API with it (this one, ``bench_pipeline``'s HTTP ceiling) would otherwise fail
+    minutes in."""
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "wrk is not installed: `make bench` and `make bench-ingest` install it "
+            "(apt-get install wrk)"
+        )
 
 
 def drive(url: str, key: str, batch: int, seconds: float, connections: int) -> dict[str, Any]:
@@ -138,6 +150,7 @@ def main(
     out: str = typer.Option(str(RESULTS), help="Where the results JSON goes."),
     count_redis: int = typer.Option(200, help="Requests whose Redis commands are counted."),
 ) -> None:
+    require_wrk()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     _dsn, key = prepare(prefix)
     proc, url = start_api(prefix, workers, code)

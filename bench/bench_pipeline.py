@@ -66,6 +66,7 @@ from bench import pipeline_stats as stats
 from bench.bench_agents import raw_loop
 from bench.bench_decide import measure as measure_decide
 from bench.bench_ingest import drive as wrk_drive
+from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
 from bench.common import cpu_seconds
@@ -752,6 +753,7 @@ def main(
     if quick:
         rates, seconds, warmup = "250,1000", 6.0, 2.0
         raw_records, wrk_seconds, max_samples, idle_seconds = 30_000, 2.0, 5_000, 2.0
+    require_wrk()
     steps_wanted = [float(r) for r in rates.split(",")]
     began = time.monotonic()
     settings = {
