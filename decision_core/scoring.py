@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,15 @@ if TYPE_CHECKING:
 
 CURRENT = "CURRENT"
 REASONS_PER_DECISION = 3
+
+
+def without_scikit_learn() -> None:
+    """Keep scikit-learn out of this process. xgboost imports it (with scipy) for its
+    sklearn wrappers when it is installed, ~1 s of CPU at xgboost's first import here, and
+    goes without them when the import fails, which ``None`` in ``sys.modules`` makes it do.
+    For processes that score and never train (the agent worker's entry point, replay's
+    worker processes); call it before anything imports xgboost."""
+    sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

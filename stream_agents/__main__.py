@@ -9,10 +9,9 @@ measurements: docs/agents.md."""
 
 from __future__ import annotations
 
-import sys
+from decision_core.scoring import without_scikit_learn
 
-# Before anything imports xgboost. None in sys.modules makes `import sklearn` fail.
-sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
+without_scikit_learn()  # before anything imports xgboost
 
 from stream_agents.worker import agents_app  # noqa: E402 - after the line above
 
