@@ -20,6 +20,8 @@ def ready_messages(
     """Up to ``max_messages``: waits up to ``timeout_s`` for the first, then takes what else
     has already been fetched or arrives within ``gather_s`` of it (0: no wait)."""
     first = consumer.poll(timeout_s)
-    if first is None or max_messages <= 1:
-        return [] if first is None else [first]
+    if first is None:
+        return []
+    if max_messages <= 1:
+        return [first]
     return [first, *consumer.consume(num_messages=max_messages - 1, timeout=gather_s)]

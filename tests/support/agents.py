@@ -34,9 +34,6 @@ from stream_agents.settings import AgentSettings
 from tests.support.models import announce_model, train_tiny_model
 
 SENTINEL = str(Path(sys.executable).with_name("sentinel"))
-# The worker as `make up` starts it; -P lets a test's PYTHONPATH (code of another version,
-# test_redrive_agent) win over the working directory.
-WORKER = AGENT_WORKER
 BOOTSTRAP = KafkaConnection().bootstrap_servers
 
 
@@ -48,7 +45,9 @@ class Workers:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, wait: bool = True, command: Sequence[str] = WORKER) -> subprocess.Popen[bytes]:
+    def start(
+        self, wait: bool = True, command: Sequence[str] = AGENT_WORKER
+    ) -> subprocess.Popen[bytes]:
         log = self.logs / f"worker-{len(self.procs)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(

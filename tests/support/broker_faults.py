@@ -28,6 +28,7 @@ from psycopg import AsyncConnection
 
 from bench.failover_traffic import DecisionWatch, Feeder
 from deploy.local.kafka import KafkaService, kafka_services
+from deploy.local.pipeline import AGENT_WORKER
 from deploy.local.process import wait_until
 from deploy.topics import TopicAdmin, apply
 from fraudsim.announce import announce
@@ -35,7 +36,7 @@ from ledger_sink.webhooks import subscriptions
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, declared_topics
 from tests.integration.ledger_sink.support import migrated_database, sink_env, stop_gracefully
-from tests.support.agents import WORKER, agent_env
+from tests.support.agents import agent_env
 from tests.support.models import train_tiny_model
 from tests.support.private_kafka import private_kafka_settings
 from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
@@ -130,7 +131,7 @@ class Pipeline:
         announce(kafka, "champion", train_tiny_model(self.root / "models"))
         asyncio.run(self._subscribe())
         env = self.env()
-        self._spawn("worker", list(WORKER), env)
+        self._spawn("worker", list(AGENT_WORKER), env)
         self._spawn("sink", [SENTINEL, "sink", "run"], env)
         self._spawn("webhooks", [SENTINEL, "webhooks", "run"], env)
         self.watch = DecisionWatch(PREFIX, self.cluster.bootstrap)
