@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import use_stack_connections
 from deploy.topics import TopicAdmin, apply
 from dlq.letters import LetterFilter
 from dlq.redrive import redrive
@@ -69,6 +70,7 @@ def main(
     letters: int = typer.Option(20_000, help="dead letters on the topic"),
     redriven: int = typer.Option(2_000, "--redrive", help="of which re-driven"),
 ) -> None:
+    use_stack_connections()  # the stack's generated passwords, as every benchmark
     prefix = f"bench-dlq-{uuid.uuid4().hex[:8]}."
     conn = KafkaConnection(topic_prefix=prefix)
     admin = TopicAdmin(conn)

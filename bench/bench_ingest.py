@@ -35,6 +35,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import use_stack_connections
 from deploy.topics import TopicAdmin, apply
 from ingest_api.keys import Scope, create_key
 from ledger_sink.migrate import upgrade
@@ -150,6 +151,7 @@ def main(
     out: str = typer.Option(str(RESULTS), help="Where the results JSON goes."),
     count_redis: int = typer.Option(200, help="Requests whose Redis commands are counted."),
 ) -> None:
+    use_stack_connections()  # the stack's generated passwords, as every benchmark
     require_wrk()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     _dsn, key = prepare(prefix)

@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import use_stack_connections
 from decision_core.features.merchant import HOUR_MS
 from deploy.topics import TopicAdmin, apply
 from fraudsim.simulate import SimConfig, simulate
@@ -85,6 +86,7 @@ def fill(dsn: str, columns: TransactionColumns, labels: object) -> int:
 
 
 def main(runs: int = typer.Option(3, help="Hours computed; the median is reported.")) -> None:
+    use_stack_connections()  # the stack's generated passwords, as every benchmark
     with console.status("simulating 40 days at the reference population"):
         data = simulate(SimConfig(customers=5_000, terminals=10_000, days=40, seed=0))
         columns = TransactionColumns.from_table(transactions_table(data))

@@ -38,6 +38,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import use_stack_connections
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.migrate import upgrade
 from ledger_sink.testing import decision, transaction, webhook_event
@@ -213,6 +214,7 @@ def main(
     events_per_run: int = typer.Option(3_000, help="Webhook events per dispatcher run."),
     runs: int = typer.Option(3, help="Runs per figure; the median is reported."),
 ) -> None:
+    use_stack_connections()  # the stack's generated passwords, as every benchmark
     figures = {
         "sink end to end (decisions/s)": lambda: sink_end_to_end(decisions_per_run),
         "sink database write only (decisions/s)": lambda: sink_database_only(decisions_per_run),
