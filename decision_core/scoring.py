@@ -27,6 +27,8 @@ from schemas.records import ReasonCode
 if TYPE_CHECKING:
     import xgboost as xgb
 
+    from decision_core.xgboost_edge import DenseMatrix
+
 # xgboost is imported where a model is loaded or read, not with this module: its import
 # (scikit-learn and scipy with it when installed) is ~2 s of CPU that every process naming
 # the registry paid (the console, `sentinel models`), most of which never load a model.
@@ -62,9 +64,10 @@ class Model:
         feature_names: Sequence[str],
         card: Mapping[str, Any] | None = None,
     ) -> None:
-        from xgboost import DMatrix  # loaded by now: the booster is xgboost's
+        # Loaded by now (the booster is xgboost's); imported here, not per batch.
+        from decision_core import xgboost_edge
 
-        self._dmatrix = DMatrix  # per batch: no import on the agents' hot path
+        self._edge = xgboost_edge
         self.booster = booster
         self.version = version
         self.feature_names = tuple(feature_names)
@@ -102,12 +105,12 @@ class Model:
 
     def assess(self, rows: Sequence[Mapping[str, float]]) -> Assessment:
         """A micro-batch's probabilities; its reasons follow once the outcomes are known
-        (``Assessment.reasons``), from the same DMatrix.
+        (``Assessment.reasons``), from the same matrix.
 
-        One DMatrix per batch serves both: ``predict`` on it costs ~50 µs whatever the
-        batch's size, where ``inplace_predict`` (which builds a matrix of its own on every
-        call) cost ~200 µs, a fixed cost that was most of a small batch's model time. The
-        margins are bit-identical either way."""
+        One libxgboost matrix per batch serves both, built and read through its C API
+        (``decision_core.xgboost_edge``): the three calls of a small batch cost ~200 µs
+        through XGBoost's Python wrappers, most of it fixed per call, ~70 µs there. The
+        outputs are the same bits as ``Booster.predict``'s on a DMatrix of the rows."""
         return self.assess_matrix(self.matrix(rows))
 
     def assess_matrix(self, matrix: np.ndarray[Any, Any]) -> Assessment:
@@ -116,19 +119,20 @@ class Model:
         if not len(matrix):
             return Assessment(self, matrix, None, [])
         data = self._data(matrix)
-        margins = self.booster.predict(data, output_margin=True, validate_features=False)
+        margins = self._edge.predict(self.booster, data, self._edge.MARGIN)
         return Assessment(self, matrix, data, (1.0 / (1.0 + np.exp(-margins))).tolist())
 
-    def _data(self, matrix: np.ndarray[Any, Any]) -> xgb.DMatrix:
-        """The DMatrix ``predict`` and ``pred_contribs`` read.
+    def _data(self, matrix: np.ndarray[Any, Any]) -> DenseMatrix:
+        """The matrix the predictions read.
 
-        Its width is checked here: unlike ``inplace_predict``, a DMatrix's ``predict`` scores
-        a matrix narrower than the model without a word (the missing columns as missing)."""
+        Its width is checked here: unlike ``inplace_predict``, a prediction on a DMatrix
+        scores a matrix narrower than the model without a word (the missing columns as
+        missing)."""
         if matrix.shape[1] != self._columns:
             raise ValueError(
                 f"model {self.version} reads {self._columns} features, given {matrix.shape[1]}"
             )
-        return self._dmatrix(matrix, missing=math.nan, nthread=1)
+        return self._edge.DenseMatrix(matrix)
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         """Only the probabilities of a micro-batch, in one call (a shadow model needs no
@@ -136,22 +140,22 @@ class Model:
         ``inplace_predict``'s, a fixed ~150 µs a call cheaper (``assess``)."""
         if not rows:
             return []
-        found = self.booster.predict(self._data(self.matrix(rows)), validate_features=False)
+        found = self._edge.predict(self.booster, self._data(self.matrix(rows)), self._edge.VALUE)
         return [float(p) for p in found]
 
     def contributions(
-        self, matrix: np.ndarray[Any, Any], exact: Sequence[bool], data: xgb.DMatrix | None = None
+        self, matrix: np.ndarray[Any, Any], exact: Sequence[bool], data: DenseMatrix | None = None
     ) -> np.ndarray[Any, Any]:
         """Each row's per-feature contributions to its margin (bias column dropped): exact
         TreeSHAP where ``exact``, Saabas' path attribution (``approx_contribs``) elsewhere.
-        ``data``: ``matrix`` as a DMatrix already (``assess`` built one).
+        ``data``: ``matrix`` as libxgboost reads it already (``assess`` built it).
 
         Exact TreeSHAP costs O(trees x leaves x depth^2) per row: about 1 ms for training's
         default model (depth 9, 300 rounds) against ~30 us approximated and ~1 us for the
         probability, measured here (README, "Reason codes"). Both sum to the margin. The
-        approximation is taken for every row of the batch in one call on its DMatrix (a
+        approximation is taken for every row of the batch in one call on its matrix (a
         row's contributions do not depend on the others'), the exact ones then replace it
-        where wanted: one DMatrix fewer than splitting the batch in two.
+        where wanted, from a matrix of those rows alone (a few µs in C).
         """
         wanted = np.flatnonzero(np.asarray(exact, dtype=bool))
         whole = self._data(matrix) if data is None else data
@@ -159,15 +163,13 @@ class Model:
             return self._contribs(whole, approx=False)
         out = self._contribs(whole, approx=True)
         if wanted.size:
-            # A slice of the batch's DMatrix (~24 µs for a few rows here) rather than a new
-            # one from the rows (~85 µs): the same rows, bit-identical contributions.
-            out[wanted] = self._contribs(whole.slice(wanted), approx=False)
+            out[wanted] = self._contribs(self._data(matrix[wanted]), approx=False)
         return out
 
-    def _contribs(self, data: xgb.DMatrix, approx: bool) -> np.ndarray[Any, Any]:
-        found = self.booster.predict(
-            data, pred_contribs=True, approx_contribs=approx, validate_features=False
-        )
+    def _contribs(self, data: DenseMatrix, approx: bool) -> np.ndarray[Any, Any]:
+        edge = self._edge
+        kind = edge.APPROX_CONTRIBUTIONS if approx else edge.CONTRIBUTIONS
+        found: np.ndarray[Any, Any] = edge.predict(self.booster, data, kind)
         return found[:, :-1]
 
     def reasons(
@@ -213,7 +215,7 @@ class Assessment:
 
     model: Model
     matrix: np.ndarray[Any, Any]
-    data: xgb.DMatrix | None  # the matrix as XGBoost reads it; None for an empty batch
+    data: DenseMatrix | None  # the matrix as libxgboost reads it; None for an empty batch
     scores: list[float]
 
     def reasons(self, exact: Sequence[bool]) -> list[tuple[ReasonCode, ...]]:
