@@ -63,6 +63,7 @@ def consume(
         instance_id=settings.instance_id,
         session_timeout_ms=settings.session_timeout_ms,
         gather_s=settings.gather_ms / 1000,
+        commit_interval_s=settings.commit_interval_s,
     )
     sink = Sink(
         source, writer, letters, stopping, settings.retry_initial_s, settings.retry_max_s, decoder

@@ -3,8 +3,10 @@
 Kafka and PostgreSQL stay behind the small protocols below (``kafka_io`` and ``writer``
 implement them), so the batch logic is tested without either. The order within a batch is
 what makes it exactly-once in effect: the database transaction commits first, then the dead
-letters are acknowledged, then the offsets are committed. A crash anywhere before the last
-step redelivers the batch, and the database's idempotency makes that harmless.
+letters are acknowledged, then the batch is handed back to the source as done (which
+commits its offsets then or within its commit interval: ``kafka_io.BatchConsumer``). A crash
+anywhere before its offsets are committed redelivers the batch, and the database's
+idempotency makes that harmless.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class Sink(Generic[V]):
                 self.process(records)
 
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
-        """Handle one consumed batch completely, ending with its offsets committed."""
+        """Handle one consumed batch completely, ending with it handed back as done."""
         metrics.SINK_BATCH_SIZE.observe(len(records))
         incoming: list[Incoming[V]] = []
         report = BatchReport()
