@@ -76,7 +76,7 @@ class ConsumerSettings(BaseSettings):
     that much more latency."""
     commit_interval_s: float = Field(default=1.0, ge=0)
     """The consumer's offsets are committed at most this often (and when its partitions are
-    revoked, and at a stop): each commit costs the broker ~0.5 ms of CPU. A crash delivers
+    revoked, and at a stop): each commit costs the broker ~0.2 ms of CPU. A crash delivers
     up to this much of the stream again, which the database makes harmless (its dead
     letters are sent again). 0: every batch."""
     retry_initial_s: float = Field(default=0.2, gt=0)
