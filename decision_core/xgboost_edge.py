@@ -15,7 +15,8 @@ the outputs are the same bits (the scoring tests compare them with ``Booster.pre
 ``XGDMatrixCreateFromDense`` on a C-contiguous float32 array with ``missing`` NaN and one
 thread (what ``xgboost.DMatrix(matrix, missing=nan, nthread=1)`` calls), and
 ``XGBoosterPredictFromDMatrix`` with the configuration ``Booster.predict`` writes for a
-prediction type, not training, all trees, shapes not strict. Only numpy float32 matrices
+prediction type, not training, all trees, shapes not strict, and ``XGDMatrixSliceDMatrixEx``
+for some rows of a matrix (``DMatrix.slice``). Only numpy float32 matrices
 (``decision_core.scoring.Model.matrix``) come here.
 
 Internals used: ``xgboost.core._LIB`` (the library xgboost loaded, its handles and error
@@ -67,26 +68,46 @@ class DenseMatrix:
 
     __slots__ = ("rows", "columns", "handle")
 
-    def __init__(self, matrix: np.ndarray[Any, Any]) -> None:
+    def __init__(self, handle: ctypes.c_void_p, rows: int, columns: int) -> None:
+        self.handle, self.rows, self.columns = handle, rows, columns
+
+    @classmethod
+    def of(cls, matrix: np.ndarray[Any, Any]) -> DenseMatrix:
+        """``matrix`` (2-D float32, NaN missing) copied into libxgboost."""
         if matrix.dtype != np.float32 or matrix.ndim != 2:
             raise TypeError(f"a 2-D float32 matrix is scored, not {matrix.dtype} {matrix.shape}")
         data = np.ascontiguousarray(matrix)  # libxgboost copies it into the DMatrix
-        self.rows, self.columns = data.shape
+        rows, columns = data.shape
         interface = json.dumps(
             {
                 "data": [data.ctypes.data, True],
-                "shape": [self.rows, self.columns],
+                "shape": [rows, columns],
                 "strides": None,
                 "typestr": "<f4",
                 "version": 3,
             }
         )
-        self.handle = ctypes.c_void_p()
+        handle = ctypes.c_void_p()
         _check(
-            _LIB.XGDMatrixCreateFromDense(
-                interface.encode(), _MATRIX_CONFIG, ctypes.byref(self.handle)
+            _LIB.XGDMatrixCreateFromDense(interface.encode(), _MATRIX_CONFIG, ctypes.byref(handle))
+        )
+        return cls(handle, rows, columns)
+
+    def take(self, rows: np.ndarray[Any, Any]) -> DenseMatrix:
+        """These rows (``DMatrix.slice``'s call): about half the cost of a matrix built from
+        them anew, the same values."""
+        index = np.ascontiguousarray(rows, dtype=np.int32)
+        handle = ctypes.c_void_p()
+        _check(
+            _LIB.XGDMatrixSliceDMatrixEx(
+                self.handle,
+                index.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+                ctypes.c_uint64(len(index)),
+                ctypes.byref(handle),
+                0,  # allow_groups: no ranking groups here
             )
         )
+        return DenseMatrix(handle, len(index), self.columns)
 
     def __del__(self) -> None:
         if getattr(self, "handle", None) and self.handle.value is not None:

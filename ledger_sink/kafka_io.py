@@ -81,9 +81,10 @@ class BatchConsumer:
     A synchronous offset commit is a round trip in which the broker's group coordinator
     appends to ``__consumer_offsets`` and waits for it to be stored: ~0.2 ms of the local
     broker's CPU and ~0.1 ms of this process's each (``bench/bench_commits.py``), and the
-    sink at a steady rate writes tens of batches a second. So the done offsets wait for the first of: a batch done once the
-    interval has passed since the last commit, an idle poll after it, the partitions
-    revoked in a rebalance (their next owner starts where this one stopped), and ``close``.
+    sink at a steady rate writes tens of batches a second. So the done offsets wait for the
+    first of: a batch done once the interval has passed since the last commit, an idle poll
+    after it, the partitions revoked in a rebalance (their next owner starts where this one
+    stopped), and ``close``.
     What a crash leaves uncommitted (up to an interval of batches) is delivered again, which
     the database's idempotency makes harmless; its dead letters are sent again.
     ``commit_interval_s`` 0 commits every batch as it is done.

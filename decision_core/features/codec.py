@@ -76,12 +76,7 @@ class StateDecodeError(ValueError):
 
 
 class _Unfit(Exception):
-    """Format 3 is format 2 with the account's ledger currency (issue 18): the same bytes after
-    the first, then the currency in UTF-8 and its length in one byte. A state without a
-    currency is still written in format 2, byte for byte as before, and states written in
-    format 1 or 2 decode with no currency (the pipeline learns it from the next transaction).
-
-    A state the binary layout cannot hold exactly (written as JSON instead)."""
+    """A state the binary layout cannot hold exactly (written as JSON instead)."""
 
 
 def encode_state(state: AccountWindows) -> bytes:

@@ -5,7 +5,8 @@ after an idle poll past it, when the partitions are revoked, and at close."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
@@ -70,65 +71,62 @@ def read_all(consumer: BatchConsumer, count: int = 20) -> list[RawRecord]:
     return records
 
 
+@contextmanager
+def consuming(
+    topic: str, group: str, interval_s: float, clock: Callable[[], float] = time.monotonic
+) -> Iterator[tuple[BatchConsumer, list[RawRecord]]]:
+    """A consumer of ``group`` with that commit interval, and every record it read; closed
+    after."""
+    consumer = BatchConsumer(
+        KafkaConnection(), group, topic, commit_interval_s=interval_s, clock=clock
+    )
+    try:
+        yield consumer, read_all(consumer)
+    finally:
+        consumer.close()
+
+
 def test_done_batches_wait_for_the_interval_and_are_committed_at_close(
     topic: str, unique: str
 ) -> None:
     group, clock = f"test-{unique}.sink", Clock()
-    consumer = BatchConsumer(KafkaConnection(), group, topic, commit_interval_s=1.0, clock=clock)
-    try:
-        records = read_all(consumer)
+    with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records[:5])
         consumer.commit(records[5:])
         clock.now += 0.5
         assert consumer.poll(10, 0.2) == []  # idle, but within the interval
         assert set(committed(group, topic).values()) == {-1001}
-    finally:
-        consumer.close()
     assert committed(group, topic) == ends(records)
 
 
 def test_a_batch_done_past_the_interval_commits_everything_done(topic: str, unique: str) -> None:
     group, clock = f"test-{unique}.sink", Clock()
-    consumer = BatchConsumer(KafkaConnection(), group, topic, commit_interval_s=1.0, clock=clock)
-    try:
-        records = read_all(consumer)
+    with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records[:10])
         clock.now += 1.0
         consumer.commit(records[10:])
         assert committed(group, topic) == ends(records)
-    finally:
-        consumer.close()
 
 
 def test_an_idle_poll_past_the_interval_commits_what_is_done(topic: str, unique: str) -> None:
     group, clock = f"test-{unique}.sink", Clock()
-    consumer = BatchConsumer(KafkaConnection(), group, topic, commit_interval_s=1.0, clock=clock)
-    try:
-        records = read_all(consumer)
+    with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records)
         clock.now += 1.0
         assert consumer.poll(10, 0.2) == []
         assert committed(group, topic) == ends(records)
-    finally:
-        consumer.close()
 
 
 def test_no_interval_commits_every_batch_as_it_is_done(topic: str, unique: str) -> None:
     group = f"test-{unique}.sink"
-    consumer = BatchConsumer(KafkaConnection(), group, topic, commit_interval_s=0.0)
-    try:
-        records = read_all(consumer)
+    with consuming(topic, group, 0.0) as (consumer, records):
         consumer.commit(records[:1])
         assert committed(group, topic)[records[0].partition] == records[0].offset + 1
-    finally:
-        consumer.close()
 
 
 def test_revoked_partitions_hand_over_what_was_done_on_them(topic: str, unique: str) -> None:
-    group, clock = f"test-{unique}.sink", Clock()
-    first = BatchConsumer(KafkaConnection(), group, topic, commit_interval_s=60.0, clock=clock)
-    try:
-        records = read_all(first)
+    group = f"test-{unique}.sink"
+    with consuming(topic, group, 60.0) as (first, records):
         first.commit(records)
         assert set(committed(group, topic).values()) == {-1001}
         # The second member's join revokes the first's partitions at its next poll.
@@ -141,5 +139,3 @@ def test_revoked_partitions_hand_over_what_was_done_on_them(topic: str, unique: 
             assert committed(group, topic) == ends(records)
         finally:
             second.close()
-    finally:
-        first.close()

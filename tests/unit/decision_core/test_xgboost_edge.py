@@ -53,7 +53,7 @@ def test_each_prediction_is_the_same_bits_as_booster_predict(
 ) -> None:
     matrix = rows(count)
     expected = booster.predict(xgb.DMatrix(matrix, missing=math.nan, nthread=1), **options)
-    found = predict(booster, DenseMatrix(matrix), kind)
+    found = predict(booster, DenseMatrix.of(matrix), kind)
     assert found.dtype == expected.dtype == np.float32
     assert found.shape == expected.shape
     assert found.tobytes() == expected.tobytes()
@@ -63,20 +63,32 @@ def test_a_matrix_that_is_not_contiguous_is_read_as_its_values(booster: xgb.Boos
     matrix = rows(40)
     picked = matrix[::3]  # a view with strides, as a selection of a batch's rows can be
     assert not picked.flags.c_contiguous
-    expected = predict(booster, DenseMatrix(np.ascontiguousarray(picked)), xgboost_edge.MARGIN)
-    assert predict(booster, DenseMatrix(picked), xgboost_edge.MARGIN).tobytes() == (
+    expected = predict(booster, DenseMatrix.of(np.ascontiguousarray(picked)), xgboost_edge.MARGIN)
+    assert predict(booster, DenseMatrix.of(picked), xgboost_edge.MARGIN).tobytes() == (
         expected.tobytes()
     )
 
 
+@pytest.mark.parametrize("kind", [xgboost_edge.CONTRIBUTIONS, xgboost_edge.APPROX_CONTRIBUTIONS])
+def test_rows_taken_from_a_matrix_predict_as_a_matrix_of_those_rows(
+    booster: xgb.Booster, kind: int
+) -> None:
+    matrix = rows(30)
+    wanted = np.array([0, 4, 17, 29])
+    taken = DenseMatrix.of(matrix).take(wanted)
+    assert taken.rows == len(wanted)
+    expected = predict(booster, DenseMatrix.of(matrix[wanted]), kind)
+    assert predict(booster, taken, kind).tobytes() == expected.tobytes()
+
+
 def test_only_float32_matrices_are_scored() -> None:
     with pytest.raises(TypeError, match="float32"):
-        DenseMatrix(rows(3).astype(np.float64))
+        DenseMatrix.of(rows(3).astype(np.float64))
     with pytest.raises(TypeError, match="float32"):
-        DenseMatrix(np.zeros(COLUMNS, dtype=np.float32))
+        DenseMatrix.of(np.zeros(COLUMNS, dtype=np.float32))
 
 
 def test_an_error_in_libxgboost_is_raised_with_its_message(booster: xgb.Booster) -> None:
     wider = np.zeros((2, COLUMNS + 3), dtype=np.float32)
     with pytest.raises(xgb.core.XGBoostError):
-        predict(booster, DenseMatrix(wider), xgboost_edge.MARGIN)
+        predict(booster, DenseMatrix.of(wider), xgboost_edge.MARGIN)
