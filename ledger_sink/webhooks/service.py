@@ -251,6 +251,7 @@ def _consumer(settings: WebhookSettings, group: str, topic: str) -> AsyncConsume
         OffsetTracker(),
         settings.instance_id,
         settings.session_timeout_ms,
+        settings.fetch_gather_ms,
     )
 
 
