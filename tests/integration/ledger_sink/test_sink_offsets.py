@@ -17,20 +17,11 @@ from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from schemas.kafka_edge import RawRecord
 from schemas.topics import TopicSpec
+from tests.support.clocks import ManualClock
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 2
-
-
-class Clock:
-    """The consumer's interval clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ def consuming(
 def test_done_batches_wait_for_the_interval_and_are_committed_at_close(
     topic: str, unique: str
 ) -> None:
-    group, clock = f"test-{unique}.sink", Clock()
+    group, clock = f"test-{unique}.sink", ManualClock(1_000.0)
     with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records[:5])
         consumer.commit(records[5:])
@@ -100,7 +91,7 @@ def test_done_batches_wait_for_the_interval_and_are_committed_at_close(
 
 
 def test_a_batch_done_past_the_interval_commits_everything_done(topic: str, unique: str) -> None:
-    group, clock = f"test-{unique}.sink", Clock()
+    group, clock = f"test-{unique}.sink", ManualClock(1_000.0)
     with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records[:10])
         clock.now += 1.0
@@ -109,7 +100,7 @@ def test_a_batch_done_past_the_interval_commits_everything_done(topic: str, uniq
 
 
 def test_an_idle_poll_past_the_interval_commits_what_is_done(topic: str, unique: str) -> None:
-    group, clock = f"test-{unique}.sink", Clock()
+    group, clock = f"test-{unique}.sink", ManualClock(1_000.0)
     with consuming(topic, group, 1.0, clock) as (consumer, records):
         consumer.commit(records)
         clock.now += 1.0

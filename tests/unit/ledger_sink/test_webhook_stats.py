@@ -8,21 +8,14 @@ import pytest
 
 from ledger_sink.webhooks.stats import Counts, DeliveryStats, parameters, upsert_statement
 from schemas.webhook_stats import BUCKETS, LATENCY_BOUNDS_MS, bucket, failure_class, quantile
+from tests.support.clocks import ManualClock
 from tests.unit.ledger_sink.test_webhook_dispatcher import NOW, SUBSCRIPTION, delivery, dispatcher
 
 SUB = "6f1c1a7e-0000-4000-8000-000000000001"
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_attempts_are_counted_per_subscription_and_minute() -> None:
-    clock = Clock(600.0)
+    clock = ManualClock(600.0)
     stats = DeliveryStats(clock)
     stats.attempted(SUB, 200, True, 0.004)
     stats.attempted(SUB, 503, False, 0.120)
@@ -45,7 +38,7 @@ def test_attempts_are_counted_per_subscription_and_minute() -> None:
 
 
 def test_a_failed_flush_is_merged_back_and_the_oldest_minutes_dropped_beyond_the_bound() -> None:
-    clock = Clock(0.0)
+    clock = ManualClock(0.0)
     stats = DeliveryStats(clock, max_rows=2)
     stats.attempted(SUB, 200, True, 0.01)
     failed = stats.take()

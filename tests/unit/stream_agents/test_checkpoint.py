@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from decision_core.records import SourceRecord
 from stream_agents.checkpoint import Checkpoint, advanced_marks, decode_mark, encode_mark
+from tests.support.clocks import ManualClock
 
 GEN = 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def rec(partition: int, offset: int) -> SourceRecord:
@@ -24,8 +17,8 @@ def batch(*offsets: int, partition: int = 0, gen: int = GEN) -> list[tuple[Sourc
     return [(rec(partition, o), gen) for o in offsets]
 
 
-def make() -> tuple[Checkpoint, Clock]:
-    clock = Clock()
+def make() -> tuple[Checkpoint, ManualClock]:
+    clock = ManualClock(100.0)
     return Checkpoint(quiet_s=1.0, stall_s=5.0, clock=clock), clock
 
 

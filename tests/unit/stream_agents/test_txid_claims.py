@@ -11,16 +11,9 @@ from prometheus_client import REGISTRY
 
 from schemas.records import Transaction
 from stream_agents.txid_claims import LOG_EVERY_S, RETRY_S, Outage, TransactionIdClaims
+from tests.support.clocks import ManualClock
 from tests.support.ports import free_port
 from tests.support.records import transaction
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def tx(n: int) -> Transaction:
@@ -32,7 +25,7 @@ def unchecked() -> float:
 
 
 def test_an_outage_is_retried_after_an_interval_and_reported_once_per_interval() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     outage = Outage(clock, retry_s=5, log_every_s=60)
     assert outage.may_ask()
     first = outage.failed(10)
@@ -55,7 +48,7 @@ def test_an_outage_is_retried_after_an_interval_and_reported_once_per_interval()
 async def test_an_unreachable_registry_decides_the_batch_unchecked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     claims = TransactionIdClaims.connect(f"redis://127.0.0.1:{free_port()}/0", 900, 0.25)
     claims.outage.clock = clock
     before = unchecked()
