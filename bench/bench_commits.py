@@ -22,8 +22,13 @@ import psutil
 import typer
 from confluent_kafka import TopicPartition
 
-from bench.bench_pipeline import shared_servers
-from bench.common import cpu_seconds, measures_table, use_stack_connections, write_results
+from bench.common import (
+    cpu_seconds,
+    measures_table,
+    shared_servers,
+    use_stack_connections,
+    write_results,
+)
 from deploy.topics import TopicAdmin, apply
 from schemas import kafka_edge
 from schemas.connections import KafkaConnection

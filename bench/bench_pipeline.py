@@ -69,7 +69,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds
+from bench.common import cpu_seconds, shared_servers
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -283,18 +283,6 @@ def _rss(procs: Sequence[psutil.Process]) -> float:
         except psutil.Error:
             continue
     return total / 2**20
-
-
-def shared_servers() -> dict[str, list[psutil.Process]]:
-    """The stack's broker and PostgreSQL: shared with everyone else on this machine."""
-    kafka, postgres = [], []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if "kafka.Kafka" in cmdline:
-            kafka.append(proc)
-        elif (proc.info["name"] or "").startswith("postgres"):
-            postgres.append(proc)
-    return {"kafka (shared)": kafka, "postgres (shared)": postgres}
 
 
 # --------------------------------------------------------------------------- Kafka reading

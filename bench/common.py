@@ -99,6 +99,18 @@ def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
     return total
 
 
+def shared_servers() -> dict[str, list[psutil.Process]]:
+    """The stack's broker and PostgreSQL: shared with everyone else on this machine."""
+    kafka, postgres = [], []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "kafka.Kafka" in cmdline:
+            kafka.append(proc)
+        elif (proc.info["name"] or "").startswith("postgres"):
+            postgres.append(proc)
+    return {"kafka (shared)": kafka, "postgres (shared)": postgres}
+
+
 def write_results(path: Path, result: dict[str, Any]) -> None:
     """Write ``result`` as JSON with when it was measured and on how many cores."""
     path.parent.mkdir(exist_ok=True)

@@ -52,14 +52,21 @@ def group_consumer(
     errors: ClientErrors,
     instance_id: str | None = None,
     session_timeout_ms: int = 45_000,
+    fetch_gather_ms: int = 0,
     **extra: Any,
 ) -> Consumer:
     """A consumer that joins ``group`` (the sink's and the dispatcher's), reading from the
     earliest offset when the group has none, committing by hand; its client errors go to
     ``errors``, which its owner asks after each poll (``raise_if_refused``): a refused
-    service stops at once with the reason instead of waiting for records forever."""
+    service stops at once with the reason instead of waiting for records forever.
+
+    ``fetch_gather_ms``: how long the broker may hold each fetch unless 64 KiB wait (at a
+    steady rate a fetch every that long, not one for every record or two, each written,
+    answered and parsed); 0, librdkafka's own: an answer at the first record."""
     if instance_id:
         extra["group.instance.id"] = instance_id
+    if fetch_gather_ms:
+        extra |= {"fetch.wait.max.ms": fetch_gather_ms, "fetch.min.bytes": 65_536}
     return kafka_edge.consumer(
         kafka,
         group,

@@ -27,16 +27,6 @@ R = TypeVar("R")
 log = structlog.get_logger("ledger_sink.webhooks.kafka")
 
 
-def gathered_fetches(gather_ms: int) -> dict[str, int]:
-    """librdkafka's fetch settings for a broker that holds each fetch up to ``gather_ms``
-    unless 64 KiB wait (0: librdkafka's own, an answer at the first record): at a steady
-    rate a fetch every ``gather_ms`` instead of one for every record or two, each one
-    written, answered and parsed."""
-    if not gather_ms:
-        return {}
-    return {"fetch.wait.max.ms": gather_ms, "fetch.min.bytes": 65_536}
-
-
 class AsyncConsumer:
     def __init__(
         self,
@@ -52,12 +42,7 @@ class AsyncConsumer:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"consumer-{topic}")
         self._errors = kafka_edge.ClientErrors(kafka)
         self._consumer = group_consumer(
-            kafka,
-            group,
-            self._errors,
-            instance_id,
-            session_timeout_ms,
-            **gathered_fetches(fetch_gather_ms),
+            kafka, group, self._errors, instance_id, session_timeout_ms, fetch_gather_ms
         )
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
 
