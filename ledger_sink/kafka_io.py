@@ -27,15 +27,6 @@ from schemas.records import DeadLetter
 log = structlog.get_logger("ledger_sink.kafka")
 
 
-def next_offsets(records: Sequence[RawRecord]) -> list[TopicPartition]:
-    """What to commit after `records`: one past the highest offset of each partition."""
-    highest: dict[tuple[str, int], int] = {}
-    for record in records:
-        place = (record.topic, record.partition)
-        highest[place] = max(highest.get(place, -1), record.offset)
-    return [TopicPartition(topic, part, offset + 1) for (topic, part), offset in highest.items()]
-
-
 def _record_lag(stats_json: str) -> None:
     """Consumer lag per partition from librdkafka's statistics (-1 while unknown)."""
     stats = json.loads(stats_json)
@@ -137,9 +128,10 @@ class BatchConsumer:
         """``records`` are done: their offsets are committed now if the interval has passed
         since the last commit, else with a later batch's (raises ``KafkaUnavailable`` when a
         commit fails; the offsets stay to be committed)."""
-        for tp in next_offsets(records):
-            place = (tp.topic, tp.partition)
-            self._done[place] = max(self._done.get(place, 0), tp.offset)
+        done = self._done
+        for record in records:  # what to commit: one past each partition's highest offset
+            place = (record.topic, record.partition)
+            done[place] = max(done.get(place, 0), record.offset + 1)
         if self._due():
             self._commit_done()
 
