@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[3] / "bench"
+from tests.support.deployment import REPO
+
+BENCH = REPO / "bench"
 # What reaches a service: the connection settings, the Kafka clients, a database driver.
 SERVICE_MODULES = {"schemas.connections", "schemas.kafka_edge", "psycopg", "redis"}
 # Started by another benchmark, whose environment (connections included) it inherits.
