@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy.acls import PRINCIPALS
-from deploy.local import credentials, envfile, kafka_security, stack
+from deploy.local import credentials, envfile, kafka_security, pipeline, stack
 from deploy.local.kafka_cluster import with_brokers
 from deploy.local.settings import StackSettings
 from deploy.local.system import StackError
@@ -97,6 +97,15 @@ def status() -> None:
 def down(
     purge: bool = typer.Option(False, "--purge", help="Also delete the services' data."),
 ) -> None:
-    """Stop the processes the stack started (and nothing else)."""
-    stopped = stack.down(StackSettings(), purge=purge)
+    """Stop the processes the stack started (and nothing else); with --purge, the demo
+    pipeline first and, after the data, what it kept that the data made (its agents' table
+    stores, the demo API key: ``deploy.local.pipeline.purge``)."""
+    settings = StackSettings()
+    if purge and pipeline.stop(settings):
+        # Its workers would otherwise write again into what the purge deletes.
+        console.print("stopped the demo pipeline (`make up`) first")
+    stopped = stack.down(settings, purge=purge)
     console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    if purge:
+        for path in pipeline.purge(settings):
+            console.print(f"deleted {path} (made for the purged data)")

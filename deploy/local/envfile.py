@@ -113,7 +113,7 @@ def _generate_pepper(values: dict[str, str], settings: StackSettings) -> None:
     pepper, so changing the pepper of a running stack would lock out every key it has.
     (The PostgreSQL and Redis passwords are `sentinel stack up`'s: deploy.local.credentials.)
     """
-    if PEPPER_VAR in values or (settings.dir / "demo" / "api-key").exists():
+    if PEPPER_VAR in values or settings.demo_api_key.exists():
         return
     values[PEPPER_VAR] = secrets.token_urlsafe(32)
 

@@ -12,6 +12,7 @@ not. Logs go to ``.stack/logs/<service>.log``; each service's restarts and last 
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -89,7 +90,7 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
                 # (restart gap 2.2 s p50 against 4.9 s in memory, docs/performance.md).
                 "SENTINEL_AGENTS_STORE": "rocksdb://",
                 # A data dir per worker: a rocksdb table store locks its files.
-                "SENTINEL_AGENTS_DATA_DIR": str(settings.dir / "agents" / str(n)),
+                "SENTINEL_AGENTS_DATA_DIR": str(settings.agents_data / str(n)),
             },
         )
         for n in range(1, AGENT_WORKERS + 1)
@@ -128,6 +129,28 @@ def demo_services(settings: StackSettings, rate: float, registry: Path) -> list[
             (SENTINEL, "pipeline", "http-traffic", "--rate", f"{max(1.0, rate * 0.1):g}"),
         ),
     ]
+
+
+def purge(settings: StackSettings) -> list[Path]:
+    """Delete what the demo keeps beside the stack's data and means nothing without it, for
+    `sentinel stack down --purge`; returns what was there.
+
+    - The agent workers' table stores: a copy of a changelog the purge deleted. faust
+      refuses to start on one against a fresh cluster (a ``ConsistencyError``: offsets
+      persisted past the new changelog's end), so every worker would fail at each restart.
+    - The demo API key: its row was in the purged database; `bootstrap` creates a new one
+      only where the file is missing.
+    The trained models stay (`bootstrap` announces the registry's current one on the fresh
+    cluster), and so does the demo analyst's password file, from which `bootstrap` creates
+    the analyst again (``deploy.local.demo_analyst``).
+    """
+    found = [p for p in (settings.agents_data, settings.demo_api_key) if p.exists()]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return found
 
 
 def state_file(settings: StackSettings) -> Path:

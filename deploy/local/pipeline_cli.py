@@ -73,7 +73,7 @@ def bootstrap() -> None:
     # a fresh cluster beside a kept database (its data lives outside the checkout when run
     # as root) would leave the agents without rules, deciding on the model alone.
     _sentinel("rules", "sync")
-    key_file = settings.dir / "demo" / "api-key"
+    key_file = settings.demo_api_key
     if not (key_file.exists() or key_file.is_symlink()):
         out = _sentinel("keys", "create", "--name", "demo", "--scopes", "ingest,read,admin")
         write_private(key_file, out.split()[-1] + "\n")
@@ -138,7 +138,7 @@ def up(
     )
     ports = [settings.agents_metrics_port + n for n in range(pipeline.AGENT_WORKERS)]
     console.print("agent metrics  " + "  ".join(f"http://127.0.0.1:{p}/metrics" for p in ports))
-    console.print(f"API key  {settings.dir / 'demo' / 'api-key'}")
+    console.print(f"API key  {settings.demo_api_key}")
     web = ConsoleSettings()
     console.print(
         f"console  http://{web.host}:{web.port}/console/   sign in as "
@@ -185,7 +185,7 @@ def supervise(rate: Rate = 200.0, registry: Annotated[Path, typer.Option()] = Pa
 def http_traffic(rate: Rate = 20.0) -> None:
     """Post demo transactions to the API with the demo key (the supervisor runs this)."""
     settings = StackSettings()
-    key = (settings.dir / "demo" / "api-key").read_text().strip()
+    key = settings.demo_api_key.read_text().strip()
     api = ApiSettings()  # where the API listens: the same variables the API reads
     http_traffic_run(f"http://{api.host}:{api.port}", key, rate)
 

@@ -114,6 +114,16 @@ class StackSettings(BaseSettings):
         return self.dir / "logs"
 
     @property
+    def agents_data(self) -> Path:
+        """The demo's agent workers' table stores, a folder each (``deploy.local.pipeline``)."""
+        return self.dir / "agents"
+
+    @property
+    def demo_api_key(self) -> Path:
+        """The demo API key `sentinel pipeline bootstrap` creates (mode 0600)."""
+        return self.dir / "demo" / "api-key"
+
+    @property
     def kafka_libs(self) -> Path:
         return self.kafka_jar_cache / f"kafka-{self.kafka_version}" / "libs"
 
