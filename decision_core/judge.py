@@ -59,4 +59,10 @@ class RulesJudge:
         for rule_id in verdict.degraded:
             self.observer.breaker_degraded(rule_id)
         decision = decide(score, verdict, thresholds or self.thresholds)
-        return Judgement(decision.outcome, decision.score, verdict.hits(), verdict.shadow_hits())
+        return Judgement(
+            decision.outcome,
+            decision.score,
+            verdict.hits(),
+            verdict.shadow_hits(),
+            score_flagged=decision.score_flagged,
+        )

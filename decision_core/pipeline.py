@@ -154,11 +154,7 @@ class DecisionPipeline:
             )
             for item, score in zip(items, scores, strict=True)
         ]
-        reasons = (
-            assessment.reasons(exact_reasons([j.outcome for j in judgements]))
-            if assessment
-            else [()] * len(rows)
-        )
+        reasons = assessment.reasons(exact_reasons(judgements)) if assessment else [()] * len(rows)
         shadow = shadow_scores(live.challenger, rows, self.observer)
         now = self.clock()
         result.decided += len(items)

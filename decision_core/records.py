@@ -57,6 +57,9 @@ class Judgement:
     risk_score: float
     rules_fired: tuple[RuleHit, ...] = ()
     shadow_rules_fired: tuple[RuleHit, ...] = ()
+    # The risk score reached a threshold (review_at or decline_at): the model is among the
+    # reasons for the outcome, not only the rules (``decision_core.scoring.exact_reasons``).
+    score_flagged: bool = False
 
 
 # (transaction, features, model score or None, home country, the champion's thresholds or

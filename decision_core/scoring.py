@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from decision_core.records import Judgement
 from rule_engine import Thresholds
 from schemas.enums import Outcome
 from schemas.records import ReasonCode
@@ -203,11 +204,19 @@ class Model:
         ]
 
 
-def exact_reasons(outcomes: Sequence[Outcome]) -> list[bool]:
-    """Which rows get exact TreeSHAP reasons: those whose reasons stop a payment (REVIEW,
-    DECLINE), read by analysts and cardholders. Approvals, nearly all traffic, get the
-    approximation: exact for every row would cost ~1 ms each with training's default model."""
-    return [outcome is not Outcome.APPROVE for outcome in outcomes]
+def exact_reasons(judgements: Sequence[Judgement]) -> list[bool]:
+    """Which rows get exact TreeSHAP reasons: those where the model is why a payment stops.
+
+    Every DECLINE (cardholders are told why), and every REVIEW the risk score itself
+    reached. A REVIEW only a rule asked for (its score below ``review_at``) is explained by
+    that rule's hit, recorded beside it, and gets the approximation like approvals: exact
+    TreeSHAP costs ~1-5 ms a row with training's default model, so a review rule an analyst
+    makes live that fires on half the traffic would otherwise multiply the agents' CPU
+    several times over (docs/agents.md#reason-codes)."""
+    return [
+        j.outcome is Outcome.DECLINE or (j.outcome is Outcome.REVIEW and j.score_flagged)
+        for j in judgements
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,12 @@ class PolicyDecision:
     thresholds: Thresholds
 
     @property
+    def score_flagged(self) -> bool:
+        """Whether the score reached a threshold, so the model is among the reasons for the
+        outcome (never without a model score: the thresholds are not applied then)."""
+        return self.model_score is not None and _crossed(self.score, self.thresholds) is not None
+
+    @property
     def reasons(self) -> tuple[Reason, ...]:
         """Why: each fired rule, and the threshold the score crossed."""
         reasons = [_rule_reason(firing) for firing in self.verdict.fired]

@@ -3,8 +3,9 @@
 Each scored row is decided as the agents decide it: the model's score (``Model``), then the
 agents' judge (``RulesJudge``: a rules file's rules, if given, and the policy under the
 thresholds the agent would take, ``select_thresholds``); reason codes as the agent gives
-them (exact TreeSHAP where the outcome stops a payment, ``exact_reasons``). Offline there is
-no rules topic: without ``--rules`` the model decides alone, as with an empty rule set.
+them (exact TreeSHAP where the model is why a payment stops, ``exact_reasons``). Offline
+there is no rules topic: without ``--rules`` the model decides alone, as with an empty rule
+set.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _batches(
             judge(record(i), dict(zip(names, row, strict=True)), score, home)
             for i, row, score, home in zip(kept, values, assessment.scores, homes, strict=True)
         ]
-        reasons = assessment.reasons(exact_reasons([j.outcome for j in judgements]))
+        reasons = assessment.reasons(exact_reasons(judgements))
         out = _columns(data, rows, accepted, iter(judgements), iter(reasons))
         out["model_score"] = _spread(assessment.scores, accepted)
         tally.rows += len(rows)

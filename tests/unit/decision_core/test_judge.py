@@ -121,3 +121,17 @@ def test_the_model_score_and_the_rules_combine_strictest_wins() -> None:
     reference.apply("rules", b"r", rule("r", "amount > 5000", "REVIEW"))
     assert judge(reference)(tx(), {}, 0.95, None).outcome is Outcome.DECLINE
     assert judge(reference)(tx(amount="10.00"), {}, 0.6, None).outcome is Outcome.REVIEW
+
+
+def test_the_judgement_says_whether_the_score_reached_a_threshold() -> None:
+    """What ``exact_reasons`` reads: a REVIEW only a rule asked for is not the score's."""
+    reference = ReferenceData()
+    reference.apply("rules", b"r-away", rule("r-away", SEED))
+    by_rule = judge(reference)(tx(), {}, 0.1, "IN")
+    by_score = judge(reference)(tx(country="IN"), {}, 0.6, "IN")
+    both = judge(reference)(tx(), {}, 0.95, "IN")
+    assert (by_rule.outcome, by_rule.score_flagged) == (Outcome.REVIEW, False)
+    assert (by_score.outcome, by_score.score_flagged) == (Outcome.REVIEW, True)
+    assert (both.outcome, both.score_flagged) == (Outcome.DECLINE, True)
+    # Without a model the thresholds are not applied: never the score's.
+    assert not judge(reference)(tx(), {}, None, "IN").score_flagged

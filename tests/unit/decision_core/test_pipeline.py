@@ -25,10 +25,11 @@ from schemas.codec import (
     decode_dead_letter,
     decode_decision,
     decode_webhook_event,
+    encode_rule,
     encode_transaction,
 )
-from schemas.enums import Channel, Outcome, TxType
-from schemas.records import Transaction, decision_id_for
+from schemas.enums import Channel, Outcome, RuleMode, TxType
+from schemas.records import ReasonCode, Rule, Transaction, decision_id_for
 from schemas.topics import HEADER_TRANSACTION_ID
 from tests.support.models import train_tiny_model
 
@@ -273,3 +274,55 @@ def test_the_champions_card_thresholds_decide_unless_the_environment_overrides_t
     assert outcome(book_pipeline(book_registry, champion="eager")) is Outcome.REVIEW
     overridden = book_pipeline(book_registry, ThresholdOverrides(review_at=0.5), champion="eager")
     assert outcome(overridden) is Outcome.APPROVE
+
+
+def review_everything_rule() -> bytes:
+    return encode_rule(
+        Rule(
+            rule_id="r-all",
+            version=1,
+            name="Review everything",
+            description="",
+            expression="amount > 0",
+            action="REVIEW",
+            priority=10,
+            mode=RuleMode.ACTIVE,
+            author="analyst@bank",
+            updated_at=T0,
+        )
+    )
+
+
+def test_reasons_are_exact_where_the_score_reviews_and_approximated_where_a_rule_does(
+    registry: Path,
+) -> None:
+    """A REVIEW only a rule asked for gets the approximation (its rule hit says why); one the
+    score reached gets exact TreeSHAP, as a DECLINE does (``scoring.exact_reasons``)."""
+    reference = ReferenceData()
+    reference.apply("rules", b"r-all", review_everything_rule())
+    countries = ("IN", "BR", "FR", "NL", "IN", "US")
+    batch = records(*(tx(amount=f"{25 + 900 * i}.00", minutes=i, country=c)
+                      for i, c in enumerate(countries)))  # fmt: skip
+    model = ModelRegistry(registry).live().champion
+    assert model is not None
+
+    def reviewed(judge: RulesJudge) -> list[tuple[tuple[ReasonCode, ...], ...]]:
+        """Each decision's recorded reasons, then its row's exact and approximated ones."""
+        pipeline = DecisionPipeline(ModelRegistry(registry), judge, clock=lambda: T0)
+        result = pipeline.process(batch, store()[1])
+        decisions = [decode_decision(o.value) for o in result.outgoing if o.role == "decisions"]
+        assert {d.outcome for d in decisions} == {Outcome.REVIEW}
+        assessment = model.assess([d.features for d in decisions])
+        rows = len(decisions)
+        exact, approximated = assessment.reasons([True] * rows), assessment.reasons([False] * rows)
+        return [
+            (d.reason_codes, e, a) for d, e, a in zip(decisions, exact, approximated, strict=True)
+        ]
+
+    # review_at 1: no score reaches it, the rule reviews; review_at 0: every score does.
+    by_rule = reviewed(RulesJudge(reference, Thresholds(1.0, 1.1)))
+    by_score = reviewed(RulesJudge(ReferenceData(), Thresholds(0.0, 1.1)))
+    assert all(recorded == approximated for recorded, _, approximated in by_rule)
+    assert all(recorded == exact for recorded, exact, _ in by_score)
+    # The two methods differ on these rows (else the test would not tell them apart).
+    assert any(exact != approximated for _, exact, approximated in by_rule)

@@ -1,5 +1,6 @@
 """Scoring a micro-batch: scores and reason codes equal a row-by-row computation, and
-reasons are exact TreeSHAP only for the rows asked for, approximated for the others."""
+reasons are exact TreeSHAP only for the rows asked for (``exact_reasons``: where the model is
+why a payment stops), approximated for the others."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from decision_core.scoring import REASONS_PER_DECISION, Model, Scored
+from decision_core.records import Judgement
+from decision_core.scoring import REASONS_PER_DECISION, Model, Scored, exact_reasons
+from schemas.enums import Outcome
 from schemas.features import FEATURE_NAMES
 from schemas.records import ReasonCode
 from tests.support.models import train_tiny_model
@@ -95,6 +98,23 @@ def test_reasons_are_exact_where_asked_and_approximated_elsewhere(model: Model) 
     ]
     # The two methods differ (else the test would not tell them apart).
     assert sum(a.reasons != b.reasons for a, b in zip(by_shap, by_path, strict=True)) > 10
+
+
+@pytest.mark.parametrize(
+    ("outcome", "score_flagged", "exact"),
+    [
+        (Outcome.APPROVE, False, False),
+        (Outcome.REVIEW, False, False),  # a rule's review: the rule hit says why
+        (Outcome.REVIEW, True, True),
+        (Outcome.DECLINE, False, True),  # a rule's decline: cardholders are told why
+        (Outcome.DECLINE, True, True),
+    ],
+)
+def test_exact_reasons_where_the_model_is_why_a_payment_stops(
+    outcome: Outcome, score_flagged: bool, exact: bool
+) -> None:
+    judgement = Judgement(outcome, 0.5, score_flagged=score_flagged)
+    assert exact_reasons([judgement]) == [exact]
 
 
 def test_both_attributions_add_up_to_the_margin(model: Model) -> None:
