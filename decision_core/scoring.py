@@ -210,9 +210,9 @@ def exact_reasons(judgements: Sequence[Judgement]) -> list[bool]:
     Every DECLINE (cardholders are told why), and every REVIEW the risk score itself
     reached. A REVIEW only a rule asked for (its score below ``review_at``) is explained by
     that rule's hit, recorded beside it, and gets the approximation like approvals: exact
-    TreeSHAP costs ~1-5 ms a row with training's default model, so a review rule an analyst
-    makes live that fires on half the traffic would otherwise multiply the agents' CPU
-    several times over (docs/agents.md#reason-codes)."""
+    TreeSHAP costs ~1 ms a row with training's default model (more with a larger one), so a
+    review rule an analyst makes live that fires on half the traffic would otherwise
+    multiply the agents' CPU several times over (docs/agents.md#reason-codes)."""
     return [
         j.outcome is Outcome.DECLINE or (j.outcome is Outcome.REVIEW and j.score_flagged)
         for j in judgements

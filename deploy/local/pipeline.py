@@ -144,9 +144,11 @@ def purge(settings: StackSettings) -> list[Path]:
     cluster), and so does the demo analyst's password file, from which `bootstrap` creates
     the analyst again (``deploy.local.demo_analyst``).
     """
-    found = [p for p in (settings.agents_data, settings.demo_api_key) if p.exists()]
+    # A symlink too (bootstrap keeps a key file that is one, even dangling).
+    paths = (settings.agents_data, settings.demo_api_key)
+    found = [p for p in paths if p.exists() or p.is_symlink()]
     for path in found:
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink()
