@@ -7,15 +7,28 @@ same identity is refused. A worker without one takes the first ``worker-N`` no r
 worker holds, so several started from one checkout each get their own, and one restarted
 finds its old folder again. The claim is an exclusive ``flock`` on ``<name>.lock``: the
 kernel releases it when the process exits, ``kill -9`` included.
+
+A folder's table store is a copy of one Kafka cluster's changelog, so it names that cluster
+(``cluster-id``, written at a worker's first start there; ``bind_to_cluster``). Started
+against another cluster (a purged and re-created local stack, a worker moved to a new or
+restored cluster under the same topic names), the worker empties its folder and restores
+from that cluster's changelog. Kept, the store would either stop faust at start (a
+``ConsistencyError`` when its offsets lie past the new changelog's end) or, worse, mix the
+old cluster's account states into the new one's without a word.
 """
 
 from __future__ import annotations
 
 import fcntl
 import itertools
+import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+log = logging.getLogger("stream_agents")
+CLUSTER_FILE = "cluster-id"
 
 
 class DataDirInUse(RuntimeError):
@@ -58,3 +71,30 @@ def _candidates(instance_id: str | None) -> Iterator[str]:
         yield instance_id
         return
     yield from (f"worker-{n}" for n in itertools.count())
+
+
+def bind_to_cluster(path: Path, cluster_id: str) -> bool:
+    """Make ``path``'s table store the one of ``cluster_id``: a store another cluster's
+    changelog made is deleted (True), so the worker restores from this cluster's. A folder
+    that names no cluster (new, or written before stores named theirs) is taken as this
+    cluster's."""
+    marker = path / CLUSTER_FILE
+    known = marker.read_text().strip() if marker.exists() else None
+    if known == cluster_id:
+        return False
+    discarded = known is not None
+    if discarded:
+        log.warning(
+            "%s holds a table store of Kafka cluster %s; this is cluster %s: deleted, "
+            "restoring from this cluster's changelog",
+            path,
+            known,
+            cluster_id,
+        )
+        for entry in path.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    marker.write_text(cluster_id + "\n")
+    return discarded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from confluent_kafka.admin import ClusterMetadata
 from faust import Worker
 from prometheus_client import start_http_server
 
@@ -19,7 +20,7 @@ from schemas import kafka_edge
 from schemas.follower import TopicFollower
 from schemas.secrets import refuse_default_secrets
 from stream_agents.app import create_app, output_topics
-from stream_agents.datadir import ClaimedDir, DataDirInUse, claim
+from stream_agents.datadir import ClaimedDir, DataDirInUse, bind_to_cluster, claim
 from stream_agents.followers import model_follower, reference_follower
 from stream_agents.metrics import MetricsObserver, watch_gc
 from stream_agents.output import BatchPublisher
@@ -61,10 +62,9 @@ def build_pipeline(
     )
 
 
-def changelog_replicas(settings: AgentSettings) -> int:
+def changelog_replicas(settings: AgentSettings, cluster: ClusterMetadata) -> int:
     """The wanted replica count, capped at the brokers the cluster has."""
-    brokers = len(kafka_edge.admin(settings.kafka).list_topics(timeout=30).brokers)
-    return max(1, min(settings.changelog_replicas, brokers))
+    return max(1, min(settings.changelog_replicas, len(cluster.brokers)))
 
 
 def follow_models(settings: AgentSettings) -> tuple[ModelBook, TopicFollower]:
@@ -116,6 +116,10 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     refuse_default_secrets(base.kafka, base.redis)
     own = claim_data_dir(base)
     settings = base.model_copy(update={"data_dir": own.path})
+    cluster = kafka_edge.admin(settings.kafka).list_topics(timeout=30)
+    # The store is this cluster's (any KRaft cluster has an id; confluent-kafka's types say
+    # None, the attribute's value before librdkafka fills it in).
+    bind_to_cluster(own.path, str(cluster.cluster_id))
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     reference = ReferenceData(observer=OBSERVER)
@@ -129,7 +133,11 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
     pipeline = build_pipeline(settings, reference, models)
     app = create_app(
-        settings, pipeline, changelog_replicas(settings), publisher, transaction_claims(settings)
+        settings,
+        pipeline,
+        changelog_replicas(settings, cluster),
+        publisher,
+        transaction_claims(settings),
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # Everything loaded so far (libraries, rules, models, reference data) lives as long as

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from schemas.codec import decode_dead_letter
 from schemas.records import decision_id_for
 from schemas.topics import DEAD_LETTER, TRANSACTIONS
+from stream_agents.datadir import CLUSTER_FILE
 from tests.support.agents import (
     BOOTSTRAP,
     SENTINEL,
@@ -42,6 +46,10 @@ def test_every_transaction_gets_exactly_one_decision_from_the_stream_features(
         if d.transaction_id in {t.transaction_id for t in txs[-12:]}
     }
     assert {d.features["count_1h"] for d in last.values()} == {15.0}
+    # Its folder's table store names the cluster it is a copy of (stream_agents.datadir).
+    folder = Path(workers.env["SENTINEL_AGENTS_DATA_DIR"]) / "worker-0"
+    cluster = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10).cluster_id
+    assert (folder / CLUSTER_FILE).read_text() == f"{cluster}\n" and cluster
     workers.stop_all()  # a clean stop commits and flushes the changelog
     assert changelog_states(prefix) == replayed_states(prefix)
 
