@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from schemas.enums import Channel, TxType
-from schemas.records import Transaction
+from schemas.enums import Channel, RuleMode, TxType
+from schemas.records import Rule, Transaction
 
 AT = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -29,3 +29,22 @@ def transaction(**changes: object) -> Transaction:
     }
     fields.update(changes)
     return Transaction(**fields)  # type: ignore[arg-type]
+
+
+def rule(rule_id: str, expression: str, action: str = "REVIEW", **changes: object) -> Rule:
+    """An active rule, version 1, as an analyst publishes it at ``AT``; ``changes`` replace
+    any other field."""
+    fields: dict[str, object] = {
+        "rule_id": rule_id,
+        "version": 1,
+        "name": rule_id,
+        "description": "",
+        "expression": expression,
+        "action": action,
+        "priority": 10,
+        "mode": RuleMode.ACTIVE,
+        "author": "analyst@bank",
+        "updated_at": AT,
+    }
+    fields.update(changes)
+    return Rule(**fields)  # type: ignore[arg-type]

@@ -11,7 +11,8 @@ from decision_core.reference import ReferenceData
 from rule_engine import Thresholds
 from schemas.codec import encode_account_profile, encode_named_list, encode_rule
 from schemas.enums import Channel, Outcome, RuleMode, TxType
-from schemas.records import AccountProfile, NamedList, Rule, RuleHit, Transaction
+from schemas.records import AccountProfile, NamedList, RuleHit, Transaction
+from tests.support import records
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -24,18 +25,7 @@ def rule(
     mode: RuleMode = RuleMode.ACTIVE,
 ) -> bytes:
     return encode_rule(
-        Rule(
-            rule_id=rule_id,
-            version=version,
-            name=rule_id,
-            description="",
-            expression=expression,
-            action=action,
-            priority=10,
-            mode=mode,
-            author="analyst@bank",
-            updated_at=NOW,
-        )
+        records.rule(rule_id, expression, action, version=version, mode=mode, updated_at=NOW)
     )
 
 

@@ -28,10 +28,11 @@ from schemas.codec import (
     encode_rule,
     encode_transaction,
 )
-from schemas.enums import Channel, Outcome, RuleMode, TxType
-from schemas.records import ReasonCode, Rule, Transaction, decision_id_for
+from schemas.enums import Channel, Outcome, TxType
+from schemas.records import ReasonCode, Transaction, decision_id_for
 from schemas.topics import HEADER_TRANSACTION_ID
 from tests.support.models import train_tiny_model
+from tests.support.records import rule
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -276,30 +277,13 @@ def test_the_champions_card_thresholds_decide_unless_the_environment_overrides_t
     assert outcome(overridden) is Outcome.APPROVE
 
 
-def review_everything_rule() -> bytes:
-    return encode_rule(
-        Rule(
-            rule_id="r-all",
-            version=1,
-            name="Review everything",
-            description="",
-            expression="amount > 0",
-            action="REVIEW",
-            priority=10,
-            mode=RuleMode.ACTIVE,
-            author="analyst@bank",
-            updated_at=T0,
-        )
-    )
-
-
 def test_reasons_are_exact_where_the_score_reviews_and_approximated_where_a_rule_does(
     registry: Path,
 ) -> None:
     """A REVIEW only a rule asked for gets the approximation (its rule hit says why); one the
     score reached gets exact TreeSHAP, as a DECLINE does (``scoring.exact_reasons``)."""
     reference = ReferenceData()
-    reference.apply("rules", b"r-all", review_everything_rule())
+    reference.apply("rules", b"r-all", encode_rule(rule("r-all", "amount > 0")))
     countries = ("IN", "BR", "FR", "NL", "IN", "US")
     batch = records(*(tx(amount=f"{25 + 900 * i}.00", minutes=i, country=c)
                       for i, c in enumerate(countries)))  # fmt: skip
