@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -142,3 +143,11 @@ def test_bytes_per_transaction_by_topic_and_in_all() -> None:
         "webhooks": 300.0,
     }
     assert stats.bytes_per_transaction(before, after, decided=0)["decisions"] is None
+
+
+def test_without_a_budget_the_highest_step_kept_up_is_found() -> None:
+    # make bench's `kept_up`: no step met the 50 ms budget, 1,000 tx/s kept up at 466 ms.
+    steps = [step(250, p99=66), step(500, p99=104), step(1000, p99=466), step(2000, achieved=997)]
+    assert stats.sustained_rate(steps, budget_ms=50) is None
+    kept = stats.sustained_rate(steps, budget_ms=math.inf)
+    assert kept is not None and kept["offered_per_s"] == 1000
