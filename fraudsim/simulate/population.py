@@ -14,6 +14,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from fraudsim.simulate.config import SimConfig
 from fraudsim.simulate.geography import CITIES, FOREIGN, Floats, Ints, nearest_city, to_latlon
@@ -116,16 +117,29 @@ def draw_merchants(cfg: SimConfig, rng: np.random.Generator) -> Merchants:
 def reachable_terminals(
     customers: Customers, merchants: Merchants, radius: float
 ) -> tuple[Ints, Ints]:
-    """Terminals within ``radius`` of each customer as CSR arrays (indptr, indices)."""
+    """Terminals within ``radius`` of each customer as CSR arrays (indptr, indices).
+
+    A k-d tree of the terminals finds each customer's candidates (scipy's, a slightly wider
+    radius), then the same test the published design states, ``dx² + dy² < radius²``, decides:
+    the same pairs, in the same order, as comparing every customer with every terminal,
+    which took minutes at half a million customers (O(customers × terminals)).
+    """
     tx, ty = merchants.x[: merchants.terminals], merchants.y[: merchants.terminals]
+    terminals = cKDTree(np.column_stack([tx, ty]))
     counts: list[npt.NDArray[np.int64]] = []
     found: list[npt.NDArray[np.int64]] = []
-    chunk = 256  # bounds the distance matrix to chunk x terminals
+    chunk = 65_536  # bounds the candidate pairs held at once (~40 a customer at the defaults)
     for lo in range(0, len(customers.x), chunk):
-        dx = customers.x[lo : lo + chunk, None] - tx
-        dy = customers.y[lo : lo + chunk, None] - ty
-        rows, cols = np.nonzero(dx * dx + dy * dy < radius * radius)
-        counts.append(np.bincount(rows, minlength=dx.shape[0]).astype(np.int64))
-        found.append(cols.astype(np.int64))
+        cx, cy = customers.x[lo : lo + chunk], customers.y[lo : lo + chunk]
+        near = cKDTree(np.column_stack([cx, cy])).sparse_distance_matrix(
+            terminals, radius * (1 + 1e-6), output_type="ndarray"
+        )
+        rows, cols = near["i"].astype(np.int64), near["j"].astype(np.int64)
+        dx, dy = cx[rows] - tx[cols], cy[rows] - ty[cols]
+        inside = dx * dx + dy * dy < radius * radius
+        rows, cols = rows[inside], cols[inside]
+        order = np.lexsort((cols, rows))  # by customer, then terminal: row-major, as before
+        counts.append(np.bincount(rows, minlength=len(cx)).astype(np.int64))
+        found.append(cols[order])
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
     return indptr, np.concatenate(found)

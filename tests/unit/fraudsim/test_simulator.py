@@ -12,6 +12,7 @@ import pytest
 from decision_core.pipeline import invalid
 from fraudsim.simulate import SimConfig, SimulatedData, simulate
 from fraudsim.simulate.config import DAY_MS
+from fraudsim.simulate.population import draw_customers, draw_merchants, reachable_terminals
 from fraudsim.tables import TransactionColumns, labels_table, transactions_table
 from schemas.pan import contains_pan
 from tests.support.simulations import STATS_CONFIG
@@ -105,3 +106,24 @@ def test_fraud_labels_arrive_within_the_delay(stats_data: SimulatedData) -> None
 def test_a_config_refuses_delays_beyond_the_protocol_gap() -> None:
     with pytest.raises(ValueError, match="label delays"):
         SimConfig(label_delay_days=(1.0, 10.0))
+
+
+@pytest.mark.parametrize(
+    ("customers", "terminals", "radius"), [(3_000, 2_000, 5.0), (500, 800, 12.5)]
+)
+def test_reachable_terminals_are_every_terminal_within_the_radius_in_order(
+    customers: int, terminals: int, radius: float
+) -> None:
+    """The k-d tree's answer is the published design's test of every pair, pair for pair."""
+    cfg = SimConfig(customers=customers, terminals=terminals, seed=3)
+    people = draw_customers(cfg, np.random.default_rng(1))
+    merchants = draw_merchants(cfg, np.random.default_rng(2))
+    indptr, indices = reachable_terminals(people, merchants, radius)
+    tx, ty = merchants.x[: merchants.terminals], merchants.y[: merchants.terminals]
+    dx, dy = people.x[:, None] - tx, people.y[:, None] - ty
+    rows, cols = np.nonzero(dx * dx + dy * dy < radius * radius)
+    assert np.array_equal(
+        indptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=customers))])
+    )
+    assert np.array_equal(indices, cols)
+    assert indices.dtype == indptr.dtype == np.int64 and len(indices) > customers
