@@ -82,6 +82,8 @@ def test_an_ordinary_transaction_fires_nothing() -> None:
         ({}, {"count_24h": 20.0, "sum_24h": 20000.5}, {"velocity-24h-spend"}),
         ({"amount": Decimal("1.00")}, {"count_1h": 3.0}, {"card-testing"}),
         ({}, {"new_device": 1.0, "new_country": 1.0}, {"new-device-new-country"}),
+        # An account's very first payment: everything is new, nothing to compare with.
+        ({}, {"new_device": 1.0, "new_country": 1.0, "count_30d": 1.0}, set()),
         ({}, {"new_device": 1.0, "amount_to_mean_30d": 6.0}, {"new-device-big-amount"}),
         ({}, {"travel_speed_kmh": 950.0}, {"impossible-travel"}),
         ({"merchant_id": "m-bad"}, {}, {"blocked-merchant"}),
