@@ -19,18 +19,20 @@ COUNTRIES = ("FR", "DE", "NL", "BE", "ES", "IT")
 
 
 def transaction(rng: random.Random) -> dict[str, Any]:
-    account = rng.randrange(500)
+    # 50,000 accounts at the demo's 20 a second: each pays every ~40 minutes, as the
+    # simulated traffic's (`sentinel simulate produce`), not every 25 seconds.
+    account = rng.randrange(50_000)
     home = COUNTRIES[account % len(COUNTRIES)]
     return {
         "transaction_id": str(uuid.uuid4()),
-        "account_id": f"http-acct-{account:04d}",
-        "card_token": f"tok_http_{account:04d}x",
+        "account_id": f"http-acct-{account:05d}",
+        "card_token": f"tok_http_{account:05d}x",
         "amount": f"{rng.lognormvariate(3.5, 1.0):.2f}",
         "currency": "EUR",
         "merchant_id": f"http-m-{rng.randrange(300):03d}",
         "country": home if rng.random() > 0.03 else rng.choice(COUNTRIES),
         "channel": rng.choice(("POS", "POS", "ECOM")),
-        "device_id": f"dev-{account:04d}",
+        "device_id": f"dev-{account:05d}",
         "timestamp": datetime.now(UTC).isoformat(),
         "type": "debit",
     }
