@@ -106,11 +106,12 @@ def produce(
     of the same population, and each transaction is stamped with the time it is sent.
     Every run sends new transaction ids (stop it and start it again: nothing repeats).
     An account pays about once every customers / rate seconds of real time: the default
-    half a million at 200 a second, once every 40 minutes or so, which keeps the velocity
-    and travel rules to the accounts whose simulated days call for them. With 20,000 (the
+    half a million at 200 a second, once every 40 minutes or so: the velocity rules stay
+    quiet, the travel rule still fires on a few per cent (a simulated day runs ~16 times
+    faster than real, docs/model.md#simulate-and-train). With 20,000 (the
     default until 2026-12-06) every account paid every 100 seconds: the seed rules
     reviewed three quarters of the traffic, and the states of 30 days grew all the time.
-    Drawing the population takes ~10 s and ~750 MiB at the default.
+    Drawing the population takes ~10 s at the default, and the producer holds ~1 GiB.
     """
     from fraudsim.simulate.kafka_cli import Traffic, stream
 
