@@ -54,20 +54,22 @@ class PolicyDecision:
     model_score: float | None
     verdict: RuleVerdict
     thresholds: Thresholds
+    # The strictest threshold the score reached (name, value, outcome); never without a
+    # model score, the thresholds are not applied then.
+    crossed: tuple[str, float, Outcome] | None = None
 
     @property
     def score_flagged(self) -> bool:
         """Whether the score reached a threshold, so the model is among the reasons for the
-        outcome (never without a model score: the thresholds are not applied then)."""
-        return self.model_score is not None and _crossed(self.score, self.thresholds) is not None
+        outcome."""
+        return self.crossed is not None
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
         """Why: each fired rule, and the threshold the score crossed."""
         reasons = [_rule_reason(firing) for firing in self.verdict.fired]
-        crossed = None if self.model_score is None else _crossed(self.score, self.thresholds)
-        if crossed is not None and self.model_score is not None:
-            name, limit, outcome = crossed
+        if self.crossed is not None and self.model_score is not None:
+            name, limit, outcome = self.crossed
             detail = f"score {self.score:.4g} (model {self.model_score:.4g}) >= {name} {limit:g}"
             reasons.append(Reason(ReasonKind.THRESHOLD, name, outcome, detail))
         # Stable: the reasons that reached the final outcome first, each group in rule order.
@@ -90,7 +92,7 @@ def decide(
     crossed = None if model_score is None else _crossed(score, thresholds)
     if crossed is not None:
         outcome = Outcome.strictest(outcome, crossed[2])
-    return PolicyDecision(outcome, score, model_score, verdict, thresholds)
+    return PolicyDecision(outcome, score, model_score, verdict, thresholds, crossed)
 
 
 def _rule_reason(firing: Firing) -> Reason:
