@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import psycopg
 import typer
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest_api.app import create_app
-from ingest_api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
+from ingest_api.keys import ApiKey, Scope, create_key, find_by_secret, list_keys, revoke_key
 from ingest_api.settings import ApiSettings
 from schemas.secrets import refuse_default_secrets
 
@@ -99,6 +100,29 @@ def create(
     console.print(f"key id {key.key_id}, scopes {', '.join(sorted(key.scopes))}")
     console.print("The key, shown only now:")
     console.print(secret, soft_wrap=True, highlight=False)
+
+
+@keys_app.command("check")
+def check(
+    key_file: Annotated[Path, typer.Option(help="A file holding the key (its first line).")],
+) -> None:
+    """Exit 0 if the key in ``key_file`` may be used now (known to this database, neither
+    revoked nor expired), else 1 with the reason."""
+    settings = ApiSettings()
+    secret = key_file.read_text().strip()
+
+    async def run() -> ApiKey | None:
+        async with await _connect(settings) as conn:
+            return await find_by_secret(conn, secret, settings.api_key_pepper.get_secret_value())
+
+    key = asyncio.run(run())
+    if key is None:
+        console.print("[red]unknown API key[/]")
+        raise typer.Exit(1)
+    if (refusal := key.refusal(datetime.now(UTC))) is not None:
+        console.print(f"[red]{refusal}[/]")
+        raise typer.Exit(1)
+    console.print(f"key id {key.key_id} may be used")
 
 
 @keys_app.command("revoke")

@@ -135,11 +135,12 @@ def purge(settings: StackSettings) -> list[Path]:
     """Delete what the demo keeps beside the stack's data and means nothing without it, for
     `sentinel stack down --purge`; returns what was there.
 
-    - The agent workers' table stores: a copy of a changelog the purge deleted. faust
-      refuses to start on one against a fresh cluster (a ``ConsistencyError``: offsets
-      persisted past the new changelog's end), so every worker would fail at each restart.
-    - The demo API key: its row was in the purged database; `bootstrap` creates a new one
-      only where the file is missing.
+    - The agent workers' table stores: a copy of a changelog the purge deleted. A worker
+      discards a store another cluster made itself (``stream_agents.datadir.
+      bind_to_cluster``), but not one from before stores named their cluster, on which
+      faust refuses to start against a fresh cluster (a ``ConsistencyError``).
+    - The demo API key: its row was in the purged database (`bootstrap` would replace a
+      key the database does not know anyway: ``sentinel keys check``).
     The trained models stay (`bootstrap` announces the registry's current one on the fresh
     cluster), and so does the demo analyst's password file, from which `bootstrap` creates
     the analyst again (``deploy.local.demo_analyst``).

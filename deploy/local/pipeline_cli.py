@@ -16,7 +16,7 @@ from rich.table import Table
 from console.settings import ConsoleSettings
 from deploy.local import demo_analyst, envfile, pipeline
 from deploy.local.http_traffic import run as http_traffic_run
-from deploy.local.secret_file import write_private
+from deploy.local.secret_file import replace_private
 from deploy.local.settings import StackSettings
 from deploy.local.supervisor import ServiceState
 from deploy.local.view import LiveView
@@ -73,10 +73,12 @@ def bootstrap() -> None:
     # a fresh cluster beside a kept database (its data lives outside the checkout when run
     # as root) would leave the agents without rules, deciding on the model alone.
     _sentinel("rules", "sync")
+    # The file is kept while the database knows its key, as the analyst's password file
+    # is: beside a database made anew (a purge, another data directory) a new key replaces it.
     key_file = settings.demo_api_key
-    if not (key_file.exists() or key_file.is_symlink()):
+    if not key_file.is_file() or _sentinel_status(("keys", "check", "--key-file", str(key_file))):
         out = _sentinel("keys", "create", "--name", "demo", "--scopes", "ingest,read,admin")
-        write_private(key_file, out.split()[-1] + "\n")
+        replace_private(key_file, out.split()[-1] + "\n")
     _demo_analyst(settings)
     registry = _registry(settings)
     if not (registry / "CURRENT").exists():

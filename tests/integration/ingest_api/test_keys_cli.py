@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,3 +40,20 @@ def test_created_key_works_until_revoked(api_env: dict[str, str], api_url: str) 
 def test_unknown_scope_is_refused(api_env: dict[str, str]) -> None:
     done = sentinel(api_env, "keys", "create", "--name", "x", "--scopes", "root")
     assert done.returncode != 0
+
+
+def test_check_accepts_a_usable_key_and_refuses_a_revoked_or_unknown_one(
+    api_env: dict[str, str], tmp_path: Path
+) -> None:
+    created = sentinel(api_env, "keys", "create", "--name", "checked", "--scopes", "ingest")
+    key_file = tmp_path / "key"
+    key_file.write_text(created.stdout.split()[-1] + "\n")
+    assert sentinel(api_env, "keys", "check", "--key-file", str(key_file)).returncode == 0
+    assert (
+        sentinel(api_env, "keys", "revoke", created.stdout.split()[2].rstrip(",")).returncode == 0
+    )
+    revoked = sentinel(api_env, "keys", "check", "--key-file", str(key_file))
+    assert revoked.returncode == 1 and "revoked" in revoked.stdout
+    key_file.write_text("sk_never_created\n")  # e.g. a key file kept beside a new database
+    unknown = sentinel(api_env, "keys", "check", "--key-file", str(key_file))
+    assert unknown.returncode == 1 and "unknown API key" in unknown.stdout
