@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from decision_core.records import Outgoing, SourceRecord
-from schemas.codec import encode_dead_letter, encode_decision, encode_webhook_event
+from schemas.codec import Buffer, encode_dead_letter, encode_decision, encode_webhook_event
 from schemas.enums import Outcome
 from schemas.records import (
     DeadLetter,
@@ -17,21 +17,21 @@ from schemas.records import (
 from schemas.topics import HEADER_TRANSACTION_ID
 
 
-def decision_record(decision: Decision) -> Outgoing:
+def decision_record(decision: Decision, transaction_front: Buffer | None = None) -> Outgoing:
     """A decision as the decisions topic carries it: keyed by account, its transaction id in a
-    header."""
+    header. ``transaction_front``: see ``schemas.codec.encode_decision``."""
     headers = ((HEADER_TRANSACTION_ID, decision.transaction_id.encode()),)
     return Outgoing(
         "decisions",
         decision.account_id.encode(),
-        encode_decision(decision),
+        encode_decision(decision, transaction_front=transaction_front),
         headers,
     )
 
 
-def publishable(decision: Decision) -> list[Outgoing]:
+def publishable(decision: Decision, transaction_front: Buffer | None = None) -> list[Outgoing]:
     """The records the agent publishes for one decision: the decision and its webhook event."""
-    record = decision_record(decision)
+    record = decision_record(decision, transaction_front)
     event = encode_webhook_event(webhook_event(decision))
     return [record, Outgoing("webhooks", record.key, event, record.headers)]
 

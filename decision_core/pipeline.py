@@ -30,7 +30,7 @@ from decision_core.outputs import dead_letter, publishable
 from decision_core.records import BatchResult, Judge, Judgement, Screened, SourceRecord
 from decision_core.scoring import LiveModels, ModelSource, exact_reasons
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
-from schemas.codec import decode_transaction
+from schemas.codec import decode_received, decode_transaction
 from schemas.errors import SchemaError
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 from schemas.validation import DEFAULT_WINDOW, TimeWindow, transaction_problem
@@ -38,8 +38,7 @@ from schemas.validation import DEFAULT_WINDOW, TimeWindow, transaction_problem
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    record: SourceRecord
-    tx: Transaction
+    screened: Screened
     features: dict[str, float]
     home_country: str | None
     # In another currency than the account's ledger: declined (``ledger_policy``).
@@ -89,9 +88,9 @@ class DecisionPipeline:
         partitions: dict[str, int] = {}
         if any(reused):  # as a rule none: the batch passes as it is
             screened = _refuse_reused(screened, reused, result)
-        for record, decision in self._decide(screened, accounts, load_state, result):
-            partitions[decision.account_id] = record.partition
-            result.outgoing.extend(publishable(decision))
+        for item, decision in self._decide(screened, accounts, load_state, result):
+            partitions[decision.account_id] = item.screened.record.partition
+            result.outgoing.extend(publishable(decision, item.screened.front))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())
@@ -112,7 +111,7 @@ class DecisionPipeline:
         ``accounts`` holds the feature states in use; an account missing from it is loaded
         with ``load_state``. Dead letters go to ``result.outgoing``.
         """
-        return self._decide(self.screen(records, result), accounts, load_state, result)
+        return self.decide_screened(self.screen(records, result), accounts, load_state, result)
 
     def decide_screened(
         self,
@@ -123,7 +122,8 @@ class DecisionPipeline:
     ) -> list[tuple[SourceRecord, Decision]]:
         """``decide`` past ``screen``: replay places the screened records in between
         (``decision_core.placement``), as the agent does."""
-        return self._decide(screened, accounts, load_state, result)
+        decided = self._decide(screened, accounts, load_state, result)
+        return [(item.screened.record, decision) for item, decision in decided]
 
     def screen(self, records: Sequence[SourceRecord], result: BatchResult) -> list[Screened]:
         """Each record decoded and validated; the undecodable or invalid ones are
@@ -136,7 +136,7 @@ class DecisionPipeline:
         accounts: dict[str, AccountFeatures],
         load_state: Callable[[str], bytes | None],
         result: BatchResult,
-    ) -> list[tuple[SourceRecord, Decision]]:
+    ) -> list[tuple[_Item, Decision]]:
         items = [
             item
             for one in screened
@@ -150,7 +150,10 @@ class DecisionPipeline:
         scores: Sequence[float | None] = assessment.scores if assessment else [None] * len(rows)
         judgements = [
             _bounded(
-                item, self.judge(item.tx, item.features, score, item.home_country, live.thresholds)
+                item,
+                self.judge(
+                    item.screened.tx, item.features, score, item.home_country, live.thresholds
+                ),
             )
             for item, score in zip(items, scores, strict=True)
         ]
@@ -159,7 +162,7 @@ class DecisionPipeline:
         now = self.clock()
         result.decided += len(items)
         return [
-            (item.record, self._decision(item, judgement, why, live, challenger_score, now))
+            (item, self._decision(item, judgement, why, live, challenger_score, now))
             for item, judgement, why, challenger_score in zip(
                 items, judgements, reasons, shadow, strict=True
             )
@@ -200,7 +203,7 @@ class DecisionPipeline:
         try:
             # Produced straight to Kafka, a transaction has no ingest time: the broker's
             # append time is its ingest time.
-            tx = decode_transaction(record.value, ingested_at=_append_time(record.timestamp_ms))
+            tx, front = decode_received(record.value, _append_time(record.timestamp_ms))
         except SchemaError as exc:
             result.outgoing.append(dead_letter(record, getattr(exc, "code", "schema"), str(exc)))
             result.dead_lettered += 1
@@ -210,7 +213,7 @@ class DecisionPipeline:
             result.outgoing.append(dead_letter(record, "invalid_transaction", problem))
             result.dead_lettered += 1
             return None
-        return Screened(record, tx)
+        return Screened(record, tx, front)
 
     def _observe(
         self,
@@ -238,7 +241,7 @@ class DecisionPipeline:
         home = observation.home_country  # the one the features used, from the same window
         features = observation.features  # a fresh dict per event: extended in place
         features.update(merchant_features(self.merchants(tx.merchant_id), event.ts_ms))
-        return _Item(record, tx, features, home, foreign)
+        return _Item(screened, features, home, foreign)
 
     def _decision(
         self,
@@ -249,7 +252,7 @@ class DecisionPipeline:
         challenger_score: float | None,
         now: datetime,
     ) -> Decision:
-        tx = item.tx
+        tx = item.screened.tx
         challenger = live.challenger
         if item.foreign_currency:
             reasons = (CURRENCY_MISMATCH, *reasons)

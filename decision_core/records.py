@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from rule_engine import Thresholds
+from schemas.codec import Buffer
 from schemas.enums import Outcome
 from schemas.records import RuleHit, Transaction
 
@@ -31,6 +32,9 @@ class Screened:
 
     record: SourceRecord
     tx: Transaction
+    # The record's Avro bytes its decision may carry as they are
+    # (``schemas.codec.decode_received``); None: the decision encodes the transaction whole.
+    front: Buffer | None = None
 
 
 @dataclass(frozen=True, slots=True)

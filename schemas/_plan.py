@@ -64,6 +64,25 @@ class RecordPlan:
             raise InvalidRecord(f"{self.cls.__name__}: {type(exc).__name__}: {exc}") from exc
         return value
 
+    def only(self, names: tuple[str, ...]) -> RecordPlan:
+        """This plan writing the wire fields ``names`` alone (a writer that writes the
+        others by other means: ``schemas.codec.encode_decision``)."""
+        codecs = tuple((n, c) for n, c in self.codecs if set(c.wire) <= set(names))
+        plain = tuple(n for n in self.plain if n in names)
+        if not plain or set(names) != set(plain).union(*(c.wire for _n, c in codecs)):
+            raise SchemaLoadError(f"{self.cls.__name__} cannot write just {names}")
+        get = attrgetter(*plain) if len(plain) > 1 else (lambda obj: (getattr(obj, plain[0]),))
+        return RecordPlan(
+            self.cls,
+            tuple(n for n in self.wire if n in names),
+            get,
+            plain,
+            tuple((n, convert) for n, convert in self.out if n in names),
+            (),
+            codecs,
+            (),
+        )
+
     @property
     def plain_out(self) -> bool:
         """Every field goes out as it is: a nested record's fast path."""
@@ -101,6 +120,17 @@ class AvroConverted:
         """The dict fastavro writes for this record."""
         return self._avro_plan.to_avro(self)
 
+    def to_avro_of(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """``to_avro`` of the wire fields ``names`` alone; the others not even converted."""
+        key = (type(self), names)
+        plan = _PARTS.get(key)
+        if plan is None:
+            whole: Any = self._avro_plan
+            if whole is _UNPLANNED:  # no record converted yet
+                whole = _planned(type(self))
+            plan = _PARTS[key] = whole.only(names)
+        return plan.to_avro(self)
+
     @classmethod
     def from_avro(cls, value: Mapping[str, Any]) -> Self:
         """From a decoded dict of any version; fields its version lacks take defaults."""
@@ -122,6 +152,7 @@ class _Unplanned:
 
 _UNPLANNED = _Unplanned()
 AvroConverted._avro_plan = cast(RecordPlan, _UNPLANNED)
+_PARTS: dict[tuple[type[Any], tuple[str, ...]], RecordPlan] = {}  # AvroConverted.to_avro_of's
 
 
 def plan_records(classes: Iterable[type[AvroConverted]]) -> None:

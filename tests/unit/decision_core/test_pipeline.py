@@ -25,6 +25,7 @@ from schemas.codec import (
     decode_dead_letter,
     decode_decision,
     decode_webhook_event,
+    encode_decision,
     encode_rule,
     encode_transaction,
 )
@@ -189,6 +190,19 @@ def test_kafka_producer_path_takes_the_broker_append_time_as_ingest_time(
     appended = SourceRecord(record.topic, 0, 0, 1_796_032_800_000, record.key, record.value)
     decision = decode_decision(pipeline.process([appended], store()[1]).outgoing[0].value)
     assert decision.ingested_at == datetime.fromtimestamp(1_796_032_800, UTC)
+
+
+def test_a_published_decision_is_the_decision_encoded_whole_on_either_ingest_path(
+    pipeline: DecisionPipeline,
+) -> None:
+    """The agents carry the transaction's bytes over from its message (``decode_received``);
+    what they publish is what encoding the decision whole writes, for a transaction over
+    HTTP (its ingest time in it) and one produced straight to Kafka (filled in)."""
+    batch = records(tx(minutes=1), tx(minutes=2, ingested_at=None))
+    outgoing = pipeline.process(batch, store()[1]).outgoing
+    decisions = [o.value for o in outgoing if o.role == "decisions"]
+    assert len(decisions) == 2
+    assert [encode_decision(decode_decision(v)) for v in decisions] == decisions
 
 
 def test_decide_gives_the_decisions_process_publishes_on_states_the_caller_holds(

@@ -20,6 +20,7 @@ from schemas.codec import (
     decode_as,
     decode_decision,
     decode_label,
+    decode_received,
     decode_record,
     decode_transaction,
     encode,
@@ -273,3 +274,31 @@ def test_a_default_ingest_time_fills_only_a_transaction_without_one() -> None:
     assert decode_transaction(encode_transaction(own), ingested_at=appended) == own
     with pytest.raises(MalformedMessage):
         decode_transaction(TX_BYTES[:-1], ingested_at=appended)
+
+
+def test_a_decision_keeps_another_writers_encoding_of_the_transaction() -> None:
+    """Bytes that are valid Avro but not the encoding fastavro writes (a varint with a
+    redundant continuation byte): the decision carries them as they are and decodes to
+    the same values."""
+    first = TX_BYTES[HEADER_SIZE]
+    odd = TX_BYTES[:HEADER_SIZE] + bytes([first | 0x80, 0]) + TX_BYTES[HEADER_SIZE + 1 :]
+    tx, front = decode_received(odd, NOW)
+    assert tx == dataclasses.replace(TX, ingested_at=NOW)
+    assert front is not None
+    decision = dataclasses.replace(_decision({}), transaction=tx)
+    carried = encode_decision(decision, transaction_front=front)
+    assert carried != encode_decision(decision)
+    assert decode_decision(carried) == decision
+
+
+@pytest.mark.parametrize("cut", range(HEADER_SIZE, len(TX_BYTES)))
+def test_every_truncation_the_agents_read_is_malformed(cut: int) -> None:
+    with pytest.raises(MalformedMessage):
+        decode_received(TX_BYTES[:cut], NOW)
+
+
+def test_the_agents_read_neither_trailing_bytes_nor_another_record() -> None:
+    with pytest.raises(MalformedMessage, match="trailing"):
+        decode_received(TX_BYTES + b"\x00", NOW)
+    with pytest.raises(UnexpectedRecord):
+        decode_received(encode_decision(_decision({})), NOW)

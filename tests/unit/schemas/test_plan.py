@@ -163,3 +163,20 @@ def test_importing_the_records_reads_no_schema() -> None:
     )
     root = str(Path(__file__).parents[3])
     subprocess.run([sys.executable, "-c", check], check=True, cwd=root)  # noqa: S603
+
+
+def test_a_record_converts_just_some_of_its_wire_fields() -> None:
+    """``to_avro_of``: the named wire fields as ``to_avro`` gives them (a field a codec
+    spreads over several comes with all of them), the others not even read."""
+    whole = DECISION.to_avro()
+    head = tuple(name for name in whole if name != "transaction")
+    assert DECISION.to_avro_of(head) == {name: whole[name] for name in head}
+    assert TX.to_avro_of(("ingested_at", "merchant_name")) == {
+        "ingested_at": None,
+        "merchant_name": None,
+    }
+    broken = dataclasses.replace(DECISION, transaction=None)
+    assert broken.to_avro_of(head) == {name: whole[name] for name in head}
+    for names in [("features",), ("nonexistent",), ()]:
+        with pytest.raises(SchemaLoadError):
+            DECISION.to_avro_of(names)

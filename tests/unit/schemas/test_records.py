@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import decode_as, encode_obj
+from schemas.codec import decode_as, decode_received, encode_decision, encode_obj
 from schemas.errors import InvalidRecord
 from schemas.records import (
     RECORD_TYPES,
@@ -205,6 +205,27 @@ def test_decision_round_trips(decision: Decision) -> None:
 def test_decision_round_trips_through_v2_without_the_challenger(decision: Decision) -> None:
     older = dataclasses.replace(decision, challenger_model_version=None, challenger_score=None)
     assert round_trip(decision, version=2) == older
+
+
+@settings(max_examples=100)
+@given(decisions, st.booleans(), st.sampled_from([1, 2]))
+def test_a_decision_carrying_its_messages_bytes_is_the_one_encoded_whole(
+    decision: Decision, carried: bool, version: int
+) -> None:
+    """What the agents publish (the transaction's bytes before ``ingested_at`` taken from
+    its message) is byte for byte what encoding the whole decision writes, whether the
+    message carried an ingest time or the agent filled one in; a v1 message gives none."""
+    sent = dataclasses.replace(decision.transaction, ingested_at=None)
+    if carried:
+        sent = decision.transaction
+    if version == 1:
+        sent = dataclasses.replace(sent, merchant_name=None)
+    filled_in = decision.ingested_at
+    tx, front = decode_received(encode_obj(sent, version), filled_in)
+    assert tx == dataclasses.replace(sent, ingested_at=sent.ingested_at or filled_in)
+    assert (front is None) == (version == 1)
+    decided = dataclasses.replace(decision, transaction=tx)
+    assert encode_decision(decided, transaction_front=front) == encode_decision(decided)
 
 
 def test_a_listed_feature_survives_a_decision_written_before_v4() -> None:
