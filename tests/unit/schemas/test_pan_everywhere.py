@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from decision_core.outputs import dead_letter
@@ -21,6 +23,7 @@ from ingest_api.models import ValidationContext
 from schemas.codec import decode_dead_letter, decode_transaction, encode_transaction
 from schemas.pan import contains_pan, looks_like_pan
 from schemas.records import HEADER_PAN_MASKED, Transaction
+from schemas.validation import free_text_problem
 from tests.support.records import transaction
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -91,6 +94,28 @@ def test_a_pan_in_any_free_text_field_is_refused_by_the_api_and_the_agent(
     with pytest.raises(ValidationError) as refused:
         parse_transaction(orjson.dumps(body), ctx)
     assert [e["loc"] for e in refused.value.errors()] == [(field,)]
+
+
+def test_digits_of_two_fields_make_no_card_number_together() -> None:
+    # "4111 1111" + "1111 1111" would be a Luhn-valid 16-digit PAN if the fields ran on.
+    assert contains_pan("4111 1111 1111 1111")
+    assert free_text_problem(tx(device_id="dev 4111 1111", ip="1111 1111")) is None
+
+
+TEXT = st.text(alphabet="0123456789 -x\n", max_size=24)
+
+
+@given(TEXT, TEXT, TEXT, TEXT)
+def test_the_free_text_check_names_the_first_field_holding_a_pan(
+    device: str, ip: str, city: str, merchant_name: str
+) -> None:
+    """One scan of the fields joined answers as a scan of each would."""
+    bad = tx(device_id=device, ip=ip, city=city, merchant_name=merchant_name)
+    fields = ("city", "device_id", "ip", "merchant_name")  # in the record's order
+    held = [f for f in fields if contains_pan(getattr(bad, f))]
+    problem = free_text_problem(bad)
+    assert (problem is None) == (not held)
+    assert problem is None or problem.startswith(f"{held[0]} holds a card number")
 
 
 def masked_letter(t: Transaction) -> tuple[bytes, Letter]:
