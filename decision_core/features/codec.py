@@ -38,17 +38,15 @@ element when the state has one.
 
 import sys
 from array import array
-from binascii import hexlify, unhexlify
-from functools import lru_cache
 from itertools import accumulate, chain, count
 from operator import itemgetter, sub
 from struct import Struct
 from struct import error as StructError
 from typing import Any, Final
 
-import numpy as np
 import orjson
 
+from decision_core.features.ids import IdColumn, pack_uuids
 from decision_core.features.windows import DEFAULT_CONFIG, AccountWindows, FeatureConfig
 
 FORMAT_VERSION: Final = 2
@@ -67,7 +65,6 @@ _AMOUNTS: Final = ("I", "Q", "q")  # minor units
 _DEGREES: Final = ("i", "q")  # microdegrees
 _SMALL: Final = ("B", "H", "I", "Q", "q")
 _SWAP: Final = sys.byteorder == "big"  # the layout is little-endian; arrays are native
-_UUID_HYPHENS: Final = (8, 13, 18, 23)
 _ALL, _NONE, _SOME = 0, 1, 2  # location column modes: all known, none known, mixed
 
 
@@ -137,9 +134,12 @@ def _encode_binary(state: AccountWindows) -> bytes:
         strings += extras
         merchants, countries = _pick(number, state.merchants), _pick(number, state.countries)
     index_codes = _index_codes(len(strings))
-    ids, id_mode = _pack_ids(state.ids)
+    column = state.id_column
+    # Ids of other shapes may all have been pruned since: the column packs them again.
+    ids = (column.packed if column.strings is None else pack_uuids(column.strings)) or b""
+    id_mode = int(bool(ids))
     if not id_mode:
-        strings += state.ids
+        strings += column.to_list()
     blob = "\0".join(strings)
     if blob.count("\0") != max(0, len(strings) - 1):
         raise _Unfit("a string holds a NUL")
@@ -180,8 +180,11 @@ def _decode_binary(data: bytes, config: FeatureConfig) -> AccountWindows:
             raise StateDecodeError("account state string table has the wrong size")
         strings = []
     pos += blob_len
+    ids: IdColumn | list[str]
     if modes & 1:
-        ids = _unpack_ids(data[pos : pos + 16 * rows], rows)
+        if not rows or len(data) < pos + 16 * rows:
+            raise StateDecodeError("account state ids are truncated")
+        ids = IdColumn(data[pos : pos + 16 * rows])
         pos += 16 * rows
     elif rows <= n_strings:
         ids = strings[n_strings - rows :]
@@ -287,45 +290,6 @@ def _restore_nullable(known: list[int], mode: int, mask: bytes, rows: int) -> li
         return [None] * rows
     values = iter(known)
     return [None if unknown else next(values) for unknown in mask]
-
-
-def _pack_ids(ids: list[str]) -> tuple[bytes, int]:
-    """The ids as 16 bytes each when every one is a canonical lowercase UUID (mode 1), else
-    nothing (mode 0: they go with the strings)."""
-    n = len(ids)
-    joined = "".join(ids)
-    if not n or len(joined) != 36 * n or any(joined[i::36] != "-" * n for i in _UUID_HYPHENS):
-        return b"", 0
-    digits = joined.encode("utf-8", "surrogatepass").translate(None, b"-")
-    if len(digits) != 32 * n:
-        return b"", 0
-    try:
-        raw = unhexlify(digits)
-    except ValueError:  # binascii.Error: not hex digits
-        return b"", 0
-    # unhexlify reads upper case too, which would come back lower case.
-    return (raw, 1) if hexlify(raw) == digits else (b"", 0)
-
-
-def _unpack_ids(raw: bytes, rows: int) -> list[str]:
-    if len(raw) != 16 * rows or not rows:
-        raise StateDecodeError("account state ids are truncated")
-    # In C: the hex digits, a hyphen and a NUL gathered into "<uuid>\0<uuid>...", then split.
-    digits = np.frombuffer(hexlify(raw) + b"-\0", np.uint8)
-    return digits.take(_uuid_gather(rows)).tobytes().decode("ascii").split("\0")
-
-
-@lru_cache(maxsize=256)
-def _uuid_gather(rows: int) -> "np.ndarray[Any, np.dtype[np.int32]]":
-    """Where each character of ``rows`` NUL-separated canonical UUIDs comes from in their
-    hex digits (followed by a hyphen and a NUL)."""
-    hyphen, nul = 32 * rows, 32 * rows + 1
-    one = [*range(8), -1, *range(8, 12), -1, *range(12, 16), -1, *range(16, 20), -1]
-    one += [*range(20, 32), -2]
-    base = np.array(one, dtype=np.int64)
-    grid = np.arange(rows, dtype=np.int64)[:, None] * 32 + base
-    grid = np.where(base == -1, hyphen, np.where(base == -2, nul, grid))
-    return grid.ravel()[:-1].astype(np.int32)
 
 
 def _encode_json(state: AccountWindows) -> bytes:

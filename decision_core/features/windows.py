@@ -50,6 +50,7 @@ from datetime import UTC, tzinfo
 from typing import Any, Final
 
 from decision_core.features.event import FeatureEvent
+from decision_core.features.ids import IdColumn
 from decision_core.features.view import MICRO, Tally, WindowView, micro_location, tally
 
 HOUR_MS: Final = 3_600_000
@@ -102,15 +103,15 @@ class AccountWindows:
     """One account's retained events (parallel columns sorted by ``(ts_ms, event_id)``)."""
 
     __slots__ = (
-        "config", "ts", "ids", "amounts", "merchants", "countries", "lats", "lons",
+        "config", "ts", "amounts", "merchants", "countries", "lats", "lons",
         "seqs", "flags", "next_seq", "seen_countries", "seen_devices", "seen_merchants",
-        "applied_offsets", "currency", "_id_ts", "_tally",
+        "applied_offsets", "currency", "id_column", "_tally",
     )  # fmt: skip
 
     def __init__(self, config: FeatureConfig = DEFAULT_CONFIG) -> None:
         self.config = config
         self.ts: list[int] = []
-        self.ids: list[str] = []
+        self.id_column = IdColumn()  # the event ids (``ids``), packed while they are UUIDs
         self.amounts: list[int] = []
         self.merchants: list[str] = []
         self.countries: list[str] = []
@@ -127,7 +128,6 @@ class AccountWindows:
         # balance row takes it (``ledger_sink.ledger``). None until then, and in states
         # written before it was kept.
         self.currency: str | None = None
-        self._id_ts: dict[str, int] = {}
         # Maintained over all retained rows: a window's tally is this minus a few edge rows.
         self._tally = Tally({}, 0, 0, 0)
 
@@ -139,13 +139,14 @@ class AccountWindows:
     def is_late(self, ts_ms: int) -> bool:
         return bool(self.ts) and ts_ms < self.ts[-1] - self.config.allowed_lateness_ms
 
+    @property
+    def ids(self) -> list[str]:
+        """The event ids in row order (a copy)."""
+        return self.id_column.to_list()
+
     def index_of(self, event_id: str) -> int | None:
         """Row of a retained event, or None when the id is not remembered."""
-        ts_ms = self._id_ts.get(event_id)
-        if ts_ms is None:
-            return None
-        lo = bisect_left(self.ts, ts_ms)
-        return bisect_left(self.ids, event_id, lo, bisect_right(self.ts, ts_ms, lo))
+        return self.id_column.find(event_id)
 
     def view(self, ts_ms: int) -> WindowView:
         """Window of a new event at ``ts_ms``: every retained event in (ts - 30 d, ts]."""
@@ -198,7 +199,7 @@ class AccountWindows:
         """A retained event rebuilt from its columns (its device survives only as flags)."""
         lat, lon = self.lats[row], self.lons[row]
         return FeatureEvent(
-            self.ids[row], self.ts[row], self.amounts[row], self.merchants[row],
+            self.id_column[row], self.ts[row], self.amounts[row], self.merchants[row],
             self.countries[row], None,
             None if lat is None else lat / MICRO, None if lon is None else lon / MICRO,
         )  # fmt: skip
@@ -218,14 +219,13 @@ class AccountWindows:
         ts_ms, event_id = event.ts_ms, event.event_id
         lat, lon = micro_location(event.lat, event.lon) or (None, None)
         lo = bisect_left(self.ts, ts_ms)
-        at = bisect_left(self.ids, event_id, lo, bisect_right(self.ts, ts_ms, lo))
+        at = self.id_column.insert(lo, bisect_right(self.ts, ts_ms, lo), event_id)
         row = (
-            ts_ms, event_id, event.amount_minor, event.merchant_id, event.country,
+            ts_ms, event.amount_minor, event.merchant_id, event.country,
             lat, lon, self.next_seq, flags,
         )  # fmt: skip
-        for column, value in zip(self.columns(), row, strict=True):
+        for column, value in zip(self._valued(), row, strict=True):
             column.insert(at, value)
-        self._id_ts[event_id] = ts_ms
         self._add_to_tally(Tally({event.country: 1}, int(lat is not None), lat or 0, lon or 0), 1)
         self.next_seq += 1
         cap = self.config.max_seen
@@ -236,9 +236,15 @@ class AccountWindows:
         self._prune()
 
     def columns(self) -> tuple[list[Any], ...]:
-        """Row columns: ts, ids, amounts, merchants, countries, lats, lons, seqs, flags."""
+        """Row columns: ts, ids, amounts, merchants, countries, lats, lons, seqs, flags
+        (the ids a copy)."""
+        return (self.ts, self.ids, *self._valued()[1:])
+
+    def _valued(self) -> tuple[list[Any], ...]:
+        """The row columns but the ids: ts, amounts, merchants, countries, lats, lons,
+        seqs, flags."""
         return (
-            self.ts, self.ids, self.amounts, self.merchants, self.countries,
+            self.ts, self.amounts, self.merchants, self.countries,
             self.lats, self.lons, self.seqs, self.flags,
         )  # fmt: skip
 
@@ -248,10 +254,9 @@ class AccountWindows:
         horizon = self.ts[-1] - self.config.allowed_lateness_ms - RETENTION_MS
         cut = bisect_right(self.ts, horizon)
         if cut:
-            for event_id in self.ids[:cut]:
-                del self._id_ts[event_id]
+            self.id_column.drop_first(cut)
             self._add_to_tally(tally(self.countries[:cut], self.lats[:cut], self.lons[:cut]), -1)
-            for column in self.columns():
+            for column in self._valued():
                 del column[:cut]
 
     def _add_to_tally(self, part: Tally, sign: int) -> None:
@@ -275,18 +280,22 @@ class AccountWindows:
         cls,
         config: FeatureConfig,
         next_seq: int,
-        columns: Sequence[list[Any]],
+        columns: Sequence[Any],
         seen: Sequence[list[str]],
         applied_offsets: dict[int, int],
         currency: str | None = None,
     ) -> "AccountWindows":
-        """Rebuild a state from its parts (see ``codec``), applying ``config`` bounds."""
+        """Rebuild a state from its parts (see ``codec``), applying ``config`` bounds; the
+        ids (``columns[1]``) as a list or an ``IdColumn`` (which the state then owns)."""
         state = cls(config)
         state.next_seq = next_seq
         state.currency = currency
-        for column, values in zip(state.columns(), columns, strict=True):
+        ts, ids, *valued = columns
+        for column, values in zip(state._valued(), [ts, *valued], strict=True):
             column.extend(values)
-        state._id_ts = dict(zip(state.ids, state.ts, strict=True))
+        state.id_column = ids if isinstance(ids, IdColumn) else IdColumn.of(list(ids))
+        if len(state.id_column) != len(state.ts):
+            raise ValueError("a state's ids and rows differ in number")
         state._tally = tally(state.countries, state.lats, state.lons)
         targets = (state.seen_countries, state.seen_devices, state.seen_merchants)
         for target, keys in zip(targets, seen, strict=True):
