@@ -262,6 +262,8 @@ def test_flipped_bytes_raise_only_project_errors(position: int, byte: int) -> No
     data[position] = byte
     with contextlib.suppress(DecodeError):
         decode_transaction(bytes(data))
+    with contextlib.suppress(DecodeError):  # the agents' read, in two parts
+        decode_received(bytes(data), NOW)
 
 
 def test_a_default_ingest_time_fills_only_a_transaction_without_one() -> None:
