@@ -20,6 +20,7 @@ within one run.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -281,6 +282,7 @@ def measure(
         ]
         existing = admin.admin.list_topics(timeout=10).topics
         admin.delete(n for n in names if n in existing)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept when the run fails: the worker's log
     return ceiling, {
         "agent_decisions_per_s": sustained,
         "ratio": sustained / ceiling,
