@@ -98,15 +98,11 @@ def decode_record(
     record: str, data: Buffer | None, reader_version: int | None = None
 ) -> dict[str, Any]:
     """Decode a message that must be a `record` (UnexpectedRecord otherwise)."""
-    return _decode_record(record, data, reader_version).value
-
-
-def _decode_record(record: str, data: Buffer | None, reader_version: int | None) -> Decoded:
     writer = peek_schema(data)
     if writer.record != record:
         raise UnexpectedRecord(f"expected a {record}, got {writer.record} v{writer.version}")
     reader = default_registry().get(record, reader_version)
-    return Decoded(writer, reader, _read(cast(Buffer, data), writer, reader))
+    return _read(cast(Buffer, data), writer, reader)
 
 
 def _read(data: Buffer, writer: SchemaInfo, reader: SchemaInfo) -> dict[str, Any]:
@@ -177,7 +173,7 @@ def decode_received(
     writer = peek_schema(data)
     embedding = _embedding()
     if embedding is None or writer is not embedding.transaction:
-        value = _decode_record(Transaction.RECORD, data, None).value
+        value = decode_record(Transaction.RECORD, data)
         front = None
     else:
         # Read in two parts, so that where the first ends is known: Avro writes a
