@@ -104,7 +104,7 @@ def create(
 
 @keys_app.command("check")
 def check(
-    key_file: Annotated[Path, typer.Option(help="A file holding the key (its first line).")],
+    key_file: Annotated[Path, typer.Option(help="A file holding the key.")],
 ) -> None:
     """Exit 0 if the key in ``key_file`` may be used now (known to this database, neither
     revoked nor expired), else 1 with the reason."""
