@@ -71,11 +71,10 @@ class RecordPlan:
         plain = tuple(n for n in self.plain if n in names)
         if not plain or set(names) != set(plain).union(*(c.wire for _n, c in codecs)):
             raise SchemaLoadError(f"{self.cls.__name__} cannot write just {names}")
-        get = attrgetter(*plain) if len(plain) > 1 else (lambda obj: (getattr(obj, plain[0]),))
         return RecordPlan(
             self.cls,
             tuple(n for n in self.wire if n in names),
-            get,
+            _getter(plain),
             plain,
             tuple((n, convert) for n, convert in self.out if n in names),
             (),
@@ -213,11 +212,10 @@ def _plan(
             ftype, hint = field["type"], hints[name]
             _add(out, name, _to_wire(where, ftype, hint, plans, named))
             _add(into, name, _from_wire(where, ftype, hint, plans, named))
-    get = attrgetter(*plain) if len(plain) > 1 else (lambda obj: (getattr(obj, plain[0]),))
     plan = RecordPlan(
         cls,
         wire,
-        get,
+        _getter(plain),
         plain,
         tuple(out),
         tuple(into),
@@ -226,6 +224,13 @@ def _plan(
     )
     plans[cls] = plan
     return plan
+
+
+def _getter(plain: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of the fields ``plain`` of an object, as a tuple, in one C call."""
+    if len(plain) > 1:
+        return attrgetter(*plain)
+    return lambda obj: (getattr(obj, plain[0]),)
 
 
 def _check_fields(cls: type[Any], wire: set[str], attributes: set[str]) -> None:
