@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from rich.console import Console
 
 from fraudsim.simulate import SimConfig
@@ -23,23 +23,25 @@ pytestmark = pytest.mark.integration
 CFG = SimConfig(customers=60, terminals=120, seed=3, start=datetime(2026, 12, 1, tzinfo=UTC))
 
 
-def consume(bootstrap: str, topic: str, expected: int) -> list[tuple[int, bytes, bytes]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"g-{topic}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    seen: list[tuple[int, bytes, bytes]] = []
-    deadline = time.monotonic() + 30
+def consume(bootstrap: str, topic: str) -> list[tuple[int, bytes, bytes]]:
+    """Every record in ``topic``, each once: its partitions assigned (no group, so no
+    rebalance can hand a partition back from the start) and read up to their ends."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{topic}"})
     try:
-        while len(seen) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                seen.append((message.partition(), message.key(), message.value()))
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        seen: list[tuple[int, bytes, bytes]] = []
+        read_to = dict.fromkeys(partitions, 0)
+        deadline = time.monotonic() + 30
+        while any(read_to[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                if message.error() is None:
+                    read_to[message.partition()] = message.offset() + 1
+                    seen.append((message.partition(), message.key(), message.value()))
     finally:
         consumer.close()
     return seen
@@ -63,12 +65,12 @@ def test_each_run_sends_new_paced_keyed_current_transactions_then_their_labels(
         runs.append(tally)
         labels += tally.labels
     ended = datetime.now(UTC)
-    records = consume(kafka.bootstrap_servers, project_topics["transactions"].name, 600)
+    records = consume(kafka.bootstrap_servers, project_topics["transactions"].name)
     transactions = [(p, k, decode_transaction(v)) for p, k, v in records]
     ids = [tx.transaction_id for _p, _k, tx in transactions]
     assert len(ids) == len(set(ids)) == 600  # distinct ids == records, across the restart
     assert_keyed_in_order_and_current(transactions, began, ended)
-    label_records = consume(kafka.bootstrap_servers, project_topics["labels"].name, labels)
+    label_records = consume(kafka.bootstrap_servers, project_topics["labels"].name)
     assert len(label_records) == labels > 0
     sent = {tx.transaction_id: tx.timestamp for _p, _k, tx in transactions}
     for _p, _k, value in label_records:
