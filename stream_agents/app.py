@@ -102,6 +102,7 @@ def create_app(
 
     @app.timer(settings.seek_quiet_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def tick() -> None:
+        publisher.serve()  # served on the loop: its client errors between batches
         await agent.tick()
         # TableManager.recovery is public, though faust's abstract TableManagerT omits it.
         tables = cast(TableManager, app.tables)

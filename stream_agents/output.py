@@ -5,7 +5,8 @@ faust's own producer is pure Python (aiokafka) and cost more CPU per record than
 it (py-spy: ~40 % of the worker). librdkafka batches and compresses in C; the agent awaits
 one future per micro-batch, resolved when the broker has acknowledged every record of it,
 before it takes the next batch. Only then are the batch's source offsets acknowledged to
-faust, so a committed offset never precedes its decisions.
+faust, so a committed offset never precedes its decisions. librdkafka's delivery reports
+are served on the agent's event loop while it waits: no delivery thread.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class BatchPublisher:
             kafka,
             "batch-publisher",
             {"compression.type": "lz4", "linger.ms": 1, "socket.nagle.disable": True},
+            # Delivery reports served on the agent's loop, every 1 ms while a batch
+            # waits for its acknowledgement: no thread to hand the GIL to and from.
+            serve_on_loop_s=0.001,
         )
 
     async def publish(self, records: Sequence[Outgoing]) -> dict[tuple[str, int], int]:
@@ -37,6 +41,10 @@ class BatchPublisher:
         return await self._producer.publish(
             records, wait_when_full=True, topic_of=lambda out: topics[out.role]
         )
+
+    def serve(self) -> None:
+        """Serve the producer's queued reports between batches (its client errors)."""
+        self._producer.serve()
 
     def close(self) -> None:
         self._producer.close(30)
