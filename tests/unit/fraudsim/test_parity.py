@@ -105,7 +105,10 @@ def test_offline_features_equal_the_live_agents(parity_data: SimulatedData) -> N
     # are exactly those of the data without them.
     ids = columns.values["transaction_id"]
     assert {ids[i] for i, f in enumerate(offline) if f is None} == refused
-    assert [f for f in offline if f is not None] == list(replay(clean, range(len(clean))))
+    # Compared by repr: NaN never equals itself, and dicts' == passes it only where both hold
+    # the same NaN object, which the compiled feature code does not promise (ADR 0010).
+    without = [repr(f) for f in replay(clean, range(len(clean)))]
+    assert [repr(f) for f in offline if f is not None] == without
     for i, features in enumerate(offline):
         if features is None:
             continue
