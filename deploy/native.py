@@ -2,9 +2,10 @@
 
 ``build`` compiles ``schemas.native.NATIVE_MODULES`` in place with the pinned mypy's
 mypyc (its intermediate C and objects under ``build/native``, ignored by git), leaving an
-extension module beside each source and mypyc's runtime for them in ``schemas``;
-``clean`` removes them, and the decision code runs
-as plain Python again. ADR 0010 says why and what it changes.
+extension module beside each source and mypyc's runtime for them in ``schemas``. Without a
+C compiler or Python's headers it says so and compiles nothing: the decision code then runs
+as plain Python, the same outputs, slower. ``clean`` removes what ``build`` made. ADR 0010
+says why and what it changes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -39,6 +41,9 @@ BUILD_DIR = ROOT / "build" / "native"
 def build() -> None:
     """Compile the decision code's modules (about a minute on two cores)."""
     clean()
+    if lacking := missing_toolchain():
+        typer.echo(f"not compiling the decision code ({lacking}): it runs as plain Python")
+        return
     started = time.monotonic()
     sources = [str(source_of(m).relative_to(ROOT)) for m in NATIVE_MODULES]
     # mypyc's public build API (mypycify, what its own command line wraps) under
@@ -65,6 +70,17 @@ def build() -> None:
         sys.stderr.write(f"mypyc left no extension for: {', '.join(missing)}\n")
         raise typer.Exit(1)
     typer.echo(f"compiled {len(NATIVE_MODULES)} modules in {time.monotonic() - started:.0f} s")
+
+
+def missing_toolchain() -> str | None:
+    """What a build lacks here: the C compiler Python was built with, or its headers."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler: {compiler}"
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.exists():
+        return f"no Python headers: {headers}"
+    return None
 
 
 @app.command()

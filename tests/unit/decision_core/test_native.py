@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_the_compiled_decision_code_decides_exactly_as_the_plain_python(tmp_path
         pytest.skip("nothing compiled here (make native): no compiled code to compare")
     assert compiled == list(NATIVE_MODULES)  # all or nothing: make native builds them together
     for module in NATIVE_MODULES:  # and they are what this interpreter runs
-        assert importlib.import_module(module).__file__.endswith(SUFFIX), module
+        assert str(importlib.import_module(module).__file__).endswith(SUFFIX), module
     plain = tmp_path / "plain"
     packages = [p.parent for p in ROOT.glob("*/__init__.py")] + [ROOT / "bench"]
     for package in packages:
@@ -73,3 +74,18 @@ def test_the_compiled_decision_code_decides_exactly_as_the_plain_python(tmp_path
     assert not list(plain.rglob("*.so"))
     here, there = digests(ROOT), digests(plain)
     assert len(here) == 2 and here == there
+
+
+def test_without_a_c_compiler_or_headers_the_build_says_so_and_leaves_plain_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from deploy import native
+
+    cc = {"CC": "no-such-cc -pthread"}
+    monkeypatch.setattr(sysconfig, "get_config_var", cc.get)
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    assert native.missing_toolchain() == "no C compiler: no-such-cc"
+    cc["CC"] = "sh"  # a command every machine has, standing in for the compiler
+    assert native.missing_toolchain() == f"no Python headers: {tmp_path / 'Python.h'}"
+    (tmp_path / "Python.h").write_text("")
+    assert native.missing_toolchain() is None
