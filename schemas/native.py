@@ -63,12 +63,14 @@ def extensions_of(module: str, root: Path = ROOT) -> list[Path]:
 
 
 def stale(modules: tuple[str, ...] = NATIVE_MODULES, root: Path = ROOT) -> list[str]:
-    """Those of ``modules`` compiled before their source last changed."""
+    """Those of ``modules`` compiled before their source last changed (a module neither
+    compiled nor present, as in a copy of one package, is not looked at)."""
     out = []
     for module in modules:
-        changed = source_of(module, root).stat().st_mtime
-        if any(ext.stat().st_mtime < changed for ext in extensions_of(module, root)):
-            out.append(module)
+        if built := extensions_of(module, root):
+            changed = source_of(module, root).stat().st_mtime
+            if any(ext.stat().st_mtime < changed for ext in built):
+                out.append(module)
     return out
 
 

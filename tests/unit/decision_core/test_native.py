@@ -38,7 +38,7 @@ def test_an_extension_older_than_its_source_is_stale_a_newer_one_or_none_is_not(
         os.utime(package / f"{name}{SUFFIX}", (at, at))
     for name in ("fresh", "old", "plain"):
         os.utime(package / f"{name}.py", (1_500_000_000, 1_500_000_000))
-    modules = ("pkg.fresh", "pkg.old", "pkg.plain")
+    modules = ("pkg.fresh", "pkg.old", "pkg.plain", "pkg.absent")  # absent: a partial copy
     assert stale(modules, tmp_path) == ["pkg.old"]
     assert [p.name for p in extensions_of("pkg.fresh", tmp_path)] == [f"fresh{SUFFIX}"]
     assert extensions_of("pkg.plain", tmp_path) == []
