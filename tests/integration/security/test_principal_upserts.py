@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     ScramMechanism,
@@ -106,10 +108,24 @@ def test_a_credential_gone_from_the_brokers_is_written_again(
     a, _ = users
     deletion = UserScramCredentialDeletion(a, ScramMechanism.SCRAM_SHA_512)
     admin.alter_user_scram_credentials([deletion], request_timeout=10)[a].result(timeout=10)
+    # The controller applied the deletion; the broker that answers a describe may show it a
+    # moment later (CI once saw the credential still described, so nothing was written).
+    deadline = time.monotonic() + 10
+    while _described(admin, a) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     done = kafka_security.upsert_principals(admin, users, 10, record)
     assert done.written == (a,) and done.rotated == ()
     assert _logs_in(stack, a, users[a])
+
+
+def _described(admin: AdminClient, user: str) -> bool:
+    """Whether the broker describes a SCRAM credential of ``user`` (not found: False)."""
+    future = admin.describe_user_scram_credentials([user], request_timeout=10)[user]
+    try:
+        return bool(future.result(timeout=10).scram_credential_infos)
+    except KafkaException:
+        return False
 
 
 def test_another_clusters_record_counts_for_nothing(
