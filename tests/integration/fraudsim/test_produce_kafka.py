@@ -7,7 +7,6 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from rich.console import Console
 
 from fraudsim.simulate import SimConfig
@@ -16,35 +15,12 @@ from schemas.codec import decode_label, decode_transaction
 from schemas.connections import KafkaConnection
 from schemas.records import Transaction
 from schemas.topics import TopicSpec
+from tests.integration.ledger_sink.support import read_all
 
 pytestmark = pytest.mark.integration
 
 # About 116 transactions a simulated day: 300 cross two midnights and bring labels due.
 CFG = SimConfig(customers=60, terminals=120, seed=3, start=datetime(2026, 12, 1, tzinfo=UTC))
-
-
-def consume(bootstrap: str, topic: str) -> list[tuple[int, bytes, bytes]]:
-    """Every record in ``topic``, each once: its partitions assigned (no group, so no
-    rebalance can hand a partition back from the start) and read up to their ends."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{topic}"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        }
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        seen: list[tuple[int, bytes, bytes]] = []
-        read_to = dict.fromkeys(partitions, 0)
-        deadline = time.monotonic() + 30
-        while any(read_to[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.5):
-                if message.error() is None:
-                    read_to[message.partition()] = message.offset() + 1
-                    seen.append((message.partition(), message.key(), message.value()))
-    finally:
-        consumer.close()
-    return seen
 
 
 def test_each_run_sends_new_paced_keyed_current_transactions_then_their_labels(
@@ -65,16 +41,18 @@ def test_each_run_sends_new_paced_keyed_current_transactions_then_their_labels(
         runs.append(tally)
         labels += tally.labels
     ended = datetime.now(UTC)
-    records = consume(kafka.bootstrap_servers, project_topics["transactions"].name)
-    transactions = [(p, k, decode_transaction(v)) for p, k, v in records]
+    # Read by assignment up to each partition's end, each record once (a fresh group's
+    # rebalance could hand a partition back from its start).
+    records = read_all(project_topics["transactions"].name, kafka.bootstrap_servers)
+    transactions = [(r.partition, r.key, decode_transaction(r.value)) for r in records]
     ids = [tx.transaction_id for _p, _k, tx in transactions]
     assert len(ids) == len(set(ids)) == 600  # distinct ids == records, across the restart
     assert_keyed_in_order_and_current(transactions, began, ended)
-    label_records = consume(kafka.bootstrap_servers, project_topics["labels"].name)
+    label_records = read_all(project_topics["labels"].name, kafka.bootstrap_servers)
     assert len(label_records) == labels > 0
     sent = {tx.transaction_id: tx.timestamp for _p, _k, tx in transactions}
-    for _p, _k, value in label_records:
-        label = decode_label(value)
+    for record in label_records:
+        label = decode_label(record.value)
         assert label.is_fraud and sent[label.transaction_id] == label.transaction_timestamp
         assert label.transaction_timestamp < label.labelled_at <= ended
 
