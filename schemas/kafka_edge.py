@@ -339,7 +339,7 @@ class AsyncProducer:
         self._poll_s = poll_s
         self._on_poll = on_poll  # runs on the delivery thread after each poll, with the client
         self._stop = threading.Event()
-        self._loop_poll_s = serve_on_loop_s
+        self._serve_on_loop_s = serve_on_loop_s
         self._thread: threading.Thread | None = None
         if serve_on_loop_s is None:
             self._thread = threading.Thread(target=self._serve, name=thread_name, daemon=True)
@@ -361,7 +361,8 @@ class AsyncProducer:
             return placed
         loop = asyncio.get_running_loop()
         # Served on this loop, a delivery report settles the batch there and then.
-        settle = loop.call_soon_threadsafe if self._thread is not None else _call_now
+        on_loop = self._serve_on_loop_s
+        settle = loop.call_soon_threadsafe if on_loop is None else _call_now
         done, delivered = _batch(loop, len(records), placed, settle)
         produce = _produce_waiting if wait_when_full else _produce
         try:
@@ -372,10 +373,10 @@ class AsyncProducer:
         except KafkaException as exc:
             raise DeliveryFailed(f"produce failed: {exc}", _error_of(exc)) from exc
         try:
-            if self._loop_poll_s is None:
+            if on_loop is None:
                 await asyncio.wait_for(done, timeout_s)
             else:
-                await asyncio.wait_for(self._polled(done), timeout_s)
+                await asyncio.wait_for(self._polled(done, on_loop), timeout_s)
         except TimeoutError as exc:
             raise DeliveryFailed(f"not acknowledged within {timeout_s} s") from exc
         return placed
@@ -385,9 +386,9 @@ class AsyncProducer:
         served on the loop: its error reports between publishes)."""
         self.client.poll(0)
 
-    async def _polled(self, done: asyncio.Future[None]) -> None:
-        """``done``'s result, polling for it on this loop."""
-        poll, pause = self.client.poll, self._loop_poll_s or 0.0
+    async def _polled(self, done: asyncio.Future[None], pause: float) -> None:
+        """``done``'s result, polling for it on this loop every ``pause`` seconds."""
+        poll = self.client.poll
         while True:
             poll(0)
             if done.done():
