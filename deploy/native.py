@@ -33,7 +33,7 @@ app = typer.Typer(add_completion=False, help=__doc__)
 # mypyc's runtime shared by the modules of one build, named into the ``schemas`` package:
 # at the repository's root (mypyc's default) no process outside it could import it.
 GROUP = "schemas._native"
-_SHARED = "_native__mypyc.*"
+*_PACKAGE, _NAME = GROUP.split(".")
 BUILD_DIR = ROOT / "build" / "native"
 
 
@@ -89,7 +89,7 @@ def clean() -> None:
     for module in NATIVE_MODULES:
         for extension in extensions_of(module):
             extension.unlink()
-    for shared in (ROOT / "schemas").glob(_SHARED):
+    for shared in ROOT.joinpath(*_PACKAGE).glob(f"{_NAME}__mypyc.*"):
         shared.unlink()
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from schemas.native import NATIVE_MODULES, ROOT, extensions_of, stale
+from schemas.native import NATIVE_MODULES, ROOT, extensions_of, source_of, stale
 
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 
 def test_every_listed_module_is_a_source_of_the_repository() -> None:
     for module in NATIVE_MODULES:
-        assert (ROOT / Path(*module.split("."))).with_suffix(".py").is_file(), module
+        assert source_of(module).is_file(), module
     assert len(set(NATIVE_MODULES)) == len(NATIVE_MODULES)
 
 
