@@ -194,5 +194,5 @@ def test_the_ledger_decides_a_race_the_second_resolution_is_refused(
     # Refused whichever way it meets the first: already stored when the console checks, or
     # stored by the sink while the console waits for its own.
     assert late.status_code == 409, late.text
-    assert re.search(r"(resolved by|Not resolved by you: )someone-else", late.text), late.text
+    assert re.search(r"(resolved by |Not resolved by you: )someone-else", late.text), late.text
     assert kinds(api_db, raced.transaction_id) == ["decision"]
