@@ -61,15 +61,30 @@ aiokafka consumer with ``fetch_max_wait_ms=1500`` written into the call and aiok
 ``fetch_min_bytes=1``, with no setting for either, so the broker answers a fetch as soon
 as one record is there. aiokafka encodes each fetch request and parses each response in
 Python, for every assigned partition (the source's and the standby changelogs'): py-spy on a
-worker at 250 tx/s put faust's consumer thread at 45 % of its busy time, most of it
+worker at 250 tx/s put faust's consumer (then a thread, 6.) at 45 % of its busy time, most of it
 writing fetch requests and reading responses of a record or two. The consumer is built by
 faust's ``AIOKafkaConsumerThread._create_worker_consumer``; its two fetch attributes
 (``_fetch_max_wait_ms``, ``_fetch_min_bytes``) are set before aiokafka builds its fetcher
 from them at start (``SENTINEL_AGENTS_FETCH_WAIT_MS``, ``SENTINEL_AGENTS_FETCH_MIN_BYTES``).
+
+6. **The consumer on the app's event loop** (``LoopTask``, ADR 0011): faust's aiokafka
+driver runs its consumer as a mode ``ServiceThread``, a thread with an event loop of its
+own, and hands every fetch, seek and commit to it through a method queue and
+``call_soon_threadsafe`` (the app's loop and the thread's woken through their self-pipes,
+the GIL handed back and forth). aiokafka is an asyncio client: nothing it does needs a
+thread. ``ServiceThread`` takes the loop to serve on (``thread_loop``) and the class that
+runs it (``Worker``) as constructor arguments; the consumer's are the app's own loop and
+``LoopTask``, which serves mode's private ``ServiceThread._serve`` as a task of that loop
+instead of starting a thread. Two of mode's thread mechanics are then wrong and are
+switched off in ``CoalescingConsumerThread``: ``call_thread`` (the method queue: now a
+plain call, as the caller is on the same loop) and ``_gather_remaining_tasks`` (at stop,
+mode cancels every task left on the thread's loop, which is now the app's). Written for
+mode-streaming 0.7.1 (pinned).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -79,6 +94,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.utils.futures import maybe_async
 
 log = logging.getLogger("stream_agents")
 
@@ -90,9 +106,41 @@ def rewind_targets(dropped: Mapping[TP, int], positions: Mapping[TP, int]) -> di
     return {tp: first for tp, first in dropped.items() if tp in positions and positions[tp] > first}
 
 
-class CoalescingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's consumer thread, whose aiokafka consumer lets the broker gather a fetch as
-    its ``App`` says."""
+class LoopTask:
+    """Stands in for mode's ``WorkerThread``: a ``ServiceThread`` served as a task of its
+    parent's event loop rather than in a thread with a loop of its own (6.)."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = self.service.parent_loop.create_task(self.service._serve())
+
+    def stop(self) -> None:
+        """Nothing to join: the task ends once the service has stopped."""
+
+    def is_alive(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+class ServedOnTheLoop:
+    """For a mode ``QueueServiceThread`` built with ``thread_loop`` its parent's loop and
+    ``Worker=LoopTask``: the two thread mechanics that would be wrong there, off (6.)."""
+
+    async def call_thread(self, fun: Any, *args: Any, **kwargs: Any) -> Any:
+        # The caller is on the same loop: a plain call, no method queue in between.
+        return await maybe_async(fun(*args, **kwargs))
+
+    async def _gather_remaining_tasks(self) -> None:
+        # At stop mode cancels every task left on the thread's loop, which is the app's
+        # here: its tasks are not the consumer's to cancel.
+        return None
+
+
+class CoalescingConsumerThread(ServedOnTheLoop, faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer "thread", served on the app's event loop (``LoopTask``), whose
+    aiokafka consumer lets the broker gather a fetch as its ``App`` says."""
 
     def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -108,7 +156,9 @@ class RewindingConsumer(faust_aiokafka.Consumer):
     gathered by the broker (``CoalescingConsumerThread``)."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return CoalescingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return CoalescingConsumerThread(
+            self, loop=self.loop, thread_loop=self.loop, Worker=LoopTask, beacon=self.beacon
+        )
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active_partitions = await super()._wait_next_records(timeout)
@@ -125,8 +175,8 @@ class RewindingConsumer(faust_aiokafka.Consumer):
         return records, active_partitions
 
     async def _rewind(self, dropped: Mapping[TP, int]) -> None:
-        """In the consumer's thread, where the recovery seeks too: reading the positions
-        and seeking cannot interleave with one of its seeks."""
+        """On the consumer's loop (the app's, 6.), where the recovery seeks too: reading
+        the positions does not suspend, so none of its seeks can come in between."""
         consumer: AIOKafkaConsumer = self._thread._ensure_consumer()
         assigned = consumer.assignment()
         # position() returns without suspending for an assigned partition that has one.

@@ -87,7 +87,8 @@ class AgentSettings(DecisionSettings):
     partitions to the others (also how long a static member may take to restart without its
     partitions moving)."""
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
-    """Heartbeats from faust's consumer thread: a third of the session timeout or less."""
+    """Heartbeats from faust's consumer, on the worker's event loop (ADR 0011): a third of
+    the session timeout or less."""
     stall_s: float = Field(default=5.0, gt=0)
     """How long a partition may sit with records waiting past its checkpoint before it is
     sought back to it: records faust dropped at a partition's end, where no later record

@@ -3,7 +3,9 @@ faust internals ``stream_agents.faust_edge`` was written against."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from collections import defaultdict
 from importlib.metadata import version
 from types import SimpleNamespace
@@ -13,11 +15,14 @@ from faust.tables import TableManager
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.threads import QueueServiceThread, ServiceThread
 
 from stream_agents.faust_edge import (
     App,
     CoalescingConsumerThread,
+    LoopTask,
     PromptTableManager,
+    ServedOnTheLoop,
     committed_offsets,
     rewind_targets,
 )
@@ -91,4 +96,59 @@ async def test_the_worker_consumer_is_built_with_the_fetch_settings_of_the_app()
         assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (7, 4096)
     finally:
         await consumer.stop()  # never started: closes its client
-        thread.thread_loop.close()  # the thread's own loop, never run
+
+
+def test_the_consumer_thread_is_built_to_be_served_on_the_apps_loop() -> None:
+    app = App("unit-loop", broker="kafka://127.0.0.1:9092")
+    thread = app.consumer._thread
+    assert thread.thread_loop is thread.parent_loop is app.consumer.loop
+    assert thread.Worker is LoopTask
+    assert not thread._close_thread_loop_on_stop  # mode never closes the app's loop
+
+
+def test_mode_serves_a_thread_as_this_module_expects() -> None:
+    # ServedOnTheLoop and LoopTask lean on mode's ServiceThread: its constructor's loop and
+    # worker class, the coroutine a worker thread runs, and the two mechanics turned off.
+    assert version("mode-streaming") == "0.7.1"
+    params = inspect.signature(ServiceThread.__init__).parameters
+    assert {"thread_loop", "Worker"} <= params.keys()
+    assert "self._thread = self.Worker(self)" in inspect.getsource(ServiceThread.start)
+    assert "self.thread_loop.run_until_complete(self._serve())" in inspect.getsource(
+        ServiceThread._start_thread
+    )
+    assert "all_tasks(loop=self.thread_loop)" in inspect.getsource(
+        ServiceThread._gather_remaining_tasks
+    )
+    assert "self.method_queue.call(" in inspect.getsource(QueueServiceThread.call_thread)
+
+
+class _Probe(ServedOnTheLoop, QueueServiceThread):
+    """A service thread of mode's, served as this module serves faust's consumer."""
+
+    started_on: int | None = None
+
+    async def on_start(self) -> None:
+        self.started_on = threading.get_ident()
+
+    async def double(self, value: int) -> tuple[int, int]:
+        return value * 2, threading.get_ident()
+
+
+async def test_a_service_thread_served_on_the_loop_starts_no_thread_and_stops_cleanly() -> None:
+    loop = asyncio.get_running_loop()
+    bystander = asyncio.ensure_future(asyncio.sleep(60))  # another task of the app's loop
+    threads = threading.active_count()
+    probe = _Probe(loop=loop, thread_loop=loop, Worker=LoopTask)
+    await probe.start()
+    try:
+        assert probe.started_on == threading.get_ident()
+        assert threading.active_count() == threads
+        assert probe._thread is not None and probe._thread.is_alive()
+        # call_thread: the method run right here, not through a queue to another loop.
+        assert await probe.call_thread(probe.double, 21) == (42, threading.get_ident())
+    finally:
+        await probe.stop()
+    await asyncio.sleep(0)
+    assert not probe._thread.is_alive()
+    assert not bystander.done()  # mode's stop left the loop's other tasks alone
+    bystander.cancel()
