@@ -1,8 +1,20 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the runtime, and authenticated, scoped keys."""
+"""FastAPI dependencies as ``Annotated`` aliases: the runtime, and authenticated, scoped keys.
+
+Every authenticated request is counted against its key's rate limits once. Most routes
+count it in the dependency, before the request is read. A single ingest request (one
+transaction, or an authorization) owes its count instead (``Metered``): its admission
+round trip counts it with the Idempotency-Key and transaction id claims (ingest_api.ingest),
+and if the request fails before that, the dependency counts it on the way out, where a
+refusal (429) replaces the failure, as it would have come first. Same counts, same
+answers, one Redis round trip less for a request that gets through.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,11 +22,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ingest_api import admin_idempotency
 from ingest_api.auth import require_scope
-from ingest_api.errors import Unauthorized
+from ingest_api.errors import RateLimited, Unauthorized
+from ingest_api.ingest import Charge
 from ingest_api.keys import ApiKey, Scope
 from ingest_api.ratelimit import Quota
 from ingest_api.runtime import Runtime
 
+log = logging.getLogger("ingest_api")
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
 
 
@@ -41,6 +55,19 @@ def quota_of(key: ApiKey, runtime: Runtime) -> Quota:
     )
 
 
+async def _authenticated(
+    request: Request,
+    runtime: Runtime,
+    credentials: HTTPAuthorizationCredentials | None,
+    scope: Scope,
+) -> ApiKey:
+    if credentials is None:
+        raise Unauthorized("missing API key; send 'Authorization: Bearer <key>'")
+    key = await runtime.keys.authenticate(credentials.credentials, client_address(request))
+    require_scope(key, scope)
+    return key
+
+
 def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the caller's key, authenticated, holding ``scope``, within its limits."""
 
@@ -49,10 +76,7 @@ def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         runtime: RuntimeDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
-        if credentials is None:
-            raise Unauthorized("missing API key; send 'Authorization: Bearer <key>'")
-        key = await runtime.keys.authenticate(credentials.credentials, client_address(request))
-        require_scope(key, scope)
+        key = await _authenticated(request, runtime, credentials, scope)
         await runtime.limiter.hit(key.key_id, quota_of(key, runtime))
         if scope is Scope.ADMIN:
             await admin_idempotency.claim(request, runtime.idempotency, key)
@@ -61,7 +85,41 @@ def scoped(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """An ingest request's key and the one request it owes its rate limits until counted."""
+
+    key: ApiKey
+    charge: Charge
+
+
+async def _metered(
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AsyncIterator[Metered]:
+    """The ingest key, its count owed to the request's admission (``ingest.idempotent``)."""
+    key = await _authenticated(request, runtime, credentials, Scope.INGEST)
+    charge = Charge(key.key_id, quota_of(key, runtime), 1)
+    try:
+        yield Metered(key, charge)
+    except Exception:
+        # Failed before its admission counted it (an invalid body or parameter, a missing
+        # Idempotency-Key, a body past the limit...): counted now; over the limit, the 429
+        # replaces the failure, as the count used to come first.
+        if not charge.counted:
+            charge.counted = True
+            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+        raise
+    if not charge.counted:  # every answer without an error went through the admission
+        log.warning("an ingest request was answered without its rate-limit count; counted now")
+        with suppress(RateLimited):
+            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+
+
 IngestKey = Annotated[ApiKey, Depends(scoped(Scope.INGEST))]
 ReadKey = Annotated[ApiKey, Depends(scoped(Scope.READ))]
 AdminKey = Annotated[ApiKey, Depends(scoped(Scope.ADMIN))]
 LabelsKey = Annotated[ApiKey, Depends(scoped(Scope.LABELS))]
+# An ingest key whose request is counted with its admission (one transaction per request).
+MeteredIngestKey = Annotated[Metered, Depends(_metered)]

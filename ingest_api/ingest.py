@@ -116,13 +116,15 @@ def decision_url(transaction_id: str) -> str:
     return f"/v1/decisions/{transaction_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
-    """Rate-limit cost a request still owes (a batch's items beyond the first)."""
+    """Rate-limit cost a request still owes (a single request's one, a batch's items beyond
+    the first): ``counted`` once its windows were counted (or refused it)."""
 
     key_id: str
     quota: Quota
     cost: int
+    counted: bool = False
 
 
 async def idempotent(
@@ -144,6 +146,7 @@ async def idempotent(
         key = check_key(idempotency_key)
     except IdempotencyKeyMissing:
         if charge is not None:  # counted before the header is looked at, as always
+            charge.counted = True
             await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
         raise
     store = runtime.idempotency
@@ -178,6 +181,8 @@ async def _admit(
         admitted = await runtime.admission([w for _item, w in windows], claims)
     except RedisError as exc:
         raise unavailable() from exc
+    if charge is not None:
+        charge.counted = True
     if admitted.refused is not None and charge is not None:
         await runtime.limiter.refuse(windows[admitted.refused][0], charge.key_id)
     return admitted

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from ingest_api.deps import IngestKey, RuntimeDep
+from ingest_api.deps import MeteredIngestKey, RuntimeDep
 from ingest_api.errors import InvalidRequest
 from ingest_api.ingest import (
     IdClaims,
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/v1", tags=["ingest"])
 async def authorize(
     request: Request,
     runtime: RuntimeDep,
-    key: IngestKey,
+    metered: MeteredIngestKey,
     idempotency_key: IdempotencyKey = None,
     deadline_ms: Annotated[
         int | None, Query(description="Override the default deadline, within the bounds.")
@@ -71,8 +71,10 @@ async def authorize(
             runtime.waiter.forget(tid)
         return 200, _answer(tid, decision, settings.authorize_fallback, started).encode()
 
+    # The request is counted against the key's limits with its claims, one round trip.
+    scope, path = metered.key.key_id, request.url.path
     return await idempotent(
-        runtime, key.key_id, request.url.path, idempotency_key, body, publish_and_wait, [record]
+        runtime, scope, path, idempotency_key, body, publish_and_wait, [record], metered.charge
     )
 
 

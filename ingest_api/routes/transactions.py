@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
-from ingest_api.deps import IngestKey, RuntimeDep, quota_of
+from ingest_api.deps import IngestKey, MeteredIngestKey, RuntimeDep, quota_of
 from ingest_api.handlers import field_errors
 from ingest_api.ingest import (
     Charge,
@@ -54,7 +54,10 @@ def _body(model: type[TransactionIn] | type[BatchIn]) -> dict[str, Any]:
     summary="Submit one transaction",
 )
 async def submit(
-    request: Request, runtime: RuntimeDep, key: IngestKey, idempotency_key: IdempotencyKey = None
+    request: Request,
+    runtime: RuntimeDep,
+    metered: MeteredIngestKey,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     body = await request.body()
     now = utcnow()
@@ -68,8 +71,10 @@ async def submit(
             transaction_id=tid, decision_url=decision_url(tid)
         ).model_dump_json().encode()
 
+    # The request is counted against the key's limits with its claims, one round trip.
+    scope, path = metered.key.key_id, request.url.path
     return await idempotent(
-        runtime, key.key_id, request.url.path, idempotency_key, body, publish, [record]
+        runtime, scope, path, idempotency_key, body, publish, [record], metered.charge
     )
 
 

@@ -10,7 +10,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import orjson
+import psutil
 import pytest
+import redis
 import redis.asyncio as aioredis
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
@@ -165,3 +168,69 @@ def test_a_replay_answers_the_stored_response(api_url: str, ingest_key: str) -> 
     assert first.status_code == again.status_code == 202
     assert again.content == first.content
     assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def _api_connections(api_url: str) -> set[int]:
+    """The local ports of the API process's connections to Redis."""
+    port = int(api_url.rsplit(":", 1)[1])
+    redis_port = aioredis.Redis.from_url(URL).connection_pool.connection_kwargs["port"]
+    server = next(
+        psutil.Process(c.pid)
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+    )
+    return {
+        c.laddr.port
+        for c in server.net_connections("tcp")
+        if c.raddr and c.raddr.port == redis_port
+    }
+
+
+def test_a_single_request_costs_two_round_trips(api_url: str, ingest_key: str) -> None:
+    # The count against the key's windows, the Idempotency-Key and transaction id claims
+    # in one script, then the completion: MONITOR over the API's own connections. (This
+    # module's API caches no key, so each request also checks its address's failed
+    # authentications, a key cache miss's round trip: left out.)
+    url = f"{api_url}/v1/transactions"
+    httpx.post(url, json=transaction(), headers=headers(ingest_key)).raise_for_status()  # warm
+    client = redis.Redis.from_url(URL)
+    ours, end, commands = _api_connections(api_url), f"monitor-end-{uuid.uuid4().hex}", []
+    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+        for _ in range(5):
+            sent = httpx.post(url, json=transaction(), headers=headers(ingest_key))
+            assert sent.status_code == 202
+        client.echo(end)
+        for command in monitor.listen():
+            text = command["command"]
+            if end in text:
+                break
+            if int(command.get("client_port") or 0) in ours and "auth-failures" not in text:
+                commands.append(text.split(" ", 1)[0].upper())
+    client.close()
+    assert sorted(commands) == ["EVALSHA"] * 5 + ["SET"] * 5  # admission, completion
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/transactions", b'{"amount": ', 422),  # not JSON
+        ("/v1/authorize?deadline_ms=soon", None, 422),  # a parameter FastAPI refuses
+        ("/v1/transactions", None, 400),  # no Idempotency-Key
+    ],
+)
+def test_a_failed_single_request_is_counted_and_a_429_comes_first(
+    api_url: str, make_key: Callable[..., str], path: str, body: bytes | None, status: int
+) -> None:
+    # Counted with its admission when it gets that far; otherwise on the way out, where the
+    # key's exhausted window answers before the failure, as when the count came first.
+    key = make_key("ingest", rate=1, burst=2)
+    sent = headers(key)
+    if status == 400:
+        del sent["Idempotency-Key"]
+    content = body if body is not None else orjson.dumps(transaction())
+    answers = [httpx.post(f"{api_url}{path}", content=content, headers=sent) for _ in range(3)]
+    assert [a.status_code for a in answers] == [status, status, 429]
+    assert answers[2].headers["RateLimit-Limit"] == "2"
+    # The failures counted: a valid request in the same second is refused too.
+    valid = httpx.post(f"{api_url}/v1/transactions", json=transaction(), headers=headers(key))
+    assert valid.status_code == 429
