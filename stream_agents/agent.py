@@ -101,9 +101,9 @@ class DecisionAgent:
         start = self.log_starts.get(partition, 0)
         return start if mark is None else max(mark + 1, start)
 
-    def load(self, account: str) -> bytes | None:
-        """An account's feature state, as the pipeline loads it."""
-        return self.store.get(account.encode())
+    def load(self, account: str, partition: int | None = None) -> bytes | None:
+        """An account's feature state, looked up in ``partition`` when the caller knows it."""
+        return self.store.get(account.encode(), partition)
 
     async def decide(self, events: Sequence[Any]) -> None:
         """One micro-batch faust delivered: sorted out by the checkpoint, decided,
@@ -135,12 +135,19 @@ class DecisionAgent:
         the claim took."""
         result = BatchResult()
         screened = self._placed(self.pipeline.screen(records, result), result)
+        # Placed, each account's records are on its home partition, where its state is
+        # kept: read from that partition's store (with rocksdb, one database, not a search).
+        homes = {one.tx.account_id: one.record.partition for one in screened}
+
+        def load(account: str) -> bytes | None:
+            return self.load(account, homes.get(account))
+
         if self.claims is None or not screened:
-            return self.pipeline.process_screened(screened, self.load, result), 0.0
+            return self.pipeline.process_screened(screened, load, result), 0.0
         started = time.perf_counter()
         reused = await self.claims.reused([one.tx for one in screened])
         claiming = time.perf_counter() - started
-        return self.pipeline.process_screened(screened, self.load, result, reused), claiming
+        return self.pipeline.process_screened(screened, load, result, reused), claiming
 
     def _placed(self, screened: list[Screened], result: BatchResult) -> list[Screened]:
         """The screened records on their home partition; the others forwarded there (their

@@ -36,8 +36,10 @@ class Store:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.rows: dict[bytes, bytes] = {}
+        self.reads: list[tuple[bytes, int | None]] = []
 
     def get(self, key: bytes, partition: int | None = None) -> bytes | None:
+        self.reads.append((key, partition))
         return self.rows.get(key)
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
@@ -87,6 +89,8 @@ class Pipeline:
         reused: Sequence[bool] = (),
     ) -> BatchResult:
         clash = list(reused) or [False] * len(screened)
+        for one in screened:
+            load(one.tx.account_id)
         records = [one.record for one, c in zip(screened, clash, strict=True) if not c]
         self.refused += [one.record.offset for one, c in zip(screened, clash, strict=True) if c]
         self.decided += [r.offset for r in records]
@@ -173,6 +177,15 @@ async def test_a_mark_goes_out_after_its_decisions_and_into_the_table_last() -> 
     assert decode_mark(store.rows[mark_key(3)]) == 41
     assert worker.applied(3) == 41
     assert worker.load("acct-1") == b"state"
+
+
+async def test_an_accounts_state_is_read_from_the_partition_its_records_come_from() -> None:
+    # Placed records sit on their account's home partition, where the agent writes its
+    # state: the read asks that partition's store, not every one (rocksdb: one database).
+    worker, store = agent(Journal())
+    await worker.decide([event(5, 3), event(5, 4)])  # the log starts at 3
+    assert (b"k", 5) in store.reads
+    assert all(partition is not None for _key, partition in store.reads)
 
 
 async def test_redeliveries_are_dropped_and_a_hole_is_sought_back_not_decided_past() -> None:
