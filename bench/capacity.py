@@ -3,6 +3,7 @@ measured per transaction.
 
     .venv/bin/python -m bench.capacity            # print the tables
     .venv/bin/python -m bench.capacity --write    # and rewrite them in docs/capacity.md
+    .venv/bin/python -m bench.capacity --pipeline bench/results/<a kept run>.json --write
 
 Inputs: bench/results/pipeline.json (each step's CPU µs per transaction of every process
 and bytes per transaction of every topic) and, when present, bench/results/scaling.json
@@ -157,8 +158,13 @@ def replace_section(text: str, section: str) -> str:
 
 def main(
     write: bool = typer.Option(False, help="Rewrite the generated part of docs/capacity.md."),
+    pipeline_file: Path = typer.Option(  # noqa: B008 - typer's way to declare the option
+        RESULTS / "pipeline.json",
+        "--pipeline",
+        help="The make bench run to model (a run that kept up with its highest rates).",
+    ),
 ) -> None:
-    pipeline = json.loads((RESULTS / "pipeline.json").read_text())
+    pipeline = json.loads(pipeline_file.read_text())
     scaling_file = RESULTS / "scaling.json"
     scaling = json.loads(scaling_file.read_text()) if scaling_file.exists() else None
     section = markdown(model(pipeline), scaling)
