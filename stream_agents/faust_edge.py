@@ -1,8 +1,8 @@
-"""THE one module that reaches into faust-streaming's and aiokafka's internals.
+"""THE one module that reaches into faust-streaming's, mode's and aiokafka's internals.
 
-Checked against faust-streaming 0.15.3 and aiokafka 0.14, the pinned versions; a unit test
-(``tests/unit/stream_agents/test_faust_edge.py``) fails on any other version, and on a
-change to the faust source these workarounds copy. Everything else in ``stream_agents``
+Checked against faust-streaming 0.15.3, mode-streaming 0.7.1 and aiokafka 0.14, the pinned
+versions; a unit test (``tests/unit/stream_agents/test_faust_edge.py``) fails on any other
+version, and on a change to the faust and mode source these workarounds copy or lean on. Everything else in ``stream_agents``
 uses faust's public API. What is here, and why:
 
 1. **Changelog records fetched again when faust drops them** (``RewindingConsumer``).
@@ -116,12 +116,19 @@ class LoopTask:
 
     def start(self) -> None:
         self.task = self.service.parent_loop.create_task(self.service._serve())
+        self.task.add_done_callback(_crashed)
 
     def stop(self) -> None:
         """Nothing to join: the task ends once the service has stopped."""
 
     def is_alive(self) -> bool:
         return self.task is not None and not self.task.done()
+
+
+def _crashed(task: asyncio.Task[None]) -> None:
+    """What a thread's crash would print: mode has crashed the app by then (``_serve``)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("faust's consumer stopped on an error", exc_info=task.exception())
 
 
 class ServedOnTheLoop:
