@@ -2,8 +2,8 @@
 
 Checked against faust-streaming 0.15.3, mode-streaming 0.7.1 and aiokafka 0.14, the pinned
 versions; a unit test (``tests/unit/stream_agents/test_faust_edge.py``) fails on any other
-version, and on a change to the faust and mode source these workarounds copy or lean on. Everything else in ``stream_agents``
-uses faust's public API. What is here, and why:
+version, and on a change to the faust and mode source these workarounds copy or lean on.
+Everything else in ``stream_agents`` uses faust's public API. What is here, and why:
 
 1. **Changelog records fetched again when faust drops them** (``RewindingConsumer``).
 faust's ``Consumer.getmany`` drops a whole fetched batch when it comes back while the flow
