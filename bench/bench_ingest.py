@@ -35,7 +35,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import use_stack_connections
+from bench.common import cpu_seconds, rss_mib, use_stack_connections, with_children
 from deploy.topics import TopicAdmin, apply
 from ingest_api.keys import Scope, create_key
 from ledger_sink.migrate import upgrade
@@ -161,10 +161,10 @@ def main(
         drive(url, key, 1, 2.0, concurrency)  # warm-up
         runs = []
         for size in (1, batch):
-            cpu_before = _cpu(server)
+            cpu_before = cpu_seconds(with_children(server))
             result = drive(url, key, size, seconds, concurrency)
-            result["server_cpu_s"] = _cpu(server) - cpu_before
-            result["server_rss_mib"] = _rss(server)
+            result["server_cpu_s"] = cpu_seconds(with_children(server)) - cpu_before
+            result["server_rss_mib"] = rss_mib(with_children(server))
             result["server_cpu_us_per_request"] = result["server_cpu_s"] / result["requests"] * 1e6
             runs.append(result)
         calls = redis_calls(server, url, key, count_redis) if count_redis else {}
@@ -203,23 +203,12 @@ def redis_calls(server: psutil.Process, url: str, key: str, requests: int) -> di
 
 
 def _local_ports(proc: psutil.Process, redis_port: int) -> set[int]:
-    procs = [proc, *proc.children(recursive=True)]
     return {
         c.laddr.port
-        for p in procs
+        for p in with_children(proc)
         for c in p.net_connections("tcp")
         if c.raddr and c.raddr.port == redis_port
     }
-
-
-def _cpu(proc: psutil.Process) -> float:
-    procs = [proc, *proc.children(recursive=True)]
-    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-
-
-def _rss(proc: psutil.Process) -> float:
-    procs = [proc, *proc.children(recursive=True)]
-    return sum(p.memory_info().rss for p in procs) / 2**20
 
 
 def report(

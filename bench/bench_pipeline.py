@@ -70,7 +70,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds, shared_servers
+from bench.common import cpu_seconds, rss_mib, shared_servers
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -267,23 +267,13 @@ class Usage:
         for name, ps in self.procs.items():
             out[name] = {
                 "cpu_percent": round(100 * (cpu_seconds(ps) - self.cpu_before[name]) / elapsed, 1),
-                "rss_mib": round(_rss(ps), 1),
+                "rss_mib": round(rss_mib(ps), 1),
             }
         now = psutil.cpu_times()
         busy = sum(now) - now.idle - (sum(self.system_before) - self.system_before.idle)
         total = sum(now) - sum(self.system_before)
         out["machine"] = {"cpu_percent": round(100 * busy / max(total, 1e-3), 1)}
         return out
-
-
-def _rss(procs: Sequence[psutil.Process]) -> float:
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 2**20
 
 
 # --------------------------------------------------------------------------- Kafka reading

@@ -99,6 +99,22 @@ def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
     return total
 
 
+def rss_mib(procs: Sequence[psutil.Process]) -> float:
+    """Resident memory of ``procs`` in MiB (one that went away counts nothing)."""
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def with_children(proc: psutil.Process) -> list[psutil.Process]:
+    """``proc`` and every process it started (a server's workers)."""
+    return [proc, *proc.children(recursive=True)]
+
+
 def shared_servers() -> dict[str, list[psutil.Process]]:
     """The stack's broker and PostgreSQL: shared with everyone else on this machine."""
     kafka, postgres = [], []
