@@ -70,7 +70,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds, rss_mib, shared_servers
+from bench.common import cpu_seconds, rss_mib, shared_servers, with_children
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -252,8 +252,7 @@ class Usage:
     def of(cls, services: Sequence[Service], extra: dict[str, list[psutil.Process]]) -> Usage:
         procs: dict[str, list[psutil.Process]] = {}
         for service in services:
-            root = psutil.Process(service.proc.pid)
-            procs[service.name] = [root, *root.children(recursive=True)]
+            procs[service.name] = with_children(psutil.Process(service.proc.pid))
         return cls({**procs, **extra})
 
     def start(self) -> None:

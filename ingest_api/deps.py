@@ -107,14 +107,12 @@ async def _metered(
         # Failed before its admission counted it (an invalid body or parameter, a missing
         # Idempotency-Key, a body past the limit...): counted now; over the limit, the 429
         # replaces the failure, as the count used to come first.
-        if not charge.counted:
-            charge.counted = True
-            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+        await charge.pay(runtime.limiter)
         raise
     if not charge.counted:  # every answer without an error went through the admission
         log.warning("an ingest request was answered without its rate-limit count; counted now")
         with suppress(RateLimited):
-            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+            await charge.pay(runtime.limiter)
 
 
 IngestKey = Annotated[ApiKey, Depends(scoped(Scope.INGEST))]

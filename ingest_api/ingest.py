@@ -19,7 +19,7 @@ from ingest_api.idempotency import StoredResponse, body_fingerprint, check_key, 
 from ingest_api.metrics import IDEMPOTENT_REPLAYS
 from ingest_api.models import BatchIn, TransactionIn, ValidationContext
 from ingest_api.publisher import OutgoingRecord
-from ingest_api.ratelimit import Quota
+from ingest_api.ratelimit import Quota, RateLimiter
 from ingest_api.runtime import Runtime
 from ingest_api.settings import ApiSettings
 from ingest_api.transaction_ids import TransactionIds
@@ -126,6 +126,12 @@ class Charge:
     cost: int
     counted: bool = False
 
+    async def pay(self, limiter: RateLimiter) -> None:
+        """Count it now, unless it was (RateLimited when the key's windows refuse it)."""
+        if not self.counted:
+            self.counted = True
+            await limiter.hit(self.key_id, self.quota, self.cost)
+
 
 async def idempotent(
     runtime: Runtime,
@@ -146,8 +152,7 @@ async def idempotent(
         key = check_key(idempotency_key)
     except IdempotencyKeyMissing:
         if charge is not None:  # counted before the header is looked at, as always
-            charge.counted = True
-            await runtime.limiter.hit(charge.key_id, charge.quota, charge.cost)
+            await charge.pay(runtime.limiter)
         raise
     store = runtime.idempotency
     rkey = store.redis_key(scope, key)
@@ -183,6 +188,6 @@ async def _admit(
         raise unavailable() from exc
     if charge is not None:
         charge.counted = True
-    if admitted.refused is not None and charge is not None:
-        await runtime.limiter.refuse(windows[admitted.refused][0], charge.key_id)
+        if admitted.refused is not None:
+            await runtime.limiter.refuse(windows[admitted.refused][0], charge.key_id)
     return admitted
