@@ -25,6 +25,7 @@ from ingest_api.settings import ApiSettings
 from ingest_api.transaction_ids import TransactionIds
 from schemas.codec import encode_transaction
 from schemas.records import Transaction
+from schemas.topics import HEADER_AWAITED
 from schemas.transaction_claims import Claim, claim_of, conflicts, created
 
 JSON = "application/json"
@@ -77,21 +78,30 @@ def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> Outgoing
     return outgoing_record(tx.to_record(now, idempotency_key))
 
 
-def outgoing_record(record: Transaction) -> OutgoingRecord:
-    return OutgoingRecord(key=record.account_id.encode(), value=encode_transaction(record))
+def outgoing_record(record: Transaction, awaited: bool = False) -> OutgoingRecord:
+    """``awaited``: the caller waits for its decision (``HEADER_AWAITED``)."""
+    return OutgoingRecord(
+        key=record.account_id.encode(),
+        value=encode_transaction(record),
+        headers=_AWAITED if awaited else (),
+    )
+
+
+_AWAITED = ((HEADER_AWAITED, b"1"),)
 
 
 async def publish_claimed(
-    runtime: Runtime, records: list[Transaction], claimed: IdClaims
+    runtime: Runtime, records: list[Transaction], claimed: IdClaims, awaited: bool = False
 ) -> list[bool]:
     """Publish ``records`` whose transaction ids are not taken by other content; per record,
     whether it was refused as a conflict (``transaction_ids``). Nothing is published for
     a conflicting one; a failed publish frees the ids it claimed. ``claimed``: the records'
-    claims and what each id held before them (``idempotent`` made them)."""
+    claims and what each id held before them (``idempotent`` made them); ``awaited``: the
+    caller waits for their decisions."""
     claims, previous = claimed
     clashing = conflicts(claims, previous)
     publishable = [
-        outgoing_record(r) for r, clash in zip(records, clashing, strict=True) if not clash
+        outgoing_record(r, awaited) for r, clash in zip(records, clashing, strict=True) if not clash
     ]
     try:
         if publishable:
@@ -103,9 +113,11 @@ async def publish_claimed(
     return clashing
 
 
-async def publish_one(runtime: Runtime, record: Transaction, claimed: IdClaims) -> None:
+async def publish_one(
+    runtime: Runtime, record: Transaction, claimed: IdClaims, awaited: bool = False
+) -> None:
     """``publish_claimed`` for one transaction: a conflict is a 409, nothing published."""
-    if (await publish_claimed(runtime, [record], claimed))[0]:
+    if (await publish_claimed(runtime, [record], claimed, awaited))[0]:
         raise TransactionIdConflict(
             "this transaction_id was already used for a transaction with different content",
             {"transaction_id": record.transaction_id},

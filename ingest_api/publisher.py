@@ -34,6 +34,7 @@ class OutgoingRecord:
     key: bytes
     value: bytes | None
     topic: str | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class KafkaPublisher:
@@ -65,7 +66,7 @@ class KafkaPublisher:
             raise KafkaRefused("Kafka refuses this service's credentials; nothing was accepted", 30)
         if self._brokers_down.is_set():
             raise Unavailable("Kafka is unreachable; the transaction was not accepted", 2)
-        outbound = [Outbound(r.topic or self.topic, r.key, r.value) for r in records]
+        outbound = [Outbound(r.topic or self.topic, r.key, r.value, r.headers) for r in records]
         try:
             await self._producer.publish(outbound, self.timeout_s + 1)
         except QueueFull as exc:

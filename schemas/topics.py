@@ -16,6 +16,11 @@ DAY_MS = 24 * 60 * 60 * 1000
 # Kafka header on every decision record: the transaction it decides, readable without
 # decoding the value (the API's authorize waiters skip decisions that are not theirs).
 HEADER_TRANSACTION_ID = "transaction-id"
+# Kafka header on a transaction record whose producer is waiting for its decision (the
+# API's /v1/authorize; a gateway producing straight to Kafka may set it on its synchronous
+# calls, any value): the agents close the micro-batch it joins without waiting for others to
+# fill it (docs/adr/0012-batches-from-their-first-record.md).
+HEADER_AWAITED = "awaited"
 
 # Production clusters keep three copies and refuse a write that fewer than two hold.
 DEFAULT_REPLICATION_FACTOR = 3

@@ -23,7 +23,14 @@ from faust.tables import TableManager
 from decision_core.pipeline import DecisionPipeline
 from decision_core.placement import REPARTITION
 from schemas.kafka_edge import faust_credentials
-from schemas.topics import DEAD_LETTER, DECISIONS, TRANSACTIONS, WEBHOOKS, feature_changelog
+from schemas.topics import (
+    DEAD_LETTER,
+    DECISIONS,
+    HEADER_AWAITED,
+    TRANSACTIONS,
+    WEBHOOKS,
+    feature_changelog,
+)
 from stream_agents.agent import CHANGELOG, DecisionAgent
 from stream_agents.checkpoint import Checkpoint
 from stream_agents.faust_edge import App, PartitionedStore
@@ -94,7 +101,8 @@ def create_app(
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(settings.batch_max, within=batch_wait_s):
+        batches = stream.take_ready(settings.batch_max, linger=batch_wait_s, urgent=awaited)
+        async for events in batches:
             await agent.decide(events)
             yield None
 
@@ -113,6 +121,11 @@ def create_app(
         standbys.observe(tables.actives_ready, behind)
 
     return app
+
+
+def awaited(event: faust.EventT[Any]) -> bool:
+    """Whether the transaction's producer waits for its decision (``HEADER_AWAITED``)."""
+    return HEADER_AWAITED in event.headers
 
 
 def _faust_app(settings: AgentSettings, replicas: int) -> faust.App:

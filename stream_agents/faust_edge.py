@@ -80,13 +80,28 @@ switched off in ``CoalescingConsumerThread``: ``call_thread`` (the method queue:
 plain call, as the caller is on the same loop) and ``_gather_remaining_tasks`` (at stop,
 mode cancels every task left on the thread's loop, which is now the app's). Written for
 mode-streaming 0.7.1 (pinned).
+
+7. **Micro-batches that wait from their first record** (``BatchingStream.take_ready``).
+faust's ``Stream.take_events(max_, within)`` starts its ``within`` timer when the previous
+batch has been consumed: every batch waits the whole ``within`` after the last one was
+decided, on top of the records that piled up while it was, so a worker's cycle is its
+processing *plus* the wait and a record's latency grows with both. ``take_ready`` is
+``take_events`` (the same buffering processor, passive drain, manual acks and cleanup)
+with one rule changed: a batch closes when it holds ``max_`` events or its oldest event
+has waited ``linger`` since the stream took it, and then takes every event already waiting
+in the stream's channel, up to ``max_``. The wait overlaps the previous batch's
+processing rather than following it; a worker that falls behind takes what is waiting at
+once, in batches that grow with its lag; an idle one decides a lone record ``linger``
+after it came (docs/adr/0012-batches-from-their-first-record.md). Internals:
+``Stream._enable_passive``, ``_processors``, ``_active_agens``, ``current_event``,
+``enable_acks``, the channel's queue; a unit test compares ``take_events``' source.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any, cast
 
 import faust
@@ -94,7 +109,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from mode.utils.futures import maybe_async
+from mode.utils.futures import maybe_async, notify
 
 log = logging.getLogger("stream_agents")
 
@@ -212,15 +227,105 @@ class PromptTableManager(TableManager):
             await self.recovery.start()
 
 
+class BatchingStream(faust.Stream[Any]):
+    """faust's stream with ``take_ready``: micro-batches timed from their first event (7.)."""
+
+    def take_ready(
+        self, max_: int, linger: float, urgent: Callable[[Any], bool] | None = None
+    ) -> AsyncGenerator[list[Any], None]:
+        """Lists of up to ``max_`` events: each closes once its first event has waited
+        ``linger`` seconds, or it is full, or it took an event ``urgent`` is true of (whose
+        producer waits for its answer); with every event then already waiting. Events are
+        acknowledged when the caller asks for the next list."""
+        batches = self._take_ready(max_, linger, urgent)
+        self._active_agens.add(batches)  # closed at the stream's stop, as faust's are
+        return batches
+
+    async def _take_ready(
+        self, max_: int, linger: float, urgent: Callable[[Any], bool] | None
+    ) -> AsyncGenerator[list[Any], None]:
+        loop = asyncio.get_running_loop()
+        # What the channel holds that the stream has not taken (agents' streams read a
+        # channel, a topic's).
+        queue = cast("faust.ChannelT[Any]", self.channel).queue
+        events: list[Any] = []
+        first_at = 0.0  # when the stream took the batch's first event (loop clock)
+        # When a batch filled with events still waiting behind it: they are that old by the
+        # time the stream can take them, after the full batch is done.
+        waiting_since = float("inf")
+        started, closing, consumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        taking: asyncio.Future[None] | None = None  # set while the caller has a batch
+
+        async def add(value: Any) -> Any:
+            nonlocal taking, first_at, waiting_since
+            took = loop.time()
+            if taking is not None:  # the caller has the batch: this event starts the next
+                try:
+                    await taking
+                finally:
+                    taking = None
+            event = self.current_event
+            if event is None:
+                raise RuntimeError("a batched stream's event is unset")
+            if not events:
+                first_at, waiting_since = min(took, waiting_since), float("inf")
+                started.set()
+            events.append(event)
+            if urgent is not None and urgent(event):
+                closing.set()
+            if len(events) >= max_:
+                if not queue.empty():
+                    waiting_since = loop.time()
+                closing.set()
+                consumed.clear()
+                await self.wait(consumed.wait())  # never more than max_ in a batch
+            return value
+
+        acks = self.enable_acks
+        self.enable_acks = False  # acked below, once the caller is done with the batch
+        self.add_processor(add)
+        self._enable_passive(cast("faust.ChannelT[Any]", aiter(self.channel)))
+        try:
+            while not self.should_stop:
+                if not events:
+                    await self.wait_for_stopped(started.wait(), timeout=1.0)
+                    continue
+                left = first_at + linger - loop.time()
+                if left > 0 and not closing.is_set():
+                    await self.wait_for_stopped(closing.wait(), timeout=left)
+                # Closing: the events already waiting join it, up to max_ (the passive
+                # drain takes one a loop turn; it may skip some, hence the bound).
+                for _turn in range(max_):
+                    if self.should_stop or len(events) >= max_ or queue.empty():
+                        break
+                    await asyncio.sleep(0)
+                taking = loop.create_future()
+                try:
+                    yield list(events)
+                finally:
+                    for event in events:
+                        await self.ack(event)
+                    events.clear()
+                    started.clear()
+                    closing.clear()
+                    notify(taking)
+                    consumed.set()
+        finally:
+            self.enable_acks = acks
+            self._processors.remove(add)
+
+
 class App(faust.App):
-    """A faust app whose consumer is ``RewindingConsumer`` (brokers: ``kafka://``) and
-    whose table manager is ``PromptTableManager``. ``fetch_wait_ms``/``fetch_min_bytes``:
-    how long the broker may hold a fetch for how much data (5.)."""
+    """A faust app whose consumer is ``RewindingConsumer`` (brokers: ``kafka://``), whose
+    table manager is ``PromptTableManager`` and whose streams are ``BatchingStream``.
+    ``fetch_wait_ms``/``fetch_min_bytes``: how long the broker may hold a fetch for how
+    much data (5.)."""
 
     def __init__(
         self, *args: Any, fetch_wait_ms: int = 1500, fetch_min_bytes: int = 1, **kwargs: Any
     ) -> None:
         kwargs.setdefault("TableManager", PromptTableManager)
+        kwargs.setdefault("Stream", BatchingStream)
         super().__init__(*args, **kwargs)
         self.fetch_wait_ms = fetch_wait_ms
         self.fetch_min_bytes = fetch_min_bytes

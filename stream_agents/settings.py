@@ -29,13 +29,13 @@ class AgentSettings(DecisionSettings):
     app_id: str = "sentinel-agents"
     """The faust app's id: the agents' consumer group and their tables' changelog names."""
     batch_max: int = Field(default=500, ge=1)
-    """Micro-batch: up to this many transactions, or whatever arrived within the wait."""
-    # 10 ms rather than 5: at 500 tx/s a worker spent 786 us of CPU per transaction instead
-    # of 1,004, with the same p99 (README, Performance).
+    """Micro-batch: at most this many transactions."""
+    # 10 ms rather than 5: at 250 tx/s a worker spent ~1,650 us of CPU per transaction
+    # instead of ~1,900, for a p50 of 29 ms instead of 22 (docs/adr/0012).
     batch_wait_ms: float = Field(default=10.0, ge=0)
-    """How long a micro-batch waits to fill (10 ms: less CPU per transaction than 5 at the
-    same p99; 3 ms: /v1/authorize's p99 under 50 ms at 200 tx/s, for ~16 % more agent CPU
-    and a lower top rate; docs/performance.md)."""
+    """How long a micro-batch's first transaction waits for others to join it (from when
+    the worker took it; one its caller waits for, `/v1/authorize`'s, closes the batch at
+    once; docs/adr/0012-batches-from-their-first-record.md)."""
     # At steady rates aiokafka otherwise writes and parses a fetch, in Python, for every
     # record or two (stream_agents.faust_edge, 5.).
     fetch_wait_ms: int = Field(default=10, ge=0)

@@ -62,7 +62,8 @@ async def authorize(
         # reused its id (produced straight to Kafka, where no 409 stops it).
         waiting = runtime.waiter.expect(tid, transaction_fingerprint(record))
         try:
-            await publish_one(runtime, record, claimed)
+            # Marked awaited: the agents decide it without waiting for a batch to fill.
+            await publish_one(runtime, record, claimed, awaited=True)
             remaining = deadline / 1000 - (time.perf_counter() - started)
             decision = await asyncio.wait_for(waiting, max(remaining, 0.0))
         except TimeoutError:

@@ -21,13 +21,16 @@ from confluent_kafka import Consumer, Producer
 from schemas.codec import decode_transaction, encode_decision, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, Outcome, TxType
+from schemas.kafka_edge import decode_headers
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
-from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID, TRANSACTIONS
+from schemas.topics import DECISIONS, HEADER_AWAITED, HEADER_TRANSACTION_ID, TRANSACTIONS
 from tests.support.api import headers, start_api, stop_api, transaction
 
 pytestmark = pytest.mark.integration
 
 SILENT_ACCOUNT = "acct-no-decision"
+# The header names of each transaction the stand-in decider consumed, by transaction id.
+HEADERS_SEEN: dict[str, set[str]] = {}
 
 
 def decide(tx_bytes: bytes) -> tuple[str, bytes, str] | None:
@@ -68,6 +71,9 @@ def decider(topic_prefix: str) -> Iterator[None]:
     def loop() -> None:
         while not stop.is_set():
             for msg in consumer.consume(num_messages=100, timeout=0.05):
+                if msg.error() is None:
+                    tid = decode_transaction(msg.value()).transaction_id
+                    HEADERS_SEEN[tid] = set(decode_headers(msg.headers()))
                 if msg.error() is None and (answer := decide(msg.value())):
                     key, value, tid = answer
                     producer.produce(
@@ -97,11 +103,17 @@ def second_api(api_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     stop_api(proc)
 
 
-def authorize(url: str, key: str, deadline_ms: int = 1000, **changes: object) -> httpx.Response:
+def authorize(
+    url: str,
+    key: str,
+    deadline_ms: int = 1000,
+    json_body: dict[str, object] | None = None,
+    **changes: object,
+) -> httpx.Response:
     return httpx.post(
         f"{url}/v1/authorize",
         params={"deadline_ms": deadline_ms},
-        json=transaction(**changes),
+        json=transaction(**changes) if json_body is None else json_body,
         headers=headers(key),
         timeout=5,
     )
@@ -132,6 +144,24 @@ def test_authorize_falls_back_at_the_deadline_when_no_decision_comes(
     # It waited for the deadline (timer granularity allows a hair less), then answered; the
     # upper bound is loose on purpose: this is a behaviour check, not a benchmark.
     assert 140 <= answer["elapsed_ms"] < 2000 and took_ms >= 140
+
+
+def test_an_authorized_transaction_is_marked_awaited_and_a_submitted_one_is_not(
+    api_url: str, ingest_key: str, decider: None
+) -> None:
+    # The agents close a micro-batch at once for a transaction its caller waits on.
+    awaited, submitted = transaction(), transaction()
+    assert authorize(api_url, ingest_key, json_body=awaited).status_code == 200
+    response = httpx.post(
+        f"{api_url}/v1/transactions", json=submitted, headers=headers(ingest_key), timeout=5
+    )
+    assert response.status_code == 202, response.text
+    ids = (awaited["transaction_id"], submitted["transaction_id"])
+    deadline = time.monotonic() + 30
+    while not all(tid in HEADERS_SEEN for tid in ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert HEADER_AWAITED in HEADERS_SEEN[ids[0]]
+    assert HEADER_AWAITED not in HEADERS_SEEN[ids[1]]
 
 
 def test_deadline_out_of_bounds_is_refused(api_url: str, ingest_key: str) -> None:
