@@ -9,7 +9,9 @@ Run from the repository root: .venv/bin/python -m bench.bench_agents   (stack up
    the same records; rate = decisions / (last decision - first decision), from the
    decisions' broker timestamps.
 3. Latency and cost: transactions produced at a steady rate while the worker runs, and
-   the worker's CPU seconds meanwhile (per transaction, and as a share of one core);
+   the worker's CPU seconds meanwhile (per transaction, and as a share of one core) and
+   its micro-batches (a second, and their mean size: its own ``sentinel_agent_batch_size``
+   histogram, read from its metrics endpoint);
    latency = the decision's timestamp minus its transaction's timestamp (both broker
    record times), and ``visible_*``: the wall-clock time a read_committed consumer first
    sees the decision minus the transaction's timestamp.
@@ -32,13 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import typer
 from confluent_kafka import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import cpu_seconds, producer, seed_reference, write_results
+from bench.common import cpu_seconds, free_port, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_transaction
@@ -171,7 +175,11 @@ class Arrivals(threading.Thread):
 
 
 def start_worker(
-    prefix: str, registry: Path, data: Path, batch_wait_ms: float | None
+    prefix: str,
+    registry: Path,
+    data: Path,
+    batch_wait_ms: float | None,
+    metrics_port: int | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -179,6 +187,8 @@ def start_worker(
         "SENTINEL_AGENTS_MODEL_REGISTRY": str(registry),
         "SENTINEL_AGENTS_DATA_DIR": str(data),
     }
+    if metrics_port is not None:
+        env["SENTINEL_AGENTS_METRICS_PORT"] = str(metrics_port)
     if batch_wait_ms is not None:
         env["SENTINEL_AGENTS_BATCH_WAIT_MS"] = str(batch_wait_ms)
     sentinel = str(Path(sys.executable).with_name("sentinel"))
@@ -189,6 +199,19 @@ def start_worker(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def batch_counts(metrics_port: int) -> tuple[float, float]:
+    """The worker's micro-batches so far, and the transactions in them (its Prometheus
+    histogram ``sentinel_agent_batch_size``)."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "sentinel_agent_batch_size"
+        for sample in family.samples
+    }
+    return found["sentinel_agent_batch_size_count"], found["sentinel_agent_batch_size_sum"]
 
 
 def paced(prefix: str, rate: int, seconds: float) -> set[str]:
@@ -254,7 +277,8 @@ def measure(
         preload(prefix, backlog)
         if ceiling is None:
             ceiling = raw_loop(prefix, backlog)
-        worker = start_worker(prefix, workdir / "models", workdir, batch_wait_ms)
+        metrics_port = free_port()
+        worker = start_worker(prefix, workdir / "models", workdir, batch_wait_ms, metrics_port)
         try:
             done = decisions(prefix, backlog, timeout_s=600)
             stamps = sorted(ts for _tid, ts in done)
@@ -264,6 +288,7 @@ def measure(
             # The worker's CPU while it keeps up with a steady rate: what a rate costs,
             # far less sensitive to a noisy machine than the latencies.
             process = psutil.Process(worker.pid)
+            batches_before = batch_counts(metrics_port)
             cpu_before, began = cpu_seconds([process]), time.monotonic()
             spy = None if profile is None else py_spy(worker.pid, seconds, profile)
             sent = paced(prefix, rate, seconds)
@@ -271,6 +296,10 @@ def measure(
                 spy.wait(seconds + 30)
             decided = decisions(prefix, backlog + len(sent), timeout_s=120)
             cpu_s, elapsed = cpu_seconds([process]) - cpu_before, time.monotonic() - began
+            batches, batched = (
+                after - before
+                for after, before in zip(batch_counts(metrics_port), batches_before, strict=True)
+            )
             latency = _latencies(prefix, decided, sent, arrivals)
         finally:
             worker.terminate()
@@ -291,6 +320,9 @@ def measure(
         "batch_wait_ms": AgentSettings().batch_wait_ms if batch_wait_ms is None else batch_wait_ms,
         "worker_cpu_us_per_tx_at_rate": cpu_s / max(1, len(sent)) * 1e6,
         "worker_cpu_share_at_rate": cpu_s / elapsed,
+        # How the worker cut the steady rate into micro-batches (its own metrics).
+        "batches_per_s_at_rate": batches / elapsed,
+        "mean_batch_at_rate": batched / max(1, batches),
         **latency,
     }
 

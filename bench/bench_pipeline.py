@@ -70,7 +70,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds, rss_mib, shared_servers, with_children
+from bench.common import cpu_seconds, free_port, rss_mib, shared_servers, with_children
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -146,14 +146,6 @@ def wait_until(what: str, ready: Any, services: Sequence[Service], timeout: floa
         time.sleep(0.3)
     tails = "\n".join(f"--- {s.name}\n{s.tail(1500)}" for s in services)
     raise SystemExit(f"timed out waiting for {what}\n{tails}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_api(env: dict[str, str], logs: Path, name: str = "api") -> tuple[Service, str]:

@@ -19,7 +19,7 @@ HEADER_TRANSACTION_ID = "transaction-id"
 # Kafka header on a transaction record whose producer is waiting for its decision (the
 # API's /v1/authorize; a gateway producing straight to Kafka may set it on its synchronous
 # calls, any value): the agents close the micro-batch it joins without waiting for others to
-# fill it (docs/adr/0012-batches-from-their-first-record.md).
+# fill it (docs/adr/0012-awaited-transactions-close-their-batch.md).
 HEADER_AWAITED = "awaited"
 
 # Production clusters keep three copies and refuse a write that fewer than two hold.

@@ -101,7 +101,7 @@ def create_app(
 
     @app.agent(transactions, concurrency=1)
     async def decide(stream: Any) -> AsyncIterator[None]:
-        batches = stream.take_ready(settings.batch_max, linger=batch_wait_s, urgent=awaited)
+        batches = stream.take_ready(settings.batch_max, within=batch_wait_s, urgent=awaited)
         async for events in batches:
             await agent.decide(events)
             yield None

@@ -81,18 +81,15 @@ plain call, as the caller is on the same loop) and ``_gather_remaining_tasks`` (
 mode cancels every task left on the thread's loop, which is now the app's). Written for
 mode-streaming 0.7.1 (pinned).
 
-7. **Micro-batches that wait from their first record** (``BatchingStream.take_ready``).
-faust's ``Stream.take_events(max_, within)`` starts its ``within`` timer when the previous
-batch has been consumed: every batch waits the whole ``within`` after the last one was
-decided, on top of the records that piled up while it was, so a worker's cycle is its
-processing *plus* the wait and a record's latency grows with both. ``take_ready`` is
-``take_events`` (the same buffering processor, passive drain, manual acks and cleanup)
-with one rule changed: a batch closes when it holds ``max_`` events or its oldest event
-has waited ``linger`` since the stream took it, and then takes every event already waiting
-in the stream's channel, up to ``max_``. The wait overlaps the previous batch's
-processing rather than following it; a worker that falls behind takes what is waiting at
-once, in batches that grow with its lag; an idle one decides a lone record ``linger``
-after it came (docs/adr/0012-batches-from-their-first-record.md). Internals:
+7. **A micro-batch closed at once for a waiting caller** (``BatchingStream.take_ready``).
+faust's ``Stream.take_events(max_, within)`` closes a batch when it is full or ``within``
+after the previous one was done with, whatever it holds: a transaction whose producer is
+waiting for its decision (``/v1/authorize``) waits out the window like bulk traffic, and
+faust has no hook to close a batch early. ``take_ready`` is ``take_events`` (the same
+buffering processor on the stream's passive drain, the same timing, manual acks and
+cleanup) that also closes the batch when it takes an event ``urgent`` is true of, and
+that, closing, takes the events already waiting in the channel, up to ``max_``
+(docs/adr/0012-awaited-transactions-close-their-batch.md). Internals:
 ``Stream._enable_passive``, ``_processors``, ``_active_agens``, ``current_event``,
 ``enable_acks``, the channel's queue; a unit test compares ``take_events``' source.
 """
@@ -228,37 +225,34 @@ class PromptTableManager(TableManager):
 
 
 class BatchingStream(faust.Stream[Any]):
-    """faust's stream with ``take_ready``: micro-batches timed from their first event (7.)."""
+    """faust's stream with ``take_ready``: ``take_events`` whose batches close at once for
+    an event whose producer waits (7.)."""
 
     def take_ready(
-        self, max_: int, linger: float, urgent: Callable[[Any], bool] | None = None
+        self, max_: int, within: float, urgent: Callable[[Any], bool] | None = None
     ) -> AsyncGenerator[list[Any], None]:
-        """Lists of up to ``max_`` events: each closes once its first event has waited
-        ``linger`` seconds, or it is full, or it took an event ``urgent`` is true of (whose
-        producer waits for its answer); with every event then already waiting. Events are
-        acknowledged when the caller asks for the next list."""
-        batches = self._take_ready(max_, linger, urgent)
+        """Lists of up to ``max_`` events, as ``take_events(max_, within)`` gives them (a
+        list closes ``within`` seconds after the previous one was done with, or when full),
+        except that one closes at once when it takes an event ``urgent`` is true of (every
+        event when ``within`` is 0); a list then also takes the events already waiting.
+        Events are acknowledged when the caller asks for the next list."""
+        batches = self._take_ready(max_, within, urgent)
         self._active_agens.add(batches)  # closed at the stream's stop, as faust's are
         return batches
 
     async def _take_ready(
-        self, max_: int, linger: float, urgent: Callable[[Any], bool] | None
+        self, max_: int, within: float, urgent: Callable[[Any], bool] | None
     ) -> AsyncGenerator[list[Any], None]:
         loop = asyncio.get_running_loop()
         # What the channel holds that the stream has not taken (agents' streams read a
         # channel, a topic's).
         queue = cast("faust.ChannelT[Any]", self.channel).queue
         events: list[Any] = []
-        first_at = 0.0  # when the stream took the batch's first event (loop clock)
-        # When a batch filled with events still waiting behind it: they are that old by the
-        # time the stream can take them, after the full batch is done.
-        waiting_since = float("inf")
-        started, closing, consumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        closing, consumed = asyncio.Event(), asyncio.Event()
         taking: asyncio.Future[None] | None = None  # set while the caller has a batch
 
         async def add(value: Any) -> Any:
-            nonlocal taking, first_at, waiting_since
-            took = loop.time()
+            nonlocal taking
             if taking is not None:  # the caller has the batch: this event starts the next
                 try:
                     await taking
@@ -267,15 +261,10 @@ class BatchingStream(faust.Stream[Any]):
             event = self.current_event
             if event is None:
                 raise RuntimeError("a batched stream's event is unset")
-            if not events:
-                first_at, waiting_since = min(took, waiting_since), float("inf")
-                started.set()
             events.append(event)
-            if urgent is not None and urgent(event):
+            if not within or (urgent is not None and urgent(event)):
                 closing.set()
             if len(events) >= max_:
-                if not queue.empty():
-                    waiting_since = loop.time()
                 closing.set()
                 consumed.clear()
                 await self.wait(consumed.wait())  # never more than max_ in a batch
@@ -287,12 +276,13 @@ class BatchingStream(faust.Stream[Any]):
         self._enable_passive(cast("faust.ChannelT[Any]", aiter(self.channel)))
         try:
             while not self.should_stop:
+                # As take_events: the wait starts when the previous batch is done with. No
+                # wait: every event closes its batch (take_events would wait for max_).
+                # mode's annotation omits None, its own default ("no timeout").
+                timeout: Any = within or None
+                await self.wait_for_stopped(closing.wait(), timeout=timeout)
                 if not events:
-                    await self.wait_for_stopped(started.wait(), timeout=1.0)
                     continue
-                left = first_at + linger - loop.time()
-                if left > 0 and not closing.is_set():
-                    await self.wait_for_stopped(closing.wait(), timeout=left)
                 # Closing: the events already waiting join it, up to max_ (the passive
                 # drain takes one a loop turn; it may skip some, hence the bound).
                 for _turn in range(max_):
@@ -306,7 +296,6 @@ class BatchingStream(faust.Stream[Any]):
                     for event in events:
                         await self.ack(event)
                     events.clear()
-                    started.clear()
                     closing.clear()
                     notify(taking)
                     consumed.set()

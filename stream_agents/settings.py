@@ -30,12 +30,12 @@ class AgentSettings(DecisionSettings):
     """The faust app's id: the agents' consumer group and their tables' changelog names."""
     batch_max: int = Field(default=500, ge=1)
     """Micro-batch: at most this many transactions."""
-    # 10 ms rather than 5: at 250 tx/s a worker spent ~1,650 us of CPU per transaction
-    # instead of ~1,900, for a p50 of 29 ms instead of 22 (docs/adr/0012).
+    # 10 ms rather than 3 or 5: less CPU per transaction for a few ms of latency
+    # (docs/performance.md, "Shorter waits, measured again").
     batch_wait_ms: float = Field(default=10.0, ge=0)
-    """How long a micro-batch's first transaction waits for others to join it (from when
-    the worker took it; one its caller waits for, `/v1/authorize`'s, closes the batch at
-    once; docs/adr/0012-batches-from-their-first-record.md)."""
+    """How long a micro-batch waits to fill once the one before is done (a transaction its
+    caller waits for, `/v1/authorize`'s, closes it at once;
+    docs/adr/0012-awaited-transactions-close-their-batch.md)."""
     # At steady rates aiokafka otherwise writes and parses a fetch, in Python, for every
     # record or two (stream_agents.faust_edge, 5.).
     fetch_wait_ms: int = Field(default=10, ge=0)

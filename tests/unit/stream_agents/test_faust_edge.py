@@ -158,7 +158,7 @@ async def test_a_service_thread_served_on_the_loop_starts_no_thread_and_stops_cl
     bystander.cancel()
 
 
-def test_take_ready_is_faust_take_events_with_its_timer_moved() -> None:
+def test_take_ready_is_faust_take_events_as_this_module_copies_it() -> None:
     # BatchingStream.take_ready copies take_events' mechanics: recheck them on an upgrade.
     source = inspect.getsource(Stream.take_events)
     for line in (
@@ -169,7 +169,7 @@ def test_take_ready_is_faust_take_events_with_its_timer_moved() -> None:
         "await self.ack(event)",
         "notify(buffer_consuming)",
         "self._processors.remove(add_to_buffer)",
-        # the rule take_ready changes: the timer starts when the last batch was consumed
+        # the timing take_ready keeps: the wait starts when the last batch was consumed
         "buffer_full, timeout=timeout",
     ):
         assert line in source, line
@@ -178,32 +178,24 @@ def test_take_ready_is_faust_take_events_with_its_timer_moved() -> None:
     assert app.conf.Stream is BatchingStream
 
 
-async def _batches(
-    linger: float, puts: list[list[int]], hold_s: float, urgent: Any = None
-) -> list[tuple[list[int], float]]:
-    """What an agent on ``take_ready(5, linger)`` is given, each list with the seconds
-    since the previous one was done with; ``puts``: the values put before the first batch
-    and then while each batch is held for ``hold_s``."""
+async def _batches(within: float, puts: list[list[int]], urgent: Any = None) -> list[list[int]]:
+    """What an agent on ``take_ready(5, within, urgent)`` is given; ``puts``: the values
+    put before the first batch and then while each batch is handled."""
     app = App("unit-take-ready", broker="kafka://127.0.0.1:9092", store="memory://")
     channel = app.channel()
-    taken: list[tuple[list[int], float]] = []
-    loop = asyncio.get_running_loop()
-    done_at = loop.time()
+    taken: list[list[int]] = []
     finished = asyncio.Event()
     expected = sum(map(len, puts))
 
     @app.agent(channel)
     async def agent(stream: BatchingStream) -> Any:
-        nonlocal done_at
         assert isinstance(stream, BatchingStream)
-        async for events in stream.take_ready(5, linger=linger, urgent=urgent):
-            taken.append(([event.value for event in events], loop.time() - done_at))
+        async for events in stream.take_ready(5, within=within, urgent=urgent):
+            taken.append([event.value for event in events])
             if len(taken) < len(puts):
                 for value in puts[len(taken)]:
                     await context.put(value, wait=False)
-            await asyncio.sleep(hold_s)
-            done_at = loop.time()
-            if sum(len(values) for values, _ in taken) == expected:
+            if sum(map(len, taken)) == expected:
                 finished.set()
             yield None
 
@@ -214,27 +206,23 @@ async def _batches(
     return taken
 
 
-async def test_a_batch_takes_what_came_within_the_linger_of_its_first_event() -> None:
-    taken = await _batches(linger=0.2, puts=[[1, 2, 3]], hold_s=0)
-    assert [values for values, _ in taken] == [[1, 2, 3]]
-
-
-async def test_events_that_waited_through_a_batch_are_taken_without_another_wait() -> None:
-    # faust's take_events would wait its whole 1 s again after each batch; these events
-    # have waited longer than the linger by the time the batch before them is done.
-    taken = await _batches(linger=1.0, puts=[[0, 1, 2, 3, 4], list(range(5, 17))], hold_s=1.2)
-    assert [values for values, _ in taken] == [
+async def test_a_batch_takes_what_came_within_its_wait_and_holds_at_most_max() -> None:
+    assert await _batches(within=0.2, puts=[[1, 2, 3]]) == [[1, 2, 3]]
+    assert await _batches(within=0.05, puts=[list(range(12))]) == [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],
-        [10, 11, 12, 13, 14],
-        [15, 16],
+        [10, 11],
     ]
-    assert all(gap < 0.5 for _values, gap in taken[1:]), taken  # far below the 1 s linger
+
+
+async def test_with_no_wait_a_batch_is_what_waited_when_it_closed() -> None:
+    # Never a wait for max_ (take_events' reading of 0), never a spin while idle.
+    taken = await _batches(within=0, puts=[[1], [2, 3, 4, 5, 6, 7]])
+    assert taken[0] == [1] and sorted(sum(taken, [])) == list(range(1, 8))
+    assert all(len(values) <= 5 for values in taken)
 
 
 async def test_an_event_whose_producer_waits_closes_its_batch_at_once() -> None:
-    # A 60 s linger: only the urgent event can close the batches before the test's 10 s.
-    taken = await _batches(
-        linger=60, puts=[[1, 2, -3], [4, -5]], hold_s=0, urgent=lambda e: e.value < 0
-    )
-    assert [values for values, _ in taken] == [[1, 2, -3], [4, -5]]
+    # A 60 s wait: only the urgent events can close these batches within the test's 10 s.
+    taken = await _batches(within=60, puts=[[1, 2, -3], [4, -5]], urgent=lambda e: e.value < 0)
+    assert taken == [[1, 2, -3], [4, -5]]
