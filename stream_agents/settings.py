@@ -34,8 +34,8 @@ class AgentSettings(DecisionSettings):
     # (docs/performance.md, "Shorter waits, measured again").
     batch_wait_ms: float = Field(default=10.0, ge=0)
     """How long a micro-batch waits to fill once the one before is done (a transaction its
-    caller waits for, `/v1/authorize`'s, closes it at once;
-    docs/adr/0012-awaited-transactions-close-their-batch.md)."""
+    caller waits for, `/v1/authorize`'s, closes it at once; 0: every transaction does, a
+    batch holding what waited; docs/adr/0012-awaited-transactions-close-their-batch.md)."""
     # At steady rates aiokafka otherwise writes and parses a fetch, in Python, for every
     # record or two (stream_agents.faust_edge, 5.).
     fetch_wait_ms: int = Field(default=10, ge=0)
