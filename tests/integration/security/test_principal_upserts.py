@@ -8,7 +8,8 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,19 @@ def _logs_in(stack: StackSettings, user: str, password: str) -> bool:
     return False
 
 
+def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether ``check`` holds within ``seconds``. The controller has committed a SCRAM
+    change when the admin call returns; each broker applies it from the metadata log a
+    moment later, and until then a login sees the credential before it (CI once had the
+    new password refused right after its rotation)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _password_free(record: Path, users: dict[str, str]) -> bool:
     """The record holds fingerprints, never a password, and is its owner's alone."""
     text = record.read_text()
@@ -85,7 +99,8 @@ def test_an_unchanged_credential_is_not_written_again(
 ) -> None:
     again = kafka_security.upsert_principals(admin, users, 10, record)
     assert again.written == () and again.rotated == ()
-    assert all(_logs_in(stack, user, password) for user, password in users.items())
+    for user, password in users.items():
+        assert _eventually(partial(_logs_in, stack, user, password))
     assert _password_free(record, users)
 
 
@@ -97,9 +112,9 @@ def test_a_changed_password_is_written_and_reported_as_a_rotation(
 
     done = kafka_security.upsert_principals(admin, changed, 10, record)
     assert done.written == (a,) and done.rotated == (a,)
-    assert _logs_in(stack, a, "another-password")
-    assert not _logs_in(stack, a, users[a])
-    assert _logs_in(stack, b, users[b])
+    assert _eventually(partial(_logs_in, stack, a, "another-password"))
+    assert _eventually(lambda: not _logs_in(stack, a, users[a]))
+    assert _eventually(partial(_logs_in, stack, b, users[b]))
 
 
 def test_a_credential_gone_from_the_brokers_is_written_again(
@@ -116,7 +131,7 @@ def test_a_credential_gone_from_the_brokers_is_written_again(
 
     done = kafka_security.upsert_principals(admin, users, 10, record)
     assert done.written == (a,) and done.rotated == ()
-    assert _logs_in(stack, a, users[a])
+    assert _eventually(partial(_logs_in, stack, a, users[a]))
 
 
 def _described(admin: AdminClient, user: str) -> bool:
