@@ -42,7 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import cpu_seconds, free_port, producer, seed_reference, write_results
+from bench.common import cpu_seconds, producer, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_transaction
@@ -58,6 +58,7 @@ from schemas.topics import (
 from stream_agents.settings import AgentSettings
 from tests.support.agents import changelog_topic, transactions
 from tests.support.models import announce_model, train_tiny_model
+from tests.support.ports import free_port
 
 RESULTS = Path(__file__).with_name("results") / "agents.json"
 BOOTSTRAP = KafkaConnection().bootstrap_servers

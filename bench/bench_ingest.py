@@ -41,6 +41,7 @@ from ingest_api.keys import Scope, create_key
 from ledger_sink.migrate import upgrade
 from schemas.connections import KafkaConnection, PostgresConnection, RedisConnection
 from schemas.topics import declared_topics
+from tests.support.api import redis_ports
 
 RESULTS = Path(__file__).with_name("results") / "ingest.json"
 WRK_SCRIPT = Path(__file__).with_name("wrk_ingest.lua")
@@ -186,7 +187,7 @@ def redis_calls(server: psutil.Process, url: str, key: str, requests: int) -> di
             for i in range(requests):
                 headers = {"Idempotency-Key": str(uuid.uuid4())}
                 http.post("/v1/transactions", json=body(i), headers=headers).raise_for_status()
-        ours = _local_ports(server, port)
+        ours = redis_ports(server, port)
         http_sentinel = "bench-monitor-end"
         client.echo(http_sentinel)
         for command in monitor.listen():
@@ -199,15 +200,6 @@ def redis_calls(server: psutil.Process, url: str, key: str, requests: int) -> di
         "requests": requests,
         "commands": counts,
         "per_request": sum(counts.values()) / requests,
-    }
-
-
-def _local_ports(proc: psutil.Process, redis_port: int) -> set[int]:
-    return {
-        c.laddr.port
-        for p in with_children(proc)
-        for c in p.net_connections("tcp")
-        if c.raddr and c.raddr.port == redis_port
     }
 
 

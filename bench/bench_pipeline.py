@@ -70,7 +70,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds, free_port, rss_mib, shared_servers, with_children
+from bench.common import cpu_seconds, rss_mib, shared_servers, with_children
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -86,6 +86,7 @@ from schemas.codec import decode_decision, encode_transaction
 from schemas.connections import KafkaConnection
 from schemas.topics import DECISIONS, TRANSACTIONS, WEBHOOKS, declared_topics
 from tests.support.models import train_tiny_model
+from tests.support.ports import free_port
 from tests.support.receiver import LOCAL_ENV, LOCAL_POLICY, Receiver
 
 RESULTS = Path(__file__).with_name("results")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +40,6 @@ def use_stack_connections() -> None:
 
 # Every benchmark imports this module before it reads any connection setting.
 use_stack_connections()
-
-
-def free_port() -> int:
-    """A loopback port free now (for a service the bench starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def producer(linger_ms: int = 5, bootstrap: str | None = None) -> Producer:

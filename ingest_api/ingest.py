@@ -78,6 +78,9 @@ def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> Outgoing
     return outgoing_record(tx.to_record(now, idempotency_key))
 
 
+_AWAITED = ((HEADER_AWAITED, b"1"),)
+
+
 def outgoing_record(record: Transaction, awaited: bool = False) -> OutgoingRecord:
     """``awaited``: the caller waits for its decision (``HEADER_AWAITED``)."""
     return OutgoingRecord(
@@ -85,9 +88,6 @@ def outgoing_record(record: Transaction, awaited: bool = False) -> OutgoingRecor
         value=encode_transaction(record),
         headers=_AWAITED if awaited else (),
     )
-
-
-_AWAITED = ((HEADER_AWAITED, b"1"),)
 
 
 async def publish_claimed(

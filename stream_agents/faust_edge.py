@@ -270,16 +270,16 @@ class BatchingStream(faust.Stream[Any]):
                 await self.wait(consumed.wait())  # never more than max_ in a batch
             return value
 
+        # As take_events: the wait starts when the previous batch is done with. No wait:
+        # every event closes its batch (take_events would wait for max_). mode's annotation
+        # omits None, its own default ("no timeout").
+        timeout: Any = within or None
         acks = self.enable_acks
         self.enable_acks = False  # acked below, once the caller is done with the batch
         self.add_processor(add)
         self._enable_passive(cast("faust.ChannelT[Any]", aiter(self.channel)))
         try:
             while not self.should_stop:
-                # As take_events: the wait starts when the previous batch is done with. No
-                # wait: every event closes its batch (take_events would wait for max_).
-                # mode's annotation omits None, its own default ("no timeout").
-                timeout: Any = within or None
                 await self.wait_for_stopped(closing.wait(), timeout=timeout)
                 if not events:
                     continue

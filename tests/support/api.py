@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psutil
 import psycopg
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -206,3 +207,14 @@ def read_records(
         return out
     finally:
         consumer.close()
+
+
+def redis_ports(server: psutil.Process, redis_port: int) -> set[int]:
+    """The local ports of ``server``'s (and its workers') connections to the Redis on
+    ``redis_port``: how a MONITOR tells that process's commands from everyone else's."""
+    return {
+        c.laddr.port
+        for p in [server, *server.children(recursive=True)]
+        for c in p.net_connections("tcp")
+        if c.raddr and c.raddr.port == redis_port
+    }

@@ -25,7 +25,7 @@ from ingest_api.idempotency import IdempotencyStore, body_fingerprint
 from ingest_api.ratelimit import Quota, RateLimiter
 from schemas.connections import RedisConnection
 from schemas.transaction_claims import claim_key
-from tests.support.api import headers, transaction
+from tests.support.api import headers, redis_ports, transaction
 
 pytestmark = pytest.mark.integration
 
@@ -179,11 +179,7 @@ def _api_connections(api_url: str) -> set[int]:
         for c in psutil.net_connections("tcp")
         if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
     )
-    return {
-        c.laddr.port
-        for c in server.net_connections("tcp")
-        if c.raddr and c.raddr.port == redis_port
-    }
+    return redis_ports(server, redis_port)
 
 
 def test_a_single_request_costs_two_round_trips(api_url: str, ingest_key: str) -> None:
