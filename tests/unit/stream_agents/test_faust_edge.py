@@ -18,14 +18,17 @@ from faust.tables import TableManager
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode import Service
 from mode.threads import QueueServiceThread, ServiceThread
 
 from stream_agents.faust_edge import (
     App,
     BatchingStream,
     CoalescingConsumerThread,
+    EagerWaitFirst,
     LoopTask,
     PromptTableManager,
+    RewindingConsumer,
     ServedOnTheLoop,
     committed_offsets,
     rewind_targets,
@@ -226,3 +229,99 @@ async def test_an_event_whose_producer_waits_closes_its_batch_at_once() -> None:
     # A 60 s wait: only the urgent events can close these batches within the test's 10 s.
     taken = await _batches(within=60, puts=[[1, 2, -3], [4, -5]], urgent=lambda e: e.value < 0)
     assert taken == [[1, 2, -3], [4, -5]]
+
+
+def test_the_consumer_hands_each_record_on_through_wait_first_as_this_module_expects() -> None:
+    # EagerWaitFirst (8.) skips mode's tasks for the drain loop's hand-off; the loop reads
+    # nothing of the result, and its first awaitable is the conductor's coroutine.
+    source = inspect.getsource(faust_consumer.Consumer._drain_messages)
+    assert "await self.wait_first(\n" in source
+    assert "callback(message), self.suspend_flow.wait()" in source
+    assert inspect.getsource(faust_consumer).count("wait_first(") == 1
+    services = inspect.getsource(Service.wait_first)
+    assert "asyncio.ensure_future(stopped.wait()" in services
+    assert "return WaitResults(winners, results, False)" in services
+    assert RewindingConsumer.wait_first is EagerWaitFirst.wait_first
+
+
+class _Eager(EagerWaitFirst):
+    """A mode service with this module's ``wait_first``."""
+
+
+async def _value(value: int) -> int:
+    return value
+
+
+async def test_a_coroutine_that_finishes_at_once_is_the_answer_with_no_task() -> None:
+    service, event = _Eager(), asyncio.Event()
+    tasks = len(asyncio.all_tasks())
+    waiting = event.wait()
+    result = await service.wait_first(_value(7), waiting)
+    assert result.results == [7] and not result.stopped
+    assert len(asyncio.all_tasks()) == tasks
+    assert waiting.cr_frame is None  # closed, not left unawaited
+    assert not event._waiters
+
+
+async def test_a_coroutine_that_suspends_is_continued_where_it_stopped() -> None:
+    service, event, later = _Eager(), asyncio.Event(), asyncio.Event()
+    steps: list[str] = []
+
+    async def hand_off() -> str:
+        steps.append("before")
+        await later.wait()
+        steps.append("after")
+        return "done"
+
+    asyncio.get_running_loop().call_later(0.01, later.set)
+    result = await service.wait_first(hand_off(), event.wait())
+    assert result.results == ["done"] and not result.stopped
+    assert steps == ["before", "after"]  # the first step ran once, not again
+    await asyncio.sleep(0)
+    assert not event._waiters  # the loser was cancelled
+
+
+async def test_a_suspended_coroutine_loses_to_an_event_and_is_cancelled_where_it_waits() -> None:
+    service, suspend, never = _Eager(), asyncio.Event(), asyncio.Event()
+    seen: list[str] = []
+
+    async def blocked() -> None:
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    asyncio.get_running_loop().call_later(0.01, suspend.set)
+    result = await service.wait_first(blocked(), suspend.wait())
+    assert result.results == [True] and not result.stopped
+    await asyncio.sleep(0)
+    assert seen == ["cancelled"]
+    assert not never._waiters
+
+
+async def test_an_error_reaches_the_caller_whether_or_not_the_coroutine_suspended() -> None:
+    service, event = _Eager(), asyncio.Event()
+
+    async def fails(suspend: bool) -> None:
+        if suspend:
+            await asyncio.sleep(0.001)
+        raise LookupError("no callback for this partition")
+
+    for suspend in (False, True):
+        waiting = event.wait()
+        try:
+            await service.wait_first(fails(suspend), waiting)
+        except LookupError:
+            pass
+        else:
+            raise AssertionError("the error was swallowed")
+    await asyncio.sleep(0)
+    assert not event._waiters
+
+
+async def test_a_stopped_service_answers_as_modes_does() -> None:
+    service = _Eager()
+    service._stopped.set()
+    result = await service.wait_first(_value(1))
+    assert result.stopped and result.results == []
