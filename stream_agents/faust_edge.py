@@ -107,7 +107,7 @@ would (``_Continued``). The one difference: an already-set event passed beside a
 that finishes is not listed among the winners; the consumer's one caller of that shape,
 ``_drain_messages``, reads nothing of the result. Internals: ``Service.wait_first``,
 ``_stopped``, ``_crashed``, ``WaitResults``; a unit test compares ``_drain_messages``'
-source.
+source (docs/adr/0013-records-handed-on-without-tasks.md).
 """
 
 from __future__ import annotations
