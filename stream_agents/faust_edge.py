@@ -92,7 +92,7 @@ that, closing, takes the events already waiting in the channel, up to ``max_``
 (docs/adr/0012-awaited-transactions-close-their-batch.md). Internals:
 ``Stream._enable_passive``, ``_processors``, ``_active_agens``, ``current_event``,
 ``enable_acks``, the channel's queue; a unit test compares ``take_events``' source.
-8. **A fetched record handed on without tasks** (``RewindingConsumer.wait_first``). faust's
+8. **A fetched record handed on without tasks** (``EagerWaitFirst``, the consumer's base). faust's
 consumer hands every fetched record to the conductor (``Consumer._drain_messages``) as
 ``await self.wait_first(callback(message), self.suspend_flow.wait())``: mode's
 ``Service.wait_first`` wraps each of the two, and the service's stopped and crashed
@@ -103,7 +103,9 @@ conductor puts the event on its channel's queue. ``wait_first`` here runs the fi
 coroutine up to its first suspension; when it finishes there (and the service is running),
 that is the answer, and the other awaitables are closed unawaited. When it suspends, it is
 continued in a task from where it stopped and raced against the others exactly as mode
-would (``_Continued``). The one difference: an already-set event passed beside a coroutine
+would (``_Continued``). The first step runs in the drain loop's own task rather than in a
+task of its own: the conductor reads no task-local state (faust's current event is set by
+the streams, later). The one difference: an already-set event passed beside a coroutine
 that finishes is not listed among the winners; the consumer's one caller of that shape,
 ``_drain_messages``, reads nothing of the result. Internals: ``Service.wait_first``,
 ``_stopped``, ``_crashed``, ``WaitResults``; a unit test compares ``_drain_messages``'
