@@ -441,5 +441,49 @@ def secure_cluster(
     # background events nobody waited for, purged as the client closed.
     admin = kafka_edge.admin(admin_connection(settings, admin_password), log_level=4)
     changes = upsert_principals(admin, users, timeout_s, principals_record(settings))
+    await_logins(settings, {user: users[user] for user in changes.written}, timeout_s)
     acls.apply(admin, settings.kafka.topic_prefix, timeout_s)
     return changes
+
+
+def await_logins(settings: StackSettings, users: Mapping[str, str], timeout_s: float) -> None:
+    """Wait until every broker lets each of ``users`` log in with its password.
+
+    The controller has committed a SCRAM change when the admin call returns; each broker
+    applies it from the metadata log a moment later. A service started in between (the
+    pipeline right after ``stack up``) would be refused once, and for a rotation
+    ``upsert_principals``' wait sees nothing to wait for: the broker describes the old
+    credential already."""
+    deadline = time.monotonic() + timeout_s
+    for node in sasl_bootstrap(settings).split(","):
+        for user, password in users.items():
+            one = principal_connection(settings, user, password)
+            while not logs_in(one.model_copy(update={"bootstrap_servers": node})):
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"the broker at {node} did not take {user!r}'s password in time"
+                    )
+                time.sleep(0.1)
+
+
+def logs_in(connection: KafkaConnection) -> bool:
+    """Whether a broker of ``connection`` answers a metadata request (no ACL needed) from its
+    principal: False once a broker refuses the login, or when none answers within ~10 s."""
+    refused: list[str] = []
+
+    def heard(error: Any) -> None:
+        if kafka_edge.refusal(connection, error) is not None:
+            refused.append(error.str())
+
+    # log_level 2: a refusal is expected while a broker catches up; librdkafka would print
+    # each at error level (3).
+    client = kafka_edge.admin(connection, error_cb=heard, log_level=2)
+    for _ in range(20):
+        try:
+            client.list_topics(timeout=0.5)
+            return True
+        except Exception:  # noqa: BLE001 - not answered yet, or refused: told apart below
+            client.poll(0.1)  # serves error_cb
+            if refused:
+                return False
+    return False

@@ -22,6 +22,7 @@ from confluent_kafka.admin import (
 
 from deploy.local import kafka_security
 from deploy.local.settings import StackSettings
+from deploy.local.system import StackError
 from schemas import kafka_edge
 from schemas.connections import KafkaConnection
 from tests.support.security import stack_settings
@@ -52,18 +53,7 @@ def stack() -> StackSettings:
 
 def _logs_in(stack: StackSettings, user: str, password: str) -> bool:
     """A metadata request as ``user`` (no ACL needed): True when the broker answers."""
-    connection = kafka_security.principal_connection(stack, user, password)
-    errors = kafka_edge.ClientErrors(connection)
-    client = kafka_edge.admin(connection, error_cb=errors)
-    for _ in range(20):
-        try:
-            client.list_topics(timeout=0.5)
-            return True
-        except Exception:  # noqa: BLE001 - not answered yet, or refused: asked again below
-            client.poll(0.1)  # serves error_cb, where a refusal is heard
-            if errors.refused is not None:
-                return False
-    return False
+    return kafka_security.logs_in(kafka_security.principal_connection(stack, user, password))
 
 
 def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -152,3 +142,25 @@ def test_another_clusters_record_counts_for_nothing(
     done = kafka_security.upsert_principals(admin, users, 10, record)
     assert set(done.written) == set(users) and done.rotated == ()
     assert json.loads(record.read_text())["cluster_id"] == found["cluster_id"]
+
+
+def test_a_rotation_is_done_once_every_broker_takes_the_new_password(
+    admin: AdminClient, users: dict[str, str], stack: StackSettings, record: Path
+) -> None:
+    # What `stack up` does after writing credentials (secure_cluster): no login refused
+    # afterwards, where upsert_principals alone returns when the controller has the change.
+    a, b = users
+    changed = {**users, a: "rotated-once-more"}
+    done = kafka_security.upsert_principals(admin, changed, 10, record)
+    assert done.rotated == (a,)
+    kafka_security.await_logins(stack, {a: changed[a]}, 10)
+    assert _logs_in(stack, a, "rotated-once-more")
+    assert _logs_in(stack, b, users[b])
+
+
+def test_a_password_no_broker_takes_ends_the_wait_with_a_clear_error(
+    users: dict[str, str], stack: StackSettings, record: Path
+) -> None:
+    a, _ = users
+    with pytest.raises(StackError, match=f"did not take '{a}'"):
+        kafka_security.await_logins(stack, {a: "not-its-password"}, 1.5)
