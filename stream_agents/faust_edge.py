@@ -117,6 +117,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterable, Mapping
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -212,7 +213,7 @@ class EagerWaitFirst(Service):
         except BaseException:
             _close(others)
             raise
-        continued = asyncio.ensure_future(_Continued(first, pending).run(), loop=self.loop)
+        continued = asyncio.ensure_future(_Continued(first, pending), loop=self.loop)
         return await super().wait_first(continued, *others, timeout=timeout)
 
 
@@ -232,9 +233,6 @@ class _Continued:
         self.coro = coro
         self.pending = pending
 
-    async def run(self) -> Any:
-        return await self
-
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, pending = self.coro, self.pending
         while True:
@@ -244,11 +242,11 @@ class _Continued:
                 coro.close()
                 raise
             except BaseException as exc:  # a cancellation, thrown in where the coroutine waits
-                thrown: BaseException | None = exc
+                step = partial(coro.throw, exc)
             else:
-                thrown = None
+                step = partial(coro.send, sent)
             try:
-                pending = coro.send(sent) if thrown is None else coro.throw(thrown)
+                pending = step()
             except StopIteration as done:
                 return done.value
 
