@@ -46,8 +46,8 @@ class AgentSettings(DecisionSettings):
     store: str = "rocksdb://"
     """The feature table's store. `rocksdb://` keeps it on disk and reads only the changelog
     it has not persisted at a start (a restarted worker decides again in ~2 s, whatever the
-    state's size); `memory://` re-reads the whole changelog at every start (~5-6 s at the
-    bench's size, minutes for a million accounts; docs/agents.md#table-store)."""
+    state's size); `memory://` re-reads the whole changelog at every start (~7 s for
+    100,000 accounts, about a minute for a million; docs/agents.md#table-store)."""
     data_dir: Path = Path(".stack/agents")
     """The folder below which each worker claims one of its own (stream_agents.datadir): its
     instance id's, else the first free `worker-N`."""

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from faust import Stream
 from faust import streams as faust_streams
 from faust.tables import TableManager
+from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -22,9 +23,12 @@ from mode import Service
 from mode.threads import QueueServiceThread, ServiceThread
 
 from stream_agents.faust_edge import (
+    EAGER_RUN,
     App,
     BatchingStream,
     CoalescingConsumerThread,
+    EagerAsyncio,
+    EagerRecovery,
     EagerWaitFirst,
     LoopTask,
     PromptTableManager,
@@ -325,3 +329,93 @@ async def test_a_stopped_service_answers_as_modes_does() -> None:
     service._stopped.set()
     result = await service.wait_first(_value(1))
     assert result.stopped and result.results == []
+
+
+def test_the_recovery_takes_changelog_records_through_asyncio_as_this_module_expects() -> None:
+    # EagerRecovery (9.) runs faust's own loop with another ``asyncio``: the loop uses it
+    # for one wait_for of the queue's get and its TimeoutError, nothing else.
+    source = inspect.getsource(faust_recovery.Recovery._slurp_changelogs.fun)
+    assert source.count("asyncio.") == 2
+    assert (
+        "await asyncio.wait_for(\n                        changelog_queue.get(), timeout=5.0"
+        in (source)
+    )
+    assert "except asyncio.TimeoutError:" in source
+    assert "self._recovery = Recovery(\n" in inspect.getsource(TableManager.recovery.fget)
+    fun = EagerRecovery._slurp_changelogs.fun
+    assert fun.__code__ is faust_recovery.Recovery._slurp_changelogs.fun.__code__
+    assert isinstance(fun.__globals__["asyncio"], EagerAsyncio)
+    assert faust_recovery.asyncio is asyncio  # faust's module left as it was
+    app = App("unit-recovery", broker="kafka://127.0.0.1:9092")
+    assert type(app.tables.recovery) is EagerRecovery
+
+
+async def _queued(queue: asyncio.Queue[int]) -> int:
+    return await queue.get()
+
+
+async def test_a_record_already_queued_is_taken_with_no_task_or_timer() -> None:
+    eager, queue = EagerAsyncio(), asyncio.Queue[int]()
+    queue.put_nowait(5)
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "loop")
+    tasks = len(asyncio.all_tasks())
+    assert await eager.wait_for(queue.get(), timeout=5.0) == 5
+    assert len(asyncio.all_tasks()) == tasks
+    assert ran == []  # the loop did not run in between
+
+
+async def test_an_empty_queue_is_waited_on_under_the_timeout_as_asyncio_does() -> None:
+    eager, queue = EagerAsyncio(), asyncio.Queue[int]()
+    asyncio.get_running_loop().call_later(0.01, queue.put_nowait, 8)
+    assert await eager.wait_for(queue.get(), timeout=5.0) == 8
+    try:
+        await eager.wait_for(queue.get(), timeout=0.01)
+    except TimeoutError:
+        pass
+    else:
+        raise AssertionError("no timeout")
+    await asyncio.sleep(0)
+    assert not queue._getters  # the get that timed out is cancelled where it waited
+    queue.put_nowait(9)
+    assert queue.get_nowait() == 9  # and took nothing
+
+
+async def test_an_error_of_the_queue_reaches_the_caller() -> None:
+    eager = EagerAsyncio()
+
+    async def fails(suspend: bool) -> None:
+        if suspend:
+            await asyncio.sleep(0.001)
+        raise LookupError("thrown into the changelog queue")
+
+    for suspend in (False, True):
+        try:
+            await eager.wait_for(fails(suspend), timeout=5.0)
+        except LookupError:
+            pass
+        else:
+            raise AssertionError("the error was swallowed")
+
+
+async def test_the_loop_runs_once_after_a_run_of_records_taken_at_once() -> None:
+    eager, queue = EagerAsyncio(run=3), asyncio.Queue[int]()
+    for i in range(7):
+        queue.put_nowait(i)
+    turns = 0
+
+    def turn() -> None:
+        nonlocal turns
+        turns += 1
+        loop.call_soon(turn)
+
+    loop = asyncio.get_running_loop()
+    loop.call_soon(turn)
+    seen = [(await eager.wait_for(queue.get(), timeout=5.0), turns) for _ in range(7)]
+    # Three taken at once, then one through asyncio.wait_for (the loop turns), then three
+    # at once again.
+    assert [value for value, _turns in seen] == list(range(7))
+    turned = seen[3][1]
+    assert turned > 0
+    assert [t for _value, t in seen] == [0, 0, 0, turned, turned, turned, turned]
+    assert EagerAsyncio().run == EAGER_RUN
