@@ -30,6 +30,12 @@ Latency per stage, from timestamps that share this machine's clock:
   timestamp) -> decision record timestamp: the pipeline's promise, judged against --budget-ms.
 Decisions are sampled (at most --max-samples per step) for the latencies, counted in full.
 
+The agents' CPU per transaction is held against the decision code's own (bench_decide's
+agent shape, batches of 500, measured before any service starts) and, since the agents
+decide a few transactions at a time at steady rates, against the decision code in
+batches of the agents' own mean size at the highest rate kept up (read from the workers'
+``sentinel_agent_batch_size`` histograms, measured again after the services stopped).
+
 Writes bench/results/pipeline.json and bench/results/pipeline.png. Machine noise is
 large on a shared machine: compare figures and ratios within one run.
 """
@@ -60,6 +66,7 @@ import psutil
 import psycopg
 import typer
 from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -113,6 +120,7 @@ class Service:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int | None = None  # an agent worker's Prometheus endpoint
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
@@ -200,12 +208,16 @@ def load_seed_rules(env: dict[str, str]) -> None:
 def start_agents(env: dict[str, str], logs: Path, workers: int = 2) -> list[Service]:
     """``workers`` agent worker processes (static members a1, a2...), returned once each
     reports faust's Ready."""
-    agents = [
-        spawn(
-            f"agent-{n}", ["agents", "run"], {**env, "SENTINEL_AGENTS_INSTANCE_ID": f"a{n}"}, logs
-        )
-        for n in range(1, workers + 1)
-    ]
+    agents = []
+    for n in range(1, workers + 1):
+        port = free_port()
+        agent_env = {
+            **env,
+            "SENTINEL_AGENTS_INSTANCE_ID": f"a{n}",
+            "SENTINEL_AGENTS_METRICS_PORT": str(port),
+        }
+        agents.append(spawn(f"agent-{n}", ["agents", "run"], agent_env, logs))
+        agents[-1].metrics_port = port
     for agent in agents:
         wait_until(agent.name, lambda a=agent: "[^Worker]: Ready" in a.tail(100_000), agents, 180)
     return agents
@@ -552,9 +564,11 @@ def step(
     start_ms = int(time.time() * 1000)
     before = backlogs(run)
     written_before = run.logs.read()
+    batches_before = agent_batches(pipeline.services)
     usage.start()
     took = paced(run.producer, topic, measured, kafka_rate)
     resources = usage.stop()
+    batches_after = agent_batches(pipeline.services)
     written_after = run.logs.read()
     after = backlogs(run)
     end_ms = int(time.time() * 1000)
@@ -600,9 +614,28 @@ def step(
             resources, count / window_s, http_rate, psutil.cpu_count() or 1
         ),
         "kafka_bytes_per_tx": stats.bytes_per_transaction(written_before, written_after, count),
+        "agent_batches": stats.batches_between(batches_before, batches_after),
     }
     result["keeps_up"] = stats.keeps_up(result)
     return result
+
+
+def agent_batches(services: Sequence[Service]) -> tuple[float, float]:
+    """The agent workers' micro-batches so far and the transactions in them, from each
+    one's ``sentinel_agent_batch_size`` histogram (its Prometheus endpoint)."""
+    count = total = 0.0
+    for service in services:
+        if service.metrics_port is None:
+            continue
+        text = httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            if family.name == "sentinel_agent_batch_size":
+                for sample in family.samples:
+                    if sample.name.endswith("_count"):
+                        count += sample.value
+                    elif sample.name.endswith("_sum"):
+                        total += sample.value
+    return count, total
 
 
 # --------------------------------------------------------------------------- ceilings
@@ -812,6 +845,16 @@ def main(
             "delivered": receiver.total_attempts(),
             "bad_signatures": receiver.bad_signatures,
         }
+    # The decision code again at the micro-batch size the agents decided at the highest
+    # rate they kept up with (a few transactions at steady rates, not bench-decide's 500),
+    # with every service stopped: what the agents' CPU is held against at that batch.
+    at_batch = None
+    if decide and kept is not None and (kept.get("agent_batches") or {}).get("mean_size"):
+        size = max(1, round(kept["agent_batches"]["mean_size"]))
+        at_batch = measure_decide(count=6_000, repeat=3, agent_batch=size)
+        kept["agent_to_decision_code_at_its_batch"] = stats.ratio(
+            stage_cost(kept["cpu_us_per_tx"], ("agent-",)), at_batch["agent_cpu_us_per_tx"]
+        )
     report(
         {
             "measured_at": datetime.now(UTC).isoformat(),
@@ -821,6 +864,7 @@ def main(
             "ceilings": found_ceilings,
             "idle_resources": idle,
             "decision_code_cpu_us_per_tx": decision_code,
+            "decision_code_at_agents_batch": at_batch,
             "steps": steps,
             "sustained": _rate(found),
             "ratios": ratios(found, found_ceilings),
@@ -831,6 +875,10 @@ def main(
         out,
     )
     shutil.rmtree(work, ignore_errors=True)  # kept when the run fails: the services' logs
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def _rate(found: Any) -> dict[str, Any] | None:
@@ -906,6 +954,15 @@ def report(result: dict[str, Any], out: Path) -> None:
             f"highest rate kept up: {kept['rate_per_s']:,.0f} tx/s (p99 ingest->decision "
             f"{kept['ingest_to_decision_ms']['p99_ms']:,.1f} ms); its ratios: "
             f"{result['ratios_kept_up']}"
+        )
+    for s in result["steps"]:
+        batches = s.get("agent_batches") or {}
+        at_batch = s.get("agent_to_decision_code_at_its_batch")
+        console.print(
+            f"{s['offered_per_s']:,.0f} tx/s: agents' micro-batches {batches.get('mean_size')} "
+            f"transactions on average; agents / decision code (batches of 500) "
+            f"{_ratio(s.get('agent_to_decision_code'))}"
+            + ("" if at_batch is None else f", / decision code at that batch {_ratio(at_batch)}")
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -140,3 +140,18 @@ def bytes_per_transaction(
         topic: round(size / decided, 1) if decided > 0 else None
         for topic, size in sorted(grown.items())
     }
+
+
+def batches_between(
+    before: tuple[float, float], after: tuple[float, float]
+) -> dict[str, float | None]:
+    """The agents' micro-batches in a window, from two readings of their batch-size
+    histograms (batches so far, transactions in them): how many, and their mean size
+    (None when there was none)."""
+    count = after[0] - before[0]
+    transactions = after[1] - before[1]
+    return {
+        "count": count,
+        "transactions": transactions,
+        "mean_size": round(transactions / count, 2) if count > 0 else None,
+    }

@@ -151,3 +151,13 @@ def test_without_a_budget_the_highest_step_kept_up_is_found() -> None:
     assert stats.sustained_rate(steps, budget_ms=50) is None
     kept = stats.sustained_rate(steps, budget_ms=math.inf)
     assert kept is not None and kept["offered_per_s"] == 1000
+
+
+def test_the_agents_batches_in_a_window_and_their_mean_size() -> None:
+    # Readings of the workers' batch-size histograms: (batches so far, transactions in them).
+    assert stats.batches_between((100.0, 250.0), (1100.0, 5250.0)) == {
+        "count": 1000.0,
+        "transactions": 5000.0,
+        "mean_size": 5.0,
+    }
+    assert stats.batches_between((7.0, 9.0), (7.0, 9.0))["mean_size"] is None
