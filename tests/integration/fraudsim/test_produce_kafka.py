@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,6 +44,17 @@ def test_each_run_sends_new_paced_keyed_current_transactions_then_their_labels(
     # Read by assignment up to each partition's end, each record once (a fresh group's
     # rebalance could hand a partition back from its start).
     records = read_all(project_topics["transactions"].name, kafka.bootstrap_servers)
+    if len(records) != 600:
+        # Seen twice in CI in ~40 runs (599 read: once a record read twice, once one
+        # missing): say whether a record shows up later or is gone for good.
+        time.sleep(5)
+        again = read_all(project_topics["transactions"].name, kafka.bootstrap_servers)
+        pytest.fail(
+            f"{len(records)} transaction records read of the 600 acknowledged, "
+            f"{len(again)} five seconds later; per partition first "
+            f"{sorted(Counter(r.partition for r in records).items())}, then "
+            f"{sorted(Counter(r.partition for r in again).items())}"
+        )
     transactions = [(r.partition, r.key, decode_transaction(r.value)) for r in records]
     ids = [tx.transaction_id for _p, _k, tx in transactions]
     assert len(ids) == len(set(ids)) == 600  # distinct ids == records, across the restart
