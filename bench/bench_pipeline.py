@@ -216,8 +216,9 @@ def start_agents(env: dict[str, str], logs: Path, workers: int = 2) -> list[Serv
             "SENTINEL_AGENTS_INSTANCE_ID": f"a{n}",
             "SENTINEL_AGENTS_METRICS_PORT": str(port),
         }
-        agents.append(spawn(f"agent-{n}", ["agents", "run"], agent_env, logs))
-        agents[-1].metrics_port = port
+        agent = spawn(f"agent-{n}", ["agents", "run"], agent_env, logs)
+        agent.metrics_port = port  # read for its micro-batches (agent_batches)
+        agents.append(agent)
     for agent in agents:
         wait_until(agent.name, lambda a=agent: "[^Worker]: Ready" in a.tail(100_000), agents, 180)
     return agents
