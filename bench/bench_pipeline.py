@@ -624,19 +624,20 @@ def step(
 def agent_batches(services: Sequence[Service]) -> tuple[float, float]:
     """The agent workers' micro-batches so far and the transactions in them, from each
     one's ``sentinel_agent_batch_size`` histogram (its Prometheus endpoint)."""
-    count = total = 0.0
-    for service in services:
-        if service.metrics_port is None:
-            continue
-        text = httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            if family.name == "sentinel_agent_batch_size":
-                for sample in family.samples:
-                    if sample.name.endswith("_count"):
-                        count += sample.value
-                    elif sample.name.endswith("_sum"):
-                        total += sample.value
-    return count, total
+    samples = [
+        sample
+        for service in services
+        if service.metrics_port is not None
+        for family in text_string_to_metric_families(
+            httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10).text
+        )
+        if family.name == "sentinel_agent_batch_size"
+        for sample in family.samples
+    ]
+    return (
+        sum(s.value for s in samples if s.name.endswith("_count")),
+        sum(s.value for s in samples if s.name.endswith("_sum")),
+    )
 
 
 # --------------------------------------------------------------------------- ceilings
@@ -850,7 +851,7 @@ def main(
     # rate they kept up with (a few transactions at steady rates, not bench-decide's 500),
     # with every service stopped: what the agents' CPU is held against at that batch.
     at_batch = None
-    if decide and kept is not None and (kept.get("agent_batches") or {}).get("mean_size"):
+    if decide and kept is not None and kept["agent_batches"]["mean_size"]:
         size = max(1, round(kept["agent_batches"]["mean_size"]))
         at_batch = measure_decide(count=6_000, repeat=3, agent_batch=size)
         kept["agent_to_decision_code_at_its_batch"] = stats.ratio(
@@ -957,10 +958,10 @@ def report(result: dict[str, Any], out: Path) -> None:
             f"{result['ratios_kept_up']}"
         )
     for s in result["steps"]:
-        batches = s.get("agent_batches") or {}
         at_batch = s.get("agent_to_decision_code_at_its_batch")
         console.print(
-            f"{s['offered_per_s']:,.0f} tx/s: agents' micro-batches {batches.get('mean_size')} "
+            f"{s['offered_per_s']:,.0f} tx/s: agents' micro-batches "
+            f"{s['agent_batches']['mean_size']} "
             f"transactions on average; agents / decision code (batches of 500) "
             f"{_ratio(s.get('agent_to_decision_code'))}"
             + ("" if at_batch is None else f", / decision code at that batch {_ratio(at_batch)}")

@@ -224,15 +224,26 @@ class EagerWaitFirst(Service):
             return await super().wait_first(*coros, timeout=timeout)
         others = coros[1:]
         try:
-            pending = first.send(None)
-        except StopIteration as done:
-            _close(others)
-            return WaitResults([first], [done.value], False)
+            finished, got = _started(first)
         except BaseException:
             _close(others)
             raise
-        continued = asyncio.ensure_future(_Continued(first, pending), loop=self.loop)
+        if finished:
+            _close(others)
+            return WaitResults([first], [got], False)
+        continued = asyncio.ensure_future(got, loop=self.loop)
         return await super().wait_first(continued, *others, timeout=timeout)
+
+
+def _started(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """``coro`` run up to its first suspension: ``(True, its value)`` when it finished
+    there, else ``(False, an awaitable that continues it from where it stopped)``; an error
+    it raised on the way is raised here (8., 9.)."""
+    try:
+        pending = coro.send(None)
+    except StopIteration as done:
+        return True, done.value
+    return False, _Continued(coro, pending)
 
 
 def _close(awaitables: Iterable[WaitArgT]) -> None:
@@ -351,13 +362,12 @@ class EagerAsyncio:
         if not asyncio.iscoroutine(awaitable) or self.in_a_row >= self.run:
             self.in_a_row = 0
             return await asyncio.wait_for(awaitable, timeout)
-        try:
-            pending = awaitable.send(None)
-        except StopIteration as done:
+        finished, got = _started(awaitable)
+        if finished:
             self.in_a_row += 1
-            return done.value
+            return got
         self.in_a_row = 0
-        return await asyncio.wait_for(_Continued(awaitable, pending), timeout)
+        return await asyncio.wait_for(got, timeout)
 
 
 def _with_globals(function: Any, **names: Any) -> Any:
