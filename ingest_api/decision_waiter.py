@@ -1,18 +1,35 @@
 """Waits for the decision of a transaction published by this process (synchronous authorize).
 
-Each API process reads every partition of ``decisions`` from the end, without a consumer
-group, so any number of API processes can wait at once. Records carry the transaction id
-in a header: a decision nobody here waits for is skipped without being decoded. A waiter
-may name the content hash of the transaction it published (``schemas.fingerprint``): a
-decision for another transaction that reused the id does not answer it (issue 18).
+Each API process reads the ``decisions`` topic without a consumer group, so any number of
+API processes can wait at once, and it reads only the partitions a waiting call's decision
+will land on: the agents key a decision by its account and place it with Java's murmur2
+(``schemas.partitioning.home_partition``), so the account of the transaction names its
+partition. Reading every partition cost every API process CPU for every decision the
+pipeline made, waited for or not: ~13 µs a decision as ``make bench``'s agents publish them
+(1.3 % of a core at 1,000 tx/s), ~85 µs when they come in many small produce requests
+(docs/performance.md#v1authorize), so at a bank's rate each API process would have spent
+most of a core skimming decisions nobody waited for.
+
+A partition starts to be followed when a call first waits on it, from its end offset asked
+of the broker before the call publishes its transaction (so its decision, appended later,
+is read), and is let go ``linger_s`` after its last waiter, so a steady flow of calls keeps
+its partitions followed. Records carry the transaction id in a header: a decision nobody
+here waits for is skipped without being decoded. A waiter may name the content hash of the
+transaction it published (``schemas.fingerprint``): a decision for another transaction that
+reused the id does not answer it (issue 18).
+
+One thread owns the consumer (librdkafka's calls are made from it alone): it takes the
+requests to follow a partition between its polls, which are short while it follows any.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 
@@ -23,118 +40,247 @@ from schemas.consuming import ready_messages
 from schemas.errors import SchemaError
 from schemas.fingerprint import transaction_fingerprint
 from schemas.kafka_edge import decode_headers
+from schemas.partitioning import home_partition
 from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
 
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Decision]", str | None]
-# How long one poll blocks with nothing to read: how soon close() is noticed, nothing else.
+# How long one poll blocks while some partitions are followed and others not: how soon a
+# request to follow another is taken up (it adds up to this to the first call waiting on a
+# partition).
+_FOLLOW_POLL_S = 0.005
+# How long the thread sleeps with nothing followed and nothing asked, or one poll blocks
+# with every partition followed: how soon close() is noticed (a request to follow wakes a
+# sleeping thread at once).
 _IDLE_POLL_S = 0.1
 _FETCH_WAIT_MS = 100
-# Between two tries to find the partitions and their end offsets.
+# Between two tries to learn the topic's partitions.
 _RETRY_S = 0.1
 # Most decisions handed over at once (the first as it arrives, then what is fetched).
 _DRAIN_MAX = 500
+# A partition is let go this long after its last waiter.
+_LINGER_S = 60.0
+# How long a call waits for its partition to be followed when it names no deadline (the
+# authorize route passes what is left of its own).
+_END_OFFSET_TIMEOUT_S = 5.0
+# The broker's answer for a partition's end offset, at most, before it is asked again.
+_END_OFFSET_POLL_S = 1.0
+
+
+@dataclass(slots=True)
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Decision]
+    fingerprint: str | None  # the content hash the decision must have, or None
+    partition: int | None  # None: the topic's partitions are not known yet
+
+
+@dataclass(slots=True)
+class _Follow:
+    """A call's request to follow ``partition``, answered once it is (or cannot be)."""
+
+    partition: int
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[bool]
 
 
 class DecisionWaiter:
     """Maps transaction ids to futures and resolves them from a background consumer."""
 
-    def __init__(self, kafka: KafkaConnection, idle_poll_s: float = _IDLE_POLL_S) -> None:
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        idle_poll_s: float = _IDLE_POLL_S,
+        linger_s: float = _LINGER_S,
+    ) -> None:
         self.topic = f"{kafka.topic_prefix}{DECISIONS.name}"
         self._idle_poll_s = idle_poll_s
-        # transaction id -> (loop, future, content hash the decision must have, or None)
+        self._linger_s = linger_s
         self._waiting: dict[str, _Waiter] = {}
+        # Partition -> its waiters now, for each partition followed or asked for.
+        self._wanted: dict[int, int] = {}
+        # Partition followed -> when its last waiter left (None while it has waiters).
+        self._followed: dict[int, float | None] = {}
+        self._requests: list[_Follow] = []
+        self._partitions = 0  # the topic's partition count, once known
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._ready = threading.Event()
         self._consumer = kafka_edge.consumer(
             kafka,
             # Required by the client, never joined: partitions are assigned directly.
             f"ingest-api-waiter-{uuid.uuid4().hex}",
             # The broker answers a fetch as soon as one byte is there (fetch.min.bytes),
-            # so a long wait costs no latency; it only spares the idle fetches (every
-            # 5 ms before, ten a second now).
+            # so a long wait costs no latency; it only spares the idle fetches.
             **{"fetch.wait.max.ms": _FETCH_WAIT_MS, "fetch.min.bytes": 1},
         )
         self._thread = threading.Thread(target=self._serve, name="decision-waiter", daemon=True)
         self._thread.start()
 
-    def expect(
-        self, transaction_id: str, fingerprint: str | None = None
+    async def expect(
+        self,
+        transaction_id: str,
+        account_id: str,
+        fingerprint: str | None = None,
+        timeout_s: float = _END_OFFSET_TIMEOUT_S,
     ) -> asyncio.Future[Decision]:
-        """Register interest before publishing, so a fast decision cannot be missed; with
-        ``fingerprint``, only a decision of a transaction with that content answers."""
+        """Register interest before publishing, so a fast decision cannot be missed: returns
+        once the account's partition is read from before that decision (or after
+        ``timeout_s``, when the broker did not answer: the decision may then be missed and
+        the call falls back at its deadline). With ``fingerprint``, only a decision of a
+        transaction with that content answers."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
+        request = None
         with self._lock:
-            self._waiting[transaction_id] = (loop, future, fingerprint)
+            partition = self._partition_of(account_id)
+            self._waiting[transaction_id] = _Waiter(loop, future, fingerprint, partition)
+            if partition is not None:
+                self._wanted[partition] = self._wanted.get(partition, 0) + 1
+                if partition in self._followed:
+                    self._followed[partition] = None
+                else:
+                    request = _Follow(partition, loop, loop.create_future())
+                    self._requests.append(request)
+        if request is not None:
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(request.done), timeout_s)
+            except TimeoutError:
+                pass
         return future
 
     def forget(self, transaction_id: str) -> None:
         with self._lock:
-            self._waiting.pop(transaction_id, None)
+            waiter = self._waiting.pop(transaction_id, None)
+            if waiter is not None and waiter.partition is not None:
+                self._unwant(waiter.partition)
 
     def ready(self, timeout_s: float) -> bool:
-        """Whether the consumer holds its partitions (decisions from now on will be seen)."""
+        """Whether the topic's partitions are known (decisions waited for from now on are
+        read)."""
         return self._ready.wait(timeout_s)
+
+    def followed(self) -> list[int]:
+        """The partitions read now, in order."""
+        with self._lock:
+            return sorted(self._followed)
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
+
+    def _partition_of(self, account_id: str) -> int | None:
+        if not self._partitions:
+            return None
+        return home_partition(account_id.encode(), self._partitions)
+
+    def _unwant(self, partition: int) -> None:
+        """One waiter fewer on ``partition`` (the lock held)."""
+        left = self._wanted.get(partition, 0) - 1
+        if left > 0:
+            self._wanted[partition] = left
+            return
+        self._wanted.pop(partition, None)
+        if partition in self._followed:
+            self._followed[partition] = time.monotonic()
 
     def _serve(self) -> None:
         try:
-            self._assign_all()
+            self._learn_partitions()
             while not self._stop.is_set():
-                # As soon as each decision is fetched: the waiting calls' answers.
-                for message in ready_messages(self._consumer, _DRAIN_MAX, self._idle_poll_s):
+                self._follow_requested()
+                if not self._followed:
+                    # Asked again soon while a request waits for its partition's end.
+                    self._wake.wait(_RETRY_S if self._requests else self._idle_poll_s)
+                    self._wake.clear()
+                    continue
+                # As soon as each decision is fetched: the waiting calls' answers. Once every
+                # partition is followed no call can ask for another: no need to wake often.
+                every = len(self._followed) == self._partitions
+                poll_s = self._idle_poll_s if every else _FOLLOW_POLL_S
+                for message in ready_messages(self._consumer, _DRAIN_MAX, poll_s):
                     if message.error() is None:
                         self._deliver(_header(message.headers()), message.value())
+                self._let_go_idle()
         finally:
             self._consumer.close()
+            self._answer_requests(False)
 
-    def _assign_all(self) -> None:
+    def _learn_partitions(self) -> None:
         while not self._stop.is_set():
             try:
                 meta = self._consumer.list_topics(self.topic, timeout=5).topics[self.topic]
             except KafkaException:
                 continue
-            parts = self._at_end(list(meta.partitions)) if meta.error is None else None
-            if parts:
-                self._consumer.assign(parts)
+            if meta.error is None and meta.partitions:
+                with self._lock:
+                    self._partitions = len(meta.partitions)
                 self._ready.set()
                 return
             self._stop.wait(_RETRY_S)
 
-    def _at_end(self, partitions: list[int]) -> list[TopicPartition] | None:
-        """Each partition at its end offset; None until every one has its end offset.
-
-        Explicit end offsets rather than OFFSET_END, which is only resolved at the first
-        fetch: a decision appended in between would be skipped (a new topic's leaders take
-        a moment to answer: until then the waiter is not ready).
-        """
-        parts = []
-        for partition in partitions:
+    def _follow_requested(self) -> None:
+        """Each partition asked for, from its end offset (a call waits on it before
+        publishing, so its decision comes after that end). One whose end the broker did not
+        give (a new topic's leader not elected yet) is asked again while a call waits on it."""
+        with self._lock:
+            requests, self._requests = self._requests, []
+            wanted = sorted({r.partition for r in requests} - set(self._followed))
+        started = []
+        for partition in wanted:
+            tp = TopicPartition(self.topic, partition)
             try:
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, partition), timeout=5
-                )
+                _low, high = self._consumer.get_watermark_offsets(tp, timeout=_END_OFFSET_POLL_S)
             except KafkaException:
-                return None
-            parts.append(TopicPartition(self.topic, partition, int(high)))
-        return parts
+                continue
+            started.append(TopicPartition(self.topic, partition, int(high)))
+        if started:
+            self._consumer.incremental_assign(started)
+        with self._lock:
+            for tp in started:
+                self._followed[tp.partition] = (
+                    None if tp.partition in self._wanted else time.monotonic()
+                )
+            followed = set(self._followed)
+            retried = [
+                r for r in requests if r.partition not in followed and r.partition in self._wanted
+            ]
+            self._requests[:0] = retried
+        for request in requests:
+            if request.partition in followed:
+                _answer(request, True)
+            elif request not in retried:
+                _answer(request, False)  # nobody waits on it any more
+
+    def _let_go_idle(self) -> None:
+        """Stop reading the partitions nobody has waited on for ``linger_s``."""
+        cutoff = time.monotonic() - self._linger_s
+        with self._lock:
+            idle = [p for p, left in self._followed.items() if left is not None and left < cutoff]
+            for partition in idle:
+                del self._followed[partition]
+        if idle:
+            self._consumer.incremental_unassign([TopicPartition(self.topic, p) for p in idle])
+
+    def _answer_requests(self, followed: bool) -> None:
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for request in requests:
+            _answer(request, followed)
 
     def _deliver(self, transaction_id: str | None, value: bytes | None) -> None:
         with self._lock:
             waiter = self._waiting.get(transaction_id) if transaction_id is not None else None
         if waiter is None or transaction_id is None:
             return
-        loop, future, fingerprint = waiter
         try:
             decision = decode_decision(value)
         except SchemaError as exc:
             self._settle(transaction_id, waiter, _fail, exc)
             return
+        fingerprint = waiter.fingerprint
         if fingerprint is not None and transaction_fingerprint(decision.transaction) != fingerprint:
             return  # another body under the same id: keep waiting for this one's decision
         self._settle(transaction_id, waiter, _resolve, decision)
@@ -147,14 +293,23 @@ class DecisionWaiter:
             if self._waiting.get(transaction_id) is not waiter:
                 return
             del self._waiting[transaction_id]
-        loop, future, _fingerprint = waiter
-        loop.call_soon_threadsafe(settle, future, result)
+            if waiter.partition is not None:
+                self._unwant(waiter.partition)
+        waiter.loop.call_soon_threadsafe(settle, waiter.future, result)
 
 
 def _header(headers: object) -> str | None:
     """The transaction id header of a decision record, if present."""
     value = decode_headers(headers).get(HEADER_TRANSACTION_ID)
     return value.decode() if value else None
+
+
+def _answer(request: _Follow, followed: bool) -> None:
+    def settle() -> None:
+        if not request.done.done():
+            request.done.set_result(followed)
+
+    request.loop.call_soon_threadsafe(settle)
 
 
 def _resolve(future: asyncio.Future[Decision], decision: Decision) -> None:

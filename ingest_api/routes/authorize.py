@@ -60,12 +60,18 @@ async def authorize(
     async def publish_and_wait(claimed: IdClaims) -> tuple[int, bytes]:
         # Only the decision of this very transaction answers: not one for another body that
         # reused its id (produced straight to Kafka, where no 409 stops it).
-        waiting = runtime.waiter.expect(tid, transaction_fingerprint(record))
         try:
+            # Before publishing: the waiter then reads the account's partition of decisions
+            # from before this transaction's decision can be there.
+            waiting = await runtime.waiter.expect(
+                tid,
+                record.account_id,
+                transaction_fingerprint(record),
+                _remaining(deadline, started),
+            )
             # Marked awaited: the agents decide it without waiting for a batch to fill.
             await publish_one(runtime, record, claimed, awaited=True)
-            remaining = deadline / 1000 - (time.perf_counter() - started)
-            decision = await asyncio.wait_for(waiting, max(remaining, 0.0))
+            decision = await asyncio.wait_for(waiting, _remaining(deadline, started))
         except TimeoutError:
             decision = None
         finally:
@@ -77,6 +83,10 @@ async def authorize(
     return await idempotent(
         runtime, scope, path, idempotency_key, body, publish_and_wait, [record], metered.charge
     )
+
+
+def _remaining(deadline_ms: int, started: float) -> float:
+    return max(deadline_ms / 1000 - (time.perf_counter() - started), 0.0)
 
 
 def _answer(tid: str, decision: Decision | None, fallback: Outcome, started: float) -> str:

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from schemas.codec import decode_transaction, encode_decision, encode_transaction
+from schemas.codec import decode_transaction, encode_decision
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, Outcome, TxType
-from schemas.kafka_edge import decode_headers
+from schemas.kafka_edge import PRODUCER_DEFAULTS, decode_headers
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 from schemas.topics import DECISIONS, HEADER_AWAITED, HEADER_TRANSACTION_ID, TRANSACTIONS
 from tests.support.api import headers, start_api, stop_api, transaction
@@ -29,6 +29,7 @@ from tests.support.api import headers, start_api, stop_api, transaction
 pytestmark = pytest.mark.integration
 
 SILENT_ACCOUNT = "acct-no-decision"
+MURMUR2 = {"partitioner": PRODUCER_DEFAULTS["partitioner"]}
 # The header names of each transaction the stand-in decider consumed, by transaction id.
 HEADERS_SEEN: dict[str, set[str]] = {}
 
@@ -37,6 +38,10 @@ def decide(tx_bytes: bytes) -> tuple[str, bytes, str] | None:
     tx = decode_transaction(tx_bytes)
     if tx.account_id == SILENT_ACCOUNT:
         return None
+    return decided(tx)
+
+
+def decided(tx: Transaction) -> tuple[str, bytes, str]:
     outcome = Outcome.DECLINE if tx.amount > 10_000 else Outcome.APPROVE
     decision = Decision(
         decision_id=decision_id_for(tx.transaction_id),
@@ -64,7 +69,8 @@ def decider(topic_prefix: str) -> Iterator[None]:
             "fetch.wait.max.ms": 5,
         }
     )
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    # Placed as the agents place decisions (the API reads only the partitions it waits on).
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, **MURMUR2})
     consumer.subscribe([f"{topic_prefix}{TRANSACTIONS.name}"])
     stop = threading.Event()
 
@@ -186,9 +192,9 @@ def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
     """A gateway producing straight to Kafka reused the id (no 409 stops it there): its
     decision must not answer this authorize, which falls back instead (issue 18, item 8)."""
     body = transaction(account_id=SILENT_ACCOUNT)  # the decider never answers this one
-    impostor = Transaction(
+    impostor = Transaction(  # the same account, so its decision is on the partition read
         transaction_id=body["transaction_id"],
-        account_id="acct-impostor",
+        account_id=SILENT_ACCOUNT,
         card_token="tok_5d41402abc4b",
         amount=Decimal("1.00"),
         currency="INR",
@@ -198,13 +204,11 @@ def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
         timestamp=datetime.now(UTC),
         type=TxType.DEBIT,
     )
-    answer = decide(encode_transaction(impostor))
-    assert answer is not None
-    key, value, tid = answer
+    key, value, tid = decided(impostor)
 
     def inject() -> None:
         time.sleep(0.3)  # after the API published and registered its waiter
-        producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers})
+        producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers, **MURMUR2})
         producer.produce(
             f"{topic_prefix}{DECISIONS.name}",
             value,
