@@ -23,6 +23,7 @@ from schemas.connections import KafkaConnection
 from schemas.errors import SchemaError
 
 log = logging.getLogger("schemas.follower")
+_IDLE_FETCH_WAIT_MS = 500
 
 
 class TopicFollower:
@@ -50,7 +51,11 @@ class TopicFollower:
             kafka,
             # Required by the client; never joined, partitions are assigned directly.
             f"sentinel-{name}-{uuid.uuid4().hex}",
-            **{"fetch.wait.max.ms": 50},
+            # The broker answers a fetch at its first byte (fetch.min.bytes 1), so a new rule
+            # or model arrives as soon as it is published whatever this is; it only sets how
+            # often an idle fetch over every followed partition is sent (two a second, was
+            # twenty at 50 ms, for each follower of each agent worker).
+            **{"fetch.wait.max.ms": _IDLE_FETCH_WAIT_MS},
         )
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
