@@ -25,6 +25,7 @@ requests to follow a partition between its polls, which are short while it follo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -134,6 +135,9 @@ class DecisionWaiter:
         request = None
         with self._lock:
             partition = self._partition_of(account_id)
+            replaced = self._waiting.get(transaction_id)
+            if replaced is not None and replaced.partition is not None:
+                self._unwant(replaced.partition)  # a call that never forgot its id
             self._waiting[transaction_id] = _Waiter(loop, future, fingerprint, partition)
             if partition is not None:
                 self._wanted[partition] = self._wanted.get(partition, 0) + 1
@@ -295,7 +299,7 @@ class DecisionWaiter:
             del self._waiting[transaction_id]
             if waiter.partition is not None:
                 self._unwant(waiter.partition)
-        waiter.loop.call_soon_threadsafe(settle, waiter.future, result)
+        _call_soon(waiter.loop, settle, waiter.future, result)
 
 
 def _header(headers: object) -> str | None:
@@ -309,7 +313,16 @@ def _answer(request: _Follow, followed: bool) -> None:
         if not request.done.done():
             request.done.set_result(followed)
 
-    request.loop.call_soon_threadsafe(settle)
+    _call_soon(request.loop, settle)
+
+
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: object
+) -> None:
+    """``callback`` on the caller's loop; nothing when that loop has closed (the caller,
+    an API process shutting down, is gone), rather than the end of this thread."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _resolve(future: asyncio.Future[Decision], decision: Decision) -> None:

@@ -124,3 +124,16 @@ async def test_a_forgotten_waiter_lets_its_partition_go_and_a_late_decision_answ
     while waiter.followed() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert waiter.followed() == [] and not future.done()
+
+
+async def test_a_second_wait_for_the_same_id_replaces_the_first_and_still_lets_go(
+    waiter: DecisionWaiter,
+) -> None:
+    made = decision(transaction("acct-twice"))
+    first = await waiter.expect(made.transaction_id, made.account_id)
+    await waiter.expect(made.transaction_id, made.account_id)
+    waiter.forget(made.transaction_id)
+    deadline = time.monotonic() + 10 * LINGER_S
+    while waiter.followed() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert waiter.followed() == [] and not first.done()
