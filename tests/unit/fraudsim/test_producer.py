@@ -6,14 +6,12 @@ from typing import Any
 
 from fraudsim.simulate.pacing import TokenBucket
 from fraudsim.simulate.produce import Limits, Record, run
+from tests.support.clocks import ManualClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+class Clock(ManualClock):
+    """The tests' manual clock, which the producer's sleeps also move (by at least 1 ms, so
+    a zero sleep cannot spin)."""
 
     def sleep(self, seconds: float) -> None:
         self.now += max(seconds, 0.001)
