@@ -78,8 +78,11 @@ class WebhookSettings(BaseSettings):
     poll_timeout_s: float = Field(default=0.2, gt=0)
     """The longest wait of one consume call."""
     # make bench, two runs against eight (2026-12-06): the dispatcher 262-287 -> 210 and 238
-    # us of CPU a transaction at 250 tx/s, 137-147 -> 115 and 121 at 500.
-    fetch_gather_ms: int = Field(default=10, ge=0, le=500)
+    # us of CPU a transaction at 250 tx/s, 137-147 -> 115 and 121 at 500 (0 -> 10 ms).
+    # 10 -> 100 ms, alternated twice (2026-12-07): the dispatcher 250 / 290 -> 110 / 85 us
+    # at 250 tx/s, the broker 1,447 / 1,522 -> 1,285 / 1,124, the machine 85 / 83 -> 76 /
+    # 69 % busy; at rest its idle fetches 100 -> 10 a second (docs/performance.md).
+    fetch_gather_ms: int = Field(default=100, ge=0, le=500)
     """How long the broker may hold each of the dispatcher's fetches to gather records (unless
     64 KiB wait): fewer fetches to write and answer at a steady rate, for up to this much
     more latency a delivery. 0: an answer at the first record."""
