@@ -199,18 +199,24 @@ class DecisionWaiter:
                     # Asked again soon while a request waits for its partition's end.
                     self._wake.wait(_RETRY_S if self._requests else self._idle_poll_s)
                     self._wake.clear()
+                    # Polled all the same: the client's error and log events are served
+                    # (and freed) only by a poll.
+                    self._drain(0)
                     continue
-                # As soon as each decision is fetched: the waiting calls' answers. Once every
-                # partition is followed no call can ask for another: no need to wake often.
+                # Once every partition is followed no call can ask for another: no need to
+                # wake often.
                 every = len(self._followed) == self._partitions
-                poll_s = self._idle_poll_s if every else _FOLLOW_POLL_S
-                for message in ready_messages(self._consumer, _DRAIN_MAX, poll_s):
-                    if message.error() is None:
-                        self._deliver(_header(message.headers()), message.value())
+                self._drain(self._idle_poll_s if every else _FOLLOW_POLL_S)
                 self._let_go_idle()
         finally:
             self._consumer.close()
             self._answer_requests(False)
+
+    def _drain(self, timeout_s: float) -> None:
+        """As soon as each decision is fetched: the waiting calls' answers."""
+        for message in ready_messages(self._consumer, _DRAIN_MAX, timeout_s):
+            if message.error() is None:
+                self._deliver(_header(message.headers()), message.value())
 
     def _learn_partitions(self) -> None:
         while not self._stop.is_set():
