@@ -7,8 +7,9 @@ will land on: the agents key a decision by its account and place it with Java's 
 partition. Reading every partition cost every API process CPU for every decision the
 pipeline made, waited for or not: ~13 µs a decision as ``make bench``'s agents publish them
 (1.3 % of a core at 1,000 tx/s), ~85 µs when they come in many small produce requests
-(docs/performance.md#v1authorize), so at a bank's rate each API process would have spent
-most of a core skimming decisions nobody waited for.
+(docs/performance.md, "The decision waiter reads only what a call waits on"), so at a
+bank's rate each API process would have spent most of a core skimming decisions nobody
+waited for.
 
 A partition starts to be followed when a call first waits on it, from its end offset asked
 of the broker before the call publishes its transaction (so its decision, appended later,
@@ -19,7 +20,8 @@ transaction it published (``schemas.fingerprint``): a decision for another trans
 reused the id does not answer it (issue 18).
 
 One thread owns the consumer (librdkafka's calls are made from it alone): it takes the
-requests to follow a partition between its polls, which are short while it follows any.
+requests to follow a partition between its polls, which are short while some partitions
+are followed and others not.
 """
 
 from __future__ import annotations
