@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import KafkaException, TopicPartition
 
@@ -46,6 +47,8 @@ from schemas.kafka_edge import decode_headers
 from schemas.partitioning import home_partition
 from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+
+T = TypeVar("T")
 
 # How long one poll blocks while some partitions are followed and others not: how soon a
 # request to follow another is taken up (it adds up to this to the first call waiting on a
@@ -101,8 +104,9 @@ class DecisionWaiter:
         self._waiting: dict[str, _Waiter] = {}
         # Partition -> its waiters now, for each partition followed or asked for.
         self._wanted: dict[int, int] = {}
-        # Partition followed -> when its last waiter left (None while it has waiters).
-        self._followed: dict[int, float | None] = {}
+        # Partition followed -> when it was last without waiters (let go ``linger_s`` after,
+        # unless it has some again: ``_wanted``).
+        self._followed: dict[int, float] = {}
         self._requests: list[_Follow] = []
         self._partitions = 0  # the topic's partition count, once known
         self._lock = threading.Lock()
@@ -143,9 +147,7 @@ class DecisionWaiter:
             self._waiting[transaction_id] = _Waiter(loop, future, fingerprint, partition)
             if partition is not None:
                 self._wanted[partition] = self._wanted.get(partition, 0) + 1
-                if partition in self._followed:
-                    self._followed[partition] = None
-                else:
+                if partition not in self._followed:
                     request = _Follow(partition, loop, loop.create_future())
                     self._requests.append(request)
         if request is not None:
@@ -250,27 +252,27 @@ class DecisionWaiter:
             started.append(TopicPartition(self.topic, partition, int(high)))
         if started:
             self._consumer.incremental_assign(started)
+        answers = []
         with self._lock:
-            for tp in started:
-                self._followed[tp.partition] = (
-                    None if tp.partition in self._wanted else time.monotonic()
-                )
-            followed = set(self._followed)
-            retried = [
-                r for r in requests if r.partition not in followed and r.partition in self._wanted
-            ]
-            self._requests[:0] = retried
-        for request in requests:
-            if request.partition in followed:
-                _answer(request, True)
-            elif request not in retried:
-                _answer(request, False)  # nobody waits on it any more
+            now = time.monotonic()
+            self._followed.update((tp.partition, now) for tp in started)
+            for request in requests:
+                if request.partition in self._followed:
+                    answers.append((request, True))
+                elif request.partition in self._wanted:
+                    self._requests.append(request)  # asked again next time round
+                else:
+                    answers.append((request, False))  # nobody waits on it any more
+        for request, followed in answers:
+            _call_soon(request.loop, _resolve, request.done, followed)
 
     def _let_go_idle(self) -> None:
         """Stop reading the partitions nobody has waited on for ``linger_s``."""
         cutoff = time.monotonic() - self._linger_s
         with self._lock:
-            idle = [p for p, left in self._followed.items() if left is not None and left < cutoff]
+            idle = [
+                p for p, left in self._followed.items() if left < cutoff and p not in self._wanted
+            ]
             for partition in idle:
                 del self._followed[partition]
         if idle:
@@ -280,7 +282,7 @@ class DecisionWaiter:
         with self._lock:
             requests, self._requests = self._requests, []
         for request in requests:
-            _answer(request, followed)
+            _call_soon(request.loop, _resolve, request.done, followed)
 
     def _deliver(self, transaction_id: str | None, value: bytes | None) -> None:
         with self._lock:
@@ -316,14 +318,6 @@ def _header(headers: object) -> str | None:
     return value.decode() if value else None
 
 
-def _answer(request: _Follow, followed: bool) -> None:
-    def settle() -> None:
-        if not request.done.done():
-            request.done.set_result(followed)
-
-    _call_soon(request.loop, settle)
-
-
 def _call_soon(
     loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: object
 ) -> None:
@@ -333,9 +327,9 @@ def _call_soon(
         loop.call_soon_threadsafe(callback, *args)
 
 
-def _resolve(future: asyncio.Future[Decision], decision: Decision) -> None:
+def _resolve(future: asyncio.Future[T], value: T) -> None:
     if not future.done():
-        future.set_result(decision)
+        future.set_result(value)
 
 
 def _fail(future: asyncio.Future[Decision], error: BaseException) -> None:
