@@ -16,12 +16,13 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 
+from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_decision
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, Outcome, TxType
-from schemas.kafka_edge import PRODUCER_DEFAULTS, decode_headers
+from schemas.kafka_edge import decode_headers
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
 from schemas.topics import DECISIONS, HEADER_AWAITED, HEADER_TRANSACTION_ID, TRANSACTIONS
 from tests.support.api import headers, start_api, stop_api, transaction
@@ -29,7 +30,6 @@ from tests.support.api import headers, start_api, stop_api, transaction
 pytestmark = pytest.mark.integration
 
 SILENT_ACCOUNT = "acct-no-decision"
-MURMUR2 = {"partitioner": PRODUCER_DEFAULTS["partitioner"]}
 # The header names of each transaction the stand-in decider consumed, by transaction id.
 HEADERS_SEEN: dict[str, set[str]] = {}
 
@@ -69,8 +69,9 @@ def decider(topic_prefix: str) -> Iterator[None]:
             "fetch.wait.max.ms": 5,
         }
     )
-    # Placed as the agents place decisions (the API reads only the partitions it waits on).
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, **MURMUR2})
+    # The agents' producer settings: decisions placed as theirs are (the API reads only the
+    # partitions it waits on).
+    producer = kafka_edge.producer(KafkaConnection(), **{"linger.ms": 0})
     consumer.subscribe([f"{topic_prefix}{TRANSACTIONS.name}"])
     stop = threading.Event()
 
@@ -208,7 +209,7 @@ def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
 
     def inject() -> None:
         time.sleep(0.3)  # after the API published and registered its waiter
-        producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers, **MURMUR2})
+        producer = kafka_edge.producer(KafkaConnection())
         producer.produce(
             f"{topic_prefix}{DECISIONS.name}",
             value,

@@ -19,9 +19,9 @@ from confluent_kafka import Producer
 
 from ingest_api.decision_waiter import DecisionWaiter
 from ledger_sink.testing import decision, transaction
+from schemas import kafka_edge
 from schemas.codec import encode_decision
 from schemas.connections import KafkaConnection
-from schemas.kafka_edge import PRODUCER_DEFAULTS
 from schemas.partitioning import home_partition
 from schemas.records import Decision
 from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
@@ -46,11 +46,17 @@ def waiter(topic_prefix: str) -> Iterator[DecisionWaiter]:
 
 @pytest.fixture(scope="module")
 def producer() -> Iterator[Producer]:
-    # Placed as the agents place decisions: by the account, with Java's murmur2.
-    partitioner = {"partitioner": PRODUCER_DEFAULTS["partitioner"]}
-    producer = Producer({"bootstrap.servers": KafkaConnection().bootstrap_servers, **partitioner})
+    # The agents' producer settings: decisions placed by the account, with Java's murmur2.
+    producer = kafka_edge.producer(KafkaConnection())
     yield producer
     producer.flush(10)
+
+
+async def let_go(waiter: DecisionWaiter) -> None:
+    """Until the waiter reads no partition (its linger over), for at most ten lingers."""
+    deadline = time.monotonic() + 10 * LINGER_S
+    while waiter.followed() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def publish(producer: Producer, topic_prefix: str, decisions: list[Decision]) -> None:
@@ -102,9 +108,7 @@ async def test_only_the_partitions_of_the_accounts_waited_on_are_read_until_the_
     assert [d.decision_id for d in got] == [d.decision_id for d in made]
     # Answered, each waiter has left: its partition is still read for the linger, then not.
     assert waiter.followed() == homes
-    deadline = time.monotonic() + 10 * LINGER_S
-    while waiter.followed() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await let_go(waiter)
     assert waiter.followed() == []
     # Waited on again, a partition let go is read again from its new end.
     again = decision(transaction("acct-follow-0"))
@@ -120,9 +124,7 @@ async def test_a_forgotten_waiter_lets_its_partition_go_and_a_late_decision_answ
     future = await waiter.expect(made.transaction_id, made.account_id)
     waiter.forget(made.transaction_id)  # the call's deadline passed
     publish(producer, topic_prefix, [made])
-    deadline = time.monotonic() + 10 * LINGER_S
-    while waiter.followed() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await let_go(waiter)
     assert waiter.followed() == [] and not future.done()
 
 
@@ -133,7 +135,5 @@ async def test_a_second_wait_for_the_same_id_replaces_the_first_and_still_lets_g
     first = await waiter.expect(made.transaction_id, made.account_id)
     await waiter.expect(made.transaction_id, made.account_id)
     waiter.forget(made.transaction_id)
-    deadline = time.monotonic() + 10 * LINGER_S
-    while waiter.followed() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await let_go(waiter)
     assert waiter.followed() == [] and not first.done()
