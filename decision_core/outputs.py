@@ -14,7 +14,10 @@ from schemas.records import (
     WebhookEvent,
     decision_event,
 )
-from schemas.topics import HEADER_TRANSACTION_ID
+from schemas.topics import HEADER_REPLY_TO, HEADER_TRANSACTION_ID
+
+# The output role of the copies of awaited decisions (the ``decision-replies`` topic).
+REPLIES = "replies"
 
 
 def decision_record(decision: Decision, transaction_front: Buffer | None = None) -> Outgoing:
@@ -34,6 +37,24 @@ def publishable(decision: Decision, transaction_front: Buffer | None = None) -> 
     record = decision_record(decision, transaction_front)
     event = encode_webhook_event(webhook_event(decision))
     return [record, Outgoing("webhooks", record.key, event, record.headers)]
+
+
+def reply_partition(headers: tuple[tuple[str, bytes], ...], partitions: int) -> int | None:
+    """The ``decision-replies`` partition a transaction's producer reads (its
+    ``HEADER_REPLY_TO``), or None: no header, or one naming no partition of the
+    ``partitions`` the topic has. The caller then gets no reply and falls back at its
+    deadline; the decision itself is published as always."""
+    for name, value in headers:
+        if name == HEADER_REPLY_TO:
+            if value.isdigit() and len(value) < 6 and int(value) < partitions:
+                return int(value)
+            return None
+    return None
+
+
+def reply(decision: Outgoing, partition: int) -> Outgoing:
+    """A decision record's copy for the ``decision-replies`` partition its caller reads."""
+    return Outgoing(REPLIES, decision.key, decision.value, decision.headers, partition=partition)
 
 
 EVENT_TYPES = {

@@ -26,7 +26,7 @@ from decision_core.ledger_policy import (
 )
 from decision_core.live_models import shadow_scores
 from decision_core.observer import SILENT, Observer
-from decision_core.outputs import dead_letter, publishable
+from decision_core.outputs import dead_letter, publishable, reply, reply_partition
 from decision_core.records import BatchResult, Judge, Judgement, Screened, SourceRecord
 from decision_core.scoring import LiveModels, ModelSource, exact_reasons
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
@@ -57,6 +57,7 @@ class DecisionPipeline:
         merchants: Callable[[str], MerchantValues | None] = lambda _merchant: None,
         observer: Observer = SILENT,
         window: TimeWindow = DEFAULT_WINDOW,
+        reply_partitions: int = 0,
     ) -> None:
         self.models = models
         self.window = window  # the event-time window around each record's Kafka timestamp
@@ -65,6 +66,9 @@ class DecisionPipeline:
         self.clock = clock
         self.merchants = merchants
         self.observer = observer  # the challenger's failures (the judge has its own)
+        # The ``decision-replies`` topic's partitions: a decided record naming one of them
+        # (``outputs.reply_partition``) gets its decision copied there. 0: no replies.
+        self.reply_partitions = reply_partitions
 
     def process(
         self, records: Sequence[SourceRecord], load_state: Callable[[str], bytes | None]
@@ -89,8 +93,14 @@ class DecisionPipeline:
         if any(reused):  # as a rule none: the batch passes as it is
             screened = _refuse_reused(screened, reused, result)
         for item, decision in self._decide(screened, accounts, load_state, result):
-            partitions[decision.account_id] = item.screened.record.partition
-            result.outgoing.extend(publishable(decision, item.screened.front))
+            record = item.screened.record
+            partitions[decision.account_id] = record.partition
+            published = publishable(decision, item.screened.front)
+            result.outgoing.extend(published)
+            if record.headers and self.reply_partitions:  # as a rule no header: no reply
+                to = reply_partition(record.headers, self.reply_partitions)
+                if to is not None:
+                    result.replies.append(reply(published[0], to))
         # Each touched account is written once per batch, not once per event.
         result.states = {
             account: (partitions[account], state.to_bytes())

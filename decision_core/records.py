@@ -76,6 +76,9 @@ Judge = Callable[
 @dataclass
 class BatchResult:
     outgoing: list[Outgoing] = field(default_factory=list)
+    # Copies of awaited decisions for the partitions their callers read (published after
+    # ``outgoing``: a caller is answered only with a decision the broker holds).
+    replies: list[Outgoing] = field(default_factory=list)
     # account id -> (source partition, encoded feature state)
     states: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     decided: int = 0

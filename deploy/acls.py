@@ -26,6 +26,7 @@ from schemas.topics import (
     AGENTS_APP_ID,
     DEAD_LETTER,
     DEAD_LETTER_REDRIVES,
+    DECISION_REPLIES,
     DECISIONS,
     LABELS,
     LEDGER_HEADS,
@@ -96,11 +97,12 @@ REPLAY = Access(
 )
 
 ACCESS: dict[str, Access] = {
-    # HTTP ingest, labels, the admin routes' lists and account profiles; reads decisions
-    # for authorize. Not rules: the admin routes commit a rule to PostgreSQL only, and the
-    # rules relay publishes it; the internet-facing process never writes that topic.
+    # HTTP ingest, labels, the admin routes' lists and account profiles; reads the
+    # decisions' replies for authorize. Not rules: the admin routes commit a rule to
+    # PostgreSQL only, and the rules relay publishes it; the internet-facing process never
+    # writes that topic.
     "api": Access(
-        reads=(DECISIONS,),
+        reads=(DECISION_REPLIES,),
         writes=(TRANSACTIONS, LABELS, LISTS, ACCOUNTS),
         global_groups=("ingest-api-waiter-",),
     ),
@@ -109,7 +111,7 @@ ACCESS: dict[str, Access] = {
     "agents": Access(
         reads=(TRANSACTIONS, *REFERENCE),
         # transactions too: one off its key's partition is forwarded home (partitioning.md).
-        writes=(TRANSACTIONS, DECISIONS, WEBHOOKS, DEAD_LETTER),
+        writes=(TRANSACTIONS, DECISIONS, DECISION_REPLIES, WEBHOOKS, DEAD_LETTER),
         groups=(AGENTS_APP_ID,),
         global_groups=("sentinel-reference-", "sentinel-models-"),
         # faust's changelog and its assignor's leader topic: <app id>-…

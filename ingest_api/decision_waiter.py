@@ -1,33 +1,33 @@
 """Waits for the decision of a transaction published by this process (synchronous authorize).
 
-Each API process reads the ``decisions`` topic without a consumer group, so any number of
-API processes can wait at once, and it reads only the partitions a waiting call's decision
-will land on: the agents key a decision by its account and place it with Java's murmur2
-(``schemas.partitioning.home_partition``), so the account of the transaction names its
-partition. Reading every partition cost every API process CPU for every decision the
-pipeline made, waited for or not: ~13 µs a decision as ``make bench``'s agents publish them
-(1.3 % of a core at 1,000 tx/s), ~85 µs when they come in many small produce requests
-(docs/performance.md, "The decision waiter reads only what a call waits on"), so at a
-bank's rate each API process would have spent most of a core skimming decisions nobody
-waited for.
+The agents publish a copy of each awaited transaction's decision to the partition of the
+``decision-replies`` topic its producer named in the record's ``reply-to`` header
+(``decision_core.outputs.reply``, after the decision itself is on the broker). Each API
+process picks one of those partitions at random when it starts, names it on every call's
+transaction, and reads that partition alone, without a consumer group, so any number of
+API processes can wait at once; two that picked the same one each skip the other's
+replies. What it reads grows with its own calls, not with the pipeline: reading the
+``decisions`` partitions of the accounts its calls waited on cost each process ~13-85 µs
+of CPU for every decision of those partitions, and with calls for every account, every
+decision the pipeline made (docs/adr/0015-authorize-replies-to-a-partition-of-its-own.md).
 
-A partition starts to be followed when a call first waits on it, from its end offset asked
-of the broker before the call publishes its transaction (so its decision, appended later,
-is read), and is let go ``linger_s`` after its last waiter, so a steady flow of calls keeps
-its partitions followed. Records carry the transaction id in a header: a decision nobody
-here waits for is skipped without being decoded. A waiter may name the content hash of the
-transaction it published (``schemas.fingerprint``): a decision for another transaction that
-reused the id does not answer it (issue 18).
+The partition is followed from its end offset, asked of the broker before the first call
+publishes its transaction (so its reply, appended later, is read), and let go ``linger_s``
+after the last call, so a process without calls reads nothing. Records carry the
+transaction id in a header: a reply nobody here waits for is skipped without being
+decoded. A waiter may name the content hash of the transaction it published
+(``schemas.fingerprint``): a decision for another transaction that reused the id does not
+answer it (issue 18).
 
 One thread owns the consumer (librdkafka's calls are made from it alone): it takes the
-requests to follow a partition between its polls, which are short while some partitions
-are followed and others not.
+request to follow the partition between its polls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import threading
 import time
 import uuid
@@ -44,18 +44,13 @@ from schemas.consuming import ready_messages
 from schemas.errors import SchemaError
 from schemas.fingerprint import transaction_fingerprint
 from schemas.kafka_edge import decode_headers
-from schemas.partitioning import home_partition
 from schemas.records import Decision
-from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+from schemas.topics import DECISION_REPLIES, HEADER_TRANSACTION_ID
 
 T = TypeVar("T")
 
-# How long one poll blocks while some partitions are followed and others not: how soon a
-# request to follow another is taken up (it adds up to this to the first call waiting on a
-# partition).
-_FOLLOW_POLL_S = 0.005
 # How long the thread sleeps with nothing followed and nothing asked, or one poll blocks
-# with every partition followed: how soon close() is noticed (a request to follow wakes a
+# while the partition is followed: how soon close() is noticed (a request to follow wakes a
 # sleeping thread at once).
 _IDLE_POLL_S = 0.1
 _FETCH_WAIT_MS = 100
@@ -77,7 +72,7 @@ class _Waiter:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Decision]
     fingerprint: str | None  # the content hash the decision must have, or None
-    partition: int | None  # None: the topic's partitions are not known yet
+    partition: int | None  # None: the reply partition is not chosen yet
 
 
 @dataclass(slots=True)
@@ -98,7 +93,7 @@ class DecisionWaiter:
         idle_poll_s: float = _IDLE_POLL_S,
         linger_s: float = _LINGER_S,
     ) -> None:
-        self.topic = f"{kafka.topic_prefix}{DECISIONS.name}"
+        self.topic = f"{kafka.topic_prefix}{DECISION_REPLIES.name}"
         self._idle_poll_s = idle_poll_s
         self._linger_s = linger_s
         self._waiting: dict[str, _Waiter] = {}
@@ -108,7 +103,7 @@ class DecisionWaiter:
         # unless it has some again: ``_wanted``).
         self._followed: dict[int, float] = {}
         self._requests: list[_Follow] = []
-        self._partitions = 0  # the topic's partition count, once known
+        self._reply: int | None = None  # the partition read, once the topic is known
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -127,20 +122,20 @@ class DecisionWaiter:
     async def expect(
         self,
         transaction_id: str,
-        account_id: str,
         fingerprint: str | None = None,
         timeout_s: float = _END_OFFSET_TIMEOUT_S,
     ) -> asyncio.Future[Decision]:
-        """Register interest before publishing, so a fast decision cannot be missed: returns
-        once the account's partition is read from before that decision (or after
-        ``timeout_s``, when the broker did not answer: the decision may then be missed and
-        the call falls back at its deadline). With ``fingerprint``, only a decision of a
-        transaction with that content answers."""
+        """Register interest before publishing, so a fast reply cannot be missed: returns
+        once the reply partition is read from before that reply (or after ``timeout_s``,
+        when the broker did not answer: the reply may then be missed and the call falls
+        back at its deadline). Publish the transaction with ``reply_partition`` in its
+        ``reply-to`` header. With ``fingerprint``, only a decision of a transaction with
+        that content answers."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         request = None
         with self._lock:
-            partition = self._partition_of(account_id)
+            partition = self._reply
             replaced = self._waiting.get(transaction_id)
             if replaced is not None and replaced.partition is not None:
                 self._unwant(replaced.partition)  # a call that never forgot its id
@@ -165,12 +160,17 @@ class DecisionWaiter:
                 self._unwant(waiter.partition)
 
     def ready(self, timeout_s: float) -> bool:
-        """Whether the topic's partitions are known (decisions waited for from now on are
-        read)."""
+        """Whether the reply partition is chosen (replies waited for from now on are read)."""
         return self._ready.wait(timeout_s)
 
+    @property
+    def reply_partition(self) -> int | None:
+        """The partition of ``decision-replies`` this process reads (None until known): the
+        ``reply-to`` header of the transactions its calls publish."""
+        return self._reply
+
     def followed(self) -> list[int]:
-        """The partitions read now, in order."""
+        """The partitions read now: the reply partition while calls come, or none."""
         with self._lock:
             return sorted(self._followed)
 
@@ -178,11 +178,6 @@ class DecisionWaiter:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
-
-    def _partition_of(self, account_id: str) -> int | None:
-        if not self._partitions:
-            return None
-        return home_partition(account_id.encode(), self._partitions)
 
     def _unwant(self, partition: int) -> None:
         """One waiter fewer on ``partition`` (the lock held)."""
@@ -207,10 +202,9 @@ class DecisionWaiter:
                     # (and freed) only by a poll.
                     self._drain(0)
                     continue
-                # Once every partition is followed no call can ask for another: no need to
-                # wake often.
-                every = len(self._followed) == self._partitions
-                self._drain(self._idle_poll_s if every else _FOLLOW_POLL_S)
+                # Followed, the partition is the only one a call can ask for: no request
+                # to wake up for.
+                self._drain(self._idle_poll_s)
                 self._let_go_idle()
         finally:
             self._consumer.close()
@@ -230,7 +224,9 @@ class DecisionWaiter:
                 continue
             if meta.error is None and meta.partitions:
                 with self._lock:
-                    self._partitions = len(meta.partitions)
+                    # At random: API processes need no coordination, and two that share a
+                    # partition only skip each other's replies.
+                    self._reply = secrets.randbelow(len(meta.partitions))
                 self._ready.set()
                 return
             self._stop.wait(_RETRY_S)

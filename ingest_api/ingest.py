@@ -25,7 +25,7 @@ from ingest_api.settings import ApiSettings
 from ingest_api.transaction_ids import TransactionIds
 from schemas.codec import encode_transaction
 from schemas.records import Transaction
-from schemas.topics import HEADER_AWAITED
+from schemas.topics import HEADER_AWAITED, HEADER_REPLY_TO
 from schemas.transaction_claims import Claim, claim_of, conflicts, created
 
 JSON = "application/json"
@@ -78,30 +78,35 @@ def outgoing(tx: TransactionIn, now: datetime, idempotency_key: str) -> Outgoing
     return outgoing_record(tx.to_record(now, idempotency_key))
 
 
-_AWAITED = ((HEADER_AWAITED, b"1"),)
+Headers = tuple[tuple[str, bytes], ...]
 
 
-def outgoing_record(record: Transaction, awaited: bool = False) -> OutgoingRecord:
-    """``awaited``: the caller waits for its decision (``HEADER_AWAITED``)."""
+def awaited_headers(reply_to: int | None) -> Headers:
+    """The headers of a transaction whose caller waits for its decision: marked awaited
+    (``HEADER_AWAITED``), and its decision's copy asked for on partition ``reply_to`` of
+    ``decision-replies`` (``HEADER_REPLY_TO``; None: no copy, the call falls back)."""
+    awaited = (HEADER_AWAITED, b"1")
+    return (awaited,) if reply_to is None else (awaited, (HEADER_REPLY_TO, b"%d" % reply_to))
+
+
+def outgoing_record(record: Transaction, headers: Headers = ()) -> OutgoingRecord:
     return OutgoingRecord(
-        key=record.account_id.encode(),
-        value=encode_transaction(record),
-        headers=_AWAITED if awaited else (),
+        key=record.account_id.encode(), value=encode_transaction(record), headers=headers
     )
 
 
 async def publish_claimed(
-    runtime: Runtime, records: list[Transaction], claimed: IdClaims, awaited: bool = False
+    runtime: Runtime, records: list[Transaction], claimed: IdClaims, headers: Headers = ()
 ) -> list[bool]:
     """Publish ``records`` whose transaction ids are not taken by other content; per record,
     whether it was refused as a conflict (``transaction_ids``). Nothing is published for
     a conflicting one; a failed publish frees the ids it claimed. ``claimed``: the records'
-    claims and what each id held before them (``idempotent`` made them); ``awaited``: the
-    caller waits for their decisions."""
+    claims and what each id held before them (``idempotent`` made them); ``headers``: the
+    records' headers (``awaited_headers`` where the caller waits for their decisions)."""
     claims, previous = claimed
     clashing = conflicts(claims, previous)
     publishable = [
-        outgoing_record(r, awaited) for r, clash in zip(records, clashing, strict=True) if not clash
+        outgoing_record(r, headers) for r, clash in zip(records, clashing, strict=True) if not clash
     ]
     try:
         if publishable:
@@ -114,10 +119,10 @@ async def publish_claimed(
 
 
 async def publish_one(
-    runtime: Runtime, record: Transaction, claimed: IdClaims, awaited: bool = False
+    runtime: Runtime, record: Transaction, claimed: IdClaims, headers: Headers = ()
 ) -> None:
     """``publish_claimed`` for one transaction: a conflict is a 409, nothing published."""
-    if (await publish_claimed(runtime, [record], claimed, awaited))[0]:
+    if (await publish_claimed(runtime, [record], claimed, headers))[0]:
         raise TransactionIdConflict(
             "this transaction_id was already used for a transaction with different content",
             {"transaction_id": record.transaction_id},

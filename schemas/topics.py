@@ -21,6 +21,11 @@ HEADER_TRANSACTION_ID = "transaction-id"
 # calls, any value): the agents close the micro-batch it joins without waiting for others to
 # fill it (docs/adr/0012-awaited-transactions-close-their-batch.md).
 HEADER_AWAITED = "awaited"
+# Kafka header on an awaited transaction record: the partition of ``decision-replies`` its
+# producer reads (ASCII digits). The agents publish a copy of its decision there, so an API
+# process reads the decisions its own calls wait for instead of every decision of their
+# accounts' partitions (docs/adr/0015-authorize-replies-to-a-partition-of-its-own.md).
+HEADER_REPLY_TO = "reply-to"
 
 # Production clusters keep three copies and refuse a write that fewer than two hold.
 DEFAULT_REPLICATION_FACTOR = 3
@@ -96,6 +101,15 @@ TRANSACTIONS = TopicSpec(
 )
 DECISIONS = TopicSpec(
     "decisions", 12, "one decision per transaction, keyed by account id", _durable(30)
+)
+# Copies of the awaited transactions' decisions, each on the partition its transaction's
+# producer named (HEADER_REPLY_TO): an API process picks one and reads nothing else for
+# /v1/authorize. Read within seconds or never: an hour's retention.
+DECISION_REPLIES = TopicSpec(
+    "decision-replies",
+    12,
+    "copies of awaited decisions, each on the partition its caller reads (reply-to header)",
+    _config(retention_ms=str(60 * 60 * 1000), min_insync_replicas=str(DEFAULT_MIN_INSYNC_REPLICAS)),
 )
 WEBHOOKS = TopicSpec("webhooks", 6, "decision events for subscribers", _durable(7))
 WEBHOOKS_RETRY = TopicSpec(
@@ -190,6 +204,7 @@ FEATURE_CHANGELOG = feature_changelog(partitions=TRANSACTIONS.partitions)
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TRANSACTIONS,
     DECISIONS,
+    DECISION_REPLIES,
     WEBHOOKS,
     WEBHOOKS_RETRY,
     WEBHOOKS_DEAD_LETTER,

@@ -169,7 +169,9 @@ class DecisionAgent:
         # and the decisions not. faust acknowledges the batch's offsets only after both
         # awaits, i.e. after the broker holds all of it.
         await self.publisher.publish(result.outgoing)
-        delivered = await self.publisher.publish(changelog)
+        # The awaited decisions' copies only now: a caller answered from one is answered
+        # with a decision the broker holds.
+        delivered = await self.publisher.publish([*result.replies, *changelog])
         # Into the table only now: a rocksdb store's local files then never hold a mark
         # whose decisions a crash kept from the broker.
         for partition, key, value in writes:

@@ -20,11 +20,13 @@ from typing import Any, cast
 import faust
 from faust.tables import TableManager
 
+from decision_core.outputs import REPLIES
 from decision_core.pipeline import DecisionPipeline
 from decision_core.placement import REPARTITION
 from schemas.kafka_edge import faust_credentials
 from schemas.topics import (
     DEAD_LETTER,
+    DECISION_REPLIES,
     DECISIONS,
     HEADER_AWAITED,
     TRANSACTIONS,
@@ -63,6 +65,7 @@ def output_topics(settings: AgentSettings) -> dict[str, str]:
     prefix = settings.kafka.topic_prefix
     return {
         "decisions": f"{prefix}{DECISIONS.name}",
+        REPLIES: f"{prefix}{DECISION_REPLIES.name}",
         "webhooks": f"{prefix}{WEBHOOKS.name}",
         "dead-letter": f"{prefix}{DEAD_LETTER.name}",
         CHANGELOG: changelog_topic(settings),

@@ -19,6 +19,7 @@ from rule_engine import BreakerConfig, DeclineBreaker
 from schemas import kafka_edge
 from schemas.follower import TopicFollower
 from schemas.secrets import refuse_default_secrets
+from schemas.topics import DECISION_REPLIES
 from stream_agents.app import create_app, output_topics
 from stream_agents.datadir import ClaimedDir, DataDirInUse, bind_to_cluster, claim
 from stream_agents.followers import model_follower, reference_follower
@@ -45,8 +46,9 @@ def build_models(settings: AgentSettings) -> ModelBook:
 
 
 def build_pipeline(
-    settings: AgentSettings, reference: ReferenceData, models: ModelBook
+    settings: AgentSettings, reference: ReferenceData, models: ModelBook, reply_partitions: int = 0
 ) -> DecisionPipeline:
+    """``reply_partitions``: the ``decision-replies`` topic's (0: no replies)."""
     breaker = DeclineBreaker(
         BreakerConfig(
             max_share=settings.breaker_max_share,
@@ -58,8 +60,26 @@ def build_pipeline(
     defaults, _source = select_thresholds(None, models.overrides)
     judge = RulesJudge(reference, defaults, breaker, observer=OBSERVER)
     return DecisionPipeline(
-        models, judge, reference.profile, merchants=reference.merchant_risk, observer=OBSERVER
+        models,
+        judge,
+        reference.profile,
+        merchants=reference.merchant_risk,
+        observer=OBSERVER,
+        reply_partitions=reply_partitions,
     )
+
+
+def reply_partitions(settings: AgentSettings, cluster: ClusterMetadata) -> int:
+    """The ``decision-replies`` topic's partition count; 0, with a warning, when the cluster
+    lacks it (topics not applied since it was added: authorize calls then fall back)."""
+    topic = cluster.topics.get(f"{settings.kafka.topic_prefix}{DECISION_REPLIES.name}")
+    if topic is None or topic.error is not None or not topic.partitions:
+        log.warning(
+            "no %s topic: awaited decisions get no reply (run `sentinel topics apply`)",
+            DECISION_REPLIES.name,
+        )
+        return 0
+    return len(topic.partitions)
 
 
 def changelog_replicas(settings: AgentSettings, cluster: ClusterMetadata) -> int:
@@ -131,7 +151,7 @@ def run(log_level: str = typer.Option("info", help="faust worker log level")) ->
         raise typer.Exit(1)
     models, model_follower = follow_models(settings)
     publisher = BatchPublisher(settings.kafka, output_topics(settings))
-    pipeline = build_pipeline(settings, reference, models)
+    pipeline = build_pipeline(settings, reference, models, reply_partitions(settings, cluster))
     app = create_app(
         settings,
         pipeline,

@@ -12,6 +12,7 @@ from ingest_api.deps import MeteredIngestKey, RuntimeDep
 from ingest_api.errors import InvalidRequest
 from ingest_api.ingest import (
     IdClaims,
+    awaited_headers,
     context,
     idempotent,
     parse_transaction,
@@ -61,16 +62,16 @@ async def authorize(
         # Only the decision of this very transaction answers: not one for another body that
         # reused its id (produced straight to Kafka, where no 409 stops it).
         try:
-            # Before publishing: the waiter then reads the account's partition of decisions
-            # from before this transaction's decision can be there.
-            waiting = await runtime.waiter.expect(
-                tid,
-                record.account_id,
-                transaction_fingerprint(record),
-                _remaining(deadline, started),
+            # Before publishing: the waiter then reads its reply partition from before this
+            # transaction's reply can be there.
+            waiter = runtime.waiter
+            waiting = await waiter.expect(
+                tid, transaction_fingerprint(record), _remaining(deadline, started)
             )
-            # Marked awaited: the agents decide it without waiting for a batch to fill.
-            await publish_one(runtime, record, claimed, awaited=True)
+            # Marked awaited: the agents decide it without waiting for a batch to fill, and
+            # copy its decision to the partition this process reads.
+            headers = awaited_headers(waiter.reply_partition)
+            await publish_one(runtime, record, claimed, headers)
             decision = await asyncio.wait_for(waiting, _remaining(deadline, started))
         except TimeoutError:
             decision = None

@@ -2,7 +2,8 @@
 
 A small stand-in decider (a real Kafka consumer and producer, not a mock) answers each
 transaction on the test's topics the way the stream agents do: a Decision on `decisions`
-with the transaction id header.
+with the transaction id header, copied to the `decision-replies` partition the
+transaction's `reply-to` header names.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
+from decision_core.outputs import reply_partition
 from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_decision
 from schemas.connections import KafkaConnection
 from schemas.enums import Channel, Outcome, TxType
 from schemas.kafka_edge import decode_headers
 from schemas.records import Decision, ReasonCode, Transaction, decision_id_for
-from schemas.topics import DECISIONS, HEADER_AWAITED, HEADER_TRANSACTION_ID, TRANSACTIONS
+from schemas.topics import (
+    DECISION_REPLIES,
+    DECISIONS,
+    HEADER_AWAITED,
+    HEADER_REPLY_TO,
+    HEADER_TRANSACTION_ID,
+    TRANSACTIONS,
+)
 from tests.support.api import headers, start_api, stop_api, transaction
 
 pytestmark = pytest.mark.integration
@@ -69,8 +78,7 @@ def decider(topic_prefix: str) -> Iterator[None]:
             "fetch.wait.max.ms": 5,
         }
     )
-    # The agents' producer settings: decisions placed as theirs are (the API reads only the
-    # partitions it waits on).
+    # The agents' producer settings.
     producer = kafka_edge.producer(KafkaConnection(), **{"linger.ms": 0})
     consumer.subscribe([f"{topic_prefix}{TRANSACTIONS.name}"])
     stop = threading.Event()
@@ -83,12 +91,13 @@ def decider(topic_prefix: str) -> Iterator[None]:
                     HEADERS_SEEN[tid] = set(decode_headers(msg.headers()))
                 if msg.error() is None and (answer := decide(msg.value())):
                     key, value, tid = answer
-                    producer.produce(
-                        f"{topic_prefix}{DECISIONS.name}",
-                        value,
-                        key,
-                        headers=[(HEADER_TRANSACTION_ID, tid.encode())],
-                    )
+                    sent = [(HEADER_TRANSACTION_ID, tid.encode())]
+                    producer.produce(f"{topic_prefix}{DECISIONS.name}", value, key, headers=sent)
+                    headers = tuple(decode_headers(msg.headers()).items())
+                    to = reply_partition(headers, DECISION_REPLIES.partitions)
+                    if to is not None:
+                        replies = f"{topic_prefix}{DECISION_REPLIES.name}"
+                        producer.produce(replies, value, key, partition=to, headers=sent)
             producer.poll(0)
         consumer.close()
         producer.flush(5)
@@ -153,7 +162,7 @@ def test_authorize_falls_back_at_the_deadline_when_no_decision_comes(
     assert 140 <= answer["elapsed_ms"] < 2000 and took_ms >= 140
 
 
-def test_an_authorized_transaction_is_marked_awaited_and_a_submitted_one_is_not(
+def test_an_authorized_transaction_is_marked_awaited_with_its_reply_partition_a_submitted_one_not(
     api_url: str, ingest_key: str, decider: None
 ) -> None:
     # The agents close a micro-batch at once for a transaction its caller waits on.
@@ -167,8 +176,8 @@ def test_an_authorized_transaction_is_marked_awaited_and_a_submitted_one_is_not(
     deadline = time.monotonic() + 30
     while not all(tid in HEADERS_SEEN for tid in ids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert HEADER_AWAITED in HEADERS_SEEN[ids[0]]
-    assert HEADER_AWAITED not in HEADERS_SEEN[ids[1]]
+    assert {HEADER_AWAITED, HEADER_REPLY_TO} <= HEADERS_SEEN[ids[0]]
+    assert not {HEADER_AWAITED, HEADER_REPLY_TO} & HEADERS_SEEN[ids[1]]
 
 
 def test_deadline_out_of_bounds_is_refused(api_url: str, ingest_key: str) -> None:
@@ -193,7 +202,7 @@ def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
     """A gateway producing straight to Kafka reused the id (no 409 stops it there): its
     decision must not answer this authorize, which falls back instead (issue 18, item 8)."""
     body = transaction(account_id=SILENT_ACCOUNT)  # the decider never answers this one
-    impostor = Transaction(  # the same account, so its decision is on the partition read
+    impostor = Transaction(
         transaction_id=body["transaction_id"],
         account_id=SILENT_ACCOUNT,
         card_token="tok_5d41402abc4b",
@@ -210,12 +219,15 @@ def test_a_decision_for_another_body_under_the_same_id_does_not_answer(
     def inject() -> None:
         time.sleep(0.3)  # after the API published and registered its waiter
         producer = kafka_edge.producer(KafkaConnection())
-        producer.produce(
-            f"{topic_prefix}{DECISIONS.name}",
-            value,
-            key.encode(),
-            headers=[(HEADER_TRANSACTION_ID, tid.encode())],
-        )
+        # On every reply partition, so on the one the API process reads.
+        for partition in range(DECISION_REPLIES.partitions):
+            producer.produce(
+                f"{topic_prefix}{DECISION_REPLIES.name}",
+                value,
+                key.encode(),
+                partition=partition,
+                headers=[(HEADER_TRANSACTION_ID, tid.encode())],
+            )
         producer.flush(5)
 
     injector = threading.Thread(target=inject)

@@ -1,5 +1,5 @@
-"""The decision waiter on the real broker: a decision reaches its waiter when it arrives,
-and only the partitions waited on are read.
+"""The decision waiter on the real broker: a reply reaches its waiter when it arrives, and
+only this process's reply partition is read, while calls wait.
 
 Before, the waiter read with ``consume(500, timeout)``, which librdkafka returns only with
 500 messages or at the timeout: below 500 decisions per timeout each waited for the
@@ -22,9 +22,8 @@ from ledger_sink.testing import decision, transaction
 from schemas import kafka_edge
 from schemas.codec import encode_decision
 from schemas.connections import KafkaConnection
-from schemas.partitioning import home_partition
 from schemas.records import Decision
-from schemas.topics import DECISIONS, HEADER_TRANSACTION_ID
+from schemas.topics import DECISION_REPLIES, HEADER_TRANSACTION_ID
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ def waiter(topic_prefix: str) -> Iterator[DecisionWaiter]:
 
 @pytest.fixture(scope="module")
 def producer() -> Iterator[Producer]:
-    # The agents' producer settings: decisions placed by the account, with Java's murmur2.
+    # The agents' producer settings.
     producer = kafka_edge.producer(KafkaConnection())
     yield producer
     producer.flush(10)
@@ -59,16 +58,25 @@ async def let_go(waiter: DecisionWaiter) -> None:
         await asyncio.sleep(0.05)
 
 
-def publish(producer: Producer, topic_prefix: str, decisions: list[Decision]) -> None:
-    """Decisions as the agents publish them: keyed by account, the transaction id header."""
+def publish(
+    producer: Producer, topic_prefix: str, decisions: list[Decision], partition: int
+) -> None:
+    """Replies as the agents publish them: on the partition the caller named, keyed by
+    account, the transaction id header."""
     for made in decisions:
         producer.produce(
-            f"{topic_prefix}{DECISIONS.name}",
+            f"{topic_prefix}{DECISION_REPLIES.name}",
             encode_decision(made),
             made.account_id.encode(),
+            partition=partition,
             headers=[(HEADER_TRANSACTION_ID, made.transaction_id.encode())],
         )
     producer.flush(10)
+
+
+def mine(waiter: DecisionWaiter) -> int:
+    assert waiter.reply_partition is not None
+    return waiter.reply_partition
 
 
 async def test_each_decision_is_handed_over_on_arrival_not_at_the_end_of_a_poll(
@@ -77,8 +85,8 @@ async def test_each_decision_is_handed_over_on_arrival_not_at_the_end_of_a_poll(
     started = time.monotonic()
     for n in range(5):
         made = decision(transaction(f"acct-waiter-{n}"))
-        future = await waiter.expect(made.transaction_id, made.account_id)
-        publish(producer, topic_prefix, [made])
+        future = await waiter.expect(made.transaction_id)
+        publish(producer, topic_prefix, [made], mine(waiter))
         got = await asyncio.wait_for(future, 10)
         assert got.decision_id == made.decision_id
     assert time.monotonic() - started < 4 * IDLE_POLL_S / 2
@@ -89,31 +97,39 @@ async def test_a_burst_of_decisions_reaches_every_waiter_and_skips_the_others(
 ) -> None:
     made = [decision(transaction(f"acct-burst-{n % 7}")) for n in range(300)]
     awaited = made[::2]  # nobody here waits for the other half
-    futures = [await waiter.expect(d.transaction_id, d.account_id) for d in awaited]
-    publish(producer, topic_prefix, made)
+    futures = [await waiter.expect(d.transaction_id) for d in awaited]
+    publish(producer, topic_prefix, made, mine(waiter))
     got = await asyncio.wait_for(asyncio.gather(*futures), 20)
     assert [d.decision_id for d in got] == [d.decision_id for d in awaited]
 
 
-async def test_only_the_partitions_of_the_accounts_waited_on_are_read_until_the_linger_ends(
+async def test_only_its_reply_partition_is_read_while_calls_wait_and_for_the_linger(
     waiter: DecisionWaiter, producer: Producer, topic_prefix: str
 ) -> None:
     assert waiter.followed() == []  # nobody waits: nothing is read
+    partition = mine(waiter)
+    assert 0 <= partition < DECISION_REPLIES.partitions
     made = [decision(transaction(f"acct-follow-{n}")) for n in range(2)]
-    homes = sorted({home_partition(d.account_id.encode(), DECISIONS.partitions) for d in made})
-    futures = [await waiter.expect(d.transaction_id, d.account_id) for d in made]
-    assert waiter.followed() == homes
-    publish(producer, topic_prefix, made)
+    futures = [await waiter.expect(d.transaction_id) for d in made]
+    assert waiter.followed() == [partition]
+    # Replies on another partition (another process's) are not read.
+    other = (partition + 1) % DECISION_REPLIES.partitions
+    stray = decision(transaction("acct-follow-stray"))
+    stray_future = await waiter.expect(stray.transaction_id)
+    publish(producer, topic_prefix, [stray], other)
+    publish(producer, topic_prefix, made, partition)
     got = await asyncio.wait_for(asyncio.gather(*futures), 10)
     assert [d.decision_id for d in got] == [d.decision_id for d in made]
-    # Answered, each waiter has left: its partition is still read for the linger, then not.
-    assert waiter.followed() == homes
+    assert not stray_future.done()
+    waiter.forget(stray.transaction_id)
+    # Answered, each waiter has left: the partition is still read for the linger, then not.
+    assert waiter.followed() == [partition]
     await let_go(waiter)
     assert waiter.followed() == []
-    # Waited on again, a partition let go is read again from its new end.
+    # Waited on again, the partition is read again from its new end.
     again = decision(transaction("acct-follow-0"))
-    future = await waiter.expect(again.transaction_id, again.account_id)
-    publish(producer, topic_prefix, [again])
+    future = await waiter.expect(again.transaction_id)
+    publish(producer, topic_prefix, [again], partition)
     assert (await asyncio.wait_for(future, 10)).decision_id == again.decision_id
 
 
@@ -121,9 +137,9 @@ async def test_a_forgotten_waiter_lets_its_partition_go_and_a_late_decision_answ
     waiter: DecisionWaiter, producer: Producer, topic_prefix: str
 ) -> None:
     made = decision(transaction("acct-forgotten"))
-    future = await waiter.expect(made.transaction_id, made.account_id)
+    future = await waiter.expect(made.transaction_id)
     waiter.forget(made.transaction_id)  # the call's deadline passed
-    publish(producer, topic_prefix, [made])
+    publish(producer, topic_prefix, [made], mine(waiter))
     await let_go(waiter)
     assert waiter.followed() == [] and not future.done()
 
@@ -132,8 +148,8 @@ async def test_a_second_wait_for_the_same_id_replaces_the_first_and_still_lets_g
     waiter: DecisionWaiter,
 ) -> None:
     made = decision(transaction("acct-twice"))
-    first = await waiter.expect(made.transaction_id, made.account_id)
-    await waiter.expect(made.transaction_id, made.account_id)
+    first = await waiter.expect(made.transaction_id)
+    await waiter.expect(made.transaction_id)
     waiter.forget(made.transaction_id)
     await let_go(waiter)
     assert waiter.followed() == [] and not first.done()

@@ -14,6 +14,7 @@ import pytest
 from decision_core.features import AccountFeatures
 from decision_core.judge import RulesJudge
 from decision_core.live_models import ModelBook
+from decision_core.outputs import REPLIES, reply_partition
 from decision_core.pipeline import DecisionPipeline
 from decision_core.records import BatchResult, SourceRecord
 from decision_core.reference import ReferenceData
@@ -31,7 +32,7 @@ from schemas.codec import (
 )
 from schemas.enums import Channel, Outcome, TxType
 from schemas.records import ReasonCode, Transaction, decision_id_for
-from schemas.topics import HEADER_TRANSACTION_ID
+from schemas.topics import HEADER_AWAITED, HEADER_REPLY_TO, HEADER_TRANSACTION_ID
 from tests.support.models import train_tiny_model
 from tests.support.records import rule
 
@@ -105,6 +106,46 @@ def test_each_transaction_gets_one_decision_and_one_webhook_event(
     assert all(dict(o.headers)[HEADER_TRANSACTION_ID] for o in result.outgoing)
     assert decisions[2].features["count_1h"] == 3.0
     assert decisions[0].model_version == "tiny-1"
+
+
+def test_an_awaited_transaction_naming_a_reply_partition_gets_its_decision_copied_there(
+    registry: Path,
+) -> None:
+    pipeline = DecisionPipeline(
+        ModelRegistry(registry),
+        RulesJudge(ReferenceData(), Thresholds(0.5, 0.9)),
+        clock=lambda: T0,
+        reply_partitions=12,
+    )
+    named, unnamed, wrong = (tx(minutes=i) for i in range(3))
+    batch = records(named, unnamed, wrong)
+    awaited = (HEADER_AWAITED, b"1")
+    batch[0] = replace(batch[0], headers=(awaited, (HEADER_REPLY_TO, b"7")))
+    batch[1] = replace(batch[1], headers=(awaited,))  # no reply asked for
+    batch[2] = replace(batch[2], headers=(awaited, (HEADER_REPLY_TO, b"12")))  # no such one
+    result = pipeline.process(batch, store()[1])
+    [copy] = result.replies
+    decided = next(o for o in result.outgoing if o.role == "decisions")
+    assert (copy.role, copy.partition) == (REPLIES, 7)
+    assert (copy.key, copy.value, copy.headers) == (decided.key, decided.value, decided.headers)
+    assert decode_decision(copy.value).transaction_id == named.transaction_id
+    # Every one decided and published as always, the reply beside it.
+    assert sum(o.role == "decisions" for o in result.outgoing) == 3
+
+
+def test_a_pipeline_without_reply_partitions_copies_nothing(pipeline: DecisionPipeline) -> None:
+    batch = [replace(r, headers=((HEADER_REPLY_TO, b"0"),)) for r in records(tx())]
+    assert pipeline.process(batch, store()[1]).replies == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(b"0", 0), (b"11", 11), (b"12", None), (b"-1", None), (b"x", None), (b"", None),
+     (b" 3", None), (b"99999999999999999999", None)],
+)  # fmt: skip
+def test_a_reply_partition_is_one_the_topic_has_or_none(value: bytes, expected: int | None) -> None:
+    assert reply_partition((("other", b"5"), (HEADER_REPLY_TO, value)), 12) == expected
+    assert reply_partition((("other", b"5"),), 12) is None
 
 
 def test_a_large_amount_from_a_new_country_is_declined_with_reasons(

@@ -179,6 +179,21 @@ async def test_a_mark_goes_out_after_its_decisions_and_into_the_table_last() -> 
     assert worker.load("acct-1") == b"state"
 
 
+async def test_an_awaited_decisions_reply_goes_out_only_after_the_decision() -> None:
+    # Its caller is answered from the reply: only with a decision the broker holds.
+    journal = Journal()
+    worker, _store = agent(journal)
+    decided = Outgoing("decisions", b"a", b"d")
+    result = BatchResult(
+        outgoing=[decided, Outgoing("webhooks", b"a", b"w")],
+        replies=[Outgoing("replies", b"a", b"d", partition=5)],
+        states={"acct-1": (3, b"state")},
+        decided=1,
+    )
+    await worker.publish(result, {3: 41})
+    assert journal.entries[:2] == ["publish decisions,webhooks", f"publish {CHANGELOG},replies"]
+
+
 async def test_an_accounts_state_is_read_from_the_partition_its_records_come_from() -> None:
     # Placed records sit on their account's home partition, where the agent writes its
     # state: the read asks that partition's store, not every one (rocksdb: one database).
