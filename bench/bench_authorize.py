@@ -5,10 +5,11 @@ Run: make bench-authorize   (or .venv/bin/python -m bench.bench_authorize [--bef
 On its own topic prefix and database (both removed afterwards): two agent workers (the
 tests' tiny model, the seed rules and lists by `sentinel rules load`, as `make up` does)
 and, per measurement, one ingest API process. No sink: authorize waits on its reply
-partition of decision-replies, not the ledger. Each measurement offers --rate tx/s of simulated transactions
-straight onto the transactions topic (pre-encoded, paced in 5 ms slices, as bench_pipeline
-does) and --authorize-rate calls a second to /v1/authorize with --deadline-ms, on an open
-loop (bench/http_driver.py, its own process), for --warmup plus --seconds.
+partition of decision-replies, not the ledger. Each measurement offers --rate tx/s of
+simulated transactions straight onto the transactions topic (pre-encoded, paced in 5 ms
+slices, as bench_pipeline does) and --authorize-rate calls a second to /v1/authorize with
+--deadline-ms, on an open loop (bench/http_driver.py, its own process), for --warmup plus
+--seconds.
 
 Reported per measurement: authorize's client latency (request sent -> answer read)
 p50/p95/p99/max, the share answered by the fallback (the deadline hit), and where it went:
