@@ -170,3 +170,16 @@ def test_the_readme_s_first_step_applies_what_the_jobs_need() -> None:
             for _s, container in containers(job):
                 for source in container.get("envFrom", []):
                     assert ("ConfigMap", source["configMapRef"]["name"]) in names
+
+
+def test_the_readme_s_agents_first_step_rolls_the_agents_and_not_the_api() -> None:
+    """README's upgrade to a release with authorize's replies (ADR 0015): the agents'
+    StatefulSet first, which its unquoted `-l` selects, and not the API."""
+    readme = (K8S / "README.md").read_text()
+    (text,) = re.findall(r"kubectl -n sentinel apply -f sentinel.yaml -l (\S+)\n", readme)
+    objs = rendered("overlays/production")
+    first = [o for o in objs if matches(selector_of(text), o["metadata"].get("labels") or {})]
+    sets = [name_of(o) for o in first if o["kind"] == "StatefulSet"]
+    assert sets == ["agents"]
+    assert not {o["kind"] for o in first} & {"Deployment", "Job"}
+    assert "rollout status statefulset/agents " in readme
