@@ -42,7 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import cpu_seconds, producer, seed_reference, write_results
+from bench.common import cpu_seconds, producer, run_bench, seed_reference, write_results
 from deploy.topics import TopicAdmin, apply
 from schemas import kafka_edge
 from schemas.codec import decode_transaction, encode_transaction
@@ -386,4 +386,4 @@ def report(result: dict[str, Any], out: Path = RESULTS) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

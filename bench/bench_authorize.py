@@ -68,7 +68,7 @@ from bench.bench_pipeline import (
 )
 from bench.bench_sink import database
 from bench.bench_webhooks import medians
-from bench.common import console, measures_table, write_results
+from bench.common import console, measures_table, run_bench, write_results
 from fraudsim.simulate.produce import kafka_producer
 from ingest_api.keys import Scope, create_key
 from schemas.connections import KafkaConnection
@@ -288,4 +288,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

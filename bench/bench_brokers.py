@@ -29,7 +29,7 @@ from typing import Any
 
 import typer
 
-from bench.common import console, measures_table, write_results
+from bench.common import console, measures_table, run_bench, write_results
 from tests.support.broker_faults import BEFORE_S, Pipeline, blip, pipeline_on_cluster
 
 RESULTS = Path(__file__).with_name("results") / "brokers.json"
@@ -161,4 +161,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import write_results
+from bench.common import run_bench, write_results
 from schemas.connections import RedisConnection
 from schemas.enums import Channel, TxType
 from schemas.records import Transaction
@@ -128,4 +128,4 @@ def main(repeat: int = typer.Option(200, help="batches per size")) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

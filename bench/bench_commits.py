@@ -25,6 +25,7 @@ from confluent_kafka import TopicPartition
 from bench.common import (
     cpu_seconds,
     measures_table,
+    run_bench,
     shared_servers,
     use_stack_connections,
     write_results,
@@ -81,4 +82,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -46,7 +46,7 @@ import typer
 import xgboost as xgb
 from rich.console import Console
 
-from bench.common import measures_table, write_results
+from bench.common import measures_table, run_bench, write_results
 from decision_core.collector import tune_for_deciding
 from decision_core.features import AccountFeatures
 from decision_core.pipeline import DecisionPipeline
@@ -292,4 +292,4 @@ def measure(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import use_stack_connections
+from bench.common import run_bench, use_stack_connections
 from deploy.topics import TopicAdmin, apply
 from dlq.letters import LetterFilter
 from dlq.redrive import redrive
@@ -114,4 +114,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

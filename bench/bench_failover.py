@@ -41,6 +41,7 @@ from bench.common import (
     kept_results,
     measures_table,
     producer,
+    run_bench,
     seed_reference,
     write_results,
 )
@@ -425,4 +426,4 @@ def plot(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -35,7 +35,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import cpu_seconds, rss_mib, use_stack_connections, with_children
+from bench.common import cpu_seconds, rss_mib, run_bench, use_stack_connections, with_children
 from deploy.topics import TopicAdmin, apply
 from ingest_api.keys import Scope, create_key
 from ledger_sink.migrate import upgrade
@@ -261,4 +261,4 @@ def report(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -27,7 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import use_stack_connections
+from bench.common import run_bench, use_stack_connections
 from decision_core.features.merchant import HOUR_MS
 from deploy.topics import TopicAdmin, apply
 from fraudsim.simulate import SimConfig, simulate
@@ -144,4 +144,4 @@ def measure(settings: MerchantRiskSettings, dsn: str, hour: int) -> dict[str, fl
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -77,7 +77,7 @@ from bench.bench_ingest import drive as wrk_drive
 from bench.bench_ingest import require_wrk
 from bench.bench_sink import database
 from bench.capacity import stage_cost
-from bench.common import cpu_seconds, rss_mib, shared_servers, with_children
+from bench.common import cpu_seconds, rss_mib, run_bench, shared_servers, with_children
 from bench.http_driver import ACCOUNT_PREFIX
 from deploy.local.kafka import KafkaService
 from deploy.local.settings import StackSettings
@@ -1023,4 +1023,4 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

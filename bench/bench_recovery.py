@@ -48,6 +48,7 @@ from bench.common import (
     measures_table,
     merge_result,
     producer,
+    run_bench,
     seed_reference,
     write_results,
 )
@@ -287,4 +288,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -35,7 +35,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from bench.common import measures_table, producer, seed_reference, write_results
+from bench.common import measures_table, producer, run_bench, seed_reference, write_results
 from decision_core.features import AccountFeatures
 from decision_core.records import BatchResult, SourceRecord
 from deploy.topics import TopicAdmin, apply
@@ -207,4 +207,4 @@ def report(result: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -26,7 +26,14 @@ import typer
 
 from bench import pipeline_stats as stats
 from bench.bench_agents import decisions, paced, preload, start_worker, tx_times
-from bench.common import cpu_seconds, measures_table, producer, seed_reference, write_results
+from bench.common import (
+    cpu_seconds,
+    measures_table,
+    producer,
+    run_bench,
+    seed_reference,
+    write_results,
+)
 from deploy.topics import TopicAdmin, apply
 from schemas.connections import KafkaConnection
 from schemas.topics import declared_topics
@@ -98,4 +105,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

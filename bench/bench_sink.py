@@ -38,7 +38,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import use_stack_connections
+from bench.common import run_bench, use_stack_connections
 from deploy.topics import TopicAdmin, apply
 from ledger_sink.migrate import upgrade
 from ledger_sink.testing import decision, transaction, webhook_event
@@ -235,4 +235,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

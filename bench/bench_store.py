@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.bench_agents import decisions
-from bench.common import producer, seed_reference, write_results
+from bench.common import producer, run_bench, seed_reference, write_results
 from decision_core.features import AccountFeatures, AccountWindows, encode_state
 from decision_core.transaction_features import FEATURE_CONFIG, feature_event
 from deploy.topics import TopicAdmin, apply
@@ -383,4 +383,4 @@ def report(out: Path, result: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -40,7 +40,7 @@ import typer
 from psycopg import AsyncConnection
 
 from bench.bench_sink import database, service, topics
-from bench.common import console, measures_table, producer, write_results
+from bench.common import console, measures_table, producer, run_bench, write_results
 from ledger_sink.testing import decision, transaction, webhook_event
 from ledger_sink.webhooks import subscriptions
 from schemas.codec import encode_webhook_event
@@ -222,4 +222,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_bench(main)

@@ -1,17 +1,19 @@
-"""What the benchmarks share: their producer, the seed reference data they publish and
-how they write their results (``bench/results/*.json``, stamped with the time and the
-core count)."""
+"""What the benchmarks share: their producer, the seed reference data they publish, how
+they write their results (``bench/results/*.json``, stamped with the time and the core
+count) and how they are run (``run_bench``: stopped by SIGTERM, they clean up as on Ctrl-C)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import signal
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
+import typer
 from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
@@ -40,6 +42,19 @@ def use_stack_connections() -> None:
 
 # Every benchmark imports this module before it reads any connection setting.
 use_stack_connections()
+
+
+def run_bench(main: Callable[..., Any]) -> None:
+    """``typer.run(main)``, where SIGTERM (``timeout``, ``kill``, a CI job cancelled) ends
+    the benchmark as Ctrl-C does: its ``finally`` blocks and exit stacks still remove its
+    topics and database and stop the processes it started, which the default action
+    would leave behind, holding ports and CPU for the next run."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    typer.run(main)
 
 
 def producer(linger_ms: int = 5, bootstrap: str | None = None) -> Producer:
