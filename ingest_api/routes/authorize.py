@@ -62,15 +62,16 @@ async def authorize(
         # Only the decision of this very transaction answers: not one for another body that
         # reused its id (produced straight to Kafka, where no 409 stops it).
         try:
+            # Marked awaited: the agents decide it without waiting for a batch to fill, and
+            # copy its decision to the partition this process reads. Read before ``expect``:
+            # a partition chosen in between (only while the process starts) is then one the
+            # header does not name, never one named and not followed.
+            headers = awaited_headers(runtime.waiter.reply_partition)
             # Before publishing: the waiter then reads its reply partition from before this
             # transaction's reply can be there.
-            waiter = runtime.waiter
-            waiting = await waiter.expect(
+            waiting = await runtime.waiter.expect(
                 tid, transaction_fingerprint(record), _remaining(deadline, started)
             )
-            # Marked awaited: the agents decide it without waiting for a batch to fill, and
-            # copy its decision to the partition this process reads.
-            headers = awaited_headers(waiter.reply_partition)
             await publish_one(runtime, record, claimed, headers)
             decision = await asyncio.wait_for(waiting, _remaining(deadline, started))
         except TimeoutError:
