@@ -58,9 +58,9 @@ _FETCH_WAIT_MS = 100
 _RETRY_S = 0.1
 # Most decisions handed over at once (the first as it arrives, then what is fetched).
 _DRAIN_MAX = 500
-# A partition is let go this long after its last waiter.
+# The partition is let go this long after its last waiter.
 _LINGER_S = 60.0
-# How long a call waits for its partition to be followed when it names no deadline (the
+# How long a call waits for the partition to be followed when it names no deadline (the
 # authorize route passes what is left of its own).
 _END_OFFSET_TIMEOUT_S = 5.0
 # The broker's answer for a partition's end offset, at most, before it is asked again.
@@ -72,14 +72,13 @@ class _Waiter:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Decision]
     fingerprint: str | None  # the content hash the decision must have, or None
-    partition: int | None  # None: the reply partition is not chosen yet
+    counted: bool  # among the partition's waiters (False: registered before it was chosen)
 
 
 @dataclass(slots=True)
 class _Follow:
-    """A call's request to follow ``partition``, answered once it is (or cannot be)."""
+    """A call's request to follow the partition, answered once it is (or cannot be)."""
 
-    partition: int
     loop: asyncio.AbstractEventLoop
     done: asyncio.Future[bool]
 
@@ -97,13 +96,13 @@ class DecisionWaiter:
         self._idle_poll_s = idle_poll_s
         self._linger_s = linger_s
         self._waiting: dict[str, _Waiter] = {}
-        # Partition -> its waiters now, for each partition followed or asked for.
-        self._wanted: dict[int, int] = {}
-        # Partition followed -> when it was last without waiters (let go ``linger_s`` after,
-        # unless it has some again: ``_wanted``).
-        self._followed: dict[int, float] = {}
-        self._requests: list[_Follow] = []
         self._reply: int | None = None  # the partition read, once the topic is known
+        self._waiters = 0  # the counted waiters now
+        self._following = False  # whether the partition is read
+        # When the partition was last without waiters: let go ``linger_s`` after, unless it
+        # has some again.
+        self._quiet_since = 0.0
+        self._requests: list[_Follow] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -135,15 +134,15 @@ class DecisionWaiter:
         future: asyncio.Future[Decision] = loop.create_future()
         request = None
         with self._lock:
-            partition = self._reply
+            counted = self._reply is not None
             replaced = self._waiting.get(transaction_id)
-            if replaced is not None and replaced.partition is not None:
-                self._unwant(replaced.partition)  # a call that never forgot its id
-            self._waiting[transaction_id] = _Waiter(loop, future, fingerprint, partition)
-            if partition is not None:
-                self._wanted[partition] = self._wanted.get(partition, 0) + 1
-                if partition not in self._followed:
-                    request = _Follow(partition, loop, loop.create_future())
+            if replaced is not None:
+                self._uncount(replaced)  # a call that never forgot its id
+            self._waiting[transaction_id] = _Waiter(loop, future, fingerprint, counted)
+            if counted:
+                self._waiters += 1
+                if not self._following:
+                    request = _Follow(loop, loop.create_future())
                     self._requests.append(request)
         if request is not None:
             self._wake.set()
@@ -156,8 +155,8 @@ class DecisionWaiter:
     def forget(self, transaction_id: str) -> None:
         with self._lock:
             waiter = self._waiting.pop(transaction_id, None)
-            if waiter is not None and waiter.partition is not None:
-                self._unwant(waiter.partition)
+            if waiter is not None:
+                self._uncount(waiter)
 
     def ready(self, timeout_s: float) -> bool:
         """Whether the reply partition is chosen (replies waited for from now on are read)."""
@@ -172,30 +171,27 @@ class DecisionWaiter:
     def followed(self) -> list[int]:
         """The partitions read now: the reply partition while calls come, or none."""
         with self._lock:
-            return sorted(self._followed)
+            return [self._reply] if self._following and self._reply is not None else []
 
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
 
-    def _unwant(self, partition: int) -> None:
-        """One waiter fewer on ``partition`` (the lock held)."""
-        left = self._wanted.get(partition, 0) - 1
-        if left > 0:
-            self._wanted[partition] = left
-            return
-        self._wanted.pop(partition, None)
-        if partition in self._followed:
-            self._followed[partition] = time.monotonic()
+    def _uncount(self, waiter: _Waiter) -> None:
+        """One waiter fewer on the partition, if ``waiter`` was counted (the lock held)."""
+        if waiter.counted:
+            self._waiters -= 1
+            if not self._waiters:
+                self._quiet_since = time.monotonic()
 
     def _serve(self) -> None:
         try:
             self._learn_partitions()
             while not self._stop.is_set():
                 self._follow_requested()
-                if not self._followed:
-                    # Asked again soon while a request waits for its partition's end.
+                if not self._following:
+                    # Asked again soon while a request waits for the partition's end.
                     self._wake.wait(_RETRY_S if self._requests else self._idle_poll_s)
                     self._wake.clear()
                     # Polled all the same: the client's error and log events are served
@@ -232,47 +228,39 @@ class DecisionWaiter:
             self._stop.wait(_RETRY_S)
 
     def _follow_requested(self) -> None:
-        """Each partition asked for, from its end offset (a call waits on it before
-        publishing, so its decision comes after that end). One whose end the broker did not
-        give (a new topic's leader not elected yet) is asked again while a call waits on it."""
+        """The partition, once asked for, from its end offset (a call waits on it before
+        publishing, so its reply comes after that end). When the broker did not give the
+        end (a new topic's leader not elected yet), it is asked again while a call waits."""
         with self._lock:
             requests, self._requests = self._requests, []
-            wanted = sorted({r.partition for r in requests} - set(self._followed))
-        started = []
-        for partition in wanted:
+            start = bool(requests) and not self._following
+        partition = self._reply
+        if start and partition is not None:
             tp = TopicPartition(self.topic, partition)
             try:
                 _low, high = self._consumer.get_watermark_offsets(tp, timeout=_END_OFFSET_POLL_S)
             except KafkaException:
-                continue
-            started.append(TopicPartition(self.topic, partition, int(high)))
-        if started:
-            self._consumer.incremental_assign(started)
-        answers = []
+                pass
+            else:
+                self._consumer.incremental_assign([TopicPartition(self.topic, partition, high)])
+                with self._lock:
+                    self._following, self._quiet_since = True, time.monotonic()
         with self._lock:
-            now = time.monotonic()
-            self._followed.update((tp.partition, now) for tp in started)
-            for request in requests:
-                if request.partition in self._followed:
-                    answers.append((request, True))
-                elif request.partition in self._wanted:
-                    self._requests.append(request)  # asked again next time round
-                else:
-                    answers.append((request, False))  # nobody waits on it any more
-        for request, followed in answers:
-            _call_soon(request.loop, _resolve, request.done, followed)
+            if not self._following and self._waiters:
+                self._requests.extend(requests)  # asked again next time round
+                return
+        # Followed, or nobody waits any more.
+        for request in requests:
+            _call_soon(request.loop, _resolve, request.done, self._following)
 
     def _let_go_idle(self) -> None:
-        """Stop reading the partitions nobody has waited on for ``linger_s``."""
-        cutoff = time.monotonic() - self._linger_s
+        """Stop reading the partition when nobody has waited on it for ``linger_s``."""
         with self._lock:
-            idle = [
-                p for p, left in self._followed.items() if left < cutoff and p not in self._wanted
-            ]
-            for partition in idle:
-                del self._followed[partition]
-        if idle:
-            self._consumer.incremental_unassign([TopicPartition(self.topic, p) for p in idle])
+            idle = not self._waiters and self._quiet_since < time.monotonic() - self._linger_s
+            if idle:
+                self._following = False
+        if idle and self._reply is not None:
+            self._consumer.incremental_unassign([TopicPartition(self.topic, self._reply)])
 
     def _answer_requests(self, followed: bool) -> None:
         with self._lock:
@@ -303,8 +291,7 @@ class DecisionWaiter:
             if self._waiting.get(transaction_id) is not waiter:
                 return
             del self._waiting[transaction_id]
-            if waiter.partition is not None:
-                self._unwant(waiter.partition)
+            self._uncount(waiter)
         _call_soon(waiter.loop, settle, waiter.future, result)
 
 
